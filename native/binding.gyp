@@ -1,0 +1,27 @@
+{
+  "targets": [
+    {
+      "target_name": "vmm_native",
+      "sources": [
+        "src/addon.cc",
+        "src/guest-memory.cc",
+        "src/exception-state.cc",
+        "src/timeslice-timer.cc",
+        "src/registers.cc",
+        "src/vcpu.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<(module_root_dir)/../.deps/unicorn/usr/include"
+      ],
+      "libraries": [
+        "<(module_root_dir)/../.deps/unicorn/usr/lib/x86_64-linux-gnu/libunicorn.a",
+        "-lpthread",
+        "-lm"
+      ],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "ldflags": ["-Wl,--exclude-libs,ALL"]
+    }
+  ]
+}

@@ -1,0 +1,96 @@
+#include "exception-state.h"
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace vmm {
+namespace {
+
+constexpr uint32_t kProbeSelector = 0x1234;
+constexpr uint64_t kProbeCode = 0x1000;
+
+void stop_on_interrupt(uc_engine* uc, uint32_t intno, void* user_data) {
+  *static_cast<int*>(user_data) = static_cast<int>(intno);
+  uc_emu_stop(uc);
+}
+
+std::vector<uint8_t> snapshot(uc_engine* uc, uc_context* ctx) {
+  uc_context_save(uc, ctx);
+  const uint8_t* p = reinterpret_cast<const uint8_t*>(ctx);
+  return std::vector<uint8_t>(p, p + uc_context_size(uc));
+}
+
+int32_t int32_at(const std::vector<uint8_t>& blob, size_t offset) {
+  int32_t v;
+  std::memcpy(&v, blob.data() + offset, sizeof v);
+  return v;
+}
+
+}  // namespace
+
+bool probe_exception_state_layout(ExceptionStateLayout* layout, std::string* error) {
+  uc_engine* uc = nullptr;
+  if (uc_open(UC_ARCH_X86, UC_MODE_32, &uc) != UC_ERR_OK) {
+    *error = "cannot open a Unicorn x86 engine";
+    return false;
+  }
+  // mov eax, 0xABCD1234 ; mov ds, ax  (the GDT is empty, so this raises #GP(0x1234)); EAX's
+  // upper half keeps the register itself from matching the error code in the diff.
+  const uint8_t code[] = {0xB8, 0x34, 0x12, 0xCD, 0xAB, 0x8E, 0xD8, 0xF4};
+  int vector = -1;
+  uc_hook hook;
+  uc_context* ctx = nullptr;
+  bool found = false;
+  uc_mem_map(uc, 0, 0x10000, UC_PROT_ALL);
+  uc_mem_write(uc, kProbeCode, code, sizeof code);
+  uc_hook_add(uc, &hook, UC_HOOK_INTR, reinterpret_cast<void*>(stop_on_interrupt), &vector, 1, 0);
+  if (uc_context_alloc(uc, &ctx) == UC_ERR_OK) {
+    std::vector<uint8_t> before = snapshot(uc, ctx);
+    uc_emu_start(uc, kProbeCode, kProbeCode + sizeof code, 0, 0);
+    std::vector<uint8_t> after = snapshot(uc, ctx);
+    std::vector<size_t> old_exception, error_code;
+    for (size_t off = 0; off + 4 <= before.size(); off += 4) {
+      if (int32_at(before, off) == -1 && int32_at(after, off) == 13) old_exception.push_back(off);
+      if (int32_at(before, off) != static_cast<int32_t>(kProbeSelector) &&
+          int32_at(after, off) == static_cast<int32_t>(kProbeSelector)) error_code.push_back(off);
+    }
+    if (vector != 13) {
+      *error = "exception-state probe: expected #GP (13), Unicorn reported " + std::to_string(vector);
+    } else if (old_exception.size() != 1 || error_code.size() != 1) {
+      *error = "exception-state probe: cannot identify Unicorn's old_exception/error_code fields (" +
+               std::to_string(old_exception.size()) + " and " + std::to_string(error_code.size()) +
+               " candidates)";
+    } else {
+      layout->old_exception_offset = old_exception[0];
+      layout->error_code_offset = error_code[0];
+      found = true;
+    }
+    uc_context_free(ctx);
+  } else {
+    *error = "cannot allocate a Unicorn context";
+  }
+  uc_close(uc);
+  return found;
+}
+
+ExceptionState::ExceptionState(uc_engine* uc, const ExceptionStateLayout& layout) : uc_(uc), layout_(layout) {
+  if (uc_context_alloc(uc, &context_) != UC_ERR_OK) context_ = nullptr;
+}
+
+ExceptionState::~ExceptionState() {
+  if (context_ != nullptr) uc_context_free(context_);
+}
+
+uint32_t ExceptionState::take_error_code_and_reset() {
+  uc_context_save(uc_, context_);
+  uint8_t* blob = reinterpret_cast<uint8_t*>(context_);
+  uint32_t error_code;
+  std::memcpy(&error_code, blob + layout_.error_code_offset, sizeof error_code);
+  const int32_t none = -1;
+  std::memcpy(blob + layout_.old_exception_offset, &none, sizeof none);
+  uc_context_restore(uc_, context_);
+  return error_code;
+}
+
+}  // namespace vmm

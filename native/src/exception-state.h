@@ -1,0 +1,41 @@
+// Remedy for Unicorn issue #1883: Unicorn never runs QEMU's exception delivery, so
+// env->old_exception is never reset and the second contributory exception is escalated to #DF,
+// the third to a triple fault. After each exception we save the context, reset old_exception to
+// -1 inside the saved blob, and restore it. The same blob holds env->error_code, the real error
+// code of #GP/#PF/..., which Unicorn's interrupt hook does not pass.
+//
+// The field offsets differ between Unicorn versions, so they are found at start-up by diffing
+// two context blobs taken around one deliberately provoked #GP (selector 0x1234 loaded into DS
+// with an empty GDT: error code 0x1234).
+#pragma once
+#include <cstddef>
+#include <string>
+
+#include <unicorn/unicorn.h>
+
+namespace vmm {
+
+struct ExceptionStateLayout {
+  size_t old_exception_offset = 0;
+  size_t error_code_offset = 0;
+};
+
+// Returns false and sets `error` when the probe cannot identify both fields unambiguously.
+bool probe_exception_state_layout(ExceptionStateLayout* layout, std::string* error);
+
+class ExceptionState {
+ public:
+  ExceptionState(uc_engine* uc, const ExceptionStateLayout& layout);
+  ~ExceptionState();
+  bool ok() const { return context_ != nullptr; }
+  // Reads the pending exception's error code and clears old_exception. Call after uc_emu_start
+  // returned from an exception exit.
+  uint32_t take_error_code_and_reset();
+
+ private:
+  uc_engine* uc_;
+  uc_context* context_ = nullptr;
+  ExceptionStateLayout layout_;
+};
+
+}  // namespace vmm

@@ -1,0 +1,53 @@
+// Layout of the exit record shared with TypeScript (src/vmm/exit-record.ts mirrors it).
+// Like KVM's kvm_run page: the core fills it, the VMM reads it, and an inline exit's reply
+// (an IN's data, CPUID's registers) is written back into it before the core resumes.
+#pragma once
+#include <cstdint>
+
+namespace vmm {
+
+enum ExitKind : uint32_t {
+  kExitNone = 0,
+  kExitHlt = 1,
+  kExitException = 2,
+  kExitTimeslice = 3,
+  kExitStop = 4,
+  kExitUnicornError = 5,
+  kExitHandlerThrew = 6,
+};
+
+// Inline exits: serviced synchronously by the TypeScript handler while the guest is paused
+// inside Unicorn, because Unicorn's IN, MMIO-read and CPUID callbacks must return their result
+// and cannot stop precisely after the instruction (the rest of the translated block would run).
+enum InlineKind : uint32_t {
+  kInlinePortIn = 1,
+  kInlinePortOut = 2,
+  kInlineMmioRead = 3,
+  kInlineMmioWrite = 4,
+  kInlineCpuid = 5,
+};
+
+enum ExitField : uint32_t {
+  kFieldKind = 0,
+  kFieldVector = 1,
+  kFieldErrorCode = 2,
+  kFieldCr2 = 3,
+  kFieldEip = 4,
+  kFieldCs = 5,
+  kFieldUcError = 6,
+  kFieldInstructionLength = 7,  // bytes of a software INT n (vector raised by the instruction)
+  kFieldInlineKind = 8,
+  kFieldAddress = 9,   // port or MMIO guest-physical address
+  kFieldSize = 10,
+  kFieldValue = 11,    // OUT/MMIO-write data; IN/MMIO-read reply
+  kFieldCpuidLeaf = 12,
+  kFieldCpuidSubleaf = 13,
+  kFieldCpuidEax = 14,
+  kFieldCpuidEbx = 15,
+  kFieldCpuidEcx = 16,
+  kFieldCpuidEdx = 17,
+  kFieldMmioAddressHigh = 18,
+  kExitRecordWords = 32,
+};
+
+}  // namespace vmm

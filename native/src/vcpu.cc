@@ -1,0 +1,360 @@
+#include "vcpu.h"
+
+#include <cstring>
+
+#include "registers.h"
+
+namespace vmm {
+namespace {
+
+// An address no 32-bit guest can reach, so uc_emu_start only returns on an exit.
+constexpr uint64_t kUnreachableUntil = uint64_t{1} << 40;
+constexpr size_t kPage = 4096;
+// Guest RAM must leave room below 4 GiB for MMIO and the VMM's own region.
+constexpr uint64_t kMaxRamBytes = uint64_t{3584} << 20;
+
+ExceptionStateLayout g_layout;
+bool g_layout_probed = false;
+std::string g_layout_error;
+
+bool EnsureLayout(Napi::Env env) {
+  if (!g_layout_probed) {
+    g_layout_probed = true;
+    if (!probe_exception_state_layout(&g_layout, &g_layout_error)) g_layout_error = g_layout_error.empty() ? "probe failed" : g_layout_error;
+    else g_layout_error.clear();
+  }
+  if (!g_layout_error.empty()) {
+    Napi::Error::New(env, g_layout_error).ThrowAsJavaScriptException();
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Napi::Function Vcpu::Define(Napi::Env env) {
+  return DefineClass(env, "Vcpu",
+                     {
+                         InstanceMethod<&Vcpu::Run>("run"),
+                         InstanceMethod<&Vcpu::RequestStop>("requestStop"),
+                         InstanceMethod<&Vcpu::ReadRegister>("readRegister"),
+                         InstanceMethod<&Vcpu::WriteRegister>("writeRegister"),
+                         InstanceMethod<&Vcpu::ReadMsr>("readMsr"),
+                         InstanceMethod<&Vcpu::WriteMsr>("writeMsr"),
+                         InstanceMethod<&Vcpu::SetInlineHandler>("setInlineHandler"),
+                         InstanceMethod<&Vcpu::MapMmio>("mapMmio"),
+                         InstanceMethod<&Vcpu::InvalidateCode>("invalidateCode"),
+                         InstanceMethod<&Vcpu::UnicornErrorText>("unicornErrorText"),
+                         InstanceMethod<&Vcpu::Close>("close"),
+                         InstanceAccessor<&Vcpu::GetRam>("ram"),
+                         InstanceAccessor<&Vcpu::GetExitRecord>("exitRecord"),
+                     });
+}
+
+Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "Vcpu(ramBytes) needs a RAM size in bytes").ThrowAsJavaScriptException();
+    return;
+  }
+  double requested = info[0].As<Napi::Number>().DoubleValue();
+  if (!(requested >= kPage) || requested > static_cast<double>(kMaxRamBytes) ||
+      static_cast<uint64_t>(requested) % kPage != 0) {
+    Napi::RangeError::New(env, "RAM size must be a multiple of 4 KiB between 4 KiB and 3584 MiB")
+        .ThrowAsJavaScriptException();
+    return;
+  }
+  if (!EnsureLayout(env)) return;
+  size_t ram_bytes = static_cast<size_t>(requested);
+  memory_ = std::make_unique<GuestMemory>(ram_bytes);
+  if (!memory_->ok()) {
+    Napi::Error::New(env, "cannot allocate guest RAM").ThrowAsJavaScriptException();
+    return;
+  }
+  uc_err err = uc_open(UC_ARCH_X86, UC_MODE_32, &uc_);
+  if (err == UC_ERR_OK) err = uc_mem_map_ptr(uc_, 0, ram_bytes, UC_PROT_ALL, memory_->base());
+  if (err != UC_ERR_OK) {
+    Napi::Error::New(env, std::string("Unicorn: ") + uc_strerror(err)).ThrowAsJavaScriptException();
+    Release();
+    return;
+  }
+  uc_hook hook;
+  uc_hook_add(uc_, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(OnPortIn), this, 1, 0, UC_X86_INS_IN);
+  uc_hook_add(uc_, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(OnPortOut), this, 1, 0, UC_X86_INS_OUT);
+  uc_hook_add(uc_, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(OnCpuid), this, 1, 0, UC_X86_INS_CPUID);
+  uc_hook_add(uc_, &hook, UC_HOOK_INTR, reinterpret_cast<void*>(OnInterrupt), this, 1, 0);
+  exception_state_ = std::make_unique<ExceptionState>(uc_, g_layout);
+  timer_ = std::make_unique<TimesliceTimer>(uc_);
+
+  // The engine is always opened in 32-bit mode: in UC_MODE_16, uc_emu_start rewrites only the
+  // 16-bit IP (from CS*16), which breaks a restart once the guest has entered protected mode.
+  // Real mode is CR0.PE = 0 on this engine, set by the loader.
+  Napi::ArrayBuffer ram = Napi::ArrayBuffer::New(env, memory_->base(), ram_bytes);
+  ram_buffer_ = Napi::Persistent(ram);
+  Napi::ArrayBuffer exit = Napi::ArrayBuffer::New(env, exit_record_, sizeof exit_record_);
+  exit_buffer_ = Napi::Persistent(exit);
+}
+
+Vcpu::~Vcpu() { Release(); }
+
+void Vcpu::Release() {
+  timer_.reset();
+  exception_state_.reset();
+  if (!ram_buffer_.IsEmpty()) {
+    // The ArrayBuffer points into memory that is about to be unmapped: detach it first.
+    Napi::ArrayBuffer ram = ram_buffer_.Value();
+    if (!ram.IsEmpty() && !ram.IsDetached()) ram.Detach();
+    ram_buffer_.Reset();
+  }
+  if (!exit_buffer_.IsEmpty()) {
+    Napi::ArrayBuffer exit = exit_buffer_.Value();
+    if (!exit.IsEmpty() && !exit.IsDetached()) exit.Detach();
+    exit_buffer_.Reset();
+  }
+  if (uc_ != nullptr) {
+    uc_close(uc_);
+    uc_ = nullptr;
+  }
+  memory_.reset();
+}
+
+bool Vcpu::CheckOpen(Napi::Env env) {
+  if (uc_ != nullptr) return true;
+  Napi::Error::New(env, "the vCPU is closed").ThrowAsJavaScriptException();
+  return false;
+}
+
+void Vcpu::Close(const Napi::CallbackInfo& info) {
+  if (running_) {
+    Napi::Error::New(info.Env(), "cannot close a running vCPU").ThrowAsJavaScriptException();
+    return;
+  }
+  inline_handler_.Reset();
+  Release();
+}
+
+Napi::Value Vcpu::GetRam(const Napi::CallbackInfo& info) {
+  if (ram_buffer_.IsEmpty()) return info.Env().Undefined();
+  return ram_buffer_.Value();
+}
+
+Napi::Value Vcpu::GetExitRecord(const Napi::CallbackInfo& info) {
+  if (exit_buffer_.IsEmpty()) return info.Env().Undefined();
+  return exit_buffer_.Value();
+}
+
+Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  if (running_) {
+    Napi::Error::New(env, "run() re-entered from an inline-exit handler").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  double slice = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
+  if (exception_pending_) {
+    exception_state_->take_error_code_and_reset();
+    exception_pending_ = false;
+  }
+  std::memset(exit_record_, 0, sizeof exit_record_);
+  env_ = env;
+  running_ = true;
+  stop_requested_ = false;
+  handler_threw_ = false;
+  uint64_t eip = 0;
+  read_register(uc_, kRegEip, &eip);
+  if (slice > 0) timer_->arm(static_cast<uint64_t>(slice));
+  uc_err err = uc_emu_start(uc_, eip, kUnreachableUntil, 0, 0);
+  bool expired = slice > 0 && timer_->disarm();
+  running_ = false;
+  env_ = nullptr;
+
+  uint64_t value = 0;
+  read_register(uc_, kRegEip, &value);
+  exit_record_[kFieldEip] = static_cast<uint32_t>(value);
+  read_register(uc_, kRegCs, &value);
+  exit_record_[kFieldCs] = static_cast<uint32_t>(value);
+
+  ExitKind kind;
+  if (handler_threw_) {
+    kind = kExitHandlerThrew;
+  } else if (exception_pending_) {
+    kind = kExitException;
+    exit_record_[kFieldErrorCode] = exception_state_->take_error_code_and_reset();
+    exception_pending_ = false;
+    read_register(uc_, kRegCr2, &value);
+    exit_record_[kFieldCr2] = static_cast<uint32_t>(value);
+  } else if (err != UC_ERR_OK) {
+    kind = kExitUnicornError;
+    exit_record_[kFieldUcError] = err;
+  } else if (stop_requested_) {
+    kind = kExitStop;
+  } else if (expired) {
+    kind = kExitTimeslice;
+  } else {
+    kind = kExitHlt;
+  }
+  exit_record_[kFieldKind] = kind;
+  if (kind == kExitHandlerThrew) return env.Undefined();  // the handler's exception is pending
+  return Napi::Number::New(env, kind);
+}
+
+void Vcpu::RequestStop(const Napi::CallbackInfo& info) {
+  if (uc_ == nullptr) return;
+  stop_requested_ = true;
+  if (running_) uc_emu_stop(uc_);
+}
+
+Napi::Value Vcpu::ReadRegister(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  uint64_t value = 0;
+  uc_err err = read_register(uc_, info[0].As<Napi::Number>().Uint32Value(), &value);
+  if (err != UC_ERR_OK) {
+    Napi::Error::New(env, std::string("reading a register: ") + uc_strerror(err)).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, static_cast<double>(value));
+}
+
+void Vcpu::WriteRegister(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return;
+  uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  uint64_t value = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+  uc_err err = write_register(uc_, id, value);
+  if (err != UC_ERR_OK) {
+    Napi::Error::New(env, std::string("writing a register: ") + uc_strerror(err)).ThrowAsJavaScriptException();
+  }
+}
+
+Napi::Value Vcpu::ReadMsr(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  uint64_t value = 0;
+  uc_err err = read_msr(uc_, info[0].As<Napi::Number>().Uint32Value(), &value);
+  if (err != UC_ERR_OK) {
+    Napi::Error::New(env, std::string("reading an MSR: ") + uc_strerror(err)).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::BigInt::New(env, value);
+}
+
+void Vcpu::WriteMsr(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return;
+  bool lossless = false;
+  uint64_t value = info[1].As<Napi::BigInt>().Uint64Value(&lossless);
+  uc_err err = write_msr(uc_, info[0].As<Napi::Number>().Uint32Value(), value);
+  if (err != UC_ERR_OK) {
+    Napi::Error::New(env, std::string("writing an MSR: ") + uc_strerror(err)).ThrowAsJavaScriptException();
+  }
+}
+
+void Vcpu::SetInlineHandler(const Napi::CallbackInfo& info) {
+  inline_handler_ = Napi::Persistent(info[0].As<Napi::Function>());
+}
+
+void Vcpu::MapMmio(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return;
+  uint64_t base = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  uint64_t size = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+  auto region = std::make_unique<MmioRegion>(MmioRegion{this, base});
+  uc_err err = uc_mmio_map(uc_, base, size, OnMmioRead, region.get(), OnMmioWrite, region.get());
+  if (err != UC_ERR_OK) {
+    Napi::Error::New(env, std::string("mapping MMIO: ") + uc_strerror(err)).ThrowAsJavaScriptException();
+    return;
+  }
+  mmio_regions_.push_back(std::move(region));
+}
+
+void Vcpu::InvalidateCode(const Napi::CallbackInfo& info) {
+  if (!CheckOpen(info.Env())) return;
+  uint64_t start = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  uint64_t end = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+  uc_ctl_remove_cache(uc_, start, end);
+}
+
+Napi::Value Vcpu::UnicornErrorText(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), uc_strerror(static_cast<uc_err>(info[0].As<Napi::Number>().Uint32Value())));
+}
+
+bool Vcpu::CallInlineHandler(InlineKind kind) {
+  if (handler_threw_ || env_ == nullptr || inline_handler_.IsEmpty()) return false;
+  exit_record_[kFieldInlineKind] = kind;
+  Napi::Env env(env_);
+  napi_value argument;
+  napi_create_uint32(env_, kind, &argument);
+  napi_value result;
+  napi_status status = napi_call_function(env_, env.Global(), inline_handler_.Value(), 1, &argument, &result);
+  if (status != napi_ok || env.IsExceptionPending()) {
+    handler_threw_ = true;
+    uc_emu_stop(uc_);
+    return false;
+  }
+  return true;
+}
+
+uint32_t Vcpu::OnPortIn(uc_engine* uc, uint32_t port, int size, void* self) {
+  Vcpu* vcpu = static_cast<Vcpu*>(self);
+  vcpu->exit_record_[kFieldAddress] = port;
+  vcpu->exit_record_[kFieldSize] = static_cast<uint32_t>(size);
+  vcpu->exit_record_[kFieldValue] = 0xFFFFFFFFu;  // an unclaimed port reads as all ones
+  vcpu->CallInlineHandler(kInlinePortIn);
+  return vcpu->exit_record_[kFieldValue];
+}
+
+void Vcpu::OnPortOut(uc_engine* uc, uint32_t port, int size, uint32_t value, void* self) {
+  Vcpu* vcpu = static_cast<Vcpu*>(self);
+  vcpu->exit_record_[kFieldAddress] = port;
+  vcpu->exit_record_[kFieldSize] = static_cast<uint32_t>(size);
+  vcpu->exit_record_[kFieldValue] = value;
+  vcpu->CallInlineHandler(kInlinePortOut);
+}
+
+int Vcpu::OnCpuid(uc_engine* uc, void* self) {
+  Vcpu* vcpu = static_cast<Vcpu*>(self);
+  uint64_t leaf = 0, subleaf = 0;
+  read_register(uc, kRegEax, &leaf);
+  read_register(uc, kRegEcx, &subleaf);
+  vcpu->exit_record_[kFieldCpuidLeaf] = static_cast<uint32_t>(leaf);
+  vcpu->exit_record_[kFieldCpuidSubleaf] = static_cast<uint32_t>(subleaf);
+  if (!vcpu->CallInlineHandler(kInlineCpuid)) return 0;  // no VMM answer: Unicorn's own CPUID
+  write_register(uc, kRegEax, vcpu->exit_record_[kFieldCpuidEax]);
+  write_register(uc, kRegEbx, vcpu->exit_record_[kFieldCpuidEbx]);
+  write_register(uc, kRegEcx, vcpu->exit_record_[kFieldCpuidEcx]);
+  write_register(uc, kRegEdx, vcpu->exit_record_[kFieldCpuidEdx]);
+  return 1;
+}
+
+void Vcpu::OnInterrupt(uc_engine* uc, uint32_t vector, void* self) {
+  Vcpu* vcpu = static_cast<Vcpu*>(self);
+  vcpu->exit_record_[kFieldVector] = vector;
+  vcpu->exception_pending_ = true;
+  uc_emu_stop(uc);
+}
+
+uint64_t Vcpu::OnMmioRead(uc_engine* uc, uint64_t offset, unsigned size, void* opaque) {
+  MmioRegion* region = static_cast<MmioRegion*>(opaque);
+  Vcpu* vcpu = region->vcpu;
+  uint64_t address = region->base + offset;
+  vcpu->exit_record_[kFieldAddress] = static_cast<uint32_t>(address);
+  vcpu->exit_record_[kFieldMmioAddressHigh] = static_cast<uint32_t>(address >> 32);
+  vcpu->exit_record_[kFieldSize] = size;
+  vcpu->exit_record_[kFieldValue] = 0xFFFFFFFFu;
+  vcpu->CallInlineHandler(kInlineMmioRead);
+  return vcpu->exit_record_[kFieldValue];
+}
+
+void Vcpu::OnMmioWrite(uc_engine* uc, uint64_t offset, unsigned size, uint64_t value, void* opaque) {
+  MmioRegion* region = static_cast<MmioRegion*>(opaque);
+  Vcpu* vcpu = region->vcpu;
+  uint64_t address = region->base + offset;
+  vcpu->exit_record_[kFieldAddress] = static_cast<uint32_t>(address);
+  vcpu->exit_record_[kFieldMmioAddressHigh] = static_cast<uint32_t>(address >> 32);
+  vcpu->exit_record_[kFieldSize] = size;
+  vcpu->exit_record_[kFieldValue] = static_cast<uint32_t>(value);
+  vcpu->CallInlineHandler(kInlineMmioWrite);
+}
+
+}  // namespace vmm

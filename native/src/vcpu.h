@@ -1,0 +1,72 @@
+// One virtual CPU and its guest RAM on a Unicorn x86 engine: the native half of the VMM.
+// run() executes the guest until something needs the VMM and fills the shared exit record.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <napi.h>
+#include <unicorn/unicorn.h>
+
+#include "exception-state.h"
+#include "exit-record.h"
+#include "guest-memory.h"
+#include "timeslice-timer.h"
+
+namespace vmm {
+
+class Vcpu : public Napi::ObjectWrap<Vcpu> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit Vcpu(const Napi::CallbackInfo& info);
+  ~Vcpu() override;
+
+ private:
+  struct MmioRegion {
+    Vcpu* vcpu;
+    uint64_t base;
+  };
+
+  Napi::Value Run(const Napi::CallbackInfo& info);
+  void RequestStop(const Napi::CallbackInfo& info);
+  Napi::Value ReadRegister(const Napi::CallbackInfo& info);
+  void WriteRegister(const Napi::CallbackInfo& info);
+  Napi::Value ReadMsr(const Napi::CallbackInfo& info);
+  void WriteMsr(const Napi::CallbackInfo& info);
+  void SetInlineHandler(const Napi::CallbackInfo& info);
+  void MapMmio(const Napi::CallbackInfo& info);
+  void InvalidateCode(const Napi::CallbackInfo& info);
+  Napi::Value UnicornErrorText(const Napi::CallbackInfo& info);
+  void Close(const Napi::CallbackInfo& info);
+  Napi::Value GetRam(const Napi::CallbackInfo& info);
+  Napi::Value GetExitRecord(const Napi::CallbackInfo& info);
+
+  static uint32_t OnPortIn(uc_engine* uc, uint32_t port, int size, void* self);
+  static void OnPortOut(uc_engine* uc, uint32_t port, int size, uint32_t value, void* self);
+  static int OnCpuid(uc_engine* uc, void* self);
+  static void OnInterrupt(uc_engine* uc, uint32_t vector, void* self);
+  static uint64_t OnMmioRead(uc_engine* uc, uint64_t offset, unsigned size, void* region);
+  static void OnMmioWrite(uc_engine* uc, uint64_t offset, unsigned size, uint64_t value, void* region);
+
+  // Calls the TypeScript inline-exit handler; on a JS exception, stops the guest.
+  bool CallInlineHandler(InlineKind kind);
+  bool CheckOpen(Napi::Env env);
+  void Release();
+
+  uc_engine* uc_ = nullptr;
+  std::unique_ptr<GuestMemory> memory_;
+  std::unique_ptr<ExceptionState> exception_state_;
+  std::unique_ptr<TimesliceTimer> timer_;
+  std::vector<std::unique_ptr<MmioRegion>> mmio_regions_;
+  uint32_t exit_record_[kExitRecordWords] = {};
+  Napi::Reference<Napi::ArrayBuffer> ram_buffer_;
+  Napi::Reference<Napi::ArrayBuffer> exit_buffer_;
+  Napi::FunctionReference inline_handler_;
+  napi_env env_ = nullptr;  // valid only during Run()
+  bool running_ = false;
+  bool stop_requested_ = false;
+  bool exception_pending_ = false;
+  bool handler_threw_ = false;
+};
+
+}  // namespace vmm
