@@ -1,0 +1,140 @@
+// `vmm boot [image]`: load a guest, run it under an engine, report how it ended.
+import { closeSync, openSync } from 'node:fs';
+import { LoadError, type LoadPlan } from '../boot/load-plan.js';
+import { planImage } from '../boot/detect.js';
+import { createEngine, UnknownEngine } from '../engines/index.js';
+import { Machine } from '../vmm/machine.js';
+import { NativeCoreMissing } from '../vmm/native.js';
+import { runMachine, type RunResult } from '../vmm/run-loop.js';
+import { DEFAULT_RAM_MIB } from '../vmm/layout.js';
+import { ConsoleOutput } from './console-output.js';
+import { defaultGuestPath, readGuestImage } from './guest-image.js';
+import { parseAddress, parsePositiveInteger, parsePositiveNumber, parseRamMiB } from './options.js';
+import { UserError } from './user-error.js';
+
+export interface BootOptions {
+  memory: string;
+  engine: string;
+  append: string;
+  serial?: string;
+  timeLimit?: string;
+  maxExits?: string;
+  format: string;
+  loadAddress?: string;
+  entry?: string;
+  bits?: string;
+  stdin: boolean;
+}
+
+export const bootDefaults = { memory: String(DEFAULT_RAM_MIB), engine: 'direct', append: '', format: 'auto' };
+
+const FORMATS = ['auto', 'flat', 'bootsector', 'multiboot'] as const;
+
+export function planFromOptions(image: Uint8Array, ramBytes: number, options: BootOptions): LoadPlan {
+  const format = options.format as (typeof FORMATS)[number];
+  if (!FORMATS.includes(format)) {
+    throw new UserError(`unknown image format '${options.format}'; choose one of ${FORMATS.join(', ')}`);
+  }
+  let flat: { loadAddress: number; entry?: number; bits: 16 | 32 } | undefined;
+  if (format === 'flat') {
+    if (options.loadAddress === undefined) throw new UserError('--format flat needs --load-address');
+    const bits = Number(options.bits ?? '32');
+    if (bits !== 16 && bits !== 32) throw new UserError(`invalid --bits '${options.bits}': give 16 or 32`);
+    flat = {
+      loadAddress: parseAddress('load address', options.loadAddress),
+      entry: options.entry === undefined ? undefined : parseAddress('entry point', options.entry),
+      bits,
+    };
+  }
+  try {
+    return planImage(image, { ramSize: ramBytes, cmdline: options.append, format, flat });
+  } catch (error) {
+    if (error instanceof LoadError) throw new UserError(error.message);
+    throw error;
+  }
+}
+
+export async function bootCommand(imagePath: string | undefined, options: BootOptions): Promise<number> {
+  const ramMiB = parseRamMiB(options.memory);
+  const engine = (() => {
+    try {
+      return createEngine(options.engine);
+    } catch (error) {
+      if (error instanceof UnknownEngine) throw new UserError(error.message);
+      throw error;
+    }
+  })();
+  const limits = {
+    timeLimitSeconds: options.timeLimit === undefined ? Infinity : parsePositiveNumber('time limit', options.timeLimit),
+    maxExits: options.maxExits === undefined ? Infinity : parsePositiveInteger('exit limit', options.maxExits),
+  };
+  const path = imagePath ?? defaultGuestPath();
+  const image = readGuestImage(path);
+  const plan = planFromOptions(image, ramMiB * 1024 * 1024, options);
+
+  let serialFd = 1;
+  if (options.serial !== undefined) {
+    try {
+      serialFd = openSync(options.serial, 'w');
+    } catch (error) {
+      throw new UserError(`cannot write serial output to '${options.serial}': ${(error as NodeJS.ErrnoException).code}`);
+    }
+  }
+  const output = new ConsoleOutput(serialFd);
+  let machine: Machine;
+  try {
+    machine = new Machine({ ramBytes: ramMiB * 1024 * 1024, consoleOutput: output.push });
+  } catch (error) {
+    if (error instanceof NativeCoreMissing) throw new UserError(error.message);
+    throw error;
+  }
+  machine.load(plan);
+  const detachInput = options.stdin ? attachStdin(machine) : () => {};
+  const flushTimer = setInterval(() => output.flush(), 50);
+  let result: RunResult;
+  try {
+    result = await runMachine(machine, engine, limits);
+  } finally {
+    clearInterval(flushTimer);
+    detachInput();
+    output.flush();
+    if (serialFd !== 1) closeSync(serialFd);
+    machine.close();
+  }
+  process.stderr.write(`vmm: ${describeOutcome(result)}\n`);
+  process.stderr.write(`vmm: ${summaryLine(result)}\n`);
+  return result.outcome.status;
+}
+
+function attachStdin(machine: Machine): () => void {
+  const stdin = process.stdin;
+  const onData = (data: Buffer) => machine.uart.receive(data);
+  stdin.on('data', onData);
+  stdin.on('error', () => {});
+  return () => {
+    stdin.off('data', onData);
+    stdin.pause();
+    stdin.unref?.();
+  };
+}
+
+export function describeOutcome(result: RunResult): string {
+  const o = result.outcome;
+  switch (o.kind) {
+    case 'debug-exit':
+      return `guest exited through the debug-exit port with value 0x${o.value.toString(16)} (status ${o.status})`;
+    case 'halted':
+    case 'guest-crashed':
+    case 'limit':
+      return o.message;
+  }
+}
+
+/** The one-line summary: engine, guest run time, exits by reason. */
+export function summaryLine(result: RunResult): string {
+  const reasons = Object.entries(result.exits)
+    .filter(([, count]) => count > 0)
+    .map(([reason, count]) => `${reason}=${count}`)
+    .join(' ');
+  return `engine=${result.engine} time=${result.guestSeconds.toFixed(3)}s exits=${result.totalExits} ${reasons}`.trimEnd();
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+// The `vmm` command line.
+import { Command, CommanderError, Option } from 'commander';
+import { bootCommand, bootDefaults, type BootOptions } from './boot-command.js';
+import { UserError, USAGE_ERROR_STATUS } from './user-error.js';
+
+function addBootOptions(command: Command): Command {
+  return command
+    .option('-m, --memory <size>', 'guest RAM in MiB (or with a G suffix)', bootDefaults.memory)
+    .option('-e, --engine <name>', 'virtualisation engine: direct', bootDefaults.engine)
+    .option('-a, --append <cmdline>', 'kernel command line (multiboot)', bootDefaults.append)
+    .option('--serial <file>', 'write the serial console to a file instead of the terminal')
+    .option('--time-limit <seconds>', 'end the run after this much wall-clock time')
+    .option('--max-exits <count>', 'end the run after this many VM exits')
+    .addOption(new Option('--format <format>', 'image format').choices(['auto', 'flat', 'bootsector', 'multiboot']).default('auto'))
+    .option('--load-address <address>', 'flat images: where to load the image')
+    .option('--entry <address>', 'flat images: entry point (default: the load address)')
+    .option('--bits <16|32>', 'flat images: start in 16-bit real mode or 32-bit protected mode', '32')
+    .option('--no-stdin', 'do not feed standard input to the serial port');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const program = new Command('vmm')
+    .description('A hypervisor for real x86 guests: boot, trace and compare virtualisation techniques')
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'vmm: error: ')) });
+  let status = 0;
+  addBootOptions(
+    program
+      .command('boot')
+      .argument('[image]', 'guest image (boot sector, multiboot kernel, flat binary); default: the sample multiboot guest')
+      .description('boot a guest and run it until it halts, exits or hits a limit'),
+  ).action(async (image: string | undefined, options: BootOptions) => {
+    status = await bootCommand(image, options);
+  });
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version are not errors; commander has already printed its one-line message.
+      return error.exitCode === 0 ? 0 : USAGE_ERROR_STATUS;
+    }
+    throw error;
+  }
+  return status;
+}
+
+main(process.argv).then(
+  (status) => process.exit(status),
+  (error: unknown) => {
+    if (error instanceof UserError) {
+      process.stderr.write(`vmm: error: ${error.message}\n`);
+      process.exit(USAGE_ERROR_STATUS);
+    }
+    // A bug in the VMM, not a user mistake: keep the stack so it can be reported.
+    process.stderr.write(`vmm: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(70);
+  },
+);

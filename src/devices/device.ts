@@ -1,0 +1,33 @@
+// What every device is: registers reached at an offset into its own range, and a state that can
+// be saved and restored. A device never imports the VMM; its wiring (interrupt line, output sink)
+// is handed to it.
+export interface Device {
+  /** Stable id, used as the key of its snapshot. */
+  readonly name: string;
+  read(offset: number, size: number): number;
+  write(offset: number, size: number, value: number): void;
+  snapshot(): DeviceSnapshot;
+  restore(snapshot: DeviceSnapshot): void;
+}
+
+export interface DeviceSnapshot {
+  readonly version: number;
+  readonly [field: string]: unknown;
+}
+
+/** An interrupt line: the device raises or lowers it; the interrupt controller listens. */
+export interface IrqLine {
+  set(level: boolean): void;
+}
+
+export const noIrq: IrqLine = { set() {} };
+
+export class SnapshotVersionMismatch extends Error {
+  constructor(device: string, expected: number, got: number) {
+    super(`${device}: snapshot version ${got} is not the supported version ${expected}`);
+  }
+}
+
+export function checkSnapshotVersion(device: string, expected: number, snapshot: DeviceSnapshot): void {
+  if (snapshot.version !== expected) throw new SnapshotVersionMismatch(device, expected, snapshot.version);
+}

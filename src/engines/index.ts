@@ -1,0 +1,21 @@
+import { DirectEngine } from './direct.js';
+import type { Engine } from './engine.js';
+
+const AVAILABLE = ['direct'] as const;
+const PLANNED = ['trap', 'bt', 'paravirt'];
+
+export class UnknownEngine extends Error {}
+
+export function createEngine(name: string): Engine {
+  switch (name) {
+    case 'direct':
+      return new DirectEngine();
+    default:
+      if (PLANNED.includes(name)) {
+        throw new UnknownEngine(`engine '${name}' is not implemented yet; available: ${AVAILABLE.join(', ')}`);
+      }
+      throw new UnknownEngine(`unknown engine '${name}'; available: ${AVAILABLE.join(', ')}`);
+  }
+}
+
+export const engineNames: readonly string[] = AVAILABLE;

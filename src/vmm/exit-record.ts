@@ -1,0 +1,75 @@
+// The exit record shared with the native core (native/src/exit-record.h), decoded into a
+// discriminated union the run loop switches over exhaustively.
+export const ExitKind = {
+  hlt: 1,
+  exception: 2,
+  timeslice: 3,
+  stop: 4,
+  unicornError: 5,
+  handlerThrew: 6,
+} as const;
+
+export const InlineKind = {
+  portIn: 1,
+  portOut: 2,
+  mmioRead: 3,
+  mmioWrite: 4,
+  cpuid: 5,
+} as const;
+
+export const Field = {
+  kind: 0,
+  vector: 1,
+  errorCode: 2,
+  cr2: 3,
+  eip: 4,
+  cs: 5,
+  ucError: 6,
+  instructionLength: 7,
+  inlineKind: 8,
+  address: 9,
+  size: 10,
+  value: 11,
+  cpuidLeaf: 12,
+  cpuidSubleaf: 13,
+  cpuidEax: 14,
+  cpuidEbx: 15,
+  cpuidEcx: 16,
+  cpuidEdx: 17,
+  mmioAddressHigh: 18,
+} as const;
+
+export type Exit =
+  | { kind: 'hlt'; cs: number; eip: number }
+  | { kind: 'exception'; vector: number; errorCode: number; cr2: number; cs: number; eip: number }
+  | { kind: 'timeslice'; cs: number; eip: number }
+  | { kind: 'stop'; cs: number; eip: number }
+  | { kind: 'unicorn-error'; code: number; cs: number; eip: number };
+
+export type ExitReason = Exit['kind'] | 'io' | 'mmio' | 'cpuid';
+
+export function decodeExit(kind: number, record: Uint32Array): Exit {
+  const cs = record[Field.cs];
+  const eip = record[Field.eip];
+  switch (kind) {
+    case ExitKind.hlt:
+      return { kind: 'hlt', cs, eip };
+    case ExitKind.exception:
+      return {
+        kind: 'exception',
+        vector: record[Field.vector],
+        errorCode: record[Field.errorCode],
+        cr2: record[Field.cr2],
+        cs,
+        eip,
+      };
+    case ExitKind.timeslice:
+      return { kind: 'timeslice', cs, eip };
+    case ExitKind.stop:
+      return { kind: 'stop', cs, eip };
+    case ExitKind.unicornError:
+      return { kind: 'unicorn-error', code: record[Field.ucError], cs, eip };
+    default:
+      throw new Error(`native core returned an unknown exit kind ${kind}`);
+  }
+}

@@ -1,0 +1,50 @@
+// Loads the native core (native/, C++ over Unicorn) and describes its interface.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from '../util/project-root.js';
+
+export interface NativeVcpu {
+  /** Guest RAM, shared with the native core without copies. */
+  readonly ram: ArrayBuffer;
+  /** The exit record (see exit-record.ts), shared with the native core. */
+  readonly exitRecord: ArrayBuffer;
+  /** Runs the guest until an exit; a time slice of 0 means no slice. Returns the exit kind. */
+  run(timesliceMicros: number): number;
+  requestStop(): void;
+  readRegister(id: number): number;
+  writeRegister(id: number, value: number): void;
+  readMsr(index: number): bigint;
+  writeMsr(index: number, value: bigint): void;
+  /** Called synchronously, inside the guest's instruction, for port I/O, MMIO and CPUID. */
+  setInlineHandler(handler: (inlineKind: number) => void): void;
+  mapMmio(base: number, size: number): void;
+  invalidateCode(start: number, end: number): void;
+  unicornErrorText(code: number): string;
+  close(): void;
+}
+
+interface NativeModule {
+  Vcpu: new (ramBytes: number) => NativeVcpu;
+  abiVersion: number;
+  unicornVersion: string;
+}
+
+const EXPECTED_ABI_VERSION = 1;
+let loaded: NativeModule | undefined;
+
+export class NativeCoreMissing extends Error {}
+
+export function nativeCore(): NativeModule {
+  if (loaded) return loaded;
+  const path = join(projectRoot(), 'native', 'build', 'Release', 'vmm_native.node');
+  if (!existsSync(path)) {
+    throw new NativeCoreMissing('the native core is not built: run `bash scripts/setup.sh` first');
+  }
+  const module = createRequire(import.meta.url)(path) as NativeModule;
+  if (module.abiVersion !== EXPECTED_ABI_VERSION) {
+    throw new NativeCoreMissing('the native core is out of date: run `bash scripts/setup.sh` to rebuild it');
+  }
+  loaded = module;
+  return module;
+}

@@ -1,0 +1,128 @@
+// The native core on its own: registers, shared RAM, exits, and the repeated-exception remedy.
+import { afterEach, describe, expect, it } from 'vitest';
+import { nativeCore, type NativeVcpu } from '../../src/vmm/native.js';
+import { Reg } from '../../src/vmm/registers.js';
+import { ExitKind, Field, InlineKind } from '../../src/vmm/exit-record.js';
+
+const CODE = 0x1000;
+let vcpu: NativeVcpu | undefined;
+
+function newVcpu(ramBytes = 1 << 20): NativeVcpu {
+  vcpu = new (nativeCore().Vcpu)(ramBytes);
+  return vcpu;
+}
+
+afterEach(() => {
+  vcpu?.close();
+  vcpu = undefined;
+});
+
+describe('native vCPU', () => {
+  it('round-trips every general, segment-free and control register', () => {
+    const v = newVcpu();
+    const values: Partial<Record<keyof typeof Reg, number>> = {
+      eax: 0x12345678, ecx: 0x9abcdef0, edx: 0x0badf00d, ebx: 0xcafebabe,
+      esp: 0x7ffc, ebp: 0x8000, esi: 0x1111, edi: 0x2222, eip: 0x4321,
+      cr2: 0xdeadb000, cr3: 0x5000, gdtrBase: 0x800, gdtrLimit: 0x17, idtrBase: 0x900, idtrLimit: 0x7ff,
+    };
+    for (const [name, value] of Object.entries(values)) v.writeRegister(Reg[name as keyof typeof Reg], value);
+    for (const [name, value] of Object.entries(values)) {
+      expect(v.readRegister(Reg[name as keyof typeof Reg]), name).toBe(value);
+    }
+    v.writeRegister(Reg.eflags, 0x246);
+    expect(v.readRegister(Reg.eflags)).toBe(0x246);
+    v.writeMsr(0xc0000080, 0n);
+    expect(v.readMsr(0xc0000080)).toBe(0n);
+  });
+
+  it('shares guest RAM with TypeScript in both directions, without copies', () => {
+    const v = newVcpu();
+    const ram = new Uint8Array(v.ram);
+    expect(ram.length).toBe(1 << 20);
+    // mov eax, [0x2000] ; mov dword [0x3000], 0x55aa55aa ; hlt
+    ram.set([0xa1, 0x00, 0x20, 0x00, 0x00, 0xc7, 0x05, 0x00, 0x30, 0x00, 0x00, 0xaa, 0x55, 0xaa, 0x55, 0xf4], CODE);
+    new DataView(v.ram).setUint32(0x2000, 0xfeedface, true);
+    v.writeRegister(Reg.eip, CODE);
+    expect(v.run(0)).toBe(ExitKind.hlt);
+    expect(v.readRegister(Reg.eax)).toBe(0xfeedface);
+    expect(new DataView(v.ram).getUint32(0x3000, true)).toBe(0x55aa55aa);
+  });
+
+  it('reports each of six #GP in a row with its own vector and error code (Unicorn #1883 remedy)', () => {
+    const v = newVcpu();
+    // mov eax, 0x00001230 + n ; mov ds, ax  -> #GP(selector & 0xfffc): the GDT is empty
+    const record = new Uint32Array(v.exitRecord);
+    for (let n = 0; n < 6; n++) {
+      const selector = 0x1230 + n * 8;
+      new Uint8Array(v.ram).set([0xb8, selector & 0xff, selector >> 8, 0, 0, 0x8e, 0xd8, 0xf4], CODE);
+      v.invalidateCode(CODE, CODE + 0x1000);
+      v.writeRegister(Reg.eip, CODE);
+      expect(v.run(0)).toBe(ExitKind.exception);
+      expect(record[Field.vector]).toBe(13);
+      expect(record[Field.errorCode]).toBe(selector);
+      expect(record[Field.eip]).toBe(CODE + 5); // the faulting instruction
+    }
+  });
+
+  it('reports five #DE in a row as #DE, not #DF or a triple fault', () => {
+    const v = newVcpu();
+    new Uint8Array(v.ram).set([0x31, 0xc9, 0xf7, 0xf1, 0xf4], CODE); // xor ecx, ecx ; div ecx
+    const record = new Uint32Array(v.exitRecord);
+    for (let n = 0; n < 5; n++) {
+      v.writeRegister(Reg.eip, CODE);
+      expect(v.run(0)).toBe(ExitKind.exception);
+      expect(record[Field.vector]).toBe(0);
+    }
+  });
+
+  it('completes an IN with the value the handler supplies, before the next instruction runs', () => {
+    const v = newVcpu();
+    // in al, 0x60 ; mov ebx, eax ; out 0x80, al ; hlt
+    new Uint8Array(v.ram).set([0xe4, 0x60, 0x89, 0xc3, 0xe6, 0x80, 0xf4], CODE);
+    const record = new Uint32Array(v.exitRecord);
+    const seen: string[] = [];
+    v.setInlineHandler((kind) => {
+      if (kind === InlineKind.portIn) {
+        seen.push(`in ${record[Field.address].toString(16)}/${record[Field.size]}`);
+        record[Field.value] = 0x5a;
+      } else if (kind === InlineKind.portOut) {
+        seen.push(`out ${record[Field.address].toString(16)}=${record[Field.value].toString(16)}`);
+      }
+    });
+    v.writeRegister(Reg.eax, 0);
+    v.writeRegister(Reg.eip, CODE);
+    expect(v.run(0)).toBe(ExitKind.hlt);
+    expect(v.readRegister(Reg.ebx)).toBe(0x5a);
+    expect(seen).toEqual(['in 60/1', 'out 80=5a']);
+  });
+
+  it('ends a runaway loop with a time-slice exit', () => {
+    const v = newVcpu();
+    new Uint8Array(v.ram).set([0xeb, 0xfe], CODE); // jmp $
+    v.writeRegister(Reg.eip, CODE);
+    expect(v.run(5_000)).toBe(ExitKind.timeslice);
+    expect(v.readRegister(Reg.eip)).toBe(CODE);
+  });
+
+  it('reports a jump outside guest RAM as a Unicorn error, and the host stays healthy', () => {
+    const v = newVcpu();
+    new Uint8Array(v.ram).set([0xb8, 0x00, 0x00, 0x00, 0x80, 0xff, 0xe0], CODE); // mov eax, 0x80000000 ; jmp eax
+    v.writeRegister(Reg.eip, CODE);
+    expect(v.run(0)).toBe(ExitKind.unicornError);
+    expect(v.unicornErrorText(new Uint32Array(v.exitRecord)[Field.ucError])).toMatch(/fetch/i);
+  });
+
+  it('propagates an exception thrown by the inline handler and stops the guest', () => {
+    const v = newVcpu();
+    new Uint8Array(v.ram).set([0xe6, 0x80, 0xeb, 0xfc], CODE); // out 0x80, al ; jmp back
+    v.setInlineHandler(() => {
+      throw new Error('device failed');
+    });
+    v.writeRegister(Reg.eip, CODE);
+    expect(() => v.run(0)).toThrow('device failed');
+  });
+
+  it('rejects a RAM size that is not a multiple of 4 KiB', () => {
+    expect(() => newVcpu(12345)).toThrow(/multiple of 4 KiB/);
+  });
+});
