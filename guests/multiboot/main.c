@@ -1,0 +1,67 @@
+/*
+ * multiboot - reports what a multiboot v1 loader passed in: the command line,
+ * the mem_lower/mem_upper sizes and the BIOS memory map (Multiboot spec §3.3).
+ * Exits with the value of an "exit=N" command-line token; without one it halts
+ * with interrupts disabled, which a VMM reports as a clean end (status 0).
+ */
+#include "guest.h"
+
+static void print_mmap(const struct multiboot_info *mbi)
+{
+    uint32_t addr = mbi->mmap_addr;
+    uint32_t end = mbi->mmap_addr + mbi->mmap_length;
+
+    while (addr < end) {
+        const struct multiboot_mmap_entry *e =
+            (const struct multiboot_mmap_entry *)(uintptr_t)addr;
+        put_str("mmap ");
+        put_hex64(e->base_hi, e->base_lo);
+        put_char(' ');
+        put_hex64(e->len_hi, e->len_lo);
+        put_char(' ');
+        put_dec(e->type);
+        put_char('\n');
+        /* §3.3: `size` excludes itself, and entries may be larger than 20 bytes. */
+        addr += e->size + sizeof(e->size);
+    }
+}
+
+void kmain(uint32_t magic, const struct multiboot_info *mbi)
+{
+    uart_init();
+    mb_require_magic(magic);
+
+    put_str("Hello from a multiboot kernel\n");
+
+    if (mbi->flags & MULTIBOOT_INFO_CMDLINE) {
+        put_str("cmdline: ");
+        put_str(mb_cmdline(mbi));
+        put_char('\n');
+    } else {
+        put_str("no cmdline\n");
+    }
+
+    if (mbi->flags & MULTIBOOT_INFO_MEMORY) {
+        put_str("mem_lower=");
+        put_dec(mbi->mem_lower);
+        put_str("K mem_upper=");
+        put_dec(mbi->mem_upper);
+        put_str("K\n");
+    } else {
+        put_str("no meminfo\n");
+    }
+
+    if (mbi->flags & MULTIBOOT_INFO_MMAP)
+        print_mmap(mbi);
+    else
+        put_str("no mmap\n");
+
+    uint32_t code;
+    int have_exit = cmdline_u32(mb_cmdline(mbi), "exit", &code);
+
+    put_str("bye\n");
+    if (have_exit)
+        guest_exit((uint8_t)code);  /* the port takes one byte: N mod 256 */
+    for (;;)
+        __asm__ volatile("cli; hlt");
+}

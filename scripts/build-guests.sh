@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Build the sample guests (guests/*/) into guests/build/.
+#
+# Incremental: a target is rebuilt only when its output is missing or older
+# than one of its sources, the shared library in guests/lib/, or this script.
+# The directories themselves count as sources, so adding or removing a file
+# also triggers a rebuild. Prints one line per guest actually built.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+SELF=scripts/build-guests.sh
+LIB=guests/lib
+OUT=guests/build
+
+if ! command -v nasm >/dev/null 2>&1; then
+    echo "build-guests: nasm not found; run scripts/setup.sh to install it" >&2
+    exit 1
+fi
+
+# Freestanding 32-bit code. -march=i686 pins the instruction set (no SSE) so
+# the output does not depend on the host compiler's default.
+CFLAGS=(-m32 -march=i686 -ffreestanding -nostdlib -fno-pic -fno-stack-protector -O2
+        -mgeneral-regs-only -fno-asynchronous-unwind-tables
+        -fno-tree-loop-distribute-patterns -ffunction-sections -fdata-sections
+        -std=c11 -Wall -Wextra -Werror -I"$LIB")
+
+mkdir -p "$OUT"
+WORK=
+cleanup() { if [[ -n $WORK ]]; then rm -rf "$WORK"; fi; }
+trap cleanup EXIT
+
+# stale OUTPUT SOURCE... : succeeds if OUTPUT must be (re)built.
+stale() {
+    local out=$1 src
+    shift
+    [[ -e $out ]] || return 0
+    for src in "$@"; do
+        [[ $src -nt $out ]] && return 0
+    done
+    return 1
+}
+
+# Flat binaries assembled by nasm: boot sectors and the a.out-kludge kernel.
+# build_flat NAME SOURCE [REQUIRED_SIZE]
+build_flat() {
+    local name=$1 src=$2 size=${3:-} out=$OUT/$1.bin
+    stale "$out" "guests/$name" "guests/$name"/* "$LIB" "$LIB"/*.inc "$SELF" || return 0
+    nasm -f bin -Werror -I"$LIB/" -o "$out.tmp" "$src"
+    if [[ -n $size && $(stat -c %s "$out.tmp") -ne $size ]]; then
+        echo "build-guests: $out.tmp is not $size bytes" >&2
+        exit 1
+    fi
+    mv "$out.tmp" "$out"
+    echo "built $out"
+}
+
+# Multiboot ELF kernels: guests/NAME/*.c + guests/lib (C runtime + entry stub).
+build_elf() {
+    local name=$1 out=$OUT/$1.elf obj src
+    stale "$out" "guests/$name" "guests/$name"/* "$LIB" "$LIB"/*.[ch] "$LIB"/entry.asm \
+        "$LIB"/link.ld "$SELF" || return 0
+    if ! command -v gcc >/dev/null 2>&1 || ! command -v ld >/dev/null 2>&1; then
+        echo "build-guests: gcc and ld are needed for $name; run scripts/setup.sh" >&2
+        exit 1
+    fi
+    [[ -n $WORK ]] || WORK=$(mktemp -d)
+    obj=$WORK/$name
+    mkdir -p "$obj"
+    nasm -f elf32 -Werror -o "$obj/entry.o" "$LIB/entry.asm"
+    for src in "$LIB"/*.c "guests/$name"/*.c; do
+        gcc "${CFLAGS[@]}" -c "$src" -o "$obj/$(basename "$(dirname "$src")")-$(basename "$src" .c).o"
+    done
+    ld -m elf_i386 -T "$LIB/link.ld" --gc-sections -o "$out.tmp" "$obj"/*.o
+    mv "$out.tmp" "$out"
+    echo "built $out"
+}
+
+build_flat bootsector     guests/bootsector/bootsector.asm 512
+build_flat protected      guests/protected/protected.asm   512
+build_flat multiboot-aout guests/multiboot-aout/kernel.asm
+build_elf multiboot
+build_elf compute
+build_elf portio
+build_elf empty
