@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `vmm` command line.
 import { Command, CommanderError, Option } from 'commander';
+import { benchCommand, type BenchOptions } from './bench-command.js';
 import { bootCommand, bootDefaults, type BootOptions } from './boot-command.js';
 import { UserError, USAGE_ERROR_STATUS } from './user-error.js';
 
@@ -33,6 +34,15 @@ async function main(argv: string[]): Promise<number> {
   ).action(async (image: string | undefined, options: BootOptions) => {
     status = await bootCommand(image, options);
   });
+  program
+    .command('bench')
+    .description('measure vmm against qemu-system-i386 on the compute guest, and the port-I/O exit cost')
+    .option('--runs <n>', 'runs of each measurement (the median is reported)', '5')
+    .option('--iterations <n>', 'iterations of the compute guest', '200000000')
+    .option('--port-writes <n>', 'OUTs performed by the port-I/O guest', '1000000')
+    .action(async (options: BenchOptions) => {
+      status = await benchCommand(options);
+    });
   try {
     await program.parseAsync(argv);
   } catch (error) {

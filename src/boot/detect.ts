@@ -1,0 +1,78 @@
+// Chooses the loader for an image, either as the user says or by looking at
+// the bytes, and reports images it recognises but cannot boot by name.
+
+import { bytesAt } from './bytes.js';
+import { BOOT_SECTOR_SIZE, hasBootSignature, planBootSector } from './bootsector.js';
+import { isElf, parseElf32 } from './elf32.js';
+import { planFlat } from './flat.js';
+import { LoadError, type LoadPlan } from './load-plan.js';
+import { checkRamSize } from './memory.js';
+import { planMultiboot, scanMultibootHeader } from './multiboot.js';
+
+export type ImageFormat = 'auto' | 'flat' | 'bootsector' | 'multiboot';
+
+export interface PlanImageOptions {
+  ramSize: number;
+  cmdline?: string;
+  format?: ImageFormat;
+  /** Required for format 'flat'; unused otherwise. */
+  flat?: { loadAddress: number; entry?: number; bits: 16 | 32 };
+}
+
+/** Linux boot protocol: the setup header signature "HdrS" at 0x202. */
+const LINUX_HEADER_OFFSET = 0x202;
+const LINUX_HEADER_MAGIC: readonly number[] = [0x48, 0x64, 0x72, 0x53];
+
+export function planImage(image: Uint8Array, opts: PlanImageOptions): LoadPlan {
+  const { ramSize, cmdline } = opts;
+  checkRamSize(ramSize);
+  if (image.length === 0) throw new LoadError('empty', 'image is empty');
+
+  switch (opts.format ?? 'auto') {
+    case 'flat':
+      if (!opts.flat) throw new LoadError('unsupported', 'flat images need a load address (--load-address)');
+      return planFlat(image, { ...opts.flat, ramSize });
+    case 'bootsector':
+      return planBootSector(image, { ramSize });
+    case 'multiboot':
+      return planMultiboot(image, { ramSize, cmdline });
+    case 'auto':
+      return planDetected(image, ramSize, cmdline);
+    default:
+      throw new LoadError('unsupported', `unknown image format '${String(opts.format)}'`);
+  }
+}
+
+/**
+ * Detection order: a multiboot header wins (it is the only explicit claim an
+ * image makes, and multiboot ELF kernels are ELF files too); then the 512-byte
+ * boot sector; then formats that are recognised only to be refused clearly.
+ */
+function planDetected(image: Uint8Array, ramSize: number, cmdline: string | undefined): LoadPlan {
+  const multiboot = scanMultibootHeader(image);
+  if (multiboot.kind === 'found') return planMultiboot(image, { ramSize, cmdline });
+  if (image.length === BOOT_SECTOR_SIZE && hasBootSignature(image)) return planBootSector(image, { ramSize });
+  // A bzImage also ends its first sector with 0x55 0xAA, so check it before
+  // treating a longer signed image as a mistaken boot sector.
+  if (bytesAt(image, LINUX_HEADER_OFFSET, LINUX_HEADER_MAGIC)) {
+    throw new LoadError('unsupported', 'Linux bzImage kernels are not supported yet');
+  }
+  // A broken multiboot header is reported as such rather than as "unknown".
+  if (multiboot.kind !== 'none') return planMultiboot(image, { ramSize, cmdline });
+  if (hasBootSignature(image)) return planBootSector(image, { ramSize });
+  if (isElf(image)) {
+    // A damaged ELF file says so (a cut-off file may have lost its multiboot
+    // header), as does a 64-bit one, before the generic complaint.
+    const elf = parseElf32(image);
+    for (const segment of elf.loadSegments()) elf.segmentData(segment);
+    throw new LoadError(
+      'unknown-format',
+      'ELF file without a multiboot header: ELF kernels boot through multiboot v1 (header in the first 8192 bytes)',
+    );
+  }
+  throw new LoadError(
+    'unknown-format',
+    'unrecognised image: no multiboot header in the first 8192 bytes, not a 512-byte boot sector ending in 0x55 0xaa, ' +
+      'not a bzImage or ELF file; for a raw binary use --format flat --load-address <address>',
+  );
+}

@@ -1,0 +1,69 @@
+// The flat 32-bit protected-mode state shared by multiboot kernels and
+// 32-bit flat binaries: a three-entry GDT in low memory and flat selectors.
+
+import { ByteWriter } from './bytes.js';
+import type { LoadPlan } from './load-plan.js';
+
+/** EFLAGS with interrupts off; bit 1 is reserved and always reads as 1. */
+export const INITIAL_EFLAGS = 0x2;
+
+/**
+ * The initial stack pointer for guests that get no stack from their boot
+ * protocol (multiboot §3.2 leaves ESP undefined): the conventional boot-sector
+ * address, so early pushes land in free conventional memory below it.
+ */
+export const INITIAL_STACK_TOP = 0x7c00;
+
+/** The GDT sits just above the real-mode IVT (0x000-0x3ff) and BIOS data area (0x400-0x4ff). */
+export const GDT_BASE = 0x500;
+export const CODE_SELECTOR = 0x08;
+export const DATA_SELECTOR = 0x10;
+const GDT_ENTRIES = 3;
+const DESCRIPTOR_SIZE = 8;
+
+/** Access bytes (Intel SDM vol. 3A §3.4.5): present, ring 0, code/data. */
+const ACCESS_CODE_EXECUTE_READ = 0x9a;
+const ACCESS_DATA_READ_WRITE = 0x92;
+/** Flags nibble: G=1 (4 KiB granularity), D/B=1 (32-bit). */
+const FLAGS_4K_32BIT = 0xc;
+
+/** A descriptor with base 0 and limit 0xFFFFF pages, i.e. the whole 4 GiB. */
+function writeFlatDescriptor(gdt: ByteWriter, index: number, access: number): void {
+  const at = index * DESCRIPTOR_SIZE;
+  const limit = 0xfffff;
+  gdt.u16(at, limit & 0xffff); // limit 15:0
+  gdt.u16(at + 2, 0); // base 15:0
+  gdt.u8(at + 4, 0); // base 23:16
+  gdt.u8(at + 5, access);
+  gdt.u8(at + 6, (FLAGS_4K_32BIT << 4) | (limit >>> 16)); // flags, limit 19:16
+  gdt.u8(at + 7, 0); // base 31:24
+}
+
+export function buildFlatGdt(): Uint8Array {
+  const gdt = new ByteWriter(GDT_ENTRIES * DESCRIPTOR_SIZE);
+  // Entry 0 stays the null descriptor.
+  writeFlatDescriptor(gdt, CODE_SELECTOR / DESCRIPTOR_SIZE, ACCESS_CODE_EXECUTE_READ);
+  writeFlatDescriptor(gdt, DATA_SELECTOR / DESCRIPTOR_SIZE, ACCESS_DATA_READ_WRITE);
+  return gdt.bytes;
+}
+
+/** The parts of a plan that put the CPU in flat 32-bit protected mode at `eip`. */
+export function flatProtectedModeState(
+  eip: number,
+): Pick<LoadPlan, 'cpuMode' | 'entry' | 'segments' | 'gdt'> & {
+  gdtChunk: { guestPhys: number; bytes: Uint8Array };
+  gdtReserved: { guestPhys: number; length: number; what: string };
+  registers: { esp: number; eflags: number };
+} {
+  const bytes = buildFlatGdt();
+  const data = DATA_SELECTOR;
+  return {
+    cpuMode: 'protected32',
+    entry: { cs: CODE_SELECTOR, eip },
+    segments: { ds: data, es: data, ss: data, fs: data, gs: data },
+    gdt: { base: GDT_BASE, limit: bytes.length - 1 },
+    gdtChunk: { guestPhys: GDT_BASE, bytes },
+    gdtReserved: { guestPhys: GDT_BASE, length: bytes.length, what: 'GDT' },
+    registers: { esp: INITIAL_STACK_TOP, eflags: INITIAL_EFLAGS },
+  };
+}

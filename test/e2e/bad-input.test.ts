@@ -1,0 +1,114 @@
+// Bad input gets one clear line and a non-zero status; a misbehaving guest gets a report.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { exitCounts, guestPath, runVmm } from './run-vmm.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'vmm-bad-input-'));
+
+function file(name: string, bytes: Uint8Array | number[]): string {
+  const path = join(dir, name);
+  writeFileSync(path, Uint8Array.from(bytes));
+  return path;
+}
+
+function expectOneLineError(run: { status: number | null; stderr: string; stdout: string }, message: RegExp) {
+  expect(run.status).toBe(2);
+  expect(run.stdout).toBe('');
+  const lines = run.stderr.trimEnd().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^vmm: error: /);
+  expect(lines[0]).toMatch(message);
+}
+
+describe('bad input', () => {
+  it('missing image', () => {
+    expectOneLineError(runVmm(['boot', join(dir, 'nope.bin'), '--no-stdin']), /cannot read image '.*nope\.bin': no such file$/);
+  });
+
+  it('a directory instead of an image', () => {
+    expectOneLineError(runVmm(['boot', dir, '--no-stdin']), /it is a directory$/);
+  });
+
+  it('empty image', () => {
+    expectOneLineError(runVmm(['boot', file('empty.bin', []), '--no-stdin']), /image is empty/);
+  });
+
+  it('truncated multiboot ELF', () => {
+    const whole = readFileSync(guestPath('multiboot.elf'));
+    const cut = file('cut.elf', whole.subarray(0, 300));
+    expectOneLineError(runVmm(['boot', cut, '--no-stdin']), /truncated/i);
+  });
+
+  it('a 300-byte boot sector without its signature is an unknown format', () => {
+    expectOneLineError(runVmm(['boot', file('junk.bin', new Array(300).fill(0x90)), '--no-stdin']), /unknown|format/i);
+  });
+
+  it('image larger than RAM', () => {
+    expectOneLineError(runVmm(['boot', guestPath('multiboot.elf'), '-m', '1', '--no-stdin']), /RAM/);
+  });
+
+  it('RAM size that is not a number', () => {
+    expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '-m', 'lots']), /invalid RAM size 'lots'/);
+  });
+
+  it('RAM size that is too large', () => {
+    expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '-m', '64G']), /larger than the 3584 MiB maximum/);
+  });
+
+  it('unknown engine', () => {
+    expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '-e', 'warp']), /unknown engine 'warp'; available: direct/);
+  });
+
+  it('an engine that is not built yet', () => {
+    expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '-e', 'trap']), /engine 'trap' is not implemented yet/);
+  });
+
+  it('invalid time limit', () => {
+    expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '--time-limit', '-3']), /invalid time limit '-3'/);
+  });
+
+  it('unknown option', () => {
+    expectOneLineError(runVmm(['boot', '--frobnicate']), /unknown option '--frobnicate'/);
+  });
+
+  it('flat image without a load address', () => {
+    expectOneLineError(runVmm(['boot', file('flat.bin', [0xf4]), '--format', 'flat']), /--format flat needs --load-address/);
+  });
+});
+
+describe('misbehaving guests end with a report', () => {
+  const flat = (name: string, code: number[]) => [
+    'boot', file(name, code), '--format', 'flat', '--load-address', '0x100000', '--bits', '32', '--no-stdin',
+  ];
+
+  it('a wild jump outside RAM', () => {
+    // mov eax, 0x7fff0000 ; jmp eax
+    const run = runVmm([...flat('wild.bin', [0xb8, 0x00, 0x00, 0xff, 0x7f, 0xff, 0xe0]), '-m', '16']);
+    expect(run.status).toBe(4);
+    expect(run.stderr).toMatch(/guest stopped at .*instruction fetch outside guest RAM/);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a runaway loop stops at the wall-clock limit', () => {
+    const run = runVmm([...flat('spin.bin', [0xeb, 0xfe]), '--time-limit', '0.3']);
+    expect(run.status).toBe(6);
+    expect(run.stderr).toMatch(/wall-clock limit of 0.3 s reached; guest was running at 0008:00100000/);
+    expect(exitCounts(run.stderr).timeslice).toBeGreaterThan(0);
+  });
+
+  it('a guest that never stops doing I/O stops at the exit limit', () => {
+    // out 0x80, al ; jmp back
+    const run = runVmm([...flat('io.bin', [0xe6, 0x80, 0xeb, 0xfc]), '--max-exits', '1000']);
+    expect(run.status).toBe(6);
+    expect(run.stderr).toMatch(/stopped after 1000 exits \(--max-exits\)/);
+  });
+
+  it('an exception the VMM cannot deliver yet is reported with its vector and error code', () => {
+    // mov ax, 0x1234 ; mov ds, ax  -> #GP(0x1234)
+    const run = runVmm(flat('gp.bin', [0x66, 0xb8, 0x34, 0x12, 0x8e, 0xd8]));
+    expect(run.status).toBe(4);
+    expect(run.stderr).toMatch(/guest raised #GP\(0x1234\) at 0008:00100004/);
+  });
+});

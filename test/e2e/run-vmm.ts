@@ -1,0 +1,41 @@
+// Runs the built `vmm` command as a user would, capturing what it prints and its exit status.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const ROOT = join(import.meta.dirname, '..', '..');
+export const VMM = join(ROOT, 'dist', 'src', 'cli', 'vmm.js');
+
+export interface VmmRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runVmm(args: string[], timeoutSeconds = 60): VmmRun {
+  const result = spawnSync(process.execPath, [VMM, ...args], {
+    encoding: 'utf8',
+    timeout: timeoutSeconds * 1000,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: ROOT,
+  });
+  if (result.error) throw result.error;
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+export function guestPath(name: string): string {
+  return join(ROOT, 'guests', 'build', name);
+}
+
+export function guestBuilt(name: string): boolean {
+  return existsSync(guestPath(name));
+}
+
+/** The exits-by-reason summary line, as numbers. */
+export function exitCounts(stderr: string): Record<string, number> {
+  const line = stderr.split('\n').find((l) => l.startsWith('vmm: engine='));
+  if (!line) throw new Error(`no summary line in:\n${stderr}`);
+  const counts: Record<string, number> = {};
+  for (const [, key, value] of line.matchAll(/([a-z-]+)=(\d+(?:\.\d+)?)/g)) counts[key] = Number(value);
+  return counts;
+}
