@@ -27,10 +27,11 @@ fi
 # 2. Unicorn 2.1 (static), fetched from Debian 13.
 bash scripts/fetch-unicorn.sh
 
-# 3. npm packages, exactly as locked.
+# 3. npm packages, as locked (npm install, because this npm writes lockfiles without other
+#    platforms' optional packages, which `npm ci` then rejects).
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages"
-  npm ci --no-audit --no-fund --loglevel=error
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 # 4. The native core, rebuilt when a source is newer than the addon.

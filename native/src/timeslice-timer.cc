@@ -2,7 +2,7 @@
 
 namespace vmm {
 
-TimesliceTimer::TimesliceTimer(uc_engine* uc) : uc_(uc), thread_([this] { loop(); }) {}
+TimesliceTimer::TimesliceTimer(std::atomic<bool>* stop_flag) : stop_flag_(stop_flag), thread_([this] { loop(); }) {}
 
 TimesliceTimer::~TimesliceTimer() {
   {
@@ -40,7 +40,7 @@ void TimesliceTimer::loop() {
         std::chrono::steady_clock::now() >= deadline_) {
       fired_ = true;
       armed_ = false;
-      uc_emu_stop(uc_);
+      stop_flag_->store(true, std::memory_order_release);
     }
   }
 }

@@ -83,8 +83,11 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   uc_hook_add(uc_, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(OnPortOut), this, 1, 0, UC_X86_INS_OUT);
   uc_hook_add(uc_, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(OnCpuid), this, 1, 0, UC_X86_INS_CPUID);
   uc_hook_add(uc_, &hook, UC_HOOK_INTR, reinterpret_cast<void*>(OnInterrupt), this, 1, 0);
+  // The one safe point to stop a running guest (see timeslice-timer.h); it costs a call per
+  // executed translated block.
+  uc_hook_add(uc_, &hook, UC_HOOK_BLOCK, reinterpret_cast<void*>(OnBlock), this, 1, 0);
   exception_state_ = std::make_unique<ExceptionState>(uc_, g_layout);
-  timer_ = std::make_unique<TimesliceTimer>(uc_);
+  timer_ = std::make_unique<TimesliceTimer>(&stop_pending_);
 
   // The engine is always opened in 32-bit mode: in UC_MODE_16, uc_emu_start rewrites only the
   // 16-bit IP (from CS*16), which breaks a restart once the guest has entered protected mode.
@@ -159,6 +162,7 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
   env_ = env;
   running_ = true;
   stop_requested_ = false;
+  stop_pending_.store(false, std::memory_order_relaxed);
   handler_threw_ = false;
   uint64_t eip = 0;
   read_register(uc_, kRegEip, &eip);
@@ -201,7 +205,7 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
 void Vcpu::RequestStop(const Napi::CallbackInfo& info) {
   if (uc_ == nullptr) return;
   stop_requested_ = true;
-  if (running_) uc_emu_stop(uc_);
+  stop_pending_.store(true, std::memory_order_relaxed);
 }
 
 Napi::Value Vcpu::ReadRegister(const Napi::CallbackInfo& info) {
@@ -288,8 +292,9 @@ bool Vcpu::CallInlineHandler(InlineKind kind) {
   napi_value result;
   napi_status status = napi_call_function(env_, env.Global(), inline_handler_.Value(), 1, &argument, &result);
   if (status != napi_ok || env.IsExceptionPending()) {
+    // The run ends at the next block boundary; until then the handler is not called again.
     handler_threw_ = true;
-    uc_emu_stop(uc_);
+    stop_pending_.store(true, std::memory_order_relaxed);
     return false;
   }
   return true;
@@ -332,6 +337,11 @@ void Vcpu::OnInterrupt(uc_engine* uc, uint32_t vector, void* self) {
   vcpu->exit_record_[kFieldVector] = vector;
   vcpu->exception_pending_ = true;
   uc_emu_stop(uc);
+}
+
+void Vcpu::OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
+  Vcpu* vcpu = static_cast<Vcpu*>(self);
+  if (vcpu->stop_pending_.load(std::memory_order_acquire)) uc_emu_stop(uc);
 }
 
 uint64_t Vcpu::OnMmioRead(uc_engine* uc, uint64_t offset, unsigned size, void* opaque) {

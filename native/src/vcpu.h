@@ -1,6 +1,7 @@
 // One virtual CPU and its guest RAM on a Unicorn x86 engine: the native half of the VMM.
 // run() executes the guest until something needs the VMM and fills the shared exit record.
 #pragma once
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,6 +46,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   static void OnPortOut(uc_engine* uc, uint32_t port, int size, uint32_t value, void* self);
   static int OnCpuid(uc_engine* uc, void* self);
   static void OnInterrupt(uc_engine* uc, uint32_t vector, void* self);
+  static void OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self);
   static uint64_t OnMmioRead(uc_engine* uc, uint64_t offset, unsigned size, void* region);
   static void OnMmioWrite(uc_engine* uc, uint64_t offset, unsigned size, uint64_t value, void* region);
 
@@ -65,6 +67,8 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   napi_env env_ = nullptr;  // valid only during Run()
   bool running_ = false;
   bool stop_requested_ = false;
+  // Raised by the timer thread or a stop request; acted on at the next block boundary only.
+  std::atomic<bool> stop_pending_{false};
   bool exception_pending_ = false;
   bool handler_threw_ = false;
 };

@@ -12,6 +12,10 @@ function newVcpu(ramBytes = 1 << 20): NativeVcpu {
   return vcpu;
 }
 
+function le32(value: number): number[] {
+  return [value & 0xff, (value >>> 8) & 0xff, (value >>> 16) & 0xff, value >>> 24];
+}
+
 afterEach(() => {
   vcpu?.close();
   vcpu = undefined;
@@ -102,6 +106,27 @@ describe('native vCPU', () => {
     v.writeRegister(Reg.eip, CODE);
     expect(v.run(5_000)).toBe(ExitKind.timeslice);
     expect(v.readRegister(Reg.eip)).toBe(CODE);
+  });
+
+  it('stopping at time-slice ends never re-executes guest instructions', () => {
+    // A stop taken after a store resumes at the block's start in Unicorn 2.1, which would run
+    // `inc esi; inc dword [0x8000]` twice; stops at block boundaries keep every count exact.
+    const v = newVcpu();
+    const loops = 20_000_000;
+    // mov ecx, loops ; l: inc esi ; inc dword [0x8000] ; add dword [0x8004], 3 ; dec ecx ; jnz l ; hlt
+    new Uint8Array(v.ram).set(
+      [0xb9, ...le32(loops), 0x46, 0xff, 0x05, 0x00, 0x80, 0x00, 0x00, 0x83, 0x05, 0x04, 0x80, 0x00, 0x00, 0x03, 0x49, 0x75, 0xef, 0xf4],
+      CODE,
+    );
+    v.writeRegister(Reg.esi, 0);
+    v.writeRegister(Reg.eip, CODE);
+    let slices = 0;
+    while (v.run(500) === ExitKind.timeslice) slices++;
+    const memory = new DataView(v.ram);
+    expect(slices).toBeGreaterThan(3);
+    expect(v.readRegister(Reg.esi)).toBe(loops);
+    expect(memory.getUint32(0x8000, true)).toBe(loops);
+    expect(memory.getUint32(0x8004, true)).toBe(3 * loops);
   });
 
   it('reports a jump outside guest RAM as a Unicorn error, and the host stays healthy', () => {
