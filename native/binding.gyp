@@ -5,7 +5,9 @@
       "sources": [
         "src/addon.cc",
         "src/guest-memory.cc",
+        "src/event-injection.cc",
         "src/exception-state.cc",
+        "src/guest-page-walk.cc",
         "src/timeslice-timer.cc",
         "src/registers.cc",
         "src/vcpu.cc"

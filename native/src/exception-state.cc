@@ -82,15 +82,19 @@ ExceptionState::~ExceptionState() {
   if (context_ != nullptr) uc_context_free(context_);
 }
 
-uint32_t ExceptionState::take_error_code_and_reset() {
+uint32_t ExceptionState::error_code_in_hook() {
+  uc_context_save(uc_, context_);
+  uint32_t error_code;
+  std::memcpy(&error_code, reinterpret_cast<uint8_t*>(context_) + layout_.error_code_offset, sizeof error_code);
+  return error_code;
+}
+
+void ExceptionState::reset_old_exception() {
   uc_context_save(uc_, context_);
   uint8_t* blob = reinterpret_cast<uint8_t*>(context_);
-  uint32_t error_code;
-  std::memcpy(&error_code, blob + layout_.error_code_offset, sizeof error_code);
   const int32_t none = -1;
   std::memcpy(blob + layout_.old_exception_offset, &none, sizeof none);
   uc_context_restore(uc_, context_);
-  return error_code;
 }
 
 }  // namespace vmm

@@ -28,9 +28,13 @@ class ExceptionState {
   ExceptionState(uc_engine* uc, const ExceptionStateLayout& layout);
   ~ExceptionState();
   bool ok() const { return context_ != nullptr; }
-  // Reads the pending exception's error code and clears old_exception. Call after uc_emu_start
+  // The error code of the exception being reported. Call inside the interrupt hook: once the hook
+  // returns, Unicorn goes on to raise a second, escalated event (old_exception then reads #DF
+  // and CR2 0xFFFFFFFF after a #PF), so nothing in the context afterwards describes this one.
+  uint32_t error_code_in_hook();
+  // Clears old_exception so the next exception is not escalated. Call after uc_emu_start
   // returned from an exception exit.
-  uint32_t take_error_code_and_reset();
+  void reset_old_exception();
 
  private:
   uc_engine* uc_;

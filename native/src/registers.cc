@@ -57,6 +57,15 @@ uc_err read_register(uc_engine* uc, uint32_t id, uint64_t* value) {
 
 uc_err write_register(uc_engine* uc, uint32_t id, uint64_t value) {
   int plain = plain_unicorn_id(id);
+  if (id == kRegCr2) {
+    // Unicorn 2.1.1 stores a CR2 write into CR3 as well (checked: writing CR2 = 0x1234 made
+    // CR3 read 0x1234), so CR3 is put back afterwards.
+    uint32_t cr3 = 0, cr2 = static_cast<uint32_t>(value);
+    uc_reg_read(uc, UC_X86_REG_CR3, &cr3);
+    uc_err err = uc_reg_write(uc, UC_X86_REG_CR2, &cr2);
+    if (err != UC_ERR_OK) return err;
+    return uc_reg_write(uc, UC_X86_REG_CR3, &cr3);
+  }
   if (plain >= 0) {
     uint32_t v = static_cast<uint32_t>(value);
     return uc_reg_write(uc, plain, &v);

@@ -45,6 +45,8 @@ Napi::Function Vcpu::Define(Napi::Env env) {
                          InstanceMethod<&Vcpu::MapMmio>("mapMmio"),
                          InstanceMethod<&Vcpu::InvalidateCode>("invalidateCode"),
                          InstanceMethod<&Vcpu::UnicornErrorText>("unicornErrorText"),
+                         InstanceMethod<&Vcpu::Inject>("inject"),
+                         InstanceAccessor<&Vcpu::GetInjectionDetail>("injectionDetail"),
                          InstanceMethod<&Vcpu::Close>("close"),
                          InstanceAccessor<&Vcpu::GetRam>("ram"),
                          InstanceAccessor<&Vcpu::GetExitRecord>("exitRecord"),
@@ -88,6 +90,7 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   uc_hook_add(uc_, &hook, UC_HOOK_BLOCK, reinterpret_cast<void*>(OnBlock), this, 1, 0);
   exception_state_ = std::make_unique<ExceptionState>(uc_, g_layout);
   timer_ = std::make_unique<TimesliceTimer>(&stop_pending_);
+  injector_ = std::make_unique<EventInjector>(uc_, GuestRam(memory_->base(), ram_bytes));
 
   // The engine is always opened in 32-bit mode: in UC_MODE_16, uc_emu_start rewrites only the
   // 16-bit IP (from CS*16), which breaks a restart once the guest has entered protected mode.
@@ -101,6 +104,7 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
 Vcpu::~Vcpu() { Release(); }
 
 void Vcpu::Release() {
+  injector_.reset();
   timer_.reset();
   exception_state_.reset();
   if (!ram_buffer_.IsEmpty()) {
@@ -155,7 +159,7 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
   }
   double slice = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
   if (exception_pending_) {
-    exception_state_->take_error_code_and_reset();
+    exception_state_->reset_old_exception();
     exception_pending_ = false;
   }
   std::memset(exit_record_, 0, sizeof exit_record_);
@@ -183,10 +187,11 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
     kind = kExitHandlerThrew;
   } else if (exception_pending_) {
     kind = kExitException;
-    exit_record_[kFieldErrorCode] = exception_state_->take_error_code_and_reset();
+    exception_state_->reset_old_exception();
     exception_pending_ = false;
-    read_register(uc_, kRegCr2, &value);
-    exit_record_[kFieldCr2] = static_cast<uint32_t>(value);
+    // CR2 as the hook saw it: Unicorn's state after the run no longer holds it.
+    write_register(uc_, kRegCr2, exit_record_[kFieldCr2]);
+    exit_record_[kFieldInstructionLength] = injector_->software_interrupt_length(exit_record_[kFieldVector]);
   } else if (err != UC_ERR_OK) {
     kind = kExitUnicornError;
     exit_record_[kFieldUcError] = err;
@@ -283,6 +288,32 @@ Napi::Value Vcpu::UnicornErrorText(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), uc_strerror(static_cast<uc_err>(info[0].As<Napi::Number>().Uint32Value())));
 }
 
+// inject(vector, source, hasErrorCode, errorCode): delivers an event now, before the next run().
+// Returns a DeliveryResult; injectionDetail says why a delivery ended in shutdown or was unsupported.
+Napi::Value Vcpu::Inject(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  if (running_) {
+    Napi::Error::New(env, "inject() while the guest is running").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (exception_pending_) {
+    exception_state_->reset_old_exception();
+    exception_pending_ = false;
+  }
+  GuestEvent event{info[0].As<Napi::Number>().Uint32Value(),
+                   static_cast<EventSource>(info[1].As<Napi::Number>().Uint32Value()),
+                   info[2].As<Napi::Boolean>().Value(), info[3].As<Napi::Number>().Uint32Value()};
+  DeliveryOutcome outcome = injector_->deliver(event);
+  injection_detail_ = outcome.detail;
+  exit_record_[kFieldVector] = outcome.delivered_vector;
+  return Napi::Number::New(env, static_cast<uint32_t>(outcome.result));
+}
+
+Napi::Value Vcpu::GetInjectionDetail(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), injection_detail_);
+}
+
 bool Vcpu::CallInlineHandler(InlineKind kind) {
   if (handler_threw_ || env_ == nullptr || inline_handler_.IsEmpty()) return false;
   exit_record_[kFieldInlineKind] = kind;
@@ -335,6 +366,10 @@ int Vcpu::OnCpuid(uc_engine* uc, void* self) {
 void Vcpu::OnInterrupt(uc_engine* uc, uint32_t vector, void* self) {
   Vcpu* vcpu = static_cast<Vcpu*>(self);
   vcpu->exit_record_[kFieldVector] = vector;
+  vcpu->exit_record_[kFieldErrorCode] = vcpu->exception_state_->error_code_in_hook();
+  uint64_t cr2 = 0;
+  read_register(uc, kRegCr2, &cr2);
+  vcpu->exit_record_[kFieldCr2] = static_cast<uint32_t>(cr2);
   vcpu->exception_pending_ = true;
   uc_emu_stop(uc);
 }

@@ -9,6 +9,7 @@
 #include <napi.h>
 #include <unicorn/unicorn.h>
 
+#include "event-injection.h"
 #include "exception-state.h"
 #include "exit-record.h"
 #include "guest-memory.h"
@@ -38,6 +39,8 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   void MapMmio(const Napi::CallbackInfo& info);
   void InvalidateCode(const Napi::CallbackInfo& info);
   Napi::Value UnicornErrorText(const Napi::CallbackInfo& info);
+  Napi::Value Inject(const Napi::CallbackInfo& info);
+  Napi::Value GetInjectionDetail(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
   Napi::Value GetRam(const Napi::CallbackInfo& info);
   Napi::Value GetExitRecord(const Napi::CallbackInfo& info);
@@ -59,6 +62,8 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   std::unique_ptr<GuestMemory> memory_;
   std::unique_ptr<ExceptionState> exception_state_;
   std::unique_ptr<TimesliceTimer> timer_;
+  std::unique_ptr<EventInjector> injector_;
+  std::string injection_detail_;
   std::vector<std::unique_ptr<MmioRegion>> mmio_regions_;
   uint32_t exit_record_[kExitRecordWords] = {};
   Napi::Reference<Napi::ArrayBuffer> ram_buffer_;

@@ -10,6 +10,10 @@ export function applyLoadPlan(vcpu: NativeVcpu, ram: Uint8Array, plan: LoadPlan)
   // Host writes bypass Unicorn's self-modifying-code tracking (UNICORN-NOTES item 10).
   vcpu.invalidateCode(0, ram.length);
 
+  // IDTR as after RESET (SDM Vol. 3 §9.1.1, Table 9-1): base 0, limit 0xFFFF, so a real-mode
+  // guest's IVT at 0 works before it ever loads an IDT.
+  vcpu.writeRegister(Reg.idtrBase, 0);
+  vcpu.writeRegister(Reg.idtrLimit, 0xffff);
   if (plan.cpuMode === 'real16') {
     vcpu.writeRegister(Reg.cr0, CR0_ET);
   } else {

@@ -41,7 +41,16 @@ export const Field = {
 
 export type Exit =
   | { kind: 'hlt'; cs: number; eip: number }
-  | { kind: 'exception'; vector: number; errorCode: number; cr2: number; cs: number; eip: number }
+  | {
+      kind: 'exception';
+      vector: number;
+      errorCode: number;
+      cr2: number;
+      /** Length of the INT n / INT3 / INTO that raised it, 0 for a real exception. */
+      softwareInterruptLength: number;
+      cs: number;
+      eip: number;
+    }
   | { kind: 'timeslice'; cs: number; eip: number }
   | { kind: 'stop'; cs: number; eip: number }
   | { kind: 'unicorn-error'; code: number; cs: number; eip: number };
@@ -60,6 +69,7 @@ export function decodeExit(kind: number, record: Uint32Array): Exit {
         vector: record[Field.vector],
         errorCode: record[Field.errorCode],
         cr2: record[Field.cr2],
+        softwareInterruptLength: record[Field.instructionLength],
         cs,
         eip,
       };

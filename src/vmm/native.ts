@@ -21,6 +21,10 @@ export interface NativeVcpu {
   mapMmio(base: number, size: number): void;
   invalidateCode(start: number, end: number): void;
   unicornErrorText(code: number): string;
+  /** Delivers an event through the guest's IVT/IDT now; returns a DeliveryResult. */
+  inject(vector: number, source: number, hasErrorCode: boolean, errorCode: number): number;
+  /** Why the last inject() ended in shutdown or was unsupported. */
+  readonly injectionDetail: string;
   close(): void;
 }
 
@@ -30,7 +34,7 @@ interface NativeModule {
   unicornVersion: string;
 }
 
-const EXPECTED_ABI_VERSION = 1;
+const EXPECTED_ABI_VERSION = 2;
 let loaded: NativeModule | undefined;
 
 export class NativeCoreMissing extends Error {}

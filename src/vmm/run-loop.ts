@@ -50,8 +50,8 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
         outcome = onHalt(machine, exit);
         break;
       case 'exception': {
-        const handled = engine.handleException(exit);
-        if (handled.kind === 'fatal') outcome = { kind: 'guest-crashed', status: 4, message: handled.reason };
+        const handled = engine.handleException(exit, machine.vcpu);
+        if (handled.kind !== 'resume') outcome = { kind: 'guest-crashed', status: 4, message: handled.reason };
         break;
       }
       case 'unicorn-error':

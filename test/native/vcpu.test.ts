@@ -39,6 +39,14 @@ describe('native vCPU', () => {
     expect(v.readMsr(0xc0000080)).toBe(0n);
   });
 
+  it('writing CR2 leaves CR3 alone (Unicorn 2.1.1 writes both)', () => {
+    const v = newVcpu();
+    v.writeRegister(Reg.cr3, 0x5000);
+    v.writeRegister(Reg.cr2, 0x1234);
+    expect(v.readRegister(Reg.cr2)).toBe(0x1234);
+    expect(v.readRegister(Reg.cr3)).toBe(0x5000);
+  });
+
   it('shares guest RAM with TypeScript in both directions, without copies', () => {
     const v = newVcpu();
     const ram = new Uint8Array(v.ram);

@@ -1,0 +1,280 @@
+#include "event-injection.h"
+
+#include "registers.h"
+
+#include <cstring>
+#include <vector>
+
+namespace vmm {
+namespace {
+
+constexpr uint32_t kCr0Pe = 1u << 0;
+constexpr uint32_t kCr0Pg = 1u << 31;
+constexpr uint32_t kFlagTf = 1u << 8;
+constexpr uint32_t kFlagIf = 1u << 9;
+constexpr uint32_t kFlagNt = 1u << 14;
+constexpr uint32_t kFlagRf = 1u << 16;
+constexpr uint32_t kFlagVm = 1u << 17;
+constexpr uint32_t kFlagAc = 1u << 18;
+constexpr uint32_t kGp = 13, kNp = 11, kSs = 12, kTs = 10, kPf = 14, kDf = 8;
+
+bool contributory(uint32_t vector) { return vector == 0 || (vector >= 10 && vector <= 13); }
+
+}  // namespace
+
+uint32_t EventInjector::reg(int id) {
+  uint32_t value = 0;
+  uc_reg_read(uc_, id, &value);
+  return value;
+}
+
+PagingState EventInjector::paging() {
+  return {reg(UC_X86_REG_CR0), reg(UC_X86_REG_CR3), reg(UC_X86_REG_CR4)};
+}
+
+EventInjector::MaybeFault EventInjector::read_linear(uint32_t linear, void* out, uint32_t length, uint32_t access) {
+  PagingState state = paging();
+  uint8_t* bytes = static_cast<uint8_t*>(out);
+  for (uint32_t i = 0; i < length; i++) {
+    Translation t = walk_guest_page_tables(ram_, state, linear + i, access);
+    if (!t.ok) return Fault{kPf, t.page_fault_error, linear + i};
+    if (!ram_.contains(t.physical, 1)) return Fault{kGp, 0, 0};
+    bytes[i] = *ram_.at(t.physical);
+  }
+  return std::nullopt;
+}
+
+EventInjector::MaybeFault EventInjector::write_linear(uint32_t linear, const void* data, uint32_t length, uint32_t access) {
+  PagingState state = paging();
+  const uint8_t* bytes = static_cast<const uint8_t*>(data);
+  // Translate every byte first so that a fault leaves memory untouched.
+  std::vector<uint64_t> physical(length);
+  for (uint32_t i = 0; i < length; i++) {
+    Translation t = walk_guest_page_tables(ram_, state, linear + i, access | kAccessWrite);
+    if (!t.ok) return Fault{kPf, t.page_fault_error, linear + i};
+    if (!ram_.contains(t.physical, 1)) return Fault{kGp, 0, 0};
+    physical[i] = t.physical;
+  }
+  for (uint32_t i = 0; i < length; i++) *ram_.at(physical[i]) = bytes[i];
+  // Host writes bypass Unicorn's code tracking; a handler may push over code it will run.
+  uc_ctl_remove_cache(uc_, linear & ~0xFFFu, (linear + length + 0xFFFu) & ~0xFFFu);
+  return std::nullopt;
+}
+
+EventInjector::MaybeFault EventInjector::read_descriptor(uint32_t selector, uint32_t ext, Descriptor* out) {
+  uc_x86_mmr table{};
+  if (selector & 4) {
+    uc_reg_read(uc_, UC_X86_REG_LDTR, &table);
+  } else {
+    uc_reg_read(uc_, UC_X86_REG_GDTR, &table);
+  }
+  uint32_t index = selector & ~7u;
+  if ((selector & ~3u) == 0 || index + 7 > table.limit) return Fault{kGp, (selector & 0xFFFC) | ext, 0};
+  uint64_t raw = 0;
+  if (MaybeFault f = read_linear(static_cast<uint32_t>(table.base) + index, &raw, 8, 0)) return f;
+  uint32_t lo = static_cast<uint32_t>(raw), hi = static_cast<uint32_t>(raw >> 32);
+  out->raw = raw;
+  out->base = (lo >> 16) | ((hi & 0xFF) << 16) | (hi & 0xFF000000u);
+  out->limit = (lo & 0xFFFF) | (hi & 0xF0000);
+  if (hi & (1u << 23)) out->limit = (out->limit << 12) | 0xFFF;
+  out->type = (hi >> 8) & 0xF;
+  out->system = !((hi >> 12) & 1);
+  out->dpl = (hi >> 13) & 3;
+  out->present = (hi >> 15) & 1;
+  out->big = (hi >> 22) & 1;
+  return std::nullopt;
+}
+
+EventInjector::MaybeFault EventInjector::deliver_real_mode(const GuestEvent& event) {
+  // SDM §20.1.4: the IVT holds 4-byte far pointers; FLAGS, CS, IP are pushed and IF, TF, AC cleared.
+  uc_x86_mmr idtr{};
+  uc_reg_read(uc_, UC_X86_REG_IDTR, &idtr);
+  if (event.vector * 4 + 3 > idtr.limit) return Fault{kGp, 0, 0};
+  uint32_t entry = 0;
+  if (!ram_.contains(idtr.base + event.vector * 4, 4)) return Fault{kGp, 0, 0};
+  entry = ram_.read32(idtr.base + event.vector * 4);
+  uint32_t ss = reg(UC_X86_REG_SS), sp = reg(UC_X86_REG_ESP) & 0xFFFF;
+  uint32_t flags = reg(UC_X86_REG_EFLAGS);
+  uint16_t frame[3] = {static_cast<uint16_t>(flags), static_cast<uint16_t>(reg(UC_X86_REG_CS)),
+                       static_cast<uint16_t>(reg(UC_X86_REG_EIP))};
+  for (uint16_t word : frame) {
+    sp = (sp - 2) & 0xFFFF;
+    uint32_t address = (ss << 4) + sp;
+    if (!ram_.contains(address, 2)) return Fault{kSs, 0, 0};
+    std::memcpy(ram_.at(address), &word, 2);
+  }
+  uint32_t esp = (reg(UC_X86_REG_ESP) & 0xFFFF0000u) | sp;
+  uint32_t cs = entry >> 16, ip = entry & 0xFFFF;
+  flags &= ~(kFlagIf | kFlagTf | kFlagAc);
+  uc_reg_write(uc_, UC_X86_REG_ESP, &esp);
+  uc_reg_write(uc_, UC_X86_REG_CS, &cs);
+  uc_reg_write(uc_, UC_X86_REG_EIP, &ip);
+  uc_reg_write(uc_, UC_X86_REG_EFLAGS, &flags);
+  return std::nullopt;
+}
+
+EventInjector::MaybeFault EventInjector::deliver_protected(const GuestEvent& event, std::string* unsupported) {
+  // EXT (bit 0 of a resulting error code) marks faults raised while delivering an event that
+  // did not come from an INT n instruction (SDM §6.13).
+  const uint32_t ext = event.source == EventSource::kSoftware ? 0 : 1;
+  const uint32_t idt_error = event.vector * 8 + 2 + ext;
+  uint32_t old_flags = reg(UC_X86_REG_EFLAGS);
+  if (old_flags & kFlagVm) {
+    *unsupported = "event delivery from virtual-8086 mode";
+    return std::nullopt;
+  }
+  uc_x86_mmr idtr{};
+  uc_reg_read(uc_, UC_X86_REG_IDTR, &idtr);
+  if (event.vector * 8 + 7 > idtr.limit) return Fault{kGp, idt_error, 0};
+  uint64_t gate = 0;
+  if (MaybeFault f = read_linear(static_cast<uint32_t>(idtr.base) + event.vector * 8, &gate, 8, 0)) return f;
+  uint32_t gate_hi = static_cast<uint32_t>(gate >> 32);
+  uint32_t gate_type = (gate_hi >> 8) & 0x1F;  // includes the S bit, which must be 0
+  uint32_t gate_dpl = (gate_hi >> 13) & 3;
+  bool gate_present = (gate_hi >> 15) & 1;
+  uint32_t cpl = reg(UC_X86_REG_CS) & 3;
+
+  if (gate_type == 0x05) {
+    *unsupported = "task gate in IDT entry " + std::to_string(event.vector);
+    return std::nullopt;
+  }
+  bool gate32 = gate_type == 0x0E || gate_type == 0x0F;
+  bool interrupt_gate = gate_type == 0x06 || gate_type == 0x0E;
+  if (gate_type != 0x06 && gate_type != 0x07 && !gate32) return Fault{kGp, idt_error, 0};
+  // §6.12.1.1: only INT n, INT3 and INTO are checked against the gate's DPL.
+  if (event.source == EventSource::kSoftware && gate_dpl < cpl) return Fault{kGp, idt_error, 0};
+  if (!gate_present) return Fault{kNp, idt_error, 0};
+
+  uint32_t code_selector = static_cast<uint32_t>(gate >> 16) & 0xFFFF;
+  uint32_t offset = static_cast<uint32_t>(gate & 0xFFFF) | (gate32 ? (gate_hi & 0xFFFF0000u) : 0);
+  Descriptor code{};
+  if ((code_selector & ~3u) == 0) return Fault{kGp, ext, 0};
+  if (MaybeFault f = read_descriptor(code_selector, ext, &code)) return f;
+  bool is_code = !code.system && (code.type & 0x8);
+  if (!is_code || code.dpl > cpl) return Fault{kGp, (code_selector & 0xFFFC) | ext, 0};
+  if (!code.present) return Fault{kNp, (code_selector & 0xFFFC) | ext, 0};
+  bool conforming = code.type & 0x4;
+  uint32_t new_cpl = conforming ? cpl : code.dpl;
+
+  uint32_t old_ss = reg(UC_X86_REG_SS), old_esp = reg(UC_X86_REG_ESP);
+  uint32_t new_ss = old_ss, new_esp = old_esp;
+  Descriptor stack{};
+  std::vector<uint32_t> frame;  // pushed in order
+  if (new_cpl < cpl) {
+    // §6.12.1: the inner stack comes from the TSS.
+    uc_x86_mmr tr{};
+    uc_reg_read(uc_, UC_X86_REG_TR, &tr);
+    uint32_t tss_type = (tr.flags >> 8) & 0xF;
+    bool tss32 = tss_type == 0x9 || tss_type == 0xB;
+    uint32_t at = tss32 ? 4 + new_cpl * 8 : 2 + new_cpl * 4;
+    uint32_t width = tss32 ? 4 : 2;
+    if (at + 2 * width - 1 > tr.limit) return Fault{kTs, (tr.selector & 0xFFFC) | ext, 0};
+    uint32_t tss_esp = 0, tss_ss = 0;
+    if (MaybeFault f = read_linear(static_cast<uint32_t>(tr.base) + at, &tss_esp, width, 0)) return f;
+    if (MaybeFault f = read_linear(static_cast<uint32_t>(tr.base) + at + width, &tss_ss, 2, 0)) return f;
+    new_ss = tss_ss & 0xFFFF;
+    new_esp = tss_esp;
+    if ((new_ss & ~3u) == 0) return Fault{kTs, ext, 0};
+    if (MaybeFault f = read_descriptor(new_ss, ext, &stack)) return Fault{kTs, (new_ss & 0xFFFC) | ext, 0};
+    bool writable_data = !stack.system && !(stack.type & 0x8) && (stack.type & 0x2);
+    if ((new_ss & 3) != new_cpl || stack.dpl != new_cpl || !writable_data) return Fault{kTs, (new_ss & 0xFFFC) | ext, 0};
+    if (!stack.present) return Fault{kSs, (new_ss & 0xFFFC) | ext, 0};
+    if (new_cpl != 0) {
+      *unsupported = "delivery into ring " + std::to_string(new_cpl);
+      return std::nullopt;
+    }
+    frame.push_back(old_ss);
+    frame.push_back(old_esp);
+  } else {
+    if (MaybeFault f = read_descriptor(old_ss, ext, &stack)) return f;
+  }
+  frame.push_back(old_flags);
+  frame.push_back(reg(UC_X86_REG_CS));
+  frame.push_back(reg(UC_X86_REG_EIP));
+  if (event.has_error_code) frame.push_back(event.error_code);
+
+  // Push the frame (32-bit gates push dwords, 16-bit gates words; SDM Figure 6-4).
+  uint32_t width = gate32 ? 4 : 2;
+  uint32_t esp = new_esp;
+  uint32_t stack_access = new_cpl == 3 ? static_cast<uint32_t>(kAccessUser) : 0u;
+  for (uint32_t value : frame) {
+    esp -= width;
+    uint32_t offset_in_segment = stack.big ? esp : (esp & 0xFFFF);
+    if (MaybeFault f = write_linear(stack.base + offset_in_segment, &value, width, stack_access)) return f;
+  }
+  if (!stack.big) esp = (new_esp & 0xFFFF0000u) | (esp & 0xFFFF);
+
+  // Commit: stack, code segment, EIP, flags.
+  if (new_cpl < cpl) {
+    // Unicorn loads SS only when its DPL equals the current CPL, and takes CPL from SS. A load
+    // with CR0.PE clear (a real-mode load, DPL 0) sets CPL 0; then SS is loaded for real.
+    uint32_t cr0 = reg(UC_X86_REG_CR0);
+    uint32_t real_mode_cr0 = cr0 & ~(kCr0Pe | kCr0Pg);
+    uc_reg_write(uc_, UC_X86_REG_CR0, &real_mode_cr0);
+    uc_reg_write(uc_, UC_X86_REG_SS, &new_ss);
+    uc_reg_write(uc_, UC_X86_REG_CR0, &cr0);
+  }
+  if (uc_reg_write(uc_, UC_X86_REG_SS, &new_ss) != UC_ERR_OK) {
+    *unsupported = "the emulated CPU refused the new stack segment";
+    return std::nullopt;
+  }
+  uint32_t new_cs = (code_selector & ~3u) | new_cpl;
+  if (uc_reg_write(uc_, UC_X86_REG_CS, &new_cs) != UC_ERR_OK) {
+    *unsupported = "the emulated CPU refused the handler's code segment";
+    return std::nullopt;
+  }
+  uint32_t new_flags = old_flags & ~(kFlagTf | kFlagNt | kFlagRf | kFlagVm | (interrupt_gate ? kFlagIf : 0));
+  uc_reg_write(uc_, UC_X86_REG_ESP, &esp);
+  uc_reg_write(uc_, UC_X86_REG_EIP, &offset);
+  uc_reg_write(uc_, UC_X86_REG_EFLAGS, &new_flags);
+  return std::nullopt;
+}
+
+uint32_t EventInjector::software_interrupt_length(uint32_t vector) {
+  // Unicorn reports INT n through the same hook as exceptions, with EIP already past the
+  // instruction; a fault leaves EIP on the faulting instruction. The bytes before EIP tell them
+  // apart: CD vv (INT n), CC (INT3, vector 3), CE (INTO, vector 4), F1 (INT1, vector 1).
+  uint32_t cs = reg(UC_X86_REG_CS), eip = reg(UC_X86_REG_EIP);
+  uint32_t cs_base = cs << 4;
+  if (reg(UC_X86_REG_CR0) & kCr0Pe) {
+    Descriptor code{};
+    if (read_descriptor(cs, 0, &code)) return 0;
+    cs_base = code.base;
+  }
+  uint8_t before[2] = {0, 0};
+  if (eip >= 2 && !read_linear(cs_base + eip - 2, before, 2, 0)) {
+    if (before[0] == 0xCD && before[1] == vector) return 2;
+  }
+  if (eip >= 1 && !read_linear(cs_base + eip - 1, before, 1, 0)) {
+    if ((before[0] == 0xCC && vector == 3) || (before[0] == 0xCE && vector == 4) || (before[0] == 0xF1 && vector == 1)) return 1;
+  }
+  return 0;
+}
+
+DeliveryOutcome EventInjector::deliver(GuestEvent event) {
+  for (int attempt = 0; attempt < 4; attempt++) {
+    std::string unsupported;
+    bool protected_mode = reg(UC_X86_REG_CR0) & kCr0Pe;
+    MaybeFault fault = protected_mode ? deliver_protected(event, &unsupported) : deliver_real_mode(event);
+    if (!unsupported.empty()) return {DeliveryResult::kUnsupported, event.vector, unsupported};
+    if (!fault) return {DeliveryResult::kDelivered, event.vector, ""};
+    // A fault while delivering (SDM §6.15, Table 6-5).
+    if (event.vector == kDf && event.source == EventSource::kException) {
+      return {DeliveryResult::kShutdown, event.vector, "triple fault: delivering #DF raised vector " + std::to_string(fault->vector)};
+    }
+    bool first_contributory = event.source == EventSource::kException && contributory(event.vector);
+    bool first_page_fault = event.source == EventSource::kException && event.vector == kPf;
+    bool double_fault = (first_contributory && contributory(fault->vector)) ||
+                        (first_page_fault && (fault->vector == kPf || contributory(fault->vector)));
+    if (!protected_mode && !double_fault) {
+      // Real mode has no error codes and no #DF escalation path we can model usefully.
+      return {DeliveryResult::kShutdown, event.vector, "real-mode delivery of vector " + std::to_string(event.vector) + " faulted"};
+    }
+    if (fault->vector == kPf) write_register(uc_, kRegCr2, fault->cr2);
+    event = double_fault ? GuestEvent{kDf, EventSource::kException, true, 0}
+                         : GuestEvent{fault->vector, EventSource::kException, fault->vector != 0, fault->error_code};
+  }
+  return {DeliveryResult::kShutdown, event.vector, "events kept faulting during delivery"};
+}
+
+}  // namespace vmm

@@ -1,0 +1,73 @@
+// Delivery of exceptions and interrupts to the guest, as the CPU would do it (Intel SDM Vol. 3
+// chapter 6): through the IVT in real mode; through IDT interrupt and trap gates (16 and 32-bit)
+// in protected mode, with the stack switch from the TSS on a privilege change, error codes, CR2
+// for #PF, and the contributory / double-fault / triple-fault rules of §6.15 (Table 6-5).
+// Unicorn never delivers events itself (it reports them to the interrupt hook), so this is the
+// only delivery path. Task gates and virtual-8086 mode are reported as unsupported.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <unicorn/unicorn.h>
+
+#include "guest-page-walk.h"
+
+namespace vmm {
+
+enum class EventSource : uint32_t { kExternal = 0, kException = 1, kSoftware = 2 };
+
+struct GuestEvent {
+  uint32_t vector;
+  EventSource source;
+  bool has_error_code;
+  uint32_t error_code;
+};
+
+enum class DeliveryResult : uint32_t { kDelivered = 0, kShutdown = 1, kUnsupported = 2 };
+
+struct DeliveryOutcome {
+  DeliveryResult result;
+  uint32_t delivered_vector;  // what finally reached the guest (#DF after a double fault)
+  std::string detail;         // why a shutdown or what is unsupported
+};
+
+class EventInjector {
+ public:
+  EventInjector(uc_engine* uc, GuestRam ram) : uc_(uc), ram_(ram) {}
+  DeliveryOutcome deliver(GuestEvent event);
+  // Length of the INT n / INT3 / INTO / INT1 instruction that raised `vector` just before EIP,
+  // or 0 when the event was an exception.
+  uint32_t software_interrupt_length(uint32_t vector);
+
+ private:
+  struct Fault {
+    uint32_t vector;
+    uint32_t error_code;
+    uint32_t cr2;
+  };
+  struct Descriptor {
+    uint32_t base;
+    uint32_t limit;
+    uint32_t type;
+    bool system;  // S bit clear
+    uint32_t dpl;
+    bool present;
+    bool big;  // D/B
+    uint64_t raw;
+  };
+  using MaybeFault = std::optional<Fault>;
+
+  MaybeFault deliver_real_mode(const GuestEvent& event);
+  MaybeFault deliver_protected(const GuestEvent& event, std::string* unsupported);
+  MaybeFault read_linear(uint32_t linear, void* out, uint32_t length, uint32_t access);
+  MaybeFault write_linear(uint32_t linear, const void* data, uint32_t length, uint32_t access);
+  MaybeFault read_descriptor(uint32_t selector, uint32_t ext, Descriptor* out);
+  uint32_t reg(int id);
+  PagingState paging();
+
+  uc_engine* uc_;
+  GuestRam ram_;
+};
+
+}  // namespace vmm

@@ -1,0 +1,46 @@
+// The guest's own page-table walk (Intel SDM Vol. 3 §4.3 32-bit paging, §4.4 PAE paging), read
+// straight from guest RAM: used wherever the VMM touches guest linear memory (event delivery
+// now, shadow paging later). Sets the Accessed and Dirty bits exactly as the CPU would.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace vmm {
+
+struct PagingState {
+  uint32_t cr0;
+  uint32_t cr3;
+  uint32_t cr4;
+};
+
+enum AccessFlags : uint32_t {
+  kAccessWrite = 1u << 1,  // same bit positions as the #PF error code (SDM §4.7)
+  kAccessUser = 1u << 2,
+  kAccessFetch = 1u << 4,
+};
+
+struct Translation {
+  bool ok;
+  uint64_t physical;
+  uint32_t page_fault_error;  // valid when !ok: the #PF error code (P, W/R, U/S, RSVD, I/D)
+};
+
+class GuestRam {
+ public:
+  GuestRam(uint8_t* base, size_t size) : base_(base), size_(size) {}
+  bool contains(uint64_t physical, size_t length) const { return physical + length <= size_ && physical + length >= physical; }
+  uint32_t read32(uint64_t physical) const;
+  uint64_t read64(uint64_t physical) const;
+  void write32(uint64_t physical, uint32_t value);
+  void write64(uint64_t physical, uint64_t value);
+  uint8_t* at(uint64_t physical) const { return base_ + physical; }
+
+ private:
+  uint8_t* base_;
+  size_t size_;
+};
+
+// Translates one linear address for an access; with paging off, linear = physical.
+Translation walk_guest_page_tables(GuestRam& ram, const PagingState& paging, uint32_t linear, uint32_t access);
+
+}  // namespace vmm
