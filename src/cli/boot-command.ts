@@ -23,14 +23,21 @@ export interface BootOptions {
   loadAddress?: string;
   entry?: string;
   bits?: string;
+  kernel?: string;
+  initrd?: string;
   stdin: boolean;
 }
 
 export const bootDefaults = { memory: String(DEFAULT_RAM_MIB), engine: 'direct', append: '', format: 'auto' };
 
-const FORMATS = ['auto', 'flat', 'bootsector', 'multiboot'] as const;
+const FORMATS = ['auto', 'flat', 'bootsector', 'multiboot', 'linux'] as const;
 
-export function planFromOptions(image: Uint8Array, ramBytes: number, options: BootOptions): LoadPlan {
+export function planFromOptions(
+  image: Uint8Array,
+  ramBytes: number,
+  options: BootOptions,
+  initrd?: Uint8Array,
+): LoadPlan {
   const format = options.format as (typeof FORMATS)[number];
   if (!FORMATS.includes(format)) {
     throw new UserError(`unknown image format '${options.format}'; choose one of ${FORMATS.join(', ')}`);
@@ -47,7 +54,7 @@ export function planFromOptions(image: Uint8Array, ramBytes: number, options: Bo
     };
   }
   try {
-    return planImage(image, { ramSize: ramBytes, cmdline: options.append, format, flat });
+    return planImage(image, { ramSize: ramBytes, cmdline: options.append, format, flat, initrd });
   } catch (error) {
     if (error instanceof LoadError) throw new UserError(error.message);
     throw error;
@@ -68,9 +75,13 @@ export async function bootCommand(imagePath: string | undefined, options: BootOp
     timeLimitSeconds: options.timeLimit === undefined ? Infinity : parsePositiveNumber('time limit', options.timeLimit),
     maxExits: options.maxExits === undefined ? Infinity : parsePositiveInteger('exit limit', options.maxExits),
   };
-  const path = imagePath ?? defaultGuestPath();
+  if (imagePath !== undefined && options.kernel !== undefined) {
+    throw new UserError(`give the kernel either as the image argument or with --kernel, not both`);
+  }
+  const path = imagePath ?? options.kernel ?? defaultGuestPath();
   const image = readGuestImage(path);
-  const plan = planFromOptions(image, ramMiB * 1024 * 1024, options);
+  const initrd = options.initrd === undefined ? undefined : readGuestImage(options.initrd, 'initrd');
+  const plan = planFromOptions(image, ramMiB * 1024 * 1024, options, initrd);
 
   let serialFd = 1;
   if (options.serial !== undefined) {

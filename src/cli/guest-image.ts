@@ -10,23 +10,23 @@ export function defaultGuestPath(): string {
   return join(projectRoot(), 'guests', 'build', DEFAULT_GUEST);
 }
 
-export function readGuestImage(path: string): Uint8Array {
+export function readGuestImage(path: string, what = 'image'): Uint8Array {
   const full = resolve(path);
   let size: number;
   try {
     const stat = statSync(full);
-    if (stat.isDirectory()) throw new UserError(`cannot read image '${path}': it is a directory`);
+    if (stat.isDirectory()) throw new UserError(`cannot read ${what} '${path}': it is a directory`);
     size = stat.size;
   } catch (error) {
     if (error instanceof UserError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new UserError(`cannot read image '${path}': no such file`);
-    throw new UserError(`cannot read image '${path}': ${code ?? String(error)}`);
+    if (code === 'ENOENT') throw new UserError(`cannot read ${what} '${path}': no such file`);
+    throw new UserError(`cannot read ${what} '${path}': ${code ?? String(error)}`);
   }
-  if (size > 0x1_0000_0000) throw new UserError(`image '${path}' is ${size} bytes, larger than a 32-bit guest can load`);
+  if (size > 0x1_0000_0000) throw new UserError(`${what} '${path}' is ${size} bytes, larger than a 32-bit guest can load`);
   try {
     return new Uint8Array(readFileSync(full));
   } catch (error) {
-    throw new UserError(`cannot read image '${path}': ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw new UserError(`cannot read ${what} '${path}': ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
 }
