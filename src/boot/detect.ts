@@ -3,13 +3,14 @@
 
 import { bytesAt } from './bytes.js';
 import { BOOT_SECTOR_SIZE, hasBootSignature, planBootSector } from './bootsector.js';
+import { planBzImage } from './bzimage.js';
 import { isElf, parseElf32 } from './elf32.js';
 import { planFlat } from './flat.js';
 import { LoadError, type LoadPlan } from './load-plan.js';
 import { checkRamSize } from './memory.js';
 import { planMultiboot, scanMultibootHeader } from './multiboot.js';
 
-export type ImageFormat = 'auto' | 'flat' | 'bootsector' | 'multiboot';
+export type ImageFormat = 'auto' | 'flat' | 'bootsector' | 'multiboot' | 'linux';
 
 export interface PlanImageOptions {
   ramSize: number;
@@ -17,6 +18,8 @@ export interface PlanImageOptions {
   format?: ImageFormat;
   /** Required for format 'flat'; unused otherwise. */
   flat?: { loadAddress: number; entry?: number; bits: 16 | 32 };
+  /** An initial ramdisk; only a Linux kernel can take one. */
+  initrd?: Uint8Array;
 }
 
 /** Linux boot protocol: the setup header signature "HdrS" at 0x202. */
@@ -24,11 +27,13 @@ const LINUX_HEADER_OFFSET = 0x202;
 const LINUX_HEADER_MAGIC: readonly number[] = [0x48, 0x64, 0x72, 0x53];
 
 export function planImage(image: Uint8Array, opts: PlanImageOptions): LoadPlan {
-  const { ramSize, cmdline } = opts;
+  const { ramSize, cmdline, initrd } = opts;
   checkRamSize(ramSize);
   if (image.length === 0) throw new LoadError('empty', 'image is empty');
+  const format = opts.format ?? 'auto';
+  if (initrd && format !== 'auto' && format !== 'linux') throw initrdNeedsLinux();
 
-  switch (opts.format ?? 'auto') {
+  switch (format) {
     case 'flat':
       if (!opts.flat) throw new LoadError('unsupported', 'flat images need a load address (--load-address)');
       return planFlat(image, { ...opts.flat, ramSize });
@@ -36,27 +41,40 @@ export function planImage(image: Uint8Array, opts: PlanImageOptions): LoadPlan {
       return planBootSector(image, { ramSize });
     case 'multiboot':
       return planMultiboot(image, { ramSize, cmdline });
-    case 'auto':
-      return planDetected(image, ramSize, cmdline);
+    case 'linux':
+      return planBzImage(image, { ramSize, cmdline, initrd });
+    case 'auto': {
+      const plan = planDetected(image, ramSize, cmdline, initrd);
+      if (initrd && plan.format !== 'linux') throw initrdNeedsLinux();
+      return plan;
+    }
     default:
       throw new LoadError('unsupported', `unknown image format '${String(opts.format)}'`);
   }
 }
 
+function initrdNeedsLinux(): LoadError {
+  return new LoadError('unsupported', 'an initrd needs a Linux bzImage kernel');
+}
+
 /**
  * Detection order: a multiboot header wins (it is the only explicit claim an
  * image makes, and multiboot ELF kernels are ELF files too); then the 512-byte
- * boot sector; then formats that are recognised only to be refused clearly.
+ * boot sector; then a Linux bzImage; then formats that are recognised only to
+ * be refused clearly.
  */
-function planDetected(image: Uint8Array, ramSize: number, cmdline: string | undefined): LoadPlan {
+function planDetected(
+  image: Uint8Array,
+  ramSize: number,
+  cmdline: string | undefined,
+  initrd: Uint8Array | undefined,
+): LoadPlan {
   const multiboot = scanMultibootHeader(image);
   if (multiboot.kind === 'found') return planMultiboot(image, { ramSize, cmdline });
   if (image.length === BOOT_SECTOR_SIZE && hasBootSignature(image)) return planBootSector(image, { ramSize });
   // A bzImage also ends its first sector with 0x55 0xAA, so check it before
   // treating a longer signed image as a mistaken boot sector.
-  if (bytesAt(image, LINUX_HEADER_OFFSET, LINUX_HEADER_MAGIC)) {
-    throw new LoadError('unsupported', 'Linux bzImage kernels are not supported yet');
-  }
+  if (bytesAt(image, LINUX_HEADER_OFFSET, LINUX_HEADER_MAGIC)) return planBzImage(image, { ramSize, cmdline, initrd });
   // A broken multiboot header is reported as such rather than as "unknown".
   if (multiboot.kind !== 'none') return planMultiboot(image, { ramSize, cmdline });
   if (hasBootSignature(image)) return planBootSector(image, { ramSize });

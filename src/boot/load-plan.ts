@@ -10,7 +10,7 @@ export interface SegmentSetup {
 }
 
 export interface LoadPlan {
-  format: 'flat' | 'bootsector' | 'multiboot';
+  format: 'flat' | 'bootsector' | 'multiboot' | 'linux';
   /** One line for the user, e.g. "multiboot ELF kernel, entry 0x100010". */
   description: string;
   cpuMode: CpuMode;
@@ -38,7 +38,7 @@ export interface LoadPlan {
   segments?: { ds: number; es: number; ss: number; fs: number; gs: number };
   /** GDTR to load before the selectors (protected32); its bytes are one of the chunks. */
   gdt?: { base: number; limit: number };
-  /** VMM-built structures in guest RAM (GDT, multiboot information...). */
+  /** VMM-built structures in guest RAM (GDT, multiboot information, Linux zero page...). */
   reserved: { guestPhys: number; length: number; what: string }[];
 }
 
@@ -49,8 +49,8 @@ export interface LoadPlan {
  * - `too-large`: the image (or a string passed to the guest) does not fit.
  * - `bad-header`: the format was recognised but its headers are inconsistent.
  * - `unsupported`: a valid image or request that this VMM cannot honour
- *   (64-bit ELF, Linux bzImage, unknown required flags, bad load options,
- *   a kernel placed over the VMM's boot structures).
+ *   (64-bit ELF, zImage or old Linux boot protocols, unknown required flags,
+ *   bad load options, a kernel placed over the VMM's boot structures).
  */
 export type LoadErrorCode = 'empty' | 'truncated' | 'unknown-format' | 'too-large' | 'bad-header' | 'unsupported';
 

@@ -68,7 +68,7 @@ const MMAP_AVAILABLE = 1;
 const MMAP_RESERVED = 2;
 
 /** A PC's extended BIOS data area, the top KiB of conventional memory. */
-const EBDA_START = 0x9fc00;
+export const EBDA_START = 0x9fc00;
 const LOW_MEMORY_END = 0xa0000;
 const BIOS_ROM_START = 0xf0000;
 const HIGH_MEMORY_START = 1 * MiB;
@@ -274,7 +274,8 @@ export function multibootMemoryMap(ramSize: number): { base: number; length: num
   ];
 }
 
-function cString(text: string, what: string): Uint8Array {
+/** `text` as UTF-8 with a terminating NUL; a NUL inside it would cut it short. */
+export function cString(text: string, what: string): Uint8Array {
   const encoded = new TextEncoder().encode(text);
   if (encoded.includes(0)) throw new LoadError('unsupported', `the ${what} contains a NUL character`);
   const bytes = new Uint8Array(encoded.length + 1);

@@ -1,5 +1,5 @@
-// The flat 32-bit protected-mode state shared by multiboot kernels and
-// 32-bit flat binaries: a three-entry GDT in low memory and flat selectors.
+// The flat 32-bit protected-mode state shared by multiboot kernels, 32-bit
+// flat binaries and Linux bzImages: a small GDT in low memory and flat selectors.
 
 import { ByteWriter } from './bytes.js';
 import type { LoadPlan } from './load-plan.js';
@@ -18,8 +18,16 @@ export const INITIAL_STACK_TOP = 0x7c00;
 export const GDT_BASE = 0x500;
 export const CODE_SELECTOR = 0x08;
 export const DATA_SELECTOR = 0x10;
-const GDT_ENTRIES = 3;
 const DESCRIPTOR_SIZE = 8;
+
+/** GDT selectors (ring 0, TI=0) for the flat code and data descriptors. */
+export interface FlatSelectors {
+  code: number;
+  data: number;
+}
+
+/** Multiboot and flat binaries do not care; 0x08/0x10 is the smallest GDT. */
+export const DEFAULT_SELECTORS: FlatSelectors = { code: CODE_SELECTOR, data: DATA_SELECTOR };
 
 /** Access bytes (Intel SDM vol. 3A §3.4.5): present, ring 0, code/data. */
 const ACCESS_CODE_EXECUTE_READ = 0x9a;
@@ -39,27 +47,39 @@ function writeFlatDescriptor(gdt: ByteWriter, index: number, access: number): vo
   gdt.u8(at + 7, 0); // base 31:24
 }
 
-export function buildFlatGdt(): Uint8Array {
-  const gdt = new ByteWriter(GDT_ENTRIES * DESCRIPTOR_SIZE);
-  // Entry 0 stays the null descriptor.
-  writeFlatDescriptor(gdt, CODE_SELECTOR / DESCRIPTOR_SIZE, ACCESS_CODE_EXECUTE_READ);
-  writeFlatDescriptor(gdt, DATA_SELECTOR / DESCRIPTOR_SIZE, ACCESS_DATA_READ_WRITE);
+/**
+ * A GDT just long enough for the two selectors; every other entry, including
+ * entry 0, is a null descriptor. Selectors are fixed by the loaders, so a bad
+ * one is a programming error rather than a LoadError.
+ */
+export function buildFlatGdt(selectors: FlatSelectors = DEFAULT_SELECTORS): Uint8Array {
+  const { code, data } = selectors;
+  for (const selector of [code, data]) {
+    if (!Number.isInteger(selector) || selector <= 0 || selector % DESCRIPTOR_SIZE !== 0 || selector > 0xfff8) {
+      throw new RangeError(`GDT selector ${selector} is not a non-null ring-0 GDT selector`);
+    }
+  }
+  if (code === data) throw new RangeError(`code and data GDT selectors are both ${code}`);
+  const gdt = new ByteWriter(Math.max(code, data) + DESCRIPTOR_SIZE);
+  writeFlatDescriptor(gdt, code / DESCRIPTOR_SIZE, ACCESS_CODE_EXECUTE_READ);
+  writeFlatDescriptor(gdt, data / DESCRIPTOR_SIZE, ACCESS_DATA_READ_WRITE);
   return gdt.bytes;
 }
 
 /** The parts of a plan that put the CPU in flat 32-bit protected mode at `eip`. */
 export function flatProtectedModeState(
   eip: number,
+  selectors: FlatSelectors = DEFAULT_SELECTORS,
 ): Pick<LoadPlan, 'cpuMode' | 'entry' | 'segments' | 'gdt'> & {
   gdtChunk: { guestPhys: number; bytes: Uint8Array };
   gdtReserved: { guestPhys: number; length: number; what: string };
   registers: { esp: number; eflags: number };
 } {
-  const bytes = buildFlatGdt();
-  const data = DATA_SELECTOR;
+  const bytes = buildFlatGdt(selectors);
+  const data = selectors.data;
   return {
     cpuMode: 'protected32',
-    entry: { cs: CODE_SELECTOR, eip },
+    entry: { cs: selectors.code, eip },
     segments: { ds: data, es: data, ss: data, fs: data, gs: data },
     gdt: { base: GDT_BASE, limit: bytes.length - 1 },
     gdtChunk: { guestPhys: GDT_BASE, bytes },

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Fetches real guest images, none of them written here, from Debian 12 packages into guests/images:
+#   vmlinuz              the i386 kernel of linux-image-686 (a metapackage, resolved to the current
+#                        linux-image-6.x.y-N-686 package)
+#   initrd.gz            a newc initramfs: busybox-static (i386) and guests/initramfs/init
+#   memtest86+ia32.bin   from memtest86+, a Linux-boot-protocol image of its own
+# Package versions are resolved from the archive, never written down here. The machine's apt
+# configuration is left alone: a private source list, lists and cache under .deps/guest-images,
+# with i386 as the architecture. What exists is kept: a second run downloads nothing.
+# guests/images/VERSIONS records which packages the files came from.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out="$root/guests/images"
+work="$root/.deps/guest-images"
+init_src="$root/guests/initramfs/init"
+# The applets guests/initramfs/init runs, as links to busybox.
+applets=(sh mount uname head cat ls date poweroff sleep)
+
+say() { echo "fetch-guest-images: $*"; }
+die() { echo "fetch-guest-images: error: $*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "run as root (device nodes in the initramfs need mknod)"
+[ -f "$init_src" ] || die "missing $init_src"
+mkdir -p "$out" "$work"
+
+need_kernel=1; need_memtest=1; need_busybox=1; need_initrd=1
+[ -s "$out/vmlinuz" ] && need_kernel=0
+[ -s "$out/memtest86+ia32.bin" ] && need_memtest=0
+[ -x "$work/busybox" ] && need_busybox=0
+# The initramfs is rebuilt when /init or busybox changed since it was made.
+if [ -s "$out/initrd.gz" ] && [ "$out/initrd.gz" -nt "$init_src" ] && [ "$need_busybox" -eq 0 ] \
+   && [ "$out/initrd.gz" -nt "$work/busybox" ]; then
+  need_initrd=0
+fi
+if [ $((need_kernel + need_memtest + need_busybox + need_initrd)) -eq 0 ]; then
+  say "up to date in guests/images"
+  exit 0
+fi
+
+# --- private apt: Debian 12 (bookworm), i386, the machine's mirror and keyring ---
+apt_dir="$work/apt"
+mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/debs"
+uri="http://deb.debian.org/debian"
+keyring="/usr/share/keyrings/debian-archive-keyring.gpg"
+if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+  found=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
+  [ -n "$found" ] && uri="$found"
+  found=$(awk '/^Signed-By:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
+  [ -n "$found" ] && keyring="$found"
+fi
+# The point-release archive only: its kernel changes a few times a year, so the images stay the
+# same for everyone between releases (bookworm-security would move faster).
+cat > "$apt_dir/sources.list" <<EOF
+deb [signed-by=$keyring] $uri bookworm main
+deb [signed-by=$keyring] $uri bookworm-updates main
+EOF
+# i386 only: the kernel, busybox-static and memtest86+ are all built for it.
+apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
+          -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::State::Status=/dev/null"
+          -o "Dir::Cache=$apt_dir/cache" -o Debug::NoLocking=1 -o APT::Sandbox::User=root
+          -o APT::Architecture=i386 -o APT::Architectures=i386)
+
+# Only a download needs fresh lists; rebuilding the initramfs alone stays offline.
+if [ $((need_kernel + need_memtest + need_busybox)) -gt 0 ]; then
+  say "updating the private bookworm i386 package lists"
+  apt-get "${apt_opts[@]}" -qq update >"$apt_dir/update.log" 2>&1 \
+    || die "apt-get update against $uri failed (see ${apt_dir#"$root"/}/update.log)"
+fi
+
+# download PACKAGE: fetches the candidate .deb into $apt_dir/debs and prints its path.
+download() {
+  local pkg=$1 deb
+  rm -f "$apt_dir/debs/${pkg}"_*.deb
+  (cd "$apt_dir/debs" && apt-get "${apt_opts[@]}" -qq download "$pkg" >"$apt_dir/download.log" 2>&1) \
+    || die "could not download $pkg from $uri (see ${apt_dir#"$root"/}/download.log)"
+  deb=$(ls "$apt_dir/debs/${pkg}"_*.deb 2>/dev/null | head -n 1 || true)
+  [ -n "$deb" ] || die "apt-get download $pkg produced no .deb"
+  echo "$deb"
+}
+
+# record NAME PACKAGE VERSION: one provenance line per output file.
+record() {
+  touch "$out/VERSIONS"
+  { grep -v "^$1 " "$out/VERSIONS" || true; echo "$1 $2 $3"; } > "$out/VERSIONS.new"
+  mv "$out/VERSIONS.new" "$out/VERSIONS"
+}
+
+# --- kernel ---
+if [ "$need_kernel" -eq 1 ]; then
+  # linux-image-686 depends on exactly one versioned image package, e.g. linux-image-6.1.0-37-686.
+  pkg=$(apt-cache "${apt_opts[@]}" depends linux-image-686 \
+        | awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ {print $2; exit}')
+  [ -n "$pkg" ] || die "cannot resolve linux-image-686 to a linux-image-6.x package"
+  say "downloading $pkg (i386)"
+  deb=$(download "$pkg")
+  version=$(dpkg-deb -f "$deb" Version)
+  # Only the kernel is wanted: extract /boot/vmlinuz-* instead of the modules tree.
+  rm -rf "$work/kernel"
+  mkdir -p "$work/kernel"
+  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work/kernel" --wildcards './boot/vmlinuz-*'
+  vmlinuz=$(ls "$work/kernel/boot/"vmlinuz-* | head -n 1)
+  cp "$vmlinuz" "$out/vmlinuz.new" && mv "$out/vmlinuz.new" "$out/vmlinuz"
+  record vmlinuz "$pkg" "$version"
+  rm -rf "$work/kernel" "$deb"
+  say "vmlinuz: $(basename "$vmlinuz") ($(stat -c %s "$out/vmlinuz") bytes)"
+fi
+
+# --- memtest86+ ---
+if [ "$need_memtest" -eq 1 ]; then
+  say "downloading memtest86+"
+  deb=$(download memtest86+)
+  version=$(dpkg-deb -f "$deb" Version)
+  rm -rf "$work/memtest"
+  dpkg -x "$deb" "$work/memtest"
+  bin=$(find "$work/memtest" -name 'memtest86+ia32.bin' | head -n 1)
+  [ -n "$bin" ] || die "memtest86+ $version has no memtest86+ia32.bin"
+  cp "$bin" "$out/memtest86+ia32.bin.new" && mv "$out/memtest86+ia32.bin.new" "$out/memtest86+ia32.bin"
+  record memtest86+ia32.bin memtest86+ "$version"
+  rm -rf "$work/memtest" "$deb"
+  say "memtest86+ia32.bin: ${bin#"$work/memtest"} ($(stat -c %s "$out/memtest86+ia32.bin") bytes)"
+fi
+
+# --- busybox ---
+if [ "$need_busybox" -eq 1 ]; then
+  say "downloading busybox-static (i386)"
+  deb=$(download busybox-static)
+  version=$(dpkg-deb -f "$deb" Version)
+  rm -rf "$work/busybox-root"
+  dpkg -x "$deb" "$work/busybox-root"
+  cp "$work/busybox-root/bin/busybox" "$work/busybox.new" && mv "$work/busybox.new" "$work/busybox"
+  chmod 755 "$work/busybox"
+  echo "$version" > "$work/busybox.version"
+  rm -rf "$work/busybox-root" "$deb"
+fi
+
+# --- initramfs ---
+if [ "$need_initrd" -eq 1 ]; then
+  if ! command -v cpio >/dev/null; then
+    say "installing cpio"
+    apt-get install -y -qq --no-install-recommends cpio >/dev/null 2>&1 \
+      || die "apt-get install cpio failed"
+  fi
+  say "building initrd.gz"
+  stage="$work/initramfs"
+  rm -rf "$stage"
+  mkdir -p "$stage/bin" "$stage/dev" "$stage/proc" "$stage/sys" "$stage/tmp"
+  cp "$work/busybox" "$stage/bin/busybox"
+  for applet in "${applets[@]}"; do ln -s busybox "$stage/bin/$applet"; done
+  install -m 755 "$init_src" "$stage/init"
+  # The kernel opens /dev/console for init before anything can mount devtmpfs.
+  mknod -m 600 "$stage/dev/console" c 5 1
+  # Fixed timestamps and sorted names: the same inputs give the same archive.
+  find "$stage" -exec touch -h -d @0 {} +
+  (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort \
+     | cpio -o -H newc -R 0:0 --reproducible --quiet) | gzip -9 -n > "$out/initrd.gz.new"
+  mv "$out/initrd.gz.new" "$out/initrd.gz"
+  record initrd.gz busybox-static "$(cat "$work/busybox.version")"
+  say "initrd.gz: busybox-static $(cat "$work/busybox.version") ($(stat -c %s "$out/initrd.gz") bytes)"
+fi
