@@ -55,9 +55,10 @@ EventInjector::MaybeFault EventInjector::write_linear(uint32_t linear, const voi
     if (!ram_.contains(t.physical, 1)) return Fault{kGp, 0, 0};
     physical[i] = t.physical;
   }
-  for (uint32_t i = 0; i < length; i++) *ram_.at(physical[i]) = bytes[i];
-  // Host writes bypass Unicorn's code tracking; a handler may push over code it will run.
-  uc_ctl_remove_cache(uc_, linear & ~0xFFFu, (linear + length + 0xFFFu) & ~0xFFFu);
+  // Through Unicorn's physical write path, which drops translations of any code on the page.
+  // (uc_ctl_remove_cache would take virtual addresses and translate them as an instruction fetch
+  // at the current CPL: at CPL 3 that faults on a supervisor stack and clobbers CR2.)
+  for (uint32_t i = 0; i < length; i++) uc_mem_write(uc_, physical[i], &bytes[i], 1);
   return std::nullopt;
 }
 
@@ -228,6 +229,21 @@ EventInjector::MaybeFault EventInjector::deliver_protected(const GuestEvent& eve
   uc_reg_write(uc_, UC_X86_REG_EIP, &offset);
   uc_reg_write(uc_, UC_X86_REG_EFLAGS, &new_flags);
   return std::nullopt;
+}
+
+uint32_t EventInjector::current_linear_eip() {
+  uint32_t cs = reg(UC_X86_REG_CS), eip = reg(UC_X86_REG_EIP);
+  if (!(reg(UC_X86_REG_CR0) & kCr0Pe)) return (cs << 4) + eip;
+  Descriptor code{};
+  if (read_descriptor(cs, 0, &code)) return eip;
+  return code.base + eip;
+}
+
+bool EventInjector::in_interrupt_shadow(uint32_t linear) {
+  uint8_t before[2] = {0, 0};
+  if (read_linear(linear - 2, before, 2, 0)) return false;
+  if (before[1] == 0xFB || before[1] == 0x17) return true;            // STI, POP SS
+  return before[0] == 0x8E && ((before[1] >> 3) & 7) == 2 && (before[1] >> 6) == 3;  // MOV SS, r16
 }
 
 uint32_t EventInjector::software_interrupt_length(uint32_t vector) {

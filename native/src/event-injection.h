@@ -39,6 +39,11 @@ class EventInjector {
   // Length of the INT n / INT3 / INTO / INT1 instruction that raised `vector` just before EIP,
   // or 0 when the event was an exception.
   uint32_t software_interrupt_length(uint32_t vector);
+  // Whether the instruction just before `linear` (the next to execute) was STI, MOV SS or POP SS,
+  // which hold off external interrupts for one instruction (SDM Vol. 3 §6.8.3).
+  bool in_interrupt_shadow(uint32_t linear);
+  // The linear address of CS:EIP.
+  uint32_t current_linear_eip();
 
  private:
   struct Fault {

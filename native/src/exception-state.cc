@@ -93,6 +93,9 @@ void ExceptionState::reset_old_exception() {
   uc_context_save(uc_, context_);
   uint8_t* blob = reinterpret_cast<uint8_t*>(context_);
   const int32_t none = -1;
+  int32_t current;
+  std::memcpy(&current, blob + layout_.old_exception_offset, sizeof current);
+  if (current == none) return;
   std::memcpy(blob + layout_.old_exception_offset, &none, sizeof none);
   uc_context_restore(uc_, context_);
 }

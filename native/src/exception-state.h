@@ -32,8 +32,9 @@ class ExceptionState {
   // returns, Unicorn goes on to raise a second, escalated event (old_exception then reads #DF
   // and CR2 0xFFFFFFFF after a #PF), so nothing in the context afterwards describes this one.
   uint32_t error_code_in_hook();
-  // Clears old_exception so the next exception is not escalated. Call after uc_emu_start
-  // returned from an exception exit.
+  // Clears old_exception so the next exception is not escalated. Call after every uc_emu_start:
+  // an exception raised while a stop is already requested is dropped without reaching the hook
+  // (the instruction runs again on the next entry) but still leaves old_exception set.
   void reset_old_exception();
 
  private:

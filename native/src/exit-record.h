@@ -14,6 +14,9 @@ enum ExitKind : uint32_t {
   kExitStop = 4,
   kExitUnicornError = 5,
   kExitHandlerThrew = 6,
+  // The VMM has an interrupt pending and the guest just became able to take it (IF = 1), at
+  // a block boundary: like KVM's interrupt-window exit.
+  kExitInterruptWindow = 7,
 };
 
 // Inline exits: serviced synchronously by the TypeScript handler while the guest is paused
@@ -47,6 +50,8 @@ enum ExitField : uint32_t {
   kFieldCpuidEcx = 16,
   kFieldCpuidEdx = 17,
   kFieldMmioAddressHigh = 18,
+  kFieldUnmappedAddress = 19,  // the address of an access outside guest memory
+  kFieldUnmappedSize = 20,
   kExitRecordWords = 32,
 };
 

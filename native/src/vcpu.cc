@@ -12,6 +12,7 @@ constexpr uint64_t kUnreachableUntil = uint64_t{1} << 40;
 constexpr size_t kPage = 4096;
 // Guest RAM must leave room below 4 GiB for MMIO and the VMM's own region.
 constexpr uint64_t kMaxRamBytes = uint64_t{3584} << 20;
+constexpr uint64_t kPhysicalTop = uint64_t{1} << 32;
 
 ExceptionStateLayout g_layout;
 bool g_layout_probed = false;
@@ -42,11 +43,14 @@ Napi::Function Vcpu::Define(Napi::Env env) {
                          InstanceMethod<&Vcpu::ReadMsr>("readMsr"),
                          InstanceMethod<&Vcpu::WriteMsr>("writeMsr"),
                          InstanceMethod<&Vcpu::SetInlineHandler>("setInlineHandler"),
+                         InstanceMethod<&Vcpu::SetInterruptPending>("setInterruptPending"),
                          InstanceMethod<&Vcpu::MapMmio>("mapMmio"),
                          InstanceMethod<&Vcpu::InvalidateCode>("invalidateCode"),
                          InstanceMethod<&Vcpu::UnicornErrorText>("unicornErrorText"),
                          InstanceMethod<&Vcpu::Inject>("inject"),
+                         InstanceMethod<&Vcpu::InInterruptShadow>("inInterruptShadow"),
                          InstanceAccessor<&Vcpu::GetInjectionDetail>("injectionDetail"),
+                         InstanceAccessor<&Vcpu::GetOpenBusAccesses>("openBusAccesses"),
                          InstanceMethod<&Vcpu::Close>("close"),
                          InstanceAccessor<&Vcpu::GetRam>("ram"),
                          InstanceAccessor<&Vcpu::GetExitRecord>("exitRecord"),
@@ -75,6 +79,12 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   }
   uc_err err = uc_open(UC_ARCH_X86, UC_MODE_32, &uc_);
   if (err == UC_ERR_OK) err = uc_mem_map_ptr(uc_, 0, ram_bytes, UC_PROT_ALL, memory_->base());
+  // Physical addresses with nothing behind them read as all ones and ignore writes, as on a PC's
+  // bus: Linux reads a stack canary through a virtual address before paging is on, and real
+  // hardware lets that pass. Device MMIO windows are carved out of this region by mapMmio().
+  if (err == UC_ERR_OK) {
+    err = uc_mmio_map(uc_, ram_bytes, kPhysicalTop - ram_bytes, OnOpenBusRead, this, OnOpenBusWrite, this);
+  }
   if (err != UC_ERR_OK) {
     Napi::Error::New(env, std::string("Unicorn: ") + uc_strerror(err)).ThrowAsJavaScriptException();
     Release();
@@ -85,6 +95,7 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   uc_hook_add(uc_, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(OnPortOut), this, 1, 0, UC_X86_INS_OUT);
   uc_hook_add(uc_, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(OnCpuid), this, 1, 0, UC_X86_INS_CPUID);
   uc_hook_add(uc_, &hook, UC_HOOK_INTR, reinterpret_cast<void*>(OnInterrupt), this, 1, 0);
+  uc_hook_add(uc_, &hook, UC_HOOK_MEM_UNMAPPED, reinterpret_cast<void*>(OnUnmapped), this, 1, 0);
   // The one safe point to stop a running guest (see timeslice-timer.h); it costs a call per
   // executed translated block.
   uc_hook_add(uc_, &hook, UC_HOOK_BLOCK, reinterpret_cast<void*>(OnBlock), this, 1, 0);
@@ -158,14 +169,12 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   double slice = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
-  if (exception_pending_) {
-    exception_state_->reset_old_exception();
-    exception_pending_ = false;
-  }
+  exception_pending_ = false;
   std::memset(exit_record_, 0, sizeof exit_record_);
   env_ = env;
   running_ = true;
   stop_requested_ = false;
+  window_open_ = false;
   stop_pending_.store(false, std::memory_order_relaxed);
   handler_threw_ = false;
   uint64_t eip = 0;
@@ -182,12 +191,12 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
   read_register(uc_, kRegCs, &value);
   exit_record_[kFieldCs] = static_cast<uint32_t>(value);
 
+  exception_state_->reset_old_exception();
   ExitKind kind;
   if (handler_threw_) {
     kind = kExitHandlerThrew;
   } else if (exception_pending_) {
     kind = kExitException;
-    exception_state_->reset_old_exception();
     exception_pending_ = false;
     // CR2 as the hook saw it: Unicorn's state after the run no longer holds it.
     write_register(uc_, kRegCr2, exit_record_[kFieldCr2]);
@@ -197,6 +206,8 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
     exit_record_[kFieldUcError] = err;
   } else if (stop_requested_) {
     kind = kExitStop;
+  } else if (window_open_) {
+    kind = kExitInterruptWindow;
   } else if (expired) {
     kind = kExitTimeslice;
   } else {
@@ -263,13 +274,18 @@ void Vcpu::SetInlineHandler(const Napi::CallbackInfo& info) {
   inline_handler_ = Napi::Persistent(info[0].As<Napi::Function>());
 }
 
+void Vcpu::SetInterruptPending(const Napi::CallbackInfo& info) {
+  interrupt_pending_ = info[0].As<Napi::Boolean>().Value();
+}
+
 void Vcpu::MapMmio(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return;
   uint64_t base = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
   uint64_t size = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
   auto region = std::make_unique<MmioRegion>(MmioRegion{this, base});
-  uc_err err = uc_mmio_map(uc_, base, size, OnMmioRead, region.get(), OnMmioWrite, region.get());
+  uc_err err = uc_mem_unmap(uc_, base, size);  // take the window out of the open-bus region
+  if (err == UC_ERR_OK) err = uc_mmio_map(uc_, base, size, OnMmioRead, region.get(), OnMmioWrite, region.get());
   if (err != UC_ERR_OK) {
     Napi::Error::New(env, std::string("mapping MMIO: ") + uc_strerror(err)).ThrowAsJavaScriptException();
     return;
@@ -297,10 +313,7 @@ Napi::Value Vcpu::Inject(const Napi::CallbackInfo& info) {
     Napi::Error::New(env, "inject() while the guest is running").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  if (exception_pending_) {
-    exception_state_->reset_old_exception();
-    exception_pending_ = false;
-  }
+  exception_pending_ = false;
   GuestEvent event{info[0].As<Napi::Number>().Uint32Value(),
                    static_cast<EventSource>(info[1].As<Napi::Number>().Uint32Value()),
                    info[2].As<Napi::Boolean>().Value(), info[3].As<Napi::Number>().Uint32Value()};
@@ -308,6 +321,11 @@ Napi::Value Vcpu::Inject(const Napi::CallbackInfo& info) {
   injection_detail_ = outcome.detail;
   exit_record_[kFieldVector] = outcome.delivered_vector;
   return Napi::Number::New(env, static_cast<uint32_t>(outcome.result));
+}
+
+Napi::Value Vcpu::InInterruptShadow(const Napi::CallbackInfo& info) {
+  if (!CheckOpen(info.Env())) return info.Env().Undefined();
+  return Napi::Boolean::New(info.Env(), injector_->in_interrupt_shadow(injector_->current_linear_eip()));
 }
 
 Napi::Value Vcpu::GetInjectionDetail(const Napi::CallbackInfo& info) {
@@ -374,9 +392,40 @@ void Vcpu::OnInterrupt(uc_engine* uc, uint32_t vector, void* self) {
   uc_emu_stop(uc);
 }
 
+bool Vcpu::OnUnmapped(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value, void* self) {
+  Vcpu* vcpu = static_cast<Vcpu*>(self);
+  vcpu->exit_record_[kFieldUnmappedAddress] = static_cast<uint32_t>(address);
+  vcpu->exit_record_[kFieldUnmappedSize] = static_cast<uint32_t>(size);
+  return false;  // Unicorn ends the run with the matching UC_ERR_*_UNMAPPED
+}
+
 void Vcpu::OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
   Vcpu* vcpu = static_cast<Vcpu*>(self);
-  if (vcpu->stop_pending_.load(std::memory_order_acquire)) uc_emu_stop(uc);
+  if (vcpu->stop_pending_.load(std::memory_order_acquire)) {
+    uc_emu_stop(uc);
+  } else if (vcpu->interrupt_pending_) {
+    uint64_t eflags = 0;
+    read_register(uc, kRegEflags, &eflags);
+    // QEMU ends a block after STI / MOV SS, so a block that starts right after one is in the
+    // interrupt shadow: the window opens a block later.
+    if ((eflags & (1u << 9)) && !vcpu->injector_->in_interrupt_shadow(static_cast<uint32_t>(address))) {
+      vcpu->window_open_ = true;
+      uc_emu_stop(uc);
+    }
+  }
+}
+
+uint64_t Vcpu::OnOpenBusRead(uc_engine* uc, uint64_t offset, unsigned size, void* self) {
+  static_cast<Vcpu*>(self)->open_bus_reads_++;
+  return size >= 8 ? ~uint64_t{0} : (uint64_t{1} << (size * 8)) - 1;
+}
+
+void Vcpu::OnOpenBusWrite(uc_engine* uc, uint64_t offset, unsigned size, uint64_t value, void* self) {
+  static_cast<Vcpu*>(self)->open_bus_writes_++;
+}
+
+Napi::Value Vcpu::GetOpenBusAccesses(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(open_bus_reads_ + open_bus_writes_));
 }
 
 uint64_t Vcpu::OnMmioRead(uc_engine* uc, uint64_t offset, unsigned size, void* opaque) {

@@ -36,11 +36,14 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   Napi::Value ReadMsr(const Napi::CallbackInfo& info);
   void WriteMsr(const Napi::CallbackInfo& info);
   void SetInlineHandler(const Napi::CallbackInfo& info);
+  void SetInterruptPending(const Napi::CallbackInfo& info);
   void MapMmio(const Napi::CallbackInfo& info);
   void InvalidateCode(const Napi::CallbackInfo& info);
   Napi::Value UnicornErrorText(const Napi::CallbackInfo& info);
   Napi::Value Inject(const Napi::CallbackInfo& info);
   Napi::Value GetInjectionDetail(const Napi::CallbackInfo& info);
+  Napi::Value GetOpenBusAccesses(const Napi::CallbackInfo& info);
+  Napi::Value InInterruptShadow(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
   Napi::Value GetRam(const Napi::CallbackInfo& info);
   Napi::Value GetExitRecord(const Napi::CallbackInfo& info);
@@ -49,7 +52,10 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   static void OnPortOut(uc_engine* uc, uint32_t port, int size, uint32_t value, void* self);
   static int OnCpuid(uc_engine* uc, void* self);
   static void OnInterrupt(uc_engine* uc, uint32_t vector, void* self);
+  static bool OnUnmapped(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value, void* self);
   static void OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self);
+  static uint64_t OnOpenBusRead(uc_engine* uc, uint64_t offset, unsigned size, void* self);
+  static void OnOpenBusWrite(uc_engine* uc, uint64_t offset, unsigned size, uint64_t value, void* self);
   static uint64_t OnMmioRead(uc_engine* uc, uint64_t offset, unsigned size, void* region);
   static void OnMmioWrite(uc_engine* uc, uint64_t offset, unsigned size, uint64_t value, void* region);
 
@@ -74,6 +80,11 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   bool stop_requested_ = false;
   // Raised by the timer thread or a stop request; acted on at the next block boundary only.
   std::atomic<bool> stop_pending_{false};
+  // Set by the VMM while an external interrupt waits for the guest to enable interrupts.
+  bool interrupt_pending_ = false;
+  bool window_open_ = false;
+  uint64_t open_bus_reads_ = 0;
+  uint64_t open_bus_writes_ = 0;
   bool exception_pending_ = false;
   bool handler_threw_ = false;
 };

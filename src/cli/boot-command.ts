@@ -101,6 +101,7 @@ export async function bootCommand(imagePath: string | undefined, options: BootOp
   }
   machine.load(plan);
   const detachInput = options.stdin ? attachStdin(machine) : () => {};
+  machine.mayReceiveInput = options.stdin;
   const flushTimer = setInterval(() => output.flush(), 50);
   let result: RunResult;
   try {

@@ -11,10 +11,12 @@ export interface CpuidResult {
 const VENDOR = 'GenuineIntel';
 const BRAND = 'vmm virtual CPU (Unicorn)';
 
-// Leaf 1 EDX: FPU VME DE PSE TSC MSR PAE MCE CX8 SEP MTRR PGE MCA CMOV PAT PSE36 CLFSH MMX FXSR SSE SSE2
+// Leaf 1 EDX: FPU VME DE PSE TSC MSR PAE MCE CX8 MTRR PGE MCA CMOV PAT PSE36 CLFSH MMX FXSR SSE SSE2.
+// Not SEP (bit 11): Unicorn does not carry out SYSENTER/SYSEXIT (its SYSENTER only calls hooks),
+// and Linux's vDSO would use them for every system call; without SEP it uses INT 0x80.
 const LEAF1_EDX =
   (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) |
-  (1 << 11) | (1 << 12) | (1 << 13) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 17) | (1 << 19) |
+  (1 << 12) | (1 << 13) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 17) | (1 << 19) |
   (1 << 23) | (1 << 24) | (1 << 25) | (1 << 26);
 const LEAF1_ECX = (1 << 0) | (1 << 9); // SSE3, SSSE3
 // Family 6, model 6, stepping 3: what QEMU's qemu32 model reports.

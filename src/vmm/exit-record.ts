@@ -7,6 +7,7 @@ export const ExitKind = {
   stop: 4,
   unicornError: 5,
   handlerThrew: 6,
+  interruptWindow: 7,
 } as const;
 
 export const InlineKind = {
@@ -37,6 +38,8 @@ export const Field = {
   cpuidEcx: 16,
   cpuidEdx: 17,
   mmioAddressHigh: 18,
+  unmappedAddress: 19,
+  unmappedSize: 20,
 } as const;
 
 export type Exit =
@@ -53,7 +56,8 @@ export type Exit =
     }
   | { kind: 'timeslice'; cs: number; eip: number }
   | { kind: 'stop'; cs: number; eip: number }
-  | { kind: 'unicorn-error'; code: number; cs: number; eip: number };
+  | { kind: 'unicorn-error'; code: number; address: number; size: number; cs: number; eip: number }
+  | { kind: 'interrupt-window'; cs: number; eip: number };
 
 export type ExitReason = Exit['kind'] | 'io' | 'mmio' | 'cpuid';
 
@@ -78,7 +82,16 @@ export function decodeExit(kind: number, record: Uint32Array): Exit {
     case ExitKind.stop:
       return { kind: 'stop', cs, eip };
     case ExitKind.unicornError:
-      return { kind: 'unicorn-error', code: record[Field.ucError], cs, eip };
+      return {
+        kind: 'unicorn-error',
+        code: record[Field.ucError],
+        address: record[Field.unmappedAddress],
+        size: record[Field.unmappedSize],
+        cs,
+        eip,
+      };
+    case ExitKind.interruptWindow:
+      return { kind: 'interrupt-window', cs, eip };
     default:
       throw new Error(`native core returned an unknown exit kind ${kind}`);
   }

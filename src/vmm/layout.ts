@@ -7,6 +7,26 @@ export const DEBUG_CONSOLE_PORT = 0xe9;
 export const DEBUG_EXIT_PORT = 0xf4;
 export const DEBUG_EXIT_PORT_COUNT = 4;
 
+export const PIC_MASTER_PORT = 0x20;
+export const PIC_SLAVE_PORT = 0xa0;
+export const PIC_PORT_COUNT = 2;
+export const ELCR_PORT = 0x4d0;
+export const ELCR_PORT_COUNT = 2;
+export const PIT_PORT = 0x40;
+export const PIT_PORT_COUNT = 4;
+export const PIT_IRQ = 0;
+export const SYSTEM_CONTROL_PORT_B = 0x61;
+export const POST_PORT = 0x80;
+export const PCI_CONFIG_PORT = 0xcf8;
+export const PCI_CONFIG_PORT_COUNT = 8;
+export const RTC_PORT = 0x70;
+export const RTC_PORT_COUNT = 2;
+export const RTC_IRQ = 8;
+export const I8042_DATA_PORT = 0x60;
+export const I8042_COMMAND_PORT = 0x64;
+export const KEYBOARD_IRQ = 1;
+export const AUX_IRQ = 12;
+
 /** Guest RAM starts at 0; the top of the 4 GiB space stays free for MMIO and the VMM's region. */
 export const MAX_RAM_MIB = 3584;
 export const MIN_RAM_MIB = 1;

@@ -1,14 +1,22 @@
 // The virtual machine: guest RAM, one vCPU, the port and MMIO buses and the devices on them.
 // It turns the native core's inline exits (port I/O, MMIO, CPUID) into bus accesses.
 import type { LoadPlan } from '../boot/load-plan.js';
+import type { TimedDevice } from '../devices/clock.js';
 import { DebugConsole } from '../devices/debug-console.js';
 import { DebugExit } from '../devices/debug-exit.js';
+import { PciHost } from '../devices/pci-host.js';
+import { PicPair } from '../devices/pic8259.js';
+import { Pit8254 } from '../devices/pit8254.js';
+import { Port80 } from '../devices/port80.js';
+import { SystemControlPort } from '../devices/system-control-port.js';
 import { Uart16550 } from '../devices/uart16550.js';
 import { applyLoadPlan } from './cpu-setup.js';
 import { cpuid } from './cpuid.js';
 import { Field, InlineKind } from './exit-record.js';
 import { IoBus, PortBus } from './io-bus.js';
-import { COM1_PORT, DEBUG_CONSOLE_PORT, DEBUG_EXIT_PORT, DEBUG_EXIT_PORT_COUNT, UART_PORT_COUNT } from './layout.js';
+import { HostClock } from './host-clock.js';
+import * as layout from './layout.js';
+import type { InterruptController } from './platform-interfaces.js';
 import { nativeCore, type NativeVcpu } from './native.js';
 
 export interface MachineConfig {
@@ -33,8 +41,16 @@ export class Machine {
   readonly ram: Uint8Array;
   readonly ports = new PortBus();
   readonly mmio = new IoBus('mmio');
+  readonly clock = new HostClock();
+  readonly pics: PicPair;
+  readonly interrupts: InterruptController;
+  readonly pit: Pit8254;
   readonly uart: Uart16550;
   readonly debugConsole: DebugConsole;
+  /** Devices whose interrupts depend on time alone. */
+  readonly timedDevices: TimedDevice[];
+  /** Set when the serial port has a host input attached: a halted guest may still be woken. */
+  mayReceiveInput = false;
   readonly counters: InlineCounters = { portIn: 0, portOut: 0, mmioRead: 0, mmioWrite: 0, cpuid: 0 };
   stopCause: StopCause | undefined;
   /** Inline exits allowed before the machine stops itself (the `--max-exits` limit). */
@@ -46,13 +62,29 @@ export class Machine {
     this.vcpu = new Vcpu(config.ramBytes);
     this.ram = new Uint8Array(this.vcpu.ram);
     this.record = new Uint32Array(this.vcpu.exitRecord);
-    this.uart = new Uart16550('com1', config.consoleOutput);
+    // A rising INTR ends the current block so the run loop can deliver the interrupt.
+    this.pics = new PicPair((asserted) => {
+      if (asserted) this.vcpu.requestStop();
+    });
+    this.interrupts = this.pics;
+    this.pit = new Pit8254(this.clock, this.pics.irqLine(layout.PIT_IRQ));
+    this.uart = new Uart16550('com1', config.consoleOutput, this.pics.irqLine(layout.COM1_IRQ));
     this.debugConsole = new DebugConsole(config.consoleOutput);
-    this.ports.attach(COM1_PORT, UART_PORT_COUNT, this.uart);
-    this.ports.attach(DEBUG_CONSOLE_PORT, 1, this.debugConsole);
-    this.ports.attach(
-      DEBUG_EXIT_PORT,
-      DEBUG_EXIT_PORT_COUNT,
+    this.timedDevices = [this.pit];
+
+    const ports = this.ports;
+    ports.attach(layout.PIC_MASTER_PORT, layout.PIC_PORT_COUNT, this.pics.master);
+    ports.attach(layout.PIC_SLAVE_PORT, layout.PIC_PORT_COUNT, this.pics.slave);
+    ports.attach(layout.ELCR_PORT, layout.ELCR_PORT_COUNT, this.pics.elcr);
+    ports.attach(layout.PIT_PORT, layout.PIT_PORT_COUNT, this.pit);
+    ports.attach(layout.SYSTEM_CONTROL_PORT_B, 1, new SystemControlPort(this.pit));
+    ports.attach(layout.POST_PORT, 1, new Port80());
+    ports.attach(layout.PCI_CONFIG_PORT, layout.PCI_CONFIG_PORT_COUNT, new PciHost());
+    ports.attach(layout.COM1_PORT, layout.UART_PORT_COUNT, this.uart);
+    ports.attach(layout.DEBUG_CONSOLE_PORT, 1, this.debugConsole);
+    ports.attach(
+      layout.DEBUG_EXIT_PORT,
+      layout.DEBUG_EXIT_PORT_COUNT,
       new DebugExit((status, value) => this.stop({ kind: 'debug-exit', status, value })),
     );
     this.vcpu.setInlineHandler((kind) => this.onInlineExit(kind));
@@ -66,6 +98,28 @@ export class Machine {
     if (this.stopCause) return; // the first cause wins; the vCPU may run a few more instructions
     this.stopCause = cause;
     this.vcpu.requestStop();
+  }
+
+  /** Lets every timed device raise what is due now. */
+  updateTimers(): void {
+    for (const device of this.timedDevices) device.update();
+  }
+
+  /** Nanoseconds until the earliest timer event, or undefined if no timer is armed. */
+  nanosUntilNextEvent(): number | undefined {
+    let next: number | undefined;
+    for (const device of this.timedDevices) {
+      const at = device.nextEventNs();
+      if (at !== undefined && (next === undefined || at < next)) next = at;
+    }
+    return next === undefined ? undefined : Math.max(0, next - this.clock.nowNs());
+  }
+
+  /** The time slice for the next run(): at most `max`, ending at the next timer event. */
+  microsUntilNextEvent(max: number): number {
+    const ns = this.nanosUntilNextEvent();
+    // At least 20 µs: a slice of 0 would mean "no slice" to the native core.
+    return ns === undefined ? max : Math.max(20, Math.min(max, Math.ceil(ns / 1000)));
   }
 
   get inlineExits(): number {

@@ -18,11 +18,17 @@ export interface NativeVcpu {
   writeMsr(index: number, value: bigint): void;
   /** Called synchronously, inside the guest's instruction, for port I/O, MMIO and CPUID. */
   setInlineHandler(handler: (inlineKind: number) => void): void;
+  /** While true, run() ends with an interrupt-window exit as soon as the guest has IF = 1. */
+  setInterruptPending(pending: boolean): void;
   mapMmio(base: number, size: number): void;
   invalidateCode(start: number, end: number): void;
   unicornErrorText(code: number): string;
   /** Delivers an event through the guest's IVT/IDT now; returns a DeliveryResult. */
   inject(vector: number, source: number, hasErrorCode: boolean, errorCode: number): number;
+  /** Reads and writes of physical addresses with nothing behind them (all ones / ignored). */
+  readonly openBusAccesses: number;
+  /** The last instruction was STI, MOV SS or POP SS: interrupts wait one instruction. */
+  inInterruptShadow(): boolean;
   /** Why the last inject() ended in shutdown or was unsupported. */
   readonly injectionDetail: string;
   close(): void;

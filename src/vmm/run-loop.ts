@@ -5,6 +5,7 @@ import { csEip } from '../util/hex.js';
 import { decodeExit, type Exit } from './exit-record.js';
 import type { Machine } from './machine.js';
 import { EFLAGS_IF, Reg } from './registers.js';
+import { deliverExternalInterrupt, type DeliveryOutcome } from './event-delivery.js';
 
 export interface RunLimits {
   /** Wall-clock seconds before the run is ended; Infinity for none. */
@@ -32,8 +33,9 @@ const TIMESLICE_MICROS = 10_000;
 
 export async function runMachine(machine: Machine, engine: Engine, limits: RunLimits): Promise<RunResult> {
   const loopExits: Record<Exit['kind'], number> = {
-    hlt: 0, exception: 0, timeslice: 0, stop: 0, 'unicorn-error': 0,
+    hlt: 0, exception: 0, timeslice: 0, stop: 0, 'unicorn-error': 0, 'interrupt-window': 0,
   };
+  let injected = 0;
   const record = new Uint32Array(machine.vcpu.exitRecord);
   const started = process.hrtime.bigint();
   const elapsedSeconds = () => Number(process.hrtime.bigint() - started) / 1e9;
@@ -42,12 +44,19 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
   let outcome: RunOutcome | undefined;
 
   while (!outcome) {
-    const exit = decodeExit(machine.vcpu.run(TIMESLICE_MICROS), record);
+    machine.updateTimers();
+    const delivery = injectPendingInterrupt(machine);
+    if (delivery && delivery.kind !== 'delivered') {
+      outcome = { kind: 'guest-crashed', status: 4, message: `guest could not take an interrupt: ${delivery.reason}` };
+      break;
+    }
+    if (delivery) injected++;
+    const exit = decodeExit(machine.vcpu.run(machine.microsUntilNextEvent(TIMESLICE_MICROS)), record);
     loopExits[exit.kind]++;
     machine.inlineExitBudget = limits.maxExits - totalExits();
     switch (exit.kind) {
       case 'hlt':
-        outcome = onHalt(machine, exit);
+        outcome = await onHalt(machine, exit);
         break;
       case 'exception': {
         const handled = engine.handleException(exit, machine.vcpu);
@@ -58,11 +67,12 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
         outcome = {
           kind: 'guest-crashed',
           status: 4,
-          message: `guest stopped at ${csEip(exit.cs, exit.eip)}: ${describeUnicornError(machine, exit.code)}`,
+          message: `guest stopped at ${csEip(exit.cs, exit.eip)}: ${describeUnicornError(machine, exit)}`,
         };
         break;
       case 'timeslice':
       case 'stop':
+      case 'interrupt-window':
         break;
       default: {
         const unreachable: never = exit;
@@ -97,32 +107,64 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
     'mmio-write': machine.counters.mmioWrite,
     cpuid: machine.counters.cpuid,
     ...loopExits,
+    'irq-injected': injected,
+    'open-bus': machine.vcpu.openBusAccesses,
   };
   return { outcome, engine: engine.name, guestSeconds: elapsedSeconds(), exits, totalExits: totalExits() };
 }
 
-function onHalt(machine: Machine, exit: Extract<Exit, { kind: 'hlt' }>): RunOutcome {
+/**
+ * Delivers the interrupt controller's pending interrupt if the guest can take it now; otherwise
+ * asks the vCPU for an interrupt-window exit. Returns undefined when nothing was delivered.
+ */
+function injectPendingInterrupt(machine: Machine): DeliveryOutcome | undefined {
+  if (!machine.interrupts.hasInterrupt()) {
+    machine.vcpu.setInterruptPending(false);
+    return undefined;
+  }
+  if ((machine.vcpu.readRegister(Reg.eflags) & EFLAGS_IF) === 0 || machine.vcpu.inInterruptShadow()) {
+    machine.vcpu.setInterruptPending(true);
+    return undefined;
+  }
+  machine.vcpu.setInterruptPending(false);
+  return deliverExternalInterrupt(machine.vcpu, machine.interrupts.acknowledge());
+}
+
+/** HLT: with IF=0 the run is over; with IF=1 the vCPU sleeps until the next timer event. */
+async function onHalt(machine: Machine, exit: Extract<Exit, { kind: 'hlt' }>): Promise<RunOutcome | undefined> {
   const interruptsEnabled = (machine.vcpu.readRegister(Reg.eflags) & EFLAGS_IF) !== 0;
   const where = csEip(exit.cs, exit.eip);
   if (!interruptsEnabled) {
     return { kind: 'halted', status: 0, message: `guest halted with interrupts disabled at ${where}` };
   }
-  // With IF=1 a HLT waits for an interrupt, but this machine has no interrupt source yet.
-  return {
-    kind: 'halted',
-    status: 0,
-    message: `guest halted at ${where} waiting for an interrupt, and this machine has no interrupt source`,
-  };
+  machine.updateTimers();
+  if (machine.interrupts.hasInterrupt()) return undefined;
+  const waitNs = machine.nanosUntilNextEvent();
+  if (waitNs === undefined && !machine.mayReceiveInput) {
+    return {
+      kind: 'halted',
+      status: 0,
+      message: `guest halted at ${where} waiting for an interrupt, and no device will ever raise one`,
+    };
+  }
+  // Sleep on the host until the next timer event (or input), like a real CPU in HLT.
+  const waitMs = Math.min(waitNs === undefined ? 10 : waitNs / 1e6, 10);
+  await new Promise((resolve) => (waitMs >= 1 ? setTimeout(resolve, waitMs) : setImmediate(resolve)));
+  return undefined;
 }
 
-function describeUnicornError(machine: Machine, code: number): string {
-  const text = machine.vcpu.unicornErrorText(code);
-  switch (code) {
+function describeUnicornError(machine: Machine, exit: Extract<Exit, { kind: 'unicorn-error' }>): string {
+  const text = machine.vcpu.unicornErrorText(exit.code);
+  const at = `physical address 0x${exit.address.toString(16)}`;
+  switch (exit.code) {
     case 8: // UC_ERR_FETCH_UNMAPPED
-      return `instruction fetch outside guest RAM (a wild jump?): ${text}`;
+      return `instruction fetch from ${at}, outside guest RAM (a wild jump?)`;
+    case 14: // UC_ERR_FETCH_PROT: code fetched from the open-bus region above RAM
+      return `instruction fetch from ${csEip(exit.cs, exit.eip)}, where there is no RAM (a wild jump?)`;
     case 6: // UC_ERR_READ_UNMAPPED
+      return `${exit.size}-byte read of ${at}, outside guest RAM`;
     case 7: // UC_ERR_WRITE_UNMAPPED
-      return `memory access outside guest RAM: ${text}`;
+      return `${exit.size}-byte write to ${at}, outside guest RAM`;
     case 10: // UC_ERR_INSN_INVALID
       return `invalid instruction: ${text}`;
     default:
