@@ -8,6 +8,7 @@
         "src/event-injection.cc",
         "src/exception-state.cc",
         "src/guest-page-walk.cc",
+        "src/host-tsc.cc",
         "src/timeslice-timer.cc",
         "src/registers.cc",
         "src/vcpu.cc"

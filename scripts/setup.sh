@@ -44,5 +44,6 @@ fi
 # 5. TypeScript.
 npx --no-install tsc -p tsconfig.json
 
-# 6. Sample guests.
+# 6. Sample guests, and the real guest images fetched from Debian (cached after the first run).
 bash scripts/build-guests.sh
+bash scripts/fetch-guest-images.sh

@@ -3,6 +3,7 @@
 #include <napi.h>
 #include <unicorn/unicorn.h>
 
+#include "host-tsc.h"
 #include "vcpu.h"
 
 namespace {
@@ -12,6 +13,9 @@ constexpr uint32_t kAbiVersion = 2;
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Vcpu", vmm::Vcpu::Define(env));
   exports.Set("abiVersion", Napi::Number::New(env, kAbiVersion));
+  exports.Set("hostTscHz", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(vmm::host_tsc_hz()));
+  }));
   unsigned major = 0, minor = 0;
   uc_version(&major, &minor);
   exports.Set("unicornVersion", Napi::String::New(env, std::to_string(major) + "." + std::to_string(minor)));

@@ -83,6 +83,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   // Set by the VMM while an external interrupt waits for the guest to enable interrupts.
   bool interrupt_pending_ = false;
   bool window_open_ = false;
+  uint32_t window_poll_ = 0;
   uint64_t open_bus_reads_ = 0;
   uint64_t open_bus_writes_ = 0;
   bool exception_pending_ = false;

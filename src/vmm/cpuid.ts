@@ -1,6 +1,6 @@
 // The CPU the guest sees (Intel SDM Vol. 2A, CPUID): a plain 32-bit P6-class processor that
-// advertises only what the emulated CPU and the VMM really provide. No local APIC (bit 9) until
-// the VMM emulates one, no hypervisor-specific leaves yet.
+// advertises only what the emulated CPU and the VMM really provide. No local APIC (leaf 1 EDX
+// bit 9) until the VMM emulates one, no hypervisor-specific leaves yet.
 export interface CpuidResult {
   eax: number;
   ebx: number;
@@ -10,6 +10,8 @@ export interface CpuidResult {
 
 const VENDOR = 'GenuineIntel';
 const BRAND = 'vmm virtual CPU (Unicorn)';
+/** Leaf 0x15 is the highest basic leaf: it states the TSC rate (see tscLeaf). */
+const MAX_BASIC_LEAF = 0x15;
 
 // Leaf 1 EDX: FPU VME DE PSE TSC MSR PAE MCE CX8 MTRR PGE MCA CMOV PAT PSE36 CLFSH MMX FXSR SSE SSE2.
 // Not SEP (bit 11): Unicorn does not carry out SYSENTER/SYSEXIT (its SYSENTER only calls hooks),
@@ -29,12 +31,24 @@ function ascii4(text: string, at: number): number {
   return v >>> 0;
 }
 
-export function cpuid(leaf: number, _subleaf: number): CpuidResult {
+/**
+ * Leaf 0x15 (SDM Vol. 2A, "Time Stamp Counter and Nominal Core Crystal Clock"): TSC = crystal ×
+ * EBX / EAX. With a 1:1 ratio ECX is the TSC rate itself, so Linux's native_calibrate_tsc() knows
+ * the rate without timing the PIT, which port I/O through the VMM cannot do steadily enough.
+ */
+function tscLeaf(tscHz: number): CpuidResult {
+  if (tscHz <= 0 || tscHz > 0xffffffff) return { eax: 0, ebx: 0, ecx: 0, edx: 0 };
+  return { eax: 1, ebx: 1, ecx: tscHz >>> 0, edx: 0 };
+}
+
+export function cpuid(leaf: number, _subleaf: number, tscHz: number): CpuidResult {
   switch (leaf >>> 0) {
     case 0:
-      return { eax: 1, ebx: ascii4(VENDOR, 0), edx: ascii4(VENDOR, 4), ecx: ascii4(VENDOR, 8) };
+      return { eax: MAX_BASIC_LEAF, ebx: ascii4(VENDOR, 0), edx: ascii4(VENDOR, 4), ecx: ascii4(VENDOR, 8) };
     case 1:
       return { eax: LEAF1_EAX, ebx: LEAF1_EBX, ecx: LEAF1_ECX, edx: LEAF1_EDX >>> 0 };
+    case 0x15:
+      return tscLeaf(tscHz);
     case 0x80000000:
       return { eax: 0x80000004, ebx: 0, ecx: 0, edx: 0 };
     case 0x80000002:
@@ -44,8 +58,8 @@ export function cpuid(leaf: number, _subleaf: number): CpuidResult {
       return { eax: ascii4(BRAND, at), ebx: ascii4(BRAND, at + 4), ecx: ascii4(BRAND, at + 8), edx: ascii4(BRAND, at + 12) };
     }
     default:
-      // Intel: a leaf above the maximum returns the highest basic leaf's data; zeros are what
-      // guests handle best for a leaf we do not model.
+      // Leaves 2-0x14 (caches, topology, extended features) are not modelled: all zeros, which
+      // guests read as "nothing to report".
       return { eax: 0, ebx: 0, ecx: 0, edx: 0 };
   }
 }

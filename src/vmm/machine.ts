@@ -3,7 +3,9 @@
 import type { LoadPlan } from '../boot/load-plan.js';
 import type { TimedDevice } from '../devices/clock.js';
 import { DebugConsole } from '../devices/debug-console.js';
+import { CmosRtc } from '../devices/cmos-rtc.js';
 import { DebugExit } from '../devices/debug-exit.js';
+import { I8042 } from '../devices/i8042.js';
 import { PciHost } from '../devices/pci-host.js';
 import { PicPair } from '../devices/pic8259.js';
 import { Pit8254 } from '../devices/pit8254.js';
@@ -26,7 +28,10 @@ export interface MachineConfig {
 }
 
 /** Why the machine asked the vCPU to stop, set by a device or a limit. */
-export type StopCause = { kind: 'debug-exit'; status: number; value: number } | { kind: 'exit-limit' };
+export type StopCause =
+  | { kind: 'debug-exit'; status: number; value: number }
+  | { kind: 'reset'; by: string }
+  | { kind: 'exit-limit' };
 
 export interface InlineCounters {
   portIn: number;
@@ -45,6 +50,7 @@ export class Machine {
   readonly pics: PicPair;
   readonly interrupts: InterruptController;
   readonly pit: Pit8254;
+  readonly rtc: CmosRtc;
   readonly uart: Uart16550;
   readonly debugConsole: DebugConsole;
   /** Devices whose interrupts depend on time alone. */
@@ -56,28 +62,38 @@ export class Machine {
   /** Inline exits allowed before the machine stops itself (the `--max-exits` limit). */
   inlineExitBudget = Infinity;
   private readonly record: Uint32Array;
+  private readonly tscHz: number;
 
   constructor(config: MachineConfig) {
-    const { Vcpu } = nativeCore();
+    const { Vcpu, hostTscHz } = nativeCore();
+    this.tscHz = hostTscHz();
     this.vcpu = new Vcpu(config.ramBytes);
     this.ram = new Uint8Array(this.vcpu.ram);
     this.record = new Uint32Array(this.vcpu.exitRecord);
-    // A rising INTR ends the current block so the run loop can deliver the interrupt.
+    // A rising INTR asks the vCPU for an interrupt-window exit: the guest stops as soon as it
+    // can take the interrupt, and is left alone while IF = 0.
     this.pics = new PicPair((asserted) => {
-      if (asserted) this.vcpu.requestStop();
+      if (asserted) this.vcpu.setInterruptPending(true);
     });
     this.interrupts = this.pics;
     this.pit = new Pit8254(this.clock, this.pics.irqLine(layout.PIT_IRQ));
     this.uart = new Uart16550('com1', config.consoleOutput, this.pics.irqLine(layout.COM1_IRQ));
     this.debugConsole = new DebugConsole(config.consoleOutput);
-    this.timedDevices = [this.pit];
+    this.rtc = new CmosRtc(this.clock, this.pics.irqLine(layout.RTC_IRQ), { startTime: Date.now(), ramBytes: config.ramBytes });
+    const keyboardController = new I8042(this.pics.irqLine(layout.KEYBOARD_IRQ), this.pics.irqLine(layout.AUX_IRQ), {
+      onReset: () => this.stop({ kind: 'reset', by: 'the keyboard controller (command 0xFE)' }),
+    });
+    this.timedDevices = [this.pit, this.rtc];
 
     const ports = this.ports;
     ports.attach(layout.PIC_MASTER_PORT, layout.PIC_PORT_COUNT, this.pics.master);
     ports.attach(layout.PIC_SLAVE_PORT, layout.PIC_PORT_COUNT, this.pics.slave);
     ports.attach(layout.ELCR_PORT, layout.ELCR_PORT_COUNT, this.pics.elcr);
     ports.attach(layout.PIT_PORT, layout.PIT_PORT_COUNT, this.pit);
+    ports.attach(layout.I8042_DATA_PORT, 1, keyboardController);
     ports.attach(layout.SYSTEM_CONTROL_PORT_B, 1, new SystemControlPort(this.pit));
+    ports.attach(layout.I8042_COMMAND_PORT, 1, keyboardController.commandPort);
+    ports.attach(layout.RTC_PORT, layout.RTC_PORT_COUNT, this.rtc);
     ports.attach(layout.POST_PORT, 1, new Port80());
     ports.attach(layout.PCI_CONFIG_PORT, layout.PCI_CONFIG_PORT_COUNT, new PciHost());
     ports.attach(layout.COM1_PORT, layout.UART_PORT_COUNT, this.uart);
@@ -153,7 +169,7 @@ export class Machine {
         return;
       case InlineKind.cpuid: {
         this.counters.cpuid++;
-        const result = cpuid(r[Field.cpuidLeaf], r[Field.cpuidSubleaf]);
+        const result = cpuid(r[Field.cpuidLeaf], r[Field.cpuidSubleaf], this.tscHz);
         r[Field.cpuidEax] = result.eax;
         r[Field.cpuidEbx] = result.ebx;
         r[Field.cpuidEcx] = result.ecx;

@@ -38,6 +38,8 @@ interface NativeModule {
   Vcpu: new (ramBytes: number) => NativeVcpu;
   abiVersion: number;
   unicornVersion: string;
+  /** The host TSC rate, which is the guest's too (Unicorn's RDTSC reads the host TSC). */
+  hostTscHz(): number;
 }
 
 const EXPECTED_ABI_VERSION = 2;

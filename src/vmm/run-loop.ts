@@ -51,6 +51,8 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
       break;
     }
     if (delivery) injected++;
+    // Each slice ends at the next timer event, so every timer edge reaches the interrupt
+    // controller on time (a missed period would merge two ticks and the guest's clock would lag).
     const exit = decodeExit(machine.vcpu.run(machine.microsUntilNextEvent(TIMESLICE_MICROS)), record);
     loopExits[exit.kind]++;
     machine.inlineExitBudget = limits.maxExits - totalExits();
@@ -81,10 +83,17 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
     }
     if (!outcome && machine.stopCause) {
       const cause = machine.stopCause;
-      outcome =
-        cause.kind === 'debug-exit'
-          ? { kind: 'debug-exit', status: cause.status, value: cause.value }
-          : { kind: 'limit', status: 6, message: `stopped after ${limits.maxExits} exits (--max-exits) at ${csEip(exit.cs, exit.eip)}` };
+      switch (cause.kind) {
+        case 'debug-exit':
+          outcome = { kind: 'debug-exit', status: cause.status, value: cause.value };
+          break;
+        case 'reset':
+          outcome = { kind: 'halted', status: 0, message: `guest reset the machine through ${cause.by}; vmm ends the run (reboot is not supported)` };
+          break;
+        case 'exit-limit':
+          outcome = { kind: 'limit', status: 6, message: `stopped after ${limits.maxExits} exits (--max-exits) at ${csEip(exit.cs, exit.eip)}` };
+          break;
+      }
     }
     if (!outcome && totalExits() >= limits.maxExits) {
       outcome = { kind: 'limit', status: 6, message: `stopped after ${limits.maxExits} exits (--max-exits) at ${csEip(exit.cs, exit.eip)}` };

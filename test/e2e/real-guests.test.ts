@@ -1,0 +1,45 @@
+// Guests nobody here wrote, fetched from Debian by scripts/fetch-guest-images.sh (part of setup):
+// Debian's i386 Linux kernel with a busybox initramfs, and memtest86+.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { exitCounts, ROOT, runVmm } from './run-vmm.js';
+
+const images = join(ROOT, 'guests', 'images');
+const image = (name: string) => join(images, name);
+
+describe('real guests under the direct engine', () => {
+  it('Debian Linux boots to its userspace markers and powers off', () => {
+    expect(existsSync(image('vmlinuz')), 'run scripts/setup.sh to fetch the images').toBe(true);
+    const run = runVmm(
+      ['boot', '--kernel', image('vmlinuz'), '--initrd', image('initrd.gz'), '-a', 'console=ttyS0', '-m', '128', '--no-stdin', '--time-limit', '240'],
+      300,
+    );
+    const log = run.stdout.replaceAll('\r\n', '\n'); // the Linux serial console writes CRLF
+    expect(log).toContain('Linux version 6.');
+    expect(log).toContain('VMM-USERSPACE-READY\n');
+    expect(log).toMatch(/Linux \(none\) 6\.\S+ .* i686 GNU\/Linux/); // uname -a, run by /init
+    expect(log).toContain('VMM-USERSPACE-DONE\n');
+    expect(log).toContain('reboot: System halted');
+    expect(log).not.toMatch(/panic|BUG:/i);
+    // poweroff -f without ACPI halts with interrupts off: a clean end.
+    expect(run.stderr).toMatch(/guest halted with interrupts disabled/);
+    expect(run.status).toBe(0);
+    const counts = exitCounts(run.stderr);
+    expect(counts['irq-injected']).toBeGreaterThan(100); // timer, serial interrupts
+    expect(counts.exception).toBeGreaterThan(100); // page faults, INT 0x80 system calls
+  });
+
+  it('memtest86+ prints its banner and starts its first test on the serial console', () => {
+    expect(existsSync(image('memtest86+ia32.bin')), 'run scripts/setup.sh to fetch the images').toBe(true);
+    const run = runVmm(
+      ['boot', '--kernel', image('memtest86+ia32.bin'), '-a', 'console=ttyS0', '-m', '64', '--no-stdin', '--time-limit', '8'],
+      60,
+    );
+    expect(run.stdout).toContain('Memtest86+ v');
+    expect(run.stdout).toContain('#0  [Address test, walking ones, no cache]');
+    expect(run.stdout).not.toMatch(/Errors: [1-9]/);
+    expect(run.stderr).toMatch(/wall-clock limit of 8 s reached/); // memtest never stops on its own
+    expect(run.status).toBe(6);
+  });
+});
