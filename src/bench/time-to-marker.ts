@@ -1,0 +1,33 @@
+// Starts a command and measures the wall time until a marker appears in its output.
+import { spawn } from 'node:child_process';
+
+export interface MarkerRun {
+  seconds: number;
+  output: string;
+  stderr: string;
+}
+
+export function timeToMarker(command: string, args: string[], marker: string, timeoutSeconds: number): Promise<MarkerRun> {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    let stderr = '';
+    let seconds: number | undefined;
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutSeconds * 1000);
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString('latin1');
+      if (seconds === undefined && output.includes(marker)) seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    });
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('latin1')));
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot run ${command}: ${error.message}`));
+    });
+    child.on('close', () => {
+      clearTimeout(timer);
+      if (seconds === undefined) reject(new Error(`${command} never printed ${marker} (within ${timeoutSeconds} s)`));
+      else resolve({ seconds, output, stderr });
+    });
+  });
+}
