@@ -403,8 +403,8 @@ void Vcpu::OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
   Vcpu* vcpu = static_cast<Vcpu*>(self);
   if (vcpu->stop_pending_.load(std::memory_order_acquire)) {
     uc_emu_stop(uc);
-  } else if (vcpu->interrupt_pending_ && (++vcpu->window_poll_ & 31) == 0) {
-    // Reading EFLAGS makes Unicorn compute its lazy flags; polling every 32nd block keeps a
+  } else if (vcpu->interrupt_pending_ && (++vcpu->window_poll_ & 255) == 0) {
+    // Reading EFLAGS makes Unicorn compute its lazy flags; polling every 256th block keeps a
     // guest that runs long with IF = 0 (a decompressor) at full speed, for a few µs of latency.
     uint64_t eflags = 0;
     read_register(uc, kRegEflags, &eflags);
