@@ -40,14 +40,9 @@ fi
 # --- private apt: Debian 12 (bookworm), i386, the machine's mirror and keyring ---
 apt_dir="$work/apt"
 mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/debs"
-uri="http://deb.debian.org/debian"
-keyring="/usr/share/keyrings/debian-archive-keyring.gpg"
-if [ -f /etc/apt/sources.list.d/debian.sources ]; then
-  found=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
-  [ -n "$found" ] && uri="$found"
-  found=$(awk '/^Signed-By:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
-  [ -n "$found" ] && keyring="$found"
-fi
+. "$root/scripts/debian-mirror.sh"
+uri=$debian_uri
+keyring=$debian_keyring
 # The point-release archive only: its kernel changes a few times a year, so the images stay the
 # same for everyone between releases (bookworm-security would move faster).
 cat > "$apt_dir/sources.list" <<EOF

@@ -15,18 +15,9 @@ fi
 work="$root/.deps/apt-trixie"
 mkdir -p "$work/lists/partial" "$work/cache/archives/partial"
 
-# The mirror and keyring come from the machine's own Debian source, so a local mirror keeps working.
-uri="http://deb.debian.org/debian"
-keyring="/usr/share/keyrings/debian-archive-keyring.gpg"
-if [ -f /etc/apt/sources.list.d/debian.sources ]; then
-  found=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
-  [ -n "$found" ] && uri="$found"
-  found=$(awk '/^Signed-By:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
-  [ -n "$found" ] && keyring="$found"
-elif [ -f /etc/apt/sources.list ]; then
-  found=$(awk '$1 == "deb" && $0 !~ /security/ {for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) {print $i; exit}}' /etc/apt/sources.list)
-  [ -n "$found" ] && uri="$found"
-fi
+. "$root/scripts/debian-mirror.sh"
+uri=$debian_uri
+keyring=$debian_keyring
 echo "deb [signed-by=$keyring] $uri trixie main" > "$work/trixie.list"
 opts=(-o "Dir::Etc::SourceList=$work/trixie.list" -o Dir::Etc::SourceParts=/dev/null
       -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o Debug::NoLocking=1)

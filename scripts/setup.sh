@@ -8,7 +8,8 @@ cd "$root"
 
 say() { echo "setup: $*" >&2; }
 
-# 1. Debian packages: nasm builds the guests, binutils/gcc the C guests, qemu is the reference.
+# 1. Debian packages: nasm builds the guests, binutils/gcc the C guests, qemu is the reference,
+#    cpio packs the initramfs.
 need=()
 command -v nasm >/dev/null || need+=(nasm)
 command -v qemu-system-i386 >/dev/null || need+=(qemu-system-x86)
@@ -16,6 +17,7 @@ command -v ld >/dev/null || need+=(binutils)
 command -v g++ >/dev/null || need+=(g++)
 command -v make >/dev/null || need+=(make)
 command -v python3 >/dev/null || need+=(python3)
+command -v cpio >/dev/null || need+=(cpio)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
