@@ -81,6 +81,7 @@ build_flat protected      guests/protected/protected.asm   512
 build_flat multiboot-aout guests/multiboot-aout/kernel.asm
 build_flat ivt            guests/ivt/ivt.asm               512
 build_flat rings          guests/rings/rings.asm
+build_flat timer          guests/timer/timer.asm
 build_elf multiboot
 build_elf compute
 build_elf portio

@@ -1,5 +1,8 @@
 // Exceptions and software interrupts reach the guest's own handlers through its IVT or IDT,
 // with the frame and error code the CPU would push (SDM Vol. 3 ch. 6).
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exitCounts, guestPath, runVmm } from './run-vmm.js';
 
@@ -25,5 +28,27 @@ describe('event injection under the direct engine', () => {
     expect(run.status).toBe(4);
     // INT 0x80 twice, #PF, #GP (double fault), #GP (triple fault)
     expect(exitCounts(run.stderr).exception).toBe(5);
+  });
+});
+
+describe('the PC platform drives the guest', () => {
+  it('PIT interrupts arrive through the 8259A at the programmed rate while the guest sleeps in HLT', () => {
+    const run = runVmm(['boot', guestPath('timer.bin'), '--no-stdin', '--time-limit', '20']);
+    expect(run.stdout).toBe('50 timer interrupts\n');
+    expect(run.status).toBe(1);
+    const counts = exitCounts(run.stderr);
+    expect(counts['irq-injected']).toBe(50);
+    expect(counts.hlt).toBeGreaterThanOrEqual(49); // it slept between ticks rather than spinning
+    // 50 ticks at 100 Hz: guest time follows the host clock (at least 49 whole periods).
+    expect(counts.time).toBeGreaterThanOrEqual(0.48);
+  });
+
+  it('the keyboard controller reset command ends the run as a reset', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vmm-reset-'));
+    const image = join(dir, 'reset.bin');
+    writeFileSync(image, Uint8Array.from([0xb0, 0xfe, 0xe6, 0x64, 0xeb, 0xfe])); // mov al, 0xfe ; out 0x64, al ; jmp $
+    const run = runVmm(['boot', image, '--format', 'flat', '--load-address', '0x100000', '--no-stdin', '--time-limit', '10']);
+    expect(run.stderr).toMatch(/guest reset the machine through the keyboard controller \(command 0xFE\)/);
+    expect(run.status).toBe(0);
   });
 });
