@@ -44,6 +44,8 @@ class EventInjector {
   bool in_interrupt_shadow(uint32_t linear);
   // The linear address of CS:EIP.
   uint32_t current_linear_eip();
+  // Reads guest linear memory as a supervisor access; false if any byte is not mapped.
+  bool read_guest_linear(uint32_t linear, void* out, uint32_t length) { return !read_linear(linear, out, length, 0); }
 
  private:
   struct Fault {

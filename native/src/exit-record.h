@@ -28,6 +28,7 @@ enum InlineKind : uint32_t {
   kInlineMmioRead = 3,
   kInlineMmioWrite = 4,
   kInlineCpuid = 5,
+  kInlineTraceFull = 6,  // the trace buffer is full: drain it
 };
 
 enum ExitField : uint32_t {
@@ -52,6 +53,7 @@ enum ExitField : uint32_t {
   kFieldMmioAddressHigh = 18,
   kFieldUnmappedAddress = 19,  // the address of an access outside guest memory
   kFieldUnmappedSize = 20,
+  kFieldTraceCount = 21,  // records in the trace buffer
   kExitRecordWords = 32,
 };
 

@@ -49,6 +49,8 @@ Napi::Function Vcpu::Define(Napi::Env env) {
                          InstanceMethod<&Vcpu::UnicornErrorText>("unicornErrorText"),
                          InstanceMethod<&Vcpu::Inject>("inject"),
                          InstanceMethod<&Vcpu::InInterruptShadow>("inInterruptShadow"),
+                         InstanceMethod<&Vcpu::SetTracing>("setTracing"),
+                         InstanceAccessor<&Vcpu::GetTraceBuffer>("traceBuffer"),
                          InstanceAccessor<&Vcpu::GetInjectionDetail>("injectionDetail"),
                          InstanceAccessor<&Vcpu::GetOpenBusAccesses>("openBusAccesses"),
                          InstanceMethod<&Vcpu::Close>("close"),
@@ -116,6 +118,11 @@ Vcpu::~Vcpu() { Release(); }
 
 void Vcpu::Release() {
   injector_.reset();
+  if (!trace_buffer_.IsEmpty()) {
+    Napi::ArrayBuffer buffer = trace_buffer_.Value();
+    if (!buffer.IsEmpty() && !buffer.IsDetached()) buffer.Detach();
+    trace_buffer_.Reset();
+  }
   timer_.reset();
   exception_state_.reset();
   if (!ram_buffer_.IsEmpty()) {
@@ -171,6 +178,7 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
   double slice = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
   exception_pending_ = false;
   std::memset(exit_record_, 0, sizeof exit_record_);
+  trace_count_ = 0;
   env_ = env;
   running_ = true;
   stop_requested_ = false;
@@ -214,6 +222,7 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
     kind = kExitHlt;
   }
   exit_record_[kFieldKind] = kind;
+  exit_record_[kFieldTraceCount] = trace_count_;  // what the last run left in the trace buffer
   if (kind == kExitHandlerThrew) return env.Undefined();  // the handler's exception is pending
   return Napi::Number::New(env, kind);
 }
@@ -328,6 +337,77 @@ Napi::Value Vcpu::InInterruptShadow(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), injector_->in_interrupt_shadow(injector_->current_linear_eip()));
 }
 
+// setTracing(instructions, memory): a per-instruction code hook (and memory hooks) while
+// tracing; nothing on the default path. Translations are flushed so the hooks reach every block.
+void Vcpu::SetTracing(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return;
+  bool instructions = info[0].As<Napi::Boolean>().Value();
+  bool memory = instructions && info.Length() > 1 && info[1].As<Napi::Boolean>().Value();
+  if (trace_code_hook_) uc_hook_del(uc_, trace_code_hook_);
+  if (trace_memory_hook_) uc_hook_del(uc_, trace_memory_hook_);
+  trace_code_hook_ = trace_memory_hook_ = 0;
+  if (instructions) {
+    if (!trace_records_) {
+      trace_records_.reset(new uint32_t[kTraceCapacity * kTraceRecordWords]());
+      trace_buffer_ = Napi::Persistent(
+          Napi::ArrayBuffer::New(env, trace_records_.get(), kTraceCapacity * kTraceRecordWords * sizeof(uint32_t)));
+    }
+    uc_hook_add(uc_, &trace_code_hook_, UC_HOOK_CODE, reinterpret_cast<void*>(OnInstruction), this, 1, 0);
+    if (memory) {
+      uc_hook_add(uc_, &trace_memory_hook_, UC_HOOK_MEM_READ_AFTER | UC_HOOK_MEM_WRITE,
+                  reinterpret_cast<void*>(OnTracedMemory), this, 1, 0);
+    }
+  }
+  uc_ctl_flush_tb(uc_);
+}
+
+Napi::Value Vcpu::GetTraceBuffer(const Napi::CallbackInfo& info) {
+  if (trace_buffer_.IsEmpty()) return info.Env().Undefined();
+  return trace_buffer_.Value();
+}
+
+uint32_t* Vcpu::NextTraceRecord() {
+  if (trace_count_ == kTraceCapacity) {
+    exit_record_[kFieldTraceCount] = trace_count_;
+    if (!CallInlineHandler(kInlineTraceFull)) trace_count_ = 0;  // TypeScript drains the buffer
+  }
+  return trace_records_.get() + (trace_count_++) * kTraceRecordWords;
+}
+
+void Vcpu::OnInstruction(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
+  static int registers[kTraceRegisterCount] = {
+      UC_X86_REG_EAX, UC_X86_REG_ECX, UC_X86_REG_EDX, UC_X86_REG_EBX, UC_X86_REG_ESP, UC_X86_REG_EBP,
+      UC_X86_REG_ESI, UC_X86_REG_EDI, UC_X86_REG_EFLAGS, UC_X86_REG_ES, UC_X86_REG_CS, UC_X86_REG_SS,
+      UC_X86_REG_DS, UC_X86_REG_FS, UC_X86_REG_GS, UC_X86_REG_CR0, UC_X86_REG_CR2, UC_X86_REG_CR3, UC_X86_REG_CR4};
+  Vcpu* vcpu = static_cast<Vcpu*>(self);
+  if (vcpu->handler_threw_) return;
+  uint32_t* record = vcpu->NextTraceRecord();
+  std::memset(record, 0, kTraceRecordWords * sizeof(uint32_t));
+  record[kTraceKind] = kTraceInstruction;
+  uint64_t eip = 0;
+  read_register(uc, kRegEip, &eip);
+  record[kTraceEip] = static_cast<uint32_t>(eip);
+  record[kTraceLinear] = static_cast<uint32_t>(address);
+  record[kTraceSize] = size > 16 ? 16 : size;
+  vcpu->injector_->read_guest_linear(static_cast<uint32_t>(address), &record[kTraceBytes], record[kTraceSize]);
+  void* values[kTraceRegisterCount];
+  for (int i = 0; i < kTraceRegisterCount; i++) values[i] = &record[kTraceRegisters + i];
+  uc_reg_read_batch(uc, registers, values, kTraceRegisterCount);
+  record[kTraceCs] = record[kTraceRegisters + 10];
+}
+
+void Vcpu::OnTracedMemory(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value, void* self) {
+  Vcpu* vcpu = static_cast<Vcpu*>(self);
+  if (vcpu->handler_threw_) return;
+  uint32_t* record = vcpu->NextTraceRecord();
+  record[kTraceKind] = type == UC_MEM_WRITE ? kTraceMemoryWrite : kTraceMemoryRead;
+  record[kTraceAddress] = static_cast<uint32_t>(address);
+  record[kTraceAccessSize] = static_cast<uint32_t>(size);
+  record[kTraceValueLow] = static_cast<uint32_t>(value);
+  record[kTraceValueHigh] = static_cast<uint32_t>(static_cast<uint64_t>(value) >> 32);
+}
+
 Napi::Value Vcpu::GetInjectionDetail(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), injection_detail_);
 }
@@ -335,11 +415,14 @@ Napi::Value Vcpu::GetInjectionDetail(const Napi::CallbackInfo& info) {
 bool Vcpu::CallInlineHandler(InlineKind kind) {
   if (handler_threw_ || env_ == nullptr || inline_handler_.IsEmpty()) return false;
   exit_record_[kFieldInlineKind] = kind;
+  // The tracer drains the trace buffer during the upcall and says how much is left.
+  exit_record_[kFieldTraceCount] = trace_count_;
   Napi::Env env(env_);
   napi_value argument;
   napi_create_uint32(env_, kind, &argument);
   napi_value result;
   napi_status status = napi_call_function(env_, env.Global(), inline_handler_.Value(), 1, &argument, &result);
+  trace_count_ = exit_record_[kFieldTraceCount];
   if (status != napi_ok || env.IsExceptionPending()) {
     // The run ends at the next block boundary; until then the handler is not called again.
     handler_threw_ = true;

@@ -14,6 +14,7 @@
 #include "exit-record.h"
 #include "guest-memory.h"
 #include "timeslice-timer.h"
+#include "trace-buffer.h"
 
 namespace vmm {
 
@@ -44,6 +45,8 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   Napi::Value GetInjectionDetail(const Napi::CallbackInfo& info);
   Napi::Value GetOpenBusAccesses(const Napi::CallbackInfo& info);
   Napi::Value InInterruptShadow(const Napi::CallbackInfo& info);
+  void SetTracing(const Napi::CallbackInfo& info);
+  Napi::Value GetTraceBuffer(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
   Napi::Value GetRam(const Napi::CallbackInfo& info);
   Napi::Value GetExitRecord(const Napi::CallbackInfo& info);
@@ -53,6 +56,9 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   static int OnCpuid(uc_engine* uc, void* self);
   static void OnInterrupt(uc_engine* uc, uint32_t vector, void* self);
   static bool OnUnmapped(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value, void* self);
+  static void OnInstruction(uc_engine* uc, uint64_t address, uint32_t size, void* self);
+  static void OnTracedMemory(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value, void* self);
+  uint32_t* NextTraceRecord();
   static void OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self);
   static uint64_t OnOpenBusRead(uc_engine* uc, uint64_t offset, unsigned size, void* self);
   static void OnOpenBusWrite(uc_engine* uc, uint64_t offset, unsigned size, uint64_t value, void* self);
@@ -84,6 +90,11 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   bool interrupt_pending_ = false;
   bool window_open_ = false;
   uint32_t window_poll_ = 0;
+  std::unique_ptr<uint32_t[]> trace_records_;
+  uint32_t trace_count_ = 0;
+  uc_hook trace_code_hook_ = 0;
+  uc_hook trace_memory_hook_ = 0;
+  Napi::Reference<Napi::ArrayBuffer> trace_buffer_;
   uint64_t open_bus_reads_ = 0;
   uint64_t open_bus_writes_ = 0;
   bool exception_pending_ = false;

@@ -5,7 +5,8 @@ import { planImage } from '../boot/detect.js';
 import { createEngine, UnknownEngine } from '../engines/index.js';
 import { Machine } from '../vmm/machine.js';
 import { NativeCoreMissing } from '../vmm/native.js';
-import { runMachine, type RunResult } from '../vmm/run-loop.js';
+import { runMachine, type RunLimits, type RunResult } from '../vmm/run-loop.js';
+import type { Engine } from '../engines/engine.js';
 import { DEFAULT_RAM_MIB } from '../vmm/layout.js';
 import { ConsoleOutput } from './console-output.js';
 import { defaultGuestPath, readGuestImage } from './guest-image.js';
@@ -61,7 +62,21 @@ export function planFromOptions(
   }
 }
 
-export async function bootCommand(imagePath: string | undefined, options: BootOptions): Promise<number> {
+/** A guest loaded into a machine, ready to run: what `vmm boot` and `vmm trace` share. */
+export interface PreparedRun {
+  machine: Machine;
+  engine: Engine;
+  limits: RunLimits;
+  plan: LoadPlan;
+  image: Uint8Array;
+  imagePath: string;
+}
+
+/**
+ * Checks every option, loads the image and builds the machine. `serialFd` is where the serial
+ * console goes unless --serial names a file.
+ */
+export function prepareRun(imagePath: string | undefined, options: BootOptions, serialFd: number): PreparedRun & { output: ConsoleOutput; closeSerial: () => void } {
   const ramMiB = parseRamMiB(options.memory);
   const engine = (() => {
     try {
@@ -83,15 +98,15 @@ export async function bootCommand(imagePath: string | undefined, options: BootOp
   const initrd = options.initrd === undefined ? undefined : readGuestImage(options.initrd, 'initrd');
   const plan = planFromOptions(image, ramMiB * 1024 * 1024, options, initrd);
 
-  let serialFd = 1;
+  let fd = serialFd;
   if (options.serial !== undefined) {
     try {
-      serialFd = openSync(options.serial, 'w');
+      fd = openSync(options.serial, 'w');
     } catch (error) {
       throw new UserError(`cannot write serial output to '${options.serial}': ${(error as NodeJS.ErrnoException).code}`);
     }
   }
-  const output = new ConsoleOutput(serialFd);
+  const output = new ConsoleOutput(fd);
   let machine: Machine;
   try {
     machine = new Machine({ ramBytes: ramMiB * 1024 * 1024, consoleOutput: output.push });
@@ -100,6 +115,18 @@ export async function bootCommand(imagePath: string | undefined, options: BootOp
     throw error;
   }
   machine.load(plan);
+  const closeSerial = () => {
+    if (fd !== serialFd) closeSync(fd);
+  };
+  return { machine, engine, limits, plan, image, imagePath: path, output, closeSerial };
+}
+
+/** Runs a prepared guest to its end, then reports how it ended on stderr. */
+export async function executeRun(
+  prepared: ReturnType<typeof prepareRun>,
+  options: BootOptions,
+): Promise<RunResult> {
+  const { machine, engine, limits, output } = prepared;
   const detachInput = options.stdin ? attachStdin(machine) : () => {};
   machine.mayReceiveInput = options.stdin;
   const flushTimer = setInterval(() => output.flush(), 50);
@@ -110,11 +137,16 @@ export async function bootCommand(imagePath: string | undefined, options: BootOp
     clearInterval(flushTimer);
     detachInput();
     output.flush();
-    if (serialFd !== 1) closeSync(serialFd);
+    prepared.closeSerial();
     machine.close();
   }
   process.stderr.write(`vmm: ${describeOutcome(result)}\n`);
   process.stderr.write(`vmm: ${summaryLine(result)}\n`);
+  return result;
+}
+
+export async function bootCommand(imagePath: string | undefined, options: BootOptions): Promise<number> {
+  const result = await executeRun(prepareRun(imagePath, options, 1), options);
   return result.outcome.status;
 }
 

@@ -3,6 +3,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { benchCommand, type BenchOptions } from './bench-command.js';
 import { bootCommand, bootDefaults, type BootOptions } from './boot-command.js';
+import { traceCommand, type TraceOptions } from './trace-command.js';
 import { UserError, USAGE_ERROR_STATUS } from './user-error.js';
 
 function addBootOptions(command: Command): Command {
@@ -36,6 +37,24 @@ async function main(argv: string[]): Promise<number> {
   ).action(async (image: string | undefined, options: BootOptions) => {
     status = await bootCommand(image, options);
   });
+  addBootOptions(
+    program
+      .command('trace')
+      .argument('[image]', 'guest image, as for boot')
+      .description('boot a guest and record every executed instruction, with the VMM events in line'),
+  )
+    .option('-f, --trace-format <format>', 'text, jsonl, tenet, drcov or chrome', 'text')
+    .option('-o, --output <file>', 'write the trace to a file (default: standard output)')
+    .option('--mem', 'record each memory read and write', false)
+    .option('--range <ranges>', 'only addresses in START-END or START+LENGTH (comma-separated)')
+    .option('--cpl <level>', 'only user (3), kernel (0) or a privilege level 0-3')
+    .option('--skip <n>', 'skip the first N recorded instructions')
+    .option('--count <n>', 'stop after recording N instructions')
+    .option('--start-at <address>', 'start recording at the first execution of this address')
+    .option('--match <pattern>', 'only instructions whose mnemonic starts with PATTERN, or that match /REGEX/')
+    .action(async (image: string | undefined, options: TraceOptions) => {
+      status = await traceCommand(image, options);
+    });
   program
     .command('bench')
     .argument('[suite]', 'foundation: compute guest and port-I/O cost; boot: Linux boot time', 'foundation')

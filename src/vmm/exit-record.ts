@@ -16,6 +16,7 @@ export const InlineKind = {
   mmioRead: 3,
   mmioWrite: 4,
   cpuid: 5,
+  traceFull: 6,
 } as const;
 
 export const Field = {
@@ -40,6 +41,7 @@ export const Field = {
   mmioAddressHigh: 18,
   unmappedAddress: 19,
   unmappedSize: 20,
+  traceCount: 21,
 } as const;
 
 export type Exit =

@@ -19,6 +19,7 @@ import { IoBus, PortBus } from './io-bus.js';
 import { HostClock } from './host-clock.js';
 import * as layout from './layout.js';
 import type { InterruptController } from './platform-interfaces.js';
+import type { RunObserver } from './run-observer.js';
 import { nativeCore, type NativeVcpu } from './native.js';
 
 export interface MachineConfig {
@@ -31,6 +32,7 @@ export interface MachineConfig {
 export type StopCause =
   | { kind: 'debug-exit'; status: number; value: number }
   | { kind: 'reset'; by: string }
+  | { kind: 'trace-complete'; instructions: number }
   | { kind: 'exit-limit' };
 
 export interface InlineCounters {
@@ -55,6 +57,8 @@ export class Machine {
   readonly debugConsole: DebugConsole;
   /** Devices whose interrupts depend on time alone. */
   readonly timedDevices: TimedDevice[];
+  /** Watches the run (the tracer). */
+  observer: RunObserver | undefined;
   /** Set when the serial port has a host input attached: a halted guest may still be woken. */
   mayReceiveInput = false;
   readonly counters: InlineCounters = { portIn: 0, portOut: 0, mmioRead: 0, mmioWrite: 0, cpuid: 0 };
@@ -145,11 +149,20 @@ export class Machine {
 
   private onInlineExit(kind: number): void {
     const r = this.record;
+    if (kind === InlineKind.traceFull) {
+      this.observer?.onTraceBufferFull();
+      return;
+    }
     if (this.stopCause) return; // stopping: the rest of the translated block must not touch devices
     if (--this.inlineExitBudget < 0) {
       this.stop({ kind: 'exit-limit' });
       return;
     }
+    this.handleInlineExit(kind, r);
+    this.observer?.onInlineExit(kind);
+  }
+
+  private handleInlineExit(kind: number, r: Uint32Array): void {
     switch (kind) {
       case InlineKind.portIn:
         this.counters.portIn++;

@@ -29,6 +29,9 @@ export interface NativeVcpu {
   readonly openBusAccesses: number;
   /** The last instruction was STI, MOV SS or POP SS: interrupts wait one instruction. */
   inInterruptShadow(): boolean;
+  /** Per-instruction (and memory) recording into traceBuffer; off by default. */
+  setTracing(instructions: boolean, memory: boolean): void;
+  readonly traceBuffer: ArrayBuffer | undefined;
   /** Why the last inject() ended in shutdown or was unsupported. */
   readonly injectionDetail: string;
   close(): void;

@@ -53,7 +53,9 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
     if (delivery) injected++;
     // Each slice ends at the next timer event, so every timer edge reaches the interrupt
     // controller on time (a missed period would merge two ticks and the guest's clock would lag).
+    const runStarted = machine.clock.nowNs();
     const exit = decodeExit(machine.vcpu.run(machine.microsUntilNextEvent(TIMESLICE_MICROS)), record);
+    machine.observer?.onExit(exit, machine.clock.nowNs() - runStarted);
     loopExits[exit.kind]++;
     machine.inlineExitBudget = limits.maxExits - totalExits();
     switch (exit.kind) {
@@ -62,6 +64,9 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
         break;
       case 'exception': {
         const handled = engine.handleException(exit, machine.vcpu);
+        if (handled.kind === 'resume') {
+          machine.observer?.onInjected(exit.vector, exit.softwareInterruptLength > 0 ? 'software' : 'exception', exit.errorCode, exit.cr2);
+        }
         if (handled.kind !== 'resume') outcome = { kind: 'guest-crashed', status: 4, message: handled.reason };
         break;
       }
@@ -86,6 +91,9 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
       switch (cause.kind) {
         case 'debug-exit':
           outcome = { kind: 'debug-exit', status: cause.status, value: cause.value };
+          break;
+        case 'trace-complete':
+          outcome = { kind: 'halted', status: 0, message: `trace complete: ${cause.instructions} instructions recorded (--count)` };
           break;
         case 'reset':
           outcome = { kind: 'halted', status: 0, message: `guest reset the machine through ${cause.by}; vmm ends the run (reboot is not supported)` };
@@ -136,7 +144,10 @@ function injectPendingInterrupt(machine: Machine): DeliveryOutcome | undefined {
     return undefined;
   }
   machine.vcpu.setInterruptPending(false);
-  return deliverExternalInterrupt(machine.vcpu, machine.interrupts.acknowledge());
+  const vector = machine.interrupts.acknowledge();
+  const delivered = deliverExternalInterrupt(machine.vcpu, vector);
+  if (delivered.kind === 'delivered') machine.observer?.onInjected(vector, 'external');
+  return delivered;
 }
 
 /** HLT: with IF=0 the run is over; with IF=1 the vCPU sleeps until the next timer event. */

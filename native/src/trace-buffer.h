@@ -1,0 +1,39 @@
+// Instruction tracing: while enabled, a code hook (per instruction, so only on this opt-in path)
+// records each instruction's address, bytes and the register state before it runs, and, with
+// memory tracing, each read and write, into a buffer shared with TypeScript. A full buffer is
+// handed to TypeScript through the inline-exit upcall; register deltas are computed there.
+// src/trace/native-trace.ts mirrors the layout.
+#pragma once
+#include <cstdint>
+
+namespace vmm {
+
+enum TraceRecordKind : uint32_t {
+  kTraceInstruction = 1,
+  kTraceMemoryRead = 2,
+  kTraceMemoryWrite = 3,
+};
+
+// Registers snapshotted before each instruction, in this order.
+constexpr int kTraceRegisterCount = 19;  // eax ecx edx ebx esp ebp esi edi eflags es cs ss ds fs gs cr0 cr2 cr3 cr4
+
+enum TraceField : uint32_t {
+  kTraceKind = 0,
+  // instruction records
+  kTraceEip = 1,
+  kTraceCs = 2,
+  kTraceLinear = 3,
+  kTraceSize = 4,
+  kTraceBytes = 5,      // 4 words: up to 16 bytes
+  kTraceRegisters = 9,  // kTraceRegisterCount words
+  // memory records
+  kTraceAddress = 1,
+  kTraceAccessSize = 2,
+  kTraceValueLow = 3,
+  kTraceValueHigh = 4,
+  kTraceRecordWords = 28,
+};
+
+constexpr uint32_t kTraceCapacity = 4096;  // records
+
+}  // namespace vmm

@@ -1,0 +1,99 @@
+// `vmm trace [image]`: boot a guest with every executed instruction recorded.
+import { closeSync, openSync } from 'node:fs';
+import { isElf, parseElf32, type ElfSymbol } from '../boot/elf32.js';
+import { Decoder } from '../decode/decoder.js';
+import { parseTraceFilter, TraceFilterError, type TraceFilterOptions } from '../trace/filters.js';
+import type { TraceModule } from '../trace/trace-record.js';
+import { Tracer } from '../trace/tracer.js';
+import { createTraceWriter, TRACE_FORMATS, type TraceFormat } from '../trace/writers.js';
+import { hex } from '../util/hex.js';
+import { executeRun, prepareRun, type BootOptions } from './boot-command.js';
+import { TraceFileOutput } from './trace-output.js';
+import { UserError } from './user-error.js';
+
+export interface TraceOptions extends BootOptions, TraceFilterOptions {
+  traceFormat: string;
+  output?: string;
+  mem: boolean;
+}
+
+export async function traceCommand(imagePath: string | undefined, options: TraceOptions): Promise<number> {
+  const format = options.traceFormat as TraceFormat;
+  if (!TRACE_FORMATS.includes(format)) {
+    throw new UserError(`unknown trace format '${options.traceFormat}'; choose one of ${TRACE_FORMATS.join(', ')}`);
+  }
+  let filter;
+  try {
+    filter = parseTraceFilter(options);
+  } catch (error) {
+    if (error instanceof TraceFilterError) throw new UserError(error.message);
+    throw error;
+  }
+  let traceFd = 1;
+  if (options.output !== undefined) {
+    try {
+      traceFd = openSync(options.output, 'w');
+    } catch (error) {
+      throw new UserError(`cannot write the trace to '${options.output}': ${(error as NodeJS.ErrnoException).code}`);
+    }
+  }
+  // With the trace on standard output, the guest's console goes to standard error.
+  const prepared = prepareRun(imagePath, options, traceFd === 1 ? 2 : 1);
+  const out = new TraceFileOutput(traceFd);
+  // The module is the image's own bytes, not what the loader built around it (GDT, boot info).
+  const reserved = prepared.plan.reserved;
+  const own = prepared.plan.chunks.filter(
+    (c) => !reserved.some((r) => c.guestPhys >= r.guestPhys && c.guestPhys < r.guestPhys + r.length),
+  );
+  const spans = (own.length > 0 ? own : prepared.plan.chunks).map((c) => [c.guestPhys, c.guestPhys + c.bytes.length]);
+  const module: TraceModule = {
+    id: 0,
+    path: prepared.imagePath,
+    base: Math.min(...spans.map(([start]) => start)),
+    end: Math.max(...spans.map(([, end]) => end)),
+    entry: prepared.plan.entry.eip,
+  };
+  const writer = createTraceWriter(format, out.write, { modules: [module], withMemory: options.mem });
+  const { machine } = prepared;
+  const tracer = new Tracer(machine.vcpu, await Decoder.create(), writer, {
+    filter,
+    symbols: symbolsOf(prepared.image),
+    now: () => machine.clock.nowNs(),
+    onCountReached: (recorded) => machine.stop({ kind: 'trace-complete', instructions: recorded }),
+  });
+  machine.observer = tracer;
+  machine.vcpu.setTracing(true, options.mem);
+  const result = await executeRun(prepared, options);
+  writer.end(tracer.summary(result.exits));
+  out.flush();
+  if (traceFd !== 1) closeSync(traceFd);
+  process.stderr.write(traceSummary(tracer));
+  return result.outcome.status;
+}
+
+function symbolsOf(image: Uint8Array): ElfSymbol[] | undefined {
+  if (!isElf(image)) return undefined;
+  try {
+    const symbols = parseElf32(image).symbols();
+    return symbols.length > 0 ? symbols : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function traceSummary(tracer: Tracer): string {
+  const mix = Object.entries(tracer.mnemonics)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 12)
+    .map(([mnemonic, count]) => `${mnemonic} ${count}`)
+    .join(', ');
+  const blocks = tracer
+    .hottestBlocks(20)
+    .map((b, i) => `vmm:   ${String(i + 1).padStart(2)}. ${hex(b.linear)} ${String(b.count).padStart(10)}${b.symbol ? `  ${b.symbol}` : ''}`)
+    .join('\n');
+  return (
+    `vmm: trace: ${tracer.instructionsExecuted} instructions executed, ${tracer.instructionsRecorded} recorded\n` +
+    `vmm: instruction mix (recorded): ${mix}\n` +
+    `vmm: hottest basic blocks (executions):\n${blocks}\n`
+  );
+}

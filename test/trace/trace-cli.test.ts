@@ -1,0 +1,90 @@
+// `vmm trace` as a user runs it: every format parses back; bad input is one clear line.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { guestPath, runVmm } from '../e2e/run-vmm.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'vmm-trace-'));
+
+function trace(format: string, ...extra: string[]) {
+  const output = join(dir, `trace.${format}`);
+  const run = runVmm(['trace', guestPath('multiboot.elf'), '-a', 'exit=3', '--trace-format', format, '--output', output,
+    '--no-stdin', '--time-limit', '30', ...extra]);
+  return { run, output };
+}
+
+describe('vmm trace', () => {
+  it('text: one line per instruction with symbols, register deltas and I/O events in line', () => {
+    const { run, output } = trace('text', '--count', '300');
+    expect(run.status).toBe(0);
+    expect(run.stderr).toMatch(/trace complete: 300 instructions recorded/);
+    expect(run.stderr).toMatch(/vmm: trace: \d+ instructions executed, 300 recorded/);
+    expect(run.stderr).toMatch(/hottest basic blocks/);
+    const lines = readFileSync(output, 'utf8').trimEnd().split('\n');
+    expect(lines.filter((l) => l.startsWith('#'))).toHaveLength(300);
+    expect(lines[0]).toMatch(/^#00000000 +pm cpl0 +0008:00100010 00100010 +bc 00 50 10 00 +mov esp, 0x105000 +_start +; .*esp=00105000/);
+    expect(lines.some((l) => /call 0x[0-9a-f]+ .*kmain|; .*eip=/.test(l))).toBe(true);
+    expect(lines.some((l) => l.startsWith('-- io out port 0x3f'))).toBe(true);
+  });
+
+  it('jsonl: every line is a JSON object with the documented fields', () => {
+    const { run, output } = trace('jsonl', '--count', '200', '--mem');
+    expect(run.status).toBe(0);
+    const records = readFileSync(output, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    const insns = records.filter((r) => r.type === 'insn');
+    expect(insns).toHaveLength(200);
+    for (const r of insns) {
+      expect(typeof r.seq).toBe('number');
+      expect(['real', 'protected', 'paging']).toContain(r.mode);
+      expect(r.bytes).toMatch(/^([0-9a-f]{2})+$/);
+      expect(typeof r.asm).toBe('string');
+    }
+    expect(insns.some((r) => r.mem?.some((m: { kind: string }) => m.kind === 'write'))).toBe(true); // pushes
+  });
+
+  it('tenet: eip on every line, memory accesses with --mem', () => {
+    const { run, output } = trace('tenet', '--count', '100', '--mem');
+    expect(run.status).toBe(0);
+    const lines = readFileSync(output, 'utf8').trimEnd().split('\n');
+    expect(lines).toHaveLength(100);
+    for (const line of lines) expect(line).toMatch(/(^|,)eip=0x[0-9a-f]+/);
+    expect(lines.some((l) => /mw=0x[0-9a-f]+:[0-9a-f]+/.test(l))).toBe(true);
+  });
+
+  it('drcov: the header and module table Lighthouse reads, then the basic blocks', () => {
+    const { run, output } = trace('drcov');
+    expect(run.status).toBe(7);
+    const bytes = readFileSync(output);
+    const text = bytes.toString('latin1');
+    expect(text.startsWith('DRCOV VERSION: 2\nDRCOV FLAVOR: drcov\nModule Table: version 2, count 1\n')).toBe(true);
+    expect(text).toContain('multiboot.elf');
+    const bbs = /BB Table: (\d+) bbs\n/.exec(text)!;
+    const count = Number(bbs[1]);
+    expect(count).toBeGreaterThan(10);
+    expect(bytes.length - (bbs.index + bbs[0].length)).toBe(count * 8);
+  });
+
+  it('chrome: trace-event JSON with VMM exits and I/O', () => {
+    const { run, output } = trace('chrome');
+    expect(run.status).toBe(7);
+    const json = JSON.parse(readFileSync(output, 'utf8'));
+    expect(Array.isArray(json.traceEvents)).toBe(true);
+    for (const e of json.traceEvents) {
+      expect(e).toHaveProperty('ph');
+      expect(e).toHaveProperty('pid');
+    }
+    expect(json.traceEvents.some((e: { ph: string; dur?: number }) => e.ph === 'X' && typeof e.dur === 'number')).toBe(true);
+  });
+
+  it.each([
+    [['--trace-format', 'xml'], /unknown trace format 'xml'; choose one of text, jsonl, tenet, drcov, chrome/],
+    [['--range', '0x100000'], /invalid --range '0x100000': give START-END or START\+LENGTH/],
+    [['--count', '0'], /invalid --count '0': give a whole number of instructions \(at least 1\)/],
+  ])('bad input %j is one clear line and status 2', (args, message) => {
+    const run = runVmm(['trace', guestPath('multiboot.elf'), ...args, '--no-stdin']);
+    expect(run.status).toBe(2);
+    expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(message);
+  });
+});
