@@ -8,6 +8,7 @@ import { Field } from '../vmm/exit-record.js';
 import type { NativeVcpu } from '../vmm/native.js';
 import type { RunObserver } from '../vmm/run-observer.js';
 import { selects, type TraceFilter } from './filters.js';
+import { endsBasicBlock } from './writer-util.js';
 import type { EventRecord, InstructionRecord, MemoryAccess, TracedRegister, TraceSummary, TraceWriter } from './trace-record.js';
 
 // Mirrors native/src/trace-buffer.h.
@@ -21,7 +22,6 @@ const SNAPSHOT_REGISTERS: TracedRegister[] = [
 const REGISTER_IDS = [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
 const CR0_PE = 1;
 const CR0_PG = 0x80000000;
-const TRANSFER = /^(j|call|ret|iret|int|into|loop|sysenter|sysexit|syscall|sysret|lcall|ljmp|hlt)/;
 
 interface Pending {
   record: InstructionRecord;
@@ -146,7 +146,7 @@ export class Tracer implements RunObserver {
     // Hot blocks are counted over every executed instruction, before any filter.
     if (this.previousTransfer || linear !== this.previousEnd) this.blockCounts.set(linear, (this.blockCounts.get(linear) ?? 0) + 1);
     this.previousEnd = linear + size;
-    this.previousTransfer = TRANSFER.test(decoded.mnemonic);
+    this.previousTransfer = endsBasicBlock(decoded.mnemonic);
     const filter = this.options.filter;
     if (!this.started) {
       if (linear !== filter.startAt) return;
