@@ -18,6 +18,13 @@ ExceptionStateLayout g_layout;
 bool g_layout_probed = false;
 std::string g_layout_error;
 
+// Throws a JS error for a failed Unicorn call; returns whether it failed.
+bool ThrowIfFailed(Napi::Env env, uc_err err, const char* what) {
+  if (err == UC_ERR_OK) return false;
+  Napi::Error::New(env, std::string(what) + ": " + uc_strerror(err)).ThrowAsJavaScriptException();
+  return true;
+}
+
 bool EnsureLayout(Napi::Env env) {
   if (!g_layout_probed) {
     g_layout_probed = true;
@@ -238,10 +245,7 @@ Napi::Value Vcpu::ReadRegister(const Napi::CallbackInfo& info) {
   if (!CheckOpen(env)) return env.Undefined();
   uint64_t value = 0;
   uc_err err = read_register(uc_, info[0].As<Napi::Number>().Uint32Value(), &value);
-  if (err != UC_ERR_OK) {
-    Napi::Error::New(env, std::string("reading a register: ") + uc_strerror(err)).ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  if (ThrowIfFailed(env, err, "reading a register")) return env.Undefined();
   return Napi::Number::New(env, static_cast<double>(value));
 }
 
@@ -251,9 +255,7 @@ void Vcpu::WriteRegister(const Napi::CallbackInfo& info) {
   uint32_t id = info[0].As<Napi::Number>().Uint32Value();
   uint64_t value = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
   uc_err err = write_register(uc_, id, value);
-  if (err != UC_ERR_OK) {
-    Napi::Error::New(env, std::string("writing a register: ") + uc_strerror(err)).ThrowAsJavaScriptException();
-  }
+  ThrowIfFailed(env, err, "writing a register");
 }
 
 Napi::Value Vcpu::ReadMsr(const Napi::CallbackInfo& info) {
@@ -261,10 +263,7 @@ Napi::Value Vcpu::ReadMsr(const Napi::CallbackInfo& info) {
   if (!CheckOpen(env)) return env.Undefined();
   uint64_t value = 0;
   uc_err err = read_msr(uc_, info[0].As<Napi::Number>().Uint32Value(), &value);
-  if (err != UC_ERR_OK) {
-    Napi::Error::New(env, std::string("reading an MSR: ") + uc_strerror(err)).ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  if (ThrowIfFailed(env, err, "reading an MSR")) return env.Undefined();
   return Napi::BigInt::New(env, value);
 }
 
@@ -274,9 +273,7 @@ void Vcpu::WriteMsr(const Napi::CallbackInfo& info) {
   bool lossless = false;
   uint64_t value = info[1].As<Napi::BigInt>().Uint64Value(&lossless);
   uc_err err = write_msr(uc_, info[0].As<Napi::Number>().Uint32Value(), value);
-  if (err != UC_ERR_OK) {
-    Napi::Error::New(env, std::string("writing an MSR: ") + uc_strerror(err)).ThrowAsJavaScriptException();
-  }
+  ThrowIfFailed(env, err, "writing an MSR");
 }
 
 void Vcpu::SetInlineHandler(const Napi::CallbackInfo& info) {
