@@ -87,6 +87,13 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
     return;
   }
   uc_err err = uc_open(UC_ARCH_X86, UC_MODE_32, &uc_);
+  // Optional second argument: the size of Unicorn's translated-code buffer (it can only be set
+  // before anything is mapped). With a code hook installed, Unicorn 2.1.1 keeps translating
+  // blocks anew, so a traced run fills whatever buffer it has: the tracer asks for a small one.
+  if (err == UC_ERR_OK && info.Length() > 1 && info[1].IsNumber()) {
+    uint32_t buffer_bytes = info[1].As<Napi::Number>().Uint32Value();
+    if (buffer_bytes > 0) err = uc_ctl_set_tcg_buffer_size(uc_, buffer_bytes);
+  }
   if (err == UC_ERR_OK) err = uc_mem_map_ptr(uc_, 0, ram_bytes, UC_PROT_ALL, memory_->base());
   // Physical addresses with nothing behind them read as all ones and ignore writes, as on a PC's
   // bus: Linux reads a stack canary through a virtual address before paging is on, and real
@@ -190,6 +197,7 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
   running_ = true;
   stop_requested_ = false;
   window_open_ = false;
+  stopping_ = false;
   stop_pending_.store(false, std::memory_order_relaxed);
   handler_threw_ = false;
   uint64_t eip = 0;
@@ -378,7 +386,15 @@ void Vcpu::OnInstruction(uc_engine* uc, uint64_t address, uint32_t size, void* s
       UC_X86_REG_ESI, UC_X86_REG_EDI, UC_X86_REG_EFLAGS, UC_X86_REG_ES, UC_X86_REG_CS, UC_X86_REG_SS,
       UC_X86_REG_DS, UC_X86_REG_FS, UC_X86_REG_GS, UC_X86_REG_CR0, UC_X86_REG_CR2, UC_X86_REG_CR3, UC_X86_REG_CR4};
   Vcpu* vcpu = static_cast<Vcpu*>(self);
-  if (vcpu->handler_threw_) return;
+  // With a code hook in every block, Unicorn leaves the block right after the hook once a stop
+  // is requested, before the instruction runs: stops are precise while tracing, and the
+  // instruction is recorded when it really runs (the next run starts with it).
+  if (vcpu->stopping_) return;
+  if (vcpu->stop_pending_.load(std::memory_order_acquire)) {
+    vcpu->stopping_ = true;
+    uc_emu_stop(uc);
+    return;
+  }
   uint32_t* record = vcpu->NextTraceRecord();
   std::memset(record, 0, kTraceRecordWords * sizeof(uint32_t));
   record[kTraceKind] = kTraceInstruction;
@@ -469,6 +485,7 @@ void Vcpu::OnInterrupt(uc_engine* uc, uint32_t vector, void* self) {
   read_register(uc, kRegCr2, &cr2);
   vcpu->exit_record_[kFieldCr2] = static_cast<uint32_t>(cr2);
   vcpu->exception_pending_ = true;
+  vcpu->stopping_ = true;
   uc_emu_stop(uc);
 }
 
@@ -482,6 +499,7 @@ bool Vcpu::OnUnmapped(uc_engine* uc, uc_mem_type type, uint64_t address, int siz
 void Vcpu::OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
   Vcpu* vcpu = static_cast<Vcpu*>(self);
   if (vcpu->stop_pending_.load(std::memory_order_acquire)) {
+    vcpu->stopping_ = true;
     uc_emu_stop(uc);
   } else if (vcpu->interrupt_pending_ && (++vcpu->window_poll_ & 255) == 0) {
     // Reading EFLAGS makes Unicorn compute its lazy flags; polling every 256th block keeps a
@@ -492,6 +510,7 @@ void Vcpu::OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
     // interrupt shadow: the window opens a block later.
     if ((eflags & (1u << 9)) && !vcpu->injector_->in_interrupt_shadow(static_cast<uint32_t>(address))) {
       vcpu->window_open_ = true;
+      vcpu->stopping_ = true;
       uc_emu_stop(uc);
     }
   }

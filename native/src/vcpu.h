@@ -86,6 +86,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   bool stop_requested_ = false;
   // Raised by the timer thread or a stop request; acted on at the next block boundary only.
   std::atomic<bool> stop_pending_{false};
+  bool stopping_ = false;  // uc_emu_stop called in this run: the trace records no more instructions
   // Set by the VMM while an external interrupt waits for the guest to enable interrupts.
   bool interrupt_pending_ = false;
   bool window_open_ = false;

@@ -76,7 +76,12 @@ export interface PreparedRun {
  * Checks every option, loads the image and builds the machine. `serialFd` is where the serial
  * console goes unless --serial names a file.
  */
-export function prepareRun(imagePath: string | undefined, options: BootOptions, serialFd: number): PreparedRun & { output: ConsoleOutput; closeSerial: () => void } {
+export function prepareRun(
+  imagePath: string | undefined,
+  options: BootOptions,
+  serialFd: number,
+  translationBufferBytes?: number,
+): PreparedRun & { output: ConsoleOutput; closeSerial: () => void } {
   const ramMiB = parseRamMiB(options.memory);
   const engine = (() => {
     try {
@@ -109,7 +114,7 @@ export function prepareRun(imagePath: string | undefined, options: BootOptions, 
   const output = new ConsoleOutput(fd);
   let machine: Machine;
   try {
-    machine = new Machine({ ramBytes: ramMiB * 1024 * 1024, consoleOutput: output.push });
+    machine = new Machine({ ramBytes: ramMiB * 1024 * 1024, consoleOutput: output.push, translationBufferBytes });
   } catch (error) {
     if (error instanceof NativeCoreMissing) throw new UserError(error.message);
     throw error;

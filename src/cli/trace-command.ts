@@ -11,6 +11,11 @@ import { executeRun, prepareRun, type BootOptions } from './boot-command.js';
 import { TraceFileOutput } from './trace-output.js';
 import { UserError } from './user-error.js';
 
+// Unicorn retranslates blocks while a code hook is installed, so a traced run fills whatever
+// translated-code buffer it has (1 GiB by default) before recycling it: a small one bounds the
+// tracer's memory at little cost (a full buffer is flushed and refilled).
+const TRACE_TRANSLATION_BUFFER_BYTES = 64 * 1024 * 1024;
+
 export interface TraceOptions extends BootOptions, TraceFilterOptions {
   traceFormat: string;
   output?: string;
@@ -38,7 +43,7 @@ export async function traceCommand(imagePath: string | undefined, options: Trace
     }
   }
   // With the trace on standard output, the guest's console goes to standard error.
-  const prepared = prepareRun(imagePath, options, traceFd === 1 ? 2 : 1);
+  const prepared = prepareRun(imagePath, options, traceFd === 1 ? 2 : 1, TRACE_TRANSLATION_BUFFER_BYTES);
   const out = new TraceFileOutput(traceFd);
   // The module is the image's own bytes, not what the loader built around it (GDT, boot info).
   const reserved = prepared.plan.reserved;

@@ -26,6 +26,8 @@ export interface MachineConfig {
   ramBytes: number;
   /** Where the serial port and the debug console print. */
   consoleOutput: (byte: number) => void;
+  /** Size of the CPU's translated-code buffer in bytes (default: the engine's own). */
+  translationBufferBytes?: number;
 }
 
 /** Why the machine asked the vCPU to stop, set by a device or a limit. */
@@ -71,7 +73,7 @@ export class Machine {
   constructor(config: MachineConfig) {
     const { Vcpu, hostTscHz } = nativeCore();
     this.tscHz = hostTscHz();
-    this.vcpu = new Vcpu(config.ramBytes);
+    this.vcpu = new Vcpu(config.ramBytes, config.translationBufferBytes);
     this.ram = new Uint8Array(this.vcpu.ram);
     this.record = new Uint32Array(this.vcpu.exitRecord);
     // A rising INTR asks the vCPU for an interrupt-window exit: the guest stops as soon as it

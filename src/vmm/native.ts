@@ -38,7 +38,8 @@ export interface NativeVcpu {
 }
 
 interface NativeModule {
-  Vcpu: new (ramBytes: number) => NativeVcpu;
+  /** translationBufferBytes: the size of the translated-code buffer (default: Unicorn's, 1 GiB). */
+  Vcpu: new (ramBytes: number, translationBufferBytes?: number) => NativeVcpu;
   abiVersion: number;
   unicornVersion: string;
   /** The host TSC rate, which is the guest's too (Unicorn's RDTSC reads the host TSC). */

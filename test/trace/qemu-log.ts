@@ -23,3 +23,36 @@ export function parseQemuExecLog(log: string): QemuExecutedInstruction[] {
   }
   return executed;
 }
+
+/**
+ * How often a guest spins in a loop that polls a device depends on the device's timing (QEMU's
+ * 16550 clears THRE while it "transmits"; ours never does), not on the CPU. Drops the repeated
+ * iterations of any loop of up to `maxLength` instructions that reads a port, so that two CPUs
+ * can be compared instruction by instruction around such loops.
+ */
+export function collapsePollingLoops<T>(sequence: T[], key: (item: T) => string, readsPort: (item: T) => boolean, maxLength = 8): T[] {
+  const out: T[] = [];
+  for (const item of sequence) {
+    out.push(item);
+    for (let length = 1; length <= maxLength && 2 * length <= out.length; length++) {
+      const end = out.length;
+      let repeated = true;
+      let polls = false;
+      for (let i = 0; i < length && repeated; i++) {
+        repeated = key(out[end - length + i]) === key(out[end - 2 * length + i]);
+        polls ||= readsPort(out[end - length + i]);
+      }
+      if (repeated && polls) {
+        out.length = end - length;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** IN, INS: the one-byte opcodes that read a port (E4/E5 imm8, EC/ED DX, 6C/6D string). */
+export function readsPort(bytesHex: string): boolean {
+  const opcode = bytesHex.replace(/^(66|f3|f2)+/, '').slice(0, 2);
+  return ['e4', 'e5', 'ec', 'ed', '6c', '6d'].includes(opcode);
+}

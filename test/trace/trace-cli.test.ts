@@ -28,6 +28,17 @@ describe('vmm trace', () => {
     expect(lines.some((l) => l.startsWith('-- io out port 0x3f'))).toBe(true);
   });
 
+  it('ends with the instruction that ended the run: nothing after the debug-exit OUT is recorded or run', () => {
+    const { run, output } = trace('text');
+    expect(run.status).toBe(7);
+    const lines = readFileSync(output, 'utf8').trimEnd().split('\n');
+    expect(lines.slice(-3)[0]).toMatch(/out 0xf4, al +guest_exit\+0x5$/);
+    expect(lines.slice(-2)[0]).toBe('-- io out port 0xf4 size 1 value 0x3');
+    expect(lines.slice(-1)[0]).toMatch(/^-- exit stop /);
+    const recorded = lines.filter((l) => l.startsWith('#')).length;
+    expect(run.stderr).toContain(`vmm: trace: ${recorded} instructions executed, ${recorded} recorded`);
+  });
+
   it('jsonl: every line is a JSON object with the documented fields', () => {
     const { run, output } = trace('jsonl', '--count', '200', '--mem');
     expect(run.status).toBe(0);
