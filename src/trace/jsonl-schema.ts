@@ -20,6 +20,7 @@ export const TRACE_JSONL_SCHEMA = {
     { $ref: '#/$defs/io' },
     { $ref: '#/$defs/mmio' },
     { $ref: '#/$defs/interrupt' },
+    { $ref: '#/$defs/control' },
     { $ref: '#/$defs/exit' },
   ],
   $defs: {
@@ -112,6 +113,21 @@ export const TRACE_JSONL_SCHEMA = {
         cr2: { ...u32, description: 'The faulting address, for page faults' },
       },
       required: ['type', 'seq', 'timeNs', 'vector', 'source'],
+      additionalProperties: false,
+    },
+    control: {
+      description: 'A write to CR0, CR3 or CR4 that changed it, after the instruction that made it',
+      type: 'object',
+      properties: {
+        type: { const: 'control' },
+        seq,
+        timeNs,
+        register: { enum: ['cr0', 'cr3', 'cr4'] },
+        previous: u32,
+        value: u32,
+        mode: { enum: ['real', 'protected', 'paging'], description: 'The new CPU mode, when it changed' },
+      },
+      required: ['type', 'seq', 'timeNs', 'register', 'previous', 'value'],
       additionalProperties: false,
     },
     exit: {

@@ -52,6 +52,16 @@ export type EventRecord =
       errorCode?: number;
       cr2?: number;
     }
+  | {
+      /** A write to CR0, CR3 or CR4 that changed it; `mode` when the CPU mode changed with it. */
+      type: 'control';
+      seq: number;
+      timeNs: number;
+      register: 'cr0' | 'cr3' | 'cr4';
+      previous: number;
+      value: number;
+      mode?: CpuMode;
+    }
   | { type: 'exit'; seq: number; timeNs: number; durationNs: number; reason: string };
 
 export type TraceRecord = InstructionRecord | EventRecord;

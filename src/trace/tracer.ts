@@ -9,7 +9,7 @@ import type { NativeVcpu } from '../vmm/native.js';
 import type { RunObserver } from '../vmm/run-observer.js';
 import { selects, type TraceFilter } from './filters.js';
 import { endsBasicBlock } from './writer-util.js';
-import type { EventRecord, InstructionRecord, MemoryAccess, TracedRegister, TraceSummary, TraceWriter } from './trace-record.js';
+import type { CpuMode, EventRecord, InstructionRecord, MemoryAccess, TracedRegister, TraceSummary, TraceWriter } from './trace-record.js';
 
 // Mirrors native/src/trace-buffer.h.
 const RECORD_WORDS = 28;
@@ -22,6 +22,8 @@ const SNAPSHOT_REGISTERS: TracedRegister[] = [
 const REGISTER_IDS = [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
 const CR0_PE = 1;
 const CR0_PG = 0x80000000;
+// Positions of CR0, CR3 and CR4 in SNAPSHOT_REGISTERS: a change is a VMM-visible "control" event.
+const CONTROL_REGISTERS: [index: number, name: 'cr0' | 'cr3' | 'cr4'][] = [[15, 'cr0'], [17, 'cr3'], [18, 'cr4']];
 
 interface Pending {
   record: InstructionRecord;
@@ -158,7 +160,7 @@ export class Tracer implements RunObserver {
       type: 'insn',
       seq,
       timeNs: this.options.now(),
-      mode: realMode ? 'real' : cr0 & CR0_PG ? 'paging' : 'protected',
+      mode: modeOf(cr0),
       cpl,
       cs,
       eip: words[1],
@@ -197,6 +199,14 @@ export class Tracer implements RunObserver {
     // EIP counts as changed only when control did not fall through to the next instruction.
     if (nextEip !== ((record.eip + record.bytes.length) & 0xffffffff)) record.regs.eip = nextEip >>> 0;
     this.writer.write(record);
+    for (const [index, register] of CONTROL_REGISTERS) {
+      const previous = pending.before[index] >>> 0;
+      const value = after[index] >>> 0;
+      if (value === previous) continue;
+      const event: EventRecord = { type: 'control', seq: record.seq, timeNs: record.timeNs, register, previous, value };
+      if (register === 'cr0' && modeOf(previous) !== modeOf(value)) event.mode = modeOf(value);
+      this.emitEvent(event);
+    }
     for (const event of pending.events) this.emitEvent(event);
   }
 
@@ -213,4 +223,8 @@ export class Tracer implements RunObserver {
     const found = lookupSymbol(this.options.symbols, linear);
     return found ? (found.offset ? `${found.symbol.name}+0x${found.offset.toString(16)}` : found.symbol.name) : undefined;
   }
+}
+
+function modeOf(cr0: number): CpuMode {
+  return (cr0 & CR0_PE) === 0 ? 'real' : cr0 & CR0_PG ? 'paging' : 'protected';
 }

@@ -57,6 +57,7 @@ describe('Chrome trace event writer', () => {
     expect(byName('mmio: write 0xfee000b0')[0]).toMatchObject({ ph: 'i', cat: 'mmio', args: { address: '0xfee000b0', size: 4, value: '0x0' } });
     expect(byName('interrupt: external 0x20')[0]).toMatchObject({ ph: 'i', ts: 2, args: { vector: 32, source: 'external' } });
     expect(byName('interrupt: exception 0xe')[0]).toMatchObject({ args: { vector: 14, source: 'exception', errorCode: '0x4', cr2: '0x00300000' } });
+    expect(byName('cr0 write')[0]).toMatchObject({ ph: 'i', cat: 'control', args: { previous: '0x00000011', value: '0x80000011', mode: 'paging' } });
     // Instructions are not events; the counter reports them every 100000 and at the end.
     expect(byName('nop')).toEqual([]);
     expect(byName('instructions').map((e) => [e.ph, e.ts, e.args])).toEqual([

@@ -36,6 +36,8 @@ describe('JSON Lines trace writer', () => {
       '{"type":"mmio","seq":3,"timeNs":1500,"direction":"write","address":4276093104,"size":4,"value":0}',
       '{"type":"interrupt","seq":4,"timeNs":2000,"vector":32,"source":"external"}',
       '{"type":"interrupt","seq":4,"timeNs":2000,"vector":14,"source":"exception","errorCode":4,"cr2":3145728}',
+      '{"type":"control","seq":4,"timeNs":2500,"register":"cr0","previous":17,"value":2147483665,"mode":"paging"}',
+      '{"type":"control","seq":4,"timeNs":2500,"register":"cr3","previous":1064960,"value":1081344}',
       '{"type":"exit","seq":5,"timeNs":10002000,"durationNs":10000000,"reason":"timeslice"}',
     ]);
   });

@@ -53,5 +53,7 @@ export const EVENTS: EventRecord[] = [
   { type: 'mmio', seq: 3, timeNs: 1500, direction: 'write', address: 0xfee000b0, size: 4, value: 0 },
   { type: 'interrupt', seq: 4, timeNs: 2000, vector: 0x20, source: 'external' },
   { type: 'interrupt', seq: 4, timeNs: 2000, vector: 0xe, source: 'exception', errorCode: 4, cr2: 0x300000 },
+  { type: 'control', seq: 4, timeNs: 2500, register: 'cr0', previous: 0x11, value: 0x80000011, mode: 'paging' },
+  { type: 'control', seq: 4, timeNs: 2500, register: 'cr3', previous: 0x104000, value: 0x108000 },
   { type: 'exit', seq: 5, timeNs: 10_002_000, durationNs: 10_000_000, reason: 'timeslice' },
 ];

@@ -30,6 +30,8 @@ describe('text trace writer', () => {
       '-- mmio write address 0xfee000b0 size 4 value 0x0',
       '-- interrupt external vector 0x20',
       '-- interrupt exception vector 0xe error 0x4 cr2 0x00300000',
+      '-- cr0 0x00000011 -> 0x80000011 (mode paging)',
+      '-- cr3 0x00104000 -> 0x00108000',
       '-- exit timeslice 10.0 ms',
     ]);
   });

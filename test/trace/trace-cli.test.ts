@@ -39,6 +39,18 @@ describe('vmm trace', () => {
     expect(run.stderr).toContain(`vmm: trace: ${recorded} instructions executed, ${recorded} recorded`);
   });
 
+  it('reports CR writes and mode switches in line', () => {
+    const output = join(dir, 'protected.txt');
+    const run = runVmm(['trace', guestPath('protected.bin'), '--output', output, '--no-stdin', '--time-limit', '30']);
+    expect(run.status).toBe(1); // the guest's debug exit with value 0
+    const events = readFileSync(output, 'utf8').split('\n').filter((l) => /^-- cr[034] /.test(l));
+    expect(events).toEqual([
+      '-- cr0 0x00000010 -> 0x00000011 (mode protected)',
+      '-- cr3 0x00000000 -> 0x00010000',
+      '-- cr0 0x00000011 -> 0x80000011 (mode paging)',
+    ]);
+  });
+
   it('jsonl: every line is a JSON object with the documented fields', () => {
     const { run, output } = trace('jsonl', '--count', '200', '--mem');
     expect(run.status).toBe(0);
