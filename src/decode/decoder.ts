@@ -14,7 +14,8 @@ const MAX_CACHE_ENTRIES = 1 << 16;
 
 export class Decoder {
   private readonly engines: Record<16 | 32, Capstone>;
-  private readonly cache = new Map<string, DecodedInstruction>();
+  // Keyed by address and mode; the bytes are compared, so rewritten code is decoded again.
+  private readonly cache = new Map<number, CacheEntry>();
 
   private constructor() {
     this.engines = { 16: new Capstone(Const.CS_ARCH_X86, Const.CS_MODE_16), 32: new Capstone(Const.CS_ARCH_X86, Const.CS_MODE_32) };
@@ -26,10 +27,9 @@ export class Decoder {
   }
 
   decode(bits: 16 | 32, linear: number, bytes: Uint8Array): DecodedInstruction {
-    let key = `${bits}:${linear}:`;
-    for (const b of bytes) key += b.toString(16);
+    const key = linear * 2 + (bits === 32 ? 1 : 0);
     const hit = this.cache.get(key);
-    if (hit) return hit;
+    if (hit && sameBytes(hit.bytes, bytes)) return hit.decoded;
     let decoded: DecodedInstruction;
     try {
       const [insn] = this.engines[bits].disasm(bytes, { address: linear, count: 1 });
@@ -40,9 +40,20 @@ export class Decoder {
       decoded = undecodable(bytes.length);
     }
     if (this.cache.size >= MAX_CACHE_ENTRIES) this.cache.clear(); // bounded memory on self-modifying guests
-    this.cache.set(key, decoded);
+    this.cache.set(key, { bytes: bytes.slice(), decoded });
     return decoded;
   }
+}
+
+interface CacheEntry {
+  bytes: Uint8Array;
+  decoded: DecodedInstruction;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function undecodable(size: number): DecodedInstruction {

@@ -125,7 +125,7 @@ export class Tracer implements RunObserver {
     for (let i = 0; i < count; i++) {
       const at = i * RECORD_WORDS;
       const kind = words[at];
-      if (kind === KIND_INSTRUCTION) this.onInstruction(words.slice(at, at + RECORD_WORDS));
+      if (kind === KIND_INSTRUCTION) this.onInstruction(words.subarray(at, at + RECORD_WORDS));
       else if (this.pending) this.onMemory(words, at, kind === KIND_WRITE);
     }
     this.exitRecord[Field.traceCount] = 0;
