@@ -11,6 +11,8 @@
         "src/host-tsc.cc",
         "src/timeslice-timer.cc",
         "src/registers.cc",
+        "src/shadow-mmu.cc",
+        "src/trap-platform.cc",
         "src/vcpu.cc"
       ],
       "include_dirs": [

@@ -86,3 +86,6 @@ build_elf multiboot
 build_elf compute
 build_elf portio
 build_elf empty
+build_elf paging
+build_elf popf
+build_elf physscan

@@ -8,7 +8,7 @@
 
 namespace {
 
-constexpr uint32_t kAbiVersion = 2;
+constexpr uint32_t kAbiVersion = 3;
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Vcpu", vmm::Vcpu::Define(env));

@@ -1,5 +1,9 @@
 #include "event-injection.h"
 
+#include <cstring>
+
+#include "vmm-region.h"
+
 #include "registers.h"
 
 #include <cstring>
@@ -29,12 +33,18 @@ uint32_t EventInjector::reg(int id) {
 }
 
 PagingState EventInjector::paging() {
+  if (trap_view_) return trap_view_->guest_paging;
   return {reg(UC_X86_REG_CR0), reg(UC_X86_REG_CR3), reg(UC_X86_REG_CR4)};
 }
 
 EventInjector::MaybeFault EventInjector::read_linear(uint32_t linear, void* out, uint32_t length, uint32_t access) {
   PagingState state = paging();
   uint8_t* bytes = static_cast<uint8_t*>(out);
+  // The VMM's own tables (the real GDT) live in the hole, which no guest mapping reaches.
+  if (trap_view_ && linear >= kHoleLinear && linear - kHoleLinear + length <= kRegionMappedBytes) {
+    std::memcpy(out, trap_view_->hole_memory + (linear - kHoleLinear), length);
+    return std::nullopt;
+  }
   for (uint32_t i = 0; i < length; i++) {
     Translation t = walk_guest_page_tables(ram_, state, linear + i, access);
     if (!t.ok) return Fault{kPf, t.page_fault_error, linear + i};
@@ -189,7 +199,7 @@ EventInjector::MaybeFault EventInjector::deliver_protected(const GuestEvent& eve
   } else {
     if (MaybeFault f = read_descriptor(old_ss, ext, &stack)) return f;
   }
-  frame.push_back(old_flags);
+  frame.push_back(trap_view_ ? old_flags & ~trap_view_->hidden_flags : old_flags);
   frame.push_back(reg(UC_X86_REG_CS));
   frame.push_back(reg(UC_X86_REG_EIP));
   if (event.has_error_code) frame.push_back(event.error_code);

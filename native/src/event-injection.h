@@ -24,6 +24,14 @@ struct GuestEvent {
   uint32_t error_code;
 };
 
+// How the trap engine's guest is seen: its own paging state (the real CR3 holds a shadow), the
+// VMM hole readable from the VMM region, and EFLAGS bits the VMM keeps set for itself.
+struct TrapView {
+  PagingState guest_paging;
+  uint8_t* hole_memory;     // what the hole maps from kHoleLinear, kRegionMappedBytes long
+  uint32_t hidden_flags;    // real EFLAGS bits the guest must not see in a pushed frame (NT)
+};
+
 enum class DeliveryResult : uint32_t { kDelivered = 0, kShutdown = 1, kUnsupported = 2 };
 
 struct DeliveryOutcome {
@@ -44,6 +52,9 @@ class EventInjector {
   bool in_interrupt_shadow(uint32_t linear);
   // The linear address of CS:EIP.
   uint32_t current_linear_eip();
+  // The trap engine's view of its guest (nullptr: the guest is seen as the CPU runs it).
+  void set_trap_view(const TrapView* view) { trap_view_ = view; }
+  bool write_guest_linear(uint32_t linear, const void* data, uint32_t length) { return !write_linear(linear, data, length, 0); }
   // Reads guest linear memory as a supervisor access; false if any byte is not mapped.
   bool read_guest_linear(uint32_t linear, void* out, uint32_t length) { return !read_linear(linear, out, length, 0); }
 
@@ -75,6 +86,7 @@ class EventInjector {
 
   uc_engine* uc_;
   GuestRam ram_;
+  const TrapView* trap_view_ = nullptr;
 };
 
 }  // namespace vmm

@@ -17,6 +17,8 @@ enum ExitKind : uint32_t {
   // The VMM has an interrupt pending and the guest just became able to take it (IF = 1), at
   // a block boundary: like KVM's interrupt-window exit.
   kExitInterruptWindow = 7,
+  // Trap engine: the guest touched the VMM's linear hole (address in kFieldCr2).
+  kExitVmmHole = 8,
 };
 
 // Inline exits: serviced synchronously by the TypeScript handler while the guest is paused
@@ -29,6 +31,7 @@ enum InlineKind : uint32_t {
   kInlineMmioWrite = 4,
   kInlineCpuid = 5,
   kInlineTraceFull = 6,  // the trace buffer is full: drain it
+  kInlineNewBlock = 7,   // block discovery: a block at kFieldAddress (kFieldSize bytes) runs for the first time
 };
 
 enum ExitField : uint32_t {

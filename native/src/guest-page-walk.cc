@@ -32,6 +32,15 @@ bool allowed(uint64_t combined, uint32_t access, uint32_t cr0) {
   return true;
 }
 
+Translation mapped(uint64_t physical, uint64_t combined, uint64_t leaf, uint64_t leaf_address) {
+  Translation t{true, physical, 0};
+  t.writable = combined & kWritable;
+  t.user = combined & kUser;
+  t.dirty = leaf & kDirty;
+  t.leaf_table = leaf_address & ~0xFFFull;
+  return t;
+}
+
 }  // namespace
 
 uint32_t GuestRam::read32(uint64_t physical) const {
@@ -65,7 +74,7 @@ Translation walk_guest_page_tables(GuestRam& ram, const PagingState& paging, uin
       if (!allowed(pde, access, paging.cr0)) return fault(access, true);
       uint64_t updated = pde | kAccessed | (write ? kDirty : 0);
       if (updated != pde) ram.write64(pde_address, updated);
-      return {true, (pde & 0x000FFFFFFFE00000ull) | (linear & 0x1FFFFF), 0};
+      return mapped((pde & 0x000FFFFFFFE00000ull) | (linear & 0x1FFFFF), updated, updated, pde_address);
     }
     uint64_t pte_address = (pde & kPaeAddressMask) + ((linear >> 12) & 0x1FF) * 8;
     if (!ram.contains(pte_address, 8)) return fault(access, false);
@@ -75,7 +84,7 @@ Translation walk_guest_page_tables(GuestRam& ram, const PagingState& paging, uin
     if (!(pde & kAccessed)) ram.write64(pde_address, pde | kAccessed);
     uint64_t updated = pte | kAccessed | (write ? kDirty : 0);
     if (updated != pte) ram.write64(pte_address, updated);
-    return {true, (pte & kPaeAddressMask) | (linear & 0xFFF), 0};
+    return mapped((pte & kPaeAddressMask) | (linear & 0xFFF), pde & pte, updated, pte_address);
   }
 
   // 32-bit paging (SDM §4.3), with 4 MiB pages when CR4.PSE is set.
@@ -88,7 +97,7 @@ Translation walk_guest_page_tables(GuestRam& ram, const PagingState& paging, uin
     uint32_t updated = pde | kAccessed | (write ? kDirty : 0);
     if (updated != pde) ram.write32(pde_address, updated);
     // Bits 13-20 of a 4 MiB PDE hold physical-address bits 32-39 (PSE-36); ignored below 4 GiB.
-    return {true, (pde & 0xFFC00000u) | (linear & 0x3FFFFF), 0};
+    return mapped((pde & 0xFFC00000u) | (linear & 0x3FFFFF), updated, updated, pde_address);
   }
   uint64_t pte_address = (pde & 0xFFFFF000u) + ((linear >> 12) & 0x3FF) * 4;
   if (!ram.contains(pte_address, 4)) return fault(access, false);
@@ -98,7 +107,7 @@ Translation walk_guest_page_tables(GuestRam& ram, const PagingState& paging, uin
   if (!(pde & kAccessed)) ram.write32(pde_address, pde | kAccessed);
   uint32_t updated = pte | kAccessed | (write ? kDirty : 0);
   if (updated != pte) ram.write32(pte_address, updated);
-  return {true, (pte & 0xFFFFF000u) | (linear & 0xFFF), 0};
+  return mapped((pte & 0xFFFFF000u) | (linear & 0xFFF), pde & pte, updated, pte_address);
 }
 
 }  // namespace vmm

@@ -23,6 +23,11 @@ struct Translation {
   bool ok;
   uint64_t physical;
   uint32_t page_fault_error;  // valid when !ok: the #PF error code (P, W/R, U/S, RSVD, I/D)
+  // What a shadow MMU needs to mirror the mapping (valid when ok and paging is on):
+  bool writable = true;         // W at every level
+  bool user = true;             // U at every level
+  bool dirty = false;           // the leaf's D bit, after this access
+  uint64_t leaf_table = ~0ull;  // physical page holding the leaf entry (the PT, or the PD for a large page)
 };
 
 class GuestRam {

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "registers.h"
+#include "vmm-region.h"
 
 namespace vmm {
 namespace {
@@ -61,6 +62,17 @@ Napi::Function Vcpu::Define(Napi::Env env) {
                          InstanceAccessor<&Vcpu::GetInjectionDetail>("injectionDetail"),
                          InstanceAccessor<&Vcpu::GetOpenBusAccesses>("openBusAccesses"),
                          InstanceMethod<&Vcpu::Close>("close"),
+                         InstanceMethod<&Vcpu::TrapConfigure>("trapConfigure"),
+                         InstanceMethod<&Vcpu::TrapLoadGdt>("trapLoadGdt"),
+                         InstanceMethod<&Vcpu::TrapEnter>("trapEnter"),
+                         InstanceMethod<&Vcpu::TrapInvalidatePage>("trapInvalidatePage"),
+                         InstanceMethod<&Vcpu::TrapCounters>("trapCounters"),
+                         InstanceMethod<&Vcpu::SetDirtyLogging>("setDirtyLogging"),
+                         InstanceMethod<&Vcpu::SetBlockDiscovery>("setBlockDiscovery"),
+                         InstanceMethod<&Vcpu::TakeDirtyLog>("takeDirtyLog"),
+                         InstanceMethod<&Vcpu::ReadGuestLinear>("readGuestLinear"),
+                         InstanceMethod<&Vcpu::WriteGuestLinear>("writeGuestLinear"),
+                         InstanceAccessor<&Vcpu::GetTrapRegionBase>("trapRegionBase"),
                          InstanceAccessor<&Vcpu::GetRam>("ram"),
                          InstanceAccessor<&Vcpu::GetExitRecord>("exitRecord"),
                      });
@@ -95,11 +107,20 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
     if (buffer_bytes > 0) err = uc_ctl_set_tcg_buffer_size(uc_, buffer_bytes);
   }
   if (err == UC_ERR_OK) err = uc_mem_map_ptr(uc_, 0, ram_bytes, UC_PROT_ALL, memory_->base());
+  // Optional third argument: a VMM region for the trap engine, just above RAM (4 MiB aligned).
+  bool with_region = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+  uint64_t region_base = (ram_bytes + (4u << 20) - 1) & ~uint64_t{(4u << 20) - 1};
   // Physical addresses with nothing behind them read as all ones and ignore writes, as on a PC's
   // bus: Linux reads a stack canary through a virtual address before paging is on, and real
   // hardware lets that pass. Device MMIO windows are carved out of this region by mapMmio().
-  if (err == UC_ERR_OK) {
+  if (err == UC_ERR_OK && !with_region) {
     err = uc_mmio_map(uc_, ram_bytes, kPhysicalTop - ram_bytes, OnOpenBusRead, this, OnOpenBusWrite, this);
+  }
+  if (err == UC_ERR_OK && with_region) {
+    uint64_t region_end = region_base + kRegionBytes;
+    if (region_base > ram_bytes) err = uc_mmio_map(uc_, ram_bytes, region_base - ram_bytes, OnOpenBusRead, this, OnOpenBusWrite, this);
+    if (err == UC_ERR_OK) err = uc_mmio_map(uc_, region_end, kPhysicalTop - region_end, OnOpenBusRead, this, OnOpenBusWrite, this);
+    if (err == UC_ERR_OK) trap_ = TrapPlatform::create(uc_, GuestRam(memory_->base(), ram_bytes), ram_bytes, region_base, &err);
   }
   if (err != UC_ERR_OK) {
     Napi::Error::New(env, std::string("Unicorn: ") + uc_strerror(err)).ThrowAsJavaScriptException();
@@ -154,6 +175,9 @@ void Vcpu::Release() {
     uc_close(uc_);
     uc_ = nullptr;
   }
+  injector_.reset();
+  trap_.reset();
+  trap_active_ = false;
   memory_.reset();
 }
 
@@ -204,6 +228,15 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
   read_register(uc_, kRegEip, &eip);
   if (slice > 0) timer_->arm(static_cast<uint64_t>(slice));
   uc_err err = uc_emu_start(uc_, eip, kUnreachableUntil, 0, 0);
+  ExitKind trap_kind = kExitNone;
+  while (err == UC_ERR_OK && trap_active_ && exception_pending_ && !handler_threw_ && exit_record_[kFieldVector] == 14) {
+    if (!HandleShadowFault(&trap_kind)) break;
+    // A hidden fault: filled; the faulting instruction runs again, unless the run must end.
+    if (stop_pending_.load(std::memory_order_acquire)) break;
+    read_register(uc_, kRegEip, &eip);
+    stopping_ = false;
+    err = uc_emu_start(uc_, eip, kUnreachableUntil, 0, 0);
+  }
   bool expired = slice > 0 && timer_->disarm();
   running_ = false;
   env_ = nullptr;
@@ -218,6 +251,9 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
   ExitKind kind;
   if (handler_threw_) {
     kind = kExitHandlerThrew;
+  } else if (trap_kind != kExitNone) {
+    kind = trap_kind;
+    exception_pending_ = false;
   } else if (exception_pending_) {
     kind = kExitException;
     exception_pending_ = false;
@@ -333,6 +369,7 @@ Napi::Value Vcpu::Inject(const Napi::CallbackInfo& info) {
                    info[2].As<Napi::Boolean>().Value(), info[3].As<Napi::Number>().Uint32Value()};
   DeliveryOutcome outcome = injector_->deliver(event);
   injection_detail_ = outcome.detail;
+  if (trap_active_ && outcome.result == DeliveryResult::kDelivered) KeepIretTrapping();
   exit_record_[kFieldVector] = outcome.delivered_vector;
   return Napi::Number::New(env, static_cast<uint32_t>(outcome.result));
 }
@@ -498,6 +535,11 @@ bool Vcpu::OnUnmapped(uc_engine* uc, uc_mem_type type, uint64_t address, int siz
 
 void Vcpu::OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
   Vcpu* vcpu = static_cast<Vcpu*>(self);
+  if (vcpu->discover_blocks_ && address < kHoleLinear && vcpu->known_blocks_.insert(static_cast<uint32_t>(address)).second) {
+    vcpu->exit_record_[kFieldAddress] = static_cast<uint32_t>(address);
+    vcpu->exit_record_[kFieldSize] = size;
+    vcpu->CallInlineHandler(kInlineNewBlock);
+  }
   if (vcpu->stop_pending_.load(std::memory_order_acquire)) {
     vcpu->stopping_ = true;
     uc_emu_stop(uc);
@@ -550,6 +592,134 @@ void Vcpu::OnMmioWrite(uc_engine* uc, uint64_t offset, unsigned size, uint64_t v
   vcpu->exit_record_[kFieldSize] = size;
   vcpu->exit_record_[kFieldValue] = static_cast<uint32_t>(value);
   vcpu->CallInlineHandler(kInlineMmioWrite);
+}
+
+// Trap engine ---------------------------------------------------------------------------------
+
+bool Vcpu::CheckTrap(Napi::Env env) {
+  if (!CheckOpen(env)) return false;
+  if (trap_) return true;
+  Napi::Error::New(env, "this vCPU has no VMM region (create it with the trap engine)").ThrowAsJavaScriptException();
+  return false;
+}
+
+// At real ring 1, IRET must trap: it would not restore IF at CPL > IOPL (SDM Vol. 2, IRET). With
+// EFLAGS.NT set, IRET is a task return through the VMM's TSS, whose null back link raises #TS.
+void Vcpu::KeepIretTrapping() {
+  uint64_t cs = 0, eflags = 0;
+  read_register(uc_, kRegCs, &cs);
+  read_register(uc_, kRegEflags, &eflags);
+  if ((cs & 3) == 1 && !(eflags & (1u << 14))) write_register(uc_, kRegEflags, eflags | (1u << 14));
+}
+
+bool Vcpu::HandleShadowFault(ExitKind* kind) {
+  exception_state_->reset_old_exception();
+  ShadowFault fault = trap_->mmu().handle_fault(exit_record_[kFieldCr2], exit_record_[kFieldErrorCode]);
+  switch (fault.outcome) {
+    case FaultOutcome::kHidden:
+      exception_pending_ = false;
+      return true;
+    case FaultOutcome::kGuestFault:
+      exit_record_[kFieldErrorCode] = fault.guest_error_code;
+      return false;
+    case FaultOutcome::kHole:
+    case FaultOutcome::kPoolExhausted:
+      *kind = kExitVmmHole;
+      return false;
+  }
+  return false;
+}
+
+// trapConfigure(cr0, cr3, cr4): the guest's paging state; from now on the guest runs on shadows.
+void Vcpu::TrapConfigure(const Napi::CallbackInfo& info) {
+  if (!CheckTrap(info.Env())) return;
+  PagingState guest{info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(),
+                    info[2].As<Napi::Number>().Uint32Value()};
+  trap_->set_guest_paging(guest);
+  injector_->set_trap_view(trap_->view());
+  trap_active_ = true;
+}
+
+Napi::Value Vcpu::TrapLoadGdt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckTrap(env)) return env.Undefined();
+  bool ok = trap_->load_guest_gdt(*injector_, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value());
+  return Napi::Boolean::New(env, ok);
+}
+
+// trapEnter(cs, eip, eflags, ss, esp): the next run() starts with an IRET into that state.
+void Vcpu::TrapEnter(const Napi::CallbackInfo& info) {
+  if (!CheckTrap(info.Env())) return;
+  uint32_t v[5];
+  for (int i = 0; i < 5; i++) v[i] = info[i].As<Napi::Number>().Uint32Value();
+  trap_->enter(v[0], v[1], v[2], v[3], v[4]);
+}
+
+void Vcpu::TrapInvalidatePage(const Napi::CallbackInfo& info) {
+  if (!CheckTrap(info.Env())) return;
+  trap_->mmu().invalidate_page(info[0].As<Napi::Number>().Uint32Value());
+}
+
+Napi::Value Vcpu::TrapCounters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckTrap(env)) return env.Undefined();
+  const ShadowCounters& c = trap_->mmu().counters();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("hiddenFaults", static_cast<double>(c.hidden_faults));
+  out.Set("trueFaults", static_cast<double>(c.true_faults));
+  out.Set("shadowPagesBuilt", static_cast<double>(c.shadow_pages_built));
+  out.Set("pageTableWrites", static_cast<double>(c.page_table_writes));
+  out.Set("dirtyLogFaults", static_cast<double>(c.dirty_log_faults));
+  out.Set("rootSwitches", static_cast<double>(c.root_switches));
+  out.Set("rootCacheHits", static_cast<double>(c.root_cache_hits));
+  out.Set("pagesInvalidated", static_cast<double>(c.pages_invalidated));
+  return out;
+}
+
+// setBlockDiscovery(on): one inline exit the first time each translated block's address runs
+// (the trap engine scans it for sensitive instructions that do not trap).
+void Vcpu::SetBlockDiscovery(const Napi::CallbackInfo& info) {
+  // The block hook is always installed, so no translation has to be flushed for it to see blocks.
+  discover_blocks_ = info[0].As<Napi::Boolean>().Value();
+  known_blocks_.clear();
+}
+
+void Vcpu::SetDirtyLogging(const Napi::CallbackInfo& info) {
+  if (!CheckTrap(info.Env())) return;
+  trap_->mmu().set_dirty_logging(info[0].As<Napi::Boolean>().Value());
+}
+
+Napi::Value Vcpu::TakeDirtyLog(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckTrap(env)) return env.Undefined();
+  std::vector<uint8_t> bitmap = trap_->mmu().take_dirty_log();
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, bitmap.size());
+  std::memcpy(out.Data(), bitmap.data(), bitmap.size());
+  return out;
+}
+
+// readGuestLinear(linear, length): guest memory as the guest's own page tables map it.
+Napi::Value Vcpu::ReadGuestLinear(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  uint32_t linear = info[0].As<Napi::Number>().Uint32Value();
+  uint32_t length = std::min<uint32_t>(info[1].As<Napi::Number>().Uint32Value(), 4096);
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, length);
+  if (!injector_->read_guest_linear(linear, out.Data(), length)) return env.Undefined();
+  return out;
+}
+
+Napi::Value Vcpu::WriteGuestLinear(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  uint32_t linear = info[0].As<Napi::Number>().Uint32Value();
+  Napi::Uint8Array data = info[1].As<Napi::Uint8Array>();
+  return Napi::Boolean::New(env, injector_->write_guest_linear(linear, data.Data(), static_cast<uint32_t>(data.ByteLength())));
+}
+
+Napi::Value Vcpu::GetTrapRegionBase(const Napi::CallbackInfo& info) {
+  if (!trap_) return info.Env().Undefined();
+  return Napi::Number::New(info.Env(), static_cast<double>(trap_->region_physical()));
 }
 
 }  // namespace vmm

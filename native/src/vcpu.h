@@ -4,6 +4,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include <napi.h>
@@ -15,6 +16,7 @@
 #include "guest-memory.h"
 #include "timeslice-timer.h"
 #include "trace-buffer.h"
+#include "trap-platform.h"
 
 namespace vmm {
 
@@ -48,6 +50,21 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   void SetTracing(const Napi::CallbackInfo& info);
   Napi::Value GetTraceBuffer(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
+  void TrapConfigure(const Napi::CallbackInfo& info);
+  Napi::Value TrapLoadGdt(const Napi::CallbackInfo& info);
+  void TrapEnter(const Napi::CallbackInfo& info);
+  void TrapInvalidatePage(const Napi::CallbackInfo& info);
+  Napi::Value TrapCounters(const Napi::CallbackInfo& info);
+  void SetDirtyLogging(const Napi::CallbackInfo& info);
+  void SetBlockDiscovery(const Napi::CallbackInfo& info);
+  Napi::Value TakeDirtyLog(const Napi::CallbackInfo& info);
+  Napi::Value ReadGuestLinear(const Napi::CallbackInfo& info);
+  Napi::Value WriteGuestLinear(const Napi::CallbackInfo& info);
+  Napi::Value GetTrapRegionBase(const Napi::CallbackInfo& info);
+  bool CheckTrap(Napi::Env env);
+  // Trap engine: serves a #PF the shadow MMU can fill (a hidden fault) without leaving Run().
+  bool HandleShadowFault(ExitKind* kind);
+  void KeepIretTrapping();
   Napi::Value GetRam(const Napi::CallbackInfo& info);
   Napi::Value GetExitRecord(const Napi::CallbackInfo& info);
 
@@ -75,6 +92,10 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   std::unique_ptr<ExceptionState> exception_state_;
   std::unique_ptr<TimesliceTimer> timer_;
   std::unique_ptr<EventInjector> injector_;
+  std::unique_ptr<TrapPlatform> trap_;  // with a VMM region (trap engine)
+  bool trap_active_ = false;            // the guest runs deprivileged on the shadow MMU
+  bool discover_blocks_ = false;
+  std::unordered_set<uint32_t> known_blocks_;
   std::string injection_detail_;
   std::vector<std::unique_ptr<MmioRegion>> mmio_regions_;
   uint32_t exit_record_[kExitRecordWords] = {};

@@ -114,7 +114,7 @@ export function prepareRun(
   const output = new ConsoleOutput(fd);
   let machine: Machine;
   try {
-    machine = new Machine({ ramBytes: ramMiB * 1024 * 1024, consoleOutput: output.push, translationBufferBytes });
+    machine = new Machine({ ramBytes: ramMiB * 1024 * 1024, consoleOutput: output.push, translationBufferBytes, vmmRegion: engine.name === 'trap' });
   } catch (error) {
     if (error instanceof NativeCoreMissing) throw new UserError(error.message);
     throw error;
@@ -137,6 +137,7 @@ export async function executeRun(
   const flushTimer = setInterval(() => output.flush(), 50);
   let result: RunResult;
   try {
+    await engine.prepare?.();
     result = await runMachine(machine, engine, limits);
   } finally {
     clearInterval(flushTimer);
@@ -147,6 +148,7 @@ export async function executeRun(
   }
   process.stderr.write(`vmm: ${describeOutcome(result)}\n`);
   process.stderr.write(`vmm: ${summaryLine(result)}\n`);
+  for (const line of engine.report?.() ?? []) process.stderr.write(`vmm: ${line}\n`);
   return result;
 }
 

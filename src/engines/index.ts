@@ -1,8 +1,9 @@
 import { DirectEngine } from './direct.js';
 import type { Engine } from './engine.js';
+import { TrapEngine } from './trap/trap-engine.js';
 
-const AVAILABLE = ['direct'] as const;
-const PLANNED = ['trap', 'bt', 'paravirt'];
+const AVAILABLE = ['direct', 'trap'] as const;
+const PLANNED = ['bt', 'paravirt'];
 
 export class UnknownEngine extends Error {}
 
@@ -10,6 +11,8 @@ export function createEngine(name: string): Engine {
   switch (name) {
     case 'direct':
       return new DirectEngine();
+    case 'trap':
+      return new TrapEngine();
     default:
       if (PLANNED.includes(name)) {
         throw new UnknownEngine(`engine '${name}' is not implemented yet; available: ${AVAILABLE.join(', ')}`);

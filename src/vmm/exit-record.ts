@@ -8,6 +8,7 @@ export const ExitKind = {
   unicornError: 5,
   handlerThrew: 6,
   interruptWindow: 7,
+  vmmHole: 8,
 } as const;
 
 export const InlineKind = {
@@ -17,6 +18,7 @@ export const InlineKind = {
   mmioWrite: 4,
   cpuid: 5,
   traceFull: 6,
+  newBlock: 7,
 } as const;
 
 export const Field = {
@@ -59,7 +61,9 @@ export type Exit =
   | { kind: 'timeslice'; cs: number; eip: number }
   | { kind: 'stop'; cs: number; eip: number }
   | { kind: 'unicorn-error'; code: number; address: number; size: number; cs: number; eip: number }
-  | { kind: 'interrupt-window'; cs: number; eip: number };
+  | { kind: 'interrupt-window'; cs: number; eip: number }
+  /** Trap engine: the guest touched the VMM's linear hole. */
+  | { kind: 'vmm-hole'; address: number; cs: number; eip: number };
 
 export type ExitReason = Exit['kind'] | 'io' | 'mmio' | 'cpuid';
 
@@ -67,6 +71,8 @@ export function decodeExit(kind: number, record: Uint32Array): Exit {
   const cs = record[Field.cs];
   const eip = record[Field.eip];
   switch (kind) {
+    case ExitKind.vmmHole:
+      return { kind: 'vmm-hole', address: record[Field.cr2], cs, eip };
     case ExitKind.hlt:
       return { kind: 'hlt', cs, eip };
     case ExitKind.exception:

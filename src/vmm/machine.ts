@@ -28,6 +28,8 @@ export interface MachineConfig {
   consoleOutput: (byte: number) => void;
   /** Size of the CPU's translated-code buffer in bytes (default: the engine's own). */
   translationBufferBytes?: number;
+  /** A VMM region above guest RAM, for the trap engine. */
+  vmmRegion?: boolean;
 }
 
 /** Why the machine asked the vCPU to stop, set by a device or a limit. */
@@ -65,6 +67,8 @@ export class Machine {
   mayReceiveInput = false;
   readonly counters: InlineCounters = { portIn: 0, portOut: 0, mmioRead: 0, mmioWrite: 0, cpuid: 0 };
   stopCause: StopCause | undefined;
+  /** Block discovery (see NativeVcpu.setBlockDiscovery): a block runs for the first time. */
+  onNewBlock: ((linear: number, size: number) => void) | undefined;
   /** Inline exits allowed before the machine stops itself (the `--max-exits` limit). */
   inlineExitBudget = Infinity;
   private readonly record: Uint32Array;
@@ -73,7 +77,7 @@ export class Machine {
   constructor(config: MachineConfig) {
     const { Vcpu, hostTscHz } = nativeCore();
     this.tscHz = hostTscHz();
-    this.vcpu = new Vcpu(config.ramBytes, config.translationBufferBytes);
+    this.vcpu = new Vcpu(config.ramBytes, config.translationBufferBytes, config.vmmRegion);
     this.ram = new Uint8Array(this.vcpu.ram);
     this.record = new Uint32Array(this.vcpu.exitRecord);
     // A rising INTR asks the vCPU for an interrupt-window exit: the guest stops as soon as it
@@ -149,10 +153,36 @@ export class Machine {
     return c.portIn + c.portOut + c.mmioRead + c.mmioWrite + c.cpuid;
   }
 
+  /** Port I/O the engine emulates (a trapped IN/OUT), counted and observed like an I/O exit. */
+  portIn(port: number, size: number): number {
+    this.counters.portIn++;
+    const value = this.ports.read(port, size);
+    this.observeIo(InlineKind.portIn, port, size, value);
+    return value;
+  }
+
+  portOut(port: number, size: number, value: number): void {
+    this.counters.portOut++;
+    this.ports.write(port, size, value);
+    this.observeIo(InlineKind.portOut, port, size, value);
+  }
+
+  private observeIo(kind: number, port: number, size: number, value: number): void {
+    if (!this.observer) return;
+    this.record[Field.address] = port;
+    this.record[Field.size] = size;
+    this.record[Field.value] = value;
+    this.observer.onInlineExit(kind);
+  }
+
   private onInlineExit(kind: number): void {
     const r = this.record;
     if (kind === InlineKind.traceFull) {
       this.observer?.onTraceBufferFull();
+      return;
+    }
+    if (kind === InlineKind.newBlock) {
+      this.onNewBlock?.(r[Field.address], r[Field.size]);
       return;
     }
     if (this.stopCause) return; // stopping: the rest of the translated block must not touch devices

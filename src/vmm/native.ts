@@ -35,18 +35,50 @@ export interface NativeVcpu {
   /** Why the last inject() ended in shutdown or was unsupported. */
   readonly injectionDetail: string;
   close(): void;
+
+  // The trap engine (a vCPU created with a VMM region).
+  /** Unicorn-physical base of the VMM region, or undefined without one. */
+  readonly trapRegionBase: number | undefined;
+  /** The guest's CR0/CR3/CR4: the real ones get the shadow root and the VMM's bits. */
+  trapConfigure(cr0: number, cr3: number, cr4: number): void;
+  /** Copies the guest's GDT into the real one (ring 0 made ring 1, limits cut below the hole). */
+  trapLoadGdt(base: number, limit: number): boolean;
+  /** The next run() starts with an IRET into this state. */
+  trapEnter(cs: number, eip: number, eflags: number, ss: number, esp: number): void;
+  trapInvalidatePage(linear: number): void;
+  trapCounters(): ShadowCounters;
+  setDirtyLogging(on: boolean): void;
+  /** An inline exit (newBlock) the first time each block address runs. */
+  setBlockDiscovery(on: boolean): void;
+  /** One bit per guest page written since the last call (bit i of byte i/8); then cleared. */
+  takeDirtyLog(): Uint8Array;
+  /** Guest linear memory through the guest's own page tables; undefined if not mapped. */
+  readGuestLinear(linear: number, length: number): Uint8Array | undefined;
+  writeGuestLinear(linear: number, data: Uint8Array): boolean;
+}
+
+export interface ShadowCounters {
+  hiddenFaults: number;
+  trueFaults: number;
+  shadowPagesBuilt: number;
+  pageTableWrites: number;
+  dirtyLogFaults: number;
+  rootSwitches: number;
+  rootCacheHits: number;
+  pagesInvalidated: number;
 }
 
 interface NativeModule {
-  /** translationBufferBytes: the size of the translated-code buffer (default: Unicorn's, 1 GiB). */
-  Vcpu: new (ramBytes: number, translationBufferBytes?: number) => NativeVcpu;
+  /** translationBufferBytes: the size of the translated-code buffer (default: Unicorn's, 1 GiB);
+   *  withVmmRegion: the trap engine's VMM region above guest RAM. */
+  Vcpu: new (ramBytes: number, translationBufferBytes?: number, withVmmRegion?: boolean) => NativeVcpu;
   abiVersion: number;
   unicornVersion: string;
   /** The host TSC rate, which is the guest's too (Unicorn's RDTSC reads the host TSC). */
   hostTscHz(): number;
 }
 
-const EXPECTED_ABI_VERSION = 2;
+const EXPECTED_ABI_VERSION = 3;
 let loaded: NativeModule | undefined;
 
 export class NativeCoreMissing extends Error {}

@@ -33,7 +33,7 @@ const TIMESLICE_MICROS = 10_000;
 
 export async function runMachine(machine: Machine, engine: Engine, limits: RunLimits): Promise<RunResult> {
   const loopExits: Record<Exit['kind'], number> = {
-    hlt: 0, exception: 0, timeslice: 0, stop: 0, 'unicorn-error': 0, 'interrupt-window': 0,
+    hlt: 0, exception: 0, timeslice: 0, stop: 0, 'unicorn-error': 0, 'interrupt-window': 0, 'vmm-hole': 0,
   };
   let injected = 0;
   const record = new Uint32Array(machine.vcpu.exitRecord);
@@ -44,6 +44,11 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
   let outcome: RunOutcome | undefined;
 
   while (!outcome) {
+    const taken = engine.beforeRun?.(machine);
+    if (taken && taken.kind !== 'resume' && taken.kind !== 'halt') {
+      outcome = { kind: 'guest-crashed', status: 4, message: taken.reason };
+      break;
+    }
     machine.updateTimers();
     const delivery = injectPendingInterrupt(machine);
     if (delivery && delivery.kind !== 'delivered') {
@@ -63,11 +68,24 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
         outcome = await onHalt(machine, exit);
         break;
       case 'exception': {
-        const handled = engine.handleException(exit, machine.vcpu);
+        // A device asked to stop (the debug-exit port) before this: the stop wins, as it does
+        // over a HLT the guest reaches in the same block.
+        if (machine.stopCause) break;
+        const handled = engine.handleException(exit, machine.vcpu, machine);
         if (handled.kind === 'resume') {
           machine.observer?.onInjected(exit.vector, exit.softwareInterruptLength > 0 ? 'software' : 'exception', exit.errorCode, exit.cr2);
+        } else if (handled.kind === 'halt') {
+          outcome = await onHalt(machine, { kind: 'hlt', cs: exit.cs, eip: exit.eip });
+        } else {
+          outcome = { kind: 'guest-crashed', status: 4, message: handled.reason };
         }
-        if (handled.kind !== 'resume') outcome = { kind: 'guest-crashed', status: 4, message: handled.reason };
+        break;
+      }
+      case 'vmm-hole': {
+        const handled = engine.onReservedAccess?.(exit.address, exit.cs, exit.eip) ?? {
+          kind: 'fatal' as const, reason: `guest touched reserved memory at 0x${exit.address.toString(16)}`,
+        };
+        if (handled.kind === 'fatal' || handled.kind === 'shutdown') outcome = { kind: 'guest-crashed', status: 4, message: handled.reason };
         break;
       }
       case 'unicorn-error':
@@ -126,6 +144,7 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
     ...loopExits,
     'irq-injected': injected,
     'open-bus': machine.vcpu.openBusAccesses,
+    ...engine.counters?.(machine.vcpu),
   };
   return { outcome, engine: engine.name, guestSeconds: elapsedSeconds(), exits, totalExits: totalExits() };
 }

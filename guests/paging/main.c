@@ -1,0 +1,538 @@
+/*
+ * paging - a small demand-paging kernel (32-bit two-level paging, SDM Vol. 3 ch. 4.3).
+ *
+ * It loads its own GDT and IDT (exception vectors 0-31; #PF does the work, every other
+ * exception is reported and ends the run), identity-maps physical 0-64 MiB with 4 MiB pages
+ * (CR4.PSE) and then, one line per step:
+ *   a. turns paging on with 0x40000000-0x41FFFFFF (32 MiB, 8192 pages) not mapped;
+ *   b. writes a pattern to every dword of those 8192 pages: the first touch of each 4 MiB
+ *      region faults on its not-present PDE (the handler installs a zeroed page table) and
+ *      then on the not-present PTE (the handler installs a zeroed frame from a bump allocator
+ *      over RAM from 4 MiB up), every other page faults once: 8192 + 8 faults;
+ *   c. reads everything back (no more faults);
+ *   d. checks Accessed/Dirty in its PTEs, clears them on three pages (INVLPG each), reads one,
+ *      writes one, leaves one alone and prints the bits the CPU set;
+ *   e. builds three page directories that share the kernel mapping but map 0x50000000 to
+ *      different frames, and switches CR3 round-robin 300 times checking each one's marker;
+ *   f. remaps a page by rewriting its PTE + INVLPG, then + a CR3 reload instead, then clears
+ *      P and takes the #PF (checking CR2 and the error code) for a read and for a write.
+ * Prints "paging ok" and exits with value 0. Failures print a line and exit with value 1
+ * (a check failed), 2 (unexpected exception) or 4 (not enough RAM; 3 is "bad magic").
+ */
+#include "guest.h"
+
+#define PG_P  0x001u            /* present */
+#define PG_W  0x002u            /* writable */
+#define PG_A  0x020u            /* accessed */
+#define PG_D  0x040u            /* dirty */
+#define PG_PS 0x080u            /* PDE: 4 MiB page (needs CR4.PSE) */
+
+#define PAGE             4096u
+#define IDENTITY_PDES    16u                    /* 0-64 MiB with 4 MiB pages */
+#define DEMAND_BASE      0x40000000u
+#define DEMAND_PAGES     8192u                  /* 32 MiB */
+#define DEMAND_TABLES    (DEMAND_PAGES / 1024u) /* page tables the demand area needs */
+#define SPACES           3u                     /* address spaces of step e */
+#define SPACE_VADDR      0x50000000u
+#define SWITCHES         300u
+#define REMAP_PAGE       5u                     /* demand page used by step f */
+#define FRAMES_START     0x00400000u            /* bump allocator: physical 4 MiB and up */
+/* Every frame the run allocates: b, then 3 directories + 3 tables + 3 frames, then 2. */
+#define FRAMES_NEEDED    (DEMAND_PAGES + DEMAND_TABLES + 3u * SPACES + 2u)
+
+#define EXIT_CHECK      1
+#define EXIT_EXCEPTION  2
+#define EXIT_MEMORY     4
+
+/* ---------------------------------------------------------------- descriptors */
+
+static const uint64_t gdt[3] = {
+    0,
+    0x00CF9A000000FFFFull,      /* 0x08: flat 32-bit ring-0 code */
+    0x00CF92000000FFFFull,      /* 0x10: flat ring-0 data */
+};
+
+struct gate {
+    uint16_t offset_lo, selector;
+    uint8_t zero, type;
+    uint16_t offset_hi;
+} __attribute__((packed));
+
+static struct gate idt[256] __attribute__((aligned(8)));
+
+struct dtr {
+    uint16_t limit;
+    uint32_t base;
+} __attribute__((packed));
+
+/* What isr_common leaves on the stack (PUSHA order reversed, then the CPU's frame). */
+struct frame {
+    uint32_t edi, esi, ebp, esp, ebx, edx, ecx, eax;
+    uint32_t vector, error;
+    uint32_t eip, cs, eflags;
+};
+
+void exception_dispatch(struct frame *f);
+
+/*
+ * Exception stubs: vectors that do not push an error code push a 0 so that every frame
+ * looks alike (SDM Vol. 3 Table 6-1 lists 8, 10-14, 17, 21, 29 and 30 as pushing one).
+ */
+__asm__(
+    ".section .text.isr,\"ax\",@progbits\n"
+    ".irp n,0,1,2,3,4,5,6,7,9,15,16,18,19,20,22,23,24,25,26,27,28,31\n"
+    "isr\\n: pushl $0\n"
+    "    pushl $\\n\n"
+    "    jmp isr_common\n"
+    ".endr\n"
+    ".irp n,8,10,11,12,13,14,17,21,29,30\n"
+    "isr\\n: pushl $\\n\n"
+    "    jmp isr_common\n"
+    ".endr\n"
+    "isr_common:\n"
+    "    pushal\n"
+    "    pushl %esp\n"
+    "    call exception_dispatch\n"
+    "    addl $4, %esp\n"
+    "    popal\n"
+    "    addl $8, %esp\n"               /* vector and error code */
+    "    iretl\n"
+    ".section .rodata.isr_table,\"a\",@progbits\n"
+    ".balign 4\n"
+    "isr_table:\n"
+    ".irp n,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n"
+    "    .long isr\\n\n"
+    ".endr\n"
+    ".previous\n");
+
+extern const uint32_t isr_table[32];
+
+static void load_descriptors(void)
+{
+    static struct dtr gdtr, idtr;
+    gdtr.limit = sizeof gdt - 1;
+    gdtr.base = (uint32_t)(uintptr_t)gdt;
+    /* The loader's GDT may be gone (Multiboot §3.2): use our own selectors from here on. */
+    __asm__ volatile("lgdt %0\n\t"
+                     "ljmp $0x08, $1f\n"
+                     "1:\tmovw $0x10, %%ax\n\t"
+                     "movw %%ax, %%ds\n\t"
+                     "movw %%ax, %%es\n\t"
+                     "movw %%ax, %%fs\n\t"
+                     "movw %%ax, %%gs\n\t"
+                     "movw %%ax, %%ss"
+                     : : "m"(gdtr) : "eax", "memory");
+
+    for (uint32_t v = 0; v < 32; v++) {
+        idt[v].offset_lo = (uint16_t)isr_table[v];
+        idt[v].selector = 0x08;
+        idt[v].zero = 0;
+        idt[v].type = 0x8E;     /* present, DPL 0, 32-bit interrupt gate */
+        idt[v].offset_hi = (uint16_t)(isr_table[v] >> 16);
+    }
+    idtr.limit = sizeof idt - 1;
+    idtr.base = (uint32_t)(uintptr_t)idt;
+    __asm__ volatile("lidt %0" : : "m"(idtr) : "memory");
+}
+
+/* ---------------------------------------------------------------- CPU helpers */
+
+static inline uint32_t read_cr2(void)
+{
+    uint32_t v;
+    __asm__ volatile("mov %%cr2, %0" : "=r"(v));
+    return v;
+}
+
+static inline uint32_t read_cr3(void)
+{
+    uint32_t v;
+    __asm__ volatile("mov %%cr3, %0" : "=r"(v) : : "memory");
+    return v;
+}
+
+static inline void write_cr3(uint32_t v)
+{
+    __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory");
+}
+
+static inline void invlpg(uint32_t va)
+{
+    __asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
+}
+
+static inline uint32_t peek(uint32_t va)
+{
+    return *(volatile uint32_t *)(uintptr_t)va;
+}
+
+static inline void poke(uint32_t va, uint32_t v)
+{
+    *(volatile uint32_t *)(uintptr_t)va = v;
+}
+
+static void fail(const char *what)
+{
+    put_str("FAILED: ");
+    put_str(what);
+    put_char('\n');
+    guest_exit(EXIT_CHECK);
+}
+
+/* ---------------------------------------------------------------- frames and tables */
+
+static uint32_t kernel_pd[1024] __attribute__((aligned(4096)));
+static uint32_t next_frame = FRAMES_START;
+static uint32_t ram_end;
+
+/* A zeroed 4 KiB frame. Frames lie below 64 MiB, so the identity map reaches them. */
+static uint32_t alloc_frame(void)
+{
+    if (next_frame + PAGE > ram_end) {
+        put_str("FAILED: out of physical frames at ");
+        put_hex32(next_frame);
+        put_char('\n');
+        guest_exit(EXIT_MEMORY);
+    }
+    uint32_t frame = next_frame;
+    next_frame += PAGE;
+    volatile uint32_t *p = (volatile uint32_t *)(uintptr_t)frame;
+    for (uint32_t i = 0; i < PAGE / 4; i++)
+        p[i] = 0;
+    return frame;
+}
+
+/* The PTE that maps va in the kernel directory (its page table must exist). */
+static volatile uint32_t *kernel_pte(uint32_t va)
+{
+    uint32_t pde = kernel_pd[va >> 22];
+    volatile uint32_t *table = (volatile uint32_t *)(uintptr_t)(pde & ~0xFFFu);
+    return &table[(va >> 12) & 0x3FF];
+}
+
+static uint32_t pattern(uint32_t va)
+{
+    return va * 0x9E3779B1u + 0x5EED1234u;  /* odd multiplier: distinct for every dword */
+}
+
+/* ---------------------------------------------------------------- page faults */
+
+enum pf_mode { PF_NONE, PF_DEMAND, PF_EXPECT };
+
+static volatile enum pf_mode pf_mode = PF_NONE;
+/* Shared with the #PF handler, which runs in the middle of the code that reads them. */
+static volatile uint32_t page_faults;   /* demand faults on a missing PTE */
+static volatile uint32_t table_faults;  /* demand faults on a missing PDE */
+static volatile uint32_t odd_errors;    /* demand faults whose error code was not 0x2 */
+static volatile uint32_t expect_va, expect_frame, seen_cr2, seen_error, expected_faults;
+
+static void report_exception(const struct frame *f)
+{
+    if (f->vector == 13)
+        put_str("FAILED: #GP");
+    else if (f->vector == 14)
+        put_str("FAILED: unexpected #PF");
+    else {
+        put_str("FAILED: exception ");
+        put_dec(f->vector);
+    }
+    put_str(" error ");
+    put_hex32(f->error);
+    put_str(" at eip ");
+    put_hex32(f->eip);
+    if (f->vector == 14) {
+        put_str(" cr2 ");
+        put_hex32(read_cr2());
+    }
+    put_char('\n');
+    guest_exit(EXIT_EXCEPTION);
+}
+
+static void page_fault(struct frame *f)
+{
+    uint32_t cr2 = read_cr2();
+
+    if (pf_mode == PF_DEMAND && cr2 - DEMAND_BASE < DEMAND_PAGES * PAGE) {
+        if (f->error != 0x2)
+            odd_errors++;
+        uint32_t *pde = &kernel_pd[cr2 >> 22];
+        if (!(*pde & PG_P)) {
+            *pde = alloc_frame() | PG_W | PG_P;     /* a new, empty page table */
+            table_faults++;
+            return;                                 /* retried: faults on the PTE next */
+        }
+        volatile uint32_t *pte = kernel_pte(cr2);
+        if (!(*pte & PG_P)) {
+            *pte = alloc_frame() | PG_W | PG_P;
+            page_faults++;
+            return;
+        }
+    } else if (pf_mode == PF_EXPECT && (cr2 & ~0xFFFu) == expect_va) {
+        seen_cr2 = cr2;
+        seen_error = f->error;
+        expected_faults++;
+        *kernel_pte(expect_va) = expect_frame | PG_W | PG_P;
+        return;     /* no INVLPG needed: not-present entries are not cached (SDM §4.10.2.3) */
+    }
+    report_exception(f);
+}
+
+void exception_dispatch(struct frame *f)
+{
+    if (f->vector == 14)
+        page_fault(f);
+    else
+        report_exception(f);
+}
+
+/* ---------------------------------------------------------------- steps */
+
+static void enable_paging(void)
+{
+    for (uint32_t i = 0; i < IDENTITY_PDES; i++)
+        kernel_pd[i] = (i << 22) | PG_PS | PG_W | PG_P;
+    uint32_t t;
+    __asm__ volatile("mov %%cr4, %0\n\tor $0x10, %0\n\tmov %0, %%cr4" : "=&r"(t) : : "memory");
+    write_cr3((uint32_t)(uintptr_t)kernel_pd);
+    __asm__ volatile("mov %%cr0, %0\n\tor $0x80000000, %0\n\tmov %0, %%cr0" : "=&r"(t) : : "memory");
+    put_str("paging on: 0-64 MiB identity-mapped with 4 MiB pages, ");
+    put_hex32(DEMAND_BASE);
+    put_char('-');
+    put_hex32(DEMAND_BASE + DEMAND_PAGES * PAGE - 1);
+    put_str(" not mapped\n");
+}
+
+static void touch_all(void)
+{
+    pf_mode = PF_DEMAND;
+    for (uint32_t va = DEMAND_BASE; va < DEMAND_BASE + DEMAND_PAGES * PAGE; va += 4)
+        poke(va, pattern(va));
+    pf_mode = PF_NONE;
+
+    put_str("touched ");
+    put_dec(DEMAND_PAGES);
+    put_str(" pages: ");
+    put_dec(page_faults + table_faults);
+    put_str(" page faults (");
+    put_dec(page_faults);
+    put_str(" pages + ");
+    put_dec(table_faults);
+    put_str(" page tables)\n");
+    if (page_faults != DEMAND_PAGES || table_faults != DEMAND_TABLES)
+        fail("expected one fault per page and one per page table");
+    if (odd_errors)
+        fail("a demand fault's error code was not 0x2 (supervisor write, not present)");
+}
+
+static void read_back(void)
+{
+    uint32_t bad = 0;
+    for (uint32_t va = DEMAND_BASE; va < DEMAND_BASE + DEMAND_PAGES * PAGE; va += 4)
+        if (peek(va) != pattern(va))
+            bad++;
+    put_str("read back ");
+    put_dec(DEMAND_PAGES);
+    put_str(" pages: ");
+    if (bad) {
+        put_dec(bad);
+        put_str(" dwords differ\n");
+        fail("pattern mismatch");
+    }
+    put_str("patterns ok, ");
+    put_dec(page_faults + table_faults);
+    put_str(" page faults in all\n");
+    if (page_faults + table_faults != DEMAND_PAGES + DEMAND_TABLES)
+        fail("reading faulted");
+}
+
+static void put_ad(const char *what, uint32_t pte)
+{
+    put_str(what);
+    put_str(" A=");
+    put_dec((pte & PG_A) ? 1 : 0);
+    put_str(" D=");
+    put_dec((pte & PG_D) ? 1 : 0);
+}
+
+static void accessed_dirty(void)
+{
+    uint32_t both = 0;
+    for (uint32_t i = 0; i < DEMAND_PAGES; i++) {
+        uint32_t pte = *kernel_pte(DEMAND_BASE + i * PAGE);
+        if ((pte & (PG_A | PG_D)) == (PG_A | PG_D))
+            both++;
+    }
+    put_str("A/D after writes: ");
+    put_dec(both);
+    put_str(" of ");
+    put_dec(DEMAND_PAGES);
+    put_str(" PTEs accessed and dirty\n");
+    if (both != DEMAND_PAGES)
+        fail("written pages without A and D");
+
+    /* Pages 0, 1, 2: clear A and D, flush each; then read 0, write 1, leave 2. */
+    for (uint32_t i = 0; i < 3; i++) {
+        uint32_t va = DEMAND_BASE + i * PAGE;
+        *kernel_pte(va) &= ~(PG_A | PG_D);
+        invlpg(va);
+    }
+    uint32_t read_va = DEMAND_BASE, write_va = DEMAND_BASE + PAGE, idle_va = DEMAND_BASE + 2 * PAGE;
+    if (peek(read_va) != pattern(read_va))
+        fail("read after clearing A/D");
+    poke(write_va + 8, pattern(write_va + 8) ^ 0xFFFFFFFFu);
+    poke(write_va + 8, pattern(write_va + 8));
+    uint32_t r = *kernel_pte(read_va), w = *kernel_pte(write_va), n = *kernel_pte(idle_va);
+    put_ad("A/D after clearing: read page", r);
+    put_ad(", written page", w);
+    put_ad(", untouched page", n);
+    put_char('\n');
+    if ((r & (PG_A | PG_D)) != PG_A || (w & (PG_A | PG_D)) != (PG_A | PG_D) || (n & (PG_A | PG_D)))
+        fail("wrong A/D bits");
+}
+
+static void address_spaces(void)
+{
+    uint32_t dirs[SPACES], frames[SPACES];
+    for (uint32_t k = 0; k < SPACES; k++) {
+        uint32_t *pd = (uint32_t *)(uintptr_t)alloc_frame();
+        uint32_t *pt = (uint32_t *)(uintptr_t)alloc_frame();
+        frames[k] = alloc_frame();
+        for (uint32_t i = 0; i < IDENTITY_PDES; i++)
+            pd[i] = kernel_pd[i];                   /* the shared kernel mapping */
+        pd[SPACE_VADDR >> 22] = (uint32_t)(uintptr_t)pt | PG_W | PG_P;
+        pt[(SPACE_VADDR >> 12) & 0x3FF] = frames[k] | PG_W | PG_P;
+        poke(frames[k], 0xA5500000u + k);           /* the space's marker */
+        dirs[k] = (uint32_t)(uintptr_t)pd;
+    }
+
+    uint32_t kernel_cr3 = read_cr3();
+    for (uint32_t n = 0; n < SWITCHES; n++) {
+        uint32_t k = n % SPACES;
+        write_cr3(dirs[k]);
+        if (peek(SPACE_VADDR) != 0xA5500000u + k) {
+            write_cr3(kernel_cr3);
+            fail("wrong marker after a CR3 switch");
+        }
+        poke(SPACE_VADDR + 4, peek(SPACE_VADDR + 4) + 1);   /* visit count, in the space */
+    }
+    write_cr3(kernel_cr3);
+
+    put_str("3 address spaces at ");
+    put_hex32(SPACE_VADDR);
+    put_str(": ");
+    put_dec(SWITCHES);
+    put_str(" CR3 switches, markers ok, visits");
+    for (uint32_t k = 0; k < SPACES; k++) {
+        put_char(' ');
+        put_dec(peek(frames[k] + 4));           /* through the identity map */
+    }
+    put_char('\n');
+    for (uint32_t k = 0; k < SPACES; k++)
+        if (peek(frames[k] + 4) != SWITCHES / SPACES)
+            fail("visit counts");
+}
+
+static void expect_fault(const char *what, int write, uint32_t va, uint32_t frame)
+{
+    *kernel_pte(va) &= ~PG_P;
+    invlpg(va);
+    expect_va = va;
+    expect_frame = frame;
+    expected_faults = 0;
+    seen_cr2 = seen_error = 0xFFFFFFFFu;
+    pf_mode = PF_EXPECT;
+    uint32_t v;
+    if (write) {
+        poke(va + 12, 0x600D0003u);
+        v = peek(va + 12);
+    } else {
+        v = peek(va + 12);
+    }
+    pf_mode = PF_NONE;
+    put_str(what);
+    put_str(": ");
+    put_dec(expected_faults);
+    put_str(" #PF cr2=");
+    put_hex32(seen_cr2);
+    put_str(" error ");
+    put_hex32(seen_error);
+    put_str(", mapped again, read ");
+    put_hex32(v);
+    put_char('\n');
+    if (expected_faults != 1 || seen_cr2 != va + 12 || seen_error != (write ? 0x2u : 0x0u))
+        fail("wrong page fault");
+}
+
+static void change_tables(void)
+{
+    uint32_t va = DEMAND_BASE + REMAP_PAGE * PAGE;
+    volatile uint32_t *pte = kernel_pte(va);
+
+    /* Remap with INVLPG. The read before it caches the old translation. */
+    uint32_t g = alloc_frame();
+    poke(g, 0x600D0001u);
+    if (peek(va) != pattern(va))
+        fail("page before remapping");
+    *pte = g | PG_W | PG_P;
+    invlpg(va);
+    uint32_t v = peek(va);
+    put_str("remap with INVLPG: read ");
+    put_hex32(v);
+    put_char('\n');
+    if (v != 0x600D0001u)
+        fail("old frame still seen after INVLPG");
+
+    /* Remap with a CR3 reload (which flushes all non-global translations) instead. */
+    uint32_t h = alloc_frame();
+    poke(h, 0x600D0002u);
+    *pte = h | PG_W | PG_P;
+    write_cr3(read_cr3());
+    v = peek(va);
+    put_str("remap with CR3 reload: read ");
+    put_hex32(v);
+    put_char('\n');
+    if (v != 0x600D0002u)
+        fail("old frame still seen after a CR3 reload");
+
+    /* Unmap (P=0, INVLPG) and touch: the handler sees CR2 and the error code, maps it back. */
+    poke(h + 12, 0x600D0004u);
+    expect_fault("unmapped page read", 0, va, h);
+    if (peek(h + 12) != 0x600D0004u)
+        fail("read of a remapped page");
+    expect_fault("unmapped page write", 1, va, h);
+    if (peek(h + 12) != 0x600D0003u)
+        fail("write to a remapped page did not reach the frame");
+}
+
+void kmain(uint32_t magic, const struct multiboot_info *mbi)
+{
+    uart_init();
+    mb_require_magic(magic);
+    load_descriptors();
+
+    if (!(mbi->flags & MULTIBOOT_INFO_MEMORY)) {
+        put_str("FAILED: no mem_upper from the loader\n");
+        guest_exit(EXIT_MEMORY);
+    }
+    ram_end = 0x100000u + mbi->mem_upper * 1024u;
+    uint32_t need = FRAMES_START + FRAMES_NEEDED * PAGE;
+    if (mbi->mem_upper > (IDENTITY_PDES << 22) / 1024u - 1024u)
+        ram_end = IDENTITY_PDES << 22;          /* frames must stay in the identity map */
+    if (ram_end < need) {
+        put_str("FAILED: not enough memory: mem_upper=");
+        put_dec(mbi->mem_upper);
+        put_str("K, need ");
+        put_dec((need - 0x100000u) / 1024u);
+        put_str("K (run with 64 MiB)\n");
+        guest_exit(EXIT_MEMORY);
+    }
+
+    enable_paging();
+    touch_all();
+    read_back();
+    accessed_dirty();
+    address_spaces();
+    change_tables();
+    put_str("paging ok\n");
+    guest_exit(0);
+}

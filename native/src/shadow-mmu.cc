@@ -1,0 +1,287 @@
+#include "shadow-mmu.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "vmm-region.h"
+
+namespace vmm {
+namespace {
+
+constexpr uint32_t kPresent = 1;
+constexpr uint32_t kWritable = 1u << 1;
+constexpr uint32_t kUser = 1u << 2;
+constexpr uint32_t kCr0Pg = 1u << 31;
+constexpr uint32_t kCr0Wp = 1u << 16;
+constexpr uint32_t kHolePde = kHoleLinear >> 22;
+constexpr uint32_t kEntries = 1024;
+
+// frame_flags_ bits, per guest RAM frame.
+constexpr uint8_t kWatched = 1;   // a guest page table that shadows derive from: write-protected
+constexpr uint8_t kUnsynced = 2;  // a page table the guest wrote: shadows from it are dropped at the next flush
+constexpr uint8_t kLogged = 4;    // written since the dirty log was last taken
+
+}  // namespace
+
+ShadowMmu::ShadowMmu(GuestRam ram, uint64_t ram_bytes, ShadowRegion region, std::function<void()> flush_tlb)
+    : ram_(ram), ram_pages_(ram_bytes >> 12), region_(region), flush_tlb_(std::move(flush_tlb)) {
+  pool_pages_ = static_cast<uint32_t>((region.bytes - kRegionPool) >> 12);
+  frame_flags_.assign(ram_pages_, 0);
+  reverse_map_.resize(ram_pages_);
+  roots_.reserve(kCachedRoots);
+}
+
+uint32_t* ShadowMmu::pool_entries(uint32_t page) {
+  return reinterpret_cast<uint32_t*>(region_.host + kRegionPool + (static_cast<uint64_t>(page) << 12));
+}
+
+uint32_t ShadowMmu::pool_physical(uint32_t page) const {
+  return static_cast<uint32_t>(region_.physical + kRegionPool + (static_cast<uint64_t>(page) << 12));
+}
+
+uint32_t ShadowMmu::allocate_page() {
+  uint32_t page = kNoPage;
+  if (!free_pages_.empty()) {
+    page = free_pages_.back();
+    free_pages_.pop_back();
+  } else if (next_page_ < pool_pages_) {
+    page = next_page_++;
+  }
+  if (page != kNoPage) std::memset(pool_entries(page), 0, 4096);
+  return page;
+}
+
+void ShadowMmu::free_page(uint32_t page) { free_pages_.push_back(page); }
+
+uint32_t ShadowMmu::host_frame(uint64_t guest_physical) const {
+  uint64_t page = guest_physical & ~0xFFFull;
+  // The VMM region is not part of the guest's physical space: there the guest finds open bus.
+  if (page >= region_.physical && page < region_.physical + region_.bytes) return static_cast<uint32_t>(region_.open_bus_page);
+  return static_cast<uint32_t>(page);
+}
+
+ShadowMmu::Root* ShadowMmu::find_root(uint32_t key) {
+  for (Root& root : roots_) {
+    if (root.key == key) return &root;
+  }
+  return nullptr;
+}
+
+ShadowMmu::Root& ShadowMmu::new_root(uint32_t key) {
+  Root* slot = nullptr;
+  if (roots_.size() < kCachedRoots) {
+    roots_.emplace_back();
+    slot = &roots_.back();
+  } else {
+    // Evict the least recently used address space.
+    slot = &*std::min_element(roots_.begin(), roots_.end(),
+                              [](const Root& a, const Root& b) { return a.last_used < b.last_used; });
+    clear_root(*slot);
+    free_page(slot->page);
+  }
+  slot->key = key;
+  slot->page = allocate_page();
+  slot->tables.assign(kEntries, kNoPage);
+  slot->sources.assign(kEntries, kNoSource);
+  // Every shadow maps the VMM's hole, supervisor-only.
+  pool_entries(slot->page)[kHolePde] = static_cast<uint32_t>(region_.physical + kRegionHolePageTable) | kPresent | kWritable;
+  return *slot;
+}
+
+void ShadowMmu::unmap_entry(uint32_t page, uint32_t index) {
+  uint32_t& entry = pool_entries(page)[index];
+  if (!(entry & kPresent)) return;
+  uint64_t frame = entry >> 12;
+  if (frame < ram_pages_) {
+    std::vector<uint32_t>& users = reverse_map_[frame];
+    auto it = std::find(users.begin(), users.end(), (page << 10) | index);
+    if (it != users.end()) {
+      *it = users.back();
+      users.pop_back();
+    }
+  }
+  entry = 0;
+}
+
+void ShadowMmu::drop_table(Root& root, uint32_t pde_index) {
+  uint32_t page = root.tables[pde_index];
+  if (page == kNoPage) return;
+  for (uint32_t i = 0; i < kEntries; i++) unmap_entry(page, i);
+  free_page(page);
+  pool_entries(root.page)[pde_index] = 0;
+  root.tables[pde_index] = kNoPage;
+  root.sources[pde_index] = kNoSource;
+}
+
+void ShadowMmu::clear_root(Root& root) {
+  for (uint32_t pde = 0; pde < kHolePde; pde++) drop_table(root, pde);
+}
+
+void ShadowMmu::protect_frame(uint32_t frame) {
+  for (uint32_t user : reverse_map_[frame]) pool_entries(user >> 10)[user & 0x3FF] &= ~kWritable;
+}
+
+void ShadowMmu::watch_table(uint32_t frame) {
+  if (frame >= ram_pages_ || (frame_flags_[frame] & (kWatched | kUnsynced))) return;
+  frame_flags_[frame] |= kWatched;
+  if (!reverse_map_[frame].empty()) {
+    protect_frame(frame);
+    flush_tlb_();
+  }
+}
+
+// The guest wrote one of its page tables: what the shadows derived from it may be stale.
+void ShadowMmu::page_table_written(uint32_t frame) {
+  counters_.page_table_writes++;
+  frame_flags_[frame] = (frame_flags_[frame] & ~kWatched) | kUnsynced;
+  unsynced_.push_back(frame);
+  drop_derived(frame);
+  flush_tlb_();
+}
+
+void ShadowMmu::drop_derived(uint32_t frame) {
+  for (Root& root : roots_) {
+    if (root.key == (frame << 12)) clear_root(root);
+    for (uint32_t pde = 0; pde < kHolePde; pde++) {
+      if (root.sources[pde] == frame) drop_table(root, pde);
+    }
+  }
+}
+
+uint32_t ShadowMmu::activate(const PagingState& guest) {
+  bool mode_changed = (guest.cr0 ^ guest_.cr0) & (kCr0Pg | kCr0Wp) || guest.cr4 != guest_.cr4;
+  guest_ = guest;
+  if (mode_changed) invalidate_all();
+  // A CR3 load flushes the TLB: whatever was derived from tables the guest wrote since is dropped,
+  // and those tables are protected again once shadows are built from them.
+  for (uint32_t frame : unsynced_) {
+    frame_flags_[frame] &= ~kUnsynced;
+    drop_derived(frame);
+  }
+  if (!unsynced_.empty()) flush_tlb_();
+  unsynced_.clear();
+  uint32_t key = (guest.cr0 & kCr0Pg) ? (guest.cr3 & 0xFFFFF000u) : kPhysicalModeKey;
+  counters_.root_switches++;
+  Root* root = find_root(key);
+  if (root) {
+    counters_.root_cache_hits++;
+  } else {
+    root = &new_root(key);
+  }
+  if (key != kPhysicalModeKey) watch_table(key >> 12);
+  root->last_used = ++clock_;
+  current_ = root;
+  return pool_physical(root->page);
+}
+
+void ShadowMmu::invalidate_all() {
+  for (Root& root : roots_) {
+    clear_root(root);
+    free_page(root.page);
+  }
+  roots_.clear();
+  current_ = nullptr;
+  for (uint8_t& flags : frame_flags_) flags &= kLogged;
+  unsynced_.clear();
+  flush_tlb_();
+}
+
+void ShadowMmu::invalidate_page(uint32_t linear) {
+  counters_.pages_invalidated++;
+  if (current_ == nullptr || linear >= kHoleLinear) return;
+  uint32_t page = current_->tables[linear >> 22];
+  if (page != kNoPage) unmap_entry(page, (linear >> 12) & 0x3FF);
+  flush_tlb_();
+}
+
+ShadowFault ShadowMmu::handle_fault(uint32_t linear, uint32_t error_code) {
+  if (linear >= kHoleLinear) return {FaultOutcome::kHole, 0};
+  if (current_ == nullptr) return {FaultOutcome::kPoolExhausted, 0};
+  uint32_t access = error_code & (kAccessWrite | kAccessUser);
+  bool write = access & kAccessWrite;
+  Translation t = walk_guest_page_tables(ram_, guest_, linear, access);
+  if (!t.ok) {
+    counters_.true_faults++;
+    return {FaultOutcome::kGuestFault, t.page_fault_error};
+  }
+  bool paging = guest_.cr0 & kCr0Pg;
+  uint64_t guest_frame = t.physical >> 12;
+  bool in_ram = guest_frame < ram_pages_;
+  if (write && in_ram && (frame_flags_[guest_frame] & kWatched)) page_table_written(static_cast<uint32_t>(guest_frame));
+
+  Root& root = *current_;
+  uint32_t pde = linear >> 22;
+  if (root.tables[pde] == kNoPage) {
+    uint32_t page = allocate_page();
+    if (page == kNoPage) {
+      // Out of shadow pages: start over from empty shadows (rebuilt on demand).
+      PagingState guest = guest_;
+      invalidate_all();
+      activate(guest);
+      return {FaultOutcome::kHidden, 0};
+    }
+    root.tables[pde] = page;
+    pool_entries(root.page)[pde] = pool_physical(page) | kPresent | kWritable | kUser;
+    counters_.shadow_pages_built++;
+    uint64_t guest_pd = guest_.cr3 & 0xFFFFF000u;
+    if (paging && t.leaf_table != guest_pd && (t.leaf_table >> 12) < ram_pages_) {
+      root.sources[pde] = static_cast<uint32_t>(t.leaf_table >> 12);
+      watch_table(root.sources[pde]);
+    }
+  }
+
+  // Rights: the guest's, less write until the guest's D bit is set (so the first write comes here
+  // and sets it), less write on watched page tables and on pages the dirty log has not seen written.
+  uint32_t entry = host_frame(t.physical) | kPresent;
+  if (t.user) entry |= kUser;
+  // A supervisor write with CR0.WP clear may write a read-only page; the shadow then has to allow
+  // it, which is sound only if user code cannot reach the page.
+  bool writable = t.writable || (!(guest_.cr0 & kCr0Wp) && !t.user);
+  if (writable && (t.dirty || !paging)) {
+    bool allow = true;
+    if (in_ram) {
+      uint8_t& flags = frame_flags_[guest_frame];
+      if (flags & kWatched) allow = false;
+      if (dirty_logging_ && !(flags & kLogged)) {
+        if (write) {
+          flags |= kLogged;
+          counters_.dirty_log_faults++;
+        } else {
+          allow = false;
+        }
+      }
+    }
+    if (allow) entry |= kWritable;
+  }
+  uint32_t page = root.tables[pde];
+  uint32_t index = (linear >> 12) & 0x3FF;
+  unmap_entry(page, index);
+  pool_entries(page)[index] = entry;
+  if (in_ram) reverse_map_[guest_frame].push_back((page << 10) | index);
+  counters_.hidden_faults++;
+  return {FaultOutcome::kHidden, 0};
+}
+
+void ShadowMmu::set_dirty_logging(bool on) {
+  if (on == dirty_logging_) return;
+  dirty_logging_ = on;
+  for (uint8_t& flags : frame_flags_) flags &= ~kLogged;
+  if (on) {
+    for (uint32_t frame = 0; frame < ram_pages_; frame++) protect_frame(frame);
+    flush_tlb_();
+  }
+}
+
+std::vector<uint8_t> ShadowMmu::take_dirty_log() {
+  std::vector<uint8_t> bitmap((ram_pages_ + 7) / 8, 0);
+  for (uint32_t frame = 0; frame < ram_pages_; frame++) {
+    if (!(frame_flags_[frame] & kLogged)) continue;
+    bitmap[frame / 8] |= static_cast<uint8_t>(1u << (frame % 8));
+    frame_flags_[frame] &= ~kLogged;
+    protect_frame(frame);
+  }
+  flush_tlb_();
+  return bitmap;
+}
+
+}  // namespace vmm

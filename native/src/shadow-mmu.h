@@ -1,0 +1,119 @@
+// Shadow page tables for the trap engine (the technique of VMware's and Xen's early VMMs; see
+// Adams & Agesen, ASPLOS 2006, §2.3). The real CR3 points at a shadow page directory in the VMM
+// region, never at the guest's tables. Shadow entries are filled lazily: a real #PF whose guest
+// mapping exists is a *hidden* fault, filled here without leaving native code; one whose guest
+// mapping does not allow the access is a *true* fault, reflected to the guest.
+//
+// Coherence: every guest page-table page the shadows were built from is write-protected in all
+// shadows; a guest write to one drops the shadow tables derived from it (rebuilt on demand) and
+// unprotects the page. INVLPG drops one entry; MOV CR3 switches to the cached shadow of that
+// address space (a few are kept, least recently used evicted).
+//
+// Shadow format: 32-bit paging with 4 KiB pages (guest 4 MiB pages are shadowed page by page,
+// so protection and dirty tracking stay per 4 KiB). Guests with paging off get an identity
+// shadow. PAE guests are not shadowed (the engine refuses them).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "guest-page-walk.h"
+
+namespace vmm {
+
+struct ShadowCounters {
+  uint64_t hidden_faults = 0;
+  uint64_t true_faults = 0;
+  uint64_t shadow_pages_built = 0;   // shadow page-table pages filled from a guest table
+  uint64_t page_table_writes = 0;    // guest writes to write-protected page-table pages
+  uint64_t dirty_log_faults = 0;     // first writes to a page since the dirty log was read
+  uint64_t root_switches = 0;        // MOV CR3 (and paging-mode changes) served
+  uint64_t root_cache_hits = 0;      // ... from an already built shadow
+  uint64_t pages_invalidated = 0;    // INVLPG
+};
+
+enum class FaultOutcome { kHidden, kGuestFault, kHole, kPoolExhausted };
+
+struct ShadowFault {
+  FaultOutcome outcome;
+  uint32_t guest_error_code;  // kGuestFault: the #PF error code the guest sees
+};
+
+struct ShadowRegion {
+  uint8_t* host;          // the VMM region's host memory
+  uint64_t physical;      // its Unicorn-physical base
+  uint64_t bytes;
+  uint64_t open_bus_page; // a Unicorn-physical page with nothing behind it
+};
+
+class ShadowMmu {
+ public:
+  ShadowMmu(GuestRam ram, uint64_t ram_bytes, ShadowRegion region, std::function<void()> flush_tlb);
+
+  // The shadow root (a physical address for the real CR3) for the guest's paging state.
+  uint32_t activate(const PagingState& guest);
+  // Handles a real #PF at `linear` with the CPU's error code (P, W, U bits).
+  ShadowFault handle_fault(uint32_t linear, uint32_t error_code);
+  // INVLPG: the guest changed the mapping of one page.
+  void invalidate_page(uint32_t linear);
+  // A paging-mode change (CR0.PG/WP, CR4.PSE/PAE): every shadow is dropped.
+  void invalidate_all();
+
+  // Dirty log (KVM_GET_DIRTY_LOG semantics): pages written since the last take.
+  void set_dirty_logging(bool on);
+  bool dirty_logging() const { return dirty_logging_; }
+  // One bit per guest page (bit i of byte i/8), then cleared and write-protected again.
+  std::vector<uint8_t> take_dirty_log();
+
+  const ShadowCounters& counters() const { return counters_; }
+
+ private:
+  static constexpr uint32_t kNoPage = ~0u;
+  static constexpr uint32_t kPhysicalModeKey = 1;  // guest CR3 values are page aligned: never 1
+  static constexpr int kCachedRoots = 8;
+  static constexpr uint32_t kNoSource = ~0u;
+
+  struct Root {
+    uint32_t key = 0;           // guest CR3 (page) or kPhysicalModeKey
+    uint32_t page = kNoPage;    // pool page of the shadow directory
+    uint64_t last_used = 0;
+    std::vector<uint32_t> tables;   // per PDE: pool page of the shadow PT, or kNoPage
+    std::vector<uint32_t> sources;  // per PDE: guest frame the shadow PT came from (kNoSource for large / physical mode)
+  };
+
+  uint32_t* pool_entries(uint32_t page);
+  uint32_t pool_physical(uint32_t page) const;
+  uint32_t allocate_page();
+  void free_page(uint32_t page);
+  Root* find_root(uint32_t key);
+  Root& new_root(uint32_t key);
+  void clear_root(Root& root);
+  void drop_table(Root& root, uint32_t pde_index);
+  void unmap_entry(uint32_t page, uint32_t index);
+  void protect_frame(uint32_t frame);
+  void watch_table(uint32_t frame);
+  void page_table_written(uint32_t frame);
+  void drop_derived(uint32_t frame);
+  uint32_t host_frame(uint64_t guest_physical) const;
+
+  GuestRam ram_;
+  uint64_t ram_pages_;
+  ShadowRegion region_;
+  std::function<void()> flush_tlb_;
+  PagingState guest_{};
+  std::vector<Root> roots_;
+  Root* current_ = nullptr;
+  uint64_t clock_ = 0;
+  std::vector<uint32_t> free_pages_;
+  uint32_t next_page_ = 0;
+  uint32_t pool_pages_ = 0;
+  // Per guest RAM frame.
+  std::vector<uint8_t> frame_flags_;
+  std::vector<uint32_t> unsynced_;  // frames with kUnsynced set
+  std::vector<std::vector<uint32_t>> reverse_map_;  // shadow PTEs mapping the frame: page << 10 | index
+  std::vector<uint8_t> dirty_log_;
+  bool dirty_logging_ = false;
+  ShadowCounters counters_;
+};
+
+}  // namespace vmm

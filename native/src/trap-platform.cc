@@ -1,0 +1,161 @@
+#include "trap-platform.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "registers.h"
+#include "vmm-region.h"
+
+namespace vmm {
+namespace {
+
+constexpr uint32_t kCr0Pe = 1u << 0;
+constexpr uint32_t kCr0Mp = 1u << 1;
+constexpr uint32_t kCr0Em = 1u << 2;
+constexpr uint32_t kCr0Ts = 1u << 3;
+constexpr uint32_t kCr0Et = 1u << 4;
+constexpr uint32_t kCr0Ne = 1u << 5;
+constexpr uint32_t kCr0Wp = 1u << 16;
+constexpr uint32_t kCr0Pg = 1u << 31;
+constexpr uint32_t kCr4Pse = 1u << 4;
+constexpr uint32_t kCr4Pae = 1u << 5;
+constexpr uint32_t kCr4Pge = 1u << 7;
+constexpr uint32_t kFlagNt = 1u << 14;
+
+void write_u32(uint8_t* at, uint32_t value) { std::memcpy(at, &value, 4); }
+uint32_t read_u32(const uint8_t* at) {
+  uint32_t v;
+  std::memcpy(&v, at, 4);
+  return v;
+}
+
+// An 8-byte segment descriptor (SDM Vol. 3 §3.4.5): flat, 4 KiB granular, 32-bit.
+uint64_t flat_descriptor(uint32_t type, uint32_t dpl) {
+  uint32_t lo = 0x0000FFFF;
+  uint32_t hi = (type << 8) | (1u << 12) | (dpl << 13) | (1u << 15) | 0x000F0000 | (1u << 22) | (1u << 23);
+  return (static_cast<uint64_t>(hi) << 32) | lo;
+}
+
+}  // namespace
+
+std::unique_ptr<TrapPlatform> TrapPlatform::create(uc_engine* uc, GuestRam ram, uint64_t ram_bytes, uint64_t physical, uc_err* err) {
+  auto memory = std::make_unique<GuestMemory>(kRegionBytes);
+  if (!memory->ok()) {
+    *err = UC_ERR_NOMEM;
+    return nullptr;
+  }
+  *err = uc_mem_map_ptr(uc, physical, kRegionBytes, UC_PROT_ALL, memory->base());
+  if (*err != UC_ERR_OK) return nullptr;
+  std::unique_ptr<TrapPlatform> platform(new TrapPlatform(uc, std::move(memory), physical));
+  platform->build_region();
+  ShadowRegion region{platform->memory_->base(), physical, kRegionBytes, physical + kRegionBytes};
+  platform->mmu_ = std::make_unique<ShadowMmu>(ram, ram_bytes, region, [uc] { uc_ctl_flush_tlb(uc); });
+  platform->view_.hole_memory = platform->memory_->base();
+  platform->view_.hidden_flags = kFlagNt;
+  return platform;
+}
+
+void TrapPlatform::build_region() {
+  uint8_t* base = memory_->base();
+  // The hole's page table: region offset x at linear kHoleLinear + x, supervisor only.
+  for (uint32_t offset = 0; offset < kRegionMappedBytes; offset += 4096) {
+    write_u32(base + kRegionHolePageTable + (offset >> 12) * 4, static_cast<uint32_t>(physical_ + offset) | 0x3);
+  }
+  uint8_t* gdt = base + kRegionGdt;
+  uint64_t code = flat_descriptor(0xB, 0), data = flat_descriptor(0x3, 0);
+  std::memcpy(gdt + kVmmCodeSelector, &code, 8);
+  std::memcpy(gdt + kVmmDataSelector, &data, 8);
+  // A 32-bit TSS without an I/O bitmap (its base lies past the limit), so every IN and OUT at
+  // CPL > IOPL raises #GP (SDM Vol. 1 §19.5.2).
+  uint32_t tss_linear = kHoleLinear + kRegionTss;
+  uint32_t tss_lo = 0x67 | (tss_linear << 16);
+  uint32_t tss_hi = ((tss_linear >> 16) & 0xFF) | (0x9u << 8) | (1u << 15) | (tss_linear & 0xFF000000u);
+  write_u32(gdt + kVmmTssSelector, tss_lo);
+  write_u32(gdt + kVmmTssSelector + 4, tss_hi);
+  write_u32(base + kRegionTss + 0x66, 0x68u << 16);  // I/O map base = 0x68 > limit
+  base[kRegionStub] = 0xCF;                              // iret
+}
+
+void TrapPlatform::set_guest_paging(const PagingState& guest) {
+  view_.guest_paging = guest;
+  uint32_t root = mmu_->activate(guest);
+  // The real CPU always pages (through the shadow) with WP set, so read-only shadow entries bind
+  // the deprivileged kernel too; the FPU bits are the guest's.
+  uint32_t cr0 = kCr0Pe | kCr0Pg | kCr0Wp | kCr0Et | kCr0Ne | (guest.cr0 & (kCr0Mp | kCr0Em | kCr0Ts));
+  uint32_t cr4 = guest.cr4 & ~(kCr4Pse | kCr4Pae | kCr4Pge);
+  write_register(uc_, kRegCr4, cr4);
+  write_register(uc_, kRegCr3, root);
+  write_register(uc_, kRegCr0, cr0);
+}
+
+bool TrapPlatform::load_guest_gdt(EventInjector& injector, uint32_t base, uint32_t limit) {
+  uint8_t* gdt = memory_->base() + kRegionGdt;
+  uint32_t count = std::min<uint32_t>((limit + 1) / 8, kFirstVmmDescriptor);
+  std::memset(gdt, 0, kFirstVmmDescriptor * 8);
+  for (uint32_t i = 1; i < count; i++) {
+    uint8_t raw[8];
+    if (!injector.read_guest_linear(base + i * 8, raw, 8)) return false;
+    uint32_t lo = read_u32(raw), hi = read_u32(raw + 4);
+    bool segment = hi & (1u << 12);
+    if (segment && (hi & (1u << 15))) {
+      uint32_t dpl = (hi >> 13) & 3;
+      if (dpl == 0) hi |= 1u << 13;  // guest ring 0 runs on ring 1
+      bool expand_down = !(hi & (1u << 11)) && (hi & (1u << 10));
+      uint32_t seg_base = (lo >> 16) | ((hi & 0xFF) << 16) | (hi & 0xFF000000u);
+      uint32_t seg_limit = (lo & 0xFFFF) | (hi & 0xF0000);
+      bool granular = hi & (1u << 23);
+      uint64_t last = static_cast<uint64_t>(seg_base) + (granular ? (static_cast<uint64_t>(seg_limit) << 12 | 0xFFF) : seg_limit);
+      if (!expand_down && last >= kHoleLinear && seg_base < kHoleLinear) {
+        // Truncate: the segment ends just below the hole.
+        uint32_t bytes = kHoleLinear - seg_base;
+        uint32_t new_limit = granular ? (bytes >> 12) - 1 : bytes - 1;
+        if (!granular && new_limit > 0xFFFFF) {
+          granular = true;
+          new_limit = (bytes >> 12) - 1;
+          hi |= 1u << 23;
+        }
+        lo = (lo & 0xFFFF0000u) | (new_limit & 0xFFFF);
+        hi = (hi & ~0x000F0000u) | (new_limit & 0xF0000);
+      }
+    }
+    write_u32(gdt + i * 8, lo);
+    write_u32(gdt + i * 8 + 4, hi);
+  }
+  uc_x86_mmr gdtr{0, kHoleLinear + kRegionGdt, 0xFFFF, 0};
+  uc_reg_write(uc_, UC_X86_REG_GDTR, &gdtr);
+  uint32_t tr = kVmmTssSelector;
+  uc_x86_mmr tr_mmr{};
+  uc_reg_read(uc_, UC_X86_REG_TR, &tr_mmr);
+  if (tr_mmr.selector != tr || tr_mmr.base != kHoleLinear + kRegionTss) {
+    // LTR marks the descriptor busy; a fresh copy of the table has it available again.
+    uc_reg_write(uc_, UC_X86_REG_TR, &tr);
+  }
+  return true;
+}
+
+void TrapPlatform::enter(uint32_t cs, uint32_t eip, uint32_t eflags, uint32_t ss, uint32_t esp) {
+  // CPL 0 first: a stack-segment load with CR0.PE clear (a real-mode load, DPL 0) sets CPL 0, then
+  // the VMM's own segments are loaded for real.
+  uint64_t cr0 = 0;
+  read_register(uc_, kRegCr0, &cr0);
+  uint32_t vmm_data = kVmmDataSelector, vmm_code = kVmmCodeSelector;
+  write_register(uc_, kRegCr0, cr0 & ~static_cast<uint64_t>(kCr0Pe | kCr0Pg));
+  uc_reg_write(uc_, UC_X86_REG_SS, &vmm_data);
+  write_register(uc_, kRegCr0, cr0);
+  uc_reg_write(uc_, UC_X86_REG_SS, &vmm_data);
+  uc_reg_write(uc_, UC_X86_REG_CS, &vmm_code);
+  // Reload the data segments from the real GDT: their cached descriptors may still be the guest's
+  // ring-0 ones, which the IRET to an outer ring would null.
+  for (uc_x86_reg segment : {UC_X86_REG_DS, UC_X86_REG_ES, UC_X86_REG_FS, UC_X86_REG_GS}) {
+    uint32_t selector = 0;
+    uc_reg_read(uc_, segment, &selector);
+    if (selector & ~3u) uc_reg_write(uc_, segment, &selector);
+  }
+  uint8_t* stack_top = memory_->base() + kRegionStack + 4096;
+  uint32_t frame[5] = {eip, cs, eflags, esp, ss};
+  std::memcpy(stack_top - sizeof frame, frame, sizeof frame);
+  write_register(uc_, kRegEsp, kHoleLinear + kRegionStack + 4096 - sizeof frame);
+  write_register(uc_, kRegEip, kHoleLinear + kRegionStub);
+}
+
+}  // namespace vmm

@@ -1,0 +1,48 @@
+// What the trap engine's deprivileged guest runs on: the VMM region (vmm-region.h) with the real
+// GDT, TSS and world-switch stub, the shadow MMU behind the real CR3, and the guest's virtual
+// paging state. Guest ring 0 runs on real ring 1 ("ring compression"), guest ring 3 on ring 3.
+#pragma once
+#include <cstdint>
+#include <memory>
+
+#include <unicorn/unicorn.h>
+
+#include "event-injection.h"
+#include "guest-memory.h"
+#include "shadow-mmu.h"
+
+namespace vmm {
+
+class TrapPlatform {
+ public:
+  // Maps the region at `physical` (Unicorn-physical, just above guest RAM) and builds the VMM's
+  // GDT, TSS, stub and hole page table in it.
+  static std::unique_ptr<TrapPlatform> create(uc_engine* uc, GuestRam ram, uint64_t ram_bytes, uint64_t physical, uc_err* err);
+
+  // The guest's CR0/CR3/CR4 as it believes them; the real ones get the shadow and the VMM's bits.
+  void set_guest_paging(const PagingState& guest);
+  const PagingState& guest_paging() const { return view_.guest_paging; }
+  // Copies the guest's GDT into the real one, guest ring 0 made ring 1 and every segment's limit
+  // cut below the hole (VMware's segment truncation). Returns false if the guest GDT is unreadable.
+  bool load_guest_gdt(EventInjector& injector, uint32_t base, uint32_t limit);
+  // Resumes the guest at a privilege level other than the current one: the CPU itself loads
+  // CS:EIP, EFLAGS and SS:ESP from an IRET frame on the VMM's stack (Unicorn can only lower CPL
+  // through its register interface, and then only to 0).
+  void enter(uint32_t cs, uint32_t eip, uint32_t eflags, uint32_t ss, uint32_t esp);
+
+  ShadowMmu& mmu() { return *mmu_; }
+  const TrapView* view() const { return &view_; }
+  uint64_t region_physical() const { return physical_; }
+
+ private:
+  TrapPlatform(uc_engine* uc, std::unique_ptr<GuestMemory> memory, uint64_t physical) : uc_(uc), memory_(std::move(memory)), physical_(physical) {}
+  void build_region();
+
+  uc_engine* uc_;
+  std::unique_ptr<GuestMemory> memory_;
+  uint64_t physical_;
+  std::unique_ptr<ShadowMmu> mmu_;
+  TrapView view_{};
+};
+
+}  // namespace vmm

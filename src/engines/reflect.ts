@@ -1,0 +1,18 @@
+// Handing an exception the guest raised back to the guest's own handler, and what the run loop
+// should make of the result: shared by every engine.
+import { csEip } from '../util/hex.js';
+import { reflectException } from '../vmm/event-delivery.js';
+import type { NativeVcpu } from '../vmm/native.js';
+import type { ExceptionExit, ExceptionOutcome } from './engine.js';
+
+export function reflectToGuest(exit: ExceptionExit, vcpu: NativeVcpu): ExceptionOutcome {
+  const delivered = reflectException(vcpu, exit);
+  switch (delivered.kind) {
+    case 'delivered':
+      return { kind: 'resume' };
+    case 'shutdown':
+      return { kind: 'shutdown', reason: `guest triple-faulted at ${csEip(exit.cs, exit.eip)}: ${delivered.reason}` };
+    case 'unsupported':
+      return { kind: 'fatal', reason: `guest stopped at ${csEip(exit.cs, exit.eip)}: ${delivered.reason}` };
+  }
+}

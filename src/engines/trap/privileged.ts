@@ -1,0 +1,358 @@
+// Emulation of the instructions that trap when the guest kernel runs on ring 1: #GP for the
+// privileged ones (SDM Vol. 3 §5.9) and for port I/O (no I/O bitmap), #TS for IRET (kept
+// trapping through EFLAGS.NT). Each is carried out against the virtual CPU, then EIP moves on.
+import { decodeInstruction, effectiveAddress, type DecodedX86 } from '../../decode/modrm.js';
+import { classifyInstruction } from '../../decode/sensitive.js';
+import { hex } from '../../util/hex.js';
+import type { Machine } from '../../vmm/machine.js';
+import type { NativeVcpu } from '../../vmm/native.js';
+import { CR0_ET, CR0_PE, EFLAGS_IF, Reg } from '../../vmm/registers.js';
+import type { ExceptionExit, ExceptionOutcome } from '../engine.js';
+import type { EquivalenceReport } from './equivalence-report.js';
+import { VirtualCpu } from './virtual-cpu.js';
+
+export interface TrapContext {
+  vcpu: NativeVcpu;
+  machine: Machine;
+  cpu: VirtualCpu;
+  report: EquivalenceReport;
+  enter: (cs: number, eip: number, eflags: number, ss: number, esp: number) => void;
+}
+
+export type EmulationResult =
+  | { kind: 'emulated'; name: string; outcome: ExceptionOutcome }
+  | { kind: 'reflect' }
+  | { kind: 'fatal'; reason: string };
+
+const GENERAL = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'] as const;
+const GENERAL_IDS = [Reg.eax, Reg.ecx, Reg.edx, Reg.ebx, Reg.esp, Reg.ebp, Reg.esi, Reg.edi];
+const SEGMENT_IDS: Record<string, number> = { es: Reg.es, cs: Reg.cs, ss: Reg.ss, ds: Reg.ds, fs: Reg.fs, gs: Reg.gs };
+const EFLAGS_NT = 1 << 14;
+const EFLAGS_VM = 1 << 17;
+const EFLAGS_RF = 1 << 16;
+const EFLAGS_IOPL = 3 << 12;
+const CR0_TS = 1 << 3;
+const CR0_PG = 1 << 31;
+const CR0_WP = 1 << 16;
+const CR4_PAE = 1 << 5;
+const TS = 10;
+
+const resume: ExceptionOutcome = { kind: 'resume' };
+
+export function emulatePrivileged(ctx: TrapContext, exit: ExceptionExit): EmulationResult {
+  const { vcpu } = ctx;
+  // Only the guest kernel's privileged instructions are the VMM's to emulate; guest user code
+  // gets its #GP as on real hardware.
+  if (VirtualCpu.guestCpl(exit.cs) !== 0) return { kind: 'reflect' };
+  const csBase = segmentBase(ctx, exit.cs);
+  const linear = (csBase + exit.eip) >>> 0;
+  const bytes = vcpu.readGuestLinear(linear, 16);
+  if (!bytes) return { kind: 'reflect' };
+  const insn = decodeInstruction(bytes, 32);
+  if (!insn) return { kind: 'reflect' };
+  const next = (): void => vcpu.writeRegister(Reg.eip, (exit.eip + insn.length) >>> 0);
+  const done = (name: string, outcome: ExceptionOutcome = resume): EmulationResult => ({ kind: 'emulated', name, outcome });
+  const op = insn.opcode;
+  const eflags = vcpu.readRegister(Reg.eflags);
+
+  if (exit.vector === TS) {
+    if (op[0] === 0xcf && eflags & EFLAGS_NT) return emulateIret(ctx, insn);
+    return { kind: 'reflect' };
+  }
+
+  switch (op[0]) {
+    case 0xfa: // CLI
+      vcpu.writeRegister(Reg.eflags, eflags & ~EFLAGS_IF);
+      next();
+      return done('cli');
+    case 0xfb: // STI
+      vcpu.writeRegister(Reg.eflags, eflags | EFLAGS_IF);
+      next();
+      return done('sti');
+    case 0xf4: // HLT
+      next();
+      return done('hlt', { kind: 'halt' });
+    case 0xe4: case 0xe5: case 0xec: case 0xed: { // IN
+      const size = op[0] & 1 ? insn.prefixes.operandSize / 8 : 1;
+      const port = op[0] & 8 ? vcpu.readRegister(Reg.edx) & 0xffff : insn.immediate ?? 0;
+      const value = ctx.machine.portIn(port, size);
+      const eax = vcpu.readRegister(Reg.eax);
+      const mask = size === 4 ? 0xffffffff : (1 << (size * 8)) - 1;
+      vcpu.writeRegister(Reg.eax, size === 4 ? value >>> 0 : ((eax & ~mask) | (value & mask)) >>> 0);
+      next();
+      return done('io');
+    }
+    case 0xe6: case 0xe7: case 0xee: case 0xef: { // OUT
+      const size = op[0] & 1 ? insn.prefixes.operandSize / 8 : 1;
+      const port = op[0] & 8 ? vcpu.readRegister(Reg.edx) & 0xffff : insn.immediate ?? 0;
+      const mask = size === 4 ? 0xffffffff : (1 << (size * 8)) - 1;
+      ctx.machine.portOut(port, size, (vcpu.readRegister(Reg.eax) & mask) >>> 0);
+      next();
+      return done('io');
+    }
+    case 0x6c: case 0x6d: case 0x6e: case 0x6f:
+      return emulateStringIo(ctx, insn, next, done);
+    case 0x8e: { // MOV Sreg, r/m16: only MOV SS with a ring-0 selector traps (RPL must equal CPL)
+      if (insn.modrm?.reg !== 2) return { kind: 'reflect' };
+      const selector = readOperand16(ctx, insn);
+      if (selector === undefined) return { kind: 'reflect' };
+      vcpu.writeRegister(Reg.ss, VirtualCpu.realSelector(selector));
+      ctx.report.record({ linear: segmentBase(ctx, exit.cs) + exit.eip, instruction: 'mov ss', why: 'the stack segment is loaded with RPL 1: reading SS shows ring 1' });
+      next();
+      return done('mov-ss');
+    }
+    case 0x0f:
+      return emulateTwoByte(ctx, insn, exit, next, done);
+    default:
+      return { kind: 'reflect' };
+  }
+}
+
+function emulateTwoByte(
+  ctx: TrapContext,
+  insn: DecodedX86,
+  exit: ExceptionExit,
+  next: () => void,
+  done: (name: string, outcome?: ExceptionOutcome) => EmulationResult,
+): EmulationResult {
+  const { vcpu, cpu } = ctx;
+  const reg = insn.modrm?.reg ?? 0;
+  const rm = insn.modrm?.rm ?? 0;
+  switch (insn.opcode[1]) {
+    case 0x20: { // MOV r32, CRn
+      const value = [cpu.cr0, 0, cpu.cr2, cpu.cr3, cpu.cr4][reg];
+      if (value === undefined || reg === 1) return { kind: 'reflect' };
+      vcpu.writeRegister(GENERAL_IDS[rm], value >>> 0);
+      next();
+      return done('mov-from-cr');
+    }
+    case 0x22: { // MOV CRn, r32
+      const value = vcpu.readRegister(GENERAL_IDS[rm]) >>> 0;
+      const problem = writeControlRegister(ctx, reg, value);
+      if (problem) return { kind: 'fatal', reason: problem };
+      next();
+      return done(`mov-to-cr${reg}`);
+    }
+    case 0x21: // MOV r32, DRn
+      vcpu.writeRegister(GENERAL_IDS[rm], cpu.dr[reg] >>> 0);
+      next();
+      return done('mov-dr');
+    case 0x23: // MOV DRn, r32 (recorded, not armed: no hardware breakpoints in the guest)
+      cpu.dr[reg] = vcpu.readRegister(GENERAL_IDS[rm]) >>> 0;
+      next();
+      return done('mov-dr');
+    case 0x06: // CLTS
+      cpu.cr0 &= ~CR0_TS;
+      vcpu.trapConfigure(cpu.cr0, cpu.cr3, cpu.cr4);
+      next();
+      return done('clts');
+    case 0x08: case 0x09: // INVD, WBINVD: no caches to write back
+      next();
+      return done('wbinvd');
+    case 0x30: { // WRMSR
+      const value = (BigInt(vcpu.readRegister(Reg.edx) >>> 0) << 32n) | BigInt(vcpu.readRegister(Reg.eax) >>> 0);
+      vcpu.writeMsr(vcpu.readRegister(Reg.ecx) >>> 0, value);
+      next();
+      return done('wrmsr');
+    }
+    case 0x32: { // RDMSR
+      const value = vcpu.readMsr(vcpu.readRegister(Reg.ecx) >>> 0);
+      vcpu.writeRegister(Reg.eax, Number(value & 0xffffffffn));
+      vcpu.writeRegister(Reg.edx, Number(value >> 32n));
+      next();
+      return done('rdmsr');
+    }
+    case 0x00: { // LLDT /2, LTR /3
+      if (reg !== 2 && reg !== 3) return { kind: 'reflect' };
+      const selector = readOperand16(ctx, insn);
+      if (selector === undefined) return { kind: 'reflect' };
+      if (reg === 2) cpu.ldtr = selector;
+      else {
+        cpu.tr = selector;
+        markTssBusy(ctx, selector);
+      }
+      next();
+      return done(reg === 2 ? 'lldt' : 'ltr');
+    }
+    case 0x01: {
+      if (reg === 2 || reg === 3) { // LGDT, LIDT
+        if (!insn.memory) return { kind: 'reflect' };
+        const address = memoryAddress(ctx, insn);
+        const raw = vcpu.readGuestLinear(address, 6);
+        if (!raw) return { kind: 'reflect' };
+        const limit = raw[0] | (raw[1] << 8);
+        let base = (raw[2] | (raw[3] << 8) | (raw[4] << 16) | (raw[5] << 24)) >>> 0;
+        if (insn.prefixes.operandSize === 16) base &= 0xffffff;
+        if (reg === 2) {
+          cpu.gdtr = { base, limit };
+          if (!vcpu.trapLoadGdt(base, limit)) return { kind: 'fatal', reason: `LGDT: the GDT at ${hex(base)} is not readable` };
+        } else {
+          // The guest's IDT is virtual: the native core delivers through it, the CPU never does.
+          cpu.idtr = { base, limit };
+          vcpu.writeRegister(Reg.idtrBase, base);
+          vcpu.writeRegister(Reg.idtrLimit, limit);
+        }
+        next();
+        return done(reg === 2 ? 'lgdt' : 'lidt');
+      }
+      if (reg === 6) { // LMSW: PE can be set, not cleared; MP, EM, TS follow the operand
+        const value = readOperand16(ctx, insn);
+        if (value === undefined) return { kind: 'reflect' };
+        const cr0 = (cpu.cr0 & ~0xe) | (value & 0xf) | (cpu.cr0 & CR0_PE);
+        const problem = writeControlRegister(ctx, 0, cr0);
+        if (problem) return { kind: 'fatal', reason: problem };
+        next();
+        return done('lmsw');
+      }
+      if (reg === 7) { // INVLPG
+        if (!insn.memory) return { kind: 'reflect' };
+        vcpu.trapInvalidatePage(memoryAddress(ctx, insn));
+        next();
+        return done('invlpg');
+      }
+      return { kind: 'reflect' };
+    }
+    default:
+      void exit;
+      return { kind: 'reflect' };
+  }
+}
+
+/** CR writes; returns why the write cannot be virtualised, if it cannot. */
+function writeControlRegister(ctx: TrapContext, index: number, value: number): string | undefined {
+  const { cpu, vcpu } = ctx;
+  switch (index) {
+    case 0: {
+      if (!(value & CR0_PE)) return 'the guest left protected mode (CR0.PE cleared), which the trap engine cannot follow';
+      const before = cpu.cr0;
+      cpu.cr0 = (value | CR0_ET) >>> 0;
+      if ((before ^ cpu.cr0) & (CR0_PG | CR0_WP | CR0_TS | 0x6)) vcpu.trapConfigure(cpu.cr0, cpu.cr3, cpu.cr4);
+      return undefined;
+    }
+    case 2:
+      cpu.cr2 = value;
+      return undefined;
+    case 3:
+      cpu.cr3 = value;
+      vcpu.trapConfigure(cpu.cr0, cpu.cr3, cpu.cr4);
+      return undefined;
+    case 4:
+      if (value & CR4_PAE) return 'the guest enabled PAE paging; the trap engine shadows 32-bit paging only';
+      cpu.cr4 = value;
+      vcpu.trapConfigure(cpu.cr0, cpu.cr3, cpu.cr4);
+      return undefined;
+    default:
+      return `MOV to CR${index} is not a valid instruction`;
+  }
+}
+
+/** IRET, trapped through NT (SDM Vol. 2, IRET: protected-mode return, same or outer level). */
+function emulateIret(ctx: TrapContext, insn: DecodedX86): EmulationResult {
+  const { vcpu } = ctx;
+  const size = insn.prefixes.operandSize / 8;
+  const ss = vcpu.readRegister(Reg.ss);
+  const esp = vcpu.readRegister(Reg.esp);
+  const base = segmentBase(ctx, ss);
+  const frame = vcpu.readGuestLinear((base + esp) >>> 0, size * 5);
+  if (!frame) return { kind: 'reflect' };
+  const pop = (i: number): number => {
+    let v = 0;
+    for (let b = 0; b < size; b++) v |= frame[i * size + b] << (8 * b);
+    return v >>> 0;
+  };
+  const eip = pop(0);
+  const cs = pop(1) & 0xffff;
+  const popped = pop(2);
+  const current = vcpu.readRegister(Reg.eflags);
+  // The guest kernel may change IF (the virtual IOPL is 0 and its CPL is 0); IOPL, VM and NT are
+  // the VMM's.
+  const keep = EFLAGS_IOPL | EFLAGS_VM | EFLAGS_NT | EFLAGS_RF;
+  const flags = ((current & keep) | (popped & ~keep & 0x3f7fd5) | 2) >>> 0;
+  const targetRing = VirtualCpu.guestCpl(VirtualCpu.realSelector(cs));
+  if (targetRing === 0) {
+    vcpu.writeRegister(Reg.cs, VirtualCpu.realSelector(cs));
+    vcpu.writeRegister(Reg.eip, eip);
+    vcpu.writeRegister(Reg.eflags, flags | EFLAGS_NT);
+    vcpu.writeRegister(Reg.esp, (esp + 3 * size) >>> 0);
+    return { kind: 'emulated', name: 'iret', outcome: resume };
+  }
+  // To guest user mode: SS:ESP come from the frame too, and the CPU makes the ring change.
+  const userEsp = pop(3);
+  const userSs = pop(4) & 0xffff;
+  ctx.enter(cs | 3, eip, flags & ~EFLAGS_NT, userSs | 3, userEsp);
+  return { kind: 'emulated', name: 'iret', outcome: resume };
+}
+
+function emulateStringIo(
+  ctx: TrapContext,
+  insn: DecodedX86,
+  next: () => void,
+  done: (name: string) => EmulationResult,
+): EmulationResult {
+  const { vcpu, machine } = ctx;
+  const op = insn.opcode[0];
+  const size = op & 1 ? insn.prefixes.operandSize / 8 : 1;
+  const input = op < 0x6e;
+  const port = vcpu.readRegister(Reg.edx) & 0xffff;
+  const down = (vcpu.readRegister(Reg.eflags) & (1 << 10)) !== 0;
+  let count = insn.prefixes.rep ? vcpu.readRegister(Reg.ecx) >>> 0 : 1;
+  const indexReg = input ? Reg.edi : Reg.esi;
+  const segment = input ? Reg.es : SEGMENT_IDS[insn.prefixes.segment ?? 'ds'];
+  const base = segmentBase(ctx, vcpu.readRegister(segment));
+  let index = vcpu.readRegister(indexReg) >>> 0;
+  while (count > 0) {
+    const address = (base + index) >>> 0;
+    if (input) {
+      const value = machine.portIn(port, size);
+      const data = new Uint8Array(size);
+      for (let b = 0; b < size; b++) data[b] = (value >>> (8 * b)) & 0xff;
+      if (!vcpu.writeGuestLinear(address, data)) break;
+    } else {
+      const data = vcpu.readGuestLinear(address, size);
+      if (!data) break;
+      let value = 0;
+      for (let b = 0; b < size; b++) value |= data[b] << (8 * b);
+      machine.portOut(port, size, value >>> 0);
+    }
+    index = (index + (down ? -size : size)) >>> 0;
+    count--;
+  }
+  vcpu.writeRegister(indexReg, index);
+  if (insn.prefixes.rep) vcpu.writeRegister(Reg.ecx, count);
+  if (count > 0) return { kind: 'reflect' }; // a fault part-way: the guest's #PF/#GP handler sees it
+  next();
+  return done('io-string');
+}
+
+function registers(vcpu: NativeVcpu): (name: (typeof GENERAL)[number]) => number {
+  return (name) => vcpu.readRegister(GENERAL_IDS[GENERAL.indexOf(name)]) >>> 0;
+}
+
+function memoryAddress(ctx: TrapContext, insn: DecodedX86): number {
+  const operand = insn.memory!;
+  const segment = insn.prefixes.segment ?? operand.defaultSegment;
+  const base = segmentBase(ctx, ctx.vcpu.readRegister(SEGMENT_IDS[segment]));
+  return (base + effectiveAddress(operand, registers(ctx.vcpu))) >>> 0;
+}
+
+function readOperand16(ctx: TrapContext, insn: DecodedX86): number | undefined {
+  if (!insn.memory) return ctx.vcpu.readRegister(GENERAL_IDS[insn.modrm!.rm]) & 0xffff;
+  const raw = ctx.vcpu.readGuestLinear(memoryAddress(ctx, insn), 2);
+  return raw ? raw[0] | (raw[1] << 8) : undefined;
+}
+
+/** A segment's base from the guest's GDT (the real GDT holds the same bases). */
+function segmentBase(ctx: TrapContext, selector: number): number {
+  if ((selector & ~3) === 0 || selector & 4) return 0;
+  const raw = ctx.vcpu.readGuestLinear((ctx.cpu.gdtr.base + (selector & ~7)) >>> 0, 8);
+  if (!raw) return 0;
+  return (raw[2] | (raw[3] << 8) | (raw[4] << 16) | (raw[7] << 24)) >>> 0;
+}
+
+function markTssBusy(ctx: TrapContext, selector: number): void {
+  const at = (ctx.cpu.gdtr.base + (selector & ~7) + 5) >>> 0;
+  const type = ctx.vcpu.readGuestLinear(at, 1);
+  if (type) ctx.vcpu.writeGuestLinear(at, Uint8Array.of(type[0] | 2));
+}
+
+export { classifyInstruction };

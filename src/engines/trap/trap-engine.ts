@@ -1,0 +1,163 @@
+// The trap engine: classic trap-and-emulate (Popek & Goldberg). The guest kernel runs
+// deprivileged, guest ring 0 on real ring 1; the real GDT, TSS and CR3 are the VMM's (the native
+// core shadows the guest's descriptor and page tables); every privileged instruction raises #GP
+// and is emulated here against the virtual CPU. Hidden page faults never reach this file: the
+// native shadow MMU fills them. Real mode cannot be deprivileged this way (VMware used V8086 mode
+// and binary translation): until the guest sets CR0.PE it runs as under `direct`.
+import { Decoder } from '../../decode/decoder.js';
+import { decodeInstruction } from '../../decode/modrm.js';
+import { classifyInstruction } from '../../decode/sensitive.js';
+import { csEip, hex } from '../../util/hex.js';
+import type { Machine } from '../../vmm/machine.js';
+import type { NativeVcpu } from '../../vmm/native.js';
+import { CR0_PE, CR0_PG, EFLAGS_IF, Reg } from '../../vmm/registers.js';
+import type { Engine, ExceptionExit, ExceptionOutcome } from '../engine.js';
+import { reflectToGuest } from '../reflect.js';
+import { EquivalenceReport } from './equivalence-report.js';
+import { emulatePrivileged, type TrapContext } from './privileged.js';
+import { VirtualCpu } from './virtual-cpu.js';
+
+const CR4_PAE = 1 << 5;
+const EFLAGS_NT = 1 << 14;
+const EFLAGS_IOPL = 3 << 12;
+const GP = 13;
+const TS = 10;
+
+export class TrapEngine implements Engine {
+  readonly name = 'trap' as const;
+  readonly description = 'guest kernel deprivileged to ring 1, privileged instructions trapped and emulated, shadow page tables';
+  private readonly cpu = new VirtualCpu();
+  private readonly equivalence = new EquivalenceReport();
+  private deprivileged = false;
+  private readonly trapped: Record<string, number> = {};
+  private emulated = 0;
+  private decoder: Decoder | undefined;
+
+  async prepare(): Promise<void> {
+    this.decoder = await Decoder.create();
+  }
+
+  beforeRun(machine: Machine): ExceptionOutcome | undefined {
+    if (this.deprivileged) return undefined;
+    const vcpu = machine.vcpu;
+    const cr0 = vcpu.readRegister(Reg.cr0);
+    if ((cr0 & CR0_PE) === 0) return undefined; // real mode runs as under direct
+    const cr4 = vcpu.readRegister(Reg.cr4);
+    if (cr0 & CR0_PG && cr4 & CR4_PAE) {
+      return { kind: 'fatal', reason: 'the trap engine shadows 32-bit paging only; this guest uses PAE paging' };
+    }
+    // Take over: the guest's CR0/CR3/CR4 and descriptor tables become virtual.
+    this.cpu.cr0 = cr0;
+    this.cpu.cr2 = vcpu.readRegister(Reg.cr2);
+    this.cpu.cr3 = vcpu.readRegister(Reg.cr3);
+    this.cpu.cr4 = cr4;
+    this.cpu.gdtr = { base: vcpu.readRegister(Reg.gdtrBase), limit: vcpu.readRegister(Reg.gdtrLimit) };
+    this.cpu.idtr = { base: vcpu.readRegister(Reg.idtrBase), limit: vcpu.readRegister(Reg.idtrLimit) };
+    this.cpu.ldtr = vcpu.readRegister(Reg.ldtr);
+    this.cpu.tr = vcpu.readRegister(Reg.tr);
+    vcpu.trapConfigure(this.cpu.cr0, this.cpu.cr3, this.cpu.cr4);
+    if (!vcpu.trapLoadGdt(this.cpu.gdtr.base, this.cpu.gdtr.limit)) {
+      return { kind: 'fatal', reason: `the guest's GDT at ${hex(this.cpu.gdtr.base)} is not readable` };
+    }
+    const cs = VirtualCpu.realSelector(vcpu.readRegister(Reg.cs));
+    const ss = VirtualCpu.realSelector(vcpu.readRegister(Reg.ss));
+    this.enter(vcpu, cs, vcpu.readRegister(Reg.eip), vcpu.readRegister(Reg.eflags), ss, vcpu.readRegister(Reg.esp));
+    this.deprivileged = true;
+    // Sensitive instructions that do not trap are found by scanning each block the first time it
+    // runs (the block hook hands its address over once).
+    machine.onNewBlock = (linear, size) => this.scanBlock(vcpu, linear, size);
+    vcpu.setBlockDiscovery(true);
+    return undefined;
+  }
+
+  private scanBlock(vcpu: NativeVcpu, linear: number, size: number): void {
+    if (VirtualCpu.guestCpl(vcpu.readRegister(Reg.cs)) !== 0 || !this.decoder) return;
+    const bytes = vcpu.readGuestLinear(linear, Math.min(size, 4096));
+    if (!bytes) return;
+    for (let offset = 0; offset < bytes.length; ) {
+      const window = bytes.subarray(offset, offset + 16);
+      const length = this.decoder.decode(32, linear + offset, window).size;
+      if (length <= 0) break;
+      const insn = decodeInstruction(window, 32);
+      if (insn) {
+        const c = classifyInstruction(insn);
+        if (c.kind === 'sensitive' && divergesHere(c.name)) this.equivalence.record({ linear: linear + offset, instruction: c.name, why: c.why ?? 'behaves differently at ring 1' });
+      }
+      offset += length;
+    }
+  }
+
+  handleException(exit: ExceptionExit, vcpu: NativeVcpu, machine: Machine): ExceptionOutcome {
+    if (this.deprivileged && exit.softwareInterruptLength === 0 && (exit.vector === GP || exit.vector === TS)) {
+      const context: TrapContext = { vcpu, machine, cpu: this.cpu, report: this.equivalence, enter: (...a) => this.enter(vcpu, ...a) };
+      const result = emulatePrivileged(context, exit);
+      if (result.kind === 'emulated') {
+        this.emulated++;
+        this.trapped[result.name] = (this.trapped[result.name] ?? 0) + 1;
+        return result.outcome;
+      }
+      if (result.kind === 'fatal') return { kind: 'fatal', reason: `guest stopped at ${csEip(exit.cs, exit.eip)}: ${result.reason}` };
+    }
+    if (this.deprivileged && exit.vector === 14 && exit.softwareInterruptLength === 0) this.cpu.cr2 = exit.cr2;
+    return reflectToGuest(exit, vcpu);
+  }
+
+  onReservedAccess(address: number, cs: number, eip: number): ExceptionOutcome {
+    return {
+      kind: 'fatal',
+      reason:
+        `guest stopped at ${csEip(cs, eip)}: it accessed ${hex(address)}, inside the VMM's linear hole ` +
+        `(${hex(0xffc00000)}-${hex(0xffffffff)}); the trap engine does not emulate such accesses`,
+    };
+  }
+
+  counters(vcpu: NativeVcpu): Record<string, number> {
+    if (!this.deprivileged) return { 'trap-emulated': 0 };
+    const mmu = vcpu.trapCounters();
+    const byInstruction = Object.fromEntries(Object.entries(this.trapped).map(([name, n]) => [`trap-${name}`, n]));
+    return {
+      'trap-emulated': this.emulated,
+      ...byInstruction,
+      'pf-hidden': mmu.hiddenFaults,
+      'pf-true': mmu.trueFaults,
+      'shadow-pages-built': mmu.shadowPagesBuilt,
+      'pt-writes-tracked': mmu.pageTableWrites,
+      'cr3-switches': mmu.rootSwitches,
+      'cr3-cache-hits': mmu.rootCacheHits,
+      invlpg: mmu.pagesInvalidated,
+    };
+  }
+
+  report(): string[] {
+    const lines = this.equivalence.lines();
+    if (lines.length === 0) return ['equivalence: no sensitive unprivileged instruction was executed'];
+    return [`equivalence: ${lines.length} place(s) where the deprivileged guest could see a difference:`, ...lines.map((l) => `  ${l}`)];
+  }
+
+  /** Resumes the guest in `cs:eip` with the CPU's own IRET (the only way into ring 1). */
+  private enter(vcpu: NativeVcpu, cs: number, eip: number, eflags: number, ss: number, esp: number): void {
+    // Real IOPL stays 0, so CLI, STI and port I/O trap; at ring 1, NT makes IRET trap (see the
+    // native KeepIretTrapping).
+    let flags = (eflags & ~(EFLAGS_IOPL | EFLAGS_NT)) | 2;
+    if ((cs & 3) === 1) flags |= EFLAGS_NT;
+    vcpu.trapEnter(cs, eip, flags, ss, esp);
+  }
+
+  /** Interrupts enabled, as the guest sees it (the real IF is the guest's: only the VMM sets it). */
+  static interruptsEnabled(vcpu: NativeVcpu): boolean {
+    return (vcpu.readRegister(Reg.eflags) & EFLAGS_IF) !== 0;
+  }
+}
+
+// Sensitive instructions this engine handles so that the guest sees no difference: IRET traps
+// (EFLAGS.NT) and is emulated, MOV SS traps and is recorded where it happens, INT n goes through
+// the guest's virtual IDT with its own privilege checks, and data-segment loads find descriptors
+// whose DPL was raised with the kernel's (ring 0 to ring 1). SYSENTER is hidden from the guest
+// (CPUID clears SEP).
+const HANDLED = new Set(['iret', 'int', 'int3', 'into', 'mov ss, r/m', 'pop ss', 'sysenter']);
+
+function divergesHere(name: string): boolean {
+  return !HANDLED.has(name) && !/^mov (ds|es|fs|gs), r\/m$/.test(name);
+}
+
+export { CR0_PG };
