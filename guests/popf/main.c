@@ -14,61 +14,9 @@
  * 2 for an unexpected exception.
  */
 #include "guest.h"
+#include "cpu-tables.h"
 
 #define EFLAGS_IF 0x200u
-
-static const uint64_t gdt[3] = {
-    0,
-    0x00CF9A000000FFFFull,      /* 0x08: flat 32-bit ring-0 code */
-    0x00CF92000000FFFFull,      /* 0x10: flat ring-0 data */
-};
-
-struct gate {
-    uint16_t offset_lo, selector;
-    uint8_t zero, type;
-    uint16_t offset_hi;
-} __attribute__((packed));
-
-static struct gate idt[256] __attribute__((aligned(8)));
-
-struct dtr {
-    uint16_t limit;
-    uint32_t base;
-} __attribute__((packed));
-
-struct frame {
-    uint32_t edi, esi, ebp, esp, ebx, edx, ecx, eax;
-    uint32_t vector, error;
-    uint32_t eip, cs, eflags;
-};
-
-void exception_dispatch(struct frame *f);
-
-/* Exception stubs; vectors without a CPU error code push a 0 (SDM Vol. 3 Table 6-1). */
-__asm__(
-    ".section .text.isr,\"ax\",@progbits\n"
-    ".irp n,0,1,2,3,4,5,6,7,9,15,16,18,19,20,22,23,24,25,26,27,28,31\n"
-    "isr\\n: pushl $0\n"
-    "    pushl $\\n\n"
-    "    jmp isr_common\n"
-    ".endr\n"
-    ".irp n,8,10,11,12,13,14,17,21,29,30\n"
-    "isr\\n: pushl $\\n\n"
-    "    jmp isr_common\n"
-    ".endr\n"
-    "isr_common:\n"
-    "    pushal\n"
-    "    pushl %esp\n"
-    "    call exception_dispatch\n"     /* does not return */
-    ".section .rodata.isr_table,\"a\",@progbits\n"
-    ".balign 4\n"
-    "isr_table:\n"
-    ".irp n,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n"
-    "    .long isr\\n\n"
-    ".endr\n"
-    ".previous\n");
-
-extern const uint32_t isr_table[32];
 
 void exception_dispatch(struct frame *f)
 {
@@ -80,33 +28,6 @@ void exception_dispatch(struct frame *f)
     put_hex32(f->eip);
     put_char('\n');
     guest_exit(2);
-}
-
-static void load_descriptors(void)
-{
-    static struct dtr gdtr, idtr;
-    gdtr.limit = sizeof gdt - 1;
-    gdtr.base = (uint32_t)(uintptr_t)gdt;
-    __asm__ volatile("lgdt %0\n\t"
-                     "ljmp $0x08, $1f\n"
-                     "1:\tmovw $0x10, %%ax\n\t"
-                     "movw %%ax, %%ds\n\t"
-                     "movw %%ax, %%es\n\t"
-                     "movw %%ax, %%fs\n\t"
-                     "movw %%ax, %%gs\n\t"
-                     "movw %%ax, %%ss"
-                     : : "m"(gdtr) : "eax", "memory");
-
-    for (uint32_t v = 0; v < 32; v++) {
-        idt[v].offset_lo = (uint16_t)isr_table[v];
-        idt[v].selector = 0x08;
-        idt[v].zero = 0;
-        idt[v].type = 0x8E;     /* present, DPL 0, 32-bit interrupt gate */
-        idt[v].offset_hi = (uint16_t)(isr_table[v] >> 16);
-    }
-    idtr.limit = sizeof idt - 1;
-    idtr.base = (uint32_t)(uintptr_t)idt;
-    __asm__ volatile("lidt %0" : : "m"(idtr) : "memory");
 }
 
 static inline uint32_t read_eflags(void)

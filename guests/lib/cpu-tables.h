@@ -1,0 +1,31 @@
+/*
+ * cpu-tables.h - a flat GDT and an IDT for exception vectors 0-31, shared by the C guests
+ * that take their own exceptions (paging, popf).
+ *
+ * load_descriptors() loads the GDT (0x08: flat 32-bit ring-0 code, 0x10: flat ring-0 data),
+ * reloads every segment register with those selectors (the loader's GDT may be gone,
+ * Multiboot §3.2) and loads an IDT whose vectors 0-31 are 32-bit ring-0 interrupt gates.
+ * Each exception stub pushes an error code (0 for vectors where the CPU pushes none), the
+ * vector number and the general registers, then calls exception_dispatch(), which the guest
+ * defines; if it returns, the registers are restored and the faulting instruction retried
+ * with IRET. Guests that do not call load_descriptors() do not link any of this
+ * (--gc-sections drops it), so they need not define exception_dispatch().
+ */
+#ifndef CPU_TABLES_H
+#define CPU_TABLES_H
+
+#include <stdint.h>
+
+/* What the exception stubs leave on the stack (PUSHA order reversed, then the CPU's frame). */
+struct frame {
+    uint32_t edi, esi, ebp, esp, ebx, edx, ecx, eax;
+    uint32_t vector, error;
+    uint32_t eip, cs, eflags;
+};
+
+void load_descriptors(void);
+
+/* Defined by each guest that calls load_descriptors(). */
+void exception_dispatch(struct frame *f);
+
+#endif
