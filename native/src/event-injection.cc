@@ -176,21 +176,30 @@ EventInjector::MaybeFault EventInjector::deliver_protected(const GuestEvent& eve
     uc_x86_mmr tr{};
     uc_reg_read(uc_, UC_X86_REG_TR, &tr);
     uint32_t tss_type = (tr.flags >> 8) & 0xF;
+    uint32_t stack_slot = new_cpl;
+    if (trap_view_) {
+      // The guest's TSS, and its ring-0 stack for the kernel that runs on ring 1.
+      tr.base = trap_view_->guest_tss_base;
+      tr.limit = trap_view_->guest_tss_limit;
+      tss_type = 0x9;
+      stack_slot = 0;
+    }
     bool tss32 = tss_type == 0x9 || tss_type == 0xB;
-    uint32_t at = tss32 ? 4 + new_cpl * 8 : 2 + new_cpl * 4;
+    uint32_t at = tss32 ? 4 + stack_slot * 8 : 2 + stack_slot * 4;
     uint32_t width = tss32 ? 4 : 2;
     if (at + 2 * width - 1 > tr.limit) return Fault{kTs, (tr.selector & 0xFFFC) | ext, 0};
     uint32_t tss_esp = 0, tss_ss = 0;
     if (MaybeFault f = read_linear(static_cast<uint32_t>(tr.base) + at, &tss_esp, width, 0)) return f;
     if (MaybeFault f = read_linear(static_cast<uint32_t>(tr.base) + at + width, &tss_ss, 2, 0)) return f;
     new_ss = tss_ss & 0xFFFF;
+    if (trap_view_ && (new_ss & ~3u) != 0) new_ss = (new_ss & ~3u) | new_cpl;
     new_esp = tss_esp;
     if ((new_ss & ~3u) == 0) return Fault{kTs, ext, 0};
     if (MaybeFault f = read_descriptor(new_ss, ext, &stack)) return Fault{kTs, (new_ss & 0xFFFC) | ext, 0};
     bool writable_data = !stack.system && !(stack.type & 0x8) && (stack.type & 0x2);
     if ((new_ss & 3) != new_cpl || stack.dpl != new_cpl || !writable_data) return Fault{kTs, (new_ss & 0xFFFC) | ext, 0};
     if (!stack.present) return Fault{kSs, (new_ss & 0xFFFC) | ext, 0};
-    if (new_cpl != 0) {
+    if (new_cpl != 0 && !trap_view_) {
       *unsupported = "delivery into ring " + std::to_string(new_cpl);
       return std::nullopt;
     }
@@ -216,6 +225,11 @@ EventInjector::MaybeFault EventInjector::deliver_protected(const GuestEvent& eve
   if (!stack.big) esp = (new_esp & 0xFFFF0000u) | (esp & 0xFFFF);
 
   // Commit: stack, code segment, EIP, flags.
+  uint32_t committed_flags = old_flags & ~(kFlagTf | kFlagNt | kFlagRf | kFlagVm | (interrupt_gate ? kFlagIf : 0));
+  if (new_cpl < cpl && trap_view_) {
+    trap_view_->enter((code_selector & ~3u) | new_cpl, offset, committed_flags, new_ss, esp);
+    return std::nullopt;
+  }
   if (new_cpl < cpl) {
     // Unicorn loads SS only when its DPL equals the current CPL, and takes CPL from SS. A load
     // with CR0.PE clear (a real-mode load, DPL 0) sets CPL 0; then SS is loaded for real.
@@ -234,10 +248,9 @@ EventInjector::MaybeFault EventInjector::deliver_protected(const GuestEvent& eve
     *unsupported = "the emulated CPU refused the handler's code segment";
     return std::nullopt;
   }
-  uint32_t new_flags = old_flags & ~(kFlagTf | kFlagNt | kFlagRf | kFlagVm | (interrupt_gate ? kFlagIf : 0));
   uc_reg_write(uc_, UC_X86_REG_ESP, &esp);
   uc_reg_write(uc_, UC_X86_REG_EIP, &offset);
-  uc_reg_write(uc_, UC_X86_REG_EFLAGS, &new_flags);
+  uc_reg_write(uc_, UC_X86_REG_EFLAGS, &committed_flags);
   return std::nullopt;
 }
 

@@ -6,6 +6,7 @@
 // only delivery path. Task gates and virtual-8086 mode are reported as unsupported.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -30,6 +31,11 @@ struct TrapView {
   PagingState guest_paging;
   uint8_t* hole_memory;     // what the hole maps from kHoleLinear, kRegionMappedBytes long
   uint32_t hidden_flags;    // real EFLAGS bits the guest must not see in a pushed frame (NT)
+  // The guest's own TSS (its TR is virtual): the inner stack for a delivery from guest ring 3.
+  uint32_t guest_tss_base;
+  uint32_t guest_tss_limit;
+  // Commits a delivery that changes privilege (the CPU's own IRET from the VMM's stub).
+  std::function<void(uint32_t cs, uint32_t eip, uint32_t eflags, uint32_t ss, uint32_t esp)> enter;
 };
 
 enum class DeliveryResult : uint32_t { kDelivered = 0, kShutdown = 1, kUnsupported = 2 };

@@ -52,6 +52,10 @@ std::unique_ptr<TrapPlatform> TrapPlatform::create(uc_engine* uc, GuestRam ram, 
   platform->mmu_ = std::make_unique<ShadowMmu>(ram, ram_bytes, region, [uc] { uc_ctl_flush_tlb(uc); });
   platform->view_.hole_memory = platform->memory_->base();
   platform->view_.hidden_flags = kFlagNt;
+  TrapPlatform* self = platform.get();
+  platform->view_.enter = [self](uint32_t cs, uint32_t eip, uint32_t eflags, uint32_t ss, uint32_t esp) {
+    self->enter(cs, eip, (cs & 3) == 1 ? eflags | kFlagNt : eflags, ss, esp);
+  };
   return platform;
 }
 
@@ -155,6 +159,8 @@ void TrapPlatform::enter(uint32_t cs, uint32_t eip, uint32_t eflags, uint32_t ss
   uint32_t frame[5] = {eip, cs, eflags, esp, ss};
   std::memcpy(stack_top - sizeof frame, frame, sizeof frame);
   write_register(uc_, kRegEsp, kHoleLinear + kRegionStack + 4096 - sizeof frame);
+  // The stub's own IRET must not be a task return (NT is the guest's trap flag at ring 1).
+  write_register(uc_, kRegEflags, 2);
   write_register(uc_, kRegEip, kHoleLinear + kRegionStub);
 }
 

@@ -30,6 +30,10 @@ class TrapPlatform {
   // through its register interface, and then only to 0).
   void enter(uint32_t cs, uint32_t eip, uint32_t eflags, uint32_t ss, uint32_t esp);
 
+  void set_guest_tss(uint32_t base, uint32_t limit) {
+    view_.guest_tss_base = base;
+    view_.guest_tss_limit = limit;
+  }
   ShadowMmu& mmu() { return *mmu_; }
   const TrapView* view() const { return &view_; }
   uint64_t region_physical() const { return physical_; }

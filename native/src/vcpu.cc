@@ -66,6 +66,7 @@ Napi::Function Vcpu::Define(Napi::Env env) {
                          InstanceMethod<&Vcpu::TrapLoadGdt>("trapLoadGdt"),
                          InstanceMethod<&Vcpu::TrapEnter>("trapEnter"),
                          InstanceMethod<&Vcpu::TrapInvalidatePage>("trapInvalidatePage"),
+                         InstanceMethod<&Vcpu::TrapSetGuestTss>("trapSetGuestTss"),
                          InstanceMethod<&Vcpu::TrapCounters>("trapCounters"),
                          InstanceMethod<&Vcpu::SetDirtyLogging>("setDirtyLogging"),
                          InstanceMethod<&Vcpu::SetBlockDiscovery>("setBlockDiscovery"),
@@ -653,6 +654,11 @@ void Vcpu::TrapEnter(const Napi::CallbackInfo& info) {
   uint32_t v[5];
   for (int i = 0; i < 5; i++) v[i] = info[i].As<Napi::Number>().Uint32Value();
   trap_->enter(v[0], v[1], v[2], v[3], v[4]);
+}
+
+void Vcpu::TrapSetGuestTss(const Napi::CallbackInfo& info) {
+  if (!CheckTrap(info.Env())) return;
+  trap_->set_guest_tss(info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value());
 }
 
 void Vcpu::TrapInvalidatePage(const Napi::CallbackInfo& info) {

@@ -54,6 +54,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   Napi::Value TrapLoadGdt(const Napi::CallbackInfo& info);
   void TrapEnter(const Napi::CallbackInfo& info);
   void TrapInvalidatePage(const Napi::CallbackInfo& info);
+  void TrapSetGuestTss(const Napi::CallbackInfo& info);
   Napi::Value TrapCounters(const Napi::CallbackInfo& info);
   void SetDirtyLogging(const Napi::CallbackInfo& info);
   void SetBlockDiscovery(const Napi::CallbackInfo& info);

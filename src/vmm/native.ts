@@ -46,6 +46,8 @@ export interface NativeVcpu {
   /** The next run() starts with an IRET into this state. */
   trapEnter(cs: number, eip: number, eflags: number, ss: number, esp: number): void;
   trapInvalidatePage(linear: number): void;
+  /** The guest's TSS (its TR is virtual): inner stacks for deliveries from guest ring 3. */
+  trapSetGuestTss(base: number, limit: number): void;
   trapCounters(): ShadowCounters;
   setDirtyLogging(on: boolean): void;
   /** An inline exit (newBlock) the first time each block address runs. */

@@ -353,6 +353,18 @@ function markTssBusy(ctx: TrapContext, selector: number): void {
   const at = (ctx.cpu.gdtr.base + (selector & ~7) + 5) >>> 0;
   const type = ctx.vcpu.readGuestLinear(at, 1);
   if (type) ctx.vcpu.writeGuestLinear(at, Uint8Array.of(type[0] | 2));
+  useGuestTss(ctx.vcpu, ctx.cpu);
+}
+
+/** Tells the native core where the guest's TSS is (its inner stacks serve deliveries from ring 3). */
+export function useGuestTss(vcpu: NativeVcpu, cpu: VirtualCpu): void {
+  if ((cpu.tr & ~7) === 0) return;
+  const raw = vcpu.readGuestLinear((cpu.gdtr.base + (cpu.tr & ~7)) >>> 0, 8);
+  if (!raw) return;
+  const base = (raw[2] | (raw[3] << 8) | (raw[4] << 16) | (raw[7] << 24)) >>> 0;
+  let limit = raw[0] | (raw[1] << 8) | ((raw[6] & 0xf) << 16);
+  if (raw[6] & 0x80) limit = ((limit << 12) | 0xfff) >>> 0;
+  vcpu.trapSetGuestTss(base, limit);
 }
 
 export { classifyInstruction };

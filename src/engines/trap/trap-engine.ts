@@ -14,7 +14,7 @@ import { CR0_PE, CR0_PG, EFLAGS_IF, Reg } from '../../vmm/registers.js';
 import type { Engine, ExceptionExit, ExceptionOutcome } from '../engine.js';
 import { reflectToGuest } from '../reflect.js';
 import { EquivalenceReport } from './equivalence-report.js';
-import { emulatePrivileged, type TrapContext } from './privileged.js';
+import { emulatePrivileged, useGuestTss, type TrapContext } from './privileged.js';
 import { VirtualCpu } from './virtual-cpu.js';
 
 const CR4_PAE = 1 << 5;
@@ -56,6 +56,7 @@ export class TrapEngine implements Engine {
     this.cpu.ldtr = vcpu.readRegister(Reg.ldtr);
     this.cpu.tr = vcpu.readRegister(Reg.tr);
     vcpu.trapConfigure(this.cpu.cr0, this.cpu.cr3, this.cpu.cr4);
+    useGuestTss(vcpu, this.cpu);
     if (!vcpu.trapLoadGdt(this.cpu.gdtr.base, this.cpu.gdtr.limit)) {
       return { kind: 'fatal', reason: `the guest's GDT at ${hex(this.cpu.gdtr.base)} is not readable` };
     }
