@@ -9,7 +9,7 @@ import { UserError, USAGE_ERROR_STATUS } from './user-error.js';
 function addBootOptions(command: Command): Command {
   return command
     .option('-m, --memory <size>', 'guest RAM in MiB (or with a G suffix)', bootDefaults.memory)
-    .option('-e, --engine <name>', 'virtualisation engine: direct', bootDefaults.engine)
+    .option('-e, --engine <name>', 'virtualisation engine: direct or trap', bootDefaults.engine)
     .option('-a, --append <cmdline>', 'kernel command line (multiboot, Linux)', bootDefaults.append)
     .option('--kernel <file>', 'a Linux bzImage or other image (the same as the image argument)')
     .option('--initrd <file>', 'initial ramdisk for a Linux kernel')

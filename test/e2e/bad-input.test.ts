@@ -62,7 +62,7 @@ describe('bad input', () => {
   });
 
   it('an engine that is not built yet', () => {
-    expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '-e', 'trap']), /engine 'trap' is not implemented yet/);
+    expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '-e', 'bt']), /engine 'bt' is not implemented yet/);
   });
 
   it('invalid time limit', () => {

@@ -36,6 +36,6 @@ export function exitCounts(stderr: string): Record<string, number> {
   const line = stderr.split('\n').find((l) => l.startsWith('vmm: engine='));
   if (!line) throw new Error(`no summary line in:\n${stderr}`);
   const counts: Record<string, number> = {};
-  for (const [, key, value] of line.matchAll(/([a-z-]+)=(\d+(?:\.\d+)?)/g)) counts[key] = Number(value);
+  for (const [, key, value] of line.matchAll(/([a-z][a-z0-9-]*)=(\d+(?:\.\d+)?)/g)) counts[key] = Number(value);
   return counts;
 }
