@@ -2,7 +2,7 @@
 // records each instruction's address, bytes and the register state before it runs, and, with
 // memory tracing, each read and write, into a buffer shared with TypeScript. A full buffer is
 // handed to TypeScript through the inline-exit upcall; register deltas are computed there.
-// src/trace/native-trace.ts mirrors the layout.
+// src/trace/tracer.ts mirrors the layout.
 #pragma once
 #include <cstdint>
 
@@ -12,6 +12,7 @@ enum TraceRecordKind : uint32_t {
   kTraceInstruction = 1,
   kTraceMemoryRead = 2,
   kTraceMemoryWrite = 3,
+  kTraceHiddenFault = 4,  // trap engine: a #PF the shadow MMU filled (address, error code)
 };
 
 // Registers snapshotted before each instruction, in this order.
@@ -31,6 +32,9 @@ enum TraceField : uint32_t {
   kTraceAccessSize = 2,
   kTraceValueLow = 3,
   kTraceValueHigh = 4,
+  // hidden page-fault records
+  kTraceFaultAddress = 1,
+  kTraceFaultError = 2,
   kTraceRecordWords = 28,
 };
 

@@ -619,6 +619,12 @@ bool Vcpu::HandleShadowFault(ExitKind* kind) {
   switch (fault.outcome) {
     case FaultOutcome::kHidden:
       exception_pending_ = false;
+      if (trace_code_hook_) {
+        uint32_t* record = NextTraceRecord();
+        record[kTraceKind] = kTraceHiddenFault;
+        record[kTraceFaultAddress] = exit_record_[kFieldCr2];
+        record[kTraceFaultError] = exit_record_[kFieldErrorCode];
+      }
       return true;
     case FaultOutcome::kGuestFault:
       exit_record_[kFieldErrorCode] = fault.guest_error_code;

@@ -93,6 +93,12 @@ export class ChromeTraceWriter implements TraceWriter {
           args: { address: `0x${hex(e.address)}`, size: e.size, value: `0x${(e.value >>> 0).toString(16)}`, seq: e.seq },
         });
         return;
+      case 'page-fault':
+        this.emit({
+          name: `page fault: ${e.handling}`, cat: 'mmu', ph: 'i', s: 't', ts: micros(e.timeNs), ...base,
+          args: { address: `0x${hex(e.address)}`, errorCode: `0x${e.errorCode.toString(16)}`, seq: e.seq },
+        });
+        return;
       case 'control': {
         const args: Record<string, unknown> = { previous: `0x${hex(e.previous)}`, value: `0x${hex(e.value)}`, seq: e.seq };
         if (e.mode) args.mode = e.mode;

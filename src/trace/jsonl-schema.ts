@@ -21,6 +21,7 @@ export const TRACE_JSONL_SCHEMA = {
     { $ref: '#/$defs/mmio' },
     { $ref: '#/$defs/interrupt' },
     { $ref: '#/$defs/control' },
+    { $ref: '#/$defs/pageFault' },
     { $ref: '#/$defs/exit' },
   ],
   $defs: {
@@ -113,6 +114,20 @@ export const TRACE_JSONL_SCHEMA = {
         cr2: { ...u32, description: 'The faulting address, for page faults' },
       },
       required: ['type', 'seq', 'timeNs', 'vector', 'source'],
+      additionalProperties: false,
+    },
+    pageFault: {
+      description: 'Trap engine: a page fault the shadow MMU filled without the guest seeing it (true faults are interrupt records, vector 14)',
+      type: 'object',
+      properties: {
+        type: { const: 'page-fault' },
+        seq,
+        timeNs,
+        address: u32,
+        errorCode: u32,
+        handling: { const: 'hidden' },
+      },
+      required: ['type', 'seq', 'timeNs', 'address', 'errorCode', 'handling'],
       additionalProperties: false,
     },
     control: {

@@ -63,6 +63,8 @@ function event(e: EventRecord): string {
       if (e.cr2 !== undefined) line += `,"cr2":${e.cr2}`;
       return line + '}';
     }
+    case 'page-fault':
+      return `${head},"address":${e.address},"errorCode":${e.errorCode},"handling":"${e.handling}"}`;
     case 'control':
       return `${head},"register":"${e.register}","previous":${e.previous},"value":${e.value}${e.mode ? `,"mode":"${e.mode}"` : ''}}`;
     case 'exit':

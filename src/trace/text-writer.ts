@@ -74,6 +74,8 @@ function event(e: EventRecord): string {
       if (e.cr2 !== undefined) line += ` cr2 0x${hex(e.cr2)}`;
       return line;
     }
+    case 'page-fault':
+      return `-- page-fault ${e.handling} address 0x${hex(e.address)} error 0x${e.errorCode.toString(16)}`;
     case 'control':
       return `-- ${e.register} 0x${hex(e.previous)} -> 0x${hex(e.value)}${e.mode ? ` (mode ${e.mode})` : ''}`;
     case 'exit':

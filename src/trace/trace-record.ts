@@ -53,6 +53,15 @@ export type EventRecord =
       cr2?: number;
     }
   | {
+      /** Trap engine: a page fault the shadow MMU filled without the guest seeing it. */
+      type: 'page-fault';
+      seq: number;
+      timeNs: number;
+      address: number;
+      errorCode: number;
+      handling: 'hidden';
+    }
+  | {
       /** A write to CR0, CR3 or CR4 that changed it; `mode` when the CPU mode changed with it. */
       type: 'control';
       seq: number;

@@ -15,6 +15,7 @@ import type { CpuMode, EventRecord, InstructionRecord, MemoryAccess, TracedRegis
 const RECORD_WORDS = 28;
 const KIND_INSTRUCTION = 1;
 const KIND_WRITE = 3;
+const KIND_HIDDEN_FAULT = 4;
 const SNAPSHOT_REGISTERS: TracedRegister[] = [
   'eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi', 'eflags', 'es', 'cs', 'ss', 'ds', 'fs', 'gs', 'cr0', 'cr2', 'cr3', 'cr4',
 ];
@@ -126,6 +127,7 @@ export class Tracer implements RunObserver {
       const at = i * RECORD_WORDS;
       const kind = words[at];
       if (kind === KIND_INSTRUCTION) this.onInstruction(words.subarray(at, at + RECORD_WORDS));
+      else if (kind === KIND_HIDDEN_FAULT) this.onHiddenFault(words[at + 1], words[at + 2]);
       else if (this.pending) this.onMemory(words, at, kind === KIND_WRITE);
     }
     this.exitRecord[Field.traceCount] = 0;
@@ -178,6 +180,11 @@ export class Tracer implements RunObserver {
       this.done = true;
       this.options.onCountReached(this.recorded);
     }
+  }
+
+  private onHiddenFault(address: number, errorCode: number): void {
+    const event: EventRecord = { type: 'page-fault', seq: Math.max(0, this.seq - 1), timeNs: this.options.now(), address, errorCode, handling: 'hidden' };
+    this.pending ? this.pending.events.push(event) : this.emitEvent(event);
   }
 
   private onMemory(words: Uint32Array, at: number, write: boolean): void {

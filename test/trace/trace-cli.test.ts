@@ -3,7 +3,9 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { TRACE_JSONL_SCHEMA } from '../../src/trace/jsonl-schema.js';
 import { guestPath, runVmm } from '../e2e/run-vmm.js';
+import { validate } from './json-schema-subset.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vmm-trace-'));
 
@@ -49,6 +51,24 @@ describe('vmm trace', () => {
       '-- cr3 0x00000000 -> 0x00010000',
       '-- cr0 0x00000011 -> 0x80000011 (mode paging)',
     ]);
+  });
+
+  it('trap engine: hidden page faults in line, the faulting instruction recorded again when it reruns', () => {
+    const output = join(dir, 'paging.jsonl');
+    const run = runVmm(['trace', guestPath('paging.elf'), '-e', 'trap', '-m', '64', '--trace-format', 'jsonl', '--count', '3000',
+      '--output', output, '--no-stdin', '--time-limit', '30']);
+    expect(run.status).toBe(0);
+    const records = readFileSync(output, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    for (const r of records) expect(validate(TRACE_JSONL_SCHEMA, r), JSON.stringify(r)).toEqual([]);
+    const faults = records.filter((r) => r.type === 'page-fault');
+    expect(faults.length).toBeGreaterThan(3);
+    // The first instruction fetch from the kernel faults (no shadow yet), hidden from the guest.
+    expect(faults[0]).toMatchObject({ address: 0x100010, errorCode: 0, handling: 'hidden' });
+    const at = records.indexOf(faults[1]);
+    const before = records.slice(0, at).filter((r) => r.type === 'insn').pop();
+    const after = records.slice(at).find((r) => r.type === 'insn');
+    expect(after.linear).toBe(before.linear);
+    expect(records.some((r) => r.type === 'interrupt' && r.vector === 14 && r.cr2 === 0x40000000)).toBe(true);
   });
 
   it('jsonl: every line is a JSON object with the documented fields', () => {
