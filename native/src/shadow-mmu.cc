@@ -13,8 +13,7 @@ constexpr uint32_t kWritable = 1u << 1;
 constexpr uint32_t kUser = 1u << 2;
 constexpr uint32_t kCr0Pg = 1u << 31;
 constexpr uint32_t kCr0Wp = 1u << 16;
-constexpr uint32_t kHolePde = kHoleLinear >> 22;
-constexpr uint32_t kEntries = 1024;
+constexpr uint32_t kCr4Pae = 1u << 5;
 
 // frame_flags_ bits, per guest RAM frame.
 constexpr uint8_t kWatched = 1;   // a guest page table that shadows derive from: write-protected
@@ -29,6 +28,30 @@ ShadowMmu::ShadowMmu(GuestRam ram, uint64_t ram_bytes, ShadowRegion region, std:
   frame_flags_.assign(ram_pages_, 0);
   reverse_map_.resize(ram_pages_);
   roots_.reserve(kCachedRoots);
+}
+
+uint32_t& ShadowMmu::entry(uint32_t page, uint32_t index, bool pae) {
+  return pool_entries(page)[pae ? index * 2 : index];
+}
+
+uint32_t& ShadowMmu::directory_entry(Root& root, uint32_t slot) {
+  if (root.pae) return entry(root.directories[slot >> 9], slot & 511, true);
+  return entry(root.page, slot, false);
+}
+
+// The guest's directory-level pages for its current CR3: the PD, or the PDPT and its PDs.
+void ShadowMmu::read_directory_frames(std::vector<uint32_t>* frames) const {
+  frames->clear();
+  if (!(guest_.cr0 & kCr0Pg)) return;
+  uint64_t cr3 = guest_.cr3;
+  frames->push_back(static_cast<uint32_t>(cr3 >> 12));
+  if (!(guest_.cr4 & kCr4Pae)) return;
+  uint64_t pdpt = cr3 & 0xFFFFFFE0u;
+  for (int i = 0; i < 4; i++) {
+    if (!ram_.contains(pdpt + i * 8, 8)) break;
+    uint64_t pdpte = ram_.read64(pdpt + i * 8);
+    if (pdpte & kPresent) frames->push_back(static_cast<uint32_t>((pdpte & 0x000FFFFFFFFFF000ull) >> 12));
+  }
 }
 
 uint32_t* ShadowMmu::pool_entries(uint32_t page) {
@@ -67,7 +90,7 @@ ShadowMmu::Root* ShadowMmu::find_root(uint32_t key) {
   return nullptr;
 }
 
-ShadowMmu::Root& ShadowMmu::new_root(uint32_t key) {
+ShadowMmu::Root& ShadowMmu::new_root(uint32_t key, bool pae) {
   Root* slot = nullptr;
   if (roots_.size() < kCachedRoots) {
     roots_.emplace_back();
@@ -78,23 +101,40 @@ ShadowMmu::Root& ShadowMmu::new_root(uint32_t key) {
                               [](const Root& a, const Root& b) { return a.last_used < b.last_used; });
     clear_root(*slot);
     free_page(slot->page);
+    for (uint32_t& directory : slot->directories) {
+      if (directory != kNoPage) free_page(directory);
+      directory = kNoPage;
+    }
   }
   slot->key = key;
+  slot->pae = pae;
   slot->page = allocate_page();
-  slot->tables.assign(kEntries, kNoPage);
-  slot->sources.assign(kEntries, kNoSource);
-  // Every shadow maps the VMM's hole, supervisor-only.
-  pool_entries(slot->page)[kHolePde] = static_cast<uint32_t>(region_.physical + kRegionHolePageTable) | kPresent | kWritable;
+  slot->tables.assign(slots(*slot), kNoPage);
+  slot->sources.assign(slots(*slot), kNoSource);
+  uint32_t hole_pt = static_cast<uint32_t>(region_.physical + kRegionHolePageTable);
+  if (pae) {
+    // Four directories, always present (PDPTEs carry only P: SDM §4.4.1); the hole is the last
+    // two entries of the fourth, supervisor-only.
+    for (uint32_t i = 0; i < 4; i++) {
+      slot->directories[i] = allocate_page();
+      entry(slot->page, i, true) = pool_physical(slot->directories[i]) | kPresent;
+    }
+    uint32_t hole_tables = static_cast<uint32_t>(region_.physical + kRegionHolePaeTables);
+    entry(slot->directories[3], 510, true) = hole_tables | kPresent | kWritable;
+    entry(slot->directories[3], 511, true) = (hole_tables + 4096) | kPresent | kWritable;
+  } else {
+    entry(slot->page, 1023, false) = hole_pt | kPresent | kWritable;
+  }
   return *slot;
 }
 
-void ShadowMmu::unmap_entry(uint32_t page, uint32_t index) {
-  uint32_t& entry = pool_entries(page)[index];
+void ShadowMmu::unmap_entry(uint32_t page, uint32_t index, bool pae) {
+  uint32_t& entry = this->entry(page, index, pae);
   if (!(entry & kPresent)) return;
   uint64_t frame = entry >> 12;
   if (frame < ram_pages_) {
     std::vector<uint32_t>& users = reverse_map_[frame];
-    auto it = std::find(users.begin(), users.end(), (page << 10) | index);
+    auto it = std::find(users.begin(), users.end(), reverse_key(page, index, pae));
     if (it != users.end()) {
       *it = users.back();
       users.pop_back();
@@ -103,22 +143,27 @@ void ShadowMmu::unmap_entry(uint32_t page, uint32_t index) {
   entry = 0;
 }
 
-void ShadowMmu::drop_table(Root& root, uint32_t pde_index) {
-  uint32_t page = root.tables[pde_index];
+void ShadowMmu::drop_table(Root& root, uint32_t slot) {
+  uint32_t page = root.tables[slot];
   if (page == kNoPage) return;
-  for (uint32_t i = 0; i < kEntries; i++) unmap_entry(page, i);
+  uint32_t entries = root.pae ? 512 : 1024;
+  for (uint32_t i = 0; i < entries; i++) unmap_entry(page, i, root.pae);
   free_page(page);
-  pool_entries(root.page)[pde_index] = 0;
-  root.tables[pde_index] = kNoPage;
-  root.sources[pde_index] = kNoSource;
+  directory_entry(root, slot) = 0;
+  root.tables[slot] = kNoPage;
+  root.sources[slot] = kNoSource;
 }
 
 void ShadowMmu::clear_root(Root& root) {
-  for (uint32_t pde = 0; pde < kHolePde; pde++) drop_table(root, pde);
+  for (uint32_t slot = 0; slot < root.tables.size(); slot++) drop_table(root, slot);
 }
 
 void ShadowMmu::protect_frame(uint32_t frame) {
-  for (uint32_t user : reverse_map_[frame]) pool_entries(user >> 10)[user & 0x3FF] &= ~kWritable;
+  // The reverse map records each PTE's byte offset in its page (index << 2 for 32-bit, << 3 for
+  // PAE) in 12 bits; the flags are in the entry's first 4 bytes either way.
+  for (uint32_t user : reverse_map_[frame]) {
+    *reinterpret_cast<uint32_t*>(reinterpret_cast<uint8_t*>(pool_entries(user >> 12)) + (user & 0xFFF)) &= ~kWritable;
+  }
 }
 
 void ShadowMmu::watch_table(uint32_t frame) {
@@ -141,9 +186,10 @@ void ShadowMmu::page_table_written(uint32_t frame) {
 
 void ShadowMmu::drop_derived(uint32_t frame) {
   for (Root& root : roots_) {
-    if (root.key == (frame << 12)) clear_root(root);
-    for (uint32_t pde = 0; pde < kHolePde; pde++) {
-      if (root.sources[pde] == frame) drop_table(root, pde);
+    const std::vector<uint32_t>& dirs = root.directory_frames;
+    if (std::find(dirs.begin(), dirs.end(), frame) != dirs.end()) clear_root(root);
+    for (uint32_t slot = 0; slot < root.sources.size(); slot++) {
+      if (root.sources[slot] == frame) drop_table(root, slot);
     }
   }
 }
@@ -160,15 +206,24 @@ uint32_t ShadowMmu::activate(const PagingState& guest) {
   }
   if (!unsynced_.empty()) flush_tlb_();
   unsynced_.clear();
-  uint32_t key = (guest.cr0 & kCr0Pg) ? (guest.cr3 & 0xFFFFF000u) : kPhysicalModeKey;
+  bool paging = guest.cr0 & kCr0Pg;
+  bool pae = paging && (guest.cr4 & kCr4Pae);
+  uint32_t key = paging ? (pae ? guest.cr3 & 0xFFFFFFE0u : guest.cr3 & 0xFFFFF000u) : kPhysicalModeKey;
   counters_.root_switches++;
   Root* root = find_root(key);
   if (root) {
     counters_.root_cache_hits++;
   } else {
-    root = &new_root(key);
+    root = &new_root(key, pae);
   }
-  if (key != kPhysicalModeKey) watch_table(key >> 12);
+  // The directory levels (PAE: PDPTEs are loaded at each CR3 load, so they may have changed).
+  std::vector<uint32_t> frames;
+  read_directory_frames(&frames);
+  if (frames != root->directory_frames) {
+    clear_root(*root);
+    root->directory_frames = frames;
+  }
+  for (uint32_t frame : frames) watch_table(frame);
   root->last_used = ++clock_;
   current_ = root;
   return pool_physical(root->page);
@@ -178,6 +233,9 @@ void ShadowMmu::invalidate_all() {
   for (Root& root : roots_) {
     clear_root(root);
     free_page(root.page);
+    for (uint32_t directory : root.directories) {
+      if (directory != kNoPage) free_page(directory);
+    }
   }
   roots_.clear();
   current_ = nullptr;
@@ -189,8 +247,8 @@ void ShadowMmu::invalidate_all() {
 void ShadowMmu::invalidate_page(uint32_t linear) {
   counters_.pages_invalidated++;
   if (current_ == nullptr || linear >= kHoleLinear) return;
-  uint32_t page = current_->tables[linear >> 22];
-  if (page != kNoPage) unmap_entry(page, (linear >> 12) & 0x3FF);
+  uint32_t page = current_->tables[slot_of(*current_, linear)];
+  if (page != kNoPage) unmap_entry(page, (linear >> 12) & (current_->pae ? 511 : 1023), current_->pae);
   flush_tlb_();
 }
 
@@ -210,7 +268,7 @@ ShadowFault ShadowMmu::handle_fault(uint32_t linear, uint32_t error_code) {
   if (write && in_ram && (frame_flags_[guest_frame] & kWatched)) page_table_written(static_cast<uint32_t>(guest_frame));
 
   Root& root = *current_;
-  uint32_t pde = linear >> 22;
+  uint32_t pde = slot_of(root, linear);
   if (root.tables[pde] == kNoPage) {
     uint32_t page = allocate_page();
     if (page == kNoPage) {
@@ -221,10 +279,13 @@ ShadowFault ShadowMmu::handle_fault(uint32_t linear, uint32_t error_code) {
       return {FaultOutcome::kHidden, 0};
     }
     root.tables[pde] = page;
-    pool_entries(root.page)[pde] = pool_physical(page) | kPresent | kWritable | kUser;
+    directory_entry(root, pde) = pool_physical(page) | kPresent | kWritable | kUser;
     counters_.shadow_pages_built++;
-    uint64_t guest_pd = guest_.cr3 & 0xFFFFF000u;
-    if (paging && t.leaf_table != guest_pd && (t.leaf_table >> 12) < ram_pages_) {
+    // A large page's leaf is in a directory (watched with the root); a 4 KiB page's in a PT.
+    uint32_t leaf_frame = static_cast<uint32_t>(t.leaf_table >> 12);
+    const std::vector<uint32_t>& dirs = root.directory_frames;
+    bool in_directory = std::find(dirs.begin(), dirs.end(), leaf_frame) != dirs.end();
+    if (paging && !in_directory && leaf_frame < ram_pages_) {
       root.sources[pde] = static_cast<uint32_t>(t.leaf_table >> 12);
       watch_table(root.sources[pde]);
     }
@@ -254,10 +315,10 @@ ShadowFault ShadowMmu::handle_fault(uint32_t linear, uint32_t error_code) {
     if (allow) entry |= kWritable;
   }
   uint32_t page = root.tables[pde];
-  uint32_t index = (linear >> 12) & 0x3FF;
-  unmap_entry(page, index);
-  pool_entries(page)[index] = entry;
-  if (in_ram) reverse_map_[guest_frame].push_back((page << 10) | index);
+  uint32_t index = (linear >> 12) & (root.pae ? 511 : 1023);
+  unmap_entry(page, index, root.pae);
+  this->entry(page, index, root.pae) = entry;
+  if (in_ram) reverse_map_[guest_frame].push_back(reverse_key(page, index, root.pae));
   counters_.hidden_faults++;
   return {FaultOutcome::kHidden, 0};
 }

@@ -9,9 +9,10 @@
 // unprotects the page. INVLPG drops one entry; MOV CR3 switches to the cached shadow of that
 // address space (a few are kept, least recently used evicted).
 //
-// Shadow format: 32-bit paging with 4 KiB pages (guest 4 MiB pages are shadowed page by page,
-// so protection and dirty tracking stay per 4 KiB). Guests with paging off get an identity
-// shadow. PAE guests are not shadowed (the engine refuses them).
+// Shadow format: the guest's own, with 4 KiB pages only (guest 4 MiB and 2 MiB pages are shadowed
+// page by page, so protection and dirty tracking stay per 4 KiB): 32-bit two-level shadows for
+// 32-bit guests, PAE three-level shadows (PDPT and four directories) for PAE guests. Guests with
+// paging off get an identity shadow in the 32-bit format.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -74,22 +75,36 @@ class ShadowMmu {
   static constexpr uint32_t kNoSource = ~0u;
 
   struct Root {
-    uint32_t key = 0;           // guest CR3 (page) or kPhysicalModeKey
-    uint32_t page = kNoPage;    // pool page of the shadow directory
+    uint32_t key = 0;           // guest CR3 (its table address) or kPhysicalModeKey
+    bool pae = false;
+    uint32_t page = kNoPage;    // pool page of the shadow directory (32-bit) or PDPT (PAE)
+    uint32_t directories[4] = {kNoPage, kNoPage, kNoPage, kNoPage};  // PAE: the four shadow PDs
     uint64_t last_used = 0;
-    std::vector<uint32_t> tables;   // per PDE: pool page of the shadow PT, or kNoPage
-    std::vector<uint32_t> sources;  // per PDE: guest frame the shadow PT came from (kNoSource for large / physical mode)
+    // Per directory slot (PDE; for PAE, PDPT index * 512 + PDE): the shadow PT, or kNoPage, and
+    // the guest page table it came from (kNoSource for large pages and physical mode).
+    std::vector<uint32_t> tables;
+    std::vector<uint32_t> sources;
+    std::vector<uint32_t> directory_frames;  // guest frames of the directory levels (PD; PDPT + PDs)
   };
 
+  // Entries are 4 bytes (32-bit) or 8 (PAE; the high half stays 0: every frame is below 4 GiB,
+  // and no shadow sets XD). The flags and frame live in the low half.
+  uint32_t& entry(uint32_t page, uint32_t index, bool pae);
+  uint32_t slots(const Root& root) const { return root.pae ? 2048 : 1024; }
+  uint32_t slot_of(const Root& root, uint32_t linear) const { return root.pae ? linear >> 21 : linear >> 22; }
+  uint32_t& directory_entry(Root& root, uint32_t slot);
+  bool is_hole_slot(const Root& root, uint32_t slot) const { return slot >= (root.pae ? 2046u : 1023u); }
+  void read_directory_frames(std::vector<uint32_t>* frames) const;
   uint32_t* pool_entries(uint32_t page);
   uint32_t pool_physical(uint32_t page) const;
   uint32_t allocate_page();
   void free_page(uint32_t page);
   Root* find_root(uint32_t key);
-  Root& new_root(uint32_t key);
+  Root& new_root(uint32_t key, bool pae);
   void clear_root(Root& root);
   void drop_table(Root& root, uint32_t pde_index);
-  void unmap_entry(uint32_t page, uint32_t index);
+  void unmap_entry(uint32_t page, uint32_t index, bool pae);
+  static uint32_t reverse_key(uint32_t page, uint32_t index, bool pae) { return (page << 12) | (index * (pae ? 8 : 4)); }
   void protect_frame(uint32_t frame);
   void watch_table(uint32_t frame);
   void page_table_written(uint32_t frame);
@@ -110,7 +125,7 @@ class ShadowMmu {
   // Per guest RAM frame.
   std::vector<uint8_t> frame_flags_;
   std::vector<uint32_t> unsynced_;  // frames with kUnsynced set
-  std::vector<std::vector<uint32_t>> reverse_map_;  // shadow PTEs mapping the frame: page << 10 | index
+  std::vector<std::vector<uint32_t>> reverse_map_;  // shadow PTEs mapping the frame: reverse_key()
   std::vector<uint8_t> dirty_log_;
   bool dirty_logging_ = false;
   ShadowCounters counters_;

@@ -64,6 +64,7 @@ void TrapPlatform::build_region() {
   // The hole's page table: region offset x at linear kHoleLinear + x, supervisor only.
   for (uint32_t offset = 0; offset < kRegionMappedBytes; offset += 4096) {
     write_u32(base + kRegionHolePageTable + (offset >> 12) * 4, static_cast<uint32_t>(physical_ + offset) | 0x3);
+    write_u32(base + kRegionHolePaeTables + (offset >> 12) * 8, static_cast<uint32_t>(physical_ + offset) | 0x3);
   }
   uint8_t* gdt = base + kRegionGdt;
   uint64_t code = flat_descriptor(0xB, 0), data = flat_descriptor(0x3, 0);
@@ -86,7 +87,9 @@ void TrapPlatform::set_guest_paging(const PagingState& guest) {
   // The real CPU always pages (through the shadow) with WP set, so read-only shadow entries bind
   // the deprivileged kernel too; the FPU bits are the guest's.
   uint32_t cr0 = kCr0Pe | kCr0Pg | kCr0Wp | kCr0Et | kCr0Ne | (guest.cr0 & (kCr0Mp | kCr0Em | kCr0Ts));
-  uint32_t cr4 = guest.cr4 & ~(kCr4Pse | kCr4Pae | kCr4Pge);
+  // PAE guests get PAE shadows; otherwise 32-bit shadows with 4 KiB pages only.
+  bool pae = (guest.cr0 & kCr0Pg) && (guest.cr4 & kCr4Pae);
+  uint32_t cr4 = (guest.cr4 & ~(kCr4Pse | kCr4Pae | kCr4Pge)) | (pae ? kCr4Pae : 0);
   write_register(uc_, kRegCr4, cr4);
   write_register(uc_, kRegCr3, root);
   write_register(uc_, kRegCr0, cr0);

@@ -18,6 +18,7 @@ constexpr uint32_t kRegionTss = 0x11000;            // the real TSS (no I/O bitm
 constexpr uint32_t kRegionStub = 0x12000;           // world-switch code (an IRET)
 constexpr uint32_t kRegionStack = 0x13000;          // the world switch's stack page
 constexpr uint32_t kRegionMappedBytes = 0x14000;    // what the hole maps
+constexpr uint32_t kRegionHolePaeTables = 0x14000;  // the same mappings as two PAE page tables (8 KiB)
 constexpr uint32_t kRegionPool = 0x20000;           // shadow page-table pages from here on
 constexpr uint32_t kRegionBytes = 16u << 20;
 

@@ -34,7 +34,6 @@ const EFLAGS_IOPL = 3 << 12;
 const CR0_TS = 1 << 3;
 const CR0_PG = 1 << 31;
 const CR0_WP = 1 << 16;
-const CR4_PAE = 1 << 5;
 const TS = 10;
 
 const resume: ExceptionOutcome = { kind: 'resume' };
@@ -237,7 +236,6 @@ function writeControlRegister(ctx: TrapContext, index: number, value: number): s
       vcpu.trapConfigure(cpu.cr0, cpu.cr3, cpu.cr4);
       return undefined;
     case 4:
-      if (value & CR4_PAE) return 'the guest enabled PAE paging; the trap engine shadows 32-bit paging only';
       cpu.cr4 = value;
       vcpu.trapConfigure(cpu.cr0, cpu.cr3, cpu.cr4);
       return undefined;

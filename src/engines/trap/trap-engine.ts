@@ -17,7 +17,6 @@ import { EquivalenceReport } from './equivalence-report.js';
 import { emulatePrivileged, useGuestTss, type TrapContext } from './privileged.js';
 import { VirtualCpu } from './virtual-cpu.js';
 
-const CR4_PAE = 1 << 5;
 const EFLAGS_NT = 1 << 14;
 const EFLAGS_IOPL = 3 << 12;
 const GP = 13;
@@ -43,9 +42,6 @@ export class TrapEngine implements Engine {
     const cr0 = vcpu.readRegister(Reg.cr0);
     if ((cr0 & CR0_PE) === 0) return undefined; // real mode runs as under direct
     const cr4 = vcpu.readRegister(Reg.cr4);
-    if (cr0 & CR0_PG && cr4 & CR4_PAE) {
-      return { kind: 'fatal', reason: 'the trap engine shadows 32-bit paging only; this guest uses PAE paging' };
-    }
     // Take over: the guest's CR0/CR3/CR4 and descriptor tables become virtual.
     this.cpu.cr0 = cr0;
     this.cpu.cr2 = vcpu.readRegister(Reg.cr2);
