@@ -130,13 +130,10 @@ bool TrapPlatform::load_guest_gdt(EventInjector& injector, uint32_t base, uint32
   }
   uc_x86_mmr gdtr{0, kHoleLinear + kRegionGdt, 0xFFFF, 0};
   uc_reg_write(uc_, UC_X86_REG_GDTR, &gdtr);
-  uint32_t tr = kVmmTssSelector;
-  uc_x86_mmr tr_mmr{};
-  uc_reg_read(uc_, UC_X86_REG_TR, &tr_mmr);
-  if (tr_mmr.selector != tr || tr_mmr.base != kHoleLinear + kRegionTss) {
-    // LTR marks the descriptor busy; a fresh copy of the table has it available again.
-    uc_reg_write(uc_, UC_X86_REG_TR, &tr);
-  }
+  // TR is written as a whole segment cache (Unicorn takes a uc_x86_mmr for it, not a selector):
+  // the VMM's 32-bit TSS, present; QEMU's I/O-permission check wants type 9 in the cache.
+  uc_x86_mmr tr{static_cast<uint16_t>(kVmmTssSelector), kHoleLinear + kRegionTss, 0x67, 0x8900};
+  uc_reg_write(uc_, UC_X86_REG_TR, &tr);
   return true;
 }
 

@@ -234,6 +234,7 @@ function writeControlRegister(ctx: TrapContext, index: number, value: number): s
     case 3:
       cpu.cr3 = value;
       vcpu.trapConfigure(cpu.cr0, cpu.cr3, cpu.cr4);
+      vcpu.trapLoadGdt(cpu.gdtr.base, cpu.gdtr.limit);
       return undefined;
     case 4:
       cpu.cr4 = value;
@@ -274,9 +275,12 @@ function emulateIret(ctx: TrapContext, insn: DecodedX86): EmulationResult {
     vcpu.writeRegister(Reg.esp, (esp + 3 * size) >>> 0);
     return { kind: 'emulated', name: 'iret', outcome: resume };
   }
-  // To guest user mode: SS:ESP come from the frame too, and the CPU makes the ring change.
+  // To guest user mode: SS:ESP come from the frame too, and the CPU makes the ring change. The
+  // guest edits descriptors in place (Linux rewrites its TLS entries at every context switch), so
+  // the real GDT is refreshed from the guest's before user code can load them.
   const userEsp = pop(3);
   const userSs = pop(4) & 0xffff;
+  vcpu.trapLoadGdt(ctx.cpu.gdtr.base, ctx.cpu.gdtr.limit);
   ctx.enter(cs | 3, eip, flags & ~EFLAGS_NT, userSs | 3, userEsp);
   return { kind: 'emulated', name: 'iret', outcome: resume };
 }
