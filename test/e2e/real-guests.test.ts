@@ -43,3 +43,28 @@ describe('real guests under the direct engine', () => {
     expect(run.status).toBe(6);
   });
 });
+
+describe('real guests under the trap engine', () => {
+  it('Debian Linux boots deprivileged on shadow page tables, reaches user space and powers off', () => {
+    const run = runVmm(
+      ['boot', '--kernel', image('vmlinuz'), '--initrd', image('initrd.gz'), '-e', 'trap', '-a', 'console=ttyS0', '-m', '128', '--no-stdin',
+        '--time-limit', '240'],
+      300,
+    );
+    const log = run.stdout.replaceAll('\r\n', '\n');
+    expect(log).toContain('VMM-USERSPACE-READY\n');
+    expect(log).toContain('VMM-USERSPACE-DONE\n');
+    expect(log).not.toMatch(/panic|BUG:/i);
+    expect(run.stderr).toMatch(/guest halted with interrupts disabled/);
+    expect(run.status).toBe(0);
+    const counts = exitCounts(run.stderr);
+    // Context switches reuse cached shadows; page-table writes are tracked; most faults are hidden.
+    expect(counts['trap-mov-to-cr3']).toBeGreaterThan(100);
+    expect(counts['cr3-cache-hits']).toBeGreaterThan(counts['trap-mov-to-cr3'] / 2);
+    expect(counts['pt-writes-tracked']).toBeGreaterThan(100);
+    expect(counts['pf-hidden']).toBeGreaterThan(counts['pf-true']);
+    // The report lists where Linux could tell it is deprivileged (PUSHF, SMSW, ...).
+    expect(run.stderr).toMatch(/equivalence: \d+ place\(s\)/);
+    expect(run.stderr).toMatch(/pushf: PUSHF/);
+  });
+});
