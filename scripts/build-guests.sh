@@ -89,3 +89,4 @@ build_elf empty
 build_elf paging
 build_elf popf
 build_elf physscan
+build_elf trapbench

@@ -1,5 +1,6 @@
 /* cpu-tables.c - flat GDT, exception IDT and stubs; see cpu-tables.h. */
 #include "cpu-tables.h"
+#include "guest.h"
 
 static const uint64_t gdt[3] = {
     0,
@@ -81,4 +82,22 @@ void load_descriptors(void)
     idtr.limit = sizeof idt - 1;
     idtr.base = (uint32_t)(uintptr_t)idt;
     __asm__ volatile("lidt %0" : : "m"(idtr) : "memory");
+}
+
+void fail_on_exception(const struct frame *f, uint8_t exit_value)
+{
+    put_str("FAILED: exception ");
+    put_dec(f->vector);
+    put_str(" error ");
+    put_hex32(f->error);
+    put_str(" at eip ");
+    put_hex32(f->eip);
+    if (f->vector == 14) {
+        uint32_t cr2;
+        __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
+        put_str(" cr2 ");
+        put_hex32(cr2);
+    }
+    put_char('\n');
+    guest_exit(exit_value);
 }

@@ -25,6 +25,10 @@ struct frame {
 
 void load_descriptors(void);
 
+/* Prints "FAILED: exception <n> error <e> at eip <p>" (and " cr2 <a>" for #PF), then exits
+ * through the debug-exit port with exit_value. */
+void fail_on_exception(const struct frame *f, uint8_t exit_value) __attribute__((noreturn));
+
 /* Defined by each guest that calls load_descriptors(). */
 void exception_dispatch(struct frame *f);
 

@@ -136,28 +136,6 @@ static volatile uint32_t table_faults;  /* demand faults on a missing PDE */
 static volatile uint32_t odd_errors;    /* demand faults whose error code was not 0x2 */
 static volatile uint32_t expect_va, expect_frame, seen_cr2, seen_error, expected_faults;
 
-static void report_exception(const struct frame *f)
-{
-    if (f->vector == 13)
-        put_str("FAILED: #GP");
-    else if (f->vector == 14)
-        put_str("FAILED: unexpected #PF");
-    else {
-        put_str("FAILED: exception ");
-        put_dec(f->vector);
-    }
-    put_str(" error ");
-    put_hex32(f->error);
-    put_str(" at eip ");
-    put_hex32(f->eip);
-    if (f->vector == 14) {
-        put_str(" cr2 ");
-        put_hex32(read_cr2());
-    }
-    put_char('\n');
-    guest_exit(EXIT_EXCEPTION);
-}
-
 static void page_fault(struct frame *f)
 {
     uint32_t cr2 = read_cr2();
@@ -184,7 +162,7 @@ static void page_fault(struct frame *f)
         *kernel_pte(expect_va) = expect_frame | PG_W | PG_P;
         return;     /* no INVLPG needed: not-present entries are not cached (SDM §4.10.2.3) */
     }
-    report_exception(f);
+    fail_on_exception(f, EXIT_EXCEPTION);
 }
 
 void exception_dispatch(struct frame *f)
@@ -192,7 +170,7 @@ void exception_dispatch(struct frame *f)
     if (f->vector == 14)
         page_fault(f);
     else
-        report_exception(f);
+        fail_on_exception(f, EXIT_EXCEPTION);
 }
 
 /* ---------------------------------------------------------------- steps */

@@ -20,14 +20,7 @@
 
 void exception_dispatch(struct frame *f)
 {
-    put_str("FAILED: exception ");
-    put_dec(f->vector);
-    put_str(" error ");
-    put_hex32(f->error);
-    put_str(" at eip ");
-    put_hex32(f->eip);
-    put_char('\n');
-    guest_exit(2);
+    fail_on_exception(f, 2);
 }
 
 static inline uint32_t read_eflags(void)

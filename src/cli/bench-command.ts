@@ -1,20 +1,26 @@
 // `vmm bench`: the measured comparisons (never timed tests).
 import { bootBench } from '../bench/boot-bench.js';
 import { BenchError, foundationBench } from '../bench/foundation-bench.js';
+import { MAX_TRAPBENCH_PAGES, trapBench } from '../bench/trap-bench.js';
 import { parsePositiveInteger } from './options.js';
 import { UserError } from './user-error.js';
 
 export interface BenchOptions {
-  runs: string;
+  /** Unset: the suite's own default. */
+  runs?: string;
   iterations: string;
   portWrites: string;
+  pages: string;
+  pairs: string;
 }
 
-const SUITES = ['foundation', 'boot'] as const;
+const SUITES = ['foundation', 'boot', 'trap'] as const;
+const DEFAULT_RUNS: Record<(typeof SUITES)[number], string> = { foundation: '5', boot: '5', trap: '3' };
 
 export async function benchCommand(suite: string, options: BenchOptions): Promise<number> {
   const log = (line: string) => process.stdout.write(`${line}\n`);
-  const runs = parsePositiveInteger('run count', options.runs);
+  const known = (SUITES as readonly string[]).includes(suite);
+  const runs = parsePositiveInteger('run count', options.runs ?? (known ? DEFAULT_RUNS[suite as (typeof SUITES)[number]] : '1'));
   let run: Promise<void>;
   switch (suite) {
     case 'foundation':
@@ -28,6 +34,12 @@ export async function benchCommand(suite: string, options: BenchOptions): Promis
     case 'boot':
       run = bootBench({ runs, log });
       break;
+    case 'trap': {
+      const pages = parsePositiveInteger('page count', options.pages);
+      if (pages > MAX_TRAPBENCH_PAGES) throw new UserError(`invalid page count '${options.pages}': at most ${MAX_TRAPBENCH_PAGES}`);
+      run = trapBench({ runs, pages, pairs: parsePositiveInteger('pair count', options.pairs), log });
+      break;
+    }
     default:
       throw new UserError(`unknown benchmark '${suite}'; choose one of ${SUITES.join(', ')}`);
   }

@@ -57,11 +57,17 @@ async function main(argv: string[]): Promise<number> {
     });
   program
     .command('bench')
-    .argument('[suite]', 'foundation: compute guest and port-I/O cost; boot: Linux boot time', 'foundation')
-    .description('measure vmm against qemu-system-i386 in the same invocation')
-    .option('--runs <n>', 'runs of each measurement (the median is reported)', '5')
+    .argument(
+      '[suite]',
+      'foundation: compute guest and port-I/O cost; boot: Linux boot time; trap: costs of the trap engine (hidden page fault, trapped instruction) against direct',
+      'foundation',
+    )
+    .description('measure vmm against qemu-system-i386, or one engine against another, in the same invocation')
+    .option('--runs <n>', 'runs of each measurement (the median is reported; default 5, trap: 3)')
     .option('--iterations <n>', 'iterations of the compute guest', '200000000')
     .option('--port-writes <n>', 'OUTs performed by the port-I/O guest', '1000000')
+    .option('--pages <n>', 'trap: pages the trapbench guest touches', '65536')
+    .option('--pairs <n>', 'trap: CLI/STI pairs the trapbench guest executes', '100000')
     .action(async (suite: string, options: BenchOptions) => {
       status = await benchCommand(suite, options);
     });

@@ -1,0 +1,204 @@
+// The trap benchmark: what trap-and-emulate costs, measured by the guest itself. The trapbench
+// guest times three phases with RDTSC (a hidden page fault per page, the same writes again with
+// no fault, CLI/STI pairs) under `direct` and under `trap`, each run a separate `vmm boot`
+// process; the differences of the medians, divided by the number of events, are the costs of
+// one hidden page fault and of one trapped and emulated privileged instruction. Then the
+// demand-paging guest under both engines, for the slowdown of a whole workload.
+import { existsSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { isAbsolute, join, relative } from 'node:path';
+import { MAX_RAM_MIB } from '../vmm/layout.js';
+import { nativeCore } from '../vmm/native.js';
+import { projectRoot } from '../util/project-root.js';
+import { BenchError } from './foundation-bench.js';
+import { median } from './stats.js';
+import { timedRun, type TimedRun } from './timed-process.js';
+
+export interface TrapBenchOptions {
+  runs: number;
+  /** Pages the guest touches (its `pages=`). */
+  pages: number;
+  /** CLI/STI pairs the guest executes (its `pairs=`). */
+  pairs: number;
+  log: (line: string) => void;
+}
+
+/** The largest region the guest maps (0x40000000-0xbfffffff). */
+export const MAX_TRAPBENCH_PAGES = 0x80000;
+
+const ENGINES = ['direct', 'trap'] as const;
+type Engine = (typeof ENGINES)[number];
+const PHASES = ['touch', 'retouch', 'cli/sti'] as const;
+type Phase = (typeof PHASES)[number];
+const TIMEOUT_SECONDS = 600;
+const PAGING_MEMORY_MIB = 64;
+
+/** The guest's three lines, in cycles. */
+type PhaseCycles = Record<Phase, number>;
+
+function guest(name: string): string {
+  const path = join(projectRoot(), 'guests', 'build', name);
+  if (!existsSync(path)) throw new BenchError(`guest ${name} is not built: run scripts/setup.sh`);
+  return path;
+}
+
+/** RAM for the trapbench guest: its tables at 4 MiB, then the frames, and 1 MiB to spare. */
+export function trapbenchMemoryMiB(pages: number): number {
+  const tables = Math.ceil(pages / 1024);
+  const end = 4 * 2 ** 20 + (tables + pages) * 4096;
+  return Math.max(512, Math.ceil(end / 2 ** 20) + 1);
+}
+
+/** A path as the user would type it from the current directory. */
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}
+
+function quote(arg: string): string {
+  return /^[\w./=:@%+,-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+function commandLine(args: string[]): string {
+  return args.map(quote).join(' ');
+}
+
+/** The command that started this benchmark, as typed (the script path made relative). */
+function ownCommandLine(): string {
+  const [, script, ...rest] = process.argv;
+  return commandLine([process.argv0, shown(script ?? ''), ...rest]);
+}
+
+function machineLine(): string {
+  let model = 'unknown CPU';
+  try {
+    model = /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? model;
+  } catch {
+    model = cpus()[0]?.model ?? model;
+  }
+  const hz = nativeCore().hostTscHz();
+  return `${model}, ${cpus().length} cores, host TSC ${(hz / 1e9).toFixed(3)} GHz, Unicorn ${nativeCore().unicornVersion}, Node ${process.version}`;
+}
+
+/** The `key=value` pairs of the VMM's summary line (`vmm: engine=... time=X.XXXs ...`). */
+export function summaryCounters(stderr: string): Record<string, number> {
+  const line = stderr.split('\n').find((l) => l.startsWith('vmm: engine='));
+  if (!line) throw new BenchError(`no summary line from vmm:\n${stderr.trim()}`);
+  const counters: Record<string, number> = {};
+  for (const [, key, value] of line.matchAll(/([a-z][a-z0-9-]*)=(\d+(?:\.\d+)?)/g)) counters[key] = Number(value);
+  return counters;
+}
+
+function vmmBoot(image: string, engine: Engine, memoryMiB: number, append?: string): string[] {
+  const args = [join(projectRoot(), 'dist', 'src', 'cli', 'vmm.js'), 'boot', image, '-m', String(memoryMiB), '--no-stdin', '-e', engine];
+  return append === undefined ? args : [...args, '-a', append];
+}
+
+/** A child's command line for the log, with both engines: `... -e direct|trap ...`. */
+function shownBoot(args: string[]): string {
+  const [script, ...rest] = args;
+  const engine = rest.indexOf('-e') + 1;
+  return [quote(process.argv0), quote(shown(script)), ...rest.map((a, i) => (i === engine ? ENGINES.join('|') : quote(shown(a))))].join(' ');
+}
+
+function runOrFail(what: string, args: string[]): TimedRun {
+  const run = timedRun(process.execPath, args, TIMEOUT_SECONDS);
+  if (run.status !== 1) {
+    const tail = run.stdout.trim().split('\n').slice(-1)[0] ?? '';
+    throw new BenchError(`${what} ended with status ${run.status} (expected 1): ${tail} ${run.stderr.trim().split('\n').slice(0, 2).join(' ')}`.trim());
+  }
+  return run;
+}
+
+function parsePhases(stdout: string, pages: number, pairs: number): PhaseCycles {
+  const grab = (pattern: RegExp): number => {
+    const match = pattern.exec(stdout);
+    if (!match) throw new BenchError(`the trapbench guest did not print ${pattern.source}; it printed:\n${stdout.trim()}`);
+    return Number(match[1]);
+  };
+  return {
+    touch: grab(new RegExp(`^touch ${pages} pages: (\\d+) cycles$`, 'm')),
+    retouch: grab(new RegExp(`^retouch ${pages} pages: (\\d+) cycles$`, 'm')),
+    'cli/sti': grab(new RegExp(`^cli/sti ${pairs} pairs: (\\d+) cycles$`, 'm')),
+  };
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+const us = (seconds: number) => `${(seconds * 1e6).toFixed(3)} µs`;
+const pad = (text: string, width: number) => text.padStart(width);
+
+export async function trapBench(options: TrapBenchOptions): Promise<void> {
+  const { log, runs, pages, pairs } = options;
+  if (pages > MAX_TRAPBENCH_PAGES) throw new BenchError(`at most ${MAX_TRAPBENCH_PAGES} pages fit the guest's 2 GiB window`);
+  const trapbench = guest('trapbench.elf');
+  const paging = guest('paging.elf');
+  const memory = trapbenchMemoryMiB(pages);
+  if (memory > MAX_RAM_MIB) throw new BenchError(`${pages} pages need ${memory} MiB of guest RAM, more than the ${MAX_RAM_MIB} MiB maximum`);
+  const hz = nativeCore().hostTscHz();
+  const append = `pages=${pages} pairs=${pairs}`;
+
+  log(`trap engine costs: trapbench guest, ${pages} pages, ${pairs} CLI/STI pairs, ${plural(runs, 'run')} per engine, medians`);
+  log(`  machine: ${machineLine()}`);
+  log(`  command: ${ownCommandLine()}`);
+  log(`  guest:   ${shownBoot(vmmBoot(trapbench, 'direct', memory, append))}`);
+
+  const cycles: Record<Engine, PhaseCycles[]> = { direct: [], trap: [] };
+  let counters: Record<string, number> = {};
+  for (let i = 0; i < runs; i++) {
+    for (const engine of ENGINES) {
+      const run = runOrFail(`trapbench under ${engine}`, vmmBoot(trapbench, engine, memory, append));
+      cycles[engine].push(parsePhases(run.stdout, pages, pairs));
+      if (engine === 'trap') counters = summaryCounters(run.stderr);
+    }
+  }
+  const med = (engine: Engine, phase: Phase) => median(cycles[engine].map((c) => c[phase]));
+  const seconds = (c: number) => c / hz;
+
+  log(`  ${'phase'.padEnd(8)}${pad('direct cycles', 15)}${pad('trap cycles', 15)}${pad('direct', 14)}${pad('trap', 14)}`);
+  for (const phase of PHASES) {
+    const d = med('direct', phase);
+    const t = med('trap', phase);
+    log(`  ${phase.padEnd(8)}${pad(String(d), 15)}${pad(String(t), 15)}${pad(`${(seconds(d) * 1e3).toFixed(3)} ms`, 14)}${pad(`${(seconds(t) * 1e3).toFixed(3)} ms`, 14)}`);
+  }
+  const fault = seconds(med('trap', 'touch') - med('direct', 'touch')) / pages;
+  const trapped = seconds(med('trap', 'cli/sti') - med('direct', 'cli/sti')) / (2 * pairs);
+  const tables = Math.ceil(pages / 1024);
+  const hidden = counters['pf-hidden'] ?? 0;
+  const cli = counters['trap-cli'] ?? 0;
+  const sti = counters['trap-sti'] ?? 0;
+  const results: [string, string][] = [
+    [`hidden page fault, (touch trap - touch direct) / ${pages} pages:`, us(fault)],
+    [`trapped CLI or STI, (cli/sti trap - cli/sti direct) / ${2 * pairs}:`, us(trapped)],
+    [`memory baseline, one write to a mapped page, retouch / ${pages} pages:`,
+      `direct ${us(seconds(med('direct', 'retouch')) / pages)}, trap ${us(seconds(med('trap', 'retouch')) / pages)}`],
+    [`counters of the last trap run:`,
+      `pf-hidden=${hidden} (${pages} pages + ${plural(tables, 'page table')} + ${hidden - pages - tables} other), ` +
+        `trap-cli=${cli} trap-sti=${sti} (sum ${cli + sti}, 2·pairs = ${2 * pairs})`],
+  ];
+  const width = Math.max(...results.map(([label]) => label.length));
+  for (const [label, value] of results) log(`  ${label.padEnd(width)} ${value}`);
+
+  log(`demand paging: paging guest, -m ${PAGING_MEMORY_MIB}, ${plural(runs, 'run')} per engine, medians of the run time (time= of the summary line) and of the wall time`);
+  log(`  guest:   ${shownBoot(vmmBoot(paging, 'direct', PAGING_MEMORY_MIB))}`);
+  const runTime: Record<Engine, number[]> = { direct: [], trap: [] };
+  const wall: Record<Engine, number[]> = { direct: [], trap: [] };
+  for (let i = 0; i < runs; i++) {
+    for (const engine of ENGINES) {
+      const run = runOrFail(`paging under ${engine}`, vmmBoot(paging, engine, PAGING_MEMORY_MIB));
+      if (!run.stdout.includes('paging ok')) throw new BenchError(`the paging guest did not print "paging ok" under ${engine}`);
+      const time = summaryCounters(run.stderr).time;
+      if (time === undefined) throw new BenchError('no time= in the summary line of vmm');
+      runTime[engine].push(time);
+      wall[engine].push(run.seconds);
+    }
+  }
+  for (const engine of ENGINES) {
+    const list = (values: number[]) => values.map((v) => v.toFixed(3)).join(' ');
+    log(
+      `  ${`${engine}:`.padEnd(8)}run time ${median(runTime[engine]).toFixed(3)} s [${list(runTime[engine])}], ` +
+        `wall ${median(wall[engine]).toFixed(3)} s [${list(wall[engine])}]`,
+    );
+  }
+  const ratio = (values: Record<Engine, number[]>) => (median(values.trap) / median(values.direct)).toFixed(2);
+  log(`  slowdown trap/direct: run time ${ratio(runTime)}x, wall ${ratio(wall)}x`);
+}
