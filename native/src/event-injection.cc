@@ -37,11 +37,11 @@ PagingState EventInjector::paging() {
   return {reg(UC_X86_REG_CR0), reg(UC_X86_REG_CR3), reg(UC_X86_REG_CR4)};
 }
 
-EventInjector::MaybeFault EventInjector::read_linear(uint32_t linear, void* out, uint32_t length, uint32_t access) {
+EventInjector::MaybeFault EventInjector::read_linear(uint32_t linear, void* out, uint32_t length, uint32_t access, bool guest_mapping_only) {
   PagingState state = paging();
   uint8_t* bytes = static_cast<uint8_t*>(out);
   // The VMM's own tables (the real GDT) live in the hole, which no guest mapping reaches.
-  if (trap_view_ && linear >= kHoleLinear && linear - kHoleLinear + length <= kRegionMappedBytes) {
+  if (trap_view_ && !guest_mapping_only && linear >= kHoleLinear && linear - kHoleLinear + length <= kRegionMappedBytes) {
     std::memcpy(out, trap_view_->hole_memory + (linear - kHoleLinear), length);
     return std::nullopt;
   }

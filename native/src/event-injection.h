@@ -62,7 +62,10 @@ class EventInjector {
   void set_trap_view(const TrapView* view) { trap_view_ = view; }
   bool write_guest_linear(uint32_t linear, const void* data, uint32_t length) { return !write_linear(linear, data, length, 0); }
   // Reads guest linear memory as a supervisor access; false if any byte is not mapped.
-  bool read_guest_linear(uint32_t linear, void* out, uint32_t length) { return !read_linear(linear, out, length, 0); }
+  // guest_mapping_only: through the guest's tables even inside the VMM's hole.
+  bool read_guest_linear(uint32_t linear, void* out, uint32_t length, bool guest_mapping_only = false) {
+    return !read_linear(linear, out, length, 0, guest_mapping_only);
+  }
 
  private:
   struct Fault {
@@ -84,7 +87,7 @@ class EventInjector {
 
   MaybeFault deliver_real_mode(const GuestEvent& event);
   MaybeFault deliver_protected(const GuestEvent& event, std::string* unsupported);
-  MaybeFault read_linear(uint32_t linear, void* out, uint32_t length, uint32_t access);
+  MaybeFault read_linear(uint32_t linear, void* out, uint32_t length, uint32_t access, bool guest_mapping_only = false);
   MaybeFault write_linear(uint32_t linear, const void* data, uint32_t length, uint32_t access);
   MaybeFault read_descriptor(uint32_t selector, uint32_t ext, Descriptor* out);
   uint32_t reg(int id);

@@ -29,7 +29,8 @@ uint32_t read_u32(const uint8_t* at) {
   return v;
 }
 
-// An 8-byte segment descriptor (SDM Vol. 3 §3.4.5): flat, 4 KiB granular, 32-bit.
+// An 8-byte segment descriptor (SDM Vol. 3 §3.4.5): flat, 4 KiB granular, 32-bit. Types are
+// given with the accessed bit set: the CPU would otherwise write it into the read-only GDT.
 uint64_t flat_descriptor(uint32_t type, uint32_t dpl) {
   uint32_t lo = 0x0000FFFF;
   uint32_t hi = (type << 8) | (1u << 12) | (dpl << 13) | (1u << 15) | 0x000F0000 | (1u << 22) | (1u << 23);
@@ -61,13 +62,16 @@ std::unique_ptr<TrapPlatform> TrapPlatform::create(uc_engine* uc, GuestRam ram, 
 
 void TrapPlatform::build_region() {
   uint8_t* base = memory_->base();
-  // The hole's page table: region offset x at linear kHoleLinear + x, supervisor only.
+  // The hole's page table: region offset x at linear kHoleLinear + x, supervisor and read-only.
+  // Unicorn (like QEMU's TCG) does not check data-segment limits, so the segment truncation
+  // alone would not keep the ring-1 kernel out: with CR0.WP set, read-only pages do. The CPU only
+  // reads these pages (descriptors, the stub, its IRET frame); the VMM writes them directly.
   for (uint32_t offset = 0; offset < kRegionMappedBytes; offset += 4096) {
-    write_u32(base + kRegionHolePageTable + (offset >> 12) * 4, static_cast<uint32_t>(physical_ + offset) | 0x3);
-    write_u32(base + kRegionHolePaeTables + (offset >> 12) * 8, static_cast<uint32_t>(physical_ + offset) | 0x3);
+    write_u32(base + kRegionHolePageTable + (offset >> 12) * 4, static_cast<uint32_t>(physical_ + offset) | 0x1);
+    write_u32(base + kRegionHolePaeTables + (offset >> 12) * 8, static_cast<uint32_t>(physical_ + offset) | 0x1);
   }
   uint8_t* gdt = base + kRegionGdt;
-  uint64_t code = flat_descriptor(0xB, 0), data = flat_descriptor(0x3, 0);
+  uint64_t code = flat_descriptor(0xB, 0), data = flat_descriptor(0x3, 0);  // both accessed
   std::memcpy(gdt + kVmmCodeSelector, &code, 8);
   std::memcpy(gdt + kVmmDataSelector, &data, 8);
   // A 32-bit TSS without an I/O bitmap (its base lies past the limit), so every IN and OUT at
@@ -107,6 +111,7 @@ bool TrapPlatform::load_guest_gdt(EventInjector& injector, uint32_t base, uint32
     if (segment && (hi & (1u << 15))) {
       uint32_t dpl = (hi >> 13) & 3;
       if (dpl == 0) hi |= 1u << 13;  // guest ring 0 runs on ring 1
+      hi |= 1u << 8;                 // accessed: the CPU must not write the read-only real GDT
       bool expand_down = !(hi & (1u << 11)) && (hi & (1u << 10));
       uint32_t seg_base = (lo >> 16) | ((hi & 0xFF) << 16) | (hi & 0xFF000000u);
       uint32_t seg_limit = (lo & 0xFFFF) | (hi & 0xF0000);

@@ -716,8 +716,9 @@ Napi::Value Vcpu::ReadGuestLinear(const Napi::CallbackInfo& info) {
   if (!CheckOpen(env)) return env.Undefined();
   uint32_t linear = info[0].As<Napi::Number>().Uint32Value();
   uint32_t length = std::min<uint32_t>(info[1].As<Napi::Number>().Uint32Value(), 4096);
+  bool guest_mapping_only = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
   Napi::Uint8Array out = Napi::Uint8Array::New(env, length);
-  if (!injector_->read_guest_linear(linear, out.Data(), length)) return env.Undefined();
+  if (!injector_->read_guest_linear(linear, out.Data(), length, guest_mapping_only)) return env.Undefined();
   return out;
 }
 

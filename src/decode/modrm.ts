@@ -78,7 +78,7 @@ export interface DecodedX86 {
   farPointer?: { selector: number; offset: number };
 }
 
-type Immediate = 'none' | 'ib' | 'iw' | 'ptr';
+type Immediate = 'none' | 'ib' | 'iw' | 'iz' | 'ptr';
 interface Form {
   modrm: boolean;
   imm: Immediate;
@@ -106,6 +106,10 @@ const ONE_BYTE = new Map<number, Form>([
   [0xea, { modrm: false, imm: 'ptr' }], [0x9a, { modrm: false, imm: 'ptr' }], // far JMP/CALL ptr16:16/32
   [0xff, { modrm: true, imm: 'none', valid: (reg, mod) => (reg === 3 || reg === 5) && mod !== 3 }], // far CALL/JMP m16:16/32
   [0xca, { modrm: false, imm: 'iw' }], [0xcb, plain], // RETF imm16, RETF
+  // Plain MOVs, for a VMM that emulates a data access it cannot let run (the trap engine's hole).
+  [0x88, anyRm], [0x89, anyRm], [0x8a, anyRm], [0x8b, anyRm], // MOV r/m,r and r,r/m
+  [0xc6, { modrm: true, imm: 'ib', valid: (reg) => reg === 0 }], // MOV r/m8, imm8
+  [0xc7, { modrm: true, imm: 'iz', valid: (reg) => reg === 0 }], // MOV r/m16/32, imm16/32
 ]);
 
 /** Two-byte opcodes 0F xx (SDM Vol. 2 Appendix A, Table A-3). */
@@ -181,6 +185,7 @@ export function decodeInstruction(bytes: Uint8Array, defaultSize: 16 | 32): Deco
 
   if (form.imm === 'ib') decoded.immediate = reader.u8();
   else if (form.imm === 'iw') decoded.immediate = reader.u16();
+  else if (form.imm === 'iz') decoded.immediate = prefixes.operandSize === 32 ? reader.u32() : reader.u16();
   else if (form.imm === 'ptr') {
     // ptr16:16 / ptr16:32: the offset comes first, then the selector (SDM Vol. 2 JMP, CALL).
     const offset = prefixes.operandSize === 32 ? reader.u32() : reader.u16();

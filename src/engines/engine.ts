@@ -25,7 +25,7 @@ export interface Engine {
   /** Called before every run(): the engine may take over the vCPU (a trap engine deprivileges). */
   beforeRun?(machine: Machine): ExceptionOutcome | undefined;
   /** The guest touched memory the engine reserves for itself. */
-  onReservedAccess?(address: number, cs: number, eip: number): ExceptionOutcome;
+  onReservedAccess?(address: number, cs: number, eip: number, machine: Machine): ExceptionOutcome;
   /** Engine-specific counters for the run summary. */
   counters?(vcpu: NativeVcpu): Record<string, number>;
   /** Lines for the end of the run: where the guest saw a difference from real hardware. */

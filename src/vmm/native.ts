@@ -55,7 +55,8 @@ export interface NativeVcpu {
   /** One bit per guest page written since the last call (bit i of byte i/8); then cleared. */
   takeDirtyLog(): Uint8Array;
   /** Guest linear memory through the guest's own page tables; undefined if not mapped. */
-  readGuestLinear(linear: number, length: number): Uint8Array | undefined;
+  /** guestMappingOnly: through the guest's own tables even in the trap engine's hole. */
+  readGuestLinear(linear: number, length: number, guestMappingOnly?: boolean): Uint8Array | undefined;
   writeGuestLinear(linear: number, data: Uint8Array): boolean;
 }
 

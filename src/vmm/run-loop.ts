@@ -82,7 +82,7 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
         break;
       }
       case 'vmm-hole': {
-        const handled = engine.onReservedAccess?.(exit.address, exit.cs, exit.eip) ?? {
+        const handled = engine.onReservedAccess?.(exit.address, exit.cs, exit.eip, machine) ?? {
           kind: 'fatal' as const, reason: `guest touched reserved memory at 0x${exit.address.toString(16)}`,
         };
         if (handled.kind === 'fatal' || handled.kind === 'shutdown') outcome = { kind: 'guest-crashed', status: 4, message: handled.reason };

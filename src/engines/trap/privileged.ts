@@ -102,9 +102,72 @@ export function emulatePrivileged(ctx: TrapContext, exit: ExceptionExit): Emulat
     }
     case 0x0f:
       return emulateTwoByte(ctx, insn, exit, next, done);
+    case 0x88: case 0x89: case 0x8a: case 0x8b: case 0xc6: case 0xc7:
+      return emulateHoleAccess(ctx, insn, next, done);
     default:
       return { kind: 'reflect' };
   }
+}
+
+/** An instruction that touched the hole and raised #PF there (not #GP): the same MOV emulation. */
+export function emulateHoleInstruction(ctx: TrapContext, cs: number, eip: number): EmulationResult {
+  const { vcpu } = ctx;
+  const bytes = vcpu.readGuestLinear((segmentBase(ctx, cs) + eip) >>> 0, 16);
+  const insn = bytes && decodeInstruction(bytes, 32);
+  if (!insn || ![0x88, 0x89, 0x8a, 0x8b, 0xc6, 0xc7].includes(insn.opcode[0])) return { kind: 'reflect' };
+  return emulateHoleAccess(ctx, insn, () => vcpu.writeRegister(Reg.eip, (eip + insn.length) >>> 0), (name) => ({ kind: 'emulated', name, outcome: resume }));
+}
+
+const HOLE = 0xffc00000;
+const BYTE_REGS = [Reg.eax, Reg.ecx, Reg.edx, Reg.ebx];
+
+/**
+ * A MOV whose memory operand lies in the VMM's hole: the deprivileged kernel's segments end below
+ * it, so the access raised #GP; the VMM carries it out through the guest's own page tables.
+ */
+function emulateHoleAccess(ctx: TrapContext, insn: DecodedX86, next: () => void, done: (name: string) => EmulationResult): EmulationResult {
+  const { vcpu } = ctx;
+  if (!insn.memory || !insn.modrm) return { kind: 'reflect' };
+  const op = insn.opcode[0];
+  const size = op === 0x88 || op === 0x8a || op === 0xc6 ? 1 : insn.prefixes.operandSize / 8;
+  const linear = memoryAddress(ctx, insn);
+  if (linear < HOLE || linear + size - 1 > 0xffffffff) return { kind: 'reflect' };
+  const reg = insn.modrm.reg;
+  const readReg = (): number => {
+    if (size !== 1) return vcpu.readRegister(GENERAL_IDS[reg]) >>> 0;
+    const value = vcpu.readRegister(BYTE_REGS[reg & 3]);
+    return reg < 4 ? value & 0xff : (value >>> 8) & 0xff;
+  };
+  const store = op === 0x88 || op === 0x89 || op === 0xc6 || op === 0xc7;
+  if (store) {
+    const value = op >= 0xc6 ? insn.immediate ?? 0 : readReg();
+    const data = new Uint8Array(size);
+    for (let b = 0; b < size; b++) data[b] = (value >>> (8 * b)) & 0xff;
+    if (!vcpu.writeGuestLinear(linear, data)) return holeFault(ctx, linear, true);
+  } else {
+    const data = vcpu.readGuestLinear(linear, size, true);
+    if (!data) return holeFault(ctx, linear, false);
+    let value = 0;
+    for (let b = 0; b < size; b++) value |= data[b] << (8 * b);
+    if (size === 4) vcpu.writeRegister(GENERAL_IDS[reg], value >>> 0);
+    else if (size === 2) vcpu.writeRegister(GENERAL_IDS[reg], ((vcpu.readRegister(GENERAL_IDS[reg]) & ~0xffff) | value) >>> 0);
+    else {
+      const id = BYTE_REGS[reg & 3];
+      const shift = reg < 4 ? 0 : 8;
+      vcpu.writeRegister(id, ((vcpu.readRegister(id) & ~(0xff << shift)) | (value << shift)) >>> 0);
+    }
+  }
+  next();
+  return done('hole-access');
+}
+
+/** The guest has no mapping for its access in the hole: its own #PF, as the CPU would raise. */
+function holeFault(ctx: TrapContext, linear: number, write: boolean): EmulationResult {
+  ctx.cpu.cr2 = linear;
+  ctx.vcpu.writeRegister(Reg.cr2, linear);
+  const delivered = ctx.vcpu.inject(14, 1, true, write ? 2 : 0);
+  if (delivered !== 0) return { kind: 'fatal', reason: `delivering the #PF for the guest's access to ${hex(linear)} failed: ${ctx.vcpu.injectionDetail}` };
+  return { kind: 'emulated', name: 'hole-fault', outcome: resume };
 }
 
 function emulateTwoByte(

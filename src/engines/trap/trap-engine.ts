@@ -14,7 +14,7 @@ import { CR0_PE, CR0_PG, EFLAGS_IF, Reg } from '../../vmm/registers.js';
 import type { Engine, ExceptionExit, ExceptionOutcome } from '../engine.js';
 import { reflectToGuest } from '../reflect.js';
 import { EquivalenceReport } from './equivalence-report.js';
-import { emulatePrivileged, useGuestTss, type TrapContext } from './privileged.js';
+import { emulateHoleInstruction, emulatePrivileged, useGuestTss, type TrapContext } from './privileged.js';
 import { VirtualCpu } from './virtual-cpu.js';
 
 const EFLAGS_NT = 1 << 14;
@@ -99,12 +99,22 @@ export class TrapEngine implements Engine {
     return reflectToGuest(exit, vcpu);
   }
 
-  onReservedAccess(address: number, cs: number, eip: number): ExceptionOutcome {
+  onReservedAccess(address: number, cs: number, eip: number, machine: Machine): ExceptionOutcome {
+    // A page fault in the hole: a store to the VMM's read-only pages, or an access to the rest of
+    // the hole, which no shadow maps. Plain MOVs are carried out through the guest's own tables.
+    const vcpu = machine.vcpu;
+    const context: TrapContext = { vcpu, machine, cpu: this.cpu, report: this.equivalence, enter: (...a) => this.enter(vcpu, ...a) };
+    const result = emulateHoleInstruction(context, cs, eip);
+    if (result.kind === 'emulated') {
+      this.emulated++;
+      this.trapped[result.name] = (this.trapped[result.name] ?? 0) + 1;
+      return result.outcome;
+    }
     return {
       kind: 'fatal',
       reason:
         `guest stopped at ${csEip(cs, eip)}: it accessed ${hex(address)}, inside the VMM's linear hole ` +
-        `(${hex(0xffc00000)}-${hex(0xffffffff)}); the trap engine does not emulate such accesses`,
+        `(${hex(0xffc00000)}-${hex(0xffffffff)}), with an instruction the trap engine does not emulate there (it emulates MOV)`,
     };
   }
 
