@@ -1,5 +1,6 @@
 #include "event-injection.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "vmm-region.h"
@@ -45,11 +46,15 @@ EventInjector::MaybeFault EventInjector::read_linear(uint32_t linear, void* out,
     std::memcpy(out, trap_view_->hole_memory + (linear - kHoleLinear), length);
     return std::nullopt;
   }
-  for (uint32_t i = 0; i < length; i++) {
-    Translation t = walk_guest_page_tables(ram_, state, linear + i, access);
-    if (!t.ok) return Fault{kPf, t.page_fault_error, linear + i};
-    if (!ram_.contains(t.physical, 1)) return Fault{kGp, 0, 0};
-    bytes[i] = *ram_.at(t.physical);
+  // One walk per page touched.
+  for (uint32_t i = 0; i < length;) {
+    uint32_t address = linear + i;
+    uint32_t chunk = std::min(length - i, 4096 - (address & 0xFFF));
+    Translation t = walk_guest_page_tables(ram_, state, address, access);
+    if (!t.ok) return Fault{kPf, t.page_fault_error, address};
+    if (!ram_.contains(t.physical, chunk)) return Fault{kGp, 0, 0};
+    std::memcpy(bytes + i, ram_.at(t.physical), chunk);
+    i += chunk;
   }
   return std::nullopt;
 }

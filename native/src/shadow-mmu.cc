@@ -19,6 +19,7 @@ constexpr uint32_t kCr4Pae = 1u << 5;
 constexpr uint8_t kWatched = 1;   // a guest page table that shadows derive from: write-protected
 constexpr uint8_t kUnsynced = 2;  // a page table the guest wrote: shadows from it are dropped at the next flush
 constexpr uint8_t kLogged = 4;    // written since the dirty log was last taken
+constexpr uint8_t kDescriptors = 8;  // holds the guest's GDT: write-protected, writes reported
 
 }  // namespace
 
@@ -239,7 +240,7 @@ void ShadowMmu::invalidate_all() {
   }
   roots_.clear();
   current_ = nullptr;
-  for (uint8_t& flags : frame_flags_) flags &= kLogged;
+  for (uint8_t& flags : frame_flags_) flags &= kLogged | kDescriptors;
   unsynced_.clear();
   flush_tlb_();
 }
@@ -266,6 +267,10 @@ ShadowFault ShadowMmu::handle_fault(uint32_t linear, uint32_t error_code) {
   uint64_t guest_frame = t.physical >> 12;
   bool in_ram = guest_frame < ram_pages_;
   if (write && in_ram && (frame_flags_[guest_frame] & kWatched)) page_table_written(static_cast<uint32_t>(guest_frame));
+  // A write to the guest's GDT: allowed this once; the VMM copies the table and protects it again
+  // once the writing instruction has run (descriptors_written()).
+  bool descriptor_write = write && in_ram && (frame_flags_[guest_frame] & kDescriptors);
+  if (descriptor_write) descriptors_written_ = true;
 
   Root& root = *current_;
   uint32_t pde = slot_of(root, linear);
@@ -303,6 +308,7 @@ ShadowFault ShadowMmu::handle_fault(uint32_t linear, uint32_t error_code) {
     if (in_ram) {
       uint8_t& flags = frame_flags_[guest_frame];
       if (flags & kWatched) allow = false;
+      if ((flags & kDescriptors) && !descriptor_write) allow = false;
       if (dirty_logging_ && !(flags & kLogged)) {
         if (write) {
           flags |= kLogged;
@@ -321,6 +327,18 @@ ShadowFault ShadowMmu::handle_fault(uint32_t linear, uint32_t error_code) {
   if (in_ram) reverse_map_[guest_frame].push_back(reverse_key(page, index, root.pae));
   counters_.hidden_faults++;
   return {FaultOutcome::kHidden, 0};
+}
+
+void ShadowMmu::watch_descriptor_frames(const std::vector<uint32_t>& frames) {
+  for (uint32_t frame : descriptor_frames_) frame_flags_[frame] &= ~kDescriptors;
+  descriptor_frames_.clear();
+  for (uint32_t frame : frames) {
+    if (frame >= ram_pages_) continue;
+    frame_flags_[frame] |= kDescriptors;
+    descriptor_frames_.push_back(frame);
+    protect_frame(frame);
+  }
+  flush_tlb_();
 }
 
 void ShadowMmu::set_dirty_logging(bool on) {

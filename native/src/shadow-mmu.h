@@ -66,6 +66,16 @@ class ShadowMmu {
   // One bit per guest page (bit i of byte i/8), then cleared and write-protected again.
   std::vector<uint8_t> take_dirty_log();
 
+  // The guest's GDT lives in these frames: writes to them are reported, so that the real GDT can
+  // follow (guests edit descriptors in place, which no instruction traps).
+  void watch_descriptor_frames(const std::vector<uint32_t>& frames);
+  // Whether a write to a descriptor frame was let through since the last call (then cleared).
+  bool take_descriptors_written() {
+    bool written = descriptors_written_;
+    descriptors_written_ = false;
+    return written;
+  }
+
   const ShadowCounters& counters() const { return counters_; }
 
  private:
@@ -127,6 +137,8 @@ class ShadowMmu {
   std::vector<uint32_t> unsynced_;  // frames with kUnsynced set
   std::vector<std::vector<uint32_t>> reverse_map_;  // shadow PTEs mapping the frame: reverse_key()
   std::vector<uint8_t> dirty_log_;
+  std::vector<uint32_t> descriptor_frames_;
+  bool descriptors_written_ = false;
   bool dirty_logging_ = false;
   ShadowCounters counters_;
 };

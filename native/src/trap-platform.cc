@@ -51,6 +51,7 @@ std::unique_ptr<TrapPlatform> TrapPlatform::create(uc_engine* uc, GuestRam ram, 
   platform->build_region();
   ShadowRegion region{platform->memory_->base(), physical, kRegionBytes, physical + kRegionBytes};
   platform->mmu_ = std::make_unique<ShadowMmu>(ram, ram_bytes, region, [uc] { uc_ctl_flush_tlb(uc); });
+  platform->ram_ = ram;
   platform->view_.hole_memory = platform->memory_->base();
   platform->view_.hidden_flags = kFlagNt;
   TrapPlatform* self = platform.get();
@@ -100,6 +101,8 @@ void TrapPlatform::set_guest_paging(const PagingState& guest) {
 }
 
 bool TrapPlatform::load_guest_gdt(EventInjector& injector, uint32_t base, uint32_t limit) {
+  gdt_base_ = base;
+  gdt_limit_ = limit;
   uint8_t* gdt = memory_->base() + kRegionGdt;
   uint32_t count = std::min<uint32_t>((limit + 1) / 8, kFirstVmmDescriptor);
   std::memset(gdt, 0, kFirstVmmDescriptor * 8);
@@ -133,6 +136,13 @@ bool TrapPlatform::load_guest_gdt(EventInjector& injector, uint32_t base, uint32
     write_u32(gdt + i * 8, lo);
     write_u32(gdt + i * 8 + 4, hi);
   }
+  // Writes to the guest's table are reported by the shadow MMU, so the copy can follow them.
+  std::vector<uint32_t> frames;
+  for (uint64_t page = base & ~0xFFFu; page <= static_cast<uint64_t>(base) + limit; page += 4096) {
+    Translation t = walk_guest_page_tables(ram_, view_.guest_paging, static_cast<uint32_t>(page), 0);
+    if (t.ok) frames.push_back(static_cast<uint32_t>(t.physical >> 12));
+  }
+  mmu_->watch_descriptor_frames(frames);
   uc_x86_mmr gdtr{0, kHoleLinear + kRegionGdt, 0xFFFF, 0};
   uc_reg_write(uc_, UC_X86_REG_GDTR, &gdtr);
   // TR is written as a whole segment cache (Unicorn takes a uc_x86_mmr for it, not a selector):

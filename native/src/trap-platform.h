@@ -34,6 +34,8 @@ class TrapPlatform {
     view_.guest_tss_base = base;
     view_.guest_tss_limit = limit;
   }
+  // Copies the guest's GDT again (after the guest wrote it).
+  bool reload_guest_gdt(EventInjector& injector) { return load_guest_gdt(injector, gdt_base_, gdt_limit_); }
   ShadowMmu& mmu() { return *mmu_; }
   const TrapView* view() const { return &view_; }
   uint64_t region_physical() const { return physical_; }
@@ -47,6 +49,9 @@ class TrapPlatform {
   uint64_t physical_;
   std::unique_ptr<ShadowMmu> mmu_;
   TrapView view_{};
+  GuestRam ram_{nullptr, 0};
+  uint32_t gdt_base_ = 0;
+  uint32_t gdt_limit_ = 0;
 };
 
 }  // namespace vmm

@@ -536,6 +536,7 @@ bool Vcpu::OnUnmapped(uc_engine* uc, uc_mem_type type, uint64_t address, int siz
 
 void Vcpu::OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
   Vcpu* vcpu = static_cast<Vcpu*>(self);
+  if (vcpu->gdt_refresh_countdown_ && --vcpu->gdt_refresh_countdown_ == 0) vcpu->trap_->reload_guest_gdt(*vcpu->injector_);
   if (vcpu->discover_blocks_ && address < kHoleLinear && vcpu->known_blocks_.insert(static_cast<uint32_t>(address)).second) {
     vcpu->exit_record_[kFieldAddress] = static_cast<uint32_t>(address);
     vcpu->exit_record_[kFieldSize] = size;
@@ -619,6 +620,9 @@ bool Vcpu::HandleShadowFault(ExitKind* kind) {
   switch (fault.outcome) {
     case FaultOutcome::kHidden:
       exception_pending_ = false;
+      // The guest is writing its GDT: copy it once the writing instruction has run (the next
+      // block boundary after the block that starts with it).
+      if (trap_->mmu().take_descriptors_written()) gdt_refresh_countdown_ = 2;
       if (trace_code_hook_) {
         uint32_t* record = NextTraceRecord();
         record[kTraceKind] = kTraceHiddenFault;

@@ -96,6 +96,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   std::unique_ptr<TrapPlatform> trap_;  // with a VMM region (trap engine)
   bool trap_active_ = false;            // the guest runs deprivileged on the shadow MMU
   bool discover_blocks_ = false;
+  int gdt_refresh_countdown_ = 0;  // block boundaries until the real GDT is copied again
   std::unordered_set<uint32_t> known_blocks_;
   std::string injection_detail_;
   std::vector<std::unique_ptr<MmioRegion>> mmio_regions_;
