@@ -270,7 +270,14 @@ ShadowFault ShadowMmu::handle_fault(uint32_t linear, uint32_t error_code) {
   // A write to the guest's GDT: allowed this once; the VMM copies the table and protects it again
   // once the writing instruction has run (descriptors_written()).
   bool descriptor_write = write && in_ram && (frame_flags_[guest_frame] & kDescriptors);
-  if (descriptor_write) descriptors_written_ = true;
+  if (descriptor_write && !descriptor_bytes_.contains(t.physical)) {
+    // The page holds other data the guest writes too (an early boot GDT next to a stack):
+    // protecting it would fault on every store, so it is left to the other refresh points.
+    frame_flags_[guest_frame] &= ~kDescriptors;
+    shared_descriptor_frames_.push_back(static_cast<uint32_t>(guest_frame));
+    descriptor_write = false;
+  }
+  if (descriptor_write) descriptors_written_ = descriptors_unprotected_ = true;
 
   Root& root = *current_;
   uint32_t pde = slot_of(root, linear);
@@ -329,11 +336,17 @@ ShadowFault ShadowMmu::handle_fault(uint32_t linear, uint32_t error_code) {
   return {FaultOutcome::kHidden, 0};
 }
 
-void ShadowMmu::watch_descriptor_frames(const std::vector<uint32_t>& frames) {
+void ShadowMmu::watch_descriptor_frames(const std::vector<uint32_t>& frames, PhysicalRange bytes) {
+  // Nothing to do when the same frames are still protected (no write was let through since).
+  if (frames == descriptor_frames_ && !descriptors_unprotected_) return;
+  descriptors_unprotected_ = false;
+  descriptor_bytes_ = bytes;
   for (uint32_t frame : descriptor_frames_) frame_flags_[frame] &= ~kDescriptors;
   descriptor_frames_.clear();
   for (uint32_t frame : frames) {
     if (frame >= ram_pages_) continue;
+    const std::vector<uint32_t>& shared = shared_descriptor_frames_;
+    if (std::find(shared.begin(), shared.end(), frame) != shared.end()) continue;
     frame_flags_[frame] |= kDescriptors;
     descriptor_frames_.push_back(frame);
     protect_frame(frame);

@@ -40,6 +40,13 @@ struct ShadowFault {
   uint32_t guest_error_code;  // kGuestFault: the #PF error code the guest sees
 };
 
+// Guest-physical bytes [start, end); contiguous (a GDT in one frame, or in frames that follow).
+struct PhysicalRange {
+  uint64_t start = 0;
+  uint64_t end = 0;
+  bool contains(uint64_t physical) const { return physical >= start && physical < end; }
+};
+
 struct ShadowRegion {
   uint8_t* host;          // the VMM region's host memory
   uint64_t physical;      // its Unicorn-physical base
@@ -68,7 +75,9 @@ class ShadowMmu {
 
   // The guest's GDT lives in these frames: writes to them are reported, so that the real GDT can
   // follow (guests edit descriptors in place, which no instruction traps).
-  void watch_descriptor_frames(const std::vector<uint32_t>& frames);
+  // `bytes` is where the table itself lies: a write elsewhere in its frames means the page is
+  // shared with other data, and the frame is no longer protected.
+  void watch_descriptor_frames(const std::vector<uint32_t>& frames, PhysicalRange bytes);
   // Whether a write to a descriptor frame was let through since the last call (then cleared).
   bool take_descriptors_written() {
     bool written = descriptors_written_;
@@ -139,6 +148,9 @@ class ShadowMmu {
   std::vector<uint8_t> dirty_log_;
   std::vector<uint32_t> descriptor_frames_;
   bool descriptors_written_ = false;
+  bool descriptors_unprotected_ = false;  // a shadow entry lets a descriptor frame be written
+  PhysicalRange descriptor_bytes_;
+  std::vector<uint32_t> shared_descriptor_frames_;
   bool dirty_logging_ = false;
   ShadowCounters counters_;
 };

@@ -138,17 +138,25 @@ bool TrapPlatform::load_guest_gdt(EventInjector& injector, uint32_t base, uint32
   }
   // Writes to the guest's table are reported by the shadow MMU, so the copy can follow them.
   std::vector<uint32_t> frames;
+  PhysicalRange bytes;
   for (uint64_t page = base & ~0xFFFu; page <= static_cast<uint64_t>(base) + limit; page += 4096) {
     Translation t = walk_guest_page_tables(ram_, view_.guest_paging, static_cast<uint32_t>(page), 0);
     if (t.ok) frames.push_back(static_cast<uint32_t>(t.physical >> 12));
   }
-  mmu_->watch_descriptor_frames(frames);
-  uc_x86_mmr gdtr{0, kHoleLinear + kRegionGdt, 0xFFFF, 0};
-  uc_reg_write(uc_, UC_X86_REG_GDTR, &gdtr);
+  Translation first = walk_guest_page_tables(ram_, view_.guest_paging, base, 0);
+  if (first.ok) bytes = {first.physical, first.physical + limit + 1};
+  mmu_->watch_descriptor_frames(frames, bytes);
+  // Register writes only when needed: this runs again after every write to the guest's GDT.
+  uc_x86_mmr gdtr{0, kHoleLinear + kRegionGdt, 0xFFFF, 0}, current{};
+  uc_reg_read(uc_, UC_X86_REG_GDTR, &current);
+  if (current.base != gdtr.base || current.limit != gdtr.limit) uc_reg_write(uc_, UC_X86_REG_GDTR, &gdtr);
   // TR is written as a whole segment cache (Unicorn takes a uc_x86_mmr for it, not a selector):
   // the VMM's 32-bit TSS, present; QEMU's I/O-permission check wants type 9 in the cache.
   uc_x86_mmr tr{static_cast<uint16_t>(kVmmTssSelector), kHoleLinear + kRegionTss, 0x67, 0x8900};
-  uc_reg_write(uc_, UC_X86_REG_TR, &tr);
+  uc_reg_read(uc_, UC_X86_REG_TR, &current);
+  if (current.selector != tr.selector || current.base != tr.base || current.limit != tr.limit || current.flags != tr.flags) {
+    uc_reg_write(uc_, UC_X86_REG_TR, &tr);
+  }
   return true;
 }
 
