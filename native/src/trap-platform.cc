@@ -76,7 +76,7 @@ void TrapPlatform::build_region() {
   std::memcpy(gdt + kVmmCodeSelector, &code, 8);
   std::memcpy(gdt + kVmmDataSelector, &data, 8);
   // A 32-bit TSS without an I/O bitmap (its base lies past the limit), so every IN and OUT at
-  // CPL > IOPL raises #GP (SDM Vol. 1 §19.5.2).
+  // CPL > IOPL would raise #GP (SDM Vol. 1 §19.5.2); Unicorn's I/O hooks intercept them first.
   uint32_t tss_linear = kHoleLinear + kRegionTss;
   uint32_t tss_lo = 0x67 | (tss_linear << 16);
   uint32_t tss_hi = ((tss_linear >> 16) & 0xFF) | (0x9u << 8) | (1u << 15) | (tss_linear & 0xFF000000u);

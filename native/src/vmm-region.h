@@ -14,7 +14,7 @@ constexpr uint32_t kHoleLinear = 0xFFC00000u;  // the last page-directory entry'
 // Offsets inside the region; the hole maps offset x at linear kHoleLinear + x.
 constexpr uint32_t kRegionHolePageTable = 0x00000;  // the PT behind PDE 1023 of every shadow
 constexpr uint32_t kRegionGdt = 0x01000;            // the real GDT: 64 KiB, 8192 descriptors
-constexpr uint32_t kRegionTss = 0x11000;            // the real TSS (no I/O bitmap: all ports trap)
+constexpr uint32_t kRegionTss = 0x11000;            // the real TSS (no I/O bitmap)
 constexpr uint32_t kRegionStub = 0x12000;           // world-switch code (an IRET)
 constexpr uint32_t kRegionStack = 0x13000;          // the world switch's stack page
 constexpr uint32_t kRegionMappedBytes = 0x14000;    // what the hole maps

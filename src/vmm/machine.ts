@@ -153,28 +153,6 @@ export class Machine {
     return c.portIn + c.portOut + c.mmioRead + c.mmioWrite + c.cpuid;
   }
 
-  /** Port I/O the engine emulates (a trapped IN/OUT), counted and observed like an I/O exit. */
-  portIn(port: number, size: number): number {
-    this.counters.portIn++;
-    const value = this.ports.read(port, size);
-    this.observeIo(InlineKind.portIn, port, size, value);
-    return value;
-  }
-
-  portOut(port: number, size: number, value: number): void {
-    this.counters.portOut++;
-    this.ports.write(port, size, value);
-    this.observeIo(InlineKind.portOut, port, size, value);
-  }
-
-  private observeIo(kind: number, port: number, size: number, value: number): void {
-    if (!this.observer) return;
-    this.record[Field.address] = port;
-    this.record[Field.size] = size;
-    this.record[Field.value] = value;
-    this.observer.onInlineExit(kind);
-  }
-
   private onInlineExit(kind: number): void {
     const r = this.record;
     if (kind === InlineKind.traceFull) {

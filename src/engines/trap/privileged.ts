@@ -1,6 +1,8 @@
 // Emulation of the instructions that trap when the guest kernel runs on ring 1: #GP for the
-// privileged ones (SDM Vol. 3 §5.9) and for port I/O (no I/O bitmap), #TS for IRET (kept
-// trapping through EFLAGS.NT). Each is carried out against the virtual CPU, then EIP moves on.
+// privileged ones (SDM Vol. 3 §5.9), #TS for IRET (kept trapping through EFLAGS.NT). Each is
+// carried out against the virtual CPU, then EIP moves on. Port I/O (IN, OUT, INS, OUTS) never
+// gets here: Unicorn's I/O hooks run before its I/O-permission check, so it is intercepted there,
+// as under `direct` (like a VT-x I/O bitmap).
 import { decodeInstruction, effectiveAddress, type DecodedX86 } from '../../decode/modrm.js';
 import { classifyInstruction } from '../../decode/sensitive.js';
 import { hex } from '../../util/hex.js';
@@ -71,26 +73,6 @@ export function emulatePrivileged(ctx: TrapContext, exit: ExceptionExit): Emulat
     case 0xf4: // HLT
       next();
       return done('hlt', { kind: 'halt' });
-    case 0xe4: case 0xe5: case 0xec: case 0xed: { // IN
-      const size = op[0] & 1 ? insn.prefixes.operandSize / 8 : 1;
-      const port = op[0] & 8 ? vcpu.readRegister(Reg.edx) & 0xffff : insn.immediate ?? 0;
-      const value = ctx.machine.portIn(port, size);
-      const eax = vcpu.readRegister(Reg.eax);
-      const mask = size === 4 ? 0xffffffff : (1 << (size * 8)) - 1;
-      vcpu.writeRegister(Reg.eax, size === 4 ? value >>> 0 : ((eax & ~mask) | (value & mask)) >>> 0);
-      next();
-      return done('io');
-    }
-    case 0xe6: case 0xe7: case 0xee: case 0xef: { // OUT
-      const size = op[0] & 1 ? insn.prefixes.operandSize / 8 : 1;
-      const port = op[0] & 8 ? vcpu.readRegister(Reg.edx) & 0xffff : insn.immediate ?? 0;
-      const mask = size === 4 ? 0xffffffff : (1 << (size * 8)) - 1;
-      ctx.machine.portOut(port, size, (vcpu.readRegister(Reg.eax) & mask) >>> 0);
-      next();
-      return done('io');
-    }
-    case 0x6c: case 0x6d: case 0x6e: case 0x6f:
-      return emulateStringIo(ctx, insn, next, done);
     case 0x8e: { // MOV Sreg, r/m16: only MOV SS with a ring-0 selector traps (RPL must equal CPL)
       if (insn.modrm?.reg !== 2) return { kind: 'reflect' };
       const selector = readOperand16(ctx, insn);
@@ -346,47 +328,6 @@ function emulateIret(ctx: TrapContext, insn: DecodedX86): EmulationResult {
   vcpu.trapLoadGdt(ctx.cpu.gdtr.base, ctx.cpu.gdtr.limit);
   ctx.enter(cs | 3, eip, flags & ~EFLAGS_NT, userSs | 3, userEsp);
   return { kind: 'emulated', name: 'iret', outcome: resume };
-}
-
-function emulateStringIo(
-  ctx: TrapContext,
-  insn: DecodedX86,
-  next: () => void,
-  done: (name: string) => EmulationResult,
-): EmulationResult {
-  const { vcpu, machine } = ctx;
-  const op = insn.opcode[0];
-  const size = op & 1 ? insn.prefixes.operandSize / 8 : 1;
-  const input = op < 0x6e;
-  const port = vcpu.readRegister(Reg.edx) & 0xffff;
-  const down = (vcpu.readRegister(Reg.eflags) & (1 << 10)) !== 0;
-  let count = insn.prefixes.rep ? vcpu.readRegister(Reg.ecx) >>> 0 : 1;
-  const indexReg = input ? Reg.edi : Reg.esi;
-  const segment = input ? Reg.es : SEGMENT_IDS[insn.prefixes.segment ?? 'ds'];
-  const base = segmentBase(ctx, vcpu.readRegister(segment));
-  let index = vcpu.readRegister(indexReg) >>> 0;
-  while (count > 0) {
-    const address = (base + index) >>> 0;
-    if (input) {
-      const value = machine.portIn(port, size);
-      const data = new Uint8Array(size);
-      for (let b = 0; b < size; b++) data[b] = (value >>> (8 * b)) & 0xff;
-      if (!vcpu.writeGuestLinear(address, data)) break;
-    } else {
-      const data = vcpu.readGuestLinear(address, size);
-      if (!data) break;
-      let value = 0;
-      for (let b = 0; b < size; b++) value |= data[b] << (8 * b);
-      machine.portOut(port, size, value >>> 0);
-    }
-    index = (index + (down ? -size : size)) >>> 0;
-    count--;
-  }
-  vcpu.writeRegister(indexReg, index);
-  if (insn.prefixes.rep) vcpu.writeRegister(Reg.ecx, count);
-  if (count > 0) return { kind: 'reflect' }; // a fault part-way: the guest's #PF/#GP handler sees it
-  next();
-  return done('io-string');
 }
 
 function registers(vcpu: NativeVcpu): (name: (typeof GENERAL)[number]) => number {
