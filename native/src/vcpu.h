@@ -65,6 +65,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   bool CheckTrap(Napi::Env env);
   // Trap engine: serves a #PF the shadow MMU can fill (a hidden fault) without leaving Run().
   bool HandleShadowFault(ExitKind* kind);
+  bool HandleInterruptFlagTrap();
   void KeepIretTrapping();
   Napi::Value GetRam(const Napi::CallbackInfo& info);
   Napi::Value GetExitRecord(const Napi::CallbackInfo& info);
@@ -96,7 +97,9 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   std::unique_ptr<TrapPlatform> trap_;  // with a VMM region (trap engine)
   bool trap_active_ = false;            // the guest runs deprivileged on the shadow MMU
   bool discover_blocks_ = false;
-  int gdt_refresh_countdown_ = 0;  // block boundaries until the real GDT is copied again
+  int gdt_refresh_countdown_ = 0;
+  uint64_t cli_in_core_ = 0;
+  uint64_t sti_in_core_ = 0;  // block boundaries until the real GDT is copied again
   std::unordered_set<uint32_t> known_blocks_;
   std::string injection_detail_;
   std::vector<std::unique_ptr<MmioRegion>> mmio_regions_;

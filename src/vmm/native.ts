@@ -69,6 +69,9 @@ export interface ShadowCounters {
   rootSwitches: number;
   rootCacheHits: number;
   pagesInvalidated: number;
+  /** CLI and STI from the guest kernel carried out in the native core (no JS round trip). */
+  cliInCore: number;
+  stiInCore: number;
 }
 
 interface NativeModule {

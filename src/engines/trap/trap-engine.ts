@@ -121,9 +121,15 @@ export class TrapEngine implements Engine {
   counters(vcpu: NativeVcpu): Record<string, number> {
     if (!this.deprivileged) return { 'trap-emulated': 0 };
     const mmu = vcpu.trapCounters();
-    const byInstruction = Object.fromEntries(Object.entries(this.trapped).map(([name, n]) => [`trap-${name}`, n]));
+    // CLI and STI are mostly carried out in the native core; the counts include both paths.
+    const trapped = { ...this.trapped };
+    trapped.cli = (trapped.cli ?? 0) + mmu.cliInCore;
+    trapped.sti = (trapped.sti ?? 0) + mmu.stiInCore;
+    const inCore = mmu.cliInCore + mmu.stiInCore;
+    const byInstruction = Object.fromEntries(Object.entries(trapped).filter(([, n]) => n > 0).map(([name, n]) => [`trap-${name}`, n]));
     return {
-      'trap-emulated': this.emulated,
+      'trap-emulated': this.emulated + inCore,
+      'trap-in-core': inCore,
       ...byInstruction,
       'pf-hidden': mmu.hiddenFaults,
       'pf-true': mmu.trueFaults,
