@@ -63,6 +63,7 @@ export async function traceCommand(imagePath: string | undefined, options: Trace
   const tracer = new Tracer(machine.vcpu, await Decoder.create(), writer, {
     filter,
     symbols: symbolsOf(prepared.image),
+    symbolSpan: { base: module.base, end: module.end },
     now: () => machine.clock.nowNs(),
     onCountReached: (recorded) => machine.stop({ kind: 'trace-complete', instructions: recorded }),
   });

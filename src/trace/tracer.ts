@@ -35,6 +35,8 @@ interface Pending {
 export interface TracerOptions {
   filter: TraceFilter;
   symbols?: ElfSymbol[];
+  /** Addresses the symbols describe (the image); outside it no symbol is shown. */
+  symbolSpan?: { base: number; end: number };
   now: () => number;
   /** Called once the --count limit of recorded instructions is reached. */
   onCountReached: (recorded: number) => void;
@@ -227,6 +229,8 @@ export class Tracer implements RunObserver {
 
   private symbolAt(linear: number): string | undefined {
     if (!this.options.symbols) return undefined;
+    const span = this.options.symbolSpan;
+    if (span && (linear < span.base || linear >= span.end)) return undefined;
     const found = lookupSymbol(this.options.symbols, linear);
     return found ? (found.offset ? `${found.symbol.name}+0x${found.offset.toString(16)}` : found.symbol.name) : undefined;
   }

@@ -60,6 +60,9 @@ describe('vmm trace', () => {
     expect(run.status).toBe(0);
     const records = readFileSync(output, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
     for (const r of records) expect(validate(TRACE_JSONL_SCHEMA, r), JSON.stringify(r)).toEqual([]);
+    // The first instruction is the VMM's world-switch IRET in the hole: no guest symbol there.
+    expect(records[0]).toMatchObject({ type: 'insn', linear: 0xffc12000, asm: 'iretd' });
+    expect(records[0].symbol).toBeUndefined();
     const faults = records.filter((r) => r.type === 'page-fault');
     expect(faults.length).toBeGreaterThan(3);
     // The first instruction fetch from the kernel faults (no shadow yet), hidden from the guest.
