@@ -17,23 +17,13 @@
 bits 32
 org 0x100000
 
-MB_MAGIC        equ 0x1BADB002
+%include "multiboot-aout.inc"
+
 MB_BOOT_MAGIC   equ 0x2BADB002
-MB_FLAG_AOUT    equ 1 << 16
-MB_FLAGS        equ MB_FLAG_AOUT
 EXIT_PORT       equ 0xF4
 
 section .text
-image_start:
-mb_header:                          ; offset 0: inside the first 8 KiB, aligned (§3.1)
-    dd MB_MAGIC
-    dd MB_FLAGS
-    dd -(MB_MAGIC + MB_FLAGS)
-    dd mb_header                    ; header_addr
-    dd image_start                  ; load_addr
-    dd load_end                     ; load_end_addr
-    dd bss_end                      ; bss_end_addr
-    dd start                        ; entry_addr
+MULTIBOOT_AOUT_HEADER start
 
 start:
     ; §3.2: EAX = magic, flat 32-bit segments, ESP undefined. Sum the checked

@@ -15,10 +15,10 @@
 bits 32
 org 0x100000
 
+%include "multiboot-aout.inc"
+
 section .text
 
-MB_MAGIC     equ 0x1BADB002
-MB_FLAGS     equ 1 << 16
 KERNEL_CS    equ 0x08
 KERNEL_DS    equ 0x10
 USER_CS      equ 0x18 | 3
@@ -26,10 +26,7 @@ USER_DS      equ 0x20 | 3
 TSS_SEL      equ 0x28
 MISSING_PAGE equ 0x00300000
 
-image_start:
-mb_header:
-    dd MB_MAGIC, MB_FLAGS, -(MB_MAGIC + MB_FLAGS)
-    dd mb_header, image_start, load_end, bss_end, start
+MULTIBOOT_AOUT_HEADER start
 
 start:
     mov esp, kernel_stack_top

@@ -11,15 +11,12 @@
 bits 32
 org 0x100000
 
+%include "multiboot-aout.inc"
+
 section .text
-MB_MAGIC equ 0x1BADB002
-MB_FLAGS equ 1 << 16
 TICKS    equ 50
 
-image_start:
-mb_header:
-    dd MB_MAGIC, MB_FLAGS, -(MB_MAGIC + MB_FLAGS)
-    dd mb_header, image_start, load_end, bss_end, start
+MULTIBOOT_AOUT_HEADER start
 
 start:
     mov esp, stack_top

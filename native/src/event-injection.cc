@@ -2,26 +2,14 @@
 
 #include <algorithm>
 #include <cstring>
-
-#include "vmm-region.h"
+#include <vector>
 
 #include "registers.h"
-
-#include <cstring>
-#include <vector>
+#include "vmm-region.h"
+#include "x86-arch.h"
 
 namespace vmm {
 namespace {
-
-constexpr uint32_t kCr0Pe = 1u << 0;
-constexpr uint32_t kCr0Pg = 1u << 31;
-constexpr uint32_t kFlagTf = 1u << 8;
-constexpr uint32_t kFlagIf = 1u << 9;
-constexpr uint32_t kFlagNt = 1u << 14;
-constexpr uint32_t kFlagRf = 1u << 16;
-constexpr uint32_t kFlagVm = 1u << 17;
-constexpr uint32_t kFlagAc = 1u << 18;
-constexpr uint32_t kGp = 13, kNp = 11, kSs = 12, kTs = 10, kPf = 14, kDf = 8;
 
 bool contributory(uint32_t vector) { return vector == 0 || (vector >= 10 && vector <= 13); }
 

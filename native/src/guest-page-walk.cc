@@ -2,20 +2,10 @@
 
 #include <cstring>
 
+#include "x86-arch.h"
+
 namespace vmm {
 namespace {
-
-constexpr uint32_t kCr0Pg = 1u << 31;
-constexpr uint32_t kCr0Wp = 1u << 16;
-constexpr uint32_t kCr4Pse = 1u << 4;
-constexpr uint32_t kCr4Pae = 1u << 5;
-constexpr uint64_t kPresent = 1;
-constexpr uint64_t kWritable = 1u << 1;
-constexpr uint64_t kUser = 1u << 2;
-constexpr uint64_t kAccessed = 1u << 5;
-constexpr uint64_t kDirty = 1u << 6;
-constexpr uint64_t kLargePage = 1u << 7;
-constexpr uint64_t kPaeAddressMask = 0x000FFFFFFFFFF000ull;
 
 Translation fault(uint32_t access, bool present) {
   return {false, 0, access | (present ? 1u : 0u)};
@@ -24,19 +14,19 @@ Translation fault(uint32_t access, bool present) {
 // Permission check over the combined rights of every level (SDM §4.6): a user access needs U
 // everywhere; a write needs W everywhere unless it is a supervisor write with CR0.WP clear.
 bool allowed(uint64_t combined, uint32_t access, uint32_t cr0) {
-  if ((access & kAccessUser) && !(combined & kUser)) return false;
+  if ((access & kAccessUser) && !(combined & kPteUser)) return false;
   if (access & kAccessWrite) {
     bool must_check = (access & kAccessUser) || (cr0 & kCr0Wp);
-    if (must_check && !(combined & kWritable)) return false;
+    if (must_check && !(combined & kPteWritable)) return false;
   }
   return true;
 }
 
 Translation mapped(uint64_t physical, uint64_t combined, uint64_t leaf, uint64_t leaf_address) {
   Translation t{true, physical, 0};
-  t.writable = combined & kWritable;
-  t.user = combined & kUser;
-  t.dirty = leaf & kDirty;
+  t.writable = combined & kPteWritable;
+  t.user = combined & kPteUser;
+  t.dirty = leaf & kPteDirty;
   t.leaf_table = leaf_address & ~0xFFFull;
   return t;
 }
@@ -65,24 +55,24 @@ Translation walk_guest_page_tables(GuestRam& ram, const PagingState& paging, uin
     uint64_t pdpte_address = (paging.cr3 & 0xFFFFFFE0u) + ((linear >> 30) & 3) * 8;
     if (!ram.contains(pdpte_address, 8)) return fault(access, false);
     uint64_t pdpte = ram.read64(pdpte_address);
-    if (!(pdpte & kPresent)) return fault(access, false);
+    if (!(pdpte & kPtePresent)) return fault(access, false);
     uint64_t pde_address = (pdpte & kPaeAddressMask) + ((linear >> 21) & 0x1FF) * 8;
     if (!ram.contains(pde_address, 8)) return fault(access, false);
     uint64_t pde = ram.read64(pde_address);
-    if (!(pde & kPresent)) return fault(access, false);
-    if (pde & kLargePage) {
+    if (!(pde & kPtePresent)) return fault(access, false);
+    if (pde & kPteLargePage) {
       if (!allowed(pde, access, paging.cr0)) return fault(access, true);
-      uint64_t updated = pde | kAccessed | (write ? kDirty : 0);
+      uint64_t updated = pde | kPteAccessed | (write ? kPteDirty : 0);
       if (updated != pde) ram.write64(pde_address, updated);
       return mapped((pde & 0x000FFFFFFFE00000ull) | (linear & 0x1FFFFF), updated, updated, pde_address);
     }
     uint64_t pte_address = (pde & kPaeAddressMask) + ((linear >> 12) & 0x1FF) * 8;
     if (!ram.contains(pte_address, 8)) return fault(access, false);
     uint64_t pte = ram.read64(pte_address);
-    if (!(pte & kPresent)) return fault(access, false);
+    if (!(pte & kPtePresent)) return fault(access, false);
     if (!allowed(pde & pte, access, paging.cr0)) return fault(access, true);
-    if (!(pde & kAccessed)) ram.write64(pde_address, pde | kAccessed);
-    uint64_t updated = pte | kAccessed | (write ? kDirty : 0);
+    if (!(pde & kPteAccessed)) ram.write64(pde_address, pde | kPteAccessed);
+    uint64_t updated = pte | kPteAccessed | (write ? kPteDirty : 0);
     if (updated != pte) ram.write64(pte_address, updated);
     return mapped((pte & kPaeAddressMask) | (linear & 0xFFF), pde & pte, updated, pte_address);
   }
@@ -91,10 +81,10 @@ Translation walk_guest_page_tables(GuestRam& ram, const PagingState& paging, uin
   uint64_t pde_address = (paging.cr3 & 0xFFFFF000u) + (linear >> 22) * 4;
   if (!ram.contains(pde_address, 4)) return fault(access, false);
   uint32_t pde = ram.read32(pde_address);
-  if (!(pde & kPresent)) return fault(access, false);
-  if ((pde & kLargePage) && (paging.cr4 & kCr4Pse)) {
+  if (!(pde & kPtePresent)) return fault(access, false);
+  if ((pde & kPteLargePage) && (paging.cr4 & kCr4Pse)) {
     if (!allowed(pde, access, paging.cr0)) return fault(access, true);
-    uint32_t updated = pde | kAccessed | (write ? kDirty : 0);
+    uint32_t updated = pde | kPteAccessed | (write ? kPteDirty : 0);
     if (updated != pde) ram.write32(pde_address, updated);
     // Bits 13-20 of a 4 MiB PDE hold physical-address bits 32-39 (PSE-36); ignored below 4 GiB.
     return mapped((pde & 0xFFC00000u) | (linear & 0x3FFFFF), updated, updated, pde_address);
@@ -102,10 +92,10 @@ Translation walk_guest_page_tables(GuestRam& ram, const PagingState& paging, uin
   uint64_t pte_address = (pde & 0xFFFFF000u) + ((linear >> 12) & 0x3FF) * 4;
   if (!ram.contains(pte_address, 4)) return fault(access, false);
   uint32_t pte = ram.read32(pte_address);
-  if (!(pte & kPresent)) return fault(access, false);
+  if (!(pte & kPtePresent)) return fault(access, false);
   if (!allowed(static_cast<uint64_t>(pde & pte), access, paging.cr0)) return fault(access, true);
-  if (!(pde & kAccessed)) ram.write32(pde_address, pde | kAccessed);
-  uint32_t updated = pte | kAccessed | (write ? kDirty : 0);
+  if (!(pde & kPteAccessed)) ram.write32(pde_address, pde | kPteAccessed);
+  uint32_t updated = pte | kPteAccessed | (write ? kPteDirty : 0);
   if (updated != pte) ram.write32(pte_address, updated);
   return mapped((pte & 0xFFFFF000u) | (linear & 0xFFF), pde & pte, updated, pte_address);
 }

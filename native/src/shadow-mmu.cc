@@ -4,16 +4,10 @@
 #include <cstring>
 
 #include "vmm-region.h"
+#include "x86-arch.h"
 
 namespace vmm {
 namespace {
-
-constexpr uint32_t kPresent = 1;
-constexpr uint32_t kWritable = 1u << 1;
-constexpr uint32_t kUser = 1u << 2;
-constexpr uint32_t kCr0Pg = 1u << 31;
-constexpr uint32_t kCr0Wp = 1u << 16;
-constexpr uint32_t kCr4Pae = 1u << 5;
 
 // frame_flags_ bits, per guest RAM frame.
 constexpr uint8_t kWatched = 1;   // a guest page table that shadows derive from: write-protected
@@ -51,7 +45,7 @@ void ShadowMmu::read_directory_frames(std::vector<uint32_t>* frames) const {
   for (int i = 0; i < 4; i++) {
     if (!ram_.contains(pdpt + i * 8, 8)) break;
     uint64_t pdpte = ram_.read64(pdpt + i * 8);
-    if (pdpte & kPresent) frames->push_back(static_cast<uint32_t>((pdpte & 0x000FFFFFFFFFF000ull) >> 12));
+    if (pdpte & kPtePresent) frames->push_back(static_cast<uint32_t>((pdpte & 0x000FFFFFFFFFF000ull) >> 12));
   }
 }
 
@@ -118,20 +112,20 @@ ShadowMmu::Root& ShadowMmu::new_root(uint32_t key, bool pae) {
     // two entries of the fourth, supervisor-only.
     for (uint32_t i = 0; i < 4; i++) {
       slot->directories[i] = allocate_page();
-      entry(slot->page, i, true) = pool_physical(slot->directories[i]) | kPresent;
+      entry(slot->page, i, true) = pool_physical(slot->directories[i]) | kPtePresent;
     }
     uint32_t hole_tables = static_cast<uint32_t>(region_.physical + kRegionHolePaeTables);
-    entry(slot->directories[3], 510, true) = hole_tables | kPresent | kWritable;
-    entry(slot->directories[3], 511, true) = (hole_tables + 4096) | kPresent | kWritable;
+    entry(slot->directories[3], 510, true) = hole_tables | kPtePresent | kPteWritable;
+    entry(slot->directories[3], 511, true) = (hole_tables + 4096) | kPtePresent | kPteWritable;
   } else {
-    entry(slot->page, 1023, false) = hole_pt | kPresent | kWritable;
+    entry(slot->page, 1023, false) = hole_pt | kPtePresent | kPteWritable;
   }
   return *slot;
 }
 
 void ShadowMmu::unmap_entry(uint32_t page, uint32_t index, bool pae) {
   uint32_t& entry = this->entry(page, index, pae);
-  if (!(entry & kPresent)) return;
+  if (!(entry & kPtePresent)) return;
   uint64_t frame = entry >> 12;
   if (frame < ram_pages_) {
     std::vector<uint32_t>& users = reverse_map_[frame];
@@ -163,7 +157,7 @@ void ShadowMmu::protect_frame(uint32_t frame) {
   // The reverse map records each PTE's byte offset in its page (index << 2 for 32-bit, << 3 for
   // PAE) in 12 bits; the flags are in the entry's first 4 bytes either way.
   for (uint32_t user : reverse_map_[frame]) {
-    *reinterpret_cast<uint32_t*>(reinterpret_cast<uint8_t*>(pool_entries(user >> 12)) + (user & 0xFFF)) &= ~kWritable;
+    *reinterpret_cast<uint32_t*>(reinterpret_cast<uint8_t*>(pool_entries(user >> 12)) + (user & 0xFFF)) &= ~kPteWritable;
   }
 }
 
@@ -291,7 +285,7 @@ ShadowFault ShadowMmu::handle_fault(uint32_t linear, uint32_t error_code) {
       return {FaultOutcome::kHidden, 0};
     }
     root.tables[pde] = page;
-    directory_entry(root, pde) = pool_physical(page) | kPresent | kWritable | kUser;
+    directory_entry(root, pde) = pool_physical(page) | kPtePresent | kPteWritable | kPteUser;
     counters_.shadow_pages_built++;
     // A large page's leaf is in a directory (watched with the root); a 4 KiB page's in a PT.
     uint32_t leaf_frame = static_cast<uint32_t>(t.leaf_table >> 12);
@@ -305,8 +299,8 @@ ShadowFault ShadowMmu::handle_fault(uint32_t linear, uint32_t error_code) {
 
   // Rights: the guest's, less write until the guest's D bit is set (so the first write comes here
   // and sets it), less write on watched page tables and on pages the dirty log has not seen written.
-  uint32_t entry = host_frame(t.physical) | kPresent;
-  if (t.user) entry |= kUser;
+  uint32_t entry = host_frame(t.physical) | kPtePresent;
+  if (t.user) entry |= kPteUser;
   // A supervisor write with CR0.WP clear may write a read-only page; the shadow then has to allow
   // it, which is sound only if user code cannot reach the page.
   bool writable = t.writable || (!(guest_.cr0 & kCr0Wp) && !t.user);
@@ -325,7 +319,7 @@ ShadowFault ShadowMmu::handle_fault(uint32_t linear, uint32_t error_code) {
         }
       }
     }
-    if (allow) entry |= kWritable;
+    if (allow) entry |= kPteWritable;
   }
   uint32_t page = root.tables[pde];
   uint32_t index = (linear >> 12) & (root.pae ? 511 : 1023);

@@ -5,22 +5,10 @@
 
 #include "registers.h"
 #include "vmm-region.h"
+#include "x86-arch.h"
 
 namespace vmm {
 namespace {
-
-constexpr uint32_t kCr0Pe = 1u << 0;
-constexpr uint32_t kCr0Mp = 1u << 1;
-constexpr uint32_t kCr0Em = 1u << 2;
-constexpr uint32_t kCr0Ts = 1u << 3;
-constexpr uint32_t kCr0Et = 1u << 4;
-constexpr uint32_t kCr0Ne = 1u << 5;
-constexpr uint32_t kCr0Wp = 1u << 16;
-constexpr uint32_t kCr0Pg = 1u << 31;
-constexpr uint32_t kCr4Pse = 1u << 4;
-constexpr uint32_t kCr4Pae = 1u << 5;
-constexpr uint32_t kCr4Pge = 1u << 7;
-constexpr uint32_t kFlagNt = 1u << 14;
 
 void write_u32(uint8_t* at, uint32_t value) { std::memcpy(at, &value, 4); }
 uint32_t read_u32(const uint8_t* at) {
@@ -56,7 +44,7 @@ std::unique_ptr<TrapPlatform> TrapPlatform::create(uc_engine* uc, GuestRam ram, 
   platform->view_.hidden_flags = kFlagNt;
   TrapPlatform* self = platform.get();
   platform->view_.enter = [self](uint32_t cs, uint32_t eip, uint32_t eflags, uint32_t ss, uint32_t esp) {
-    self->enter(cs, eip, (cs & 3) == 1 ? eflags | kFlagNt : eflags, ss, esp);
+    self->enter(cs, eip, eflags, ss, esp);
   };
   return platform;
 }
@@ -178,6 +166,10 @@ void TrapPlatform::enter(uint32_t cs, uint32_t eip, uint32_t eflags, uint32_t ss
     uc_reg_read(uc_, segment, &selector);
     if (selector & ~3u) uc_reg_write(uc_, segment, &selector);
   }
+  // The guest runs with the real IOPL at 0, so CLI and STI trap; at ring 1 with NT set, so IRET
+  // traps too (Vcpu::KeepIretTrapping).
+  eflags = (eflags & ~(kFlagIopl | kFlagNt)) | kFlagFixed;
+  if ((cs & 3) == 1) eflags |= kFlagNt;
   uint8_t* stack_top = memory_->base() + kRegionStack + 4096;
   uint32_t frame[5] = {eip, cs, eflags, esp, ss};
   std::memcpy(stack_top - sizeof frame, frame, sizeof frame);

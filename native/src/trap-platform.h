@@ -27,7 +27,7 @@ class TrapPlatform {
   bool load_guest_gdt(EventInjector& injector, uint32_t base, uint32_t limit);
   // Resumes the guest at a privilege level other than the current one: the CPU itself loads
   // CS:EIP, EFLAGS and SS:ESP from an IRET frame on the VMM's stack (Unicorn can only lower CPL
-  // through its register interface, and then only to 0).
+  // through its register interface, and then only to 0). EFLAGS gets the VMM's IOPL and NT.
   void enter(uint32_t cs, uint32_t eip, uint32_t eflags, uint32_t ss, uint32_t esp);
 
   void set_guest_tss(uint32_t base, uint32_t limit) {

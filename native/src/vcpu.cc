@@ -4,6 +4,7 @@
 
 #include "registers.h"
 #include "vmm-region.h"
+#include "x86-arch.h"
 
 namespace vmm {
 namespace {
@@ -562,7 +563,7 @@ void Vcpu::OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
     read_register(uc, kRegEflags, &eflags);
     // QEMU ends a block after STI / MOV SS, so a block that starts right after one is in the
     // interrupt shadow: the window opens a block later.
-    if ((eflags & (1u << 9)) && !vcpu->injector_->in_interrupt_shadow(static_cast<uint32_t>(address))) {
+    if ((eflags & kFlagIf) && !vcpu->injector_->in_interrupt_shadow(static_cast<uint32_t>(address))) {
       vcpu->window_open_ = true;
       vcpu->stopping_ = true;
       uc_emu_stop(uc);
@@ -621,7 +622,7 @@ void Vcpu::KeepIretTrapping() {
   uint64_t cs = 0, eflags = 0;
   read_register(uc_, kRegCs, &cs);
   read_register(uc_, kRegEflags, &eflags);
-  if ((cs & 3) == 1 && !(eflags & (1u << 14))) write_register(uc_, kRegEflags, eflags | (1u << 14));
+  if ((cs & 3) == 1 && !(eflags & kFlagNt)) write_register(uc_, kRegEflags, eflags | kFlagNt);
 }
 
 // The trap engine's most frequent traps, CLI and STI from the guest kernel (real ring 1), are
@@ -635,10 +636,10 @@ bool Vcpu::HandleInterruptFlagTrap() {
   if (!injector_->read_guest_linear(injector_->current_linear_eip(), &opcode, 1)) return false;
   read_register(uc_, kRegEflags, &eflags);
   if (opcode == 0xFA) {
-    eflags &= ~uint64_t{1u << 9};
+    eflags &= ~uint64_t{kFlagIf};
     cli_in_core_++;
   } else if (opcode == 0xFB && !interrupt_pending_) {
-    eflags |= 1u << 9;
+    eflags |= kFlagIf;
     sti_in_core_++;
   } else {
     return false;

@@ -4,7 +4,6 @@
 // gets here: Unicorn's I/O hooks run before its I/O-permission check, so it is intercepted there,
 // as under `direct` (like a VT-x I/O bitmap).
 import { decodeInstruction, effectiveAddress, type DecodedX86 } from '../../decode/modrm.js';
-import { classifyInstruction } from '../../decode/sensitive.js';
 import { hex } from '../../util/hex.js';
 import type { Machine } from '../../vmm/machine.js';
 import type { NativeVcpu } from '../../vmm/native.js';
@@ -83,7 +82,7 @@ export function emulatePrivileged(ctx: TrapContext, exit: ExceptionExit): Emulat
       return done('mov-ss');
     }
     case 0x0f:
-      return emulateTwoByte(ctx, insn, exit, next, done);
+      return emulateTwoByte(ctx, insn, next, done);
     case 0x88: case 0x89: case 0x8a: case 0x8b: case 0xc6: case 0xc7:
       return emulateHoleAccess(ctx, insn, next, done);
     default:
@@ -155,7 +154,6 @@ function holeFault(ctx: TrapContext, linear: number, write: boolean): EmulationR
 function emulateTwoByte(
   ctx: TrapContext,
   insn: DecodedX86,
-  exit: ExceptionExit,
   next: () => void,
   done: (name: string, outcome?: ExceptionOutcome) => EmulationResult,
 ): EmulationResult {
@@ -257,7 +255,6 @@ function emulateTwoByte(
       return { kind: 'reflect' };
     }
     default:
-      void exit;
       return { kind: 'reflect' };
   }
 }
@@ -347,12 +344,19 @@ function readOperand16(ctx: TrapContext, insn: DecodedX86): number | undefined {
   return raw ? raw[0] | (raw[1] << 8) : undefined;
 }
 
-/** A segment's base from the guest's GDT (the real GDT holds the same bases). */
+/** A descriptor's base and limit (in bytes) from the guest's GDT (SDM Vol. 3 §3.4.5). */
+function guestDescriptor(vcpu: NativeVcpu, cpu: VirtualCpu, selector: number): { base: number; limit: number } | undefined {
+  if ((selector & ~3) === 0 || selector & 4) return undefined;
+  const raw = vcpu.readGuestLinear((cpu.gdtr.base + (selector & ~7)) >>> 0, 8);
+  if (!raw) return undefined;
+  const base = (raw[2] | (raw[3] << 8) | (raw[4] << 16) | (raw[7] << 24)) >>> 0;
+  const limit = raw[0] | (raw[1] << 8) | ((raw[6] & 0xf) << 16);
+  return { base, limit: raw[6] & 0x80 ? ((limit << 12) | 0xfff) >>> 0 : limit };
+}
+
+/** A segment's base (the real GDT holds the same bases); null and LDT selectors count as 0. */
 function segmentBase(ctx: TrapContext, selector: number): number {
-  if ((selector & ~3) === 0 || selector & 4) return 0;
-  const raw = ctx.vcpu.readGuestLinear((ctx.cpu.gdtr.base + (selector & ~7)) >>> 0, 8);
-  if (!raw) return 0;
-  return (raw[2] | (raw[3] << 8) | (raw[4] << 16) | (raw[7] << 24)) >>> 0;
+  return guestDescriptor(ctx.vcpu, ctx.cpu, selector)?.base ?? 0;
 }
 
 function markTssBusy(ctx: TrapContext, selector: number): void {
@@ -364,13 +368,7 @@ function markTssBusy(ctx: TrapContext, selector: number): void {
 
 /** Tells the native core where the guest's TSS is (its inner stacks serve deliveries from ring 3). */
 export function useGuestTss(vcpu: NativeVcpu, cpu: VirtualCpu): void {
-  if ((cpu.tr & ~7) === 0) return;
-  const raw = vcpu.readGuestLinear((cpu.gdtr.base + (cpu.tr & ~7)) >>> 0, 8);
-  if (!raw) return;
-  const base = (raw[2] | (raw[3] << 8) | (raw[4] << 16) | (raw[7] << 24)) >>> 0;
-  let limit = raw[0] | (raw[1] << 8) | ((raw[6] & 0xf) << 16);
-  if (raw[6] & 0x80) limit = ((limit << 12) | 0xfff) >>> 0;
-  vcpu.trapSetGuestTss(base, limit);
+  const tss = guestDescriptor(vcpu, cpu, cpu.tr);
+  if (tss) vcpu.trapSetGuestTss(tss.base, tss.limit);
 }
 
-export { classifyInstruction };

@@ -10,15 +10,13 @@ import { classifyInstruction } from '../../decode/sensitive.js';
 import { csEip, hex } from '../../util/hex.js';
 import type { Machine } from '../../vmm/machine.js';
 import type { NativeVcpu } from '../../vmm/native.js';
-import { CR0_PE, CR0_PG, EFLAGS_IF, Reg } from '../../vmm/registers.js';
+import { CR0_PE, Reg } from '../../vmm/registers.js';
 import type { Engine, ExceptionExit, ExceptionOutcome } from '../engine.js';
 import { reflectToGuest } from '../reflect.js';
 import { EquivalenceReport } from './equivalence-report.js';
 import { emulateHoleInstruction, emulatePrivileged, useGuestTss, type TrapContext } from './privileged.js';
 import { VirtualCpu } from './virtual-cpu.js';
 
-const EFLAGS_NT = 1 << 14;
-const EFLAGS_IOPL = 3 << 12;
 const GP = 13;
 const TS = 10;
 
@@ -58,7 +56,7 @@ export class TrapEngine implements Engine {
     }
     const cs = VirtualCpu.realSelector(vcpu.readRegister(Reg.cs));
     const ss = VirtualCpu.realSelector(vcpu.readRegister(Reg.ss));
-    this.enter(vcpu, cs, vcpu.readRegister(Reg.eip), vcpu.readRegister(Reg.eflags), ss, vcpu.readRegister(Reg.esp));
+    vcpu.trapEnter(cs, vcpu.readRegister(Reg.eip), vcpu.readRegister(Reg.eflags), ss, vcpu.readRegister(Reg.esp));
     this.deprivileged = true;
     // Sensitive instructions that do not trap are found by scanning each block the first time it
     // runs (the block hook hands its address over once).
@@ -86,7 +84,7 @@ export class TrapEngine implements Engine {
 
   handleException(exit: ExceptionExit, vcpu: NativeVcpu, machine: Machine): ExceptionOutcome {
     if (this.deprivileged && exit.softwareInterruptLength === 0 && (exit.vector === GP || exit.vector === TS)) {
-      const context: TrapContext = { vcpu, machine, cpu: this.cpu, report: this.equivalence, enter: (...a) => this.enter(vcpu, ...a) };
+      const context: TrapContext = { vcpu, machine, cpu: this.cpu, report: this.equivalence, enter: (...a) => vcpu.trapEnter(...a) };
       const result = emulatePrivileged(context, exit);
       if (result.kind === 'emulated') {
         this.emulated++;
@@ -103,7 +101,7 @@ export class TrapEngine implements Engine {
     // A page fault in the hole: a store to the VMM's read-only pages, or an access to the rest of
     // the hole, which no shadow maps. Plain MOVs are carried out through the guest's own tables.
     const vcpu = machine.vcpu;
-    const context: TrapContext = { vcpu, machine, cpu: this.cpu, report: this.equivalence, enter: (...a) => this.enter(vcpu, ...a) };
+    const context: TrapContext = { vcpu, machine, cpu: this.cpu, report: this.equivalence, enter: (...a) => vcpu.trapEnter(...a) };
     const result = emulateHoleInstruction(context, cs, eip);
     if (result.kind === 'emulated') {
       this.emulated++;
@@ -146,20 +144,6 @@ export class TrapEngine implements Engine {
     if (lines.length === 0) return ['equivalence: no sensitive unprivileged instruction was executed'];
     return [`equivalence: ${lines.length} place(s) where the deprivileged guest could see a difference:`, ...lines.map((l) => `  ${l}`)];
   }
-
-  /** Resumes the guest in `cs:eip` with the CPU's own IRET (the only way into ring 1). */
-  private enter(vcpu: NativeVcpu, cs: number, eip: number, eflags: number, ss: number, esp: number): void {
-    // Real IOPL stays 0, so CLI, STI and port I/O trap; at ring 1, NT makes IRET trap (see the
-    // native KeepIretTrapping).
-    let flags = (eflags & ~(EFLAGS_IOPL | EFLAGS_NT)) | 2;
-    if ((cs & 3) === 1) flags |= EFLAGS_NT;
-    vcpu.trapEnter(cs, eip, flags, ss, esp);
-  }
-
-  /** Interrupts enabled, as the guest sees it (the real IF is the guest's: only the VMM sets it). */
-  static interruptsEnabled(vcpu: NativeVcpu): boolean {
-    return (vcpu.readRegister(Reg.eflags) & EFLAGS_IF) !== 0;
-  }
 }
 
 // Sensitive instructions this engine handles so that the guest sees no difference: IRET traps
@@ -173,4 +157,3 @@ function divergesHere(name: string): boolean {
   return !HANDLED.has(name) && !/^mov (ds|es|fs|gs), r\/m$/.test(name);
 }
 
-export { CR0_PG };
