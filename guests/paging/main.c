@@ -15,7 +15,9 @@
  *   e. builds three page directories that share the kernel mapping but map 0x50000000 to
  *      different frames, and switches CR3 round-robin 300 times checking each one's marker;
  *   f. remaps a page by rewriting its PTE + INVLPG, then + a CR3 reload instead, then clears
- *      P and takes the #PF (checking CR2 and the error code) for a read and for a write.
+ *      P and takes the #PF (checking CR2 and the error code) for a read and for a write;
+ *   g. takes the same #PF with a handler that computes for a while (several of the VMM's time
+ *      slices) before it reads CR2: CR2 is the CPU's, however often the VMM stopped the guest.
  * Prints "paging ok" and exits with value 0. Failures print a line and exit with value 1
  * (a check failed), 2 (unexpected exception) or 4 (not enough RAM; 3 is "bad magic").
  */
@@ -135,9 +137,13 @@ static volatile uint32_t page_faults;   /* demand faults on a missing PTE */
 static volatile uint32_t table_faults;  /* demand faults on a missing PDE */
 static volatile uint32_t odd_errors;    /* demand faults whose error code was not 0x2 */
 static volatile uint32_t expect_va, expect_frame, seen_cr2, seen_error, expected_faults;
+/* Iterations the #PF handler spins before it reads CR2 (step g); 0 reads it at once. */
+static volatile uint32_t slow_handler_spins;
 
 static void page_fault(struct frame *f)
 {
+    for (volatile uint32_t i = 0; i < slow_handler_spins; i++)
+        ;
     uint32_t cr2 = read_cr2();
 
     if (pf_mode == PF_DEMAND && cr2 - DEMAND_BASE < DEMAND_PAGES * PAGE) {
@@ -390,6 +396,12 @@ static void change_tables(void)
     expect_fault("unmapped page write", 1, va, h);
     if (peek(h + 12) != 0x600D0003u)
         fail("write to a remapped page did not reach the frame");
+
+    /* Some 10-100 ms of work in the handler before it reads CR2: the VMM ends many runs meanwhile. */
+    slow_handler_spins = 4000000u;
+    expect_fault("unmapped page read, slow handler", 0, va, h);
+    expect_fault("unmapped page write, slow handler", 1, va, h);
+    slow_handler_spins = 0;
 }
 
 void kmain(uint32_t magic, const struct multiboot_info *mbi)

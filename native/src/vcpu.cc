@@ -9,8 +9,9 @@
 namespace vmm {
 namespace {
 
-// An address no 32-bit guest can reach, so uc_emu_start only returns on an exit.
-constexpr uint64_t kUnreachableUntil = uint64_t{1} << 40;
+// uc_emu_start's `until`, ignored: the vCPU runs with Unicorn's exit list enabled and empty
+// (see the constructor), so a run only ends on an exit the VMM asked for.
+constexpr uint64_t kNoUntil = 0;
 constexpr size_t kPage = 4096;
 // Guest RAM must leave room below 4 GiB for MMIO and the VMM's own region.
 constexpr uint64_t kMaxRamBytes = uint64_t{3584} << 20;
@@ -129,6 +130,17 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
     Release();
     return;
   }
+  // With `until` as the end of a run, Unicorn drops the translation at that address after every
+  // run: for a 32-bit guest a code fetch from linear 0xFFFFFFFF through the guest's own page
+  // tables, outside cpu_exec, whose #PF overwrites CR2. A guest preempted between a page fault
+  // and its handler's read of CR2 then read 0xFFFFFFFF. An empty exit list has no translation
+  // to drop.
+  if (err == UC_ERR_OK) err = uc_ctl_exits_enable(uc_);
+  if (err != UC_ERR_OK) {
+    Napi::Error::New(env, std::string("Unicorn: ") + uc_strerror(err)).ThrowAsJavaScriptException();
+    Release();
+    return;
+  }
   uc_hook hook;
   uc_hook_add(uc_, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(OnPortIn), this, 1, 0, UC_X86_INS_IN);
   uc_hook_add(uc_, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(OnPortOut), this, 1, 0, UC_X86_INS_OUT);
@@ -229,7 +241,7 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
   uint64_t eip = 0;
   read_register(uc_, kRegEip, &eip);
   if (slice > 0) timer_->arm(static_cast<uint64_t>(slice));
-  uc_err err = uc_emu_start(uc_, eip, kUnreachableUntil, 0, 0);
+  uc_err err = uc_emu_start(uc_, eip, kNoUntil, 0, 0);
   ExitKind trap_kind = kExitNone;
   while (err == UC_ERR_OK && trap_active_ && exception_pending_ && !handler_threw_) {
     uint32_t vector = exit_record_[kFieldVector];
@@ -243,7 +255,7 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
     if (stop_pending_.load(std::memory_order_acquire)) break;
     read_register(uc_, kRegEip, &eip);
     stopping_ = false;
-    err = uc_emu_start(uc_, eip, kUnreachableUntil, 0, 0);
+    err = uc_emu_start(uc_, eip, kNoUntil, 0, 0);
   }
   bool expired = slice > 0 && timer_->disarm();
   running_ = false;
@@ -524,9 +536,8 @@ int Vcpu::OnCpuid(uc_engine* uc, void* self) {
 
 void Vcpu::OnInterrupt(uc_engine* uc, uint32_t vector, void* self) {
   Vcpu* vcpu = static_cast<Vcpu*>(self);
-  // One exception per run: once the hook has stopped the guest, Unicorn may raise a second,
-  // escalated event before it stops (seen as #PF with CR2 0xFFFFFFFF about once in ten runs of a
-  // guest taking 8200 page faults); it describes nothing the guest did.
+  // One exception per run: the first is the one the guest's instruction raised; the hook stops
+  // the guest, so anything after it describes nothing the guest did.
   if (vcpu->exception_pending_) return;
   vcpu->exit_record_[kFieldVector] = vector;
   vcpu->exit_record_[kFieldErrorCode] = vcpu->exception_state_->error_code_in_hook();

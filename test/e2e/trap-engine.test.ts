@@ -40,8 +40,8 @@ describe('trap engine', () => {
     const run = boot('trap', 'paging.elf');
     expect(run.stdout).toContain('paging ok');
     const counts = exitCounts(run.stderr);
-    // The guest's own #PF handler runs 8200 + 2 times: those are the true faults.
-    expect(counts['pf-true']).toBe(8202);
+    // The guest's own #PF handler runs 8200 + 4 times: those are the true faults.
+    expect(counts['pf-true']).toBe(8204);
     expect(counts['pf-hidden']).toBeGreaterThan(8192);
     // Every exception exit is a true fault or an instruction emulated in TypeScript (plus the HLT
     // after the debug-exit OUT, which the stop pre-empts): no hidden fault reached TypeScript.
