@@ -45,7 +45,9 @@ void ShadowMmu::read_directory_frames(std::vector<uint32_t>* frames) const {
   for (int i = 0; i < 4; i++) {
     if (!ram_.contains(pdpt + i * 8, 8)) break;
     uint64_t pdpte = ram_.read64(pdpt + i * 8);
-    if (pdpte & kPtePresent) frames->push_back(static_cast<uint32_t>((pdpte & 0x000FFFFFFFFFF000ull) >> 12));
+    // A directory outside RAM holds no entries (the walk finds none there): nothing to watch.
+    uint64_t frame = (pdpte & kPaeAddressMask) >> 12;
+    if ((pdpte & kPtePresent) && frame < ram_pages_) frames->push_back(static_cast<uint32_t>(frame));
   }
 }
 
@@ -74,7 +76,10 @@ void ShadowMmu::free_page(uint32_t page) { free_pages_.push_back(page); }
 uint32_t ShadowMmu::host_frame(uint64_t guest_physical) const {
   uint64_t page = guest_physical & ~0xFFFull;
   // The VMM region is not part of the guest's physical space: there the guest finds open bus.
+  // So it does above 4 GiB, which a shadow entry's low half cannot name: truncating the frame
+  // would alias RAM or the VMM region at 4 GiB * k + x.
   if (page >= region_.physical && page < region_.physical + region_.bytes) return static_cast<uint32_t>(region_.open_bus_page);
+  if (page >= (uint64_t{1} << 32)) return static_cast<uint32_t>(region_.open_bus_page);
   return static_cast<uint32_t>(page);
 }
 

@@ -16,6 +16,8 @@ constexpr size_t kPage = 4096;
 // Guest RAM must leave room below 4 GiB for MMIO and the VMM's own region.
 constexpr uint64_t kMaxRamBytes = uint64_t{3584} << 20;
 constexpr uint64_t kPhysicalTop = uint64_t{1} << 32;
+// The end of the physical space a PAE entry can name (bits 12-51, SDM Vol. 3 §4.4.2).
+constexpr uint64_t kPhysicalLimit = uint64_t{1} << 52;
 
 ExceptionStateLayout g_layout;
 bool g_layout_probed = false;
@@ -119,6 +121,9 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   if (err == UC_ERR_OK && !with_region) {
     err = uc_mmio_map(uc_, ram_bytes, kPhysicalTop - ram_bytes, OnOpenBusRead, this, OnOpenBusWrite, this);
   }
+  // Above 4 GiB (PAE reaches 64 GiB, and Unicorn's walker takes PTE frames up to bit 51) there
+  // is nothing either: open bus too, never a 32-bit alias of RAM.
+  if (err == UC_ERR_OK) err = uc_mmio_map(uc_, kPhysicalTop, kPhysicalLimit - kPhysicalTop, OnOpenBusRead, this, OnOpenBusWrite, this);
   if (err == UC_ERR_OK && with_region) {
     uint64_t region_end = region_base + kRegionBytes;
     if (region_base > ram_bytes) err = uc_mmio_map(uc_, ram_bytes, region_base - ram_bytes, OnOpenBusRead, this, OnOpenBusWrite, this);
