@@ -34,10 +34,13 @@ export const MIN_PROTOCOL_VERSION = 0x0206;
 const ZERO_PAGE_SIZE = 4 * KiB;
 const PAGE_SIZE = 4 * KiB;
 const SECTOR_SIZE = 512;
+/** syssize counts 16-byte paragraphs. */
+const PARAGRAPH = 16;
 
 // Setup header fields ("The Real-Mode Kernel Header"); struct boot_params
 // holds the header at the same offsets as the file.
 const SETUP_SECTS = 0x1f1;
+const SYSSIZE = 0x1f4; // 2.04+: 32 bits
 const BOOT_FLAG = 0x1fe;
 const JUMP_OFFSET = 0x201; // the second byte of the short jump at 0x200
 const HEADER_MAGIC = 0x202;
@@ -197,6 +200,19 @@ export function parseSetupHeader(kernel: Uint8Array): SetupHeader {
     throw new LoadError(
       'truncated',
       `truncated bzImage: no protected-mode kernel after the ${setupSects + 1} setup sectors (${hex(setupEnd)} bytes)`,
+    );
+  }
+  // A cut-off kernel would start and then fault somewhere in what is missing: its size is in
+  // the header ("Details of Header Fields", syssize, trusted from protocol 2.04), so check it.
+  // The file may be longer (a signature appended) and syssize is rounded up to a whole
+  // paragraph (memtest86+ leaves the last one short); 0 means the field was not filled in.
+  const syssize = r.u32(SYSSIZE, 'syssize');
+  const payloadLength = kernel.length - setupEnd;
+  if (Math.ceil(payloadLength / PARAGRAPH) < syssize) {
+    throw new LoadError(
+      'truncated',
+      `truncated bzImage: the protected-mode kernel is ${syssize * PARAGRAPH} bytes (syssize ${hex(syssize)} at 0x1f4, ` +
+        `in 16-byte units) but the file has only ${payloadLength} after the ${setupSects + 1} setup sectors`,
     );
   }
 

@@ -1,11 +1,11 @@
 // Chooses the loader for an image, either as the user says or by looking at
 // the bytes, and reports images it recognises but cannot boot by name.
 
-import { bytesAt } from './bytes.js';
 import { BOOT_SECTOR_SIZE, hasBootSignature, planBootSector } from './bootsector.js';
 import { planBzImage } from './bzimage.js';
 import { isElf, parseElf32 } from './elf32.js';
 import { planFlat } from './flat.js';
+import { badLinuxHeaderError, hasLinuxHeader, looksLikeLinuxKernel } from './linux-evidence.js';
 import { LoadError, type LoadPlan } from './load-plan.js';
 import { checkRamSize } from './memory.js';
 import { planMultiboot, scanMultibootHeader } from './multiboot.js';
@@ -21,10 +21,6 @@ export interface PlanImageOptions {
   /** An initial ramdisk; only a Linux kernel can take one. */
   initrd?: Uint8Array;
 }
-
-/** Linux boot protocol: the setup header signature "HdrS" at 0x202. */
-const LINUX_HEADER_OFFSET = 0x202;
-const LINUX_HEADER_MAGIC: readonly number[] = [0x48, 0x64, 0x72, 0x53];
 
 export function planImage(image: Uint8Array, opts: PlanImageOptions): LoadPlan {
   const { ramSize, cmdline, initrd } = opts;
@@ -42,6 +38,10 @@ export function planImage(image: Uint8Array, opts: PlanImageOptions): LoadPlan {
     case 'multiboot':
       return planMultiboot(image, { ramSize, cmdline });
     case 'linux':
+      // Said to be Linux, with a boot sector in front: the header is what is wrong.
+      if (!hasLinuxHeader(image) && image.length > BOOT_SECTOR_SIZE && hasBootSignature(image)) {
+        throw badLinuxHeaderError(image);
+      }
       return planBzImage(image, { ramSize, cmdline, initrd });
     case 'auto': {
       const plan = planDetected(image, ramSize, cmdline, initrd);
@@ -74,9 +74,11 @@ function planDetected(
   if (image.length === BOOT_SECTOR_SIZE && hasBootSignature(image)) return planBootSector(image, { ramSize });
   // A bzImage also ends its first sector with 0x55 0xAA, so check it before
   // treating a longer signed image as a mistaken boot sector.
-  if (bytesAt(image, LINUX_HEADER_OFFSET, LINUX_HEADER_MAGIC)) return planBzImage(image, { ramSize, cmdline, initrd });
+  if (hasLinuxHeader(image)) return planBzImage(image, { ramSize, cmdline, initrd });
   // A broken multiboot header is reported as such rather than as "unknown".
   if (multiboot.kind !== 'none') return planMultiboot(image, { ramSize, cmdline });
+  // A kernel whose "HdrS" is damaged is not a disk image.
+  if (looksLikeLinuxKernel(image)) throw badLinuxHeaderError(image);
   if (hasBootSignature(image)) return planBootSector(image, { ramSize });
   if (isElf(image)) {
     // A damaged ELF file says so (a cut-off file may have lost its multiboot

@@ -45,6 +45,7 @@ function bzImage(spec: BzSpec = {}): Uint8Array {
   const view = new DataView(image.buffer);
   const headerEnd = spec.headerEnd ?? 0x26c;
   view.setUint8(0x1f1, rawSects);
+  view.setUint32(0x1f4, Math.ceil(payload.length / 16), true); // syssize
   view.setUint16(0x1fe, spec.bootFlag ?? 0xaa55, true);
   view.setUint8(0x200, 0xeb);
   view.setUint8(0x201, headerEnd - 0x202);
