@@ -99,8 +99,9 @@ export function prepareRun(
     throw new UserError(`give the kernel either as the image argument or with --kernel, not both`);
   }
   const path = imagePath ?? options.kernel ?? defaultGuestPath();
-  const image = readGuestImage(path);
-  const initrd = options.initrd === undefined ? undefined : readGuestImage(options.initrd, 'initrd');
+  const ramBytes = ramMiB * 1024 * 1024;
+  const image = readGuestImage(path, 'image', ramBytes);
+  const initrd = options.initrd === undefined ? undefined : readGuestImage(options.initrd, 'initrd', ramBytes);
   const plan = planFromOptions(image, ramMiB * 1024 * 1024, options, initrd);
 
   let fd = serialFd;

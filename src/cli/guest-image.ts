@@ -1,7 +1,9 @@
 // Finding and reading a guest image, with the errors a user can act on.
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { formatSize } from '../boot/bytes.js';
 import { projectRoot } from '../util/project-root.js';
+import { describeErrno } from './errno.js';
 import { UserError } from './user-error.js';
 
 export const DEFAULT_GUEST = 'multiboot.elf';
@@ -10,23 +12,67 @@ export function defaultGuestPath(): string {
   return join(projectRoot(), 'guests', 'build', DEFAULT_GUEST);
 }
 
-export function readGuestImage(path: string, what = 'image'): Uint8Array {
+/** What a path is when it is not a regular file, for the message that refuses it. */
+function kindOf(stat: Stats): string {
+  if (stat.isDirectory()) return 'it is a directory';
+  if (stat.isFIFO()) return 'it is a pipe (FIFO), not a regular file';
+  if (stat.isCharacterDevice()) return 'it is a character device, not a regular file';
+  if (stat.isBlockDevice()) return 'it is a block device, not a regular file';
+  if (stat.isSocket()) return 'it is a socket, not a regular file';
+  return 'it is not a regular file';
+}
+
+/**
+ * Reads a whole image or initrd. Only regular files are read, and only up to `maxBytes` (the
+ * guest's RAM: nothing larger can be loaded), so /dev/zero, a FIFO or a huge file is refused
+ * before anything is read rather than read until memory runs out.
+ */
+export function readGuestImage(path: string, what: string, maxBytes: number): Uint8Array {
   const full = resolve(path);
-  let size: number;
+  const fail = (reason: string): never => {
+    throw new UserError(`cannot read ${what} '${path}': ${reason}`);
+  };
+  let stat: Stats;
   try {
-    const stat = statSync(full);
-    if (stat.isDirectory()) throw new UserError(`cannot read ${what} '${path}': it is a directory`);
-    size = stat.size;
+    // stat, not open: opening a FIFO would wait for a writer.
+    stat = statSync(full);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return fail(code === 'ENOENT' ? 'no such file' : describeErrno(error));
+  }
+  if (!stat.isFile()) return fail(kindOf(stat));
+  checkSize(path, what, stat.size, maxBytes);
+  let fd: number;
+  try {
+    fd = openSync(full, 'r');
+  } catch (error) {
+    return fail(describeErrno(error));
+  }
+  try {
+    // The file may have changed since stat: check what was opened, and read no more than that.
+    const opened = fstatSync(fd);
+    if (!opened.isFile()) return fail(kindOf(opened));
+    checkSize(path, what, opened.size, maxBytes);
+    const bytes = new Uint8Array(opened.size);
+    let length = 0;
+    while (length < bytes.length) {
+      const n = readSync(fd, bytes, length, bytes.length - length, length);
+      if (n === 0) break;
+      length += n;
+    }
+    return length === bytes.length ? bytes : bytes.subarray(0, length);
   } catch (error) {
     if (error instanceof UserError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new UserError(`cannot read ${what} '${path}': no such file`);
-    throw new UserError(`cannot read ${what} '${path}': ${code ?? String(error)}`);
+    return fail(describeErrno(error));
+  } finally {
+    closeSync(fd);
   }
-  if (size > 0x1_0000_0000) throw new UserError(`${what} '${path}' is ${size} bytes, larger than a 32-bit guest can load`);
-  try {
-    return new Uint8Array(readFileSync(full));
-  } catch (error) {
-    throw new UserError(`cannot read ${what} '${path}': ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+}
+
+function checkSize(path: string, what: string, size: number, maxBytes: number): void {
+  if (size > maxBytes) {
+    throw new UserError(
+      `${what} '${path}' is ${size} bytes, more than the guest's ${formatSize(maxBytes)} of RAM could hold (-m sets the RAM size)`,
+    );
   }
 }
