@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // The `vmm` command line.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
+import { projectRoot } from '../util/project-root.js';
 import { benchCommand, type BenchOptions } from './bench-command.js';
 import { bootCommand, bootDefaults, type BootOptions } from './boot-command.js';
 import { traceCommand, type TraceOptions } from './trace-command.js';
@@ -26,6 +29,7 @@ function addBootOptions(command: Command): Command {
 async function main(argv: string[]): Promise<number> {
   const program = new Command('vmm')
     .description('A hypervisor for real x86 guests: boot, trace and compare virtualisation techniques')
+    .version(packageVersion(), '-V, --version', 'print the version of vmm and exit')
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'vmm: error: ')) });
   let status = 0;
@@ -81,6 +85,12 @@ async function main(argv: string[]): Promise<number> {
     throw error;
   }
   return status;
+}
+
+/** The version in package.json, the one source of it. */
+function packageVersion(): string {
+  const text = readFileSync(join(projectRoot(), 'package.json'), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
 }
 
 main(process.argv).then(
