@@ -82,6 +82,7 @@ build_flat multiboot-aout guests/multiboot-aout/kernel.asm
 build_flat ivt            guests/ivt/ivt.asm               512
 build_flat rings          guests/rings/rings.asm
 build_flat timer          guests/timer/timer.asm
+build_flat realsmc        guests/realsmc/realsmc.asm       512
 build_elf multiboot
 build_elf compute
 build_elf portio
@@ -90,3 +91,4 @@ build_elf paging
 build_elf popf
 build_elf physscan
 build_elf trapbench
+build_elf cpuevents

@@ -84,6 +84,16 @@ void load_descriptors(void)
     __asm__ volatile("lidt %0" : : "m"(idtr) : "memory");
 }
 
+void set_interrupt_gate(uint8_t vector, void (*handler)(void), uint8_t dpl)
+{
+    uint32_t offset = (uint32_t)(uintptr_t)handler;
+    idt[vector].offset_lo = (uint16_t)offset;
+    idt[vector].selector = 0x08;
+    idt[vector].zero = 0;
+    idt[vector].type = (uint8_t)(0x8E | ((dpl & 3) << 5));
+    idt[vector].offset_hi = (uint16_t)(offset >> 16);
+}
+
 void fail_on_exception(const struct frame *f, uint8_t exit_value)
 {
     put_str("FAILED: exception ");

@@ -25,6 +25,11 @@ struct frame {
 
 void load_descriptors(void);
 
+/* After load_descriptors(): a 32-bit interrupt gate to `handler` (code selector 0x08) with the
+ * given DPL (3 lets INT n from ring 3 reach it). The handler is entered with the CPU's frame
+ * only: it must end with IRET itself. */
+void set_interrupt_gate(uint8_t vector, void (*handler)(void), uint8_t dpl);
+
 /* Prints "FAILED: exception <n> error <e> at eip <p>" (and " cr2 <a>" for #PF), then exits
  * through the debug-exit port with exit_value. */
 void fail_on_exception(const struct frame *f, uint8_t exit_value) __attribute__((noreturn));

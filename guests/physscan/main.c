@@ -129,10 +129,12 @@ static void enable_pae_paging(void)
     __asm__ volatile("mov %%cr0, %0\n\tor $0x80000000, %0\n\tmov %0, %%cr0" : "=&r"(t) : : "memory");
 }
 
-static enum kind probe(uint32_t linear)
+/* Reads, writes PROBE, reads again; *first_read gets the first value. */
+static enum kind probe(uint32_t linear, uint32_t *first_read)
 {
     volatile uint32_t *p = (volatile uint32_t *)(uintptr_t)linear;
     uint32_t first = *p;
+    *first_read = first;
     *p = PROBE;
     uint32_t again = *p;
     if (again == PROBE)
@@ -156,7 +158,10 @@ static void scan_pae(uint32_t ram_end, uint32_t dense, uint32_t counts[3])
             uint32_t offset = low + (i << 21);
             int every_page = dense || offset < dense_end;
             for (uint32_t page = 0; page < (every_page ? 512u : 1u); page++)
-                counts[probe(PAE_WINDOW + (i << 21) + (page << 12))]++;
+            {
+                uint32_t first;
+                counts[probe(PAE_WINDOW + (i << 21) + (page << 12), &first)]++;
+            }
         }
     }
 }
@@ -246,8 +251,8 @@ void kmain(uint32_t magic, const struct multiboot_info *mbi)
     for (uint32_t a = start; a >= start && a < end; a += 0x1000) {
         if (a >= APIC_START && a < APIC_END)
             continue;
-        uint32_t first = *(volatile uint32_t *)(uintptr_t)a;
-        enum kind k = probe(a);
+        uint32_t first;
+        enum kind k = probe(a, &first);
         counts[k]++;
         if (ranges && (!in_run || k != run_kind || (k != WRITABLE && first != run_first) ||
                        a == APIC_END)) {

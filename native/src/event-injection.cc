@@ -137,6 +137,10 @@ EventInjector::MaybeFault EventInjector::deliver_protected(const GuestEvent& eve
   uint32_t gate_dpl = (gate_hi >> 13) & 3;
   bool gate_present = (gate_hi >> 15) & 1;
   uint32_t cpl = reg(UC_X86_REG_CS) & 3;
+  // The trap engine's guest kernel runs on real ring 1: privilege checks are made, and the frame
+  // is written, as the guest's ring 0 would see them (its descriptors have DPL 1 in the real GDT).
+  auto guest_level = [this](uint32_t level) { return trap_view_ && level == 1 ? 0u : level; };
+  uint32_t guest_cpl = guest_level(cpl);
 
   if (gate_type == 0x05) {
     *unsupported = "task gate in IDT entry " + std::to_string(event.vector);
@@ -146,7 +150,7 @@ EventInjector::MaybeFault EventInjector::deliver_protected(const GuestEvent& eve
   bool interrupt_gate = gate_type == 0x06 || gate_type == 0x0E;
   if (gate_type != 0x06 && gate_type != 0x07 && !gate32) return Fault{kGp, idt_error, 0};
   // §6.12.1.1: only INT n, INT3 and INTO are checked against the gate's DPL.
-  if (event.source == EventSource::kSoftware && gate_dpl < cpl) return Fault{kGp, idt_error, 0};
+  if (event.source == EventSource::kSoftware && gate_dpl < guest_cpl) return Fault{kGp, idt_error, 0};
   if (!gate_present) return Fault{kNp, idt_error, 0};
 
   uint32_t code_selector = static_cast<uint32_t>(gate >> 16) & 0xFFFF;
@@ -155,7 +159,7 @@ EventInjector::MaybeFault EventInjector::deliver_protected(const GuestEvent& eve
   if ((code_selector & ~3u) == 0) return Fault{kGp, ext, 0};
   if (MaybeFault f = read_descriptor(code_selector, ext, &code)) return f;
   bool is_code = !code.system && (code.type & 0x8);
-  if (!is_code || code.dpl > cpl) return Fault{kGp, (code_selector & 0xFFFC) | ext, 0};
+  if (!is_code || guest_level(code.dpl) > guest_cpl) return Fault{kGp, (code_selector & 0xFFFC) | ext, 0};
   if (!code.present) return Fault{kNp, (code_selector & 0xFFFC) | ext, 0};
   bool conforming = code.type & 0x4;
   uint32_t new_cpl = conforming ? cpl : code.dpl;
@@ -202,7 +206,8 @@ EventInjector::MaybeFault EventInjector::deliver_protected(const GuestEvent& eve
     if (MaybeFault f = read_descriptor(old_ss, ext, &stack)) return f;
   }
   frame.push_back(trap_view_ ? old_flags & ~trap_view_->hidden_flags : old_flags);
-  frame.push_back(reg(UC_X86_REG_CS));
+  uint32_t old_cs = reg(UC_X86_REG_CS);
+  frame.push_back(guest_cpl != cpl ? old_cs & ~3u : old_cs);
   frame.push_back(reg(UC_X86_REG_EIP));
   if (event.has_error_code) frame.push_back(event.error_code);
 

@@ -58,6 +58,9 @@ class EventInjector {
   bool in_interrupt_shadow(uint32_t linear);
   // The linear address of CS:EIP.
   uint32_t current_linear_eip();
+  // The guest's own translation of `linear` for a supervisor access (setting A/D as the CPU
+  // would); the physical address may lie outside RAM.
+  Translation translate(uint32_t linear, uint32_t access) { return walk_guest_page_tables(ram_, paging(), linear, access); }
   // The trap engine's view of its guest (nullptr: the guest is seen as the CPU runs it).
   void set_trap_view(const TrapView* view) { trap_view_ = view; }
   bool write_guest_linear(uint32_t linear, const void* data, uint32_t length) { return !write_linear(linear, data, length, 0); }

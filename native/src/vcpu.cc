@@ -61,6 +61,7 @@ Napi::Function Vcpu::Define(Napi::Env env) {
                          InstanceMethod<&Vcpu::UnicornErrorText>("unicornErrorText"),
                          InstanceMethod<&Vcpu::Inject>("inject"),
                          InstanceMethod<&Vcpu::InInterruptShadow>("inInterruptShadow"),
+                         InstanceMethod<&Vcpu::HoldInterruptShadow>("holdInterruptShadow"),
                          InstanceMethod<&Vcpu::SetTracing>("setTracing"),
                          InstanceAccessor<&Vcpu::GetTraceBuffer>("traceBuffer"),
                          InstanceAccessor<&Vcpu::GetInjectionDetail>("injectionDetail"),
@@ -77,6 +78,7 @@ Napi::Function Vcpu::Define(Napi::Env env) {
                          InstanceMethod<&Vcpu::TakeDirtyLog>("takeDirtyLog"),
                          InstanceMethod<&Vcpu::ReadGuestLinear>("readGuestLinear"),
                          InstanceMethod<&Vcpu::WriteGuestLinear>("writeGuestLinear"),
+                         InstanceMethod<&Vcpu::TranslateGuestLinear>("translateGuestLinear"),
                          InstanceAccessor<&Vcpu::GetTrapRegionBase>("trapRegionBase"),
                          InstanceAccessor<&Vcpu::GetRam>("ram"),
                          InstanceAccessor<&Vcpu::GetExitRecord>("exitRecord"),
@@ -152,6 +154,10 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   uc_hook_add(uc_, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(OnCpuid), this, 1, 0, UC_X86_INS_CPUID);
   uc_hook_add(uc_, &hook, UC_HOOK_INTR, reinterpret_cast<void*>(OnInterrupt), this, 1, 0);
   uc_hook_add(uc_, &hook, UC_HOOK_MEM_UNMAPPED, reinterpret_cast<void*>(OnUnmapped), this, 1, 0);
+  // An invalid opcode is #UD (SDM Vol. 3 §6.15, interrupt 6), which the guest handles (Linux's
+  // WARN() is a UD2). Unicorn stops with UC_ERR_INSN_INVALID unless this hook claims it; then
+  // it reports vector 6 to OnInterrupt, with EIP at the instruction, like any other fault.
+  uc_hook_add(uc_, &hook, UC_HOOK_INSN_INVALID, reinterpret_cast<void*>(OnInvalidInstruction), this, 1, 0);
   // The one safe point to stop a running guest (see timeslice-timer.h); it costs a call per
   // executed translated block.
   uc_hook_add(uc_, &hook, UC_HOOK_BLOCK, reinterpret_cast<void*>(OnBlock), this, 1, 0);
@@ -389,6 +395,8 @@ Napi::Value Vcpu::Inject(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   exception_pending_ = false;
+  // A delivered event enters a handler: no shadow there.
+  block_end_ = emulated_shadow_at_ = kNoAddress;
   GuestEvent event{info[0].As<Napi::Number>().Uint32Value(),
                    static_cast<EventSource>(info[1].As<Napi::Number>().Uint32Value()),
                    info[2].As<Napi::Boolean>().Value(), info[3].As<Napi::Number>().Uint32Value()};
@@ -401,7 +409,23 @@ Napi::Value Vcpu::Inject(const Napi::CallbackInfo& info) {
 
 Napi::Value Vcpu::InInterruptShadow(const Napi::CallbackInfo& info) {
   if (!CheckOpen(info.Env())) return info.Env().Undefined();
-  return Napi::Boolean::New(info.Env(), injector_->in_interrupt_shadow(injector_->current_linear_eip()));
+  return Napi::Boolean::New(info.Env(), InShadowAt(injector_->current_linear_eip()));
+}
+
+// holdInterruptShadow(): the VMM has just emulated an STI (with IF clear before) or a MOV SS.
+void Vcpu::HoldInterruptShadow(const Napi::CallbackInfo& info) {
+  if (!CheckOpen(info.Env())) return;
+  emulated_shadow_at_ = injector_->current_linear_eip();
+}
+
+// QEMU ends a translated block after STI, MOV SS and POP SS, so the instruction after one of
+// them starts a block that the previous block falls through to. The shadow belongs to that one
+// entry, not to the address: a loop whose head follows an STI is entered from its own branch
+// every other time, and then interrupts must be taken. The bytes before the address tell which
+// instruction ended the block (a false match only delays an interrupt by one block).
+bool Vcpu::InShadowAt(uint32_t linear) {
+  if (linear == emulated_shadow_at_) return true;
+  return linear == block_end_ && injector_->in_interrupt_shadow(linear);
 }
 
 // setTracing(instructions, memory): a per-instruction code hook (and memory hooks) while
@@ -554,6 +578,8 @@ void Vcpu::OnInterrupt(uc_engine* uc, uint32_t vector, void* self) {
   uc_emu_stop(uc);
 }
 
+bool Vcpu::OnInvalidInstruction(uc_engine* uc, void* self) { return true; }
+
 bool Vcpu::OnUnmapped(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value, void* self) {
   Vcpu* vcpu = static_cast<Vcpu*>(self);
   vcpu->exit_record_[kFieldUnmappedAddress] = static_cast<uint32_t>(address);
@@ -570,21 +596,25 @@ void Vcpu::OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
     vcpu->CallInlineHandler(kInlineNewBlock);
   }
   if (vcpu->stop_pending_.load(std::memory_order_acquire)) {
+    // The block does not run: block_end_ still describes the one before it.
     vcpu->stopping_ = true;
     uc_emu_stop(uc);
-  } else if (vcpu->interrupt_pending_ && (++vcpu->window_poll_ & 255) == 0) {
+    return;
+  }
+  if (vcpu->interrupt_pending_ && (++vcpu->window_poll_ & 255) == 0) {
     // Reading EFLAGS makes Unicorn compute its lazy flags; polling every 256th block keeps a
     // guest that runs long with IF = 0 (a decompressor) at full speed, for a few µs of latency.
     uint64_t eflags = 0;
     read_register(uc, kRegEflags, &eflags);
-    // QEMU ends a block after STI / MOV SS, so a block that starts right after one is in the
-    // interrupt shadow: the window opens a block later.
-    if ((eflags & kFlagIf) && !vcpu->injector_->in_interrupt_shadow(static_cast<uint32_t>(address))) {
+    if ((eflags & kFlagIf) && !vcpu->InShadowAt(static_cast<uint32_t>(address))) {
       vcpu->window_open_ = true;
       vcpu->stopping_ = true;
       uc_emu_stop(uc);
+      return;
     }
   }
+  vcpu->block_end_ = address + size;
+  vcpu->emulated_shadow_at_ = kNoAddress;
 }
 
 uint64_t Vcpu::OnOpenBusRead(uc_engine* uc, uint64_t offset, unsigned size, void* self) {
@@ -655,6 +685,8 @@ bool Vcpu::HandleInterruptFlagTrap() {
     eflags &= ~uint64_t{kFlagIf};
     cli_in_core_++;
   } else if (opcode == 0xFB && !interrupt_pending_) {
+    // STI with IF clear holds interrupts for one more instruction (SDM Vol. 3 §6.8.3).
+    if (!(eflags & kFlagIf)) emulated_shadow_at_ = injector_->current_linear_eip() + 1;
     eflags |= kFlagIf;
     sti_in_core_++;
   } else {
@@ -788,6 +820,20 @@ Napi::Value Vcpu::WriteGuestLinear(const Napi::CallbackInfo& info) {
   uint32_t linear = info[0].As<Napi::Number>().Uint32Value();
   Napi::Uint8Array data = info[1].As<Napi::Uint8Array>();
   return Napi::Boolean::New(env, injector_->write_guest_linear(linear, data.Data(), static_cast<uint32_t>(data.ByteLength())));
+}
+
+// translateGuestLinear(linear, write): { physical } through the guest's own page tables (which
+// may name an address outside RAM), or { pageFault: errorCode } as the CPU would raise it.
+Napi::Value Vcpu::TranslateGuestLinear(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  uint32_t linear = info[0].As<Napi::Number>().Uint32Value();
+  bool write = info[1].As<Napi::Boolean>().Value();
+  Translation t = injector_->translate(linear, write ? kAccessWrite : 0);
+  Napi::Object out = Napi::Object::New(env);
+  if (t.ok) out.Set("physical", static_cast<double>(t.physical));
+  else out.Set("pageFault", t.page_fault_error);
+  return out;
 }
 
 Napi::Value Vcpu::GetTrapRegionBase(const Napi::CallbackInfo& info) {

@@ -47,6 +47,10 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   Napi::Value GetInjectionDetail(const Napi::CallbackInfo& info);
   Napi::Value GetOpenBusAccesses(const Napi::CallbackInfo& info);
   Napi::Value InInterruptShadow(const Napi::CallbackInfo& info);
+  void HoldInterruptShadow(const Napi::CallbackInfo& info);
+  // Whether an interrupt must wait at `linear` (SDM Vol. 3 §6.8.3): the instruction just
+  // executed before it was STI, MOV SS or POP SS (run by the CPU, or emulated by the VMM).
+  bool InShadowAt(uint32_t linear);
   void SetTracing(const Napi::CallbackInfo& info);
   Napi::Value GetTraceBuffer(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
@@ -61,6 +65,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   Napi::Value TakeDirtyLog(const Napi::CallbackInfo& info);
   Napi::Value ReadGuestLinear(const Napi::CallbackInfo& info);
   Napi::Value WriteGuestLinear(const Napi::CallbackInfo& info);
+  Napi::Value TranslateGuestLinear(const Napi::CallbackInfo& info);
   Napi::Value GetTrapRegionBase(const Napi::CallbackInfo& info);
   bool CheckTrap(Napi::Env env);
   // Trap engine: serves a #PF the shadow MMU can fill (a hidden fault) without leaving Run().
@@ -74,6 +79,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   static void OnPortOut(uc_engine* uc, uint32_t port, int size, uint32_t value, void* self);
   static int OnCpuid(uc_engine* uc, void* self);
   static void OnInterrupt(uc_engine* uc, uint32_t vector, void* self);
+  static bool OnInvalidInstruction(uc_engine* uc, void* self);
   static bool OnUnmapped(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value, void* self);
   static void OnInstruction(uc_engine* uc, uint64_t address, uint32_t size, void* self);
   static void OnTracedMemory(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value, void* self);
@@ -116,6 +122,11 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   // Set by the VMM while an external interrupt waits for the guest to enable interrupts.
   bool interrupt_pending_ = false;
   bool window_open_ = false;
+  // Where the last block the CPU entered ends (where execution falls through to), and where an
+  // emulated STI or MOV SS holds the shadow: kNoAddress when unknown or none.
+  static constexpr uint64_t kNoAddress = ~uint64_t{0};
+  uint64_t block_end_ = kNoAddress;
+  uint64_t emulated_shadow_at_ = kNoAddress;
   uint32_t window_poll_ = 0;
   std::unique_ptr<uint32_t[]> trace_records_;
   uint32_t trace_count_ = 0;

@@ -78,7 +78,7 @@ export interface DecodedX86 {
   farPointer?: { selector: number; offset: number };
 }
 
-type Immediate = 'none' | 'ib' | 'iw' | 'iz' | 'ptr';
+type Immediate = 'none' | 'ib' | 'iw' | 'iz' | 'ptr' | 'moffs';
 interface Form {
   modrm: boolean;
   imm: Immediate;
@@ -110,6 +110,9 @@ const ONE_BYTE = new Map<number, Form>([
   [0x88, anyRm], [0x89, anyRm], [0x8a, anyRm], [0x8b, anyRm], // MOV r/m,r and r,r/m
   [0xc6, { modrm: true, imm: 'ib', valid: (reg) => reg === 0 }], // MOV r/m8, imm8
   [0xc7, { modrm: true, imm: 'iz', valid: (reg) => reg === 0 }], // MOV r/m16/32, imm16/32
+  // MOV AL/eAX, moffs and MOV moffs, AL/eAX: the offset is an address-size immediate.
+  [0xa0, { modrm: false, imm: 'moffs' }], [0xa1, { modrm: false, imm: 'moffs' }],
+  [0xa2, { modrm: false, imm: 'moffs' }], [0xa3, { modrm: false, imm: 'moffs' }],
 ]);
 
 /** Two-byte opcodes 0F xx (SDM Vol. 2 Appendix A, Table A-3). */
@@ -186,7 +189,15 @@ export function decodeInstruction(bytes: Uint8Array, defaultSize: 16 | 32): Deco
   if (form.imm === 'ib') decoded.immediate = reader.u8();
   else if (form.imm === 'iw') decoded.immediate = reader.u16();
   else if (form.imm === 'iz') decoded.immediate = prefixes.operandSize === 32 ? reader.u32() : reader.u16();
-  else if (form.imm === 'ptr') {
+  else if (form.imm === 'moffs') {
+    // No ModRM: a plain DS-relative offset (SDM Vol. 2 MOV, "moffs"), which memory stands for.
+    const offset = prefixes.addressSize === 32 ? reader.u32() : reader.u16();
+    if (offset !== undefined) {
+      decoded.operand = decoded.memory = {
+        kind: 'memory', addressSize: prefixes.addressSize, scale: 1, disp: offset, defaultSegment: 'ds', segment: prefixes.segment ?? 'ds',
+      };
+    }
+  } else if (form.imm === 'ptr') {
     // ptr16:16 / ptr16:32: the offset comes first, then the selector (SDM Vol. 2 JMP, CALL).
     const offset = prefixes.operandSize === 32 ? reader.u32() : reader.u16();
     const selector = reader.u16();

@@ -29,6 +29,8 @@ export interface NativeVcpu {
   readonly openBusAccesses: number;
   /** The last instruction was STI, MOV SS or POP SS: interrupts wait one instruction. */
   inInterruptShadow(): boolean;
+  /** The VMM has just emulated an STI (with IF clear) or a MOV SS: the shadow holds at EIP. */
+  holdInterruptShadow(): void;
   /** Per-instruction (and memory) recording into traceBuffer; off by default. */
   setTracing(instructions: boolean, memory: boolean): void;
   readonly traceBuffer: ArrayBuffer | undefined;
@@ -58,6 +60,8 @@ export interface NativeVcpu {
   /** guestMappingOnly: through the guest's own tables even in the trap engine's hole. */
   readGuestLinear(linear: number, length: number, guestMappingOnly?: boolean): Uint8Array | undefined;
   writeGuestLinear(linear: number, data: Uint8Array): boolean;
+  /** A supervisor access's translation through the guest's own tables (A/D set as the CPU does). */
+  translateGuestLinear(linear: number, write: boolean): { physical: number } | { pageFault: number };
 }
 
 export interface ShadowCounters {

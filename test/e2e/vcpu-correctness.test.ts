@@ -15,4 +15,27 @@ describe.each(engineNames)('the vCPU under %s', (engine) => {
     expect(run.stdout).toMatch(/^pae scan 0x100000000-0xfffffffff\nscanned (\d+) pages, writable 0, open-bus \1\nram intact/);
     expect(run.status).toBe(1);
   });
+
+  it('#UD, INT3 and INT n from ring 0, self-modifying code, the STI shadow, MOVs at the top of the linear space', () => {
+    const run = boot(engine, 'cpuevents.elf');
+    expect(run.stdout).toMatch(
+      new RegExp(
+        '^ud2: #UD at 0x[0-9a-f]{8}, handled 1 time\\(s\\)\n' +
+          'int3: #BP handled, frame cs 0x00000008; int 0x80: handled, frame cs 0x00000008\n' +
+          'self-modifying code: sum 35350, with time slices between patch and run 35350\n' +
+          // 1 kHz PIT, a loop whose head is the instruction after STI: QEMU delivers every tick.
+          'timer after sti: 100 ticks\n' +
+          '0xffe00010, paging off: open bus\n' +
+          '0xffe00010, mapped: moffs 0xa1b2c3d4, modrm 0xa1b2c3d4, byte 0x000000c3, written 0x600df00d\n' +
+          'cpuevents ok\n$',
+      ),
+    );
+    expect(run.status).toBe(1);
+  });
+
+  it('self-modifying code in real mode runs each new value', () => {
+    const run = boot(engine, 'realsmc.bin');
+    expect(run.stderr).toMatch(/debug-exit port with value 0x0 \(status 1\)/);
+    expect(run.status).toBe(1);
+  });
 });

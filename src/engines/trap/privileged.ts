@@ -65,9 +65,10 @@ export function emulatePrivileged(ctx: TrapContext, exit: ExceptionExit): Emulat
       vcpu.writeRegister(Reg.eflags, eflags & ~EFLAGS_IF);
       next();
       return done('cli');
-    case 0xfb: // STI
+    case 0xfb: // STI: with IF clear before, interrupts wait one more instruction (SDM Vol. 3 §6.8.3)
       vcpu.writeRegister(Reg.eflags, eflags | EFLAGS_IF);
       next();
+      if (!(eflags & EFLAGS_IF)) vcpu.holdInterruptShadow();
       return done('sti');
     case 0xf4: // HLT
       next();
@@ -79,11 +80,12 @@ export function emulatePrivileged(ctx: TrapContext, exit: ExceptionExit): Emulat
       vcpu.writeRegister(Reg.ss, VirtualCpu.realSelector(selector));
       ctx.report.record({ linear: segmentBase(ctx, exit.cs) + exit.eip, instruction: 'mov ss', why: 'the stack segment is loaded with RPL 1: reading SS shows ring 1' });
       next();
+      vcpu.holdInterruptShadow();
       return done('mov-ss');
     }
     case 0x0f:
       return emulateTwoByte(ctx, insn, next, done);
-    case 0x88: case 0x89: case 0x8a: case 0x8b: case 0xc6: case 0xc7:
+    case 0x88: case 0x89: case 0x8a: case 0x8b: case 0xc6: case 0xc7: case 0xa0: case 0xa1: case 0xa2: case 0xa3:
       return emulateHoleAccess(ctx, insn, next, done);
     default:
       return { kind: 'reflect' };
@@ -95,41 +97,46 @@ export function emulateHoleInstruction(ctx: TrapContext, cs: number, eip: number
   const { vcpu } = ctx;
   const bytes = vcpu.readGuestLinear((segmentBase(ctx, cs) + eip) >>> 0, 16);
   const insn = bytes && decodeInstruction(bytes, 32);
-  if (!insn || ![0x88, 0x89, 0x8a, 0x8b, 0xc6, 0xc7].includes(insn.opcode[0])) return { kind: 'reflect' };
+  if (!insn || !HOLE_MOVS.includes(insn.opcode[0])) return { kind: 'reflect' };
   return emulateHoleAccess(ctx, insn, () => vcpu.writeRegister(Reg.eip, (eip + insn.length) >>> 0), (name) => ({ kind: 'emulated', name, outcome: resume }));
 }
 
 const HOLE = 0xffc00000;
 const BYTE_REGS = [Reg.eax, Reg.ecx, Reg.edx, Reg.ebx];
+const HOLE_MOVS = [0x88, 0x89, 0x8a, 0x8b, 0xc6, 0xc7, 0xa0, 0xa1, 0xa2, 0xa3];
 
 /**
  * A MOV whose memory operand lies in the VMM's hole: the deprivileged kernel's segments end below
- * it, so the access raised #GP; the VMM carries it out through the guest's own page tables.
+ * it, so the access raised #GP (or #PF); the VMM carries it out as the guest's own page tables
+ * map it: RAM, a device, or open bus. Forms: 88-8B, C6, C7 (ModRM) and A0-A3 (moffs, eAX).
  */
 function emulateHoleAccess(ctx: TrapContext, insn: DecodedX86, next: () => void, done: (name: string) => EmulationResult): EmulationResult {
   const { vcpu } = ctx;
-  if (!insn.memory || !insn.modrm) return { kind: 'reflect' };
   const op = insn.opcode[0];
-  const size = op === 0x88 || op === 0x8a || op === 0xc6 ? 1 : insn.prefixes.operandSize / 8;
+  if (!insn.memory || !HOLE_MOVS.includes(op)) return { kind: 'reflect' };
+  const size = op === 0x88 || op === 0x8a || op === 0xc6 || op === 0xa0 || op === 0xa2 ? 1 : insn.prefixes.operandSize / 8;
   const linear = memoryAddress(ctx, insn);
   if (linear < HOLE || linear + size - 1 > 0xffffffff) return { kind: 'reflect' };
-  const reg = insn.modrm.reg;
+  const reg = op >= 0xa0 ? 0 : insn.modrm!.reg;
   const readReg = (): number => {
     if (size !== 1) return vcpu.readRegister(GENERAL_IDS[reg]) >>> 0;
     const value = vcpu.readRegister(BYTE_REGS[reg & 3]);
     return reg < 4 ? value & 0xff : (value >>> 8) & 0xff;
   };
-  const store = op === 0x88 || op === 0x89 || op === 0xc6 || op === 0xc7;
+  const store = [0x88, 0x89, 0xc6, 0xc7, 0xa2, 0xa3].includes(op);
+  // Translate every byte first, so that a fault leaves nothing half done.
+  const physical: number[] = [];
+  for (let b = 0; b < size; b++) {
+    const where = vcpu.translateGuestLinear((linear + b) >>> 0, store);
+    if ('pageFault' in where) return holeFault(ctx, (linear + b) >>> 0, where.pageFault);
+    physical.push(where.physical);
+  }
   if (store) {
-    const value = op >= 0xc6 ? insn.immediate ?? 0 : readReg();
-    const data = new Uint8Array(size);
-    for (let b = 0; b < size; b++) data[b] = (value >>> (8 * b)) & 0xff;
-    if (!vcpu.writeGuestLinear(linear, data)) return holeFault(ctx, linear, true);
+    const value = op === 0xc6 || op === 0xc7 ? insn.immediate ?? 0 : readReg();
+    for (let b = 0; b < size; b++) writePhysicalByte(ctx, (linear + b) >>> 0, physical[b], (value >>> (8 * b)) & 0xff);
   } else {
-    const data = vcpu.readGuestLinear(linear, size, true);
-    if (!data) return holeFault(ctx, linear, false);
     let value = 0;
-    for (let b = 0; b < size; b++) value |= data[b] << (8 * b);
+    for (let b = 0; b < size; b++) value |= readPhysicalByte(ctx, physical[b]) << (8 * b);
     if (size === 4) vcpu.writeRegister(GENERAL_IDS[reg], value >>> 0);
     else if (size === 2) vcpu.writeRegister(GENERAL_IDS[reg], ((vcpu.readRegister(GENERAL_IDS[reg]) & ~0xffff) | value) >>> 0);
     else {
@@ -142,11 +149,24 @@ function emulateHoleAccess(ctx: TrapContext, insn: DecodedX86, next: () => void,
   return done('hole-access');
 }
 
+/** A byte of guest-physical memory: RAM, a device's MMIO window, or open bus (all ones). */
+function readPhysicalByte(ctx: TrapContext, physical: number): number {
+  const { ram, mmio } = ctx.machine;
+  if (physical < ram.length) return ram[physical];
+  return physical < 2 ** 32 ? mmio.read(physical, 1) & 0xff : 0xff;
+}
+
+function writePhysicalByte(ctx: TrapContext, linear: number, physical: number, value: number): void {
+  // RAM through the guest mapping: the native path drops translations of code on the page.
+  if (physical < ctx.machine.ram.length) ctx.vcpu.writeGuestLinear(linear, Uint8Array.of(value));
+  else if (physical < 2 ** 32) ctx.machine.mmio.write(physical, 1, value);
+}
+
 /** The guest has no mapping for its access in the hole: its own #PF, as the CPU would raise. */
-function holeFault(ctx: TrapContext, linear: number, write: boolean): EmulationResult {
+function holeFault(ctx: TrapContext, linear: number, errorCode: number): EmulationResult {
   ctx.cpu.cr2 = linear;
   ctx.vcpu.writeRegister(Reg.cr2, linear);
-  const delivered = ctx.vcpu.inject(14, 1, true, write ? 2 : 0);
+  const delivered = ctx.vcpu.inject(14, 1, true, errorCode);
   if (delivered !== 0) return { kind: 'fatal', reason: `delivering the #PF for the guest's access to ${hex(linear)} failed: ${ctx.vcpu.injectionDetail}` };
   return { kind: 'emulated', name: 'hole-fault', outcome: resume };
 }

@@ -1,0 +1,266 @@
+/*
+ * cpuevents - events the CPU guarantees to a kernel, one line each:
+ *   a. ud2: an invalid opcode raises #UD (SDM Vol. 3 §6.15, interrupt 6) at the instruction;
+ *      the handler skips it and the kernel goes on;
+ *   b. int3 and int 0x80 from ring 0: the handlers run (gate DPL 0 and 3 are both reachable
+ *      from CPL 0, §6.12.1.1) and see the kernel's own CS (RPL 0) in the frame;
+ *   c. self-modifying code: a loop that patches the imm32 of a MOV a few dozen bytes ahead in
+ *      its own page and runs it, 100 times with a new value each time (§8.1.3: a store to code
+ *      is seen by the next fetch after a jump);
+ *   d. the interrupt shadow: with a 1 kHz PIT, a loop that begins right after STI gets timer
+ *      interrupts (STI delays them by one instruction only, §6.8.3): 100 ticks;
+ *   e. moffs and ModRM MOVs at linear 0xFFE00010 (in the top 4 MiB, where a VMM may keep its
+ *      own pages): with paging off it is open bus (all ones, writes dropped); with paging on,
+ *      mapped to a RAM page, reads and writes reach that page.
+ * Prints "cpuevents ok" and exits with value 0; a failed check prints "FAILED: ..." and exits
+ * with value 1; an unexpected exception exits with value 2.
+ */
+#include "guest.h"
+#include "cpu-tables.h"
+
+#define PG_P  0x001u
+#define PG_W  0x002u
+#define PG_PS 0x080u
+
+#define HOLE_ADDRESS   0xFFE00010u
+#define SHADOW_TICKS   100u
+#define SPIN_LIMIT     1000000000u
+#define PIT_HZ         1193182u
+
+static volatile uint32_t ud_count, ud_eip, bp_count, bp_cs, soft_count, soft_cs, ticks;
+
+extern char ud2_site[];
+
+static void fail(const char *what)
+{
+    put_str("FAILED: ");
+    put_str(what);
+    put_char('\n');
+    guest_exit(1);
+}
+
+void exception_dispatch(struct frame *f)
+{
+    if (f->vector == 6) {
+        ud_count++;
+        ud_eip = f->eip;
+        f->eip += 2;            /* past the ud2 */
+        return;
+    }
+    if (f->vector == 3) {       /* a trap: EIP is already past the int3 */
+        bp_count++;
+        bp_cs = f->cs;
+        return;
+    }
+    fail_on_exception(f, 2);
+}
+
+/* Gates the shared stubs do not cover: INT 0x80 and the timer (IRQ 0 at vector 0x20). */
+void soft_interrupt_entry(void);
+void timer_entry(void);
+__asm__(".text\n"
+        "soft_interrupt_entry:\n"
+        "    pushl %eax\n"
+        "    movl 8(%esp), %eax\n"          /* the frame's CS */
+        "    movl %eax, soft_cs\n"
+        "    incl soft_count\n"
+        "    popl %eax\n"
+        "    iretl\n"
+        "timer_entry:\n"
+        "    pushl %eax\n"
+        "    incl ticks\n"
+        "    movb $0x20, %al\n"             /* non-specific EOI (8259A OCW2) */
+        "    outb %al, $0x20\n"
+        "    popl %eax\n"
+        "    iretl\n");
+
+/* Patches the MOV below and runs it, 100 times; returns the sum of what the MOV loaded.
+ * With spin > 0 it computes that long between the patch and the jump (the VMM ends runs). */
+uint32_t smc_loop(uint32_t spin);
+__asm__(".text\n"
+        ".balign 256\n"                     /* the loop and its target share one page */
+        "smc_loop:\n"
+        "    pushl %ebx\n"
+        "    pushl %esi\n"
+        "    xorl %eax, %eax\n"
+        "    movl $1, %ecx\n"
+        "1:  imull $7, %ecx, %edx\n"
+        "    movl %edx, smc_imm\n"
+        "    movl 12(%esp), %esi\n"
+        "3:  testl %esi, %esi\n"
+        "    jz 4f\n"
+        "    decl %esi\n"
+        "    jmp 3b\n"
+        "4:  jmp 2f\n"
+        "    .fill 32, 1, 0x90\n"
+        "2:  .byte 0xBB\n"                  /* mov ebx, imm32 */
+        "smc_imm:\n"
+        "    .long 0\n"
+        "    addl %ebx, %eax\n"
+        "    incl %ecx\n"
+        "    cmpl $101, %ecx\n"
+        "    jb 1b\n"
+        "    popl %esi\n"
+        "    popl %ebx\n"
+        "    ret\n");
+
+static void check_ud(void)
+{
+    __asm__ volatile("ud2_site: ud2" : : : "memory");
+    put_str("ud2: #UD at ");
+    put_hex32(ud_eip);
+    put_str(", handled ");
+    put_dec(ud_count);
+    put_str(" time(s)\n");
+    if (ud_count != 1 || ud_eip != (uint32_t)(uintptr_t)ud2_site)
+        fail("ud2 did not raise #UD at the instruction");
+}
+
+static void check_software_interrupts(void)
+{
+    set_interrupt_gate(0x80, soft_interrupt_entry, 3);
+    __asm__ volatile("int3" : : : "memory");
+    __asm__ volatile("int $0x80" : : : "memory");
+    put_str("int3: #BP handled, frame cs ");
+    put_hex32(bp_cs);
+    put_str("; int 0x80: handled, frame cs ");
+    put_hex32(soft_cs);
+    put_char('\n');
+    if (bp_count != 1 || soft_count != 1 || bp_cs != 0x08 || soft_cs != 0x08)
+        fail("software interrupts from ring 0");
+}
+
+static void check_self_modifying_code(void)
+{
+    uint32_t sum = smc_loop(0), slow = smc_loop(100000);
+    put_str("self-modifying code: sum ");
+    put_dec(sum);
+    put_str(", with time slices between patch and run ");
+    put_dec(slow);
+    put_char('\n');
+    if (sum != 7u * 5050u || slow != 7u * 5050u)
+        fail("a patched instruction ran with stale bytes");
+}
+
+static void check_interrupt_shadow(void)
+{
+    set_interrupt_gate(0x20, timer_entry, 0);
+    /* 8259A pair as Linux programs it: vectors 0x20/0x28, only IRQ 0 unmasked. */
+    outb(0x20, 0x11); outb(0xA0, 0x11);
+    outb(0x21, 0x20); outb(0xA1, 0x28);
+    outb(0x21, 0x04); outb(0xA1, 0x02);
+    outb(0x21, 0x01); outb(0xA1, 0x01);
+    outb(0x21, 0xFE); outb(0xA1, 0xFF);
+    /* 8254 counter 0: rate generator at 1 kHz. */
+    uint16_t count = (uint16_t)((PIT_HZ + 500u) / 1000u);
+    outb(0x43, 0x34);
+    outb(0x40, (uint8_t)count);
+    outb(0x40, (uint8_t)(count >> 8));
+
+    uint32_t spins;
+    /* One translated block from the loop's head to its only branch, so every iteration
+     * starts right after the STI's address: exits, polls and slices all see that address. */
+    __asm__ volatile("xorl %%ecx, %%ecx\n\t"
+                     "sti\n"
+                     "1:\tincl %%ecx\n\t"   /* the loop's head is the instruction after STI */
+                     "cmpl %1, ticks\n\t"
+                     "sbbl %%edx, %%edx\n\t"  /* -1 while ticks < SHADOW_TICKS */
+                     "cmpl %2, %%ecx\n\t"
+                     "sbbl %%eax, %%eax\n\t"  /* -1 while spins < SPIN_LIMIT */
+                     "andl %%edx, %%eax\n\t"
+                     "jnz 1b\n\t"
+                     "cli"
+                     : "=&c"(spins)
+                     : "i"(SHADOW_TICKS), "i"(SPIN_LIMIT)
+                     : "eax", "edx", "memory", "cc");
+    outb(0x21, 0xFF);
+    put_str("timer after sti: ");
+    put_dec(ticks >= SHADOW_TICKS ? SHADOW_TICKS : ticks);
+    put_str(" ticks\n");
+    if (ticks < SHADOW_TICKS)
+        fail("timer interrupts starved in a loop that starts right after STI");
+}
+
+static uint32_t hole_read_moffs(void)
+{
+    uint32_t v;
+    __asm__ volatile("movl 0xFFE00010, %0" : "=a"(v) : : "memory");
+    return v;
+}
+
+static uint8_t hole_read_moffs8(void)
+{
+    uint8_t v;
+    __asm__ volatile("movb 0xFFE00011, %0" : "=a"(v) : : "memory");
+    return v;
+}
+
+static void hole_write_moffs(uint32_t v)
+{
+    __asm__ volatile("movl %0, 0xFFE00010" : : "a"(v) : "memory");
+}
+
+static uint32_t hole_read_modrm(void)
+{
+    return *(volatile uint32_t *)(uintptr_t)HOLE_ADDRESS;
+}
+
+static uint32_t page_directory[1024] __attribute__((aligned(4096)));
+static uint32_t top_table[1024] __attribute__((aligned(4096)));
+static volatile uint32_t top_page[1024] __attribute__((aligned(4096)));
+
+static void check_top_of_linear_space(void)
+{
+    hole_write_moffs(0x12345678u);
+    uint32_t a = hole_read_moffs(), b = hole_read_modrm();
+    uint8_t c = hole_read_moffs8();
+    /* Open bus reads all ones on a PC (and on this VMM), all zeros on QEMU 7.2. */
+    int open_bus = a == b && (a == 0xFFFFFFFFu || a == 0) && c == (uint8_t)a;
+    put_str("0xffe00010, paging off: ");
+    put_str(open_bus ? "open bus" : "not open bus: ");
+    if (!open_bus)
+        put_hex32(a);
+    put_char('\n');
+    if (!open_bus)
+        fail("physical 0xffe00010 is not open bus");
+
+    for (uint32_t i = 0; i < 16; i++)
+        page_directory[i] = (i << 22) | PG_PS | PG_W | PG_P;
+    page_directory[1023] = (uint32_t)(uintptr_t)top_table | PG_W | PG_P;
+    top_table[(HOLE_ADDRESS >> 12) & 0x3FF] = (uint32_t)(uintptr_t)top_page | PG_W | PG_P;
+    top_page[4] = 0xA1B2C3D4u;
+    uint32_t t;
+    __asm__ volatile("mov %%cr4, %0\n\tor $0x10, %0\n\tmov %0, %%cr4" : "=&r"(t) : : "memory");
+    __asm__ volatile("mov %0, %%cr3" : : "r"(page_directory) : "memory");
+    __asm__ volatile("mov %%cr0, %0\n\tor $0x80000000, %0\n\tmov %0, %%cr0" : "=&r"(t) : : "memory");
+    a = hole_read_moffs();
+    b = hole_read_modrm();
+    c = hole_read_moffs8();
+    hole_write_moffs(0x600DF00Du);
+    put_str("0xffe00010, mapped: moffs ");
+    put_hex32(a);
+    put_str(", modrm ");
+    put_hex32(b);
+    put_str(", byte ");
+    put_hex32(c);
+    put_str(", written ");
+    put_hex32(top_page[4]);
+    put_char('\n');
+    if (a != 0xA1B2C3D4u || b != 0xA1B2C3D4u || c != 0xC3 || top_page[4] != 0x600DF00Du)
+        fail("a MOV at 0xffe00010 missed the page the guest mapped there");
+}
+
+void kmain(uint32_t magic, const struct multiboot_info *mbi)
+{
+    (void)mbi;
+    uart_init();
+    mb_require_magic(magic);
+    load_descriptors();
+    check_ud();
+    check_software_interrupts();
+    check_self_modifying_code();
+    check_interrupt_shadow();
+    check_top_of_linear_space();
+    put_str("cpuevents ok\n");
+    guest_exit(0);
+}
