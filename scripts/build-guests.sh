@@ -92,3 +92,4 @@ build_elf popf
 build_elf physscan
 build_elf trapbench
 build_elf cpuevents
+build_elf cpufeatures
