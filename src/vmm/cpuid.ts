@@ -13,14 +13,47 @@ const BRAND = 'vmm virtual CPU (Unicorn)';
 /** Leaf 0x15 is the highest basic leaf: it states the TSC rate (see tscLeaf). */
 const MAX_BASIC_LEAF = 0x15;
 
-// Leaf 1 EDX: FPU VME DE PSE TSC MSR PAE MCE CX8 MTRR PGE MCA CMOV PAT PSE36 CLFSH MMX FXSR SSE SSE2.
-// Not SEP (bit 11): Unicorn does not carry out SYSENTER/SYSEXIT (its SYSENTER only calls hooks),
-// and Linux's vDSO would use them for every system call; without SEP it uses INT 0x80.
+// Leaf 1 (SDM Vol. 2A, CPUID, tables 3-10 and 3-11): only bits whose instructions and
+// architectural state really work on this CPU under both engines. Unicorn opens its x86 CPU as
+// QEMU's "qemu64" model (target/i386/cpu.c: PPRO_FEATURES | MTRR | CLFLUSH | MCA | PSE36, ECX
+// SSE3 | CX16), and its instruction decoder follows that model, not what this table says: an
+// instruction of a family the model lacks is #UD whatever the guest was told. Each bit below
+// was checked by executing its family in guests/cpufeatures under `direct` and `trap`
+// (test/e2e/cpu-features.test.ts).
+//
+// EDX, on:
+//   FPU (0), TSC (4), MSR (5), CX8 (8), CMOV (15), MMX (23), FXSR (24), SSE (25), SSE2 (26):
+//     executed with their results checked.
+//   PSE (3), PAE (6): 4 MiB pages and PAE paging read through aliases; both engines' MMUs
+//     (Unicorn's walk, the trap engine's shadows) handle them.
+//   MCE (7), PGE (13): the CR4 bits hold; there is no machine check to deliver.
+//   MTRR (12): IA32_MTRRCAP reports variable and fixed ranges, the range MSRs hold values.
+//   MCA (14): IA32_MCG_CAP reports banks, the bank MSRs read.
+//   PAT (16): IA32_PAT reads its power-up value and holds a new one.
+//   CLFSH (19): CLFLUSH executes (leaf 1 EBX keeps the 64-byte line size).
+// EDX, off:
+//   VME (1): STI/CLI at ring 3 under CR4.PVI raise #GP; QEMU's TCG has no VME (its VIF helpers
+//     are compiled out) and the VMM does not run virtual-8086 mode.
+//   DE (2): under `trap`, MOV from DR4 with CR4.DE set returns a value instead of #UD (SDM
+//     Vol. 3B 18.2.2): the emulated MOV DRn knows nothing of CR4.DE or I/O breakpoints.
+//   APIC (9): no local APIC until the VMM emulates one; 0xFEE00000 is open bus.
+//   SEP (11): Unicorn does not carry out SYSENTER/SYSEXIT (its SYSENTER only calls hooks, then
+//     adds the instruction's length to an EIP it has not brought up to date: the probe took a
+//     #UD somewhere after it), and Linux's vDSO would use them for every system call; without
+//     SEP it uses INT 0x80.
+//   PSE36 (17): under `trap`, a 4 MiB page above 4 GiB reads the RAM at the same offset below
+//     it (the shadow walk drops PDE bits 13-20), and there is no memory above 4 GiB to map.
+//   DS, ACPI, SS, HTT, TM, PBE (21, 22, 27, 28, 29, 31): not emulated.
 const LEAF1_EDX =
-  (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) |
-  (1 << 12) | (1 << 13) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 17) | (1 << 19) |
+  (1 << 0) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) |
+  (1 << 12) | (1 << 13) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 19) |
   (1 << 23) | (1 << 24) | (1 << 25) | (1 << 26);
-const LEAF1_ECX = (1 << 0) | (1 << 9); // SSE3, SSSE3
+// ECX, on: SSE3 (0): HADDPS and LDDQU execute with the right results.
+// ECX, off: SSSE3 (9), SSE4.1 (19), SSE4.2 (20), POPCNT (23), PCLMULQDQ (1), MOVBE (22),
+//   AES (25), XSAVE (26), RDRAND (30), MONITOR (3): #UD on this CPU model (a C library that saw
+//   SSSE3 chose PSHUFB string routines and the guest stopped). CX16 (13): CMPXCHG16B is a
+//   64-bit-mode instruction. The rest (VMX, AVX, x2APIC, ...) are not emulated.
+const LEAF1_ECX = 1 << 0;
 // Family 6, model 6, stepping 3: what QEMU's qemu32 model reports.
 const LEAF1_EAX = (6 << 8) | (6 << 4) | 3;
 const LEAF1_EBX = 8 << 8; // CLFLUSH line size 64 bytes, one logical processor, APIC id 0
@@ -51,6 +84,12 @@ export function cpuid(leaf: number, _subleaf: number, tscHz: number): CpuidResul
       return tscLeaf(tscHz);
     case 0x80000000:
       return { eax: 0x80000004, ebx: 0, ecx: 0, edx: 0 };
+    case 0x80000001:
+      // Extended features (SDM Vol. 2A, CPUID, table 3-8), all off. NX (EDX 20): Unicorn's MMU
+      // honours EFER.NXE, but the trap engine's shadow page tables drop the XD bit, so a page
+      // the guest made non-executable runs there. LM (29), SYSCALL (11), LAHF-SAHF (ECX 0):
+      // 64-bit mode, which a 32-bit VMM does not run.
+      return { eax: 0, ebx: 0, ecx: 0, edx: 0 };
     case 0x80000002:
     case 0x80000003:
     case 0x80000004: {
