@@ -6,12 +6,19 @@ import { createEngine, UnknownEngine } from '../engines/index.js';
 import { Machine } from '../vmm/machine.js';
 import { NativeCoreMissing } from '../vmm/native.js';
 import { runMachine, type RunLimits, type RunResult } from '../vmm/run-loop.js';
+import type { StopCause } from '../vmm/machine.js';
+import { Reg } from '../vmm/registers.js';
+import { csEip } from '../util/hex.js';
 import type { Engine } from '../engines/engine.js';
 import { DEFAULT_RAM_MIB } from '../vmm/layout.js';
 import { ConsoleOutput } from './console-output.js';
+import { describeErrno } from './errno.js';
+import { BROKEN_PIPE_STATUS, RunStopper, type StopRequest } from './run-stop.js';
+import { attachSerialInput } from './serial-input.js';
+import { handleStopSignals } from './signals.js';
 import { defaultGuestPath, readGuestImage } from './guest-image.js';
 import { parseAddress, parsePositiveInteger, parsePositiveNumber, parseRamMiB } from './options.js';
-import { UserError } from './user-error.js';
+import { USAGE_ERROR_STATUS, UserError } from './user-error.js';
 
 export interface BootOptions {
   memory: string;
@@ -70,18 +77,40 @@ export interface PreparedRun {
   plan: LoadPlan;
   image: Uint8Array;
   imagePath: string;
+  output: ConsoleOutput;
+  /** Closes the --serial file, once its output is written. */
+  closeSerial: () => void;
+  /** Where signals, the quit key and broken outputs ask for the end of the run. */
+  stopper: RunStopper;
+}
+
+/**
+ * How long a reader gets to take the guest's last output when vmm ended the run (a limit, a
+ * signal, the quit key) rather than the guest: a reader that is not reading must not keep
+ * vmm from exiting.
+ */
+export const DRAIN_GRACE_MS = 1000;
+
+/**
+ * What a failed write means: a reader that went away (EPIPE) ends the run quietly, as SIGPIPE
+ * ends other tools; anything else (ENOSPC...) is an error naming the output.
+ */
+export function outputFailure(error: NodeJS.ErrnoException, output: string): StopRequest {
+  if (error.code === 'EPIPE') return { status: BROKEN_PIPE_STATUS, kind: 'quiet', message: `${output}: broken pipe` };
+  return { status: USAGE_ERROR_STATUS, kind: 'error', message: `cannot write ${output}: ${describeErrno(error)}` };
 }
 
 /**
  * Checks every option, loads the image and builds the machine. `serialFd` is where the serial
- * console goes unless --serial names a file.
+ * console goes unless --serial names a file. Signals end the run cleanly from here on.
  */
 export function prepareRun(
   imagePath: string | undefined,
   options: BootOptions,
   serialFd: number,
   translationBufferBytes?: number,
-): PreparedRun & { output: ConsoleOutput; closeSerial: () => void } {
+  stopper = new RunStopper(),
+): PreparedRun {
   const ramMiB = parseRamMiB(options.memory);
   const engine = (() => {
     try {
@@ -102,20 +131,22 @@ export function prepareRun(
   const ramBytes = ramMiB * 1024 * 1024;
   const image = readGuestImage(path, 'image', ramBytes);
   const initrd = options.initrd === undefined ? undefined : readGuestImage(options.initrd, 'initrd', ramBytes);
-  const plan = planFromOptions(image, ramMiB * 1024 * 1024, options, initrd);
+  const plan = planFromOptions(image, ramBytes, options, initrd);
 
   let fd = serialFd;
   if (options.serial !== undefined) {
     try {
       fd = openSync(options.serial, 'w');
     } catch (error) {
-      throw new UserError(`cannot write serial output to '${options.serial}': ${(error as NodeJS.ErrnoException).code}`);
+      throw new UserError(`cannot write serial output to '${options.serial}': ${describeErrno(error)}`);
     }
   }
-  const output = new ConsoleOutput(fd);
+  const outputName =
+    options.serial !== undefined ? `serial output to '${options.serial}'` : fd === 1 ? 'standard output' : 'standard error';
+  const output = new ConsoleOutput(fd, (error) => stopper.stop(outputFailure(error, outputName)));
   let machine: Machine;
   try {
-    machine = new Machine({ ramBytes: ramMiB * 1024 * 1024, consoleOutput: output.push, translationBufferBytes, vmmRegion: engine.name === 'trap' });
+    machine = new Machine({ ramBytes, consoleOutput: output.push, translationBufferBytes, vmmRegion: engine.name === 'trap' });
   } catch (error) {
     if (error instanceof NativeCoreMissing) throw new UserError(error.message);
     throw error;
@@ -124,50 +155,85 @@ export function prepareRun(
   const closeSerial = () => {
     if (fd !== serialFd) closeSync(fd);
   };
-  return { machine, engine, limits, plan, image, imagePath: path, output, closeSerial };
+  handleStopSignals(stopper);
+  return { machine, engine, limits, plan, image, imagePath: path, output, closeSerial, stopper };
 }
 
-/** Runs a prepared guest to its end, then reports how it ended on stderr. */
-export async function executeRun(
-  prepared: ReturnType<typeof prepareRun>,
-  options: BootOptions,
-): Promise<RunResult> {
-  const { machine, engine, limits, output } = prepared;
-  const detachInput = options.stdin ? attachStdin(machine) : () => {};
+/** A finished run, before it is reported. */
+export interface FinishedRun {
+  result: RunResult;
+  /** Whether vmm (a StopRequest) ended the run rather than the guest or a limit. */
+  stoppedByHost: boolean;
+  /** CS:EIP where the guest was when the run ended. */
+  where: string;
+  /** Lines about the guest's output (dropped, unwritten), printed after the summary. */
+  notes: string[];
+}
+
+/** Runs a prepared guest to its end and waits for its console output to be written. */
+export async function executeRun(prepared: PreparedRun, options: BootOptions): Promise<FinishedRun> {
+  const { machine, engine, limits, output, stopper } = prepared;
+  const detachInput = options.stdin ? attachSerialInput(machine, stopper) : () => {};
   machine.mayReceiveInput = options.stdin;
+  // The run loop ends a run whose stop cause is an exit limit; which one was ours is told apart
+  // by identity, and reported as the request's own reason.
+  const hostStop: StopCause = { kind: 'exit-limit' };
+  stopper.attach(() => machine.stop(hostStop));
   const flushTimer = setInterval(() => output.flush(), 50);
   let result: RunResult;
+  let where: string;
   try {
     await engine.prepare?.();
     result = await runMachine(machine, engine, limits);
+    where = csEip(machine.vcpu.readRegister(Reg.cs), machine.vcpu.readRegister(Reg.eip));
   } finally {
+    stopper.detach();
     clearInterval(flushTimer);
     detachInput();
-    output.flush();
-    prepared.closeSerial();
     machine.close();
   }
-  process.stderr.write(`vmm: ${describeOutcome(result)}\n`);
-  process.stderr.write(`vmm: ${summaryLine(result)}\n`);
+  const stoppedByHost = machine.stopCause === hostStop;
+
+  // The guest's own end waits for the reader as any program writing to a pipe does, until a
+  // signal; an end vmm chose waits DRAIN_GRACE_MS at most.
+  const notes: string[] = [];
+  let graceTimer: NodeJS.Timeout | undefined;
+  const giveUp =
+    stoppedByHost || result.outcome.kind === 'limit'
+      ? new Promise<void>((resolve) => (graceTimer = setTimeout(resolve, DRAIN_GRACE_MS)))
+      : stopper.requested();
+  const unwritten = await output.finish(giveUp);
+  clearTimeout(graceTimer);
+  prepared.closeSerial();
+  if (output.dropped > 0) {
+    notes.push(`${output.dropped} bytes of guest output were dropped: its reader fell more than 8 MiB behind`);
+  }
+  if (unwritten > 0) notes.push(`${unwritten} bytes of guest output were not written: its reader did not take them`);
+  return { result, stoppedByHost, where, notes };
+}
+
+/**
+ * Reports how the run ended on stderr and returns vmm's exit status: the guest's, or that of the
+ * request that ended the run (a signal, the quit key, a broken pipe). An output that could not be
+ * written is reported alone, as an error.
+ */
+export function reportRun(run: FinishedRun, engine: Engine, stopper: RunStopper): number {
+  const request = stopper.request;
+  if (request?.kind === 'quiet') return request.status;
+  if (request?.kind === 'error') throw new UserError(request.message);
+  const outcome =
+    request && run.stoppedByHost ? `${request.message}; the guest was running at ${run.where}` : describeOutcome(run.result);
+  process.stderr.write(`vmm: ${outcome}\n`);
+  process.stderr.write(`vmm: ${summaryLine(run.result)}\n`);
   for (const line of engine.report?.() ?? []) process.stderr.write(`vmm: ${line}\n`);
-  return result;
+  for (const note of run.notes) process.stderr.write(`vmm: ${note}\n`);
+  return request?.status ?? run.result.outcome.status;
 }
 
 export async function bootCommand(imagePath: string | undefined, options: BootOptions): Promise<number> {
-  const result = await executeRun(prepareRun(imagePath, options, 1), options);
-  return result.outcome.status;
-}
-
-function attachStdin(machine: Machine): () => void {
-  const stdin = process.stdin;
-  const onData = (data: Buffer) => machine.uart.receive(data);
-  stdin.on('data', onData);
-  stdin.on('error', () => {});
-  return () => {
-    stdin.off('data', onData);
-    stdin.pause();
-    stdin.unref?.();
-  };
+  const prepared = prepareRun(imagePath, options, 1);
+  const run = await executeRun(prepared, options);
+  return reportRun(run, prepared.engine, prepared.stopper);
 }
 
 export function describeOutcome(result: RunResult): string {

@@ -1,28 +1,148 @@
-// Guest console bytes to a file descriptor, buffered so that a guest printing a byte per OUT
-// does not cost a system call per byte; flushed between time slices and at the end of the run.
-import { writeSync } from 'node:fs';
+// Guest console bytes to a file descriptor. Bytes are gathered so that a guest printing a byte
+// per OUT does not cost a system call per byte, and handed on between time slices.
+//
+// Writing must never hold up the run loop, or a reader that stops reading would stop the time
+// limit and signals too. A file or a terminal is written at once (it does not block for long);
+// a pipe or socket is written asynchronously, and what its reader has not taken yet waits in
+// memory up to BACKLOG_LIMIT bytes. Past that the guest's further output is dropped (and
+// counted) until the reader catches up: the guest is never slowed down by its reader.
+import { fstatSync, writeSync } from 'node:fs';
+import { Socket } from 'node:net';
+import type { Writable } from 'node:stream';
 
-export class ConsoleOutput {
-  private buffer = new Uint8Array(1 << 16);
-  private length = 0;
+/** Output held for a reader that is behind; beyond it, output is dropped. */
+export const BACKLOG_LIMIT = 8 << 20;
+const CHUNK_BYTES = 1 << 16;
 
+/** Where console bytes go. */
+interface OutputTarget {
+  /** Takes the bytes (copies them if it keeps them); throws on a write error. */
+  write(bytes: Uint8Array): void;
+  /** Bytes taken but not yet written. */
+  backlog(): number;
+  /** Resolves when the backlog is empty or `giveUp` resolves; true if it emptied. */
+  drain(giveUp: Promise<void>): Promise<boolean>;
+}
+
+/** A file, a terminal, a character device: written synchronously. */
+class SyncTarget implements OutputTarget {
   constructor(private readonly fd: number) {}
 
+  write(bytes: Uint8Array): void {
+    writeFully(this.fd, bytes);
+  }
+
+  backlog(): number {
+    return 0;
+  }
+
+  async drain(): Promise<boolean> {
+    return true;
+  }
+}
+
+/** A pipe or socket: written asynchronously through a Node stream. */
+class StreamTarget implements OutputTarget {
+  constructor(private readonly stream: Writable, onError: (error: NodeJS.ErrnoException) => void) {
+    stream.on('error', onError);
+  }
+
+  write(bytes: Uint8Array): void {
+    this.stream.write(Buffer.from(bytes));
+  }
+
+  backlog(): number {
+    return this.stream.writableLength;
+  }
+
+  async drain(giveUp: Promise<void>): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const drained = new Promise<void>((resolve) => {
+      const check = () => {
+        if (this.backlog() === 0 || this.stream.destroyed) resolve();
+        else timer = setTimeout(check, 20);
+      };
+      check();
+    });
+    await Promise.race([drained, giveUp]);
+    clearTimeout(timer);
+    return this.backlog() === 0;
+  }
+}
+
+/**
+ * Writes all of `bytes` to a descriptor opened for synchronous writes. A descriptor someone
+ * made non-blocking answers EAGAIN when full: wait a millisecond rather than spin.
+ */
+export function writeFully(fd: number, bytes: Uint8Array): void {
+  let offset = 0;
+  while (offset < bytes.length) {
+    try {
+      offset += writeSync(fd, bytes, offset, bytes.length - offset);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
+  }
+}
+
+function targetFor(fd: number, onError: (error: NodeJS.ErrnoException) => void): OutputTarget {
+  const stat = fstatSync(fd);
+  if (!stat.isFIFO() && !stat.isSocket()) return new SyncTarget(fd);
+  // Standard output and error have their Node streams already (vmm's own lines use stderr's).
+  const stream = fd === 1 ? process.stdout : fd === 2 ? process.stderr : new Socket({ fd, readable: false, writable: true });
+  return new StreamTarget(stream, onError);
+}
+
+export class ConsoleOutput {
+  private readonly target: OutputTarget;
+  private chunk = new Uint8Array(CHUNK_BYTES);
+  private length = 0;
+  private failed = false;
+  /** Bytes dropped because the reader was BACKLOG_LIMIT behind. */
+  dropped = 0;
+
+  /** `onError` hears of the first write error (EPIPE, ENOSPC...); output is discarded after it. */
+  constructor(fd: number, private readonly onError: (error: NodeJS.ErrnoException) => void) {
+    this.target = targetFor(fd, (error) => this.fail(error));
+  }
+
   readonly push = (byte: number): void => {
-    if (this.length === this.buffer.length) this.flush();
-    this.buffer[this.length++] = byte;
+    if (this.length === this.chunk.length) this.flush();
+    this.chunk[this.length++] = byte;
   };
 
+  /** Hands the gathered bytes to the target (or drops them, see above). */
   flush(): void {
-    let offset = 0;
-    while (offset < this.length) {
-      try {
-        offset += writeSync(this.fd, this.buffer, offset, this.length - offset);
-      } catch (error) {
-        // A non-blocking pipe that is full: wait for the reader rather than lose output.
-        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
-      }
-    }
+    if (this.length === 0) return;
+    const bytes = this.chunk.subarray(0, this.length);
     this.length = 0;
+    if (this.failed) return;
+    if (this.target.backlog() >= BACKLOG_LIMIT) {
+      this.dropped += bytes.length;
+      return;
+    }
+    try {
+      this.target.write(bytes);
+    } catch (error) {
+      this.fail(error as NodeJS.ErrnoException);
+    }
+  }
+
+  /**
+   * Flushes and waits until the reader has taken everything, or until `giveUp` resolves.
+   * Returns the bytes left unwritten.
+   */
+  async finish(giveUp: Promise<void>): Promise<number> {
+    this.flush();
+    if (this.failed) return 0;
+    await this.target.drain(giveUp);
+    return this.failed ? 0 : this.target.backlog();
+  }
+
+  private fail(error: NodeJS.ErrnoException): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.onError(error);
   }
 }

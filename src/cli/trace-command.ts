@@ -7,7 +7,9 @@ import type { TraceModule } from '../trace/trace-record.js';
 import { Tracer } from '../trace/tracer.js';
 import { createTraceWriter, TRACE_FORMATS, type TraceFormat } from '../trace/writers.js';
 import { hex } from '../util/hex.js';
-import { executeRun, prepareRun, type BootOptions } from './boot-command.js';
+import { executeRun, outputFailure, prepareRun, reportRun, type BootOptions } from './boot-command.js';
+import { describeErrno } from './errno.js';
+import { RunStopper } from './run-stop.js';
 import { TraceFileOutput } from './trace-output.js';
 import { UserError } from './user-error.js';
 
@@ -39,12 +41,14 @@ export async function traceCommand(imagePath: string | undefined, options: Trace
     try {
       traceFd = openSync(options.output, 'w');
     } catch (error) {
-      throw new UserError(`cannot write the trace to '${options.output}': ${(error as NodeJS.ErrnoException).code}`);
+      throw new UserError(`cannot write the trace to '${options.output}': ${describeErrno(error)}`);
     }
   }
+  const stopper = new RunStopper();
+  const traceName = options.output === undefined ? 'the trace to standard output' : `the trace to '${options.output}'`;
+  const out = new TraceFileOutput(traceFd, (error) => stopper.stop(outputFailure(error, traceName)));
   // With the trace on standard output, the guest's console goes to standard error.
-  const prepared = prepareRun(imagePath, options, traceFd === 1 ? 2 : 1, TRACE_TRANSLATION_BUFFER_BYTES);
-  const out = new TraceFileOutput(traceFd);
+  const prepared = prepareRun(imagePath, options, traceFd === 1 ? 2 : 1, TRACE_TRANSLATION_BUFFER_BYTES, stopper);
   // The module is the image's own bytes, not what the loader built around it (GDT, boot info).
   const reserved = prepared.plan.reserved;
   const own = prepared.plan.chunks.filter(
@@ -69,12 +73,14 @@ export async function traceCommand(imagePath: string | undefined, options: Trace
   });
   machine.observer = tracer;
   machine.vcpu.setTracing(true, options.mem);
-  const result = await executeRun(prepared, options);
-  writer.end(tracer.summary(result.exits));
+  const run = await executeRun(prepared, options);
+  // However the run ended (a signal too), the trace is completed: a valid file in every format.
+  writer.end(tracer.summary(run.result.exits));
   out.flush();
   if (traceFd !== 1) closeSync(traceFd);
-  process.stderr.write(traceSummary(tracer));
-  return result.outcome.status;
+  const status = reportRun(run, prepared.engine, stopper);
+  if (stopper.request?.kind !== 'quiet') process.stderr.write(traceSummary(tracer));
+  return status;
 }
 
 function symbolsOf(image: Uint8Array): ElfSymbol[] | undefined {

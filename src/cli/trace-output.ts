@@ -1,25 +1,35 @@
 // Trace output to a file descriptor: chunks are gathered and written in large synchronous
 // writes (consecutive text chunks joined into one), so a long trace streams through bounded
-// memory at disk speed.
-import { writeSync } from 'node:fs';
+// memory at disk speed. A trace is never dropped: a slow reader of a pipe slows the guest down.
+// A write that fails (EPIPE from a reader that left, ENOSPC) is reported once through `onError`
+// and the rest of the trace is discarded, so the run can end and say why.
+import { writeFully } from './console-output.js';
 
 const FLUSH_BYTES = 1 << 20;
 
 export class TraceFileOutput {
   private chunks: (string | Uint8Array)[] = [];
   private pending = 0;
+  private failed = false;
 
-  constructor(private readonly fd: number) {}
+  constructor(
+    private readonly fd: number,
+    private readonly onError: (error: NodeJS.ErrnoException) => void,
+  ) {}
 
   readonly write = (chunk: string | Uint8Array): void => {
+    if (this.failed) return;
     this.chunks.push(chunk);
     this.pending += chunk.length;
     if (this.pending >= FLUSH_BYTES) this.flush();
   };
 
   flush(): void {
+    const chunks = this.chunks;
+    this.chunks = [];
+    this.pending = 0;
     let text: string[] = [];
-    for (const chunk of this.chunks) {
+    for (const chunk of chunks) {
       if (typeof chunk === 'string') {
         text.push(chunk);
         continue;
@@ -29,19 +39,15 @@ export class TraceFileOutput {
       this.writeAll(chunk);
     }
     if (text.length > 0) this.writeAll(Buffer.from(text.join(''), 'utf8'));
-    this.chunks = [];
-    this.pending = 0;
   }
 
   private writeAll(bytes: Uint8Array): void {
-    let offset = 0;
-    while (offset < bytes.length) {
-      try {
-        offset += writeSync(this.fd, bytes, offset, bytes.length - offset);
-      } catch (error) {
-        // A pipe to a slower reader (standard output) is non-blocking: retry until it drains.
-        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
-      }
+    if (this.failed) return;
+    try {
+      writeFully(this.fd, bytes);
+    } catch (error) {
+      this.failed = true;
+      this.onError(error as NodeJS.ErrnoException);
     }
   }
 }
