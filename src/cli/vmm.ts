@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { projectRoot } from '../util/project-root.js';
 import { benchCommand, type BenchOptions } from './bench-command.js';
 import { bootCommand, bootDefaults, type BootOptions } from './boot-command.js';
+import { registerSoakCommand } from './soak-command.js';
 import { traceCommand, type TraceOptions } from './trace-command.js';
 import { UserError, USAGE_ERROR_STATUS } from './user-error.js';
 
@@ -75,6 +76,9 @@ async function main(argv: string[]): Promise<number> {
     .action(async (suite: string, options: BenchOptions) => {
       status = await benchCommand(suite, options);
     });
+  registerSoakCommand(program, (result) => {
+    status = result;
+  });
   try {
     await program.parseAsync(argv);
   } catch (error) {
