@@ -93,18 +93,24 @@ static void arm(void)
     fault_vector = -1;
 }
 
+/* Records a fault as the probe's outcome, unless an earlier failure already is. */
+static void record_fault(const char *at, int32_t vector, uint32_t error)
+{
+    if (res.outcome == EXECUTES) {
+        res.outcome = FAULTS;
+        res.at = at;
+        res.vector = (uint32_t)vector;
+        res.error = error;
+    }
+}
+
 /* After an ARM ... RESUME block: did its instruction fault? Records the first failure. */
 static int faulted(const char *at)
 {
     probe_resume = 0;
     if (fault_vector < 0)
         return 0;
-    if (res.outcome == EXECUTES) {
-        res.outcome = FAULTS;
-        res.at = at;
-        res.vector = (uint32_t)fault_vector;
-        res.error = fault_error;
-    }
+    record_fault(at, fault_vector, fault_error);
     return 1;
 }
 
@@ -706,11 +712,12 @@ static void probe_vme(void)
     pvi_after_sti = pvi_after_cli = 0;
     run_user(pvi_user);
     try_write_cr4(old);
-    if (pvi_sti_fault >= 0 || pvi_cli_fault >= 0) {
-        res.outcome = FAULTS;
-        res.at = pvi_sti_fault >= 0 ? "sti at ring 3" : "cli at ring 3";
-        res.vector = (uint32_t)(pvi_sti_fault >= 0 ? pvi_sti_fault : pvi_cli_fault);
-        res.error = 0;
+    if (pvi_sti_fault >= 0) {
+        record_fault("sti at ring 3", pvi_sti_fault, 0);
+        return;
+    }
+    if (pvi_cli_fault >= 0) {
+        record_fault("cli at ring 3", pvi_cli_fault, 0);
         return;
     }
     CHECK32("sti at ring 3", pvi_after_sti & (EFLAGS_VIF | EFLAGS_IF), EFLAGS_VIF);
@@ -839,63 +846,50 @@ static void probe_pae(void)
     CHECK32("mov through a PAE 2 MiB page", v, 0x600DF00Du);
 }
 
-volatile uint32_t nx_saved_esp;
+volatile uint32_t call_saved_esp;
 
-/* Calls addr (a RET); a fault there resumes after the call with the stack put back. */
-static int try_call(uint32_t addr, const char *at)
+/* Calls addr (a RET). A fault there resumes after the call with the stack put back; returns
+ * its vector (the error code is in fault_error), or -1. */
+static int32_t call_at(uint32_t addr)
 {
     arm();
     __asm__ volatile(ARM
-                     "movl %%esp, nx_saved_esp\n\t"
+                     "movl %%esp, call_saved_esp\n\t"
                      "call *%[a]"
                      RESUME
-                     "movl nx_saved_esp, %%esp"
+                     "movl call_saved_esp, %%esp"
                      : RESUME_OP : [a] "r"(addr) : "memory", "eax", "ecx", "edx");
-    return faulted(at);
+    probe_resume = 0;
+    return fault_vector;
 }
 
 static void probe_nx(void)
 {
     /* IA32_EFER.NXE turns bit 63 of PAE entries into execute-disable (SDM Vol. 3A 4.6.2):
-     * a fetch from such a page is a #PF with the I/D bit (bit 4) in the error code. */
+     * a fetch from such a page is a #PF with P and I/D (bit 4) in the error code (4.7). */
     uint32_t ehi, elo, hi, lo;
     if (try_rdmsr(MSR_EFER, &ehi, &elo, "rdmsr 0xc0000080"))
         return;
     if (try_wrmsr(MSR_EFER, ehi, elo | EFER_NXE, "wrmsr 0xc0000080"))
         return;
-    if (try_rdmsr(MSR_EFER, &hi, &lo, "rdmsr 0xc0000080"))
-        return;
-    if (wrong32("wrmsr 0xc0000080", lo & EFER_NXE, EFER_NXE)) {
+    if (try_rdmsr(MSR_EFER, &hi, &lo, "rdmsr 0xc0000080") ||
+        wrong32("wrmsr 0xc0000080", lo & EFER_NXE, EFER_NXE) || paging_pae_on() != 0) {
         try_wrmsr(MSR_EFER, ehi, elo, "wrmsr 0xc0000080");
         return;
     }
-    if (paging_pae_on() != 0) {
-        try_wrmsr(MSR_EFER, ehi, elo, "wrmsr 0xc0000080");
-        return;
-    }
-    int bad = try_call(EXEC_PAGE, "call into an executable page");
-    uint32_t vector = 0, error = 0;
-    int xd_faulted = 0;
-    if (!bad) {
-        arm();
-        __asm__ volatile(ARM
-                         "movl %%esp, nx_saved_esp\n\t"
-                         "call *%[a]"
-                         RESUME
-                         "movl nx_saved_esp, %%esp"
-                         : RESUME_OP : [a] "r"(XD_PAGE) : "memory", "eax", "ecx", "edx");
-        probe_resume = 0;
-        xd_faulted = fault_vector >= 0;
-        vector = (uint32_t)fault_vector;
-        error = fault_error;
-    }
+    int32_t exec_vector = call_at(EXEC_PAGE);
+    uint32_t exec_error = fault_error;
+    int32_t xd_vector = exec_vector < 0 ? call_at(XD_PAGE) : -1;
+    uint32_t xd_error = fault_error;
     paging_off(CR4_PAE);
     try_wrmsr(MSR_EFER, ehi, elo, "wrmsr 0xc0000080");
-    if (bad)
+    if (exec_vector >= 0) {
+        record_fault("call into an executable page", exec_vector, exec_error);
         return;
-    CHECK("call into an execute-disable page", xd_faulted, "it ran");
-    CHECK32("call into an execute-disable page", vector, 14u);
-    CHECK32("call into an execute-disable page", error & 0x11u, 0x11u);   /* P and I/D */
+    }
+    CHECK("call into an execute-disable page", xd_vector >= 0, "it ran");
+    CHECK32("call into an execute-disable page", (uint32_t)xd_vector, 14u);
+    CHECK32("call into an execute-disable page", xd_error & 0x11u, 0x11u);
 }
 
 static void probe_apic(void)

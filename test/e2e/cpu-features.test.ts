@@ -33,8 +33,8 @@ describe.each(engineNames)('CPU features under %s', (engine) => {
   });
 
   it('families that are not advertised are tried as well, and the run still ends cleanly', () => {
-    // Trying them takes faults the guest must get back (#UD for the SSE families beyond SSE3,
-    // #GP for VME's ring-3 CLI, #PF for a missing NX), so this run also shows the VMM delivers them.
+    // Trying them takes faults the guest must get back (#UD for the SSE families beyond SSE3 and
+    // for SYSENTER, #GP for VME's STI at ring 3), so this run also shows the VMM delivers them.
     const run = boot(engine);
     const lines = families(run.stdout);
     expect(lines.size).toBeGreaterThanOrEqual(35);
