@@ -2,7 +2,8 @@
 # Fetches real guest images, none of them written here, from Debian 12 packages into guests/images:
 #   vmlinuz              the i386 kernel of linux-image-686 (a metapackage, resolved to the current
 #                        linux-image-6.x.y-N-686 package)
-#   initrd.gz            a newc initramfs: busybox-static (i386) and guests/initramfs/init
+#   initrd.gz            a newc initramfs: busybox-static (i386), guests/initramfs/init as /init and
+#                        the workloads guests/initramfs/workload-* in /bin
 #   memtest86+ia32.bin   from memtest86+, a Linux-boot-protocol image of its own
 # Package versions are resolved from the archive, never written down here. The machine's apt
 # configuration is left alone: a private source list, lists and cache under .deps/guest-images,
@@ -13,8 +14,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 out="$root/guests/images"
 work="$root/.deps/guest-images"
 init_src="$root/guests/initramfs/init"
-# The applets guests/initramfs/init runs, as links to busybox.
-applets=(sh mount uname head cat ls date poweroff sleep)
+# The workloads /init runs instead of its default when the kernel command line names one.
+shopt -s nullglob
+workloads=("$root"/guests/initramfs/workload-*)
+shopt -u nullglob
+# The applets guests/initramfs/init and the workloads run, as links to busybox.
+applets=(sh mount uname head cat ls date poweroff sleep expr wc tr dmesg grep)
+# Device nodes besides /dev/console (name, type, major, minor): the workloads read /dev/zero.
+devices=("null c 1 3" "zero c 1 5")
 
 say() { echo "fetch-guest-images: $*"; }
 die() { echo "fetch-guest-images: error: $*" >&2; exit 1; }
@@ -27,9 +34,17 @@ need_kernel=1; need_memtest=1; need_busybox=1; need_initrd=1
 [ -s "$out/vmlinuz" ] && need_kernel=0
 [ -s "$out/memtest86+ia32.bin" ] && need_memtest=0
 [ -x "$work/busybox" ] && need_busybox=0
-# The initramfs is rebuilt when /init or busybox changed since it was made.
-if [ -s "$out/initrd.gz" ] && [ "$out/initrd.gz" -nt "$init_src" ] && [ "$need_busybox" -eq 0 ] \
-   && [ "$out/initrd.gz" -nt "$work/busybox" ]; then
+# The initramfs is rebuilt when what goes into it changed: /init, the workloads, busybox, the
+# applet links or the device nodes. A digest of them is kept in the work folder: comparing contents
+# rather than timestamps also catches an older /init brought back by git, and costs milliseconds.
+initrd_stamp="$work/initrd.inputs"
+initrd_inputs() {
+  { sha256sum < "$init_src"; sha256sum < "$work/busybox"
+    for workload in "${workloads[@]}"; do echo "${workload##*/}"; sha256sum < "$workload"; done
+    echo "applets: ${applets[*]}"; echo "devices: ${devices[*]}"; } | sha256sum | cut -d' ' -f1
+}
+if [ -s "$out/initrd.gz" ] && [ "$need_busybox" -eq 0 ] && [ -s "$initrd_stamp" ] \
+   && [ "$(cat "$initrd_stamp")" = "$(initrd_inputs)" ]; then
   need_initrd=0
 fi
 if [ $((need_kernel + need_memtest + need_busybox + need_initrd)) -eq 0 ]; then
@@ -142,13 +157,19 @@ if [ "$need_initrd" -eq 1 ]; then
   cp "$work/busybox" "$stage/bin/busybox"
   for applet in "${applets[@]}"; do ln -s busybox "$stage/bin/$applet"; done
   install -m 755 "$init_src" "$stage/init"
+  for workload in "${workloads[@]}"; do install -m 755 "$workload" "$stage/bin/${workload##*/}"; done
   # The kernel opens /dev/console for init before anything can mount devtmpfs.
   mknod -m 600 "$stage/dev/console" c 5 1
+  for node in "${devices[@]}"; do
+    read -r name type major minor <<< "$node"
+    mknod -m 666 "$stage/dev/$name" "$type" "$major" "$minor"
+  done
   # Fixed timestamps and sorted names: the same inputs give the same archive.
   find "$stage" -exec touch -h -d @0 {} +
   (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort \
      | cpio -o -H newc -R 0:0 --reproducible --quiet) | gzip -9 -n > "$out/initrd.gz.new"
   mv "$out/initrd.gz.new" "$out/initrd.gz"
+  initrd_inputs > "$initrd_stamp"
   record initrd.gz busybox-static "$(cat "$work/busybox.version")"
   say "initrd.gz: busybox-static $(cat "$work/busybox.version") ($(stat -c %s "$out/initrd.gz") bytes)"
 fi
