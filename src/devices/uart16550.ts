@@ -2,6 +2,15 @@
 // divisor latch, 16-byte receive FIFO, interrupt identification with the datasheet's priorities,
 // loopback mode, and OUT2 gating the interrupt line as on a PC's serial card.
 // Transmission is instantaneous: THR is always empty, so THRE and TEMT always read as set.
+//
+// Host input (the user's keys, a pipe) reaches the receiver only while the guest has it ready:
+// the received-data interrupt or the FIFO enabled, or the guest polling LSR (two LSR reads in a
+// row with no other UART access between: a polled receive loop, as memtest86+ has; a transmit
+// loop writes THR after each LSR read). Until then it waits in the host queue, and bytes the
+// guest has not read go back to that queue when it clears or resets the FIFO, enters loopback
+// or makes the receiver not ready again. On a real line they would be lost, but here they are
+// what the user typed before the guest was listening: Linux's 8250 driver clears the FIFO and
+// reads RBR blindly while it starts up.
 import { checkSnapshotVersion, noIrq, type Device, type DeviceSnapshot, type IrqLine } from './device.js';
 
 const IER_RDA = 0x01;
@@ -32,12 +41,20 @@ const FCR_CLEAR_RX = 0x02;
 
 const FIFO_DEPTH = 16;
 const TRIGGER_LEVELS = [1, 4, 8, 14];
-const SNAPSHOT_VERSION = 1;
+const SNAPSHOT_VERSION = 2;
+/** LSR reads in a row that mark a polled receiver. */
+const POLLED_LSR_READS = 2;
 
 export class Uart16550 implements Device {
   private rbrFifo: number[] = [];
   /** Host input not yet in the FIFO: held back rather than overrun, so pasted input survives. */
   private hostQueue: number[] = [];
+  /** How many bytes at the end of rbrFifo came from the host queue (loopback bytes come first). */
+  private hostInFifo = 0;
+  /** LSR reads since the last access to another register. */
+  private lsrReadsInRow = 0;
+  /** The guest polls LSR for input (see the top of the file); cleared when it reconfigures. */
+  private polling = false;
   private ier = 0;
   private lcr = 0x03;
   private mcr = 0;
@@ -71,10 +88,32 @@ export class Uart16550 implements Device {
     return (this.fcr & FCR_ENABLE) !== 0;
   }
 
+  /** Whether host input may enter the receiver now (see the top of the file). */
+  private get receiverReady(): boolean {
+    if (this.mcr & MCR_LOOP) return false; // in loopback the receiver is cut off from the line
+    return (this.ier & IER_RDA) !== 0 || this.fifoEnabled || this.polling;
+  }
+
   private refillFifo(): void {
-    if (this.mcr & MCR_LOOP) return; // in loopback the receiver is cut off from the line
+    if (!this.receiverReady) return;
     const depth = this.fifoEnabled ? FIFO_DEPTH : 1;
-    while (this.rbrFifo.length < depth && this.hostQueue.length > 0) this.rbrFifo.push(this.hostQueue.shift()!);
+    while (this.rbrFifo.length < depth && this.hostQueue.length > 0) {
+      this.rbrFifo.push(this.hostQueue.shift()!);
+      this.hostInFifo++;
+    }
+  }
+
+  /** Host bytes the guest has not read go back to the front of the host queue, in order. */
+  private returnHostBytes(): void {
+    if (this.hostInFifo === 0) return;
+    this.hostQueue.unshift(...this.rbrFifo.splice(this.rbrFifo.length - this.hostInFifo));
+    this.hostInFifo = 0;
+  }
+
+  /** After a change to what makes the receiver ready: take host input in, or give it back. */
+  private settleReceiver(): void {
+    if (this.receiverReady) this.refillFifo();
+    else this.returnHostBytes();
   }
 
   private pushReceived(byte: number): void {
@@ -120,11 +159,20 @@ export class Uart16550 implements Device {
   }
 
   read(offset: number, _size: number): number {
+    if (offset === 5) {
+      if (++this.lsrReadsInRow >= POLLED_LSR_READS && !this.polling) {
+        this.polling = true;
+        this.refillFifo();
+      }
+    } else {
+      this.lsrReadsInRow = 0;
+    }
     let value: number;
     switch (offset) {
       case 0:
         if (this.lcr & LCR_DLAB) return this.divisor & 0xff;
         value = this.rbrFifo.shift() ?? 0;
+        this.hostInFifo = Math.min(this.hostInFifo, this.rbrFifo.length);
         this.refillFifo();
         break;
       case 1:
@@ -158,6 +206,9 @@ export class Uart16550 implements Device {
 
   write(offset: number, _size: number, value: number): void {
     value &= 0xff;
+    this.lsrReadsInRow = 0;
+    // Reconfiguring: whether the guest polls for input is seen again from its next reads.
+    if (offset >= 1 && offset <= 4) this.polling = false;
     switch (offset) {
       case 0:
         if (this.lcr & LCR_DLAB) {
@@ -179,21 +230,24 @@ export class Uart16550 implements Device {
         // Enabling THRE while THR is empty raises it at once (what Linux's 8250 driver probes).
         if (value & IER_THRE && !(this.ier & IER_THRE)) this.thrEmptyPending = true;
         this.ier = value & 0x0f;
+        this.settleReceiver();
         break;
       case 2:
-        if ((value & FCR_ENABLE) !== (this.fcr & FCR_ENABLE) || value & FCR_CLEAR_RX) this.rbrFifo = [];
+        if ((value & FCR_ENABLE) !== (this.fcr & FCR_ENABLE) || value & FCR_CLEAR_RX) {
+          this.returnHostBytes();
+          this.rbrFifo = [];
+        }
         this.fcr = value & 0xc1;
-        this.refillFifo();
+        this.settleReceiver();
         break;
       case 3:
         this.lcr = value;
+        this.settleReceiver();
         return;
-      case 4: {
-        const leavingLoop = this.mcr & MCR_LOOP && !(value & MCR_LOOP);
+      case 4:
         this.mcr = value & 0x1f;
-        if (leavingLoop) this.refillFifo();
+        this.settleReceiver();
         break;
-      }
       case 7:
         this.scr = value;
         return;
@@ -208,6 +262,9 @@ export class Uart16550 implements Device {
       version: SNAPSHOT_VERSION,
       rbrFifo: [...this.rbrFifo],
       hostQueue: [...this.hostQueue],
+      hostInFifo: this.hostInFifo,
+      lsrReadsInRow: this.lsrReadsInRow,
+      polling: this.polling,
       ier: this.ier,
       lcr: this.lcr,
       mcr: this.mcr,
@@ -224,6 +281,9 @@ export class Uart16550 implements Device {
     checkSnapshotVersion(this.name, SNAPSHOT_VERSION, s);
     this.rbrFifo = [...(s.rbrFifo as number[])];
     this.hostQueue = [...(s.hostQueue as number[])];
+    this.hostInFifo = s.hostInFifo as number;
+    this.lsrReadsInRow = s.lsrReadsInRow as number;
+    this.polling = s.polling as boolean;
     this.ier = s.ier as number;
     this.lcr = s.lcr as number;
     this.mcr = s.mcr as number;
