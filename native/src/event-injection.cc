@@ -267,25 +267,20 @@ bool EventInjector::in_interrupt_shadow(uint32_t linear) {
   return before[0] == 0x8E && ((before[1] >> 3) & 7) == 2 && (before[1] >> 6) == 3;  // MOV SS, r16
 }
 
-uint32_t EventInjector::software_interrupt_length(uint32_t vector) {
+uint32_t EventInjector::int_instruction_length(uint32_t vector) {
   // Unicorn reports INT n through the same hook as exceptions, with EIP already past the
-  // instruction; a fault leaves EIP on the faulting instruction. The bytes before EIP tell them
-  // apart: CD vv (INT n), CC (INT3, vector 3), CE (INTO, vector 4), F1 (INT1, vector 1).
+  // instruction. INT3 (CC) and INTO (CE) are one byte, INT n (CD ib) two (SDM Vol. 2, INT n).
+  if (vector != 3 && vector != 4) return 2;
   uint32_t cs = reg(UC_X86_REG_CS), eip = reg(UC_X86_REG_EIP);
   uint32_t cs_base = cs << 4;
   if (reg(UC_X86_REG_CR0) & kCr0Pe) {
     Descriptor code{};
-    if (read_descriptor(cs, 0, &code)) return 0;
+    if (read_descriptor(cs, 0, &code)) return 1;
     cs_base = code.base;
   }
   uint8_t before[2] = {0, 0};
-  if (eip >= 2 && !read_linear(cs_base + eip - 2, before, 2, 0)) {
-    if (before[0] == 0xCD && before[1] == vector) return 2;
-  }
-  if (eip >= 1 && !read_linear(cs_base + eip - 1, before, 1, 0)) {
-    if ((before[0] == 0xCC && vector == 3) || (before[0] == 0xCE && vector == 4) || (before[0] == 0xF1 && vector == 1)) return 1;
-  }
-  return 0;
+  if (eip >= 2 && !read_linear(cs_base + eip - 2, before, 2, 0) && before[0] == 0xCD && before[1] == vector) return 2;
+  return 1;
 }
 
 DeliveryOutcome EventInjector::deliver(GuestEvent event) {

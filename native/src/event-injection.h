@@ -50,9 +50,9 @@ class EventInjector {
  public:
   EventInjector(uc_engine* uc, GuestRam ram) : uc_(uc), ram_(ram) {}
   DeliveryOutcome deliver(GuestEvent event);
-  // Length of the INT n / INT3 / INTO / INT1 instruction that raised `vector` just before EIP,
-  // or 0 when the event was an exception.
-  uint32_t software_interrupt_length(uint32_t vector);
+  // Length of the INT n / INT3 / INTO instruction that raised `vector` just before EIP (Unicorn
+  // says whether an event came from one: ExceptionState::is_software_interrupt).
+  uint32_t int_instruction_length(uint32_t vector);
   // Whether the instruction just before `linear` (the next to execute) was STI, MOV SS or POP SS,
   // which hold off external interrupts for one instruction (SDM Vol. 3 §6.8.3).
   bool in_interrupt_shadow(uint32_t linear);

@@ -64,7 +64,20 @@ bool probe_exception_state_layout(ExceptionStateLayout* layout, std::string* err
     } else {
       layout->old_exception_offset = old_exception[0];
       layout->error_code_offset = error_code[0];
-      found = true;
+      layout->is_int_offset = error_code[0] + sizeof(int32_t);
+      // The field after error_code must read 0 after the #GP and 1 after an INT n.
+      const uint8_t int21[] = {0xCD, 0x21, 0xF4};
+      // (At a fresh address: the first probe's translation is still cached at kProbeCode.)
+      constexpr uint64_t kIntProbeCode = kProbeCode + 0x100;
+      uc_mem_write(uc, kIntProbeCode, int21, sizeof int21);
+      vector = -1;
+      uc_emu_start(uc, kIntProbeCode, kIntProbeCode + sizeof int21, 0, 0);
+      std::vector<uint8_t> after_int = snapshot(uc, ctx);
+      if (vector != 0x21 || int32_at(after, layout->is_int_offset) != 0 || int32_at(after_int, layout->is_int_offset) != 1) {
+        *error = "exception-state probe: cannot identify Unicorn's exception_is_int field";
+      } else {
+        found = true;
+      }
     }
     uc_context_free(ctx);
   } else {
@@ -87,6 +100,12 @@ uint32_t ExceptionState::error_code_in_hook() {
   uint32_t error_code;
   std::memcpy(&error_code, reinterpret_cast<uint8_t*>(context_) + layout_.error_code_offset, sizeof error_code);
   return error_code;
+}
+
+bool ExceptionState::is_software_interrupt() const {
+  int32_t is_int;
+  std::memcpy(&is_int, reinterpret_cast<const uint8_t*>(context_) + layout_.is_int_offset, sizeof is_int);
+  return is_int != 0;
 }
 
 void ExceptionState::reset_old_exception() {

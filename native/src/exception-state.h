@@ -18,6 +18,9 @@ namespace vmm {
 struct ExceptionStateLayout {
   size_t old_exception_offset = 0;
   size_t error_code_offset = 0;
+  // env->exception_is_int, the int after error_code in QEMU's CPUX86State (checked by the probe
+  // with an INT n): 1 when the event came from INT n / INT3 / INTO, 0 for a fault or trap.
+  size_t is_int_offset = 0;
 };
 
 // Returns false and sets `error` when the probe cannot identify both fields unambiguously.
@@ -32,6 +35,9 @@ class ExceptionState {
   // returns, Unicorn goes on to raise a second, escalated event (old_exception then reads #DF
   // and CR2 0xFFFFFFFF after a #PF), so nothing in the context afterwards describes this one.
   uint32_t error_code_in_hook();
+  // Whether the event being reported came from an INT n, INT3 or INTO instruction (EIP is then
+  // past it). Valid after error_code_in_hook(), from the same saved context.
+  bool is_software_interrupt() const;
   // Clears old_exception so the next exception is not escalated. Call after every uc_emu_start:
   // an exception raised while a stop is already requested is dropped without reaching the hook
   // (the instruction runs again on the next entry) but still leaves old_exception set.

@@ -57,6 +57,7 @@ enum ExitField : uint32_t {
   kFieldUnmappedAddress = 19,  // the address of an access outside guest memory
   kFieldUnmappedSize = 20,
   kFieldTraceCount = 21,  // records in the trace buffer
+  kFieldUnmappedAddressHigh = 22,  // bits 32-63 of kFieldUnmappedAddress
   kExitRecordWords = 32,
 };
 

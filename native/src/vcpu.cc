@@ -143,6 +143,12 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   // and its handler's read of CR2 then read 0xFFFFFFFF. An empty exit list has no translation
   // to drop.
   if (err == UC_ERR_OK) err = uc_ctl_exits_enable(uc_);
+  // MXCSR's power-up value masks every SIMD exception (SDM Vol. 3 §9.1.1, Table 9-1); Unicorn
+  // starts it at 0, which would unmask them all.
+  if (err == UC_ERR_OK) {
+    uint32_t mxcsr = 0x1F80;
+    err = uc_reg_write(uc_, UC_X86_REG_MXCSR, &mxcsr);
+  }
   if (err != UC_ERR_OK) {
     Napi::Error::New(env, std::string("Unicorn: ") + uc_strerror(err)).ThrowAsJavaScriptException();
     Release();
@@ -154,6 +160,8 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   uc_hook_add(uc_, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(OnCpuid), this, 1, 0, UC_X86_INS_CPUID);
   uc_hook_add(uc_, &hook, UC_HOOK_INTR, reinterpret_cast<void*>(OnInterrupt), this, 1, 0);
   uc_hook_add(uc_, &hook, UC_HOOK_MEM_UNMAPPED, reinterpret_cast<void*>(OnUnmapped), this, 1, 0);
+  // A fetch from the open-bus or a device region (no RAM there): the run ends naming the address.
+  uc_hook_add(uc_, &hook, UC_HOOK_MEM_FETCH_PROT, reinterpret_cast<void*>(OnUnmapped), this, 1, 0);
   // An invalid opcode is #UD (SDM Vol. 3 §6.15, interrupt 6), which the guest handles (Linux's
   // WARN() is a UD2). Unicorn stops with UC_ERR_INSN_INVALID unless this hook claims it; then
   // it reports vector 6 to OnInterrupt, with EIP at the instruction, like any other fault.
@@ -290,10 +298,11 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
     exception_pending_ = false;
     // CR2 as the hook saw it: Unicorn's state after the run no longer holds it.
     write_register(uc_, kRegCr2, exit_record_[kFieldCr2]);
-    exit_record_[kFieldInstructionLength] = injector_->software_interrupt_length(exit_record_[kFieldVector]);
+    exit_record_[kFieldInstructionLength] = exception_is_int_ ? injector_->int_instruction_length(exit_record_[kFieldVector]) : 0;
   } else if (err != UC_ERR_OK) {
     kind = kExitUnicornError;
     exit_record_[kFieldUcError] = err;
+    if (err == UC_ERR_FETCH_PROT) RecordGuestFetchAddress();
   } else if (stop_requested_) {
     kind = kExitStop;
   } else if (window_open_) {
@@ -570,6 +579,7 @@ void Vcpu::OnInterrupt(uc_engine* uc, uint32_t vector, void* self) {
   if (vcpu->exception_pending_) return;
   vcpu->exit_record_[kFieldVector] = vector;
   vcpu->exit_record_[kFieldErrorCode] = vcpu->exception_state_->error_code_in_hook();
+  vcpu->exception_is_int_ = vcpu->exception_state_->is_software_interrupt();
   uint64_t cr2 = 0;
   read_register(uc, kRegCr2, &cr2);
   vcpu->exit_record_[kFieldCr2] = static_cast<uint32_t>(cr2);
@@ -578,11 +588,28 @@ void Vcpu::OnInterrupt(uc_engine* uc, uint32_t vector, void* self) {
   uc_emu_stop(uc);
 }
 
+// A fetch found no RAM. Unicorn names the physical address it used, which under a shadow MMU is
+// not the guest's (a guest frame in the VMM region reads as the region's open-bus page): name the
+// guest-physical address instead, through the guest's own tables. The block began at CS:EIP, in
+// that page or (running off its end) in the next.
+void Vcpu::RecordGuestFetchAddress() {
+  uint32_t linear = injector_->current_linear_eip();
+  uint32_t offset = exit_record_[kFieldUnmappedAddress] & 0xFFFu;
+  for (uint32_t page : {linear & ~0xFFFu, (linear & ~0xFFFu) + 0x1000u}) {
+    Translation t = injector_->translate(page | offset, 0);
+    if (!t.ok || t.physical < memory_->size()) continue;
+    exit_record_[kFieldUnmappedAddress] = static_cast<uint32_t>(t.physical);
+    exit_record_[kFieldUnmappedAddressHigh] = static_cast<uint32_t>(t.physical >> 32);
+    return;
+  }
+}
+
 bool Vcpu::OnInvalidInstruction(uc_engine* uc, void* self) { return true; }
 
 bool Vcpu::OnUnmapped(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value, void* self) {
   Vcpu* vcpu = static_cast<Vcpu*>(self);
   vcpu->exit_record_[kFieldUnmappedAddress] = static_cast<uint32_t>(address);
+  vcpu->exit_record_[kFieldUnmappedAddressHigh] = static_cast<uint32_t>(address >> 32);
   vcpu->exit_record_[kFieldUnmappedSize] = static_cast<uint32_t>(size);
   return false;  // Unicorn ends the run with the matching UC_ERR_*_UNMAPPED
 }
@@ -677,7 +704,7 @@ void Vcpu::KeepIretTrapping() {
 bool Vcpu::HandleInterruptFlagTrap() {
   uint64_t cs = 0, eflags = 0, eip = 0;
   read_register(uc_, kRegCs, &cs);
-  if ((cs & 3) != 1 || injector_->software_interrupt_length(13) != 0) return false;
+  if ((cs & 3) != 1 || exception_is_int_) return false;
   uint8_t opcode = 0;
   if (!injector_->read_guest_linear(injector_->current_linear_eip(), &opcode, 1)) return false;
   read_register(uc_, kRegEflags, &eflags);

@@ -80,6 +80,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   static int OnCpuid(uc_engine* uc, void* self);
   static void OnInterrupt(uc_engine* uc, uint32_t vector, void* self);
   static bool OnInvalidInstruction(uc_engine* uc, void* self);
+  void RecordGuestFetchAddress();
   static bool OnUnmapped(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value, void* self);
   static void OnInstruction(uc_engine* uc, uint64_t address, uint32_t size, void* self);
   static void OnTracedMemory(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value, void* self);
@@ -136,6 +137,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   uint64_t open_bus_reads_ = 0;
   uint64_t open_bus_writes_ = 0;
   bool exception_pending_ = false;
+  bool exception_is_int_ = false;  // the pending event came from INT n / INT3 / INTO
   bool handler_threw_ = false;
 };
 

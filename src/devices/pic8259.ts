@@ -146,6 +146,11 @@ export class Pic8259 implements Device {
     return this.imr;
   }
 
+  /** Whether IR `ir` is masked in IMR (OCW1). */
+  masks(ir: number): boolean {
+    return (this.imr & (1 << ir)) !== 0;
+  }
+
   write(offset: number, size: number, value: number): void {
     writeBytes(offset, size, value, 2, (o, v) => this.writeByte(o, v));
   }
@@ -339,6 +344,12 @@ export class PicPair {
       throw new RangeError(`IRQ ${irq} is not a free 8259 input (0-15, 2 is the cascade)`);
     }
     return this.lines[irq];
+  }
+
+  /** Whether a request on ISA IRQ `irq` can reach INTR: not masked there nor, for the slave, at the cascade. */
+  unmasked(irq: number): boolean {
+    if (irq < 8) return !this.master.masks(irq);
+    return !this.master.masks(CASCADE_IR) && !this.slave.masks(irq & 7);
   }
 
   /** An unmasked request above everything in service: the level of the CPU's INTR pin. */

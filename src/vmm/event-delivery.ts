@@ -2,7 +2,7 @@
 // Vol. 3 ch. 6); shared by every engine that reflects exceptions and interrupts.
 import type { Exit } from './exit-record.js';
 import type { NativeVcpu } from './native.js';
-import { describeException, hasErrorCode, vectorName } from './vectors.js';
+import { describeException, describeSoftwareInterrupt, hasErrorCode, vectorName } from './vectors.js';
 
 /** Mirrors native/src/event-injection.h. */
 export const EventSource = { external: 0, exception: 1, software: 2 } as const;
@@ -28,7 +28,7 @@ function outcome(vcpu: NativeVcpu, result: number, what: string): DeliveryOutcom
 export function reflectException(vcpu: NativeVcpu, exit: Extract<Exit, { kind: 'exception' }>): DeliveryOutcome {
   const software = exit.softwareInterruptLength > 0;
   const withCode = !software && hasErrorCode(exit.vector);
-  const what = software ? `INT 0x${exit.vector.toString(16)}` : describeException(exit.vector, exit.errorCode, exit.cr2);
+  const what = software ? describeSoftwareInterrupt(exit.vector) : describeException(exit.vector, exit.errorCode, exit.cr2);
   const result = vcpu.inject(exit.vector, software ? EventSource.software : EventSource.exception, withCode, exit.errorCode);
   return outcome(vcpu, result, what);
 }

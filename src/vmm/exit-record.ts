@@ -44,6 +44,7 @@ export const Field = {
   unmappedAddress: 19,
   unmappedSize: 20,
   traceCount: 21,
+  unmappedAddressHigh: 22,
 } as const;
 
 export type Exit =
@@ -93,7 +94,7 @@ export function decodeExit(kind: number, record: Uint32Array): Exit {
       return {
         kind: 'unicorn-error',
         code: record[Field.ucError],
-        address: record[Field.unmappedAddress],
+        address: record[Field.unmappedAddressHigh] * 2 ** 32 + record[Field.unmappedAddress],
         size: record[Field.unmappedSize],
         cs,
         eip,

@@ -61,6 +61,7 @@ export class Machine {
   readonly debugConsole: DebugConsole;
   /** Devices whose interrupts depend on time alone. */
   readonly timedDevices: TimedDevice[];
+  private readonly timedDeviceIrqs: Map<TimedDevice, number>;
   /** Watches the run (the tracer). */
   observer: RunObserver | undefined;
   /** Set when the serial port has a host input attached: a halted guest may still be woken. */
@@ -94,6 +95,7 @@ export class Machine {
       onReset: () => this.stop({ kind: 'reset', by: 'the keyboard controller (command 0xFE)' }),
     });
     this.timedDevices = [this.pit, this.rtc];
+    this.timedDeviceIrqs = new Map<TimedDevice, number>([[this.pit, layout.PIT_IRQ], [this.rtc, layout.RTC_IRQ]]);
 
     const ports = this.ports;
     ports.attach(layout.PIC_MASTER_PORT, layout.PIC_PORT_COUNT, this.pics.master);
@@ -139,6 +141,25 @@ export class Machine {
       if (at !== undefined && (next === undefined || at < next)) next = at;
     }
     return next === undefined ? undefined : Math.max(0, next - this.clock.nowNs());
+  }
+
+  /**
+   * Time until a timer can wake a halted CPU: only timers whose IRQ the interrupt controllers
+   * let through count (a masked PIT keeps counting but never interrupts).
+   */
+  nanosUntilNextWakeup(): number | undefined {
+    let next: number | undefined;
+    for (const [device, irq] of this.timedDeviceIrqs) {
+      if (!this.pics.unmasked(irq)) continue;
+      const at = device.nextEventNs();
+      if (at !== undefined && (next === undefined || at < next)) next = at;
+    }
+    return next === undefined ? undefined : Math.max(0, next - this.clock.nowNs());
+  }
+
+  /** Whether serial input could wake a halted CPU (COM1's IRQ is not masked). */
+  get inputMayInterrupt(): boolean {
+    return this.mayReceiveInput && this.pics.unmasked(layout.COM1_IRQ);
   }
 
   /** The time slice for the next run(): at most `max`, ending at the next timer event. */

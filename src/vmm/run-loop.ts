@@ -75,7 +75,8 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
         if (handled.kind === 'resume') {
           machine.observer?.onInjected(exit.vector, exit.softwareInterruptLength > 0 ? 'software' : 'exception', exit.errorCode, exit.cr2);
         } else if (handled.kind === 'halt') {
-          outcome = await onHalt(machine, { kind: 'hlt', cs: exit.cs, eip: exit.eip });
+          // An emulated HLT: EIP is past it now, where the CPU's own HLT leaves it.
+          outcome = await onHalt(machine, { kind: 'hlt', cs: exit.cs, eip: machine.vcpu.readRegister(Reg.eip) });
         } else {
           outcome = { kind: 'guest-crashed', status: 4, message: handled.reason };
         }
@@ -117,6 +118,8 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
           outcome = { kind: 'halted', status: 0, message: `guest reset the machine through ${cause.by}; vmm ends the run (reboot is not supported)` };
           break;
         case 'exit-limit':
+          // The stop the VMM asked for to end the run is its own, not one of the guest's exits.
+          if (exit.kind === 'stop') loopExits.stop--;
           outcome = { kind: 'limit', status: 6, message: `stopped after ${limits.maxExits} exits (--max-exits) at ${csEip(exit.cs, exit.eip)}` };
           break;
       }
@@ -178,12 +181,14 @@ async function onHalt(machine: Machine, exit: Extract<Exit, { kind: 'hlt' }>): P
   }
   machine.updateTimers();
   if (machine.interrupts.hasInterrupt()) return undefined;
-  const waitNs = machine.nanosUntilNextEvent();
-  if (waitNs === undefined && !machine.mayReceiveInput) {
+  // Only a source the interrupt controllers let through can wake the CPU (a PIT whose IRQ is
+  // masked keeps counting, but never interrupts).
+  const waitNs = machine.nanosUntilNextWakeup();
+  if (waitNs === undefined && !machine.inputMayInterrupt) {
     return {
       kind: 'halted',
       status: 0,
-      message: `guest halted at ${where} waiting for an interrupt, and no device will ever raise one`,
+      message: `guest halted at ${where} waiting for an interrupt, and no device will ever raise one (none is unmasked)`,
     };
   }
   // Sleep on the host until the next timer event (or input), like a real CPU in HLT.
@@ -198,8 +203,9 @@ function describeUnicornError(machine: Machine, exit: Extract<Exit, { kind: 'uni
   switch (exit.code) {
     case 8: // UC_ERR_FETCH_UNMAPPED
       return `instruction fetch from ${at}, outside guest RAM (a wild jump?)`;
-    case 14: // UC_ERR_FETCH_PROT: code fetched from the open-bus region above RAM
-      return `instruction fetch from ${csEip(exit.cs, exit.eip)}, where there is no RAM (a wild jump?)`;
+    case 14: // UC_ERR_FETCH_PROT: code fetched from the open-bus region above RAM, or a device's
+      // (CS:EIP is the start of the translated block, which may lie in RAM: the run went off its end)
+      return `instruction fetch from ${at}, where there is no RAM (a wild jump, or running off the end of RAM?)`;
     case 6: // UC_ERR_READ_UNMAPPED
       return `${exit.size}-byte read of ${at}, outside guest RAM`;
     case 7: // UC_ERR_WRITE_UNMAPPED

@@ -21,3 +21,13 @@ export function describeException(vector: number, errorCode: number, cr2: number
   if (vector === 14) text += ` at linear address 0x${cr2.toString(16)}`;
   return text;
 }
+
+/**
+ * An event raised by an instruction (Unicorn says which), named the same under every engine:
+ * INT3 and INTO by their exception, any other INT n by its vector.
+ */
+export function describeSoftwareInterrupt(vector: number): string {
+  if (vector === 3) return '#BP (INT3)';
+  if (vector === 4) return '#OF (INTO)';
+  return `INT 0x${vector.toString(16)}`;
+}

@@ -1,8 +1,18 @@
 // What the CPU guarantees, under every engine: exact faults, physical memory that is only what
 // the machine has, invalid opcodes as #UD, self-modifying code, and the interrupt shadow.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { engineNames } from '../../src/engines/index.js';
-import { guestPath, runVmm } from './run-vmm.js';
+import { guestPath, ROOT, runVmm } from './run-vmm.js';
+
+function assemble(source: string): string {
+  const image = join(mkdtempSync(join(tmpdir(), 'vmm-vcpu-')), 'guest.bin');
+  execFileSync('nasm', ['-f', 'bin', '-o', image, join(ROOT, source)]);
+  return image;
+}
 
 function boot(engine: string, image: string, ...extra: string[]) {
   return runVmm(['boot', guestPath(image), '--engine', engine, '-m', '64', '--no-stdin', '--time-limit', '60', ...extra]);
@@ -31,6 +41,31 @@ describe.each(engineNames)('the vCPU under %s', (engine) => {
       ),
     );
     expect(run.status).toBe(1);
+  });
+
+  it('a halt with every interrupt source masked at the PIC ends the run', () => {
+    const run = runVmm(['boot', assemble('test/e2e/masked-halt.asm'), '--format', 'flat', '--load-address', '0x100000', '-e', engine, '--time-limit', '10']);
+    expect(run.stderr).toMatch(/guest halted at 000[89]:00100012 waiting for an interrupt, and no device will ever raise one/);
+    expect(run.status).toBe(0);
+  });
+
+  it('an INT3 that cannot be delivered is named as under every other engine', () => {
+    const run = runVmm(['boot', assemble('test/e2e/int3-no-idt.asm'), '--format', 'flat', '--load-address', '0x100000', '-e', engine, '--no-stdin']);
+    expect(run.stderr).toMatch(/triple fault: .*\(while delivering #BP \(INT3\)\)/);
+    expect(run.status).toBe(4);
+  });
+
+  it('running off the end of RAM names the first address outside it', () => {
+    const run = runVmm(['boot', assemble('test/e2e/run-off-ram.asm'), '--format', 'flat', '--load-address', '0x100000', '-m', '64', '-e', engine, '--no-stdin']);
+    expect(run.stderr).toMatch(/instruction fetch from physical address 0x4000000, where there is no RAM/);
+    expect(run.status).toBe(4);
+  });
+
+  it('--max-exits N stops after N exits, and the summary counts N', () => {
+    const run = runVmm(['boot', guestPath('multiboot.elf'), '-e', engine, '--no-stdin', '--max-exits', '5']);
+    expect(run.stderr).toMatch(/stopped after 5 exits \(--max-exits\)/);
+    expect(run.stderr).toMatch(/ exits=5 /);
+    expect(run.status).toBe(6);
   });
 
   it('self-modifying code in real mode runs each new value', () => {
