@@ -202,6 +202,7 @@ export async function executeRun(prepared: PreparedRun, options: BootOptions): P
     stoppedByHost || result.outcome.kind === 'limit'
       ? new Promise<void>((resolve) => (graceTimer = setTimeout(resolve, DRAIN_GRACE_MS)))
       : stopper.requested();
+  output.endLine();
   const unwritten = await output.finish(giveUp);
   clearTimeout(graceTimer);
   prepared.closeSerial();

@@ -7,6 +7,7 @@
 // memory up to BACKLOG_LIMIT bytes. Past that the guest's further output is dropped (and
 // counted) until the reader catches up: the guest is never slowed down by its reader.
 import { fstatSync, writeSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 
@@ -99,12 +100,16 @@ export class ConsoleOutput {
   private chunk = new Uint8Array(CHUNK_BYTES);
   private length = 0;
   private failed = false;
+  private readonly terminal: boolean;
+  /** The last byte handed to the target: whether the guest left the cursor mid-line. */
+  private lastByte = 0x0a;
   /** Bytes dropped because the reader was BACKLOG_LIMIT behind. */
   dropped = 0;
 
   /** `onError` hears of the first write error (EPIPE, ENOSPC...); output is discarded after it. */
   constructor(fd: number, private readonly onError: (error: NodeJS.ErrnoException) => void) {
     this.target = targetFor(fd, (error) => this.fail(error));
+    this.terminal = isatty(fd);
   }
 
   readonly push = (byte: number): void => {
@@ -116,6 +121,7 @@ export class ConsoleOutput {
   flush(): void {
     if (this.length === 0) return;
     const bytes = this.chunk.subarray(0, this.length);
+    this.lastByte = bytes[bytes.length - 1];
     this.length = 0;
     if (this.failed) return;
     if (this.target.backlog() >= BACKLOG_LIMIT) {
@@ -138,6 +144,16 @@ export class ConsoleOutput {
     if (this.failed) return 0;
     await this.target.drain(giveUp);
     return this.failed ? 0 : this.target.backlog();
+  }
+
+  /** On a terminal, ends the guest's last line so that vmm's report starts on a line of its own. */
+  endLine(): void {
+    this.flush();
+    if (this.terminal && this.lastByte !== 0x0a && !this.failed) {
+      this.lastByte = 0x0a;
+      this.push(0x0a);
+      this.flush();
+    }
   }
 
   private fail(error: NodeJS.ErrnoException): void {
