@@ -86,8 +86,10 @@ Translation walk_guest_page_tables(GuestRam& ram, const PagingState& paging, uin
     if (!allowed(pde, access, paging.cr0)) return fault(access, true);
     uint32_t updated = pde | kPteAccessed | (write ? kPteDirty : 0);
     if (updated != pde) ram.write32(pde_address, updated);
-    // Bits 13-20 of a 4 MiB PDE hold physical-address bits 32-39 (PSE-36); ignored below 4 GiB.
-    return mapped((pde & 0xFFC00000u) | (linear & 0x3FFFFF), updated, updated, pde_address);
+    // Bits 13-20 of a 4 MiB PDE hold physical-address bits 32-39 (PSE-36, SDM Vol. 3 §4.3), as
+    // Unicorn's own walker takes them: such a page lies above 4 GiB, never on RAM below it.
+    uint64_t high = static_cast<uint64_t>((pde >> 13) & 0xFF) << 32;
+    return mapped(high | (pde & 0xFFC00000u) | (linear & 0x3FFFFF), updated, updated, pde_address);
   }
   uint64_t pte_address = (pde & 0xFFFFF000u) + ((linear >> 12) & 0x3FF) * 4;
   if (!ram.contains(pte_address, 4)) return fault(access, false);

@@ -41,8 +41,8 @@ const MAX_BASIC_LEAF = 0x15;
 //     adds the instruction's length to an EIP it has not brought up to date: the probe took a
 //     #UD somewhere after it), and Linux's vDSO would use them for every system call; without
 //     SEP it uses INT 0x80.
-//   PSE36 (17): under `trap`, a 4 MiB page above 4 GiB reads the RAM at the same offset below
-//     it (the shadow walk drops PDE bits 13-20), and there is no memory above 4 GiB to map.
+//   PSE36 (17): there is no memory above 4 GiB to map (both engines take PDE bits 13-20 as
+//     Unicorn's walker does, so such a page is open bus, never RAM below 4 GiB).
 //   DS, ACPI, SS, HTT, TM, PBE (21, 22, 27, 28, 29, 31): not emulated.
 const LEAF1_EDX =
   (1 << 0) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) |
