@@ -3,6 +3,7 @@ import { bootBench } from '../bench/boot-bench.js';
 import { BenchError, foundationBench } from '../bench/foundation-bench.js';
 import { MAX_TRAPBENCH_PAGES, trapBench } from '../bench/trap-bench.js';
 import { parsePositiveInteger } from './options.js';
+import { BROKEN_PIPE_STATUS } from './run-stop.js';
 import { UserError } from './user-error.js';
 
 export interface BenchOptions {
@@ -19,6 +20,11 @@ const DEFAULT_RUNS: Record<(typeof SUITES)[number], string> = { foundation: '5',
 
 export async function benchCommand(suite: string, options: BenchOptions): Promise<number> {
   const log = (line: string) => process.stdout.write(`${line}\n`);
+  const warn = (line: string) => process.stderr.write(`vmm: warning: ${line}\n`);
+  // A reader that went away (`vmm bench | head`): stop quietly, as SIGPIPE stops other tools.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(BROKEN_PIPE_STATUS);
+  });
   const known = (SUITES as readonly string[]).includes(suite);
   const runs = parsePositiveInteger('run count', options.runs ?? (known ? DEFAULT_RUNS[suite as (typeof SUITES)[number]] : '1'));
   let run: Promise<void>;
@@ -29,6 +35,7 @@ export async function benchCommand(suite: string, options: BenchOptions): Promis
         iterations: parsePositiveInteger('iteration count', options.iterations),
         portWrites: parsePositiveInteger('port write count', options.portWrites),
         log,
+        warn,
       });
       break;
     case 'boot':
