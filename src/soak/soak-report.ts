@@ -37,10 +37,18 @@ export function soakExitStatus(results: readonly RunResult[], interrupted: boole
   return results.length > 0 ? 0 : 1;
 }
 
-/** The report after the runs: a table per guest and engine, the failures, the summary line. */
-export function reportLines(plan: readonly PlannedRun[], results: readonly RunResult[], interrupted: boolean): string[] {
-  const cells: string[] = [];
-  for (const run of plan) if (!cells.includes(cellName(run))) cells.push(cellName(run));
+/**
+ * The report after the runs: a table per guest and engine (in the order given, not the order
+ * they ran), the failures, the summary line.
+ */
+export function reportLines(
+  order: { guests: readonly string[]; engines: readonly string[] },
+  plan: readonly PlannedRun[],
+  results: readonly RunResult[],
+  interrupted: boolean,
+): string[] {
+  const planned = new Set(plan.map(cellName));
+  const cells = order.guests.flatMap((guest) => order.engines.map((engine) => `${guest}/${engine}`)).filter((cell) => planned.has(cell));
   const byCell = (cell: string) => results.filter((result) => cellName(result.run) === cell);
   const rows = cells.map((cell) => {
     const [guest, engine] = cell.split('/');

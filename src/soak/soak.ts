@@ -51,7 +51,8 @@ export async function soak(options: SoakOptions): Promise<number> {
   };
   await Promise.all(Array.from({ length: parallel }, worker));
 
-  for (const line of reportLines(plan, results, interrupt.aborted)) log(line);
+  const order = { guests: guests.map((guest) => guest.name), engines };
+  for (const line of reportLines(order, plan, results, interrupt.aborted)) log(line);
   return soakExitStatus(results, interrupt.aborted);
 }
 
