@@ -3,15 +3,17 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { exitCounts, ROOT, runVmm } from './run-vmm.js';
+import { exitCounts, ROOT, runVmm, runVmmAsync } from './run-vmm.js';
 
 const images = join(ROOT, 'guests', 'images');
 const image = (name: string) => join(images, name);
+// A boot takes 8-30 s; on a busy 2-core machine several times that.
+const LINUX_TEST_MS = 310_000;
 
 describe('real guests under the direct engine', () => {
-  it('Debian Linux boots to its userspace markers and powers off', () => {
+  it('Debian Linux boots to its userspace markers and powers off', async () => {
     expect(existsSync(image('vmlinuz')), 'run scripts/setup.sh to fetch the images').toBe(true);
-    const run = runVmm(
+    const run = await runVmmAsync(
       ['boot', '--kernel', image('vmlinuz'), '--initrd', image('initrd.gz'), '-a', 'console=ttyS0', '-m', '128', '--no-stdin', '--time-limit', '240'],
       300,
     );
@@ -28,7 +30,7 @@ describe('real guests under the direct engine', () => {
     const counts = exitCounts(run.stderr);
     expect(counts['irq-injected']).toBeGreaterThan(100); // timer, serial interrupts
     expect(counts.exception).toBeGreaterThan(100); // page faults, INT 0x80 system calls
-  });
+  }, LINUX_TEST_MS);
 
   it('memtest86+ prints its banner and starts its first test on the serial console', () => {
     expect(existsSync(image('memtest86+ia32.bin')), 'run scripts/setup.sh to fetch the images').toBe(true);
@@ -45,8 +47,8 @@ describe('real guests under the direct engine', () => {
 });
 
 describe('real guests under the trap engine', () => {
-  it('Debian Linux boots deprivileged on shadow page tables, reaches user space and powers off', () => {
-    const run = runVmm(
+  it('Debian Linux boots deprivileged on shadow page tables, reaches user space and powers off', async () => {
+    const run = await runVmmAsync(
       ['boot', '--kernel', image('vmlinuz'), '--initrd', image('initrd.gz'), '-e', 'trap', '-a', 'console=ttyS0', '-m', '128', '--no-stdin',
         '--time-limit', '240'],
       300,
@@ -66,5 +68,5 @@ describe('real guests under the trap engine', () => {
     // The report lists where Linux could tell it is deprivileged (PUSHF, SMSW, ...).
     expect(run.stderr).toMatch(/equivalence: \d+ place\(s\)/);
     expect(run.stderr).toMatch(/pushf: PUSHF/);
-  });
+  }, LINUX_TEST_MS);
 });

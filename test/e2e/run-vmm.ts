@@ -1,5 +1,5 @@
 // Runs the built `vmm` command as a user would, capturing what it prints and its exit status.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -21,6 +21,22 @@ export function runVmm(args: string[], timeoutSeconds = 60): VmmRun {
   });
   if (result.error) throw result.error;
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * runVmm for long runs (a Linux boot, a soak): the test worker keeps serving vitest while the
+ * guest runs, where a synchronous wait of a minute or more makes vitest's own messages time out.
+ */
+export function runVmmAsync(args: string[], timeoutSeconds = 60): Promise<VmmRun> {
+  const child = spawn(process.execPath, [VMM, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutSeconds * 1000 });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
 }
 
 export function guestPath(name: string): string {
