@@ -8,7 +8,7 @@ export function handleStopSignals(stopper: RunStopper): () => void {
     const handler = () => {
       const pending = stopper.request;
       if (pending) {
-        process.stderr.write(`vmm: ${signal} again: ending at once\n`);
+        process.stderr.write(`vmm: ${signal} while stopping: ending at once\n`);
         // process.exit runs the 'exit' handlers, which give the terminal back its modes.
         process.exit(pending.status);
       }

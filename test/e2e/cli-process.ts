@@ -21,12 +21,25 @@ export class VmmProcess {
   private readonly started = Date.now();
   private readonly ended: Promise<Ended>;
 
-  /** stdout 'unread' makes it a pipe nobody reads. */
-  constructor(args: string[], stdio: { stdin?: 'ignore' | 'pipe'; stdout?: 'pipe' | 'unread' | number } = {}, timeoutMs = 30_000) {
+  /**
+   * stdout 'unread' makes it a pipe nobody reads; 'stalled', one whose reader stops after the
+   * first bytes (so the test knows the guest runs).
+   */
+  constructor(
+    args: string[],
+    stdio: { stdin?: 'ignore' | 'pipe'; stdout?: 'pipe' | 'unread' | 'stalled' | number } = {},
+    timeoutMs = 30_000,
+  ) {
     const stdout = stdio.stdout ?? 'pipe';
-    const options: StdioOptions = [stdio.stdin ?? 'ignore', stdout === 'unread' ? 'pipe' : stdout, 'pipe'];
+    const options: StdioOptions = [stdio.stdin ?? 'ignore', typeof stdout === 'number' ? stdout : 'pipe', 'pipe'];
     this.child = spawn(process.execPath, [VMM, ...args], { cwd: ROOT, stdio: options });
     if (stdout === 'pipe') this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString('latin1')));
+    if (stdout === 'stalled') {
+      this.child.stdout!.once('data', (d: Buffer) => {
+        this.stdout += d.toString('latin1');
+        this.child.stdout!.pause();
+      });
+    }
     this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString('latin1')));
     const killer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
     this.ended = new Promise((resolve) => {
