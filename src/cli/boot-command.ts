@@ -1,5 +1,5 @@
 // `vmm boot [image]`: load a guest, run it under an engine, report how it ended.
-import { closeSync, openSync } from 'node:fs';
+import { openSync } from 'node:fs';
 import { LoadError, type LoadPlan } from '../boot/load-plan.js';
 import { planImage } from '../boot/detect.js';
 import { createEngine, UnknownEngine } from '../engines/index.js';
@@ -143,7 +143,7 @@ export function prepareRun(
   }
   const outputName =
     options.serial !== undefined ? `serial output to '${options.serial}'` : fd === 1 ? 'standard output' : 'standard error';
-  const output = new ConsoleOutput(fd, (error) => stopper.stop(outputFailure(error, outputName)));
+  const output = new ConsoleOutput(fd, fd !== serialFd, (error) => stopper.stop(outputFailure(error, outputName)));
   let machine: Machine;
   try {
     machine = new Machine({ ramBytes, consoleOutput: output.push, translationBufferBytes, vmmRegion: engine.name === 'trap' });
@@ -152,9 +152,7 @@ export function prepareRun(
     throw error;
   }
   machine.load(plan);
-  const closeSerial = () => {
-    if (fd !== serialFd) closeSync(fd);
-  };
+  const closeSerial = () => output.close();
   handleStopSignals(stopper);
   return { machine, engine, limits, plan, image, imagePath: path, output, closeSerial, stopper };
 }

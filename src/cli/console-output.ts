@@ -6,7 +6,7 @@
 // a pipe or socket is written asynchronously, and what its reader has not taken yet waits in
 // memory up to BACKLOG_LIMIT bytes. Past that the guest's further output is dropped (and
 // counted) until the reader catches up: the guest is never slowed down by its reader.
-import { fstatSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
@@ -23,11 +23,20 @@ interface OutputTarget {
   backlog(): number;
   /** Resolves when the backlog is empty or `giveUp` resolves; true if it emptied. */
   drain(giveUp: Promise<void>): Promise<boolean>;
+  /** Closes the descriptor, if it is the target's own. */
+  close(): void;
 }
 
 /** A file, a terminal, a character device: written synchronously. */
 class SyncTarget implements OutputTarget {
-  constructor(private readonly fd: number) {}
+  constructor(
+    private readonly fd: number,
+    private readonly owned: boolean,
+  ) {}
+
+  close(): void {
+    if (this.owned) closeSync(this.fd);
+  }
 
   write(bytes: Uint8Array): void {
     writeFully(this.fd, bytes);
@@ -44,8 +53,17 @@ class SyncTarget implements OutputTarget {
 
 /** A pipe or socket: written asynchronously through a Node stream. */
 class StreamTarget implements OutputTarget {
-  constructor(private readonly stream: Writable, onError: (error: NodeJS.ErrnoException) => void) {
+  constructor(
+    private readonly stream: Writable,
+    private readonly owned: boolean,
+    onError: (error: NodeJS.ErrnoException) => void,
+  ) {
     stream.on('error', onError);
+  }
+
+  close(): void {
+    // The stream closes its descriptor (and already has, after an error).
+    if (this.owned) this.stream.destroy();
   }
 
   write(bytes: Uint8Array): void {
@@ -87,12 +105,12 @@ export function writeFully(fd: number, bytes: Uint8Array): void {
   }
 }
 
-function targetFor(fd: number, onError: (error: NodeJS.ErrnoException) => void): OutputTarget {
+function targetFor(fd: number, owned: boolean, onError: (error: NodeJS.ErrnoException) => void): OutputTarget {
   const stat = fstatSync(fd);
-  if (!stat.isFIFO() && !stat.isSocket()) return new SyncTarget(fd);
+  if (!stat.isFIFO() && !stat.isSocket()) return new SyncTarget(fd, owned);
   // Standard output and error have their Node streams already (vmm's own lines use stderr's).
-  const stream = fd === 1 ? process.stdout : fd === 2 ? process.stderr : new Socket({ fd, readable: false, writable: true });
-  return new StreamTarget(stream, onError);
+  if (!owned && (fd === 1 || fd === 2)) return new StreamTarget(fd === 1 ? process.stdout : process.stderr, false, onError);
+  return new StreamTarget(new Socket({ fd, readable: false, writable: true }), owned, onError);
 }
 
 export class ConsoleOutput {
@@ -106,9 +124,16 @@ export class ConsoleOutput {
   /** Bytes dropped because the reader was BACKLOG_LIMIT behind. */
   dropped = 0;
 
-  /** `onError` hears of the first write error (EPIPE, ENOSPC...); output is discarded after it. */
-  constructor(fd: number, private readonly onError: (error: NodeJS.ErrnoException) => void) {
-    this.target = targetFor(fd, (error) => this.fail(error));
+  /**
+   * `onError` hears of the first write error (EPIPE, ENOSPC...); output is discarded after it.
+   * An `owned` descriptor (a --serial file) is closed by close().
+   */
+  constructor(
+    fd: number,
+    owned: boolean,
+    private readonly onError: (error: NodeJS.ErrnoException) => void,
+  ) {
+    this.target = targetFor(fd, owned, (error) => this.fail(error));
     this.terminal = isatty(fd);
   }
 
@@ -154,6 +179,10 @@ export class ConsoleOutput {
       this.push(0x0a);
       this.flush();
     }
+  }
+
+  close(): void {
+    this.target.close();
   }
 
   private fail(error: NodeJS.ErrnoException): void {

@@ -1,7 +1,7 @@
 // Outputs that go away, fill up or stop being read: `| head` ends vmm quietly with status 141
 // (as SIGPIPE ends other tools), a full device is one error line naming it, and a reader that
 // does not read does not keep the time limit from ending the run.
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,15 @@ describe('a reader that goes away', () => {
   it('vmm boot | head -2: status 141, nothing on stderr', () => {
     const run = intoHead(['boot', writeGuest(dir, 'chatter'), ...FLAT_ARGS], 2);
     expect(run).toEqual({ status: 141, stdout: 'y\ny\n', stderr: '' });
+  });
+
+  it('vmm boot --serial <FIFO> whose reader leaves: status 141, nothing on stderr', () => {
+    const fifo = join(dir, 'serial.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const reader = spawn('sh', ['-c', `head -c 10 '${fifo}' > /dev/null`], { stdio: 'ignore' });
+    const run = runVmm(['boot', writeGuest(dir, 'chatter'), ...FLAT_ARGS, '--serial', fifo]);
+    reader.kill();
+    expect(run).toEqual({ status: 141, stdout: '', stderr: '' });
   });
 
   it('vmm trace | head: status 141, nothing on stderr', () => {
