@@ -4,22 +4,9 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { engineNames } from '../../src/engines/index.js';
-import { ROOT, runVmm, VMM, type VmmRun } from './run-vmm.js';
+import { ROOT, runVmm, runVmmAsync, VMM } from './run-vmm.js';
 
 const QUICK_SOAK_SECONDS = 480;
-
-/** runVmm without blocking the test worker for minutes (vitest's own messages would time out). */
-function runVmmAsync(args: string[], timeoutSeconds: number): Promise<VmmRun> {
-  const child = spawn(process.execPath, [VMM, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutSeconds * 1000 });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 function lastLine(text: string): string {
   return text.trimEnd().split('\n').at(-1) ?? '';
