@@ -15,7 +15,7 @@ import { ConsoleOutput } from './console-output.js';
 import { describeErrno } from './errno.js';
 import { BROKEN_PIPE_STATUS, RunStopper, type StopRequest } from './run-stop.js';
 import { attachSerialInput } from './serial-input.js';
-import { handleStopSignals } from './signals.js';
+import { StopSignals } from './signals.js';
 import { defaultGuestPath, readGuestImage } from './guest-image.js';
 import { parseAddress, parsePositiveInteger, parsePositiveNumber, parseRamMiB } from './options.js';
 import { USAGE_ERROR_STATUS, UserError } from './user-error.js';
@@ -82,6 +82,8 @@ export interface PreparedRun {
   closeSerial: () => void;
   /** Where signals, the quit key and broken outputs ask for the end of the run. */
   stopper: RunStopper;
+  /** SIGINT, SIGTERM, SIGHUP: handled from the end of prepareRun. */
+  signals: StopSignals;
 }
 
 /**
@@ -108,8 +110,7 @@ export function prepareRun(
   imagePath: string | undefined,
   options: BootOptions,
   serialFd: number,
-  translationBufferBytes?: number,
-  stopper = new RunStopper(),
+  { translationBufferBytes, stopper = new RunStopper() }: { translationBufferBytes?: number; stopper?: RunStopper } = {},
 ): PreparedRun {
   const ramMiB = parseRamMiB(options.memory);
   const engine = (() => {
@@ -153,8 +154,9 @@ export function prepareRun(
   }
   machine.load(plan);
   const closeSerial = () => output.close();
-  handleStopSignals(stopper);
-  return { machine, engine, limits, plan, image, imagePath: path, output, closeSerial, stopper };
+  const signals = new StopSignals(stopper);
+  signals.install();
+  return { machine, engine, limits, plan, image, imagePath: path, output, closeSerial, stopper, signals };
 }
 
 /** A finished run, before it is reported. */

@@ -89,19 +89,32 @@ class StreamTarget implements OutputTarget {
   }
 }
 
+/** Told when a synchronous write has to wait for its reader, and when it no longer does. */
+export interface BlockedWriteHooks {
+  blocked(): void;
+  unblocked(): void;
+}
+
 /**
- * Writes all of `bytes` to a descriptor opened for synchronous writes. A descriptor someone
- * made non-blocking answers EAGAIN when full: wait a millisecond rather than spin.
+ * Writes all of `bytes` to a descriptor, synchronously. A non-blocking descriptor answers EAGAIN
+ * when its reader is behind: wait a millisecond at a time rather than spin.
  */
-export function writeFully(fd: number, bytes: Uint8Array): void {
+export function writeFully(fd: number, bytes: Uint8Array, hooks?: BlockedWriteHooks): void {
   let offset = 0;
-  while (offset < bytes.length) {
-    try {
-      offset += writeSync(fd, bytes, offset, bytes.length - offset);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+  let waiting = false;
+  try {
+    while (offset < bytes.length) {
+      try {
+        offset += writeSync(fd, bytes, offset, bytes.length - offset);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+        if (!waiting) hooks?.blocked();
+        waiting = true;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+      }
     }
+  } finally {
+    if (waiting) hooks?.unblocked();
   }
 }
 

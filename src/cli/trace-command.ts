@@ -1,5 +1,5 @@
 // `vmm trace [image]`: boot a guest with every executed instruction recorded.
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { isElf, parseElf32, type ElfSymbol } from '../boot/elf32.js';
 import { Decoder } from '../decode/decoder.js';
 import { parseTraceFilter, TraceFilterError, type TraceFilterOptions } from '../trace/filters.js';
@@ -45,10 +45,19 @@ export async function traceCommand(imagePath: string | undefined, options: Trace
     }
   }
   const stopper = new RunStopper();
-  const traceName = options.output === undefined ? 'the trace to standard output' : `the trace to '${options.output}'`;
-  const out = new TraceFileOutput(traceFd, (error) => stopper.stop(outputFailure(error, traceName)));
   // With the trace on standard output, the guest's console goes to standard error.
-  const prepared = prepareRun(imagePath, options, traceFd === 1 ? 2 : 1, TRACE_TRANSLATION_BUFFER_BYTES, stopper);
+  const prepared = prepareRun(imagePath, options, traceFd === 1 ? 2 : 1, {
+    translationBufferBytes: TRACE_TRANSLATION_BUFFER_BYTES,
+    stopper,
+  });
+  const traceName = options.output === undefined ? 'the trace to standard output' : `the trace to '${options.output}'`;
+  // A pipe on standard output is made non-blocking (as Node's own stream for it does), so that a
+  // write that has to wait for the reader is seen as such: signals keep their default action then.
+  if (traceFd === 1 && isPipe(1)) void process.stdout;
+  const out = new TraceFileOutput(traceFd, (error) => stopper.stop(outputFailure(error, traceName)), {
+    blocked: () => prepared.signals.uninstall(),
+    unblocked: () => prepared.signals.install(),
+  });
   // The module is the image's own bytes, not what the loader built around it (GDT, boot info).
   const reserved = prepared.plan.reserved;
   const own = prepared.plan.chunks.filter(
@@ -81,6 +90,11 @@ export async function traceCommand(imagePath: string | undefined, options: Trace
   const status = reportRun(run, prepared.engine, stopper);
   if (stopper.request?.kind !== 'quiet') process.stderr.write(traceSummary(tracer));
   return status;
+}
+
+function isPipe(fd: number): boolean {
+  const stat = fstatSync(fd);
+  return stat.isFIFO() || stat.isSocket();
 }
 
 function symbolsOf(image: Uint8Array): ElfSymbol[] | undefined {

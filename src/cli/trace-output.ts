@@ -3,7 +3,7 @@
 // memory at disk speed. A trace is never dropped: a slow reader of a pipe slows the guest down.
 // A write that fails (EPIPE from a reader that left, ENOSPC) is reported once through `onError`
 // and the rest of the trace is discarded, so the run can end and say why.
-import { writeFully } from './console-output.js';
+import { writeFully, type BlockedWriteHooks } from './console-output.js';
 
 const FLUSH_BYTES = 1 << 20;
 
@@ -12,9 +12,11 @@ export class TraceFileOutput {
   private pending = 0;
   private failed = false;
 
+  /** `hooks` hear when a write waits for the reader (see signals.ts). */
   constructor(
     private readonly fd: number,
     private readonly onError: (error: NodeJS.ErrnoException) => void,
+    private readonly hooks?: BlockedWriteHooks,
   ) {}
 
   readonly write = (chunk: string | Uint8Array): void => {
@@ -44,7 +46,7 @@ export class TraceFileOutput {
   private writeAll(bytes: Uint8Array): void {
     if (this.failed) return;
     try {
-      writeFully(this.fd, bytes);
+      writeFully(this.fd, bytes, this.hooks);
     } catch (error) {
       this.failed = true;
       this.onError(error as NodeJS.ErrnoException);

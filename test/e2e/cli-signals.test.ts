@@ -81,6 +81,17 @@ describe('signals end a trace cleanly, with the trace complete', () => {
     expect(bytes.length - (table.index + table[0].length)).toBe(blocks * 8);
   });
 
+  it('while the trace waits for a reader that does not read, a signal has its default action', async () => {
+    // No handler can run while vmm is held in a write, so the signal ends vmm at once.
+    const vmm = new VmmProcess(['trace', writeGuest(dir, 'spin'), ...FLAT_ARGS], { stdout: 'unread' });
+    await sleep(2500);
+    const sent = Date.now();
+    vmm.kill('SIGTERM');
+    const ended = await vmm.end();
+    expect(ended.signal).toBe('SIGTERM');
+    expect(Date.now() - sent).toBeLessThan(1000);
+  });
+
   it('SIGINT: a text trace ends with whole lines', async () => {
     const output = join(dir, 'trace.txt');
     const vmm = new VmmProcess(['trace', writeGuest(dir, 'readySpin'), ...FLAT_ARGS, '-o', output]);
