@@ -7,6 +7,8 @@ import { describeErrno } from './errno.js';
 import { UserError } from './user-error.js';
 
 export const DEFAULT_GUEST = 'multiboot.elf';
+/** One read at most (Node refuses reads of 2 GiB or more). */
+const READ_CHUNK = 1 << 30;
 
 export function defaultGuestPath(): string {
   return join(projectRoot(), 'guests', 'build', DEFAULT_GUEST);
@@ -53,10 +55,15 @@ export function readGuestImage(path: string, what: string, maxBytes: number): Ui
     const opened = fstatSync(fd);
     if (!opened.isFile()) return fail(kindOf(opened));
     checkSize(path, what, opened.size, maxBytes);
-    const bytes = new Uint8Array(opened.size);
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(opened.size);
+    } catch {
+      return fail(`its ${opened.size} bytes do not fit in vmm's memory`);
+    }
     let length = 0;
     while (length < bytes.length) {
-      const n = readSync(fd, bytes, length, bytes.length - length, length);
+      const n = readSync(fd, bytes, length, Math.min(READ_CHUNK, bytes.length - length), length);
       if (n === 0) break;
       length += n;
     }
