@@ -11,7 +11,7 @@ import { Reg } from '../vmm/registers.js';
 import { csEip } from '../util/hex.js';
 import type { Engine } from '../engines/engine.js';
 import { DEFAULT_RAM_MIB } from '../vmm/layout.js';
-import { ConsoleOutput } from './console-output.js';
+import { BACKLOG_LIMIT, ConsoleOutput } from './console-output.js';
 import { describeErrno } from './errno.js';
 import { BROKEN_PIPE_STATUS, RunStopper, type StopRequest } from './run-stop.js';
 import { attachSerialInput } from './serial-input.js';
@@ -207,7 +207,7 @@ export async function executeRun(prepared: PreparedRun, options: BootOptions): P
   clearTimeout(graceTimer);
   prepared.closeSerial();
   if (output.dropped > 0) {
-    notes.push(`${output.dropped} bytes of guest output were dropped: its reader fell more than 8 MiB behind`);
+    notes.push(`${output.dropped} bytes of guest output were dropped: its reader fell more than ${BACKLOG_LIMIT >> 20} MiB behind`);
   }
   if (unwritten > 0) notes.push(`${unwritten} bytes of guest output were not written: its reader did not take them`);
   return { result, stoppedByHost, where, notes };
