@@ -3,7 +3,7 @@
 // interrupt, the FIFO, or a polling loop on LSR), and gives unread ones back to its queue when
 // the guest clears the FIFO or resets the receiver, as Linux's 8250 driver does when it starts.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -191,26 +191,41 @@ ready: db 'ready', 10, 0
     return bin;
   }
 
-  async function runWithInput(image: string, input: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
-    const child = spawn(process.execPath, [VMM, 'boot', image, '--format', 'flat', '--load-address', '0x100000', '--time-limit', '30'], {
-      cwd: ROOT,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('latin1')));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('latin1')));
-    child.stdin.end(input);
-    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    return { status, stdout, stderr };
-  }
-
   for (const polled of [false, true]) {
     it(polled ? 'a polled receiver' : 'an interrupt-driven receiver with a FIFO', async () => {
-      const run = await runWithInput(build(polled ? 'polled' : 'fifo', polled), 'hello\nq');
+      const image = build(polled ? 'polled' : 'fifo', polled);
+      const run = await runWithInput([image, '--format', 'flat', '--load-address', '0x100000', '--time-limit', '30'], 'hello\nq');
       expect(run.stderr).toMatch(/debug-exit port with value 0x0 \(status 1\)/);
       expect(run.stdout).toBe('ready\n<68><65><6C><6C><6F><0A>\n');
       expect(run.status).toBe(1);
     });
   }
+});
+
+async function runWithInput(args: string[], input: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [VMM, 'boot', ...args], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString('latin1')));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString('latin1')));
+  child.stdin.end(input);
+  const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { status, stdout, stderr };
+}
+
+const images = join(ROOT, 'guests', 'images');
+
+describe.skipIf(!existsSync(join(images, 'vmlinuz')) || !existsSync(join(images, 'initrd.gz')))('Debian Linux', () => {
+  it('runs the commands piped to it before its serial driver started, and powers off', async () => {
+    const run = await runWithInput(
+      ['--kernel', join(images, 'vmlinuz'), '--initrd', join(images, 'initrd.gz'), '-a', 'console=ttyS0 rdinit=/bin/sh quiet', '-m', '128', '--time-limit', '120'],
+      'echo hi-from-$((6*7))\npoweroff -f\n',
+    );
+    expect(run.stdout).toContain('hi-from-42');
+    expect(run.stderr).toMatch(/^vmm: guest halted with interrupts disabled/m);
+    expect(run.status).toBe(0);
+  }, 180_000);
 });
