@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { computeReport } from '../../src/bench/foundation-bench.js';
-import { runVmm } from './run-vmm.js';
+import { runVmmAsync } from './run-vmm.js';
 
 const haveQemu = spawnSync('qemu-system-i386', ['--version']).status === 0;
 
@@ -37,8 +37,8 @@ describe('the compute comparison', () => {
 });
 
 describe.skipIf(!haveQemu)('vmm bench foundation with tiny workloads', () => {
-  it('prints no negative time, says what is too short, and warns on stderr', () => {
-    const run = runVmm(['bench', 'foundation', '--runs', '1', '--iterations', '10', '--port-writes', '10'], 180);
+  it('prints no negative time, says what is too short, and warns on stderr', async () => {
+    const run = await runVmmAsync(['bench', 'foundation', '--runs', '1', '--iterations', '10', '--port-writes', '10'], 180);
     expect(run.status).toBe(0);
     expect(run.stdout).not.toMatch(/-\d/);
     expect(run.stdout).toMatch(/^ {2}one port-I\/O exit round trip into TypeScript: too short to measure \(the run took 0\.\d{3} s\)$/m);
@@ -47,5 +47,5 @@ describe.skipIf(!haveQemu)('vmm bench foundation with tiny workloads', () => {
     const ratio = /ratio vmm\/qemu \(workload\): (.*)$/m.exec(run.stdout)![1];
     if (ratio.startsWith('not given')) expect(run.stderr).toMatch(/^vmm: warning: the compute workload under /m);
     else expect(run.stdout.match(/workload \d+\.\d{3} s/g)).toHaveLength(2);
-  });
+  }, 200_000);
 });
