@@ -6,7 +6,6 @@ import { createEngine, UnknownEngine } from '../engines/index.js';
 import { Machine } from '../vmm/machine.js';
 import { NativeCoreMissing } from '../vmm/native.js';
 import { runMachine, type RunLimits, type RunResult } from '../vmm/run-loop.js';
-import type { StopCause } from '../vmm/machine.js';
 import { Reg } from '../vmm/registers.js';
 import { csEip } from '../util/hex.js';
 import type { Engine } from '../engines/engine.js';
@@ -175,10 +174,7 @@ export async function executeRun(prepared: PreparedRun, options: BootOptions): P
   const { machine, engine, limits, output, stopper } = prepared;
   const detachInput = options.stdin ? attachSerialInput(machine, stopper) : () => {};
   machine.mayReceiveInput = options.stdin;
-  // The run loop ends a run whose stop cause is an exit limit; which one was ours is told apart
-  // by identity, and reported as the request's own reason.
-  const hostStop: StopCause = { kind: 'exit-limit' };
-  stopper.attach(() => machine.stop(hostStop));
+  stopper.attach(() => machine.stop({ kind: 'host-request' }));
   const flushTimer = setInterval(() => output.flush(), 50);
   let result: RunResult;
   let where: string;
@@ -192,7 +188,7 @@ export async function executeRun(prepared: PreparedRun, options: BootOptions): P
     detachInput();
     machine.close();
   }
-  const stoppedByHost = machine.stopCause === hostStop;
+  const stoppedByHost = result.outcome.kind === 'host-stop';
 
   // The guest's own end waits for the reader as any program writing to a pipe does, until a
   // signal; an end vmm chose waits DRAIN_GRACE_MS at most.
@@ -245,6 +241,7 @@ export function describeOutcome(result: RunResult): string {
     case 'halted':
     case 'guest-crashed':
     case 'limit':
+    case 'host-stop':
       return o.message;
   }
 }

@@ -37,7 +37,9 @@ export type StopCause =
   | { kind: 'debug-exit'; status: number; value: number }
   | { kind: 'reset'; by: string }
   | { kind: 'trace-complete'; instructions: number }
-  | { kind: 'exit-limit' };
+  | { kind: 'exit-limit' }
+  /** The host ended the run (a signal, the console's quit key, an output that broke). */
+  | { kind: 'host-request' };
 
 export interface InlineCounters {
   portIn: number;

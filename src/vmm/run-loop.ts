@@ -19,7 +19,9 @@ export type RunOutcome =
   | { kind: 'debug-exit'; status: number; value: number }
   | { kind: 'halted'; status: 0; message: string }
   | { kind: 'guest-crashed'; status: 4; message: string }
-  | { kind: 'limit'; status: 6; message: string };
+  | { kind: 'limit'; status: 6; message: string }
+  /** Ended on the host's request; the requester knows why and with which status vmm exits. */
+  | { kind: 'host-stop'; status: 0; message: string };
 
 export interface RunResult {
   outcome: RunOutcome;
@@ -116,6 +118,9 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
           break;
         case 'reset':
           outcome = { kind: 'halted', status: 0, message: `guest reset the machine through ${cause.by}; vmm ends the run (reboot is not supported)` };
+          break;
+        case 'host-request':
+          outcome = { kind: 'host-stop', status: 0, message: `the host ended the run at ${csEip(exit.cs, exit.eip)}` };
           break;
         case 'exit-limit':
           // The stop the VMM asked for to end the run is its own, not one of the guest's exits.
