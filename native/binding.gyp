@@ -6,6 +6,7 @@
         "src/addon.cc",
         "src/guest-memory.cc",
         "src/event-injection.cc",
+        "src/exact-stop.cc",
         "src/exception-state.cc",
         "src/guest-page-walk.cc",
         "src/host-tsc.cc",

@@ -27,6 +27,40 @@ int32_t int32_at(const std::vector<uint8_t>& blob, size_t offset) {
   return v;
 }
 
+constexpr uint32_t kInhibitIrq = 1u << 3;  // QEMU's HF_INHIBIT_IRQ_MASK
+constexpr uint64_t kShadowProbeCode = 0x2000;
+
+// Stops at the block at the address user_data points to.
+void stop_at_block(uc_engine* uc, uint64_t address, uint32_t size, void* user_data) {
+  if (address == *static_cast<uint64_t*>(user_data)) uc_emu_stop(uc);
+}
+
+// The hflags word: one run stops right after an STI (the shadow held), another one instruction
+// later (the shadow over); the only 32-bit word that differs in just the inhibit bit is it.
+bool probe_hflags(uc_engine* uc, uc_context* ctx, size_t* offset) {
+  const uint8_t code[] = {0xFB, 0x90, 0x90, 0x90, 0xF4};  // sti ; nop ; nop ; nop ; hlt
+  uc_mem_write(uc, kShadowProbeCode, code, sizeof code);
+  uint64_t stop_at = kShadowProbeCode + 1;
+  uc_hook hook;
+  uc_hook_add(uc, &hook, UC_HOOK_BLOCK, reinterpret_cast<void*>(stop_at_block), &stop_at, 1, 0);
+  uc_emu_start(uc, kShadowProbeCode, 0, 0, 0);
+  std::vector<uint8_t> held = snapshot(uc, ctx);
+  stop_at = kShadowProbeCode + 2;
+  uc_emu_start(uc, kShadowProbeCode + 1, 0, 0, 0);
+  std::vector<uint8_t> over = snapshot(uc, ctx);
+  uc_hook_del(uc, hook);
+  std::vector<size_t> found;
+  for (size_t off = 0; off + 4 <= held.size(); off += 4) {
+    uint32_t a, b;
+    std::memcpy(&a, held.data() + off, 4);
+    std::memcpy(&b, over.data() + off, 4);
+    if ((a & kInhibitIrq) && (a ^ b) == kInhibitIrq) found.push_back(off);
+  }
+  if (found.size() != 1) return false;
+  *offset = found[0];
+  return true;
+}
+
 }  // namespace
 
 bool probe_exception_state_layout(ExceptionStateLayout* layout, std::string* error) {
@@ -75,6 +109,8 @@ bool probe_exception_state_layout(ExceptionStateLayout* layout, std::string* err
       std::vector<uint8_t> after_int = snapshot(uc, ctx);
       if (vector != 0x21 || int32_at(after, layout->is_int_offset) != 0 || int32_at(after_int, layout->is_int_offset) != 1) {
         *error = "exception-state probe: cannot identify Unicorn's exception_is_int field";
+      } else if (!probe_hflags(uc, ctx, &layout->hflags_offset)) {
+        *error = "exception-state probe: cannot identify Unicorn's hflags (the interrupt shadow)";
       } else {
         found = true;
       }
@@ -106,6 +142,24 @@ bool ExceptionState::is_software_interrupt() const {
   int32_t is_int;
   std::memcpy(&is_int, reinterpret_cast<const uint8_t*>(context_) + layout_.is_int_offset, sizeof is_int);
   return is_int != 0;
+}
+
+bool ExceptionState::interrupt_shadow() {
+  uc_context_save(uc_, context_);
+  uint32_t hflags;
+  std::memcpy(&hflags, reinterpret_cast<uint8_t*>(context_) + layout_.hflags_offset, sizeof hflags);
+  return hflags & kInhibitIrq;
+}
+
+void ExceptionState::clear_interrupt_shadow() {
+  uc_context_save(uc_, context_);
+  uint8_t* blob = reinterpret_cast<uint8_t*>(context_);
+  uint32_t hflags;
+  std::memcpy(&hflags, blob + layout_.hflags_offset, sizeof hflags);
+  if (!(hflags & kInhibitIrq)) return;
+  hflags &= ~kInhibitIrq;
+  std::memcpy(blob + layout_.hflags_offset, &hflags, sizeof hflags);
+  uc_context_restore(uc_, context_);
 }
 
 void ExceptionState::reset_old_exception() {

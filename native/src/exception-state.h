@@ -21,6 +21,9 @@ struct ExceptionStateLayout {
   // env->exception_is_int, the int after error_code in QEMU's CPUX86State (checked by the probe
   // with an INT n): 1 when the event came from INT n / INT3 / INTO, 0 for a fault or trap.
   size_t is_int_offset = 0;
+  // env->hflags, whose bit 3 (HF_INHIBIT_IRQ) is the interrupt shadow: set by STI, MOV SS and
+  // POP SS, cleared once the next instruction has run (QEMU ends a block after each of them).
+  size_t hflags_offset = 0;
 };
 
 // Returns false and sets `error` when the probe cannot identify both fields unambiguously.
@@ -38,6 +41,11 @@ class ExceptionState {
   // Whether the event being reported came from an INT n, INT3 or INTO instruction (EIP is then
   // past it). Valid after error_code_in_hook(), from the same saved context.
   bool is_software_interrupt() const;
+  // Whether the CPU holds off interrupts for one instruction after STI, MOV SS or POP SS (SDM
+  // Vol. 3 §6.8.3); true at the boundary right after one. Valid between blocks.
+  bool interrupt_shadow();
+  // Delivering an event ends the shadow.
+  void clear_interrupt_shadow();
   // Clears old_exception so the next exception is not escalated. Call after every uc_emu_start:
   // an exception raised while a stop is already requested is dropped without reaching the hook
   // (the instruction runs again on the next entry) but still leaves old_exception set.

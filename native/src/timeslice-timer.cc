@@ -1,8 +1,18 @@
 #include "timeslice-timer.h"
 
-namespace vmm {
+#include <algorithm>
 
-TimesliceTimer::TimesliceTimer(std::atomic<bool>* stop_flag) : stop_flag_(stop_flag), thread_([this] { loop(); }) {}
+namespace vmm {
+namespace {
+
+constexpr std::chrono::microseconds kFirstPoll{20};
+constexpr std::chrono::microseconds kLongestPoll{1000};
+constexpr std::chrono::microseconds kRefire{200};
+
+}  // namespace
+
+TimesliceTimer::TimesliceTimer(std::function<void()> on_deadline, std::function<void()> on_poll)
+    : on_deadline_(std::move(on_deadline)), on_poll_(std::move(on_poll)), thread_([this] { loop(); }) {}
 
 TimesliceTimer::~TimesliceTimer() {
   {
@@ -16,7 +26,7 @@ TimesliceTimer::~TimesliceTimer() {
 void TimesliceTimer::arm(uint64_t microseconds) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    deadline_ = std::chrono::steady_clock::now() + std::chrono::microseconds(microseconds);
+    deadline_ = Clock::now() + std::chrono::microseconds(microseconds);
     armed_ = true;
     fired_ = false;
   }
@@ -26,21 +36,51 @@ void TimesliceTimer::arm(uint64_t microseconds) {
 bool TimesliceTimer::disarm() {
   std::lock_guard<std::mutex> lock(mutex_);
   armed_ = false;
-  return fired_;
+  polling_ = false;
+  bool fired = fired_;
+  fired_ = false;
+  return fired;
 }
 
+void TimesliceTimer::start_polling() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (polling_) return;
+    polling_ = true;
+    poll_interval_ = kFirstPoll;
+    next_poll_ = Clock::now() + poll_interval_;
+  }
+  wake_.notify_one();
+}
+
+void TimesliceTimer::stop_polling() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  polling_ = false;
+}
+
+// The callbacks run with the lock held: disarm() returning means no callback runs any more.
 void TimesliceTimer::loop() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (!quit_) {
-    if (!armed_) {
+    if (!armed_ && !polling_) {
       wake_.wait(lock);
       continue;
     }
-    if (wake_.wait_until(lock, deadline_) == std::cv_status::timeout && armed_ &&
-        std::chrono::steady_clock::now() >= deadline_) {
+    Clock::time_point next = Clock::time_point::max();
+    if (armed_) next = deadline_;
+    if (polling_) next = std::min(next, next_poll_);
+    wake_.wait_until(lock, next);
+    if (quit_) break;
+    Clock::time_point now = Clock::now();
+    if (armed_ && now >= deadline_) {
       fired_ = true;
-      armed_ = false;
-      stop_flag_->store(true, std::memory_order_release);
+      deadline_ = now + kRefire;
+      on_deadline_();
+    }
+    if (polling_ && now >= next_poll_) {
+      poll_interval_ = std::min(poll_interval_ * 2, kLongestPoll);
+      next_poll_ = now + poll_interval_;
+      on_poll_();
     }
   }
 }

@@ -1,36 +1,44 @@
-// Ends a run after a wall-clock time slice: one long-lived thread raises a flag at the deadline,
-// and the vCPU's block hook stops the guest at the next translated-block boundary.
-// The thread must never call uc_emu_stop itself: Unicorn 2.1 checks the exit request after guest
-// stores as well as at block starts, and an exit taken after a store resumes at the block's start,
-// so the instructions before it run twice (docs/design.md, "Stopping the guest").
-// Unicorn's own `timeout` argument has that flaw too, and starts a thread on every uc_emu_start.
+// Ends a run after a wall-clock time slice, and polls for an interrupt window: one long-lived
+// thread calls back at the slice's deadline and, while polling is on, at intervals that start at
+// 20 µs and double up to 1 ms. After the deadline it calls again every 200 µs until disarmed, so
+// a stop that landed between two Unicorn runs (where Unicorn drops it) is never lost.
+// The callbacks run on the timer's thread: with exact stops they call uc_emu_stop (a stop taken
+// at the next block start, exact-stop.h); otherwise they only raise flags for the block hook.
+// Unicorn's own `timeout` argument starts a thread on every uc_emu_start.
 #pragma once
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <thread>
-
 
 namespace vmm {
 
 class TimesliceTimer {
  public:
-  explicit TimesliceTimer(std::atomic<bool>* stop_flag);
+  TimesliceTimer(std::function<void()> on_deadline, std::function<void()> on_poll);
   ~TimesliceTimer();
   void arm(uint64_t microseconds);
-  // Disarms and reports whether the slice had expired (and the stop flag was raised).
+  // Disarms (the deadline and polling) and reports whether the deadline had passed.
   bool disarm();
+  // Polling on, from the shortest interval; off.
+  void start_polling();
+  void stop_polling();
 
  private:
+  using Clock = std::chrono::steady_clock;
   void loop();
-  std::atomic<bool>* stop_flag_;
+  std::function<void()> on_deadline_;
+  std::function<void()> on_poll_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::chrono::steady_clock::time_point deadline_;
+  Clock::time_point deadline_;
+  Clock::time_point next_poll_;
+  std::chrono::microseconds poll_interval_{0};
   bool armed_ = false;
   bool fired_ = false;
+  bool polling_ = false;
   bool quit_ = false;
   std::thread thread_;
 };

@@ -62,6 +62,7 @@ Napi::Function Vcpu::Define(Napi::Env env) {
                          InstanceMethod<&Vcpu::Inject>("inject"),
                          InstanceMethod<&Vcpu::InInterruptShadow>("inInterruptShadow"),
                          InstanceMethod<&Vcpu::HoldInterruptShadow>("holdInterruptShadow"),
+                         InstanceAccessor<&Vcpu::GetStopMechanism>("stopMechanism"),
                          InstanceMethod<&Vcpu::SetTracing>("setTracing"),
                          InstanceAccessor<&Vcpu::GetTraceBuffer>("traceBuffer"),
                          InstanceAccessor<&Vcpu::GetInjectionDetail>("injectionDetail"),
@@ -166,11 +167,23 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   // WARN() is a UD2). Unicorn stops with UC_ERR_INSN_INVALID unless this hook claims it; then
   // it reports vector 6 to OnInterrupt, with EIP at the instruction, like any other fault.
   uc_hook_add(uc_, &hook, UC_HOOK_INSN_INVALID, reinterpret_cast<void*>(OnInvalidInstruction), this, 1, 0);
-  // The one safe point to stop a running guest (see timeslice-timer.h); it costs a call per
-  // executed translated block.
-  uc_hook_add(uc_, &hook, UC_HOOK_BLOCK, reinterpret_cast<void*>(OnBlock), this, 1, 0);
+  // Optional fourth argument: the stop mechanism, "auto" (exact stops when Unicorn's private
+  // flag is proven here, exact-stop.h) or "block-hook" (a stop is acted on in a hook called for
+  // every executed block). Set before anything is translated.
+  bool force_block_hook = info.Length() > 3 && info[3].IsString() && info[3].As<Napi::String>().Utf8Value() == "block-hook";
+  const ExactStopLayout& exact = exact_stop_layout();
+  if (!force_block_hook && exact.proven) {
+    set_exact_stops(uc_, exact, true);
+    exact_stops_ = true;
+    async_stops_.store(true);
+    stop_mechanism_ = "exact";
+  } else {
+    stop_mechanism_ = force_block_hook ? "block-hook" : "block-hook (" + exact.why_not + ")";
+  }
+  // The trap engine keeps the block hook for its GDT refresh and block discovery.
+  if (!exact_stops_ || with_region) EnsureBlockHook();
   exception_state_ = std::make_unique<ExceptionState>(uc_, g_layout);
-  timer_ = std::make_unique<TimesliceTimer>(&stop_pending_);
+  timer_ = std::make_unique<TimesliceTimer>([this] { OnSliceDeadline(); }, [this] { OnWindowPoll(); });
   injector_ = std::make_unique<EventInjector>(uc_, GuestRam(memory_->base(), ram_bytes));
 
   // The engine is always opened in 32-bit mode: in UC_MODE_16, uc_emu_start rewrites only the
@@ -259,24 +272,39 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
   handler_threw_ = false;
   uint64_t eip = 0;
   read_register(uc_, kRegEip, &eip);
+  poll_fired_.store(false);
   if (slice > 0) timer_->arm(static_cast<uint64_t>(slice));
+  // Without the block hook, the interrupt window is looked for from the timer's thread.
+  if (interrupt_pending_ && !block_hook_ && async_stops_.load()) timer_->start_polling();
   uc_err err = uc_emu_start(uc_, eip, kNoUntil, 0, 0);
   ExitKind trap_kind = kExitNone;
-  while (err == UC_ERR_OK && trap_active_ && exception_pending_ && !handler_threw_) {
-    uint32_t vector = exit_record_[kFieldVector];
-    if (vector == 14) {
-      if (!HandleShadowFault(&trap_kind)) break;
-    } else if (vector != 13 || stop_pending_.load(std::memory_order_acquire) || !HandleInterruptFlagTrap()) {
-      // (Nothing the guest can see runs once a stop is pending: the device asked first.)
-      break;
+  while (err == UC_ERR_OK && !handler_threw_) {
+    if (exception_pending_) {
+      if (!trap_active_) break;
+      uint32_t vector = exit_record_[kFieldVector];
+      if (vector == 14) {
+        if (!HandleShadowFault(&trap_kind)) break;
+      } else if (vector != 13 || stop_pending_.load(std::memory_order_acquire) || !HandleInterruptFlagTrap()) {
+        // (Nothing the guest can see runs once a stop is pending: the device asked first.)
+        break;
+      }
+      // A hidden fault filled, or CLI/STI done: the guest goes on, unless the run must end.
+    } else if (poll_fired_.exchange(false) && !stop_pending_.load(std::memory_order_acquire)) {
+      // Stopped to look for an interrupt window: the run ends if it is open, goes on if not.
+      if (InterruptWindowOpen()) {
+        window_open_ = true;
+        break;
+      }
+    } else {
+      break;  // a stop, or HLT
     }
-    // A hidden fault filled, or CLI/STI done: the guest goes on, unless the run must end.
     if (stop_pending_.load(std::memory_order_acquire)) break;
     read_register(uc_, kRegEip, &eip);
     stopping_ = false;
     err = uc_emu_start(uc_, eip, kNoUntil, 0, 0);
   }
   bool expired = slice > 0 && timer_->disarm();
+  if (slice <= 0) timer_->disarm();  // polling off
   running_ = false;
   env_ = nullptr;
 
@@ -322,6 +350,32 @@ void Vcpu::RequestStop(const Napi::CallbackInfo& info) {
   if (uc_ == nullptr) return;
   stop_requested_ = true;
   stop_pending_.store(true, std::memory_order_relaxed);
+  if (running_) StopAsync();
+}
+
+void Vcpu::StopAsync() {
+  if (async_stops_.load()) uc_emu_stop(uc_);
+}
+
+void Vcpu::OnSliceDeadline() {
+  stop_pending_.store(true, std::memory_order_release);
+  StopAsync();
+}
+
+void Vcpu::OnWindowPoll() {
+  poll_fired_.store(true, std::memory_order_release);
+  StopAsync();
+}
+
+void Vcpu::EnsureBlockHook() {
+  if (block_hook_) return;
+  uc_hook_add(uc_, &block_hook_, UC_HOOK_BLOCK, reinterpret_cast<void*>(OnBlock), this, 1, 0);
+  // Blocks translated before have no call to the hook.
+  uc_ctl_flush_tb(uc_);
+}
+
+Napi::Value Vcpu::GetStopMechanism(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), stop_mechanism_);
 }
 
 Napi::Value Vcpu::ReadRegister(const Napi::CallbackInfo& info) {
@@ -366,6 +420,8 @@ void Vcpu::SetInlineHandler(const Napi::CallbackInfo& info) {
 
 void Vcpu::SetInterruptPending(const Napi::CallbackInfo& info) {
   interrupt_pending_ = info[0].As<Napi::Boolean>().Value();
+  // Raised during a run (a device's I/O): look for the window from now on.
+  if (interrupt_pending_ && running_ && !block_hook_ && async_stops_.load()) timer_->start_polling();
 }
 
 void Vcpu::MapMmio(const Napi::CallbackInfo& info) {
@@ -405,7 +461,8 @@ Napi::Value Vcpu::Inject(const Napi::CallbackInfo& info) {
   }
   exception_pending_ = false;
   // A delivered event enters a handler: no shadow there.
-  block_end_ = emulated_shadow_at_ = kNoAddress;
+  emulated_shadow_at_ = kNoAddress;
+  exception_state_->clear_interrupt_shadow();
   GuestEvent event{info[0].As<Napi::Number>().Uint32Value(),
                    static_cast<EventSource>(info[1].As<Napi::Number>().Uint32Value()),
                    info[2].As<Napi::Boolean>().Value(), info[3].As<Napi::Number>().Uint32Value()};
@@ -418,7 +475,7 @@ Napi::Value Vcpu::Inject(const Napi::CallbackInfo& info) {
 
 Napi::Value Vcpu::InInterruptShadow(const Napi::CallbackInfo& info) {
   if (!CheckOpen(info.Env())) return info.Env().Undefined();
-  return Napi::Boolean::New(info.Env(), InShadowAt(injector_->current_linear_eip()));
+  return Napi::Boolean::New(info.Env(), InInterruptShadowNow());
 }
 
 // holdInterruptShadow(): the VMM has just emulated an STI (with IF clear before) or a MOV SS.
@@ -427,14 +484,19 @@ void Vcpu::HoldInterruptShadow(const Napi::CallbackInfo& info) {
   emulated_shadow_at_ = injector_->current_linear_eip();
 }
 
-// QEMU ends a translated block after STI, MOV SS and POP SS, so the instruction after one of
-// them starts a block that the previous block falls through to. The shadow belongs to that one
-// entry, not to the address: a loop whose head follows an STI is entered from its own branch
-// every other time, and then interrupts must be taken. The bytes before the address tell which
-// instruction ended the block (a false match only delays an interrupt by one block).
-bool Vcpu::InShadowAt(uint32_t linear) {
-  if (linear == emulated_shadow_at_) return true;
-  return linear == block_end_ && injector_->in_interrupt_shadow(linear);
+// The CPU's own shadow is the inhibit bit in its hflags (ExceptionState::interrupt_shadow):
+// QEMU sets it after STI, MOV SS and POP SS, ends the block there, and clears it once the next
+// instruction has run. A loop whose head follows an STI is entered from its own branch every
+// other time, and there interrupts are taken.
+bool Vcpu::InInterruptShadowNow() {
+  if (emulated_shadow_at_ != kNoAddress && injector_->current_linear_eip() == emulated_shadow_at_) return true;
+  return exception_state_->interrupt_shadow();
+}
+
+bool Vcpu::InterruptWindowOpen() {
+  uint64_t eflags = 0;
+  read_register(uc_, kRegEflags, &eflags);
+  return (eflags & kFlagIf) && !InInterruptShadowNow();
 }
 
 // setTracing(instructions, memory): a per-instruction code hook (and memory hooks) while
@@ -458,6 +520,12 @@ void Vcpu::SetTracing(const Napi::CallbackInfo& info) {
       uc_hook_add(uc_, &trace_memory_hook_, UC_HOOK_MEM_READ_AFTER | UC_HOOK_MEM_WRITE,
                   reinterpret_cast<void*>(OnTracedMemory), this, 1, 0);
     }
+  }
+  // The code hook stops precisely, right after itself, through the exit checks that exact stops
+  // turn off; while tracing, stops are made there only, never from another thread.
+  if (exact_stops_) {
+    set_exact_stops(uc_, exact_stop_layout(), !instructions);
+    async_stops_.store(!instructions);
   }
   uc_ctl_flush_tb(uc_);
 }
@@ -535,6 +603,7 @@ bool Vcpu::CallInlineHandler(InlineKind kind) {
     // The run ends at the next block boundary; until then the handler is not called again.
     handler_threw_ = true;
     stop_pending_.store(true, std::memory_order_relaxed);
+    StopAsync();
     return false;
   }
   return true;
@@ -623,24 +692,19 @@ void Vcpu::OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
     vcpu->CallInlineHandler(kInlineNewBlock);
   }
   if (vcpu->stop_pending_.load(std::memory_order_acquire)) {
-    // The block does not run: block_end_ still describes the one before it.
     vcpu->stopping_ = true;
     uc_emu_stop(uc);
     return;
   }
-  if (vcpu->interrupt_pending_ && (++vcpu->window_poll_ & 255) == 0) {
-    // Reading EFLAGS makes Unicorn compute its lazy flags; polling every 256th block keeps a
-    // guest that runs long with IF = 0 (a decompressor) at full speed, for a few µs of latency.
-    uint64_t eflags = 0;
-    read_register(uc, kRegEflags, &eflags);
-    if ((eflags & kFlagIf) && !vcpu->InShadowAt(static_cast<uint32_t>(address))) {
-      vcpu->window_open_ = true;
-      vcpu->stopping_ = true;
-      uc_emu_stop(uc);
-      return;
-    }
+  // Reading EFLAGS makes Unicorn compute its lazy flags; polling every 256th block keeps a
+  // guest that runs long with IF = 0 (a decompressor) at full speed, for a few µs of latency.
+  if (vcpu->interrupt_pending_ && (++vcpu->window_poll_ & 255) == 0 && vcpu->InterruptWindowOpen()) {
+    vcpu->window_open_ = true;
+    vcpu->stopping_ = true;
+    uc_emu_stop(uc);
+    return;
   }
-  vcpu->block_end_ = address + size;
+  // The block runs: an emulated instruction's shadow, which covered its first one, is over.
   vcpu->emulated_shadow_at_ = kNoAddress;
 }
 
@@ -810,8 +874,8 @@ Napi::Value Vcpu::TrapCounters(const Napi::CallbackInfo& info) {
 // setBlockDiscovery(on): one inline exit the first time each translated block's address runs
 // (the trap engine scans it for sensitive instructions that do not trap).
 void Vcpu::SetBlockDiscovery(const Napi::CallbackInfo& info) {
-  // The block hook is always installed, so no translation has to be flushed for it to see blocks.
   discover_blocks_ = info[0].As<Napi::Boolean>().Value();
+  if (discover_blocks_) EnsureBlockHook();
   known_blocks_.clear();
 }
 
@@ -856,7 +920,7 @@ Napi::Value Vcpu::TranslateGuestLinear(const Napi::CallbackInfo& info) {
   if (!CheckOpen(env)) return env.Undefined();
   uint32_t linear = info[0].As<Napi::Number>().Uint32Value();
   bool write = info[1].As<Napi::Boolean>().Value();
-  Translation t = injector_->translate(linear, write ? kAccessWrite : 0);
+  Translation t = injector_->translate(linear, write ? static_cast<uint32_t>(kAccessWrite) : 0u);
   Napi::Object out = Napi::Object::New(env);
   if (t.ok) out.Set("physical", static_cast<double>(t.physical));
   else out.Set("pageFault", t.page_fault_error);

@@ -11,6 +11,7 @@
 #include <unicorn/unicorn.h>
 
 #include "event-injection.h"
+#include "exact-stop.h"
 #include "exception-state.h"
 #include "exit-record.h"
 #include "guest-memory.h"
@@ -48,9 +49,20 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   Napi::Value GetOpenBusAccesses(const Napi::CallbackInfo& info);
   Napi::Value InInterruptShadow(const Napi::CallbackInfo& info);
   void HoldInterruptShadow(const Napi::CallbackInfo& info);
-  // Whether an interrupt must wait at `linear` (SDM Vol. 3 §6.8.3): the instruction just
-  // executed before it was STI, MOV SS or POP SS (run by the CPU, or emulated by the VMM).
-  bool InShadowAt(uint32_t linear);
+  Napi::Value GetStopMechanism(const Napi::CallbackInfo& info);
+  // Whether an interrupt must wait now (SDM Vol. 3 §6.8.3): the instruction just executed was
+  // STI, MOV SS or POP SS (run by the CPU, or emulated by the VMM).
+  bool InInterruptShadowNow();
+  // Whether the guest can take an external interrupt now (IF set, no shadow).
+  bool InterruptWindowOpen();
+  // The block hook, for what needs one: stops without exact exits, the trap engine's GDT
+  // refresh and block discovery. Translations made without it are dropped.
+  void EnsureBlockHook();
+  // From the timer's thread: the slice is over, or it is time to look for an interrupt window.
+  void OnSliceDeadline();
+  void OnWindowPoll();
+  // Stops the running guest at the next block start, from any thread (exact stops only).
+  void StopAsync();
   void SetTracing(const Napi::CallbackInfo& info);
   Napi::Value GetTraceBuffer(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
@@ -123,11 +135,17 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   // Set by the VMM while an external interrupt waits for the guest to enable interrupts.
   bool interrupt_pending_ = false;
   bool window_open_ = false;
-  // Where the last block the CPU entered ends (where execution falls through to), and where an
-  // emulated STI or MOV SS holds the shadow: kNoAddress when unknown or none.
+  // Where an emulated STI or MOV SS holds the shadow (the CPU's own is in its hflags).
   static constexpr uint64_t kNoAddress = ~uint64_t{0};
-  uint64_t block_end_ = kNoAddress;
   uint64_t emulated_shadow_at_ = kNoAddress;
+  // Stops: exact (Unicorn's load/store exit checks off, stops from any thread) or through the
+  // block hook; async_stops_ is whether a stop may be requested from another thread now (not
+  // while tracing, whose code hook needs the load/store checks).
+  bool exact_stops_ = false;
+  std::string stop_mechanism_;
+  std::atomic<bool> async_stops_{false};
+  std::atomic<bool> poll_fired_{false};
+  uc_hook block_hook_ = 0;
   uint32_t window_poll_ = 0;
   std::unique_ptr<uint32_t[]> trace_records_;
   uint32_t trace_count_ = 0;

@@ -4,7 +4,7 @@ import { LoadError, type LoadPlan } from '../boot/load-plan.js';
 import { planImage } from '../boot/detect.js';
 import { createEngine, UnknownEngine } from '../engines/index.js';
 import { Machine } from '../vmm/machine.js';
-import { NativeCoreMissing } from '../vmm/native.js';
+import { NativeCoreMissing, STOP_MECHANISMS, type StopMechanism } from '../vmm/native.js';
 import { runMachine, type RunLimits, type RunResult } from '../vmm/run-loop.js';
 import { Reg } from '../vmm/registers.js';
 import { csEip } from '../util/hex.js';
@@ -33,9 +33,17 @@ export interface BootOptions {
   kernel?: string;
   initrd?: string;
   stdin: boolean;
+  stopMechanism: string;
 }
 
-export const bootDefaults = { memory: String(DEFAULT_RAM_MIB), engine: 'direct', append: '', format: 'auto' };
+export const bootDefaults = {
+  memory: String(DEFAULT_RAM_MIB),
+  engine: 'direct',
+  append: '',
+  format: 'auto',
+  // VMM_STOP_MECHANISM lets a whole test suite run with the block hook forced.
+  stopMechanism: process.env.VMM_STOP_MECHANISM ?? 'auto',
+};
 
 const FORMATS = ['auto', 'flat', 'bootsector', 'multiboot', 'linux'] as const;
 
@@ -120,6 +128,10 @@ export function prepareRun(
       throw error;
     }
   })();
+  if (!(STOP_MECHANISMS as readonly string[]).includes(options.stopMechanism)) {
+    throw new UserError(`unknown stop mechanism '${options.stopMechanism}'; choose one of ${STOP_MECHANISMS.join(', ')}`);
+  }
+  const stopMechanism = options.stopMechanism as StopMechanism;
   const limits = {
     timeLimitSeconds: options.timeLimit === undefined ? Infinity : parsePositiveNumber('time limit', options.timeLimit),
     maxExits: options.maxExits === undefined ? Infinity : parsePositiveInteger('exit limit', options.maxExits),
@@ -146,7 +158,7 @@ export function prepareRun(
   const output = new ConsoleOutput(fd, fd !== serialFd, (error) => stopper.stop(outputFailure(error, outputName)));
   let machine: Machine;
   try {
-    machine = new Machine({ ramBytes, consoleOutput: output.push, translationBufferBytes, vmmRegion: engine.name === 'trap' });
+    machine = new Machine({ ramBytes, consoleOutput: output.push, translationBufferBytes, vmmRegion: engine.name === 'trap', stopMechanism });
   } catch (error) {
     if (error instanceof NativeCoreMissing) throw new UserError(error.message);
     throw error;
@@ -222,6 +234,8 @@ export function reportRun(run: FinishedRun, engine: Engine, stopper: RunStopper)
     request && run.stoppedByHost ? `${request.message}; the guest was running at ${run.where}` : describeOutcome(run.result);
   process.stderr.write(`vmm: ${outcome}\n`);
   process.stderr.write(`vmm: ${summaryLine(run.result)}\n`);
+  const fallback = /^block-hook \((.*)\)$/.exec(run.result.stopMechanism);
+  if (fallback) process.stderr.write(`vmm: exact stops are not available on this Unicorn build (${fallback[1]}): stops went through the block hook\n`);
   for (const line of engine.report?.() ?? []) process.stderr.write(`vmm: ${line}\n`);
   for (const note of run.notes) process.stderr.write(`vmm: ${note}\n`);
   return request?.status ?? run.result.outcome.status;
@@ -246,11 +260,12 @@ export function describeOutcome(result: RunResult): string {
   }
 }
 
-/** The one-line summary: engine, guest run time, exits by reason. */
+/** The one-line summary: engine, guest run time, exits by reason, how the guest was stopped. */
 export function summaryLine(result: RunResult): string {
   const reasons = Object.entries(result.exits)
     .filter(([, count]) => count > 0)
     .map(([reason, count]) => `${reason}=${count}`)
     .join(' ');
-  return `engine=${result.engine} time=${result.guestSeconds.toFixed(3)}s exits=${result.totalExits} ${reasons}`.trimEnd();
+  const stops = result.stopMechanism.split(' ')[0];
+  return `engine=${result.engine} time=${result.guestSeconds.toFixed(3)}s exits=${result.totalExits} ${reasons} stops=${stops}`.replace('  ', ' ');
 }

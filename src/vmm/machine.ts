@@ -20,7 +20,7 @@ import { HostClock } from './host-clock.js';
 import * as layout from './layout.js';
 import type { InterruptController } from './platform-interfaces.js';
 import type { RunObserver } from './run-observer.js';
-import { nativeCore, type NativeVcpu } from './native.js';
+import { nativeCore, type NativeVcpu, type StopMechanism } from './native.js';
 
 export interface MachineConfig {
   ramBytes: number;
@@ -30,6 +30,8 @@ export interface MachineConfig {
   translationBufferBytes?: number;
   /** A VMM region above guest RAM, for the trap engine. */
   vmmRegion?: boolean;
+  /** How the running guest is stopped (see StopMechanism); auto by default. */
+  stopMechanism?: StopMechanism;
 }
 
 /** Why the machine asked the vCPU to stop, set by a device or a limit. */
@@ -80,7 +82,7 @@ export class Machine {
   constructor(config: MachineConfig) {
     const { Vcpu, hostTscHz } = nativeCore();
     this.tscHz = hostTscHz();
-    this.vcpu = new Vcpu(config.ramBytes, config.translationBufferBytes, config.vmmRegion);
+    this.vcpu = new Vcpu(config.ramBytes, config.translationBufferBytes, config.vmmRegion, config.stopMechanism ?? 'auto');
     this.ram = new Uint8Array(this.vcpu.ram);
     this.record = new Uint32Array(this.vcpu.exitRecord);
     // A rising INTR asks the vCPU for an interrupt-window exit: the guest stops as soon as it

@@ -4,7 +4,17 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../util/project-root.js';
 
+/**
+ * How a running guest is stopped: `auto` takes exact stops (Unicorn's load/store exit checks off,
+ * stops from the timer's thread at the next block start) when the native core proves them on this
+ * Unicorn build, else the block hook (a call per executed block); `block-hook` forces the latter.
+ */
+export type StopMechanism = 'auto' | 'block-hook';
+export const STOP_MECHANISMS: readonly StopMechanism[] = ['auto', 'block-hook'];
+
 export interface NativeVcpu {
+  /** `exact`, `block-hook`, or `block-hook (why exact stops are not available)`. */
+  readonly stopMechanism: string;
   /** Guest RAM, shared with the native core without copies. */
   readonly ram: ArrayBuffer;
   /** The exit record (see exit-record.ts), shared with the native core. */
@@ -81,14 +91,18 @@ export interface ShadowCounters {
 interface NativeModule {
   /** translationBufferBytes: the size of the translated-code buffer (default: Unicorn's, 1 GiB);
    *  withVmmRegion: the trap engine's VMM region above guest RAM. */
-  Vcpu: new (ramBytes: number, translationBufferBytes?: number, withVmmRegion?: boolean) => NativeVcpu;
+  Vcpu: new (ramBytes: number, translationBufferBytes?: number, withVmmRegion?: boolean, stopMechanism?: StopMechanism) => NativeVcpu;
   abiVersion: number;
   unicornVersion: string;
   /** The host TSC rate, which is the guest's too (Unicorn's RDTSC reads the host TSC). */
   hostTscHz(): number;
+  /** Whether exact stops were proven on this Unicorn build (and Unicorn's private offset), or why not. */
+  exactStops(): { proven: boolean; offset: number; whyNot: string };
+  /** The proof of exact stops alone, for a given offset: a wrong one fails it. */
+  proveExactStops(offset: number): { proven: boolean; whyNot: string };
 }
 
-const EXPECTED_ABI_VERSION = 3;
+const EXPECTED_ABI_VERSION = 4;
 let loaded: NativeModule | undefined;
 
 export class NativeCoreMissing extends Error {}

@@ -26,6 +26,8 @@ export type RunOutcome =
 export interface RunResult {
   outcome: RunOutcome;
   engine: string;
+  /** How the guest was stopped: `exact` or `block-hook` (and why, when exact was not proven). */
+  stopMechanism: string;
   guestSeconds: number;
   exits: Record<string, number>;
   totalExits: number;
@@ -154,7 +156,7 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
     'open-bus': machine.vcpu.openBusAccesses,
     ...engine.counters?.(machine.vcpu),
   };
-  return { outcome, engine: engine.name, guestSeconds: elapsedSeconds(), exits, totalExits: totalExits() };
+  return { outcome, engine: engine.name, stopMechanism: machine.vcpu.stopMechanism, guestSeconds: elapsedSeconds(), exits, totalExits: totalExits() };
 }
 
 /**

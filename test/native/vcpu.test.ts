@@ -137,6 +137,38 @@ describe('native vCPU', () => {
     expect(memory.getUint32(0x8004, true)).toBe(3 * loops);
   });
 
+  it('stops stay exact with the block hook forced, the fallback when exact stops are not proven', () => {
+    const v = new (nativeCore().Vcpu)(1 << 20, 0, false, 'block-hook');
+    vcpu = v;
+    expect(v.stopMechanism).toBe('block-hook');
+    const loops = 5_000_000;
+    new Uint8Array(v.ram).set(
+      [0xb9, ...le32(loops), 0x46, 0xff, 0x05, 0x00, 0x80, 0x00, 0x00, 0x83, 0x05, 0x04, 0x80, 0x00, 0x00, 0x03, 0x49, 0x75, 0xef, 0xf4],
+      CODE,
+    );
+    v.writeRegister(Reg.esi, 0);
+    v.writeRegister(Reg.eip, CODE);
+    let slices = 0;
+    while (v.run(200) === ExitKind.timeslice) slices++;
+    expect(slices).toBeGreaterThan(3);
+    expect(v.readRegister(Reg.esi)).toBe(loops);
+    expect(new DataView(v.ram).getUint32(0x8000, true)).toBe(loops);
+  });
+
+  it('exact stops are proven on this Unicorn build, and the proof rejects a wrong offset', () => {
+    const core = nativeCore();
+    const found = core.exactStops();
+    expect(found, found.whyNot).toMatchObject({ proven: true });
+    expect(newVcpu().stopMechanism).toBe('exact');
+    // Setting the byte before or after the flag leaves the load/store exits on: stops re-execute.
+    for (const wrong of [found.offset - 1, found.offset + 1]) {
+      const proof = core.proveExactStops(wrong);
+      expect(proof.proven).toBe(false);
+      expect(proof.whyNot).toMatch(/re-executed|failed|stopped only/);
+    }
+    expect(core.proveExactStops(found.offset).proven).toBe(true);
+  });
+
   it('reports a jump outside guest RAM as a Unicorn error, and the host stays healthy', () => {
     const v = newVcpu();
     new Uint8Array(v.ram).set([0xb8, 0x00, 0x00, 0x00, 0x80, 0xff, 0xe0], CODE); // mov eax, 0x80000000 ; jmp eax
