@@ -18,6 +18,11 @@ export function parseQemuExecLog(log: string): QemuExecutedInstruction[] {
     const trace = /^Trace \d+: 0x[0-9a-f]+ \[[0-9a-f]+\/([0-9a-f]+)\//.exec(line);
     if (trace) {
       const pc = parseInt(trace[1], 16);
+      // QEMU logs a block each time it is entered, also when an exit request (its I/O thread
+      // kicking the vCPU, frequent on a busy host) ends it before its first instruction: that
+      // entry is logged again when the block really runs. (A repeated string instruction would
+      // look the same; the compute guest the oracle runs has none.)
+      if (executed.at(-1)?.pc === pc) continue;
       executed.push({ pc, bytes: bytesAt.get(pc) ?? '' });
     }
   }
