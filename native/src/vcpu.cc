@@ -167,18 +167,17 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   // WARN() is a UD2). Unicorn stops with UC_ERR_INSN_INVALID unless this hook claims it; then
   // it reports vector 6 to OnInterrupt, with EIP at the instruction, like any other fault.
   uc_hook_add(uc_, &hook, UC_HOOK_INSN_INVALID, reinterpret_cast<void*>(OnInvalidInstruction), this, 1, 0);
-  // Optional fourth argument: the stop mechanism, "auto" (exact stops when Unicorn's private
-  // flag is proven here, exact-stop.h) or "block-hook" (a stop is acted on in a hook called for
-  // every executed block). Set before anything is translated.
-  bool force_block_hook = info.Length() > 3 && info[3].IsString() && info[3].As<Napi::String>().Utf8Value() == "block-hook";
-  const ExactStopLayout& exact = exact_stop_layout();
-  if (!force_block_hook && exact.proven) {
-    set_exact_stops(uc_, exact, true);
+  // Optional fourth argument: the stop mechanism, "block-hook" (the default: a stop is acted on
+  // in a hook called for every executed block) or "exact" (when Unicorn's private flag is proven
+  // here, exact-stop.h; else the block hook). Set before anything is translated.
+  bool want_exact = info.Length() > 3 && info[3].IsString() && info[3].As<Napi::String>().Utf8Value() == "exact";
+  if (want_exact && exact_stop_layout().proven) {
+    set_exact_stops(uc_, exact_stop_layout(), true);
     exact_stops_ = true;
     async_stops_.store(true);
     stop_mechanism_ = "exact";
   } else {
-    stop_mechanism_ = force_block_hook ? "block-hook" : "block-hook (" + exact.why_not + ")";
+    stop_mechanism_ = want_exact ? "block-hook (" + exact_stop_layout().why_not + ")" : "block-hook";
   }
   // The trap engine keeps the block hook for its GDT refresh and block discovery.
   if (!exact_stops_ || with_region) EnsureBlockHook();

@@ -41,8 +41,8 @@ export const bootDefaults = {
   engine: 'direct',
   append: '',
   format: 'auto',
-  // VMM_STOP_MECHANISM lets a whole test suite run with the block hook forced.
-  stopMechanism: process.env.VMM_STOP_MECHANISM ?? 'auto',
+  // VMM_STOP_MECHANISM lets a whole test suite run with the other mechanism.
+  stopMechanism: process.env.VMM_STOP_MECHANISM ?? 'block-hook',
 };
 
 const FORMATS = ['auto', 'flat', 'bootsector', 'multiboot', 'linux'] as const;

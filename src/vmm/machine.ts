@@ -82,7 +82,7 @@ export class Machine {
   constructor(config: MachineConfig) {
     const { Vcpu, hostTscHz } = nativeCore();
     this.tscHz = hostTscHz();
-    this.vcpu = new Vcpu(config.ramBytes, config.translationBufferBytes, config.vmmRegion, config.stopMechanism ?? 'auto');
+    this.vcpu = new Vcpu(config.ramBytes, config.translationBufferBytes, config.vmmRegion, config.stopMechanism ?? 'block-hook');
     this.ram = new Uint8Array(this.vcpu.ram);
     this.record = new Uint32Array(this.vcpu.exitRecord);
     // A rising INTR asks the vCPU for an interrupt-window exit: the guest stops as soon as it

@@ -137,10 +137,10 @@ describe('native vCPU', () => {
     expect(memory.getUint32(0x8004, true)).toBe(3 * loops);
   });
 
-  it('stops stay exact with the block hook forced, the fallback when exact stops are not proven', () => {
-    const v = new (nativeCore().Vcpu)(1 << 20, 0, false, 'block-hook');
+  it('stops stay exact with exact stops (Unicorn\'s load/store exit checks off, no block hook)', () => {
+    const v = new (nativeCore().Vcpu)(1 << 20, 0, false, 'exact');
     vcpu = v;
-    expect(v.stopMechanism).toBe('block-hook');
+    expect(v.stopMechanism).toBe('exact');
     const loops = 5_000_000;
     new Uint8Array(v.ram).set(
       [0xb9, ...le32(loops), 0x46, 0xff, 0x05, 0x00, 0x80, 0x00, 0x00, 0x83, 0x05, 0x04, 0x80, 0x00, 0x00, 0x03, 0x49, 0x75, 0xef, 0xf4],
@@ -159,7 +159,7 @@ describe('native vCPU', () => {
     const core = nativeCore();
     const found = core.exactStops();
     expect(found, found.whyNot).toMatchObject({ proven: true });
-    expect(newVcpu().stopMechanism).toBe('exact');
+    expect(newVcpu().stopMechanism).toBe('block-hook');
     // Setting the byte before or after the flag leaves the load/store exits on: stops re-execute.
     for (const wrong of [found.offset - 1, found.offset + 1]) {
       const proof = core.proveExactStops(wrong);
