@@ -53,6 +53,11 @@ void TimesliceTimer::start_polling() {
   wake_.notify_one();
 }
 
+bool TimesliceTimer::take(std::atomic<bool>* flag) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return flag->exchange(false);
+}
+
 void TimesliceTimer::stop_polling() {
   std::lock_guard<std::mutex> lock(mutex_);
   polling_ = false;

@@ -6,6 +6,7 @@
 // at the next block start, exact-stop.h); otherwise they only raise flags for the block hook.
 // Unicorn's own `timeout` argument starts a thread on every uc_emu_start.
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -25,6 +26,10 @@ class TimesliceTimer {
   // Polling on, from the shortest interval; off.
   void start_polling();
   void stop_polling();
+  // Reads and clears a flag that the callbacks set, under the timer's lock: the callbacks set
+  // their flag and stop the guest under that lock, so once the flag is taken no stop made with
+  // it can still land (in a run started after).
+  bool take(std::atomic<bool>* flag);
 
  private:
   using Clock = std::chrono::steady_clock;

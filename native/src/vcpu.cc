@@ -288,7 +288,7 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
         break;
       }
       // A hidden fault filled, or CLI/STI done: the guest goes on, unless the run must end.
-    } else if (poll_fired_.exchange(false) && !stop_pending_.load(std::memory_order_acquire)) {
+    } else if (timer_->take(&poll_fired_) && !stop_pending_.load(std::memory_order_acquire)) {
       // Stopped to look for an interrupt window: the run ends if it is open, goes on if not.
       if (InterruptWindowOpen()) {
         window_open_ = true;
