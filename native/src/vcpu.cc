@@ -264,6 +264,7 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
   trace_count_ = 0;
   env_ = env;
   running_ = true;
+  has_run_ = true;
   stop_requested_ = false;
   window_open_ = false;
   stopping_ = false;
@@ -369,8 +370,9 @@ void Vcpu::OnWindowPoll() {
 void Vcpu::EnsureBlockHook() {
   if (block_hook_) return;
   uc_hook_add(uc_, &block_hook_, UC_HOOK_BLOCK, reinterpret_cast<void*>(OnBlock), this, 1, 0);
-  // Blocks translated before have no call to the hook.
-  uc_ctl_flush_tb(uc_);
+  // Blocks translated before have no call to the hook. (Only once the guest has run: a flush
+  // resets the whole translation buffer, which costs up to seconds on a fresh engine.)
+  if (has_run_) uc_ctl_flush_tb(uc_);
 }
 
 Napi::Value Vcpu::GetStopMechanism(const Napi::CallbackInfo& info) {
@@ -526,7 +528,7 @@ void Vcpu::SetTracing(const Napi::CallbackInfo& info) {
     set_exact_stops(uc_, exact_stop_layout(), !instructions);
     async_stops_.store(!instructions);
   }
-  uc_ctl_flush_tb(uc_);
+  if (has_run_) uc_ctl_flush_tb(uc_);
 }
 
 Napi::Value Vcpu::GetTraceBuffer(const Napi::CallbackInfo& info) {

@@ -146,6 +146,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   std::atomic<bool> async_stops_{false};
   std::atomic<bool> poll_fired_{false};
   uc_hook block_hook_ = 0;
+  bool has_run_ = false;  // translations may exist
   uint32_t window_poll_ = 0;
   std::unique_ptr<uint32_t[]> trace_records_;
   uint32_t trace_count_ = 0;
