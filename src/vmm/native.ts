@@ -8,8 +8,8 @@ import { projectRoot } from '../util/project-root.js';
  * How a running guest is stopped: `block-hook` (the default) acts on a stop in a hook called for
  * every executed block; `exact` turns Unicorn's load/store exit checks off and stops from the
  * timer's thread at the next block start, when the native core proves that on this Unicorn build
- * (else it falls back to the block hook, and says why). Exact stops are opt-in until a soak has
- * run on them since a race that ended a Linux boot as a false HLT was fixed (docs/design.md).
+ * (else it falls back to the block hook, and says why). Exact stops stay opt-in until more soaking
+ * has run on them since a race that ended a Linux boot as a false HLT was fixed (docs/design.md).
  */
 export type StopMechanism = 'block-hook' | 'exact';
 export const STOP_MECHANISMS: readonly StopMechanism[] = ['block-hook', 'exact'];

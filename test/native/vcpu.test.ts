@@ -116,12 +116,10 @@ describe('native vCPU', () => {
     expect(v.readRegister(Reg.eip)).toBe(CODE);
   });
 
-  it('stopping at time-slice ends never re-executes guest instructions', () => {
-    // A stop taken after a store resumes at the block's start in Unicorn 2.1, which would run
-    // `inc esi; inc dword [0x8000]` twice; stops at block boundaries keep every count exact.
-    const v = newVcpu();
-    const loops = 20_000_000;
-    // mov ecx, loops ; l: inc esi ; inc dword [0x8000] ; add dword [0x8004], 3 ; dec ecx ; jnz l ; hlt
+  // mov ecx, loops ; l: inc esi ; inc dword [0x8000] ; add dword [0x8004], 3 ; dec ecx ; jnz l ;
+  // hlt, run in time slices. A stop taken after a store resumes at the block's start in Unicorn
+  // 2.1, which would run `inc esi; inc dword [0x8000]` twice; exact stops keep every count exact.
+  function expectExactCountsAcrossSlices(v: NativeVcpu, loops: number, sliceMicros: number): void {
     new Uint8Array(v.ram).set(
       [0xb9, ...le32(loops), 0x46, 0xff, 0x05, 0x00, 0x80, 0x00, 0x00, 0x83, 0x05, 0x04, 0x80, 0x00, 0x00, 0x03, 0x49, 0x75, 0xef, 0xf4],
       CODE,
@@ -129,30 +127,25 @@ describe('native vCPU', () => {
     v.writeRegister(Reg.esi, 0);
     v.writeRegister(Reg.eip, CODE);
     let slices = 0;
-    while (v.run(500) === ExitKind.timeslice) slices++;
+    while (v.run(sliceMicros) === ExitKind.timeslice) slices++;
     const memory = new DataView(v.ram);
     expect(slices).toBeGreaterThan(3);
     expect(v.readRegister(Reg.esi)).toBe(loops);
     expect(memory.getUint32(0x8000, true)).toBe(loops);
     expect(memory.getUint32(0x8004, true)).toBe(3 * loops);
+  }
+
+  it('stopping at time-slice ends never re-executes guest instructions (block hook, the default)', () => {
+    const v = newVcpu();
+    expect(v.stopMechanism).toBe('block-hook');
+    expectExactCountsAcrossSlices(v, 20_000_000, 500);
   });
 
   it('stops stay exact with exact stops (Unicorn\'s load/store exit checks off, no block hook)', () => {
     const v = new (nativeCore().Vcpu)(1 << 20, 0, false, 'exact');
     vcpu = v;
     expect(v.stopMechanism).toBe('exact');
-    const loops = 5_000_000;
-    new Uint8Array(v.ram).set(
-      [0xb9, ...le32(loops), 0x46, 0xff, 0x05, 0x00, 0x80, 0x00, 0x00, 0x83, 0x05, 0x04, 0x80, 0x00, 0x00, 0x03, 0x49, 0x75, 0xef, 0xf4],
-      CODE,
-    );
-    v.writeRegister(Reg.esi, 0);
-    v.writeRegister(Reg.eip, CODE);
-    let slices = 0;
-    while (v.run(200) === ExitKind.timeslice) slices++;
-    expect(slices).toBeGreaterThan(3);
-    expect(v.readRegister(Reg.esi)).toBe(loops);
-    expect(new DataView(v.ram).getUint32(0x8000, true)).toBe(loops);
+    expectExactCountsAcrossSlices(v, 5_000_000, 200);
   });
 
   it('exact stops are proven on this Unicorn build, and the proof rejects a wrong offset', () => {
