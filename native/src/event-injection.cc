@@ -260,13 +260,6 @@ uint32_t EventInjector::current_linear_eip() {
   return code.base + eip;
 }
 
-bool EventInjector::in_interrupt_shadow(uint32_t linear) {
-  uint8_t before[2] = {0, 0};
-  if (read_linear(linear - 2, before, 2, 0)) return false;
-  if (before[1] == 0xFB || before[1] == 0x17) return true;            // STI, POP SS
-  return before[0] == 0x8E && ((before[1] >> 3) & 7) == 2 && (before[1] >> 6) == 3;  // MOV SS, r16
-}
-
 uint32_t EventInjector::int_instruction_length(uint32_t vector) {
   // Unicorn reports INT n through the same hook as exceptions, with EIP already past the
   // instruction. INT3 (CC) and INTO (CE) are one byte, INT n (CD ib) two (SDM Vol. 2, INT n).

@@ -53,9 +53,6 @@ class EventInjector {
   // Length of the INT n / INT3 / INTO instruction that raised `vector` just before EIP (Unicorn
   // says whether an event came from one: ExceptionState::is_software_interrupt).
   uint32_t int_instruction_length(uint32_t vector);
-  // Whether the instruction just before `linear` (the next to execute) was STI, MOV SS or POP SS,
-  // which hold off external interrupts for one instruction (SDM Vol. 3 §6.8.3).
-  bool in_interrupt_shadow(uint32_t linear);
   // The linear address of CS:EIP.
   uint32_t current_linear_eip();
   // The guest's own translation of `linear` for a supervisor access (setting A/D as the CPU
