@@ -687,7 +687,8 @@ bool Vcpu::OnUnmapped(uc_engine* uc, uc_mem_type type, uint64_t address, int siz
 void Vcpu::OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
   Vcpu* vcpu = static_cast<Vcpu*>(self);
   if (vcpu->gdt_refresh_countdown_ && --vcpu->gdt_refresh_countdown_ == 0) vcpu->trap_->reload_guest_gdt(*vcpu->injector_);
-  if (vcpu->discover_blocks_ && address < kHoleLinear && vcpu->known_blocks_.insert(static_cast<uint32_t>(address)).second) {
+  if (vcpu->discover_blocks_ && address < kHoleLinear && vcpu->known_blocks_.insert(static_cast<uint32_t>(address)) &&
+      !vcpu->RunningAtCpl3()) {
     vcpu->exit_record_[kFieldAddress] = static_cast<uint32_t>(address);
     vcpu->exit_record_[kFieldSize] = size;
     vcpu->CallInlineHandler(kInlineNewBlock);
@@ -707,6 +708,12 @@ void Vcpu::OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
   }
   // The block runs: an emulated instruction's shadow, which covered its first one, is over.
   vcpu->emulated_shadow_at_ = kNoAddress;
+}
+
+bool Vcpu::RunningAtCpl3() {
+  uint64_t cs = 0;
+  read_register(uc_, kRegCs, &cs);
+  return (cs & 3) == 3;
 }
 
 uint64_t Vcpu::OnOpenBusRead(uc_engine* uc, uint64_t offset, unsigned size, void* self) {
@@ -872,8 +879,9 @@ Napi::Value Vcpu::TrapCounters(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// setBlockDiscovery(on): one inline exit the first time each translated block's address runs
-// (the trap engine scans it for sensitive instructions that do not trap).
+// setBlockDiscovery(on): one inline exit the first time each translated block's address runs,
+// unless it first runs at CPL 3 (the trap engine scans kernel blocks for sensitive instructions
+// that do not trap; user code runs at its own privilege, where they behave as on hardware).
 void Vcpu::SetBlockDiscovery(const Napi::CallbackInfo& info) {
   discover_blocks_ = info[0].As<Napi::Boolean>().Value();
   if (discover_blocks_) EnsureBlockHook();

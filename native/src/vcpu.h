@@ -4,12 +4,12 @@
 #include <atomic>
 #include <memory>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include <napi.h>
 #include <unicorn/unicorn.h>
 
+#include "block-address-set.h"
 #include "event-injection.h"
 #include "exact-stop.h"
 #include "exception-state.h"
@@ -106,6 +106,9 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   // Calls the TypeScript inline-exit handler; on a JS exception, stops the guest.
   bool CallInlineHandler(InlineKind kind);
   bool CheckOpen(Napi::Env env);
+  // The selector's RPL in protected mode; in real mode CS & 3 says nothing (callers run after
+  // the trap engine has deprivileged the guest).
+  bool RunningAtCpl3();
   void Release();
 
   uc_engine* uc_ = nullptr;
@@ -119,7 +122,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   int gdt_refresh_countdown_ = 0;
   uint64_t cli_in_core_ = 0;
   uint64_t sti_in_core_ = 0;  // block boundaries until the real GDT is copied again
-  std::unordered_set<uint32_t> known_blocks_;
+  BlockAddressSet known_blocks_;
   std::string injection_detail_;
   std::vector<std::unique_ptr<MmioRegion>> mmio_regions_;
   uint32_t exit_record_[kExitRecordWords] = {};
