@@ -40,6 +40,8 @@ class TimesliceTimer {
   std::condition_variable wake_;
   Clock::time_point deadline_;
   Clock::time_point next_poll_;
+  // When the thread wakes by itself: max while it waits for arm(), min while it is awake.
+  Clock::time_point waiting_until_ = Clock::time_point::min();
   std::chrono::microseconds poll_interval_{0};
   bool armed_ = false;
   bool fired_ = false;
