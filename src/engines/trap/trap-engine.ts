@@ -5,6 +5,7 @@
 // native shadow MMU fills them. Real mode cannot be deprivileged this way (VMware used V8086 mode
 // and binary translation): until the guest sets CR0.PE it runs as under `direct`.
 import { Decoder } from '../../decode/decoder.js';
+import { instructionLength } from '../../decode/length.js';
 import { decodeInstruction } from '../../decode/modrm.js';
 import { classifyInstruction } from '../../decode/sensitive.js';
 import { csEip, hex } from '../../util/hex.js';
@@ -71,7 +72,7 @@ export class TrapEngine implements Engine {
     if (!bytes) return;
     for (let offset = 0; offset < bytes.length; ) {
       const window = bytes.subarray(offset, offset + 16);
-      const length = this.decoder.decode(32, linear + offset, window).size;
+      const length = instructionLength(window, 32) ?? this.decoder.decode(32, linear + offset, window).size;
       if (length <= 0) break;
       const insn = decodeInstruction(window, 32);
       if (insn) {
