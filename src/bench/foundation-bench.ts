@@ -80,19 +80,47 @@ export interface ComputeSamples {
   vmmEmpty: number[];
 }
 
+/** vmm's one-line boot summary (`engine=... stops=...`) in what it printed on stderr, without its `vmm: ` prefix. */
+export function summaryIn(stderr: string): string | undefined {
+  return stderr.split('\n').find((line) => line.startsWith('vmm: engine='))?.replace(/^vmm: /, '');
+}
+
+/**
+ * The stop mechanism a vmm run used: the `stops=` field of its summary, the one that really ran
+ * (exact stops asked for where this Unicorn build lacks them run as block-hook).
+ */
+export function stopsIn(stderr: string): string {
+  return / stops=(\S+)\s*$/.exec(summaryIn(stderr) ?? '')?.[1] ?? 'unknown';
+}
+
+/** Said by vmm when exact stops were asked for and the block hook ran instead. */
+export function exactStopsFallback(stderr: string): string | undefined {
+  return /exact stops are not available on this Unicorn build \((.*)\)/.exec(stderr)?.[1];
+}
+
+/** The stop mechanism of a set of vmm runs, and why it is not exact when exact was asked for. */
+function stopsOfRuns(stderrs: readonly string[]): string {
+  const ran = [...new Set(stderrs.map(stopsIn))].join('/');
+  const fellBack = stderrs.some((stderr) => exactStopsFallback(stderr) !== undefined);
+  return fellBack ? `${ran}, exact requested but not available on this Unicorn build` : ran;
+}
+
 /**
  * The compute comparison: each workload (median minus the empty guest's median) and their ratio;
  * a workload within the noise of its start-up is not given as a time, and then neither is the
- * ratio, with a warning instead.
+ * ratio, with a warning instead. vmmStops is the stop mechanism the vmm runs used.
  */
-export function computeReport(samples: ComputeSamples, checksum: string): { lines: string[]; warnings: string[] } {
+export function computeReport(samples: ComputeSamples, checksum: string, vmmStops: string): { lines: string[]; warnings: string[] } {
   const qemuWork = median(samples.qemu) - median(samples.qemuEmpty);
   const vmmWork = median(samples.vmm) - median(samples.vmmEmpty);
   const qemuResolution = resolutionOf(samples.qemuEmpty, samples.qemu);
   const vmmResolution = resolutionOf(samples.vmmEmpty, samples.vmm);
+  const qemuLabel = 'qemu-system-i386 (TCG):';
+  const vmmLabel = `vmm --engine direct (stops=${vmmStops}):`;
+  const width = Math.max(qemuLabel.length, vmmLabel.length);
   const lines = [
-    `  qemu-system-i386 (TCG): ${median(samples.qemu).toFixed(3)} s total, start-up and firmware ${median(samples.qemuEmpty).toFixed(3)} s, ${workloadText(qemuWork, qemuResolution)}`,
-    `  vmm --engine direct:    ${median(samples.vmm).toFixed(3)} s total, start-up ${median(samples.vmmEmpty).toFixed(3)} s, ${workloadText(vmmWork, vmmResolution)}`,
+    `  ${qemuLabel.padEnd(width)} ${median(samples.qemu).toFixed(3)} s total, start-up and firmware ${median(samples.qemuEmpty).toFixed(3)} s, ${workloadText(qemuWork, qemuResolution)}`,
+    `  ${vmmLabel.padEnd(width)} ${median(samples.vmm).toFixed(3)} s total, start-up ${median(samples.vmmEmpty).toFixed(3)} s, ${workloadText(vmmWork, vmmResolution)}`,
     `  checksum ${checksum} under both`,
   ];
   const unmeasured = [...(qemuWork > qemuResolution ? [] : ['qemu']), ...(vmmWork > vmmResolution ? [] : ['vmm'])];
@@ -121,19 +149,22 @@ export async function foundationBench(options: FoundationBenchOptions): Promise<
   const samples: ComputeSamples = { qemu: [], qemuEmpty: [], vmm: [], vmmEmpty: [] };
   let qemuChecksum = '';
   let vmmChecksum = '';
+  const vmmStderrs: string[] = [];
   for (let i = 0; i < runs; i++) {
     samples.qemuEmpty.push(timedRun(QEMU, qemuArgs(empty, ''), timeout).seconds);
     const q = timedRun(QEMU, qemuArgs(compute, append), timeout);
     samples.qemu.push(q.seconds);
     qemuChecksum = checksumOf(q.stdout);
-    samples.vmmEmpty.push(timedRun(process.execPath, vmmArgs(empty, ''), timeout).seconds);
+    const e = timedRun(process.execPath, vmmArgs(empty, ''), timeout);
+    samples.vmmEmpty.push(e.seconds);
     const v = timedRun(process.execPath, vmmArgs(compute, append), timeout);
     if (v.status !== 1) throw new BenchError(`vmm compute run ended with status ${v.status}: ${v.stderr.trim()}`);
+    vmmStderrs.push(e.stderr, v.stderr);
     samples.vmm.push(v.seconds);
     vmmChecksum = checksumOf(v.stdout);
   }
   if (qemuChecksum !== vmmChecksum) throw new BenchError(`checksums differ: qemu ${qemuChecksum}, vmm ${vmmChecksum}`);
-  const report = computeReport(samples, vmmChecksum);
+  const report = computeReport(samples, vmmChecksum, stopsOfRuns(vmmStderrs));
   report.lines.forEach(log);
   report.warnings.forEach(warn);
 

@@ -1,5 +1,5 @@
 // `vmm bench`: the measured comparisons (never timed tests).
-import { bootBench } from '../bench/boot-bench.js';
+import { BOOT_CONFIGURATIONS, bootBench, pickBootConfigurations } from '../bench/boot-bench.js';
 import { BenchError, foundationBench } from '../bench/foundation-bench.js';
 import { MAX_TRAPBENCH_PAGES, trapBench } from '../bench/trap-bench.js';
 import { parsePositiveInteger } from './options.js';
@@ -13,6 +13,8 @@ export interface BenchOptions {
   portWrites: string;
   pages: string;
   pairs: string;
+  /** boot: comma-separated configurations (BOOT_CONFIGURATIONS' names); unset: all of them. */
+  engines?: string;
 }
 
 const SUITES = ['foundation', 'boot', 'trap'] as const;
@@ -27,6 +29,8 @@ export async function benchCommand(suite: string, options: BenchOptions): Promis
   });
   const known = (SUITES as readonly string[]).includes(suite);
   const runs = parsePositiveInteger('run count', options.runs ?? (known ? DEFAULT_RUNS[suite as (typeof SUITES)[number]] : '1'));
+  // Refused rather than ignored: a user who names configurations expects them to be what ran.
+  if (options.engines !== undefined && known && suite !== 'boot') throw new UserError(`--engines applies to the boot benchmark only`);
   let run: Promise<void>;
   switch (suite) {
     case 'foundation':
@@ -38,9 +42,17 @@ export async function benchCommand(suite: string, options: BenchOptions): Promis
         warn,
       });
       break;
-    case 'boot':
-      run = bootBench({ runs, log });
+    case 'boot': {
+      let configurations = BOOT_CONFIGURATIONS;
+      try {
+        if (options.engines !== undefined) configurations = pickBootConfigurations(options.engines);
+      } catch (error) {
+        if (error instanceof BenchError) throw new UserError(error.message);
+        throw error;
+      }
+      run = bootBench({ runs, configurations, log });
       break;
+    }
     case 'trap': {
       const pages = parsePositiveInteger('page count', options.pages);
       if (pages > MAX_TRAPBENCH_PAGES) throw new UserError(`invalid page count '${options.pages}': at most ${MAX_TRAPBENCH_PAGES}`);

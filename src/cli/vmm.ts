@@ -25,7 +25,7 @@ function addBootOptions(command: Command): Command {
     .option('--entry <address>', 'flat images: entry point (default: the load address)')
     .option('--bits <16|32>', 'flat images: start in 16-bit real mode or 32-bit protected mode', '32')
     .option('--no-stdin', 'do not feed standard input to the serial port')
-    .option('--stop-mechanism <name>', 'block-hook, or exact (stops without the per-block hook, where proven on this Unicorn build)', bootDefaults.stopMechanism);
+    .option('--stop-mechanism <name>', 'exact (stops without a per-block hook, where proven on this Unicorn build), or block-hook', bootDefaults.stopMechanism);
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -65,7 +65,7 @@ async function main(argv: string[]): Promise<number> {
     .command('bench')
     .argument(
       '[suite]',
-      'foundation: compute guest and port-I/O cost; boot: Linux boot time; trap: costs of the trap engine (hidden page fault, trapped instruction) against direct',
+      'foundation: compute guest and port-I/O cost; boot: Linux boot time under qemu and each vmm engine and stop mechanism; trap: costs of the trap engine (hidden page fault, trapped instruction) against direct',
       'foundation',
     )
     .description('measure vmm against qemu-system-i386, or one engine against another, in the same invocation')
@@ -74,6 +74,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--port-writes <n>', 'OUTs performed by the port-I/O guest', '1000000')
     .option('--pages <n>', 'trap: pages the trapbench guest touches', '65536')
     .option('--pairs <n>', 'trap: CLI/STI pairs the trapbench guest executes', '100000')
+    .option('--engines <list>', 'boot: comma-separated vmm configurations from direct (exact stops), direct-block-hook, trap (exact stops); default: all')
     .action(async (suite: string, options: BenchOptions) => {
       status = await benchCommand(suite, options);
     });
