@@ -167,17 +167,25 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   // WARN() is a UD2). Unicorn stops with UC_ERR_INSN_INVALID unless this hook claims it; then
   // it reports vector 6 to OnInterrupt, with EIP at the instruction, like any other fault.
   uc_hook_add(uc_, &hook, UC_HOOK_INSN_INVALID, reinterpret_cast<void*>(OnInvalidInstruction), this, 1, 0);
-  // Optional fourth argument: the stop mechanism, "block-hook" (the default: a stop is acted on
-  // in a hook called for every executed block) or "exact" (when Unicorn's private flag is proven
-  // here, exact-stop.h; else the block hook). Set before anything is translated.
-  bool want_exact = info.Length() > 3 && info[3].IsString() && info[3].As<Napi::String>().Utf8Value() == "exact";
-  if (want_exact && exact_stop_layout().proven) {
-    set_exact_stops(uc_, exact_stop_layout(), true);
+  // Optional fourth argument: the stop mechanism, "exact" (the default: when Unicorn's private
+  // flag is proven here, exact-stop.h; else the block hook) or "block-hook" (a stop is acted on in
+  // a hook called for every executed block). Set before anything is translated.
+  bool want_exact = !(info.Length() > 3 && info[3].IsString() && info[3].As<Napi::String>().Utf8Value() == "block-hook");
+  // Optional fifth argument, for tests: an offset to prove instead of the one found, so that the
+  // fallback after a failed proof can be seen to run.
+  if (info.Length() > 4 && info[4].IsNumber()) {
+    exact_layout_.no_exit_request_offset = info[4].As<Napi::Number>().Uint32Value();
+    exact_layout_.proven = prove_exact_stops(exact_layout_.no_exit_request_offset, &exact_layout_.why_not);
+  } else {
+    exact_layout_ = exact_stop_layout();
+  }
+  if (want_exact && exact_layout_.proven) {
+    set_exact_stops(uc_, exact_layout_, true);
     exact_stops_ = true;
     async_stops_.store(true);
     stop_mechanism_ = "exact";
   } else {
-    stop_mechanism_ = want_exact ? "block-hook (" + exact_stop_layout().why_not + ")" : "block-hook";
+    stop_mechanism_ = want_exact ? "block-hook (" + exact_layout_.why_not + ")" : "block-hook";
   }
   // The trap engine keeps the block hook for its GDT refresh and block discovery.
   if (!exact_stops_ || with_region) EnsureBlockHook();
@@ -525,7 +533,7 @@ void Vcpu::SetTracing(const Napi::CallbackInfo& info) {
   // The code hook stops precisely, right after itself, through the exit checks that exact stops
   // turn off; while tracing, stops are made there only, never from another thread.
   if (exact_stops_) {
-    set_exact_stops(uc_, exact_stop_layout(), !instructions);
+    set_exact_stops(uc_, exact_layout_, !instructions);
     async_stops_.store(!instructions);
   }
   if (has_run_) uc_ctl_flush_tb(uc_);

@@ -115,6 +115,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   std::unique_ptr<GuestMemory> memory_;
   std::unique_ptr<ExceptionState> exception_state_;
   std::unique_ptr<TimesliceTimer> timer_;
+  ExactStopLayout exact_layout_;  // the proven offset, or why there is none (exact-stop.h)
   std::unique_ptr<EventInjector> injector_;
   std::unique_ptr<TrapPlatform> trap_;  // with a VMM region (trap engine)
   bool trap_active_ = false;            // the guest runs deprivileged on the shadow MMU

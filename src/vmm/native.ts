@@ -5,14 +5,13 @@ import { join } from 'node:path';
 import { projectRoot } from '../util/project-root.js';
 
 /**
- * How a running guest is stopped: `block-hook` (the default) acts on a stop in a hook called for
- * every executed block; `exact` turns Unicorn's load/store exit checks off and stops from the
- * timer's thread at the next block start, when the native core proves that on this Unicorn build
- * (else it falls back to the block hook, and says why). Exact stops stay opt-in until more soaking
- * has run on them since a race that ended a Linux boot as a false HLT was fixed (docs/design.md).
+ * How a running guest is stopped: `exact` (the default) turns Unicorn's load/store exit checks off
+ * and stops from the timer's thread at the next block start, when the native core proves that on
+ * this Unicorn build (else it falls back to the block hook, and says why); `block-hook` acts on a
+ * stop in a hook called for every executed block (docs/design.md, "Stopping the guest").
  */
-export type StopMechanism = 'block-hook' | 'exact';
-export const STOP_MECHANISMS: readonly StopMechanism[] = ['block-hook', 'exact'];
+export type StopMechanism = 'exact' | 'block-hook';
+export const STOP_MECHANISMS: readonly StopMechanism[] = ['exact', 'block-hook'];
 
 export interface NativeVcpu {
   /** `exact`, `block-hook`, or `block-hook (why exact stops are not available)`. */
@@ -93,7 +92,8 @@ export interface ShadowCounters {
 interface NativeModule {
   /** translationBufferBytes: the size of the translated-code buffer (default: Unicorn's, 1 GiB);
    *  withVmmRegion: the trap engine's VMM region above guest RAM. */
-  Vcpu: new (ramBytes: number, translationBufferBytes?: number, withVmmRegion?: boolean, stopMechanism?: StopMechanism) => NativeVcpu;
+  /** exactStopOffset (tests): an offset to prove instead of the one found at start-up. */
+  Vcpu: new (ramBytes: number, translationBufferBytes?: number, withVmmRegion?: boolean, stopMechanism?: StopMechanism, exactStopOffset?: number) => NativeVcpu;
   abiVersion: number;
   unicornVersion: string;
   /** The host TSC rate, which is the guest's too (Unicorn's RDTSC reads the host TSC). */

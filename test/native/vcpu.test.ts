@@ -135,15 +135,15 @@ describe('native vCPU', () => {
     expect(memory.getUint32(0x8004, true)).toBe(3 * loops);
   }
 
-  it('stopping at time-slice ends never re-executes guest instructions (block hook, the default)', () => {
-    const v = newVcpu();
+  it('stopping at time-slice ends never re-executes guest instructions (block hook)', () => {
+    const v = new (nativeCore().Vcpu)(1 << 20, 0, false, 'block-hook');
+    vcpu = v;
     expect(v.stopMechanism).toBe('block-hook');
     expectExactCountsAcrossSlices(v, 20_000_000, 500);
   });
 
-  it('stops stay exact with exact stops (Unicorn\'s load/store exit checks off, no block hook)', () => {
-    const v = new (nativeCore().Vcpu)(1 << 20, 0, false, 'exact');
-    vcpu = v;
+  it('stops stay exact with exact stops, the default (Unicorn\'s load/store exit checks off, no block hook)', () => {
+    const v = newVcpu();
     expect(v.stopMechanism).toBe('exact');
     expectExactCountsAcrossSlices(v, 5_000_000, 200);
   });
@@ -152,7 +152,7 @@ describe('native vCPU', () => {
     const core = nativeCore();
     const found = core.exactStops();
     expect(found, found.whyNot).toMatchObject({ proven: true });
-    expect(newVcpu().stopMechanism).toBe('block-hook');
+    expect(newVcpu().stopMechanism).toBe('exact');
     // Setting the byte before or after the flag leaves the load/store exits on: stops re-execute.
     for (const wrong of [found.offset - 1, found.offset + 1]) {
       const proof = core.proveExactStops(wrong);
@@ -160,6 +160,14 @@ describe('native vCPU', () => {
       expect(proof.whyNot).toMatch(/re-executed|failed|stopped only/);
     }
     expect(core.proveExactStops(found.offset).proven).toBe(true);
+  });
+
+  it('a vCPU whose exact-stop offset fails the proof falls back to the block hook, says why, and still stops exactly', () => {
+    const found = nativeCore().exactStops();
+    const v = new (nativeCore().Vcpu)(1 << 20, 0, false, 'exact', found.offset + 1);
+    vcpu = v;
+    expect(v.stopMechanism).toMatch(/^block-hook \((stops re-executed|the proof loop)/);
+    expectExactCountsAcrossSlices(v, 5_000_000, 200);
   });
 
   it('reports a jump outside guest RAM as a Unicorn error, and the host stays healthy', () => {
