@@ -8,7 +8,7 @@ import { NativeCoreMissing, STOP_MECHANISMS, type StopMechanism } from '../vmm/n
 import { runMachine, type RunLimits, type RunResult } from '../vmm/run-loop.js';
 import { Reg } from '../vmm/registers.js';
 import { csEip } from '../util/hex.js';
-import type { Engine } from '../engines/engine.js';
+import type { Engine } from '../vmm/engine.js';
 import { DEFAULT_RAM_MIB } from '../vmm/layout.js';
 import { BACKLOG_LIMIT, ConsoleOutput } from './console-output.js';
 import { describeErrno } from './errno.js';
@@ -158,7 +158,7 @@ export function prepareRun(
   const output = new ConsoleOutput(fd, fd !== serialFd, (error) => stopper.stop(outputFailure(error, outputName)));
   let machine: Machine;
   try {
-    machine = new Machine({ ramBytes, consoleOutput: output.push, translationBufferBytes, vmmRegion: engine.name === 'trap', stopMechanism });
+    machine = new Machine({ ramBytes, consoleOutput: output.push, translationBufferBytes, vmmRegion: engine.requires.vmmRegion, stopMechanism });
   } catch (error) {
     if (error instanceof NativeCoreMissing) throw new UserError(error.message);
     throw error;

@@ -2,12 +2,13 @@
 // guest runs on the emulated CPU at its own privilege level and Unicorn walks the guest's own
 // page tables; the VMM sees only port I/O, MMIO, HLT, CPUID and exceptions.
 import type { NativeVcpu } from '../vmm/native.js';
-import type { Engine, ExceptionExit, ExceptionOutcome } from './engine.js';
+import type { Engine, ExceptionExit, ExceptionOutcome } from '../vmm/engine.js';
 import { reflectToGuest } from './reflect.js';
 
 export class DirectEngine implements Engine {
   readonly name = 'direct' as const;
   readonly description = 'guest runs at its own privilege on the emulated CPU (like VT-x with EPT)';
+  readonly requires = { vmmRegion: false };
 
   handleException(exit: ExceptionExit, vcpu: NativeVcpu): ExceptionOutcome {
     // Unicorn reports every exception instead of delivering it; like a VT-x exit for an

@@ -1,5 +1,5 @@
 import { DirectEngine } from './direct.js';
-import type { Engine } from './engine.js';
+import type { Engine } from '../vmm/engine.js';
 import { TrapEngine } from './trap/trap-engine.js';
 
 const AVAILABLE = ['direct', 'trap'] as const;

@@ -3,7 +3,7 @@
 import { csEip } from '../util/hex.js';
 import { reflectException } from '../vmm/event-delivery.js';
 import type { NativeVcpu } from '../vmm/native.js';
-import type { ExceptionExit, ExceptionOutcome } from './engine.js';
+import type { ExceptionExit, ExceptionOutcome } from '../vmm/engine.js';
 
 export function reflectToGuest(exit: ExceptionExit, vcpu: NativeVcpu): ExceptionOutcome {
   const delivered = reflectException(vcpu, exit);

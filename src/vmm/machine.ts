@@ -72,7 +72,8 @@ export class Machine {
   mayReceiveInput = false;
   readonly counters: InlineCounters = { portIn: 0, portOut: 0, mmioRead: 0, mmioWrite: 0, cpuid: 0 };
   stopCause: StopCause | undefined;
-  /** Block discovery (see NativeVcpu.setBlockDiscovery): a block runs for the first time. */
+  /** Block discovery (see NativeVcpu.setBlockDiscovery): a block runs for the first time; the
+   * run loop hands it to the engine. */
   onNewBlock: ((linear: number, size: number) => void) | undefined;
   /** Inline exits allowed before the machine stops itself (the `--max-exits` limit). */
   inlineExitBudget = Infinity;

@@ -1,6 +1,6 @@
 // The VMM's run loop: re-enter the guest, dispatch each exit, and decide when the run is over.
 // Runs in time slices so that host events (serial input, signals) are served between them.
-import type { Engine } from '../engines/engine.js';
+import type { Engine } from './engine.js';
 import { csEip } from '../util/hex.js';
 import { decodeExit, type Exit } from './exit-record.js';
 import type { Machine } from './machine.js';
@@ -45,6 +45,8 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
   const elapsedSeconds = () => Number(process.hrtime.bigint() - started) / 1e9;
   const totalExits = () => machine.inlineExits + Object.values(loopExits).reduce((a, b) => a + b, 0);
   machine.inlineExitBudget = limits.maxExits;
+  const onNewBlock = engine.onNewBlock?.bind(engine);
+  machine.onNewBlock = onNewBlock && ((linear, size) => onNewBlock(linear, size, machine.vcpu));
   let outcome: RunOutcome | undefined;
 
   while (!outcome) {

@@ -5,16 +5,15 @@
 // as under `direct` (like a VT-x I/O bitmap).
 import { decodeInstruction, effectiveAddress, type DecodedX86 } from '../../decode/modrm.js';
 import { hex } from '../../util/hex.js';
-import type { Machine } from '../../vmm/machine.js';
 import type { NativeVcpu } from '../../vmm/native.js';
 import { CR0_ET, CR0_PE, EFLAGS_IF, Reg } from '../../vmm/registers.js';
-import type { ExceptionExit, ExceptionOutcome } from '../engine.js';
+import type { EngineMachine, ExceptionExit, ExceptionOutcome } from '../../vmm/engine.js';
 import type { EquivalenceReport } from './equivalence-report.js';
 import { VirtualCpu } from './virtual-cpu.js';
 
 export interface TrapContext {
   vcpu: NativeVcpu;
-  machine: Machine;
+  machine: EngineMachine;
   cpu: VirtualCpu;
   report: EquivalenceReport;
   enter: (cs: number, eip: number, eflags: number, ss: number, esp: number) => void;

@@ -9,10 +9,9 @@ import { instructionLength } from '../../decode/length.js';
 import { decodeInstruction } from '../../decode/modrm.js';
 import { classifyInstruction } from '../../decode/sensitive.js';
 import { csEip, hex } from '../../util/hex.js';
-import type { Machine } from '../../vmm/machine.js';
 import type { NativeVcpu } from '../../vmm/native.js';
 import { CR0_PE, Reg } from '../../vmm/registers.js';
-import type { Engine, ExceptionExit, ExceptionOutcome } from '../engine.js';
+import type { Engine, EngineMachine, ExceptionExit, ExceptionOutcome } from '../../vmm/engine.js';
 import { reflectToGuest } from '../reflect.js';
 import { EquivalenceReport } from './equivalence-report.js';
 import { emulateHoleInstruction, emulatePrivileged, useGuestTss, type TrapContext } from './privileged.js';
@@ -24,6 +23,7 @@ const TS = 10;
 export class TrapEngine implements Engine {
   readonly name = 'trap' as const;
   readonly description = 'guest kernel deprivileged to ring 1, privileged instructions trapped and emulated, shadow page tables';
+  readonly requires = { vmmRegion: true };
   private readonly cpu = new VirtualCpu();
   private readonly equivalence = new EquivalenceReport();
   private deprivileged = false;
@@ -35,7 +35,7 @@ export class TrapEngine implements Engine {
     this.decoder = await Decoder.create();
   }
 
-  beforeRun(machine: Machine): ExceptionOutcome | undefined {
+  beforeRun(machine: EngineMachine): ExceptionOutcome | undefined {
     if (this.deprivileged) return undefined;
     const vcpu = machine.vcpu;
     const cr0 = vcpu.readRegister(Reg.cr0);
@@ -60,13 +60,12 @@ export class TrapEngine implements Engine {
     vcpu.trapEnter(cs, vcpu.readRegister(Reg.eip), vcpu.readRegister(Reg.eflags), ss, vcpu.readRegister(Reg.esp));
     this.deprivileged = true;
     // Sensitive instructions that do not trap are found by scanning each block the first time it
-    // runs (the block hook hands its address over once).
-    machine.onNewBlock = (linear, size) => this.scanBlock(vcpu, linear, size);
+    // runs at guest ring 0 (the block hook hands its address over once: onNewBlock).
     vcpu.setBlockDiscovery(true);
     return undefined;
   }
 
-  private scanBlock(vcpu: NativeVcpu, linear: number, size: number): void {
+  onNewBlock(linear: number, size: number, vcpu: NativeVcpu): void {
     if (VirtualCpu.guestCpl(vcpu.readRegister(Reg.cs)) !== 0 || !this.decoder) return;
     const bytes = vcpu.readGuestLinear(linear, Math.min(size, 4096));
     if (!bytes) return;
@@ -83,7 +82,7 @@ export class TrapEngine implements Engine {
     }
   }
 
-  handleException(exit: ExceptionExit, vcpu: NativeVcpu, machine: Machine): ExceptionOutcome {
+  handleException(exit: ExceptionExit, vcpu: NativeVcpu, machine: EngineMachine): ExceptionOutcome {
     if (this.deprivileged && exit.softwareInterruptLength === 0 && (exit.vector === GP || exit.vector === TS)) {
       const context: TrapContext = { vcpu, machine, cpu: this.cpu, report: this.equivalence, enter: (...a) => vcpu.trapEnter(...a) };
       const result = emulatePrivileged(context, exit);
@@ -98,7 +97,7 @@ export class TrapEngine implements Engine {
     return reflectToGuest(exit, vcpu);
   }
 
-  onReservedAccess(address: number, cs: number, eip: number, machine: Machine): ExceptionOutcome {
+  onReservedAccess(address: number, cs: number, eip: number, machine: EngineMachine): ExceptionOutcome {
     // A page fault in the hole: a store to the VMM's read-only pages, or an access to the rest of
     // the hole, which no shadow maps. Plain MOVs are carried out through the guest's own tables.
     const vcpu = machine.vcpu;

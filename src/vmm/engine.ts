@@ -1,0 +1,61 @@
+// One interface for every virtualisation technique, so the run loop, tracer and benchmarks never
+// care which engine runs the guest. A new engine implements Engine, declares what it needs from
+// the machine in `requires`, and is registered in src/engines/index.ts; nothing else names it.
+// The contract lives with the machine it runs on, so the run loop depends on it and not on any
+// engine (src/engines implements it; layers import downward only).
+import type { Exit } from './exit-record.js';
+import type { IoBus } from './io-bus.js';
+import type { NativeVcpu } from './native.js';
+
+export type EngineName = 'direct' | 'trap' | 'bt' | 'paravirt';
+
+export type ExceptionExit = Extract<Exit, { kind: 'exception' }>;
+
+/** What the engine did with an exception the guest raised. */
+export type ExceptionOutcome =
+  | { kind: 'resume' }
+  /** The guest executed HLT (trapped): the run loop waits for an interrupt as for a HLT exit. */
+  | { kind: 'halt' }
+  | { kind: 'shutdown'; reason: string }
+  | { kind: 'fatal'; reason: string };
+
+/** What the machine must provide before the engine can run a guest on it. */
+export interface EngineRequirements {
+  /**
+   * A VMM region above guest RAM, mapped at the top of the guest's linear space (the hole): the
+   * VMM's own GDT, IDT, TSS and shadow page tables, out of the guest's reach.
+   */
+  readonly vmmRegion: boolean;
+}
+
+/**
+ * The part of the machine an engine may reach: the vCPU, guest RAM and the MMIO bus (for the
+ * accesses it emulates). Devices, timers and the run's policy stay with the run loop.
+ */
+export interface EngineMachine {
+  readonly vcpu: NativeVcpu;
+  readonly ram: Uint8Array;
+  readonly mmio: IoBus;
+}
+
+export interface Engine {
+  readonly name: EngineName;
+  readonly description: string;
+  readonly requires: EngineRequirements;
+  handleException(exit: ExceptionExit, vcpu: NativeVcpu, machine: EngineMachine): ExceptionOutcome;
+  /** Asynchronous set-up before the first run (loading a decoder). */
+  prepare?(): Promise<void>;
+  /** Called before every run(): the engine may take over the vCPU (a trap engine deprivileges). */
+  beforeRun?(machine: EngineMachine): ExceptionOutcome | undefined;
+  /** The guest touched memory the engine reserves for itself. */
+  onReservedAccess?(address: number, cs: number, eip: number, machine: EngineMachine): ExceptionOutcome;
+  /**
+   * Block discovery (NativeVcpu.setBlockDiscovery, which the engine turns on): a block of guest
+   * code at `linear`, `size` bytes long, runs for the first time.
+   */
+  onNewBlock?(linear: number, size: number, vcpu: NativeVcpu): void;
+  /** Engine-specific counters for the run summary. */
+  counters?(vcpu: NativeVcpu): Record<string, number>;
+  /** Lines for the end of the run: where the guest saw a difference from real hardware. */
+  report?(): string[];
+}
