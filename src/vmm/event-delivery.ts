@@ -1,8 +1,8 @@
 // Handing events to the guest through its own IVT/IDT (the native core does the delivery, SDM
 // Vol. 3 ch. 6); shared by every engine that reflects exceptions and interrupts.
+import { hasErrorCode, Vector, vectorName } from '../x86/vectors.js';
 import type { Exit } from './exit-record.js';
 import type { NativeVcpu } from './native.js';
-import { describeException, describeSoftwareInterrupt, hasErrorCode, vectorName } from './vectors.js';
 
 /** Mirrors native/src/event-injection.h. */
 export const EventSource = { external: 0, exception: 1, software: 2 } as const;
@@ -22,6 +22,24 @@ function outcome(vcpu: NativeVcpu, result: number, what: string): DeliveryOutcom
     default:
       return { kind: 'unsupported', reason: `delivering ${what} needs ${vcpu.injectionDetail}, which this VMM does not support` };
   }
+}
+
+/** An exception as reports name it: "#GP(0x10)", "#PF(0x2) at linear address 0xc0000000". */
+function describeException(vector: number, errorCode: number, cr2: number): string {
+  let text = vectorName(vector);
+  if (hasErrorCode(vector)) text += `(0x${errorCode.toString(16)})`;
+  if (vector === Vector.PF) text += ` at linear address 0x${cr2.toString(16)}`;
+  return text;
+}
+
+/**
+ * An event raised by an instruction (Unicorn says which), named the same under every engine:
+ * INT3 and INTO by their exception, any other INT n by its vector.
+ */
+function describeSoftwareInterrupt(vector: number): string {
+  if (vector === Vector.BP) return '#BP (INT3)';
+  if (vector === Vector.OF) return '#OF (INTO)';
+  return `INT 0x${vector.toString(16)}`;
 }
 
 /** Reflects an exception (or INT n) the guest raised back into the guest. */
