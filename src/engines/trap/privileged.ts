@@ -5,9 +5,22 @@
 // as under `direct` (like a VT-x I/O bitmap).
 import { decodeInstruction, effectiveAddress, type DecodedX86 } from '../../decode/modrm.js';
 import { hex } from '../../util/hex.js';
-import type { NativeVcpu } from '../../vmm/native.js';
-import { CR0_ET, CR0_PE, EFLAGS_IF, Reg } from '../../vmm/registers.js';
 import type { EngineMachine, ExceptionExit, ExceptionOutcome } from '../../vmm/engine.js';
+import { EventSource } from '../../vmm/event-delivery.js';
+import type { NativeVcpu } from '../../vmm/native.js';
+import { Reg } from '../../vmm/registers.js';
+import { CR0_EM, CR0_ET, CR0_MP, CR0_PE, CR0_PG, CR0_TS, CR0_WP } from '../../x86/control-registers.js';
+import {
+  ACCESS_BYTE_OFFSET,
+  decodePseudoDescriptor,
+  decodeSegmentDescriptor,
+  DESCRIPTOR_SIZE,
+  TSS_BUSY,
+  type SegmentDescriptor,
+} from '../../x86/descriptor.js';
+import { EFLAGS_DEFINED, EFLAGS_FIXED, EFLAGS_IF, EFLAGS_IOPL, EFLAGS_NT, EFLAGS_RF, EFLAGS_VM } from '../../x86/eflags.js';
+import { descriptorOffset, isLdtSelector, isNullSelector, withRpl } from '../../x86/selector.js';
+import { Vector } from '../../x86/vectors.js';
 import type { EquivalenceReport } from './equivalence-report.js';
 import { VirtualCpu } from './virtual-cpu.js';
 
@@ -27,14 +40,10 @@ export type EmulationResult =
 const GENERAL = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'] as const;
 const GENERAL_IDS = [Reg.eax, Reg.ecx, Reg.edx, Reg.ebx, Reg.esp, Reg.ebp, Reg.esi, Reg.edi];
 const SEGMENT_IDS: Record<string, number> = { es: Reg.es, cs: Reg.cs, ss: Reg.ss, ds: Reg.ds, fs: Reg.fs, gs: Reg.gs };
-const EFLAGS_NT = 1 << 14;
-const EFLAGS_VM = 1 << 17;
-const EFLAGS_RF = 1 << 16;
-const EFLAGS_IOPL = 3 << 12;
-const CR0_TS = 1 << 3;
-const CR0_PG = 1 << 31;
-const CR0_WP = 1 << 16;
-const TS = 10;
+/** The CR0 bits LMSW loads (SDM Vol. 2 LMSW); it can set PE but not clear it. */
+const LMSW_BITS = CR0_PE | CR0_MP | CR0_EM | CR0_TS;
+/** The CR0 bits whose change the native core's shadow MMU and exception checks follow. */
+const CR0_CONFIGURED = CR0_PG | CR0_WP | CR0_TS | CR0_MP | CR0_EM;
 
 const resume: ExceptionOutcome = { kind: 'resume' };
 
@@ -54,7 +63,7 @@ export function emulatePrivileged(ctx: TrapContext, exit: ExceptionExit): Emulat
   const op = insn.opcode;
   const eflags = vcpu.readRegister(Reg.eflags);
 
-  if (exit.vector === TS) {
+  if (exit.vector === Vector.TS) {
     if (op[0] === 0xcf && eflags & EFLAGS_NT) return emulateIret(ctx, insn);
     return { kind: 'reflect' };
   }
@@ -165,7 +174,7 @@ function writePhysicalByte(ctx: TrapContext, linear: number, physical: number, v
 function holeFault(ctx: TrapContext, linear: number, errorCode: number): EmulationResult {
   ctx.cpu.cr2 = linear;
   ctx.vcpu.writeRegister(Reg.cr2, linear);
-  const delivered = ctx.vcpu.inject(14, 1, true, errorCode);
+  const delivered = ctx.vcpu.inject(Vector.PF, EventSource.exception, true, errorCode);
   if (delivered !== 0) return { kind: 'fatal', reason: `delivering the #PF for the guest's access to ${hex(linear)} failed: ${ctx.vcpu.injectionDetail}` };
   return { kind: 'emulated', name: 'hole-fault', outcome: resume };
 }
@@ -241,9 +250,7 @@ function emulateTwoByte(
         const address = memoryAddress(ctx, insn);
         const raw = vcpu.readGuestLinear(address, 6);
         if (!raw) return { kind: 'reflect' };
-        const limit = raw[0] | (raw[1] << 8);
-        let base = (raw[2] | (raw[3] << 8) | (raw[4] << 16) | (raw[5] << 24)) >>> 0;
-        if (insn.prefixes.operandSize === 16) base &= 0xffffff;
+        const { base, limit } = decodePseudoDescriptor(raw, insn.prefixes.operandSize);
         if (reg === 2) {
           cpu.gdtr = { base, limit };
           if (!vcpu.trapLoadGdt(base, limit)) return { kind: 'fatal', reason: `LGDT: the GDT at ${hex(base)} is not readable` };
@@ -259,7 +266,7 @@ function emulateTwoByte(
       if (reg === 6) { // LMSW: PE can be set, not cleared; MP, EM, TS follow the operand
         const value = readOperand16(ctx, insn);
         if (value === undefined) return { kind: 'reflect' };
-        const cr0 = (cpu.cr0 & ~0xe) | (value & 0xf) | (cpu.cr0 & CR0_PE);
+        const cr0 = (cpu.cr0 & ~LMSW_BITS) | (value & LMSW_BITS) | (cpu.cr0 & CR0_PE);
         const problem = writeControlRegister(ctx, 0, cr0);
         if (problem) return { kind: 'fatal', reason: problem };
         next();
@@ -286,7 +293,7 @@ function writeControlRegister(ctx: TrapContext, index: number, value: number): s
       if (!(value & CR0_PE)) return 'the guest left protected mode (CR0.PE cleared), which the trap engine cannot follow';
       const before = cpu.cr0;
       cpu.cr0 = (value | CR0_ET) >>> 0;
-      if ((before ^ cpu.cr0) & (CR0_PG | CR0_WP | CR0_TS | 0x6)) vcpu.trapConfigure(cpu.cr0, cpu.cr3, cpu.cr4);
+      if ((before ^ cpu.cr0) & CR0_CONFIGURED) vcpu.trapConfigure(cpu.cr0, cpu.cr3, cpu.cr4);
       return undefined;
     }
     case 2:
@@ -327,7 +334,7 @@ function emulateIret(ctx: TrapContext, insn: DecodedX86): EmulationResult {
   // The guest kernel may change IF (the virtual IOPL is 0 and its CPL is 0); IOPL, VM and NT are
   // the VMM's.
   const keep = EFLAGS_IOPL | EFLAGS_VM | EFLAGS_NT | EFLAGS_RF;
-  const flags = ((current & keep) | (popped & ~keep & 0x3f7fd5) | 2) >>> 0;
+  const flags = ((current & keep) | (popped & ~keep & EFLAGS_DEFINED) | EFLAGS_FIXED) >>> 0;
   const targetRing = VirtualCpu.guestCpl(VirtualCpu.realSelector(cs));
   if (targetRing === 0) {
     vcpu.writeRegister(Reg.cs, VirtualCpu.realSelector(cs));
@@ -342,7 +349,7 @@ function emulateIret(ctx: TrapContext, insn: DecodedX86): EmulationResult {
   const userEsp = pop(3);
   const userSs = pop(4) & 0xffff;
   vcpu.trapLoadGdt(ctx.cpu.gdtr.base, ctx.cpu.gdtr.limit);
-  ctx.enter(cs | 3, eip, flags & ~EFLAGS_NT, userSs | 3, userEsp);
+  ctx.enter(withRpl(cs, 3), eip, flags & ~EFLAGS_NT, withRpl(userSs, 3), userEsp);
   return { kind: 'emulated', name: 'iret', outcome: resume };
 }
 
@@ -363,14 +370,11 @@ function readOperand16(ctx: TrapContext, insn: DecodedX86): number | undefined {
   return raw ? raw[0] | (raw[1] << 8) : undefined;
 }
 
-/** A descriptor's base and limit (in bytes) from the guest's GDT (SDM Vol. 3 §3.4.5). */
-function guestDescriptor(vcpu: NativeVcpu, cpu: VirtualCpu, selector: number): { base: number; limit: number } | undefined {
-  if ((selector & ~3) === 0 || selector & 4) return undefined;
-  const raw = vcpu.readGuestLinear((cpu.gdtr.base + (selector & ~7)) >>> 0, 8);
-  if (!raw) return undefined;
-  const base = (raw[2] | (raw[3] << 8) | (raw[4] << 16) | (raw[7] << 24)) >>> 0;
-  const limit = raw[0] | (raw[1] << 8) | ((raw[6] & 0xf) << 16);
-  return { base, limit: raw[6] & 0x80 ? ((limit << 12) | 0xfff) >>> 0 : limit };
+/** The selector's descriptor in the guest's GDT; none for null and LDT selectors or an unreadable entry. */
+function guestDescriptor(vcpu: NativeVcpu, cpu: VirtualCpu, selector: number): SegmentDescriptor | undefined {
+  if (isNullSelector(selector) || isLdtSelector(selector)) return undefined;
+  const raw = vcpu.readGuestLinear((cpu.gdtr.base + descriptorOffset(selector)) >>> 0, DESCRIPTOR_SIZE);
+  return raw ? decodeSegmentDescriptor(raw) : undefined;
 }
 
 /** A segment's base (the real GDT holds the same bases); null and LDT selectors count as 0. */
@@ -379,9 +383,9 @@ function segmentBase(ctx: TrapContext, selector: number): number {
 }
 
 function markTssBusy(ctx: TrapContext, selector: number): void {
-  const at = (ctx.cpu.gdtr.base + (selector & ~7) + 5) >>> 0;
+  const at = (ctx.cpu.gdtr.base + descriptorOffset(selector) + ACCESS_BYTE_OFFSET) >>> 0;
   const type = ctx.vcpu.readGuestLinear(at, 1);
-  if (type) ctx.vcpu.writeGuestLinear(at, Uint8Array.of(type[0] | 2));
+  if (type) ctx.vcpu.writeGuestLinear(at, Uint8Array.of(type[0] | TSS_BUSY));
   useGuestTss(ctx.vcpu, ctx.cpu);
 }
 
