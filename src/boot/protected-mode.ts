@@ -1,11 +1,14 @@
 // The flat 32-bit protected-mode state shared by multiboot kernels, 32-bit
 // flat binaries and Linux bzImages: a small GDT in low memory and flat selectors.
 
+import { DESCRIPTOR_SIZE, encodeSegmentDescriptor, SegmentType } from '../x86/descriptor.js';
+import { EFLAGS_FIXED } from '../x86/eflags.js';
+import { descriptorOffset } from '../x86/selector.js';
 import { ByteWriter } from './bytes.js';
 import type { LoadPlan } from './load-plan.js';
 
-/** EFLAGS with interrupts off; bit 1 is reserved and always reads as 1. */
-export const INITIAL_EFLAGS = 0x2;
+/** EFLAGS with interrupts off: only the reserved bit 1, which always reads as 1. */
+export const INITIAL_EFLAGS = EFLAGS_FIXED;
 
 /**
  * The initial stack pointer for guests that get no stack from their boot
@@ -18,7 +21,6 @@ export const INITIAL_STACK_TOP = 0x7c00;
 export const GDT_BASE = 0x500;
 export const CODE_SELECTOR = 0x08;
 export const DATA_SELECTOR = 0x10;
-const DESCRIPTOR_SIZE = 8;
 
 /** GDT selectors (ring 0, TI=0) for the flat code and data descriptors. */
 export interface FlatSelectors {
@@ -29,22 +31,20 @@ export interface FlatSelectors {
 /** Multiboot and flat binaries do not care; 0x08/0x10 is the smallest GDT. */
 export const DEFAULT_SELECTORS: FlatSelectors = { code: CODE_SELECTOR, data: DATA_SELECTOR };
 
-/** Access bytes (Intel SDM vol. 3A §3.4.5): present, ring 0, code/data. */
-const ACCESS_CODE_EXECUTE_READ = 0x9a;
-const ACCESS_DATA_READ_WRITE = 0x92;
-/** Flags nibble: G=1 (4 KiB granularity), D/B=1 (32-bit). */
-const FLAGS_4K_32BIT = 0xc;
-
-/** A descriptor with base 0 and limit 0xFFFFF pages, i.e. the whole 4 GiB. */
-function writeFlatDescriptor(gdt: ByteWriter, index: number, access: number): void {
-  const at = index * DESCRIPTOR_SIZE;
-  const limit = 0xfffff;
-  gdt.u16(at, limit & 0xffff); // limit 15:0
-  gdt.u16(at + 2, 0); // base 15:0
-  gdt.u8(at + 4, 0); // base 23:16
-  gdt.u8(at + 5, access);
-  gdt.u8(at + 6, (FLAGS_4K_32BIT << 4) | (limit >>> 16)); // flags, limit 19:16
-  gdt.u8(at + 7, 0); // base 31:24
+/** A present ring-0 32-bit code or data descriptor with base 0 spanning the whole 4 GiB. */
+function flatDescriptor(type: number): Uint8Array {
+  return encodeSegmentDescriptor({
+    base: 0,
+    limit: 0xffffffff,
+    type,
+    codeOrData: true,
+    dpl: 0,
+    present: true,
+    available: false,
+    long: false,
+    defaultBig: true,
+    granular: true,
+  });
 }
 
 /**
@@ -61,8 +61,8 @@ export function buildFlatGdt(selectors: FlatSelectors = DEFAULT_SELECTORS): Uint
   }
   if (code === data) throw new RangeError(`code and data GDT selectors are both ${code}`);
   const gdt = new ByteWriter(Math.max(code, data) + DESCRIPTOR_SIZE);
-  writeFlatDescriptor(gdt, code / DESCRIPTOR_SIZE, ACCESS_CODE_EXECUTE_READ);
-  writeFlatDescriptor(gdt, data / DESCRIPTOR_SIZE, ACCESS_DATA_READ_WRITE);
+  gdt.set(descriptorOffset(code), flatDescriptor(SegmentType.codeExecuteRead));
+  gdt.set(descriptorOffset(data), flatDescriptor(SegmentType.dataReadWrite));
   return gdt.bytes;
 }
 
