@@ -7,6 +7,9 @@ import type { Exit } from '../vmm/exit-record.js';
 import { Field } from '../vmm/exit-record.js';
 import type { NativeVcpu } from '../vmm/native.js';
 import type { RunObserver } from '../vmm/run-observer.js';
+import { CR0_PE, CR0_PG } from '../x86/control-registers.js';
+import { selectorRpl } from '../x86/selector.js';
+import { Vector } from '../x86/vectors.js';
 import { selects, type TraceFilter } from './filters.js';
 import { endsBasicBlock } from './writer-util.js';
 import type { CpuMode, EventRecord, InstructionRecord, MemoryAccess, TracedRegister, TraceSummary, TraceWriter } from './trace-record.js';
@@ -21,8 +24,6 @@ const SNAPSHOT_REGISTERS: TracedRegister[] = [
 ];
 // The native register ids of the same registers (src/vmm/registers.ts), to read the state at exits.
 const REGISTER_IDS = [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
-const CR0_PE = 1;
-const CR0_PG = 0x80000000;
 // Positions of CR0, CR3 and CR4 in SNAPSHOT_REGISTERS: a change is a VMM-visible "control" event.
 const CONTROL_REGISTERS: [index: number, name: 'cr0' | 'cr3' | 'cr4'][] = [[15, 'cr0'], [17, 'cr3'], [18, 'cr4']];
 
@@ -104,7 +105,7 @@ export class Tracer implements RunObserver {
   onInjected(vector: number, source: 'external' | 'exception' | 'software', errorCode?: number, cr2?: number): void {
     const event: EventRecord = { type: 'interrupt', seq: this.seq, timeNs: this.options.now(), vector, source };
     if (source === 'exception' && errorCode !== undefined) event.errorCode = errorCode;
-    if (vector === 14 && source === 'exception') event.cr2 = cr2;
+    if (vector === Vector.PF && source === 'exception') event.cr2 = cr2;
     this.emitEvent(event);
   }
 
@@ -148,7 +149,7 @@ export class Tracer implements RunObserver {
     const bytes = new Uint8Array(words.buffer, words.byteOffset + 5 * 4, size).slice();
     const realMode = (cr0 & CR0_PE) === 0;
     const decoded = this.decoder.decode(realMode ? 16 : 32, linear, bytes);
-    const cpl = realMode ? 0 : cs & 3;
+    const cpl = realMode ? 0 : selectorRpl(cs);
     // Hot blocks are counted over every executed instruction, before any filter.
     if (this.previousTransfer || linear !== this.previousEnd) this.blockCounts.set(linear, (this.blockCounts.get(linear) ?? 0) + 1);
     this.previousEnd = linear + size;

@@ -1,8 +1,10 @@
 // Puts a loader's plan into the machine: bytes into RAM, then the CPU state the boot protocol
 // promises (real mode at CS:IP, or flat 32-bit protected mode for multiboot, spec §3.2).
 import type { LoadPlan } from '../boot/load-plan.js';
+import { CR0_ET, CR0_PE } from '../x86/control-registers.js';
+import { EFLAGS_FIXED } from '../x86/eflags.js';
 import type { NativeVcpu } from './native.js';
-import { CR0_ET, CR0_PE, Reg } from './registers.js';
+import { Reg } from './registers.js';
 
 export function applyLoadPlan(vcpu: NativeVcpu, ram: Uint8Array, plan: LoadPlan): void {
   for (const chunk of plan.chunks) ram.set(chunk.bytes, chunk.guestPhys);
@@ -32,7 +34,7 @@ export function applyLoadPlan(vcpu: NativeVcpu, ram: Uint8Array, plan: LoadPlan)
   vcpu.writeRegister(Reg.ss, segments.ss);
   vcpu.writeRegister(Reg.eip, plan.entry.eip);
   const r = plan.registers;
-  vcpu.writeRegister(Reg.eflags, r.eflags ?? 0x2);
+  vcpu.writeRegister(Reg.eflags, r.eflags ?? EFLAGS_FIXED);
   for (const name of ['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi', 'esp', 'ebp'] as const) {
     vcpu.writeRegister(Reg[name], r[name] ?? 0);
   }

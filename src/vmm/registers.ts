@@ -11,8 +11,7 @@ export const Reg = {
 
 export type RegName = keyof typeof Reg;
 
-export const EFLAGS_IF = 1 << 9;
-export const CR0_PE = 1 << 0;
-export const CR0_ET = 1 << 4;
-export const CR0_PG = 1 << 31;
-export const MSR_EFER = 0xc0000080;
+// Defined in src/x86; re-exported here only for src/engines/trap/trap-engine.ts and
+// src/vmm/run-loop.ts, which still import them from this module.
+export { CR0_PE } from '../x86/control-registers.js';
+export { EFLAGS_IF } from '../x86/eflags.js';
