@@ -6,12 +6,13 @@
 
 #include "registers.h"
 #include "vmm-region.h"
-#include "x86-arch.h"
+#include "x86.h"
 
 namespace vmm {
 namespace {
 
-bool contributory(uint32_t vector) { return vector == 0 || (vector >= 10 && vector <= 13); }
+// #DE, #TS, #NP, #SS and #GP (SDM Vol. 3 §6.15, Table 6-4).
+bool contributory(uint32_t vector) { return vector == kDe || (vector >= kTs && vector <= kGp); }
 
 }  // namespace
 
@@ -65,7 +66,7 @@ EventInjector::MaybeFault EventInjector::write_linear(uint32_t linear, const voi
   return std::nullopt;
 }
 
-EventInjector::MaybeFault EventInjector::read_descriptor(uint32_t selector, uint32_t ext, Descriptor* out) {
+EventInjector::MaybeFault EventInjector::read_descriptor(uint32_t selector, uint32_t ext, SegmentDescriptor* out) {
   uc_x86_mmr table{};
   if (selector & 4) {
     uc_reg_read(uc_, UC_X86_REG_LDTR, &table);
@@ -76,16 +77,7 @@ EventInjector::MaybeFault EventInjector::read_descriptor(uint32_t selector, uint
   if ((selector & ~3u) == 0 || index + 7 > table.limit) return Fault{kGp, (selector & 0xFFFC) | ext, 0};
   uint64_t raw = 0;
   if (MaybeFault f = read_linear(static_cast<uint32_t>(table.base) + index, &raw, 8, 0)) return f;
-  uint32_t lo = static_cast<uint32_t>(raw), hi = static_cast<uint32_t>(raw >> 32);
-  out->raw = raw;
-  out->base = (lo >> 16) | ((hi & 0xFF) << 16) | (hi & 0xFF000000u);
-  out->limit = (lo & 0xFFFF) | (hi & 0xF0000);
-  if (hi & (1u << 23)) out->limit = (out->limit << 12) | 0xFFF;
-  out->type = (hi >> 8) & 0xF;
-  out->system = !((hi >> 12) & 1);
-  out->dpl = (hi >> 13) & 3;
-  out->present = (hi >> 15) & 1;
-  out->big = (hi >> 22) & 1;
+  *out = decode_descriptor(raw);
   return std::nullopt;
 }
 
@@ -133,55 +125,54 @@ EventInjector::MaybeFault EventInjector::deliver_protected(const GuestEvent& eve
   uint64_t gate = 0;
   if (MaybeFault f = read_linear(static_cast<uint32_t>(idtr.base) + event.vector * 8, &gate, 8, 0)) return f;
   uint32_t gate_hi = static_cast<uint32_t>(gate >> 32);
-  uint32_t gate_type = (gate_hi >> 8) & 0x1F;  // includes the S bit, which must be 0
-  uint32_t gate_dpl = (gate_hi >> 13) & 3;
-  bool gate_present = (gate_hi >> 15) & 1;
+  SegmentDescriptor gate_descriptor = decode_descriptor(gate);
+  // A gate is a system descriptor (S clear); the type alone means nothing with S set.
+  uint32_t gate_type = gate_descriptor.system ? gate_descriptor.type : ~0u;
   uint32_t cpl = reg(UC_X86_REG_CS) & 3;
   // The trap engine's guest kernel runs on real ring 1: privilege checks are made, and the frame
   // is written, as the guest's ring 0 would see them (its descriptors have DPL 1 in the real GDT).
-  auto guest_level = [this](uint32_t level) { return trap_view_ && level == 1 ? 0u : level; };
+  auto guest_level = [this](uint32_t level) { return trap_view_ && level == kGuestKernelRing ? 0u : level; };
   uint32_t guest_cpl = guest_level(cpl);
 
-  if (gate_type == 0x05) {
+  if (gate_type == kSystemTaskGate) {
     *unsupported = "task gate in IDT entry " + std::to_string(event.vector);
     return std::nullopt;
   }
-  bool gate32 = gate_type == 0x0E || gate_type == 0x0F;
-  bool interrupt_gate = gate_type == 0x06 || gate_type == 0x0E;
-  if (gate_type != 0x06 && gate_type != 0x07 && !gate32) return Fault{kGp, idt_error, 0};
+  bool gate32 = gate_type == kSystemInterruptGate32 || gate_type == kSystemTrapGate32;
+  bool interrupt_gate = gate_type == kSystemInterruptGate16 || gate_type == kSystemInterruptGate32;
+  if (gate_type != kSystemInterruptGate16 && gate_type != kSystemTrapGate16 && !gate32) return Fault{kGp, idt_error, 0};
   // §6.12.1.1: only INT n, INT3 and INTO are checked against the gate's DPL.
-  if (event.source == EventSource::kSoftware && gate_dpl < guest_cpl) return Fault{kGp, idt_error, 0};
-  if (!gate_present) return Fault{kNp, idt_error, 0};
+  if (event.source == EventSource::kSoftware && gate_descriptor.dpl < guest_cpl) return Fault{kGp, idt_error, 0};
+  if (!gate_descriptor.present) return Fault{kNp, idt_error, 0};
 
   uint32_t code_selector = static_cast<uint32_t>(gate >> 16) & 0xFFFF;
   uint32_t offset = static_cast<uint32_t>(gate & 0xFFFF) | (gate32 ? (gate_hi & 0xFFFF0000u) : 0);
-  Descriptor code{};
+  SegmentDescriptor code{};
   if ((code_selector & ~3u) == 0) return Fault{kGp, ext, 0};
   if (MaybeFault f = read_descriptor(code_selector, ext, &code)) return f;
-  bool is_code = !code.system && (code.type & 0x8);
-  if (!is_code || guest_level(code.dpl) > guest_cpl) return Fault{kGp, (code_selector & 0xFFFC) | ext, 0};
+  if (!code.is_code() || guest_level(code.dpl) > guest_cpl) return Fault{kGp, (code_selector & 0xFFFC) | ext, 0};
   if (!code.present) return Fault{kNp, (code_selector & 0xFFFC) | ext, 0};
-  bool conforming = code.type & 0x4;
+  bool conforming = code.type & kSegmentConforming;
   uint32_t new_cpl = conforming ? cpl : code.dpl;
 
   uint32_t old_ss = reg(UC_X86_REG_SS), old_esp = reg(UC_X86_REG_ESP);
   uint32_t new_ss = old_ss, new_esp = old_esp;
-  Descriptor stack{};
+  SegmentDescriptor stack{};
   std::vector<uint32_t> frame;  // pushed in order
   if (new_cpl < cpl) {
     // §6.12.1: the inner stack comes from the TSS.
     uc_x86_mmr tr{};
     uc_reg_read(uc_, UC_X86_REG_TR, &tr);
-    uint32_t tss_type = (tr.flags >> 8) & 0xF;
+    uint32_t tss_type = descriptor_type(tr.flags);
     uint32_t stack_slot = new_cpl;
     if (trap_view_) {
       // The guest's TSS, and its ring-0 stack for the kernel that runs on ring 1.
       tr.base = trap_view_->guest_tss_base;
       tr.limit = trap_view_->guest_tss_limit;
-      tss_type = 0x9;
+      tss_type = kSystemTss32Available;
       stack_slot = 0;
     }
-    bool tss32 = tss_type == 0x9 || tss_type == 0xB;
+    bool tss32 = tss_type == kSystemTss32Available || tss_type == kSystemTss32Busy;
     uint32_t at = tss32 ? 4 + stack_slot * 8 : 2 + stack_slot * 4;
     uint32_t width = tss32 ? 4 : 2;
     if (at + 2 * width - 1 > tr.limit) return Fault{kTs, (tr.selector & 0xFFFC) | ext, 0};
@@ -193,7 +184,7 @@ EventInjector::MaybeFault EventInjector::deliver_protected(const GuestEvent& eve
     new_esp = tss_esp;
     if ((new_ss & ~3u) == 0) return Fault{kTs, ext, 0};
     if (MaybeFault f = read_descriptor(new_ss, ext, &stack)) return Fault{kTs, (new_ss & 0xFFFC) | ext, 0};
-    bool writable_data = !stack.system && !(stack.type & 0x8) && (stack.type & 0x2);
+    bool writable_data = stack.is_data() && (stack.type & kSegmentWritable);
     if ((new_ss & 3) != new_cpl || stack.dpl != new_cpl || !writable_data) return Fault{kTs, (new_ss & 0xFFFC) | ext, 0};
     if (!stack.present) return Fault{kSs, (new_ss & 0xFFFC) | ext, 0};
     if (new_cpl != 0 && !trap_view_) {
@@ -255,7 +246,7 @@ EventInjector::MaybeFault EventInjector::deliver_protected(const GuestEvent& eve
 uint32_t EventInjector::current_linear_eip() {
   uint32_t cs = reg(UC_X86_REG_CS), eip = reg(UC_X86_REG_EIP);
   if (!(reg(UC_X86_REG_CR0) & kCr0Pe)) return (cs << 4) + eip;
-  Descriptor code{};
+  SegmentDescriptor code{};
   if (read_descriptor(cs, 0, &code)) return eip;
   return code.base + eip;
 }
@@ -263,16 +254,16 @@ uint32_t EventInjector::current_linear_eip() {
 uint32_t EventInjector::int_instruction_length(uint32_t vector) {
   // Unicorn reports INT n through the same hook as exceptions, with EIP already past the
   // instruction. INT3 (CC) and INTO (CE) are one byte, INT n (CD ib) two (SDM Vol. 2, INT n).
-  if (vector != 3 && vector != 4) return 2;
+  if (vector != kBp && vector != kOf) return 2;
   uint32_t cs = reg(UC_X86_REG_CS), eip = reg(UC_X86_REG_EIP);
   uint32_t cs_base = cs << 4;
   if (reg(UC_X86_REG_CR0) & kCr0Pe) {
-    Descriptor code{};
+    SegmentDescriptor code{};
     if (read_descriptor(cs, 0, &code)) return 1;
     cs_base = code.base;
   }
   uint8_t before[2] = {0, 0};
-  if (eip >= 2 && !read_linear(cs_base + eip - 2, before, 2, 0) && before[0] == 0xCD && before[1] == vector) return 2;
+  if (eip >= 2 && !read_linear(cs_base + eip - 2, before, 2, 0) && before[0] == kOpcodeIntN && before[1] == vector) return 2;
   return 1;
 }
 

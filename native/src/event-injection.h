@@ -13,6 +13,7 @@
 #include <unicorn/unicorn.h>
 
 #include "guest-page-walk.h"
+#include "x86.h"
 
 namespace vmm {
 
@@ -24,6 +25,10 @@ struct GuestEvent {
   bool has_error_code;
   uint32_t error_code;
 };
+
+// The real ring the trap engine's guest kernel runs on: guest ring 0 is deprivileged to ring 1
+// ("ring compression"); guest ring 3 stays on ring 3.
+constexpr uint32_t kGuestKernelRing = 1;
 
 // How the trap engine's guest is seen: its own paging state (the real CR3 holds a shadow), the
 // VMM hole readable from the VMM region, and EFLAGS bits the VMM keeps set for itself.
@@ -73,23 +78,13 @@ class EventInjector {
     uint32_t error_code;
     uint32_t cr2;
   };
-  struct Descriptor {
-    uint32_t base;
-    uint32_t limit;
-    uint32_t type;
-    bool system;  // S bit clear
-    uint32_t dpl;
-    bool present;
-    bool big;  // D/B
-    uint64_t raw;
-  };
   using MaybeFault = std::optional<Fault>;
 
   MaybeFault deliver_real_mode(const GuestEvent& event);
   MaybeFault deliver_protected(const GuestEvent& event, std::string* unsupported);
   MaybeFault read_linear(uint32_t linear, void* out, uint32_t length, uint32_t access, bool guest_mapping_only = false);
   MaybeFault write_linear(uint32_t linear, const void* data, uint32_t length, uint32_t access);
-  MaybeFault read_descriptor(uint32_t selector, uint32_t ext, Descriptor* out);
+  MaybeFault read_descriptor(uint32_t selector, uint32_t ext, SegmentDescriptor* out);
   uint32_t reg(int id);
   PagingState paging();
 

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <vector>
 
+#include "x86.h"
+
 namespace vmm {
 namespace {
 
@@ -85,11 +87,11 @@ bool probe_exception_state_layout(ExceptionStateLayout* layout, std::string* err
     std::vector<uint8_t> after = snapshot(uc, ctx);
     std::vector<size_t> old_exception, error_code;
     for (size_t off = 0; off + 4 <= before.size(); off += 4) {
-      if (int32_at(before, off) == -1 && int32_at(after, off) == 13) old_exception.push_back(off);
+      if (int32_at(before, off) == -1 && int32_at(after, off) == static_cast<int32_t>(kGp)) old_exception.push_back(off);
       if (int32_at(before, off) != static_cast<int32_t>(kProbeSelector) &&
           int32_at(after, off) == static_cast<int32_t>(kProbeSelector)) error_code.push_back(off);
     }
-    if (vector != 13) {
+    if (vector != static_cast<int>(kGp)) {
       *error = "exception-state probe: expected #GP (13), Unicorn reported " + std::to_string(vector);
     } else if (old_exception.size() != 1 || error_code.size() != 1) {
       *error = "exception-state probe: cannot identify Unicorn's old_exception/error_code fields (" +

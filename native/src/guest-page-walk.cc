@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "x86-arch.h"
+#include "x86.h"
 
 namespace vmm {
 namespace {
@@ -52,7 +52,7 @@ Translation walk_guest_page_tables(GuestRam& ram, const PagingState& paging, uin
 
   if (paging.cr4 & kCr4Pae) {
     // PAE: CR3 points at four PDPTEs (SDM §4.4.1); PDPTEs carry no U/W rights.
-    uint64_t pdpte_address = (paging.cr3 & 0xFFFFFFE0u) + ((linear >> 30) & 3) * 8;
+    uint64_t pdpte_address = (paging.cr3 & kCr3PdptMask) + ((linear >> 30) & 3) * 8;
     if (!ram.contains(pdpte_address, 8)) return fault(access, false);
     uint64_t pdpte = ram.read64(pdpte_address);
     if (!(pdpte & kPtePresent)) return fault(access, false);
@@ -78,7 +78,7 @@ Translation walk_guest_page_tables(GuestRam& ram, const PagingState& paging, uin
   }
 
   // 32-bit paging (SDM §4.3), with 4 MiB pages when CR4.PSE is set.
-  uint64_t pde_address = (paging.cr3 & 0xFFFFF000u) + (linear >> 22) * 4;
+  uint64_t pde_address = (paging.cr3 & kCr3PageDirectoryMask) + (linear >> 22) * 4;
   if (!ram.contains(pde_address, 4)) return fault(access, false);
   uint32_t pde = ram.read32(pde_address);
   if (!(pde & kPtePresent)) return fault(access, false);

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "vmm-region.h"
-#include "x86-arch.h"
+#include "x86.h"
 
 namespace vmm {
 namespace {
@@ -41,7 +41,7 @@ void ShadowMmu::read_directory_frames(std::vector<uint32_t>* frames) const {
   uint64_t cr3 = guest_.cr3;
   frames->push_back(static_cast<uint32_t>(cr3 >> 12));
   if (!(guest_.cr4 & kCr4Pae)) return;
-  uint64_t pdpt = cr3 & 0xFFFFFFE0u;
+  uint64_t pdpt = cr3 & kCr3PdptMask;
   for (int i = 0; i < 4; i++) {
     if (!ram_.contains(pdpt + i * 8, 8)) break;
     uint64_t pdpte = ram_.read64(pdpt + i * 8);
@@ -208,7 +208,7 @@ uint32_t ShadowMmu::activate(const PagingState& guest) {
   unsynced_.clear();
   bool paging = guest.cr0 & kCr0Pg;
   bool pae = paging && (guest.cr4 & kCr4Pae);
-  uint32_t key = paging ? (pae ? guest.cr3 & 0xFFFFFFE0u : guest.cr3 & 0xFFFFF000u) : kPhysicalModeKey;
+  uint32_t key = paging ? (pae ? guest.cr3 & kCr3PdptMask : guest.cr3 & kCr3PageDirectoryMask) : kPhysicalModeKey;
   counters_.root_switches++;
   Root* root = find_root(key);
   if (root) {

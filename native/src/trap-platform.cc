@@ -5,7 +5,7 @@
 
 #include "registers.h"
 #include "vmm-region.h"
-#include "x86-arch.h"
+#include "x86.h"
 
 namespace vmm {
 namespace {
@@ -21,7 +21,8 @@ uint32_t read_u32(const uint8_t* at) {
 // given with the accessed bit set: the CPU would otherwise write it into the read-only GDT.
 uint64_t flat_descriptor(uint32_t type, uint32_t dpl) {
   uint32_t lo = 0x0000FFFF;
-  uint32_t hi = (type << 8) | (1u << 12) | (dpl << 13) | (1u << 15) | 0x000F0000 | (1u << 22) | (1u << 23);
+  uint32_t hi = (type << kDescriptorTypeShift) | kDescriptorS | (dpl << kDescriptorDplShift) | kDescriptorPresent |
+                kDescriptorLimitHigh | kDescriptorBig | kDescriptorGranular;
   return (static_cast<uint64_t>(hi) << 32) | lo;
 }
 
@@ -60,14 +61,16 @@ void TrapPlatform::build_region() {
     write_u32(base + kRegionHolePaeTables + (offset >> 12) * 8, static_cast<uint32_t>(physical_ + offset) | 0x1);
   }
   uint8_t* gdt = base + kRegionGdt;
-  uint64_t code = flat_descriptor(0xB, 0), data = flat_descriptor(0x3, 0);  // both accessed
+  uint64_t code = flat_descriptor(kSegmentCode | kSegmentReadable | kSegmentAccessed, 0);
+  uint64_t data = flat_descriptor(kSegmentWritable | kSegmentAccessed, 0);
   std::memcpy(gdt + kVmmCodeSelector, &code, 8);
   std::memcpy(gdt + kVmmDataSelector, &data, 8);
   // A 32-bit TSS without an I/O bitmap (its base lies past the limit), so every IN and OUT at
   // CPL > IOPL would raise #GP (SDM Vol. 1 §19.5.2); Unicorn's I/O hooks intercept them first.
   uint32_t tss_linear = kHoleLinear + kRegionTss;
   uint32_t tss_lo = 0x67 | (tss_linear << 16);
-  uint32_t tss_hi = ((tss_linear >> 16) & 0xFF) | (0x9u << 8) | (1u << 15) | (tss_linear & 0xFF000000u);
+  uint32_t tss_hi = ((tss_linear >> 16) & 0xFF) | (kSystemTss32Available << kDescriptorTypeShift) | kDescriptorPresent |
+                    (tss_linear & 0xFF000000u);
   write_u32(gdt + kVmmTssSelector, tss_lo);
   write_u32(gdt + kVmmTssSelector + 4, tss_hi);
   write_u32(base + kRegionTss + 0x66, 0x68u << 16);  // I/O map base = 0x68 > limit
@@ -98,27 +101,25 @@ bool TrapPlatform::load_guest_gdt(EventInjector& injector, uint32_t base, uint32
     uint8_t raw[8];
     if (!injector.read_guest_linear(base + i * 8, raw, 8)) return false;
     uint32_t lo = read_u32(raw), hi = read_u32(raw + 4);
-    bool segment = hi & (1u << 12);
-    if (segment && (hi & (1u << 15))) {
-      uint32_t dpl = (hi >> 13) & 3;
-      if (dpl == 0) hi |= 1u << 13;  // guest ring 0 runs on ring 1
-      hi |= 1u << 8;                 // accessed: the CPU must not write the read-only real GDT
-      bool expand_down = !(hi & (1u << 11)) && (hi & (1u << 10));
-      uint32_t seg_base = (lo >> 16) | ((hi & 0xFF) << 16) | (hi & 0xFF000000u);
-      uint32_t seg_limit = (lo & 0xFFFF) | (hi & 0xF0000);
-      bool granular = hi & (1u << 23);
-      uint64_t last = static_cast<uint64_t>(seg_base) + (granular ? (static_cast<uint64_t>(seg_limit) << 12 | 0xFFF) : seg_limit);
-      if (!expand_down && last >= kHoleLinear && seg_base < kHoleLinear) {
+    SegmentDescriptor segment = decode_descriptor(lo, hi);
+    if (!segment.system && segment.present) {
+      if (segment.dpl == 0) hi |= kGuestKernelRing << kDescriptorDplShift;
+      // Accessed: the CPU must not write the read-only real GDT.
+      hi |= kSegmentAccessed << kDescriptorTypeShift;
+      bool expand_down = segment.is_data() && (segment.type & kSegmentExpandDown);
+      uint64_t last = static_cast<uint64_t>(segment.base) + segment.limit;
+      if (!expand_down && last >= kHoleLinear && segment.base < kHoleLinear) {
         // Truncate: the segment ends just below the hole.
-        uint32_t bytes = kHoleLinear - seg_base;
+        bool granular = segment.granular;
+        uint32_t bytes = kHoleLinear - segment.base;
         uint32_t new_limit = granular ? (bytes >> 12) - 1 : bytes - 1;
         if (!granular && new_limit > 0xFFFFF) {
           granular = true;
           new_limit = (bytes >> 12) - 1;
-          hi |= 1u << 23;
+          hi |= kDescriptorGranular;
         }
         lo = (lo & 0xFFFF0000u) | (new_limit & 0xFFFF);
-        hi = (hi & ~0x000F0000u) | (new_limit & 0xF0000);
+        hi = (hi & ~kDescriptorLimitHigh) | (new_limit & kDescriptorLimitHigh);
       }
     }
     write_u32(gdt + i * 8, lo);
@@ -140,7 +141,8 @@ bool TrapPlatform::load_guest_gdt(EventInjector& injector, uint32_t base, uint32
   if (current.base != gdtr.base || current.limit != gdtr.limit) uc_reg_write(uc_, UC_X86_REG_GDTR, &gdtr);
   // TR is written as a whole segment cache (Unicorn takes a uc_x86_mmr for it, not a selector):
   // the VMM's 32-bit TSS, present; QEMU's I/O-permission check wants type 9 in the cache.
-  uc_x86_mmr tr{static_cast<uint16_t>(kVmmTssSelector), kHoleLinear + kRegionTss, 0x67, 0x8900};
+  uc_x86_mmr tr{static_cast<uint16_t>(kVmmTssSelector), kHoleLinear + kRegionTss, 0x67,
+                kDescriptorPresent | (kSystemTss32Available << kDescriptorTypeShift)};
   uc_reg_read(uc_, UC_X86_REG_TR, &current);
   if (current.selector != tr.selector || current.base != tr.base || current.limit != tr.limit || current.flags != tr.flags) {
     uc_reg_write(uc_, UC_X86_REG_TR, &tr);
@@ -169,7 +171,7 @@ void TrapPlatform::enter(uint32_t cs, uint32_t eip, uint32_t eflags, uint32_t ss
   // The guest runs with the real IOPL at 0, so CLI and STI trap; at ring 1 with NT set, so IRET
   // traps too (Vcpu::KeepIretTrapping).
   eflags = (eflags & ~(kFlagIopl | kFlagNt)) | kFlagFixed;
-  if ((cs & 3) == 1) eflags |= kFlagNt;
+  if ((cs & 3) == kGuestKernelRing) eflags |= kFlagNt;
   uint8_t* stack_top = memory_->base() + kRegionStack + 4096;
   uint32_t frame[5] = {eip, cs, eflags, esp, ss};
   std::memcpy(stack_top - sizeof frame, frame, sizeof frame);

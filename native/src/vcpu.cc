@@ -4,7 +4,7 @@
 
 #include "registers.h"
 #include "vmm-region.h"
-#include "x86-arch.h"
+#include "x86.h"
 
 namespace vmm {
 namespace {
