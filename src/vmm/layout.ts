@@ -31,3 +31,6 @@ export const AUX_IRQ = 12;
 export const MAX_RAM_MIB = 3584;
 export const MIN_RAM_MIB = 1;
 export const DEFAULT_RAM_MIB = 64;
+
+/** The VMM's linear hole (engines with a VMM region): the top 4 MiB (native/src/vmm-region.h). */
+export const HOLE_LINEAR = 0xffc00000;

@@ -10,8 +10,3 @@ export const Reg = {
 } as const;
 
 export type RegName = keyof typeof Reg;
-
-// Defined in src/x86; re-exported here only for src/engines/trap/trap-engine.ts and
-// src/vmm/run-loop.ts, which still import them from this module.
-export { CR0_PE } from '../x86/control-registers.js';
-export { EFLAGS_IF } from '../x86/eflags.js';

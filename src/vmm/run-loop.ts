@@ -4,7 +4,8 @@ import type { Engine } from './engine.js';
 import { csEip } from '../util/hex.js';
 import { decodeExit, type Exit } from './exit-record.js';
 import type { Machine } from './machine.js';
-import { EFLAGS_IF, Reg } from './registers.js';
+import { EFLAGS_IF } from '../x86/eflags.js';
+import { Reg } from './registers.js';
 import { deliverExternalInterrupt, type DeliveryOutcome } from './event-delivery.js';
 
 export interface RunLimits {

@@ -8,6 +8,7 @@ import { hex } from '../../util/hex.js';
 import type { EngineMachine, ExceptionExit, ExceptionOutcome } from '../../vmm/engine.js';
 import { EventSource } from '../../vmm/event-delivery.js';
 import type { NativeVcpu } from '../../vmm/native.js';
+import { HOLE_LINEAR } from '../../vmm/layout.js';
 import { Reg } from '../../vmm/registers.js';
 import { CR0_EM, CR0_ET, CR0_MP, CR0_PE, CR0_PG, CR0_TS, CR0_WP } from '../../x86/control-registers.js';
 import {
@@ -109,7 +110,6 @@ export function emulateHoleInstruction(ctx: TrapContext, cs: number, eip: number
   return emulateHoleAccess(ctx, insn, () => vcpu.writeRegister(Reg.eip, (eip + insn.length) >>> 0), (name) => ({ kind: 'emulated', name, outcome: resume }));
 }
 
-const HOLE = 0xffc00000;
 const BYTE_REGS = [Reg.eax, Reg.ecx, Reg.edx, Reg.ebx];
 const HOLE_MOVS = [0x88, 0x89, 0x8a, 0x8b, 0xc6, 0xc7, 0xa0, 0xa1, 0xa2, 0xa3];
 
@@ -124,7 +124,7 @@ function emulateHoleAccess(ctx: TrapContext, insn: DecodedX86, next: () => void,
   if (!insn.memory || !HOLE_MOVS.includes(op)) return { kind: 'reflect' };
   const size = op === 0x88 || op === 0x8a || op === 0xc6 || op === 0xa0 || op === 0xa2 ? 1 : insn.prefixes.operandSize / 8;
   const linear = memoryAddress(ctx, insn);
-  if (linear < HOLE || linear + size - 1 > 0xffffffff) return { kind: 'reflect' };
+  if (linear < HOLE_LINEAR || linear + size - 1 > 0xffffffff) return { kind: 'reflect' };
   const reg = op >= 0xa0 ? 0 : insn.modrm!.reg;
   const readReg = (): number => {
     if (size !== 1) return vcpu.readRegister(GENERAL_IDS[reg]) >>> 0;

@@ -10,15 +10,16 @@ import { decodeInstruction } from '../../decode/modrm.js';
 import { classifyInstruction } from '../../decode/sensitive.js';
 import { csEip, hex } from '../../util/hex.js';
 import type { NativeVcpu } from '../../vmm/native.js';
-import { CR0_PE, Reg } from '../../vmm/registers.js';
+import { HOLE_LINEAR } from '../../vmm/layout.js';
+import { Reg } from '../../vmm/registers.js';
+import { CR0_PE } from '../../x86/control-registers.js';
+import { Vector } from '../../x86/vectors.js';
 import type { Engine, EngineMachine, ExceptionExit, ExceptionOutcome } from '../../vmm/engine.js';
 import { reflectToGuest } from '../reflect.js';
 import { EquivalenceReport } from './equivalence-report.js';
 import { emulateHoleInstruction, emulatePrivileged, useGuestTss, type TrapContext } from './privileged.js';
 import { VirtualCpu } from './virtual-cpu.js';
 
-const GP = 13;
-const TS = 10;
 
 export class TrapEngine implements Engine {
   readonly name = 'trap' as const;
@@ -83,7 +84,7 @@ export class TrapEngine implements Engine {
   }
 
   handleException(exit: ExceptionExit, vcpu: NativeVcpu, machine: EngineMachine): ExceptionOutcome {
-    if (this.deprivileged && exit.softwareInterruptLength === 0 && (exit.vector === GP || exit.vector === TS)) {
+    if (this.deprivileged && exit.softwareInterruptLength === 0 && (exit.vector === Vector.GP || exit.vector === Vector.TS)) {
       const context: TrapContext = { vcpu, machine, cpu: this.cpu, report: this.equivalence, enter: (...a) => vcpu.trapEnter(...a) };
       const result = emulatePrivileged(context, exit);
       if (result.kind === 'emulated') {
@@ -93,7 +94,7 @@ export class TrapEngine implements Engine {
       }
       if (result.kind === 'fatal') return { kind: 'fatal', reason: `guest stopped at ${csEip(exit.cs, exit.eip)}: ${result.reason}` };
     }
-    if (this.deprivileged && exit.vector === 14 && exit.softwareInterruptLength === 0) this.cpu.cr2 = exit.cr2;
+    if (this.deprivileged && exit.vector === Vector.PF && exit.softwareInterruptLength === 0) this.cpu.cr2 = exit.cr2;
     return reflectToGuest(exit, vcpu);
   }
 
@@ -112,7 +113,7 @@ export class TrapEngine implements Engine {
       kind: 'fatal',
       reason:
         `guest stopped at ${csEip(cs, eip)}: it accessed ${hex(address)}, inside the VMM's linear hole ` +
-        `(${hex(0xffc00000)}-${hex(0xffffffff)}), with an instruction the trap engine does not emulate there (it emulates MOV)`,
+        `(${hex(HOLE_LINEAR)}-${hex(0xffffffff)}), with an instruction the trap engine does not emulate there (it emulates MOV)`,
     };
   }
 
