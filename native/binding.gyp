@@ -13,6 +13,7 @@
         "src/timeslice-timer.cc",
         "src/registers.cc",
         "src/shadow-mmu.cc",
+        "src/trace-recorder.cc",
         "src/trap-platform.cc",
         "src/vcpu.cc"
       ],

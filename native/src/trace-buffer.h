@@ -1,8 +1,6 @@
-// Instruction tracing: while enabled, a code hook (per instruction, so only on this opt-in path)
-// records each instruction's address, bytes and the register state before it runs, and, with
-// memory tracing, each read and write, into a buffer shared with TypeScript. A full buffer is
-// handed to TypeScript through the inline-exit upcall; register deltas are computed there.
-// src/trace/tracer.ts mirrors the layout.
+// The layout of the trace buffer shared with TypeScript: the records the trace recorder
+// (trace-recorder.h) writes, one kind per instruction, memory access, or piece of an engine
+// core's own work. Register deltas are computed in TypeScript; src/trace/tracer.ts mirrors it.
 #pragma once
 #include <cstdint>
 

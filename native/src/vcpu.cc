@@ -206,11 +206,7 @@ Vcpu::~Vcpu() { Release(); }
 
 void Vcpu::Release() {
   injector_.reset();
-  if (!trace_buffer_.IsEmpty()) {
-    Napi::ArrayBuffer buffer = trace_buffer_.Value();
-    if (!buffer.IsEmpty() && !buffer.IsDetached()) buffer.Detach();
-    trace_buffer_.Reset();
-  }
+  trace_.release();
   timer_.reset();
   exception_state_.reset();
   if (!ram_buffer_.IsEmpty()) {
@@ -269,7 +265,7 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
   double slice = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
   exception_pending_ = false;
   std::memset(exit_record_, 0, sizeof exit_record_);
-  trace_count_ = 0;
+  trace_.set_count(0);
   env_ = env;
   running_ = true;
   has_run_ = true;
@@ -349,7 +345,7 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
     kind = kExitHlt;
   }
   exit_record_[kFieldKind] = kind;
-  exit_record_[kFieldTraceCount] = trace_count_;  // what the last run left in the trace buffer
+  exit_record_[kFieldTraceCount] = trace_.count();  // what the last run left in the trace buffer
   if (kind == kExitHandlerThrew) return env.Undefined();  // the handler's exception is pending
   return Napi::Number::New(env, kind);
 }
@@ -509,27 +505,14 @@ bool Vcpu::InterruptWindowOpen() {
 }
 
 // setTracing(instructions, memory): a per-instruction code hook (and memory hooks) while
-// tracing; nothing on the default path. Translations are flushed so the hooks reach every block.
+// tracing (trace-recorder.h); nothing on the default path. Translations are flushed so the hooks
+// reach every block.
 void Vcpu::SetTracing(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return;
   bool instructions = info[0].As<Napi::Boolean>().Value();
   bool memory = instructions && info.Length() > 1 && info[1].As<Napi::Boolean>().Value();
-  if (trace_code_hook_) uc_hook_del(uc_, trace_code_hook_);
-  if (trace_memory_hook_) uc_hook_del(uc_, trace_memory_hook_);
-  trace_code_hook_ = trace_memory_hook_ = 0;
-  if (instructions) {
-    if (!trace_records_) {
-      trace_records_.reset(new uint32_t[kTraceCapacity * kTraceRecordWords]());
-      trace_buffer_ = Napi::Persistent(
-          Napi::ArrayBuffer::New(env, trace_records_.get(), kTraceCapacity * kTraceRecordWords * sizeof(uint32_t)));
-    }
-    uc_hook_add(uc_, &trace_code_hook_, UC_HOOK_CODE, reinterpret_cast<void*>(OnInstruction), this, 1, 0);
-    if (memory) {
-      uc_hook_add(uc_, &trace_memory_hook_, UC_HOOK_MEM_READ_AFTER | UC_HOOK_MEM_WRITE,
-                  reinterpret_cast<void*>(OnTracedMemory), this, 1, 0);
-    }
-  }
+  trace_.set(env, uc_, instructions, memory);
   // The code hook stops precisely, right after itself, through the exit checks that exact stops
   // turn off; while tracing, stops are made there only, never from another thread.
   if (exact_stops_) {
@@ -539,58 +522,22 @@ void Vcpu::SetTracing(const Napi::CallbackInfo& info) {
   if (has_run_) uc_ctl_flush_tb(uc_);
 }
 
-Napi::Value Vcpu::GetTraceBuffer(const Napi::CallbackInfo& info) {
-  if (trace_buffer_.IsEmpty()) return info.Env().Undefined();
-  return trace_buffer_.Value();
-}
+Napi::Value Vcpu::GetTraceBuffer(const Napi::CallbackInfo& info) { return trace_.buffer(info.Env()); }
 
-uint32_t* Vcpu::NextTraceRecord() {
-  if (trace_count_ == kTraceCapacity) {
-    exit_record_[kFieldTraceCount] = trace_count_;
-    if (!CallInlineHandler(kInlineTraceFull)) trace_count_ = 0;  // TypeScript drains the buffer
+// Before each traced instruction: a stop is taken there, before the instruction runs.
+bool Vcpu::stop_before_instruction() {
+  if (stopping_) return true;
+  if (stop_pending_.load(std::memory_order_acquire)) {
+    stopping_ = true;
+    uc_emu_stop(uc_);
+    return true;
   }
-  return trace_records_.get() + (trace_count_++) * kTraceRecordWords;
+  return false;
 }
 
-void Vcpu::OnInstruction(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
-  static int registers[kTraceRegisterCount] = {
-      UC_X86_REG_EAX, UC_X86_REG_ECX, UC_X86_REG_EDX, UC_X86_REG_EBX, UC_X86_REG_ESP, UC_X86_REG_EBP,
-      UC_X86_REG_ESI, UC_X86_REG_EDI, UC_X86_REG_EFLAGS, UC_X86_REG_ES, UC_X86_REG_CS, UC_X86_REG_SS,
-      UC_X86_REG_DS, UC_X86_REG_FS, UC_X86_REG_GS, UC_X86_REG_CR0, UC_X86_REG_CR2, UC_X86_REG_CR3, UC_X86_REG_CR4};
-  Vcpu* vcpu = static_cast<Vcpu*>(self);
-  // With a code hook in every block, Unicorn leaves the block right after the hook once a stop
-  // is requested, before the instruction runs: stops are precise while tracing, and the
-  // instruction is recorded when it really runs (the next run starts with it).
-  if (vcpu->stopping_) return;
-  if (vcpu->stop_pending_.load(std::memory_order_acquire)) {
-    vcpu->stopping_ = true;
-    uc_emu_stop(uc);
-    return;
-  }
-  uint32_t* record = vcpu->NextTraceRecord();
-  std::memset(record, 0, kTraceRecordWords * sizeof(uint32_t));
-  record[kTraceKind] = kTraceInstruction;
-  uint64_t eip = 0;
-  read_register(uc, kRegEip, &eip);
-  record[kTraceEip] = static_cast<uint32_t>(eip);
-  record[kTraceLinear] = static_cast<uint32_t>(address);
-  record[kTraceSize] = size > 16 ? 16 : size;
-  vcpu->injector_->read_guest_linear(static_cast<uint32_t>(address), &record[kTraceBytes], record[kTraceSize]);
-  void* values[kTraceRegisterCount];
-  for (int i = 0; i < kTraceRegisterCount; i++) values[i] = &record[kTraceRegisters + i];
-  uc_reg_read_batch(uc, registers, values, kTraceRegisterCount);
-  record[kTraceCs] = record[kTraceRegisters + 10];
-}
-
-void Vcpu::OnTracedMemory(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value, void* self) {
-  Vcpu* vcpu = static_cast<Vcpu*>(self);
-  if (vcpu->handler_threw_) return;
-  uint32_t* record = vcpu->NextTraceRecord();
-  record[kTraceKind] = type == UC_MEM_WRITE ? kTraceMemoryWrite : kTraceMemoryRead;
-  record[kTraceAddress] = static_cast<uint32_t>(address);
-  record[kTraceAccessSize] = static_cast<uint32_t>(size);
-  record[kTraceValueLow] = static_cast<uint32_t>(value);
-  record[kTraceValueHigh] = static_cast<uint32_t>(static_cast<uint64_t>(value) >> 32);
+bool Vcpu::drain_trace_buffer() {
+  exit_record_[kFieldTraceCount] = trace_.count();
+  return CallInlineHandler(kInlineTraceFull);
 }
 
 Napi::Value Vcpu::GetInjectionDetail(const Napi::CallbackInfo& info) {
@@ -601,13 +548,13 @@ bool Vcpu::CallInlineHandler(InlineKind kind) {
   if (handler_threw_ || env_ == nullptr || inline_handler_.IsEmpty()) return false;
   exit_record_[kFieldInlineKind] = kind;
   // The tracer drains the trace buffer during the upcall and says how much is left.
-  exit_record_[kFieldTraceCount] = trace_count_;
+  exit_record_[kFieldTraceCount] = trace_.count();
   Napi::Env env(env_);
   napi_value argument;
   napi_create_uint32(env_, kind, &argument);
   napi_value result;
   napi_status status = napi_call_function(env_, env.Global(), inline_handler_.Value(), 1, &argument, &result);
-  trace_count_ = exit_record_[kFieldTraceCount];
+  trace_.set_count(exit_record_[kFieldTraceCount]);
   if (status != napi_ok || env.IsExceptionPending()) {
     // The run ends at the next block boundary; until then the handler is not called again.
     handler_threw_ = true;
@@ -816,12 +763,7 @@ bool Vcpu::HandleShadowFault(ExitKind* kind) {
       // The guest is writing its GDT: copy it once the writing instruction has run (the next
       // block boundary after the block that starts with it).
       if (trap_->mmu().take_descriptors_written()) gdt_refresh_countdown_ = 2;
-      if (trace_code_hook_) {
-        uint32_t* record = NextTraceRecord();
-        record[kTraceKind] = kTraceHiddenFault;
-        record[kTraceFaultAddress] = exit_record_[kFieldCr2];
-        record[kTraceFaultError] = exit_record_[kFieldErrorCode];
-      }
+      trace_.record_hidden_fault(exit_record_[kFieldCr2], exit_record_[kFieldErrorCode]);
       return true;
     case FaultOutcome::kGuestFault:
       exit_record_[kFieldErrorCode] = fault.guest_error_code;

@@ -16,12 +16,12 @@
 #include "exit-record.h"
 #include "guest-memory.h"
 #include "timeslice-timer.h"
-#include "trace-buffer.h"
+#include "trace-recorder.h"
 #include "trap-platform.h"
 
 namespace vmm {
 
-class Vcpu : public Napi::ObjectWrap<Vcpu> {
+class Vcpu : public Napi::ObjectWrap<Vcpu>, private TraceRecorder::Host {
  public:
   static Napi::Function Define(Napi::Env env);
   explicit Vcpu(const Napi::CallbackInfo& info);
@@ -94,9 +94,6 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   static bool OnInvalidInstruction(uc_engine* uc, void* self);
   void RecordGuestFetchAddress();
   static bool OnUnmapped(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value, void* self);
-  static void OnInstruction(uc_engine* uc, uint64_t address, uint32_t size, void* self);
-  static void OnTracedMemory(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value, void* self);
-  uint32_t* NextTraceRecord();
   static void OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self);
   static uint64_t OnOpenBusRead(uc_engine* uc, uint64_t offset, unsigned size, void* self);
   static void OnOpenBusWrite(uc_engine* uc, uint64_t offset, unsigned size, uint64_t value, void* self);
@@ -111,6 +108,12 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   bool RunningAtCpl3();
   void Release();
 
+  // TraceRecorder::Host, for the trace recorder.
+  bool stop_before_instruction() override;
+  bool drain_trace_buffer() override;
+  bool handler_threw() const override { return handler_threw_; }
+  EventInjector& injector() override { return *injector_; }
+
   uc_engine* uc_ = nullptr;
   std::unique_ptr<GuestMemory> memory_;
   std::unique_ptr<ExceptionState> exception_state_;
@@ -124,6 +127,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   uint64_t cli_in_core_ = 0;
   uint64_t sti_in_core_ = 0;  // block boundaries until the real GDT is copied again
   BlockAddressSet known_blocks_;
+  TraceRecorder trace_{*this};
   std::string injection_detail_;
   std::vector<std::unique_ptr<MmioRegion>> mmio_regions_;
   uint32_t exit_record_[kExitRecordWords] = {};
@@ -152,11 +156,6 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   uc_hook block_hook_ = 0;
   bool has_run_ = false;  // translations may exist
   uint32_t window_poll_ = 0;
-  std::unique_ptr<uint32_t[]> trace_records_;
-  uint32_t trace_count_ = 0;
-  uc_hook trace_code_hook_ = 0;
-  uc_hook trace_memory_hook_ = 0;
-  Napi::Reference<Napi::ArrayBuffer> trace_buffer_;
   uint64_t open_bus_reads_ = 0;
   uint64_t open_bus_writes_ = 0;
   bool exception_pending_ = false;
