@@ -14,6 +14,7 @@
         "src/registers.cc",
         "src/shadow-mmu.cc",
         "src/trace-recorder.cc",
+        "src/trap-core.cc",
         "src/trap-platform.cc",
         "src/vcpu.cc"
       ],

@@ -169,7 +169,7 @@ void TrapPlatform::enter(uint32_t cs, uint32_t eip, uint32_t eflags, uint32_t ss
     if (selector & ~3u) uc_reg_write(uc_, segment, &selector);
   }
   // The guest runs with the real IOPL at 0, so CLI and STI trap; at ring 1 with NT set, so IRET
-  // traps too (Vcpu::KeepIretTrapping).
+  // traps too (TrapCore::after_event_delivered).
   eflags = (eflags & ~(kFlagIopl | kFlagNt)) | kFlagFixed;
   if ((cs & 3) == kGuestKernelRing) eflags |= kFlagNt;
   uint8_t* stack_top = memory_->base() + kRegionStack + 4096;

@@ -37,6 +37,7 @@ class TrapPlatform {
   // Copies the guest's GDT again (after the guest wrote it).
   bool reload_guest_gdt(EventInjector& injector) { return load_guest_gdt(injector, gdt_base_, gdt_limit_); }
   ShadowMmu& mmu() { return *mmu_; }
+  const ShadowMmu& mmu() const { return *mmu_; }
   const TrapView* view() const { return &view_; }
   uint64_t region_physical() const { return physical_; }
 

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "registers.h"
+#include "trap-core.h"
 #include "vmm-region.h"
 #include "x86.h"
 
@@ -29,6 +30,8 @@ bool ThrowIfFailed(Napi::Env env, uc_err err, const char* what) {
   Napi::Error::New(env, std::string(what) + ": " + uc_strerror(err)).ThrowAsJavaScriptException();
   return true;
 }
+
+uint32_t U32(const Napi::Value& value) { return value.As<Napi::Number>().Uint32Value(); }
 
 bool EnsureLayout(Napi::Env env) {
   if (!g_layout_probed) {
@@ -115,7 +118,8 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
     if (buffer_bytes > 0) err = uc_ctl_set_tcg_buffer_size(uc_, buffer_bytes);
   }
   if (err == UC_ERR_OK) err = uc_mem_map_ptr(uc_, 0, ram_bytes, UC_PROT_ALL, memory_->base());
-  // Optional third argument: a VMM region for the trap engine, just above RAM (4 MiB aligned).
+  // Optional third argument: a VMM region for the trap engine, just above RAM (4 MiB aligned),
+  // and with it the trap engine's core.
   bool with_region = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
   uint64_t region_base = (ram_bytes + (4u << 20) - 1) & ~uint64_t{(4u << 20) - 1};
   // Physical addresses with nothing behind them read as all ones and ignore writes, as on a PC's
@@ -131,7 +135,11 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
     uint64_t region_end = region_base + kRegionBytes;
     if (region_base > ram_bytes) err = uc_mmio_map(uc_, ram_bytes, region_base - ram_bytes, OnOpenBusRead, this, OnOpenBusWrite, this);
     if (err == UC_ERR_OK) err = uc_mmio_map(uc_, region_end, kPhysicalTop - region_end, OnOpenBusRead, this, OnOpenBusWrite, this);
-    if (err == UC_ERR_OK) trap_ = TrapPlatform::create(uc_, GuestRam(memory_->base(), ram_bytes), ram_bytes, region_base, &err);
+    if (err == UC_ERR_OK) {
+      std::unique_ptr<TrapCore> trap = TrapCore::create(*this, uc_, GuestRam(memory_->base(), ram_bytes), ram_bytes, region_base, &err);
+      trap_ = trap.get();
+      engine_ = std::move(trap);
+    }
   }
   if (err != UC_ERR_OK) {
     Napi::Error::New(env, std::string("Unicorn: ") + uc_strerror(err)).ThrowAsJavaScriptException();
@@ -187,8 +195,8 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   } else {
     stop_mechanism_ = want_exact ? "block-hook (" + exact_layout_.why_not + ")" : "block-hook";
   }
-  // The trap engine keeps the block hook for its GDT refresh and block discovery.
-  if (!exact_stops_ || with_region) EnsureBlockHook();
+  // An engine core that takes block events has the block hook from the start.
+  if (!exact_stops_ || (engine_ && engine_->uses_block_events())) EnsureBlockHook();
   exception_state_ = std::make_unique<ExceptionState>(uc_, g_layout);
   timer_ = std::make_unique<TimesliceTimer>([this] { OnSliceDeadline(); }, [this] { OnWindowPoll(); });
   injector_ = std::make_unique<EventInjector>(uc_, GuestRam(memory_->base(), ram_bytes));
@@ -225,8 +233,8 @@ void Vcpu::Release() {
     uc_ = nullptr;
   }
   injector_.reset();
-  trap_.reset();
-  trap_active_ = false;
+  trap_ = nullptr;
+  engine_.reset();
   memory_.reset();
 }
 
@@ -281,18 +289,19 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
   // Without the block hook, the interrupt window is looked for from the timer's thread.
   if (interrupt_pending_ && !block_hook_ && async_stops_.load()) timer_->start_polling();
   uc_err err = uc_emu_start(uc_, eip, kNoUntil, 0, 0);
-  ExitKind trap_kind = kExitNone;
+  ExitKind engine_kind = kExitNone;  // the engine core ended the run with an exit of its own
   while (err == UC_ERR_OK && !handler_threw_) {
     if (exception_pending_) {
-      if (!trap_active_) break;
-      uint32_t vector = exit_record_[kFieldVector];
-      if (vector == 14) {
-        if (!HandleShadowFault(&trap_kind)) break;
-      } else if (vector != 13 || stop_pending_.load(std::memory_order_acquire) || !HandleInterruptFlagTrap()) {
-        // (Nothing the guest can see runs once a stop is pending: the device asked first.)
+      if (!engine_) break;
+      ExitKind verdict = engine_->on_exception(exit_record_[kFieldVector], exception_is_int_);
+      if (verdict != kResumeGuest) {
+        if (verdict != kExitException) engine_kind = verdict;
         break;
       }
-      // A hidden fault filled, or CLI/STI done: the guest goes on, unless the run must end.
+      // Handled by the engine core: the guest goes on, unless the run must end, and its next
+      // exception must not be escalated (Unicorn #1883, exception-state.h).
+      exception_pending_ = false;
+      exception_state_->reset_old_exception();
     } else if (timer_->take(&poll_fired_) && !stop_pending_.load(std::memory_order_acquire)) {
       // Stopped to look for an interrupt window: the run ends if it is open, goes on if not.
       if (InterruptWindowOpen()) {
@@ -322,8 +331,8 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
   ExitKind kind;
   if (handler_threw_) {
     kind = kExitHandlerThrew;
-  } else if (trap_kind != kExitNone) {
-    kind = trap_kind;
+  } else if (engine_kind != kExitNone) {
+    kind = engine_kind;
     exception_pending_ = false;
   } else if (exception_pending_) {
     kind = kExitException;
@@ -473,7 +482,7 @@ Napi::Value Vcpu::Inject(const Napi::CallbackInfo& info) {
                    info[2].As<Napi::Boolean>().Value(), info[3].As<Napi::Number>().Uint32Value()};
   DeliveryOutcome outcome = injector_->deliver(event);
   injection_detail_ = outcome.detail;
-  if (trap_active_ && outcome.result == DeliveryResult::kDelivered) KeepIretTrapping();
+  if (engine_ && outcome.result == DeliveryResult::kDelivered) engine_->after_event_delivered();
   exit_record_[kFieldVector] = outcome.delivered_vector;
   return Napi::Number::New(env, static_cast<uint32_t>(outcome.result));
 }
@@ -486,7 +495,7 @@ Napi::Value Vcpu::InInterruptShadow(const Napi::CallbackInfo& info) {
 // holdInterruptShadow(): the VMM has just emulated an STI (with IF clear before) or a MOV SS.
 void Vcpu::HoldInterruptShadow(const Napi::CallbackInfo& info) {
   if (!CheckOpen(info.Env())) return;
-  emulated_shadow_at_ = injector_->current_linear_eip();
+  hold_interrupt_shadow(injector_->current_linear_eip());
 }
 
 // The CPU's own shadow is the inhibit bit in its hflags (ExceptionState::interrupt_shadow):
@@ -641,7 +650,9 @@ bool Vcpu::OnUnmapped(uc_engine* uc, uc_mem_type type, uint64_t address, int siz
 
 void Vcpu::OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
   Vcpu* vcpu = static_cast<Vcpu*>(self);
-  if (vcpu->gdt_refresh_countdown_ && --vcpu->gdt_refresh_countdown_ == 0) vcpu->trap_->reload_guest_gdt(*vcpu->injector_);
+  EngineCore* engine = vcpu->engine_.get();
+  if (engine && engine->block_events_wanted()) engine->on_block(address, size);
+  // (The hole, with a VMM region, holds the VMM's own code: no guest block to report.)
   if (vcpu->discover_blocks_ && address < kHoleLinear && vcpu->known_blocks_.insert(static_cast<uint32_t>(address)) &&
       !vcpu->RunningAtCpl3()) {
     vcpu->exit_record_[kFieldAddress] = static_cast<uint32_t>(address);
@@ -707,128 +718,6 @@ void Vcpu::OnMmioWrite(uc_engine* uc, uint64_t offset, unsigned size, uint64_t v
   vcpu->CallInlineHandler(kInlineMmioWrite);
 }
 
-// Trap engine ---------------------------------------------------------------------------------
-
-bool Vcpu::CheckTrap(Napi::Env env) {
-  if (!CheckOpen(env)) return false;
-  if (trap_) return true;
-  Napi::Error::New(env, "this vCPU has no VMM region (create it with the trap engine)").ThrowAsJavaScriptException();
-  return false;
-}
-
-// At real ring 1, IRET must trap: it would not restore IF at CPL > IOPL (SDM Vol. 2, IRET). With
-// EFLAGS.NT set, IRET is a task return through the VMM's TSS, whose null back link raises #TS.
-void Vcpu::KeepIretTrapping() {
-  uint64_t cs = 0, eflags = 0;
-  read_register(uc_, kRegCs, &cs);
-  read_register(uc_, kRegEflags, &eflags);
-  if ((cs & 3) == 1 && !(eflags & kFlagNt)) write_register(uc_, kRegEflags, eflags | kFlagNt);
-}
-
-// The trap engine's most frequent traps, CLI and STI from the guest kernel (real ring 1), are
-// carried out here: the real IF is the guest's. STI with an interrupt waiting goes to the VMM,
-// which opens the interrupt window. Anything else (prefixes, other instructions) goes to the VMM.
-bool Vcpu::HandleInterruptFlagTrap() {
-  uint64_t cs = 0, eflags = 0, eip = 0;
-  read_register(uc_, kRegCs, &cs);
-  if ((cs & 3) != 1 || exception_is_int_) return false;
-  uint8_t opcode = 0;
-  if (!injector_->read_guest_linear(injector_->current_linear_eip(), &opcode, 1)) return false;
-  read_register(uc_, kRegEflags, &eflags);
-  if (opcode == 0xFA) {
-    eflags &= ~uint64_t{kFlagIf};
-    cli_in_core_++;
-  } else if (opcode == 0xFB && !interrupt_pending_) {
-    // STI with IF clear holds interrupts for one more instruction (SDM Vol. 3 §6.8.3).
-    if (!(eflags & kFlagIf)) emulated_shadow_at_ = injector_->current_linear_eip() + 1;
-    eflags |= kFlagIf;
-    sti_in_core_++;
-  } else {
-    return false;
-  }
-  exception_state_->reset_old_exception();
-  exception_pending_ = false;
-  read_register(uc_, kRegEip, &eip);
-  write_register(uc_, kRegEflags, eflags);
-  write_register(uc_, kRegEip, eip + 1);
-  return true;
-}
-
-bool Vcpu::HandleShadowFault(ExitKind* kind) {
-  exception_state_->reset_old_exception();
-  ShadowFault fault = trap_->mmu().handle_fault(exit_record_[kFieldCr2], exit_record_[kFieldErrorCode]);
-  switch (fault.outcome) {
-    case FaultOutcome::kHidden:
-      exception_pending_ = false;
-      // The guest is writing its GDT: copy it once the writing instruction has run (the next
-      // block boundary after the block that starts with it).
-      if (trap_->mmu().take_descriptors_written()) gdt_refresh_countdown_ = 2;
-      trace_.record_hidden_fault(exit_record_[kFieldCr2], exit_record_[kFieldErrorCode]);
-      return true;
-    case FaultOutcome::kGuestFault:
-      exit_record_[kFieldErrorCode] = fault.guest_error_code;
-      return false;
-    case FaultOutcome::kHole:
-    case FaultOutcome::kPoolExhausted:
-      *kind = kExitVmmHole;
-      return false;
-  }
-  return false;
-}
-
-// trapConfigure(cr0, cr3, cr4): the guest's paging state; from now on the guest runs on shadows.
-void Vcpu::TrapConfigure(const Napi::CallbackInfo& info) {
-  if (!CheckTrap(info.Env())) return;
-  PagingState guest{info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(),
-                    info[2].As<Napi::Number>().Uint32Value()};
-  trap_->set_guest_paging(guest);
-  injector_->set_trap_view(trap_->view());
-  trap_active_ = true;
-}
-
-Napi::Value Vcpu::TrapLoadGdt(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!CheckTrap(env)) return env.Undefined();
-  bool ok = trap_->load_guest_gdt(*injector_, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value());
-  return Napi::Boolean::New(env, ok);
-}
-
-// trapEnter(cs, eip, eflags, ss, esp): the next run() starts with an IRET into that state.
-void Vcpu::TrapEnter(const Napi::CallbackInfo& info) {
-  if (!CheckTrap(info.Env())) return;
-  uint32_t v[5];
-  for (int i = 0; i < 5; i++) v[i] = info[i].As<Napi::Number>().Uint32Value();
-  trap_->enter(v[0], v[1], v[2], v[3], v[4]);
-}
-
-void Vcpu::TrapSetGuestTss(const Napi::CallbackInfo& info) {
-  if (!CheckTrap(info.Env())) return;
-  trap_->set_guest_tss(info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value());
-}
-
-void Vcpu::TrapInvalidatePage(const Napi::CallbackInfo& info) {
-  if (!CheckTrap(info.Env())) return;
-  trap_->mmu().invalidate_page(info[0].As<Napi::Number>().Uint32Value());
-}
-
-Napi::Value Vcpu::TrapCounters(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!CheckTrap(env)) return env.Undefined();
-  const ShadowCounters& c = trap_->mmu().counters();
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("hiddenFaults", static_cast<double>(c.hidden_faults));
-  out.Set("trueFaults", static_cast<double>(c.true_faults));
-  out.Set("shadowPagesBuilt", static_cast<double>(c.shadow_pages_built));
-  out.Set("pageTableWrites", static_cast<double>(c.page_table_writes));
-  out.Set("dirtyLogFaults", static_cast<double>(c.dirty_log_faults));
-  out.Set("rootSwitches", static_cast<double>(c.root_switches));
-  out.Set("rootCacheHits", static_cast<double>(c.root_cache_hits));
-  out.Set("pagesInvalidated", static_cast<double>(c.pages_invalidated));
-  out.Set("cliInCore", static_cast<double>(cli_in_core_));
-  out.Set("stiInCore", static_cast<double>(sti_in_core_));
-  return out;
-}
-
 // setBlockDiscovery(on): one inline exit the first time each translated block's address runs,
 // unless it first runs at CPL 3 (the trap engine scans kernel blocks for sensitive instructions
 // that do not trap; user code runs at its own privilege, where they behave as on hardware).
@@ -836,20 +725,6 @@ void Vcpu::SetBlockDiscovery(const Napi::CallbackInfo& info) {
   discover_blocks_ = info[0].As<Napi::Boolean>().Value();
   if (discover_blocks_) EnsureBlockHook();
   known_blocks_.clear();
-}
-
-void Vcpu::SetDirtyLogging(const Napi::CallbackInfo& info) {
-  if (!CheckTrap(info.Env())) return;
-  trap_->mmu().set_dirty_logging(info[0].As<Napi::Boolean>().Value());
-}
-
-Napi::Value Vcpu::TakeDirtyLog(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!CheckTrap(env)) return env.Undefined();
-  std::vector<uint8_t> bitmap = trap_->mmu().take_dirty_log();
-  Napi::Uint8Array out = Napi::Uint8Array::New(env, bitmap.size());
-  std::memcpy(out.Data(), bitmap.data(), bitmap.size());
-  return out;
 }
 
 // readGuestLinear(linear, length): guest memory as the guest's own page tables map it.
@@ -883,6 +758,61 @@ Napi::Value Vcpu::TranslateGuestLinear(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(env);
   if (t.ok) out.Set("physical", static_cast<double>(t.physical));
   else out.Set("pageFault", t.page_fault_error);
+  return out;
+}
+
+// The trap engine's own methods: thin forwards to its core (trap-core.h) --------------------
+
+TrapCore* Vcpu::CheckTrap(Napi::Env env) {
+  if (!CheckOpen(env)) return nullptr;
+  if (trap_) return trap_;
+  Napi::Error::New(env, "this vCPU has no VMM region (create it with the trap engine)").ThrowAsJavaScriptException();
+  return nullptr;
+}
+
+void Vcpu::TrapConfigure(const Napi::CallbackInfo& info) {
+  if (TrapCore* trap = CheckTrap(info.Env())) trap->configure({U32(info[0]), U32(info[1]), U32(info[2])});
+}
+
+Napi::Value Vcpu::TrapLoadGdt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  TrapCore* trap = CheckTrap(env);
+  if (!trap) return env.Undefined();
+  return Napi::Boolean::New(env, trap->load_guest_gdt(U32(info[0]), U32(info[1])));
+}
+
+void Vcpu::TrapEnter(const Napi::CallbackInfo& info) {
+  if (TrapCore* trap = CheckTrap(info.Env())) trap->enter(U32(info[0]), U32(info[1]), U32(info[2]), U32(info[3]), U32(info[4]));
+}
+
+void Vcpu::TrapSetGuestTss(const Napi::CallbackInfo& info) {
+  if (TrapCore* trap = CheckTrap(info.Env())) trap->set_guest_tss(U32(info[0]), U32(info[1]));
+}
+
+void Vcpu::TrapInvalidatePage(const Napi::CallbackInfo& info) {
+  if (TrapCore* trap = CheckTrap(info.Env())) trap->invalidate_page(U32(info[0]));
+}
+
+Napi::Value Vcpu::TrapCounters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  TrapCore* trap = CheckTrap(env);
+  if (!trap) return env.Undefined();
+  Napi::Object out = Napi::Object::New(env);
+  for (const EngineCounter& counter : trap->counters()) out.Set(counter.name, static_cast<double>(counter.value));
+  return out;
+}
+
+void Vcpu::SetDirtyLogging(const Napi::CallbackInfo& info) {
+  if (TrapCore* trap = CheckTrap(info.Env())) trap->set_dirty_logging(info[0].As<Napi::Boolean>().Value());
+}
+
+Napi::Value Vcpu::TakeDirtyLog(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  TrapCore* trap = CheckTrap(env);
+  if (!trap) return env.Undefined();
+  std::vector<uint8_t> bitmap = trap->take_dirty_log();
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, bitmap.size());
+  std::memcpy(out.Data(), bitmap.data(), bitmap.size());
   return out;
 }
 

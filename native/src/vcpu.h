@@ -10,6 +10,7 @@
 #include <unicorn/unicorn.h>
 
 #include "block-address-set.h"
+#include "engine-core.h"
 #include "event-injection.h"
 #include "exact-stop.h"
 #include "exception-state.h"
@@ -17,11 +18,15 @@
 #include "guest-memory.h"
 #include "timeslice-timer.h"
 #include "trace-recorder.h"
-#include "trap-platform.h"
 
 namespace vmm {
 
-class Vcpu : public Napi::ObjectWrap<Vcpu>, private TraceRecorder::Host {
+class TrapCore;
+
+// The generic vCPU: Unicorn, its hooks, the run loop, stops and interrupt windows, block
+// discovery, tracing and the N-API binding. Engine-specific work happens in the engine core it
+// holds (engine-core.h), never here.
+class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceRecorder::Host {
  public:
   static Napi::Function Define(Napi::Env env);
   explicit Vcpu(const Napi::CallbackInfo& info);
@@ -55,8 +60,8 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private TraceRecorder::Host {
   bool InInterruptShadowNow();
   // Whether the guest can take an external interrupt now (IF set, no shadow).
   bool InterruptWindowOpen();
-  // The block hook, for what needs one: stops without exact exits, the trap engine's GDT
-  // refresh and block discovery. Translations made without it are dropped.
+  // The block hook, for what needs one: stops without exact exits, an engine core's block events
+  // and block discovery. Translations made without it are dropped.
   void EnsureBlockHook();
   // From the timer's thread: the slice is over, or it is time to look for an interrupt window.
   void OnSliceDeadline();
@@ -79,11 +84,8 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private TraceRecorder::Host {
   Napi::Value WriteGuestLinear(const Napi::CallbackInfo& info);
   Napi::Value TranslateGuestLinear(const Napi::CallbackInfo& info);
   Napi::Value GetTrapRegionBase(const Napi::CallbackInfo& info);
-  bool CheckTrap(Napi::Env env);
-  // Trap engine: serves a #PF the shadow MMU can fill (a hidden fault) without leaving Run().
-  bool HandleShadowFault(ExitKind* kind);
-  bool HandleInterruptFlagTrap();
-  void KeepIretTrapping();
+  // The trap core, for the trap engine's own methods; else throws and returns nullptr.
+  TrapCore* CheckTrap(Napi::Env env);
   Napi::Value GetRam(const Napi::CallbackInfo& info);
   Napi::Value GetExitRecord(const Napi::CallbackInfo& info);
 
@@ -108,11 +110,17 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private TraceRecorder::Host {
   bool RunningAtCpl3();
   void Release();
 
+  // VcpuServices, for the engine core.
+  uint32_t* exit_record() override { return exit_record_; }
+  EventInjector& injector() override { return *injector_; }
+  TraceRecorder& trace() override { return trace_; }
+  bool interrupt_pending() const override { return interrupt_pending_; }
+  bool stop_pending() const override { return stop_pending_.load(std::memory_order_acquire); }
+  void hold_interrupt_shadow(uint32_t linear) override { emulated_shadow_at_ = linear; }
   // TraceRecorder::Host, for the trace recorder.
   bool stop_before_instruction() override;
   bool drain_trace_buffer() override;
   bool handler_threw() const override { return handler_threw_; }
-  EventInjector& injector() override { return *injector_; }
 
   uc_engine* uc_ = nullptr;
   std::unique_ptr<GuestMemory> memory_;
@@ -120,14 +128,11 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private TraceRecorder::Host {
   std::unique_ptr<TimesliceTimer> timer_;
   ExactStopLayout exact_layout_;  // the proven offset, or why there is none (exact-stop.h)
   std::unique_ptr<EventInjector> injector_;
-  std::unique_ptr<TrapPlatform> trap_;  // with a VMM region (trap engine)
-  bool trap_active_ = false;            // the guest runs deprivileged on the shadow MMU
-  bool discover_blocks_ = false;
-  int gdt_refresh_countdown_ = 0;
-  uint64_t cli_in_core_ = 0;
-  uint64_t sti_in_core_ = 0;  // block boundaries until the real GDT is copied again
-  BlockAddressSet known_blocks_;
+  std::unique_ptr<EngineCore> engine_;  // none for the direct engine
+  TrapCore* trap_ = nullptr;            // engine_, when it is the trap engine's (with a VMM region)
   TraceRecorder trace_{*this};
+  bool discover_blocks_ = false;
+  BlockAddressSet known_blocks_;
   std::string injection_detail_;
   std::vector<std::unique_ptr<MmioRegion>> mmio_regions_;
   uint32_t exit_record_[kExitRecordWords] = {};

@@ -1,0 +1,85 @@
+// Where an engine plugs into the native core. The generic vCPU (vcpu.h) owns Unicorn, its hooks,
+// the run loop, stops, interrupt windows, block discovery and tracing, and knows no engine. An
+// engine whose work must stay native, because it happens per exception or per block and a round
+// trip to TypeScript costs microseconds, implements EngineCore; the vCPU calls it from its run
+// loop and its hooks. The direct engine has no core: every exception goes to TypeScript. The
+// trap engine's core (trap-core.h) fills hidden page faults, carries out CLI and STI, keeps IRET
+// trapping and refreshes the real GDT. An engine core reaches its vCPU only through VcpuServices.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "exit-record.h"
+
+namespace vmm {
+
+class EventInjector;
+class TraceRecorder;
+
+// What the vCPU offers the engine core plugged into it.
+class VcpuServices {
+ public:
+  // The exit record shared with TypeScript (exit-record.h). When on_exception runs it holds the
+  // exception's vector, error code and CR2; a core may amend them before TypeScript reads them.
+  virtual uint32_t* exit_record() = 0;
+  // The guest's memory and descriptor tables as the guest sees them, and event delivery.
+  virtual EventInjector& injector() = 0;
+  // For records of what a core did without TypeScript, in line with the instructions.
+  virtual TraceRecorder& trace() = 0;
+  // Whether the VMM waits to deliver an external interrupt (setInterruptPending).
+  virtual bool interrupt_pending() const = 0;
+  // Whether the run is to end (time slice, requestStop, a handler that threw): whatever the guest
+  // could see is then left to TypeScript, which asked first.
+  virtual bool stop_pending() const = 0;
+  // Holds the interrupt shadow (SDM Vol. 3 §6.8.3) for the instruction at `linear`: the core
+  // emulated an STI that set IF, and interrupts wait one more instruction.
+  virtual void hold_interrupt_shadow(uint32_t linear) = 0;
+
+ protected:
+  ~VcpuServices() = default;
+};
+
+// on_exception's answer when the core handled the exception: the guest goes on in the same run.
+constexpr ExitKind kResumeGuest = kExitNone;
+
+// One of a core's counters, under the name TypeScript reads (trapCounters()).
+struct EngineCounter {
+  const char* name;
+  uint64_t value;
+};
+
+class EngineCore {
+ public:
+  virtual ~EngineCore() = default;
+
+  // An exception reached Unicorn's interrupt hook while the guest ran: its vector, error code and
+  // CR2 are in the exit record, and software_interrupt says whether INT n, INT3 or INTO raised it.
+  // Returns kResumeGuest when handled here (the vCPU then clears Unicorn's exception state, so the
+  // next exception is not escalated, and resumes the guest), kExitException to leave it to
+  // TypeScript (an exception exit, the usual answer), or another exit kind to end the run with.
+  // This is the hot path that saves the round trips: keep what is left to TypeScript rare.
+  virtual ExitKind on_exception(uint32_t vector, bool software_interrupt) = 0;
+
+  // Whether the core may ever want on_block: the vCPU then installs its block hook at start-up,
+  // before anything is translated (adding it later means flushing every translation).
+  virtual bool uses_block_events() const = 0;
+  // A translated block is about to run. Called only while block_events_wanted(), which the block
+  // hook tests inline: a core with nothing to do at block starts costs no virtual call per block.
+  virtual void on_block(uint64_t address, uint32_t size) {}
+  bool block_events_wanted() const { return block_events_wanted_; }
+
+  // The vCPU has just delivered an event into the guest (inject()): a core that must catch the
+  // handler's return (the trap engine's IRET) arranges it here.
+  virtual void after_event_delivered() {}
+
+  // What the core did without TypeScript, for the run summary.
+  virtual std::vector<EngineCounter> counters() const = 0;
+
+ protected:
+  void want_block_events(bool on) { block_events_wanted_ = on; }
+
+ private:
+  bool block_events_wanted_ = false;
+};
+
+}  // namespace vmm

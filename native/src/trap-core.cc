@@ -1,0 +1,124 @@
+#include "trap-core.h"
+
+#include "event-injection.h"
+#include "registers.h"
+#include "trace-recorder.h"
+#include "x86.h"
+
+namespace vmm {
+
+std::unique_ptr<TrapCore> TrapCore::create(VcpuServices& vcpu, uc_engine* uc, GuestRam ram, uint64_t ram_bytes,
+                                           uint64_t region_physical, uc_err* err) {
+  std::unique_ptr<TrapPlatform> platform = TrapPlatform::create(uc, ram, ram_bytes, region_physical, err);
+  if (!platform) return nullptr;
+  return std::unique_ptr<TrapCore>(new TrapCore(vcpu, uc, std::move(platform)));
+}
+
+void TrapCore::configure(const PagingState& guest) {
+  platform_->set_guest_paging(guest);
+  vcpu_.injector().set_trap_view(platform_->view());
+  active_ = true;
+}
+
+ExitKind TrapCore::on_exception(uint32_t vector, bool software_interrupt) {
+  // Before trapConfigure the guest still runs as it was loaded: TypeScript sees everything.
+  if (!active_) return kExitException;
+  if (vector == kPf) return handle_shadow_fault();
+  // (Nothing the guest can see runs once a stop is pending: the device asked first.)
+  if (vector == kGp && !vcpu_.stop_pending() && handle_interrupt_flag_trap(software_interrupt)) return kResumeGuest;
+  return kExitException;
+}
+
+// A real #PF under the shadow MMU: filled here when the guest's own tables allow the access (a
+// hidden fault, never seen by the guest); otherwise the guest's #PF, with the error code its
+// tables give, or the VMM's hole.
+ExitKind TrapCore::handle_shadow_fault() {
+  uint32_t* record = vcpu_.exit_record();
+  ShadowFault fault = platform_->mmu().handle_fault(record[kFieldCr2], record[kFieldErrorCode]);
+  switch (fault.outcome) {
+    case FaultOutcome::kHidden:
+      // The guest is writing its GDT: copy it once the writing instruction has run (the next
+      // block boundary after the block that starts with it).
+      if (platform_->mmu().take_descriptors_written()) {
+        gdt_refresh_countdown_ = 2;
+        want_block_events(true);
+      }
+      vcpu_.trace().record_hidden_fault(record[kFieldCr2], record[kFieldErrorCode]);
+      return kResumeGuest;
+    case FaultOutcome::kGuestFault:
+      record[kFieldErrorCode] = fault.guest_error_code;
+      return kExitException;
+    case FaultOutcome::kHole:
+    case FaultOutcome::kPoolExhausted:
+      return kExitVmmHole;
+  }
+  return kExitException;
+}
+
+void TrapCore::on_block(uint64_t address, uint32_t size) {
+  if (--gdt_refresh_countdown_ > 0) return;
+  want_block_events(false);
+  platform_->reload_guest_gdt(vcpu_.injector());
+}
+
+bool TrapCore::at_guest_kernel_ring() {
+  uint64_t cs = 0;
+  read_register(uc_, kRegCs, &cs);
+  return (cs & 3) == kGuestKernelRing;
+}
+
+// The trap engine's most frequent traps, CLI and STI from the guest kernel (real ring 1, where
+// IOPL 0 makes them raise #GP), are carried out here: the real IF is the guest's. STI with an
+// interrupt waiting goes to the VMM, which opens the interrupt window. Anything else (prefixes,
+// other instructions) goes to the VMM.
+bool TrapCore::handle_interrupt_flag_trap(bool software_interrupt) {
+  if (software_interrupt || !at_guest_kernel_ring()) return false;
+  EventInjector& injector = vcpu_.injector();
+  uint32_t linear = injector.current_linear_eip();
+  uint8_t opcode = 0;
+  if (!injector.read_guest_linear(linear, &opcode, 1)) return false;
+  uint64_t eflags = 0, eip = 0;
+  read_register(uc_, kRegEflags, &eflags);
+  if (opcode == kOpcodeCli) {
+    eflags &= ~uint64_t{kFlagIf};
+    cli_in_core_++;
+  } else if (opcode == kOpcodeSti && !vcpu_.interrupt_pending()) {
+    // STI with IF clear holds interrupts for one more instruction (SDM Vol. 3 §6.8.3).
+    if (!(eflags & kFlagIf)) vcpu_.hold_interrupt_shadow(linear + 1);
+    eflags |= kFlagIf;
+    sti_in_core_++;
+  } else {
+    return false;
+  }
+  read_register(uc_, kRegEip, &eip);
+  write_register(uc_, kRegEflags, eflags);
+  write_register(uc_, kRegEip, eip + 1);
+  return true;
+}
+
+// At real ring 1, IRET must trap: it would not restore IF at CPL > IOPL (SDM Vol. 2, IRET). With
+// EFLAGS.NT set, IRET is a task return through the VMM's TSS, whose null back link raises #TS.
+void TrapCore::after_event_delivered() {
+  if (!active_ || !at_guest_kernel_ring()) return;
+  uint64_t eflags = 0;
+  read_register(uc_, kRegEflags, &eflags);
+  if (!(eflags & kFlagNt)) write_register(uc_, kRegEflags, eflags | kFlagNt);
+}
+
+std::vector<EngineCounter> TrapCore::counters() const {
+  const ShadowCounters& c = platform_->mmu().counters();
+  return {
+      {"hiddenFaults", c.hidden_faults},
+      {"trueFaults", c.true_faults},
+      {"shadowPagesBuilt", c.shadow_pages_built},
+      {"pageTableWrites", c.page_table_writes},
+      {"dirtyLogFaults", c.dirty_log_faults},
+      {"rootSwitches", c.root_switches},
+      {"rootCacheHits", c.root_cache_hits},
+      {"pagesInvalidated", c.pages_invalidated},
+      {"cliInCore", cli_in_core_},
+      {"stiInCore", sti_in_core_},
+  };
+}
+
+}  // namespace vmm

@@ -1,0 +1,66 @@
+// The trap engine's native core (docs/trap-engine.md): what trap-and-emulate does per exception
+// or per block without a round trip to TypeScript. A #PF the shadow MMU can fill (a hidden
+// fault) is filled; CLI and STI from the guest kernel are carried out; after an event is
+// delivered to the kernel, IRET is kept trapping; after the guest writes its GDT, the real one
+// is copied again at the next block boundary. Everything else the guest does goes to the
+// TypeScript engine (src/engines/trap). It owns the VMM region (trap-platform.h) and serves the
+// trap-only methods of the vCPU object (src/vmm/native.ts).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <unicorn/unicorn.h>
+
+#include "engine-core.h"
+#include "trap-platform.h"
+
+namespace vmm {
+
+class TrapCore final : public EngineCore {
+ public:
+  // Maps the VMM region at `region_physical` (just above guest RAM) and builds it; nullptr and
+  // `err` set when Unicorn refuses.
+  static std::unique_ptr<TrapCore> create(VcpuServices& vcpu, uc_engine* uc, GuestRam ram, uint64_t ram_bytes,
+                                          uint64_t region_physical, uc_err* err);
+
+  ExitKind on_exception(uint32_t vector, bool software_interrupt) override;
+  bool uses_block_events() const override { return true; }
+  void on_block(uint64_t address, uint32_t size) override;
+  void after_event_delivered() override;
+  std::vector<EngineCounter> counters() const override;
+
+  // trapConfigure(cr0, cr3, cr4): the guest's paging state; from now on the guest runs
+  // deprivileged on shadows, and this core handles its exceptions.
+  void configure(const PagingState& guest);
+  // trapLoadGdt(base, limit)
+  bool load_guest_gdt(uint32_t base, uint32_t limit) { return platform_->load_guest_gdt(vcpu_.injector(), base, limit); }
+  // trapEnter(cs, eip, eflags, ss, esp): the next run starts with an IRET into that state.
+  void enter(uint32_t cs, uint32_t eip, uint32_t eflags, uint32_t ss, uint32_t esp) { platform_->enter(cs, eip, eflags, ss, esp); }
+  // trapSetGuestTss(base, limit)
+  void set_guest_tss(uint32_t base, uint32_t limit) { platform_->set_guest_tss(base, limit); }
+  // trapInvalidatePage(linear): the guest's INVLPG.
+  void invalidate_page(uint32_t linear) { platform_->mmu().invalidate_page(linear); }
+  // setDirtyLogging(on), takeDirtyLog()
+  void set_dirty_logging(bool on) { platform_->mmu().set_dirty_logging(on); }
+  std::vector<uint8_t> take_dirty_log() { return platform_->mmu().take_dirty_log(); }
+  // trapRegionBase
+  uint64_t region_physical() const { return platform_->region_physical(); }
+
+ private:
+  TrapCore(VcpuServices& vcpu, uc_engine* uc, std::unique_ptr<TrapPlatform> platform)
+      : vcpu_(vcpu), uc_(uc), platform_(std::move(platform)) {}
+  ExitKind handle_shadow_fault();
+  bool handle_interrupt_flag_trap(bool software_interrupt);
+  bool at_guest_kernel_ring();
+
+  VcpuServices& vcpu_;
+  uc_engine* uc_;
+  std::unique_ptr<TrapPlatform> platform_;
+  bool active_ = false;  // trapConfigure has run: the guest is deprivileged
+  int gdt_refresh_countdown_ = 0;  // block starts until the real GDT is copied again
+  uint64_t cli_in_core_ = 0;
+  uint64_t sti_in_core_ = 0;
+};
+
+}  // namespace vmm

@@ -1,0 +1,85 @@
+// The native engine-core boundary as TypeScript sees it: a vCPU without a VMM region has no
+// engine core (every exception is an exit), and the trap engine's core handles what it claims
+// (CLI and STI at guest ring 0) only once the guest is deprivileged.
+import { afterEach, describe, expect, it } from 'vitest';
+import { nativeCore, type NativeVcpu } from '../../src/vmm/native.js';
+import { Reg } from '../../src/vmm/registers.js';
+import { ExitKind, Field } from '../../src/vmm/exit-record.js';
+
+const CODE = 0x1000;
+const GDT = 0x500;
+const STACK_TOP = 0x8000;
+const CR0_PE = 1;
+const EFLAGS_IF = 1 << 9;
+const CLI_STI_HLT = [0xfa, 0xfb, 0xf4];
+
+let vcpu: NativeVcpu | undefined;
+afterEach(() => {
+  vcpu?.close();
+  vcpu = undefined;
+});
+
+function newVcpu(withVmmRegion: boolean): NativeVcpu {
+  vcpu = new (nativeCore().Vcpu)(1 << 20, undefined, withVmmRegion);
+  return vcpu;
+}
+
+// A flat ring-0 GDT (null, code 0x08, data 0x10), CLI; STI; HLT at CODE, and the guest entered at
+// guest ring 0 (real ring 1) with paging off.
+function deprivilege(v: NativeVcpu): void {
+  const ram = new DataView(v.ram);
+  ram.setBigUint64(GDT + 8, 0x00cf9a000000ffffn, true);
+  ram.setBigUint64(GDT + 16, 0x00cf92000000ffffn, true);
+  new Uint8Array(v.ram).set(CLI_STI_HLT, CODE);
+  v.trapConfigure(CR0_PE, 0, 0);
+  expect(v.trapLoadGdt(GDT, 23)).toBe(true);
+  v.trapEnter(0x08 | 1, CODE, 0x2, 0x10 | 1, STACK_TOP);
+}
+
+describe('engine cores', () => {
+  it('without a VMM region there is no engine core: the trap methods refuse, and exceptions exit', () => {
+    const v = newVcpu(false);
+    expect(v.trapRegionBase).toBeUndefined();
+    expect(() => v.trapCounters()).toThrow(/no VMM region/);
+    expect(() => v.trapConfigure(CR0_PE, 0, 0)).toThrow(/no VMM region/);
+    new Uint8Array(v.ram).set([0x0f, 0x0b], CODE); // ud2
+    v.writeRegister(Reg.eip, CODE);
+    expect(v.run(0)).toBe(ExitKind.exception);
+    expect(new Uint32Array(v.exitRecord)[Field.vector]).toBe(6);
+  });
+
+  it('the trap core reports its counters under their names, all zero before the guest runs', () => {
+    const v = newVcpu(true);
+    expect(v.trapRegionBase).toBe(1 << 22); // 1 MiB of RAM, the region 4 MiB aligned above it
+    expect(v.trapCounters()).toEqual({
+      hiddenFaults: 0, trueFaults: 0, shadowPagesBuilt: 0, pageTableWrites: 0, dirtyLogFaults: 0,
+      rootSwitches: 0, rootCacheHits: 0, pagesInvalidated: 0, cliInCore: 0, stiInCore: 0,
+    });
+  });
+
+  it('the trap core carries out CLI and STI at guest ring 0 and leaves HLT to TypeScript', () => {
+    const v = newVcpu(true);
+    deprivilege(v);
+    const record = new Uint32Array(v.exitRecord);
+    expect(v.run(0)).toBe(ExitKind.exception);
+    expect(record[Field.vector]).toBe(13); // HLT at real ring 1
+    expect(record[Field.eip]).toBe(CODE + 2);
+    expect(record[Field.cs] & 3).toBe(1);
+    expect(v.readRegister(Reg.eflags) & EFLAGS_IF).toBe(EFLAGS_IF);
+    const counters = v.trapCounters();
+    expect([counters.cliInCore, counters.stiInCore]).toEqual([1, 1]);
+    // (Paging off: the identity shadow was filled by hidden faults, in the core too.)
+    expect(counters.hiddenFaults).toBeGreaterThan(0);
+  });
+
+  it('STI with an interrupt waiting is left to TypeScript, which opens the interrupt window', () => {
+    const v = newVcpu(true);
+    deprivilege(v);
+    v.setInterruptPending(true);
+    const record = new Uint32Array(v.exitRecord);
+    expect(v.run(0)).toBe(ExitKind.exception);
+    expect(record[Field.vector]).toBe(13);
+    expect(record[Field.eip]).toBe(CODE + 1); // the STI
+    expect([v.trapCounters().cliInCore, v.trapCounters().stiInCore]).toEqual([1, 0]);
+  });
+});
