@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 
 namespace vmm {
@@ -20,6 +21,10 @@ class TimesliceTimer {
  public:
   TimesliceTimer(std::function<void()> on_deadline, std::function<void()> on_poll);
   ~TimesliceTimer();
+  // Whether the thread runs at real-time priority (exact stops need it, see the constructor),
+  // and if not, why.
+  bool realtime() const { return why_not_realtime_.empty(); }
+  const std::string& why_not_realtime() const { return why_not_realtime_; }
   void arm(uint64_t microseconds);
   // Disarms (the deadline and polling) and reports whether the deadline had passed.
   bool disarm();
@@ -47,6 +52,7 @@ class TimesliceTimer {
   bool fired_ = false;
   bool polling_ = false;
   bool quit_ = false;
+  std::string why_not_realtime_;
   std::thread thread_;
 };
 

@@ -187,18 +187,25 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   } else {
     exact_layout_ = exact_stop_layout();
   }
-  if (want_exact && exact_layout_.proven) {
+  // Exact stops come from the timer's thread alone (the window polls too), so they also need
+  // that thread to wake on time on a busy host: real-time priority (timeslice-timer.h).
+  timer_ = std::make_unique<TimesliceTimer>([this] { OnSliceDeadline(); }, [this] { OnWindowPoll(); });
+  if (want_exact && exact_layout_.proven && timer_->realtime()) {
     set_exact_stops(uc_, exact_layout_, true);
     exact_stops_ = true;
     async_stops_.store(true);
     stop_mechanism_ = "exact";
+  } else if (want_exact) {
+    std::string why = !exact_layout_.proven
+                          ? exact_layout_.why_not
+                          : "the timer thread cannot have real-time priority: " + timer_->why_not_realtime();
+    stop_mechanism_ = "block-hook (" + why + ")";
   } else {
-    stop_mechanism_ = want_exact ? "block-hook (" + exact_layout_.why_not + ")" : "block-hook";
+    stop_mechanism_ = "block-hook";
   }
   // An engine core that takes block events has the block hook from the start.
   if (!exact_stops_ || (engine_ && engine_->uses_block_events())) EnsureBlockHook();
   exception_state_ = std::make_unique<ExceptionState>(uc_, g_layout);
-  timer_ = std::make_unique<TimesliceTimer>([this] { OnSliceDeadline(); }, [this] { OnWindowPoll(); });
   injector_ = std::make_unique<EventInjector>(uc_, GuestRam(memory_->base(), ram_bytes));
 
   // The engine is always opened in 32-bit mode: in UC_MODE_16, uc_emu_start rewrites only the
@@ -571,6 +578,10 @@ bool Vcpu::CallInlineHandler(InlineKind kind) {
     StopAsync();
     return false;
   }
+  // An interrupt waits and the guest could take it now (a device raised it while IF = 1, or the
+  // guest has enabled interrupts since): stop at the next block start from this thread rather
+  // than wait for the timer thread's next poll.
+  if (interrupt_pending_ && !block_hook_ && async_stops_.load() && InterruptWindowOpen()) OnWindowPoll();
   return true;
 }
 

@@ -132,7 +132,7 @@ function stopsText(result: ConfigurationRuns): string {
   const text = `stops=${ran.join('/')}`;
   const requested = result.configuration.stopMechanism;
   if (ran.length === 1 && ran[0] === requested) return text;
-  const why = result.fallback === undefined ? '' : `: exact stops are not available on this Unicorn build (${result.fallback})`;
+  const why = result.fallback === undefined ? '' : `: exact stops are not available here (${result.fallback})`;
   return `${text} (requested ${requested}${why})`;
 }
 

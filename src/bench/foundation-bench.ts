@@ -87,7 +87,7 @@ export function summaryIn(stderr: string): string | undefined {
 
 /**
  * The stop mechanism a vmm run used: the `stops=` field of its summary, the one that really ran
- * (exact stops asked for where this Unicorn build lacks them run as block-hook).
+ * (exact stops asked for where they are not available run as block-hook).
  */
 export function stopsIn(stderr: string): string {
   return / stops=(\S+)\s*$/.exec(summaryIn(stderr) ?? '')?.[1] ?? 'unknown';
@@ -95,14 +95,14 @@ export function stopsIn(stderr: string): string {
 
 /** Said by vmm when exact stops were asked for and the block hook ran instead. */
 export function exactStopsFallback(stderr: string): string | undefined {
-  return /exact stops are not available on this Unicorn build \((.*)\)/.exec(stderr)?.[1];
+  return /exact stops are not available here \((.*)\)/.exec(stderr)?.[1];
 }
 
 /** The stop mechanism of a set of vmm runs, and why it is not exact when exact was asked for. */
 function stopsOfRuns(stderrs: readonly string[]): string {
   const ran = [...new Set(stderrs.map(stopsIn))].join('/');
   const fellBack = stderrs.some((stderr) => exactStopsFallback(stderr) !== undefined);
-  return fellBack ? `${ran}, exact requested but not available on this Unicorn build` : ran;
+  return fellBack ? `${ran}, exact requested but not available here` : ran;
 }
 
 /**

@@ -235,7 +235,7 @@ export function reportRun(run: FinishedRun, engine: Engine, stopper: RunStopper)
   process.stderr.write(`vmm: ${outcome}\n`);
   process.stderr.write(`vmm: ${summaryLine(run.result)}\n`);
   const fallback = /^block-hook \((.*)\)$/.exec(run.result.stopMechanism);
-  if (fallback) process.stderr.write(`vmm: exact stops are not available on this Unicorn build (${fallback[1]}): stops went through the block hook\n`);
+  if (fallback) process.stderr.write(`vmm: exact stops are not available here (${fallback[1]}): stops went through the block hook\n`);
   for (const line of engine.report?.() ?? []) process.stderr.write(`vmm: ${line}\n`);
   for (const note of run.notes) process.stderr.write(`vmm: ${note}\n`);
   return request?.status ?? run.result.outcome.status;
