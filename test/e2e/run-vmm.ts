@@ -39,6 +39,26 @@ export function runVmmAsync(args: string[], timeoutSeconds = 60): Promise<VmmRun
   });
 }
 
+/**
+ * Runs vmm until the guest prints `marker`, then ends the run as a user would with SIGTERM (a
+ * guest that never stops by itself, like memtest86+): a busy host delays the marker, it never
+ * loses it. Gives up after timeoutSeconds.
+ */
+export function runVmmUntil(args: string[], marker: string, timeoutSeconds = 120): Promise<VmmRun> {
+  const child = spawn(process.execPath, [VMM, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutSeconds * 1000 });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    if (stdout.includes(marker)) child.kill('SIGTERM');
+  });
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 export function guestPath(name: string): string {
   return join(ROOT, 'guests', 'build', name);
 }
