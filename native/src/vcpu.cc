@@ -71,19 +71,13 @@ Napi::Function Vcpu::Define(Napi::Env env) {
                          InstanceAccessor<&Vcpu::GetInjectionDetail>("injectionDetail"),
                          InstanceAccessor<&Vcpu::GetOpenBusAccesses>("openBusAccesses"),
                          InstanceMethod<&Vcpu::Close>("close"),
-                         InstanceMethod<&Vcpu::TrapConfigure>("trapConfigure"),
-                         InstanceMethod<&Vcpu::TrapLoadGdt>("trapLoadGdt"),
-                         InstanceMethod<&Vcpu::TrapEnter>("trapEnter"),
-                         InstanceMethod<&Vcpu::TrapInvalidatePage>("trapInvalidatePage"),
-                         InstanceMethod<&Vcpu::TrapSetGuestTss>("trapSetGuestTss"),
-                         InstanceMethod<&Vcpu::TrapCounters>("trapCounters"),
+                         InstanceAccessor<&Vcpu::GetTrap>("trap"),
                          InstanceMethod<&Vcpu::SetDirtyLogging>("setDirtyLogging"),
                          InstanceMethod<&Vcpu::SetBlockDiscovery>("setBlockDiscovery"),
                          InstanceMethod<&Vcpu::TakeDirtyLog>("takeDirtyLog"),
                          InstanceMethod<&Vcpu::ReadGuestLinear>("readGuestLinear"),
                          InstanceMethod<&Vcpu::WriteGuestLinear>("writeGuestLinear"),
                          InstanceMethod<&Vcpu::TranslateGuestLinear>("translateGuestLinear"),
-                         InstanceAccessor<&Vcpu::GetTrapRegionBase>("trapRegionBase"),
                          InstanceAccessor<&Vcpu::GetRam>("ram"),
                          InstanceAccessor<&Vcpu::GetExitRecord>("exitRecord"),
                      });
@@ -827,9 +821,22 @@ Napi::Value Vcpu::TakeDirtyLog(const Napi::CallbackInfo& info) {
   return out;
 }
 
-Napi::Value Vcpu::GetTrapRegionBase(const Napi::CallbackInfo& info) {
-  if (!trap_) return info.Env().Undefined();
-  return Napi::Number::New(info.Env(), static_cast<double>(trap_->region_physical()));
+// `vcpu.trap`: the trap engine's own methods, on an object of their own so that the vCPU's
+// interface stays the same for every engine (undefined without a trap core). The object holds
+// the vCPU's JavaScript object, so the vCPU outlives it.
+Napi::Value Vcpu::GetTrap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!trap_) return env.Undefined();
+  Napi::Object trap = Napi::Object::New(env);
+  trap.Set("configure", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) { TrapConfigure(i); }));
+  trap.Set("loadGdt", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) { return TrapLoadGdt(i); }));
+  trap.Set("enter", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) { TrapEnter(i); }));
+  trap.Set("invalidatePage", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) { TrapInvalidatePage(i); }));
+  trap.Set("setGuestTss", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) { TrapSetGuestTss(i); }));
+  trap.Set("counters", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) { return TrapCounters(i); }));
+  trap.Set("regionBase", Napi::Number::New(env, static_cast<double>(trap_->region_physical())));
+  trap.DefineProperty(Napi::PropertyDescriptor::Value("vcpu", info.This(), napi_default));
+  return trap;
 }
 
 }  // namespace vmm

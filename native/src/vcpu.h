@@ -83,7 +83,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   Napi::Value ReadGuestLinear(const Napi::CallbackInfo& info);
   Napi::Value WriteGuestLinear(const Napi::CallbackInfo& info);
   Napi::Value TranslateGuestLinear(const Napi::CallbackInfo& info);
-  Napi::Value GetTrapRegionBase(const Napi::CallbackInfo& info);
+  Napi::Value GetTrap(const Napi::CallbackInfo& info);
   // The trap core, for the trap engine's own methods; else throws and returns nullptr.
   TrapCore* CheckTrap(Napi::Env env);
   Napi::Value GetRam(const Napi::CallbackInfo& info);

@@ -49,30 +49,36 @@ export interface NativeVcpu {
   readonly injectionDetail: string;
   close(): void;
 
-  // The trap engine (a vCPU created with a VMM region).
-  /** Unicorn-physical base of the VMM region, or undefined without one. */
-  readonly trapRegionBase: number | undefined;
-  /** The guest's CR0/CR3/CR4: the real ones get the shadow root and the VMM's bits. */
-  trapConfigure(cr0: number, cr3: number, cr4: number): void;
-  /** Copies the guest's GDT into the real one (ring 0 made ring 1, limits cut below the hole). */
-  trapLoadGdt(base: number, limit: number): boolean;
-  /** The next run() starts with an IRET into this state. */
-  trapEnter(cs: number, eip: number, eflags: number, ss: number, esp: number): void;
-  trapInvalidatePage(linear: number): void;
-  /** The guest's TSS (its TR is virtual): inner stacks for deliveries from guest ring 3. */
-  trapSetGuestTss(base: number, limit: number): void;
-  trapCounters(): ShadowCounters;
+  /** The trap engine's core (a vCPU created with a VMM region); undefined otherwise. */
+  readonly trap: NativeTrapCore | undefined;
+  /** Dirty-page logging through the shadow MMU (a vCPU with a VMM region). */
   setDirtyLogging(on: boolean): void;
-  /** An inline exit (newBlock) the first time each block address runs. */
-  setBlockDiscovery(on: boolean): void;
   /** One bit per guest page written since the last call (bit i of byte i/8); then cleared. */
   takeDirtyLog(): Uint8Array;
+  /** An inline exit (newBlock) the first time each block address runs. */
+  setBlockDiscovery(on: boolean): void;
   /** Guest linear memory through the guest's own page tables; undefined if not mapped. */
   /** guestMappingOnly: through the guest's own tables even in the trap engine's hole. */
   readGuestLinear(linear: number, length: number, guestMappingOnly?: boolean): Uint8Array | undefined;
   writeGuestLinear(linear: number, data: Uint8Array): boolean;
   /** A supervisor access's translation through the guest's own tables (A/D set as the CPU does). */
   translateGuestLinear(linear: number, write: boolean): { physical: number } | { pageFault: number };
+}
+
+/** The trap engine's methods, on their own object (`vcpu.trap`). */
+export interface NativeTrapCore {
+  /** Unicorn-physical base of the VMM region. */
+  readonly regionBase: number;
+  /** The guest's CR0/CR3/CR4: the real ones get the shadow root and the VMM's bits. */
+  configure(cr0: number, cr3: number, cr4: number): void;
+  /** Copies the guest's GDT into the real one (ring 0 made ring 1, limits cut below the hole). */
+  loadGdt(base: number, limit: number): boolean;
+  /** The next run() starts with an IRET into this state. */
+  enter(cs: number, eip: number, eflags: number, ss: number, esp: number): void;
+  invalidatePage(linear: number): void;
+  /** The guest's TSS (its TR is virtual): inner stacks for deliveries from guest ring 3. */
+  setGuestTss(base: number, limit: number): void;
+  counters(): ShadowCounters;
 }
 
 export interface ShadowCounters {

@@ -50,5 +50,5 @@ it('reports exactly the pages written since the last read', async () => {
   expect(dirtyPages(vcpu.takeDirtyLog())).toEqual([]);
   runToHalt();
   expect(dirtyPages(vcpu.takeDirtyLog())).toEqual([0x203000, 0x300000]);
-  expect(vcpu.trapCounters().dirtyLogFaults).toBe(5);
+  expect(vcpu.trap?.counters().dirtyLogFaults).toBe(5);
 });

@@ -2,7 +2,7 @@
 // engine core (every exception is an exit), and the trap engine's core handles what it claims
 // (CLI and STI at guest ring 0) only once the guest is deprivileged.
 import { afterEach, describe, expect, it } from 'vitest';
-import { nativeCore, type NativeVcpu } from '../../src/vmm/native.js';
+import { nativeCore, type NativeTrapCore, type NativeVcpu } from '../../src/vmm/native.js';
 import { Reg } from '../../src/vmm/registers.js';
 import { ExitKind, Field } from '../../src/vmm/exit-record.js';
 
@@ -24,6 +24,11 @@ function newVcpu(withVmmRegion: boolean): NativeVcpu {
   return vcpu;
 }
 
+function trapCore(v: NativeVcpu): NativeTrapCore {
+  if (!v.trap) throw new Error('no trap core');
+  return v.trap;
+}
+
 // A flat ring-0 GDT (null, code 0x08, data 0x10), CLI; STI; HLT at CODE, and the guest entered at
 // guest ring 0 (real ring 1) with paging off.
 function deprivilege(v: NativeVcpu): void {
@@ -31,17 +36,17 @@ function deprivilege(v: NativeVcpu): void {
   ram.setBigUint64(GDT + 8, 0x00cf9a000000ffffn, true);
   ram.setBigUint64(GDT + 16, 0x00cf92000000ffffn, true);
   new Uint8Array(v.ram).set(CLI_STI_HLT, CODE);
-  v.trapConfigure(CR0_PE, 0, 0);
-  expect(v.trapLoadGdt(GDT, 23)).toBe(true);
-  v.trapEnter(0x08 | 1, CODE, 0x2, 0x10 | 1, STACK_TOP);
+  const trap = trapCore(v);
+  trap.configure(CR0_PE, 0, 0);
+  expect(trap.loadGdt(GDT, 23)).toBe(true);
+  trap.enter(0x08 | 1, CODE, 0x2, 0x10 | 1, STACK_TOP);
 }
 
 describe('engine cores', () => {
-  it('without a VMM region there is no engine core: the trap methods refuse, and exceptions exit', () => {
+  it('without a VMM region there is no engine core: no trap methods, and exceptions exit', () => {
     const v = newVcpu(false);
-    expect(v.trapRegionBase).toBeUndefined();
-    expect(() => v.trapCounters()).toThrow(/no VMM region/);
-    expect(() => v.trapConfigure(CR0_PE, 0, 0)).toThrow(/no VMM region/);
+    expect(v.trap).toBeUndefined();
+    expect(() => v.takeDirtyLog()).toThrow(/no VMM region/);
     new Uint8Array(v.ram).set([0x0f, 0x0b], CODE); // ud2
     v.writeRegister(Reg.eip, CODE);
     expect(v.run(0)).toBe(ExitKind.exception);
@@ -50,8 +55,8 @@ describe('engine cores', () => {
 
   it('the trap core reports its counters under their names, all zero before the guest runs', () => {
     const v = newVcpu(true);
-    expect(v.trapRegionBase).toBe(1 << 22); // 1 MiB of RAM, the region 4 MiB aligned above it
-    expect(v.trapCounters()).toEqual({
+    expect(trapCore(v).regionBase).toBe(1 << 22); // 1 MiB of RAM, the region 4 MiB aligned above it
+    expect(trapCore(v).counters()).toEqual({
       hiddenFaults: 0, trueFaults: 0, shadowPagesBuilt: 0, pageTableWrites: 0, dirtyLogFaults: 0,
       rootSwitches: 0, rootCacheHits: 0, pagesInvalidated: 0, cliInCore: 0, stiInCore: 0,
     });
@@ -66,7 +71,7 @@ describe('engine cores', () => {
     expect(record[Field.eip]).toBe(CODE + 2);
     expect(record[Field.cs] & 3).toBe(1);
     expect(v.readRegister(Reg.eflags) & EFLAGS_IF).toBe(EFLAGS_IF);
-    const counters = v.trapCounters();
+    const counters = trapCore(v).counters();
     expect([counters.cliInCore, counters.stiInCore]).toEqual([1, 1]);
     // (Paging off: the identity shadow was filled by hidden faults, in the core too.)
     expect(counters.hiddenFaults).toBeGreaterThan(0);
@@ -80,6 +85,7 @@ describe('engine cores', () => {
     expect(v.run(0)).toBe(ExitKind.exception);
     expect(record[Field.vector]).toBe(13);
     expect(record[Field.eip]).toBe(CODE + 1); // the STI
-    expect([v.trapCounters().cliInCore, v.trapCounters().stiInCore]).toEqual([1, 0]);
+    const counters = trapCore(v).counters();
+    expect([counters.cliInCore, counters.stiInCore]).toEqual([1, 0]);
   });
 });

@@ -7,7 +7,7 @@ import { decodeInstruction, effectiveAddress, type DecodedX86 } from '../../deco
 import { hex } from '../../util/hex.js';
 import type { EngineMachine, ExceptionExit, ExceptionOutcome } from '../../vmm/engine.js';
 import { EventSource } from '../../vmm/event-delivery.js';
-import type { NativeVcpu } from '../../vmm/native.js';
+import type { NativeTrapCore, NativeVcpu } from '../../vmm/native.js';
 import { HOLE_LINEAR } from '../../vmm/layout.js';
 import { Reg } from '../../vmm/registers.js';
 import { CR0_EM, CR0_ET, CR0_MP, CR0_PE, CR0_PG, CR0_TS, CR0_WP } from '../../x86/control-registers.js';
@@ -27,6 +27,8 @@ import { VirtualCpu } from './virtual-cpu.js';
 
 export interface TrapContext {
   vcpu: NativeVcpu;
+  /** The native trap core (shadow MMU, real GDT, world switch). */
+  core: NativeTrapCore;
   machine: EngineMachine;
   cpu: VirtualCpu;
   report: EquivalenceReport;
@@ -213,7 +215,7 @@ function emulateTwoByte(
       return done('mov-dr');
     case 0x06: // CLTS
       cpu.cr0 &= ~CR0_TS;
-      vcpu.trapConfigure(cpu.cr0, cpu.cr3, cpu.cr4);
+      ctx.core.configure(cpu.cr0, cpu.cr3, cpu.cr4);
       next();
       return done('clts');
     case 0x08: case 0x09: // INVD, WBINVD: no caches to write back
@@ -253,7 +255,7 @@ function emulateTwoByte(
         const { base, limit } = decodePseudoDescriptor(raw, insn.prefixes.operandSize);
         if (reg === 2) {
           cpu.gdtr = { base, limit };
-          if (!vcpu.trapLoadGdt(base, limit)) return { kind: 'fatal', reason: `LGDT: the GDT at ${hex(base)} is not readable` };
+          if (!ctx.core.loadGdt(base, limit)) return { kind: 'fatal', reason: `LGDT: the GDT at ${hex(base)} is not readable` };
         } else {
           // The guest's IDT is virtual: the native core delivers through it, the CPU never does.
           cpu.idtr = { base, limit };
@@ -274,7 +276,7 @@ function emulateTwoByte(
       }
       if (reg === 7) { // INVLPG
         if (!insn.memory) return { kind: 'reflect' };
-        vcpu.trapInvalidatePage(memoryAddress(ctx, insn));
+        ctx.core.invalidatePage(memoryAddress(ctx, insn));
         next();
         return done('invlpg');
       }
@@ -293,7 +295,7 @@ function writeControlRegister(ctx: TrapContext, index: number, value: number): s
       if (!(value & CR0_PE)) return 'the guest left protected mode (CR0.PE cleared), which the trap engine cannot follow';
       const before = cpu.cr0;
       cpu.cr0 = (value | CR0_ET) >>> 0;
-      if ((before ^ cpu.cr0) & CR0_CONFIGURED) vcpu.trapConfigure(cpu.cr0, cpu.cr3, cpu.cr4);
+      if ((before ^ cpu.cr0) & CR0_CONFIGURED) ctx.core.configure(cpu.cr0, cpu.cr3, cpu.cr4);
       return undefined;
     }
     case 2:
@@ -301,12 +303,12 @@ function writeControlRegister(ctx: TrapContext, index: number, value: number): s
       return undefined;
     case 3:
       cpu.cr3 = value;
-      vcpu.trapConfigure(cpu.cr0, cpu.cr3, cpu.cr4);
-      vcpu.trapLoadGdt(cpu.gdtr.base, cpu.gdtr.limit);
+      ctx.core.configure(cpu.cr0, cpu.cr3, cpu.cr4);
+      ctx.core.loadGdt(cpu.gdtr.base, cpu.gdtr.limit);
       return undefined;
     case 4:
       cpu.cr4 = value;
-      vcpu.trapConfigure(cpu.cr0, cpu.cr3, cpu.cr4);
+      ctx.core.configure(cpu.cr0, cpu.cr3, cpu.cr4);
       return undefined;
     default:
       return `MOV to CR${index} is not a valid instruction`;
@@ -348,7 +350,7 @@ function emulateIret(ctx: TrapContext, insn: DecodedX86): EmulationResult {
   // the real GDT is refreshed from the guest's before user code can load them.
   const userEsp = pop(3);
   const userSs = pop(4) & 0xffff;
-  vcpu.trapLoadGdt(ctx.cpu.gdtr.base, ctx.cpu.gdtr.limit);
+  ctx.core.loadGdt(ctx.cpu.gdtr.base, ctx.cpu.gdtr.limit);
   ctx.enter(withRpl(cs, 3), eip, flags & ~EFLAGS_NT, withRpl(userSs, 3), userEsp);
   return { kind: 'emulated', name: 'iret', outcome: resume };
 }
@@ -386,12 +388,12 @@ function markTssBusy(ctx: TrapContext, selector: number): void {
   const at = (ctx.cpu.gdtr.base + descriptorOffset(selector) + ACCESS_BYTE_OFFSET) >>> 0;
   const type = ctx.vcpu.readGuestLinear(at, 1);
   if (type) ctx.vcpu.writeGuestLinear(at, Uint8Array.of(type[0] | TSS_BUSY));
-  useGuestTss(ctx.vcpu, ctx.cpu);
+  useGuestTss(ctx.vcpu, ctx.core, ctx.cpu);
 }
 
 /** Tells the native core where the guest's TSS is (its inner stacks serve deliveries from ring 3). */
-export function useGuestTss(vcpu: NativeVcpu, cpu: VirtualCpu): void {
+export function useGuestTss(vcpu: NativeVcpu, core: NativeTrapCore, cpu: VirtualCpu): void {
   const tss = guestDescriptor(vcpu, cpu, cpu.tr);
-  if (tss) vcpu.trapSetGuestTss(tss.base, tss.limit);
+  if (tss) core.setGuestTss(tss.base, tss.limit);
 }
 

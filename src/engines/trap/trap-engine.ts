@@ -9,7 +9,7 @@ import { instructionLength } from '../../decode/length.js';
 import { decodeInstruction } from '../../decode/modrm.js';
 import { classifyInstruction } from '../../decode/sensitive.js';
 import { csEip, hex } from '../../util/hex.js';
-import type { NativeVcpu } from '../../vmm/native.js';
+import type { NativeTrapCore, NativeVcpu } from '../../vmm/native.js';
 import { HOLE_LINEAR } from '../../vmm/layout.js';
 import { Reg } from '../../vmm/registers.js';
 import { CR0_PE } from '../../x86/control-registers.js';
@@ -31,6 +31,8 @@ export class TrapEngine implements Engine {
   private readonly trapped: Record<string, number> = {};
   private emulated = 0;
   private decoder: Decoder | undefined;
+  /** The native trap core, from the vCPU once the guest is deprivileged. */
+  private core: NativeTrapCore | undefined;
 
   async prepare(): Promise<void> {
     this.decoder = await Decoder.create();
@@ -41,6 +43,9 @@ export class TrapEngine implements Engine {
     const vcpu = machine.vcpu;
     const cr0 = vcpu.readRegister(Reg.cr0);
     if ((cr0 & CR0_PE) === 0) return undefined; // real mode runs as under direct
+    const core = vcpu.trap;
+    if (!core) return { kind: 'fatal', reason: 'the trap engine needs a vCPU with a VMM region' };
+    this.core = core;
     const cr4 = vcpu.readRegister(Reg.cr4);
     // Take over: the guest's CR0/CR3/CR4 and descriptor tables become virtual.
     this.cpu.cr0 = cr0;
@@ -51,14 +56,14 @@ export class TrapEngine implements Engine {
     this.cpu.idtr = { base: vcpu.readRegister(Reg.idtrBase), limit: vcpu.readRegister(Reg.idtrLimit) };
     this.cpu.ldtr = vcpu.readRegister(Reg.ldtr);
     this.cpu.tr = vcpu.readRegister(Reg.tr);
-    vcpu.trapConfigure(this.cpu.cr0, this.cpu.cr3, this.cpu.cr4);
-    useGuestTss(vcpu, this.cpu);
-    if (!vcpu.trapLoadGdt(this.cpu.gdtr.base, this.cpu.gdtr.limit)) {
+    core.configure(this.cpu.cr0, this.cpu.cr3, this.cpu.cr4);
+    useGuestTss(vcpu, core, this.cpu);
+    if (!core.loadGdt(this.cpu.gdtr.base, this.cpu.gdtr.limit)) {
       return { kind: 'fatal', reason: `the guest's GDT at ${hex(this.cpu.gdtr.base)} is not readable` };
     }
     const cs = VirtualCpu.realSelector(vcpu.readRegister(Reg.cs));
     const ss = VirtualCpu.realSelector(vcpu.readRegister(Reg.ss));
-    vcpu.trapEnter(cs, vcpu.readRegister(Reg.eip), vcpu.readRegister(Reg.eflags), ss, vcpu.readRegister(Reg.esp));
+    core.enter(cs, vcpu.readRegister(Reg.eip), vcpu.readRegister(Reg.eflags), ss, vcpu.readRegister(Reg.esp));
     this.deprivileged = true;
     // Sensitive instructions that do not trap are found by scanning each block the first time it
     // runs at guest ring 0 (the block hook hands its address over once: onNewBlock).
@@ -85,7 +90,7 @@ export class TrapEngine implements Engine {
 
   handleException(exit: ExceptionExit, vcpu: NativeVcpu, machine: EngineMachine): ExceptionOutcome {
     if (this.deprivileged && exit.softwareInterruptLength === 0 && (exit.vector === Vector.GP || exit.vector === Vector.TS)) {
-      const context: TrapContext = { vcpu, machine, cpu: this.cpu, report: this.equivalence, enter: (...a) => vcpu.trapEnter(...a) };
+      const context = this.context(vcpu, machine);
       const result = emulatePrivileged(context, exit);
       if (result.kind === 'emulated') {
         this.emulated++;
@@ -102,7 +107,7 @@ export class TrapEngine implements Engine {
     // A page fault in the hole: a store to the VMM's read-only pages, or an access to the rest of
     // the hole, which no shadow maps. Plain MOVs are carried out through the guest's own tables.
     const vcpu = machine.vcpu;
-    const context: TrapContext = { vcpu, machine, cpu: this.cpu, report: this.equivalence, enter: (...a) => vcpu.trapEnter(...a) };
+    const context = this.context(vcpu, machine);
     const result = emulateHoleInstruction(context, cs, eip);
     if (result.kind === 'emulated') {
       this.emulated++;
@@ -117,9 +122,16 @@ export class TrapEngine implements Engine {
     };
   }
 
-  counters(vcpu: NativeVcpu): Record<string, number> {
-    if (!this.deprivileged) return { 'trap-emulated': 0 };
-    const mmu = vcpu.trapCounters();
+  private context(vcpu: NativeVcpu, machine: EngineMachine): TrapContext {
+    const core = this.core;
+    // Traps and hole accesses come only from a deprivileged guest, which has the core.
+    if (!core) throw new Error('trap engine: a trap before the guest was deprivileged');
+    return { vcpu, core, machine, cpu: this.cpu, report: this.equivalence, enter: (...a) => core.enter(...a) };
+  }
+
+  counters(): Record<string, number> {
+    if (!this.deprivileged || !this.core) return { 'trap-emulated': 0 };
+    const mmu = this.core.counters();
     // CLI and STI are mostly carried out in the native core; the counts include both paths.
     const trapped = { ...this.trapped };
     trapped.cli = (trapped.cli ?? 0) + mmu.cliInCore;
