@@ -60,6 +60,9 @@ class EventInjector {
   uint32_t int_instruction_length(uint32_t vector);
   // The linear address of CS:EIP.
   uint32_t current_linear_eip();
+  // The descriptor `selector` names in protected mode, from the table the CPU uses; false if it
+  // cannot be read.
+  bool segment_descriptor(uint32_t selector, SegmentDescriptor* out) { return !read_descriptor(selector, 0, out); }
   // The guest's own translation of `linear` for a supervisor access (setting A/D as the CPU
   // would); the physical address may lie outside RAM.
   Translation translate(uint32_t linear, uint32_t access) { return walk_guest_page_tables(ram_, paging(), linear, access); }

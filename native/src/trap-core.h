@@ -52,6 +52,7 @@ class TrapCore final : public EngineCore {
       : vcpu_(vcpu), uc_(uc), platform_(std::move(platform)) {}
   ExitKind handle_shadow_fault();
   bool handle_interrupt_flag_trap(bool software_interrupt);
+  bool handle_invlpg(bool software_interrupt);
   bool at_guest_kernel_ring();
 
   VcpuServices& vcpu_;
@@ -61,6 +62,7 @@ class TrapCore final : public EngineCore {
   int gdt_refresh_countdown_ = 0;  // block starts until the real GDT is copied again
   uint64_t cli_in_core_ = 0;
   uint64_t sti_in_core_ = 0;
+  uint64_t invlpg_in_core_ = 0;
 };
 
 }  // namespace vmm

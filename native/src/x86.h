@@ -6,6 +6,10 @@
 
 namespace vmm {
 
+// Pages (§4.3) and instructions (SDM Vol. 2 §2.3.11: longer than 15 bytes raises #GP).
+constexpr uint32_t kPageSize = 4096;
+constexpr uint32_t kMaxInstructionLength = 15;
+
 // Control registers (§2.5).
 constexpr uint32_t kCr0Pe = 1u << 0;
 constexpr uint32_t kCr0Mp = 1u << 1;

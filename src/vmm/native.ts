@@ -93,6 +93,8 @@ export interface ShadowCounters {
   /** CLI and STI from the guest kernel carried out in the native core (no JS round trip). */
   cliInCore: number;
   stiInCore: number;
+  /** INVLPG from the guest kernel carried out in the native core. */
+  invlpgInCore: number;
 }
 
 interface NativeModule {

@@ -9,6 +9,7 @@ import { ExitKind, Field } from '../../src/vmm/exit-record.js';
 const CODE = 0x1000;
 const GDT = 0x500;
 const STACK_TOP = 0x8000;
+// (Constants spelled here on purpose: the test checks the native core against the SDM.)
 const CR0_PE = 1;
 const EFLAGS_IF = 1 << 9;
 const CLI_STI_HLT = [0xfa, 0xfb, 0xf4];
@@ -31,11 +32,11 @@ function trapCore(v: NativeVcpu): NativeTrapCore {
 
 // A flat ring-0 GDT (null, code 0x08, data 0x10), CLI; STI; HLT at CODE, and the guest entered at
 // guest ring 0 (real ring 1) with paging off.
-function deprivilege(v: NativeVcpu): void {
+function deprivilege(v: NativeVcpu, code = CLI_STI_HLT): void {
   const ram = new DataView(v.ram);
   ram.setBigUint64(GDT + 8, 0x00cf9a000000ffffn, true);
   ram.setBigUint64(GDT + 16, 0x00cf92000000ffffn, true);
-  new Uint8Array(v.ram).set(CLI_STI_HLT, CODE);
+  new Uint8Array(v.ram).set(code, CODE);
   const trap = trapCore(v);
   trap.configure(CR0_PE, 0, 0);
   expect(trap.loadGdt(GDT, 23)).toBe(true);
@@ -58,7 +59,7 @@ describe('engine cores', () => {
     expect(trapCore(v).regionBase).toBe(1 << 22); // 1 MiB of RAM, the region 4 MiB aligned above it
     expect(trapCore(v).counters()).toEqual({
       hiddenFaults: 0, trueFaults: 0, shadowPagesBuilt: 0, pageTableWrites: 0, dirtyLogFaults: 0,
-      rootSwitches: 0, rootCacheHits: 0, pagesInvalidated: 0, cliInCore: 0, stiInCore: 0,
+      rootSwitches: 0, rootCacheHits: 0, pagesInvalidated: 0, cliInCore: 0, stiInCore: 0, invlpgInCore: 0,
     });
   });
 
@@ -87,5 +88,21 @@ describe('engine cores', () => {
     expect(record[Field.eip]).toBe(CODE + 1); // the STI
     const counters = trapCore(v).counters();
     expect([counters.cliInCore, counters.stiInCore]).toEqual([1, 0]);
+  });
+
+  it('the trap core carries out INVLPG at guest ring 0, with any 32-bit addressing and segment override', () => {
+    const v = newVcpu(true);
+    // mov ax, 0x11 ; mov ds, ax ; mov fs, ax (the flat data segment, at ring 1) ;
+    // invlpg [eax] ; invlpg fs:[ebx+ecx*4+0x10] ; invlpg [0x12345678] ; hlt
+    const code = [0x66, 0xb8, 0x11, 0x00, 0x8e, 0xd8, 0x8e, 0xe0,
+      0x0f, 0x01, 0x38, 0x64, 0x0f, 0x01, 0x7c, 0x8b, 0x10, 0x0f, 0x01, 0x3d, 0x78, 0x56, 0x34, 0x12, 0xf4];
+    deprivilege(v, code);
+    const record = new Uint32Array(v.exitRecord);
+    expect(v.run(0)).toBe(ExitKind.exception);
+    expect(record[Field.vector]).toBe(13); // the HLT, at real ring 1
+    expect(record[Field.eip]).toBe(CODE + code.length - 1);
+    const counters = trapCore(v).counters();
+    expect(counters.invlpgInCore).toBe(3);
+    expect(counters.pagesInvalidated).toBe(3);
   });
 });

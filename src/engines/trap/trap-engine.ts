@@ -132,11 +132,12 @@ export class TrapEngine implements Engine {
   counters(): Record<string, number> {
     if (!this.deprivileged || !this.core) return { 'trap-emulated': 0 };
     const mmu = this.core.counters();
-    // CLI and STI are mostly carried out in the native core; the counts include both paths.
+    // CLI, STI and INVLPG are mostly carried out in the native core; the counts include both paths.
     const trapped = { ...this.trapped };
     trapped.cli = (trapped.cli ?? 0) + mmu.cliInCore;
     trapped.sti = (trapped.sti ?? 0) + mmu.stiInCore;
-    const inCore = mmu.cliInCore + mmu.stiInCore;
+    trapped.invlpg = (trapped.invlpg ?? 0) + mmu.invlpgInCore;
+    const inCore = mmu.cliInCore + mmu.stiInCore + mmu.invlpgInCore;
     const byInstruction = Object.fromEntries(Object.entries(trapped).filter(([, n]) => n > 0).map(([name, n]) => [`trap-${name}`, n]));
     return {
       'trap-emulated': this.emulated + inCore,
