@@ -58,7 +58,7 @@ describe('trap engine', () => {
     expect(run.stdout).not.toMatch(/Errors: [1-9]/);
     expect(run.status).toBe(143);
     const counts = exitCounts(run.stderr);
-    expect(counts['pf-hidden']).toBeGreaterThan(500); // by the time the first test shows
+    expect(counts['pf-hidden']).toBeGreaterThan(200); // 364 by the time the first test shows, idle
     expect(counts['trap-mov-to-cr4']).toBeGreaterThan(0);
   }, 130_000);
 });
