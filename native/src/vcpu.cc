@@ -573,10 +573,6 @@ bool Vcpu::CallInlineHandler(InlineKind kind) {
     StopAsync();
     return false;
   }
-  // An interrupt waits and the guest could take it now (a device raised it while IF = 1, or the
-  // guest has enabled interrupts since): stop at the next block start from this thread rather
-  // than wait for the timer thread's next poll.
-  if (interrupt_pending_ && !block_hook_ && async_stops_.load() && InterruptWindowOpen()) OnWindowPoll();
   return true;
 }
 
