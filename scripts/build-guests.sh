@@ -56,8 +56,12 @@ build_flat() {
 }
 
 # Multiboot ELF kernels: guests/NAME/*.c + guests/lib (C runtime + entry stub).
+# build_elf NAME [EXTRA_CFLAGS...]: the extra flags come after CFLAGS (the last -O wins)
+# and apply to all of the guest's C objects, guests/lib included.
 build_elf() {
     local name=$1 out=$OUT/$1.elf obj src
+    shift
+    local extra=("$@")
     stale "$out" "guests/$name" "guests/$name"/* "$LIB" "$LIB"/*.[ch] "$LIB"/entry.asm \
         "$LIB"/link.ld "$SELF" || return 0
     if ! command -v gcc >/dev/null 2>&1 || ! command -v ld >/dev/null 2>&1; then
@@ -69,7 +73,7 @@ build_elf() {
     mkdir -p "$obj"
     nasm -f elf32 -Werror -o "$obj/entry.o" "$LIB/entry.asm"
     for src in "$LIB"/*.c "guests/$name"/*.c; do
-        gcc "${CFLAGS[@]}" -c "$src" -o "$obj/$(basename "$(dirname "$src")")-$(basename "$src" .c).o"
+        gcc "${CFLAGS[@]}" "${extra[@]}" -c "$src" -o "$obj/$(basename "$(dirname "$src")")-$(basename "$src" .c).o"
     done
     ld -m elf_i386 -T "$LIB/link.ld" --gc-sections -o "$out.tmp" "$obj"/*.o
     mv "$out.tmp" "$out"
@@ -93,3 +97,5 @@ build_elf physscan
 build_elf trapbench
 build_elf cpuevents
 build_elf cpufeatures
+# For source-level debugging: DWARF info, and no optimisation so that locals stay visible.
+build_elf debuggee -g -O0
