@@ -4,6 +4,7 @@
       "target_name": "vmm_native",
       "sources": [
         "src/addon.cc",
+        "src/debug-stops.cc",
         "src/guest-memory.cc",
         "src/event-injection.cc",
         "src/exact-stop.cc",

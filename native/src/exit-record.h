@@ -19,6 +19,9 @@ enum ExitKind : uint32_t {
   kExitInterruptWindow = 7,
   // Trap engine: the guest touched the VMM's linear hole (address in kFieldCr2).
   kExitVmmHole = 8,
+  // A debugger stop (debug-stops.h): a breakpoint, a watched access or a completed step; the
+  // reason in kFieldDebugReason, the breakpoint's or watched address in kFieldDebugAddress.
+  kExitDebug = 9,
 };
 
 // Inline exits: serviced synchronously by the TypeScript handler while the guest is paused
@@ -58,6 +61,8 @@ enum ExitField : uint32_t {
   kFieldUnmappedSize = 20,
   kFieldTraceCount = 21,  // records in the trace buffer
   kFieldUnmappedAddressHigh = 22,  // bits 32-63 of kFieldUnmappedAddress
+  kFieldDebugReason = 23,   // a DebugStopReason
+  kFieldDebugAddress = 24,
   kExitRecordWords = 32,
 };
 

@@ -67,6 +67,12 @@ Napi::Function Vcpu::Define(Napi::Env env) {
                          InstanceMethod<&Vcpu::HoldInterruptShadow>("holdInterruptShadow"),
                          InstanceAccessor<&Vcpu::GetStopMechanism>("stopMechanism"),
                          InstanceMethod<&Vcpu::SetTracing>("setTracing"),
+                         InstanceMethod<&Vcpu::SetBreakpoints>("setBreakpoints"),
+                         InstanceMethod<&Vcpu::SetWatchpoints>("setWatchpoints"),
+                         InstanceMethod<&Vcpu::DebugStep>("debugStep"),
+                         InstanceMethod<&Vcpu::DebugResume>("debugResume"),
+                         InstanceMethod<&Vcpu::ReadFpu>("readFpu"),
+                         InstanceMethod<&Vcpu::DropTranslations>("dropTranslations"),
                          InstanceAccessor<&Vcpu::GetTraceBuffer>("traceBuffer"),
                          InstanceAccessor<&Vcpu::GetInjectionDetail>("injectionDetail"),
                          InstanceAccessor<&Vcpu::GetOpenBusAccesses>("openBusAccesses"),
@@ -284,6 +290,7 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
   stopping_ = false;
   stop_pending_.store(false, std::memory_order_relaxed);
   handler_threw_ = false;
+  debug_.clear_stop();
   uint64_t eip = 0;
   read_register(uc_, kRegEip, &eip);
   poll_fired_.store(false);
@@ -304,6 +311,9 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
       // exception must not be escalated (Unicorn #1883, exception-state.h).
       exception_pending_ = false;
       exception_state_->reset_old_exception();
+      if (debug_.has_code_hooks()) debug_.instruction_restarted(injector_->current_linear_eip());
+    } else if (debug_.stopped()) {
+      break;
     } else if (timer_->take(&poll_fired_) && !stop_pending_.load(std::memory_order_acquire)) {
       // Stopped to look for an interrupt window: the run ends if it is open, goes on if not.
       if (InterruptWindowOpen()) {
@@ -346,6 +356,10 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
     kind = kExitUnicornError;
     exit_record_[kFieldUcError] = err;
     if (err == UC_ERR_FETCH_PROT) RecordGuestFetchAddress();
+  } else if (debug_.stopped() || debug_.take_pending_watch()) {
+    kind = kExitDebug;
+    exit_record_[kFieldDebugReason] = static_cast<uint32_t>(debug_.reason());
+    exit_record_[kFieldDebugAddress] = debug_.address();
   } else if (stop_requested_) {
     kind = kExitStop;
   } else if (window_open_) {
@@ -524,12 +538,110 @@ void Vcpu::SetTracing(const Napi::CallbackInfo& info) {
   bool instructions = info[0].As<Napi::Boolean>().Value();
   bool memory = instructions && info.Length() > 1 && info[1].As<Napi::Boolean>().Value();
   trace_.set(env, uc_, instructions, memory);
-  // The code hook stops precisely, right after itself, through the exit checks that exact stops
-  // turn off; while tracing, stops are made there only, never from another thread.
+  AfterHooksChanged(true);
+}
+
+void Vcpu::AfterHooksChanged(bool changed) {
+  bool code_hooks = trace_.recording() || debug_.has_code_hooks();
+  // A code hook stops precisely, right after itself, through the exit checks that exact stops
+  // turn off; with code hooks, stops are made in hooks only, never from another thread. The
+  // block hook takes the time-slice stops where no code hook is called (between breakpoints).
   if (exact_stops_) {
-    set_exact_stops(uc_, exact_layout_, !instructions);
-    async_stops_.store(!instructions);
+    set_exact_stops(uc_, exact_layout_, !code_hooks);
+    async_stops_.store(!code_hooks);
   }
+  if (debug_.has_code_hooks()) EnsureBlockHook();
+  if (changed && has_run_) uc_ctl_flush_tb(uc_);
+}
+
+void Vcpu::SetEipToBlockStart(uint64_t linear) {
+  uint64_t eip = 0;
+  read_register(uc_, kRegEip, &eip);
+  uint32_t cs_base = injector_->current_linear_eip() - static_cast<uint32_t>(eip);
+  write_register(uc_, kRegEip, static_cast<uint32_t>(linear) - cs_base);
+}
+
+void Vcpu::stop_before_this_instruction() {
+  stopping_ = true;
+  uc_emu_stop(uc_);
+}
+
+bool Vcpu::is_vmm_code(uint64_t linear) const { return trap_ != nullptr && linear >= kHoleLinear; }
+
+// setBreakpoints(linears): the whole set, replacing the last one.
+void Vcpu::SetBreakpoints(const Napi::CallbackInfo& info) {
+  if (!CheckOpen(info.Env())) return;
+  Napi::Array list = info[0].As<Napi::Array>();
+  std::vector<uint32_t> linears;
+  for (uint32_t i = 0; i < list.Length(); i++) linears.push_back(list.Get(i).As<Napi::Number>().Uint32Value());
+  AfterHooksChanged(debug_.set_breakpoints(uc_, linears));
+}
+
+// setWatchpoints([linear, length, kind, ...]): the whole set, kind as GDB's Z2/Z3/Z4.
+void Vcpu::SetWatchpoints(const Napi::CallbackInfo& info) {
+  if (!CheckOpen(info.Env())) return;
+  Napi::Array list = info[0].As<Napi::Array>();
+  std::vector<Watchpoint> watchpoints;
+  for (uint32_t i = 0; i + 2 < list.Length(); i += 3) {
+    uint32_t kind = list.Get(i + 2).As<Napi::Number>().Uint32Value();
+    if (kind < 2 || kind > 4) continue;
+    watchpoints.push_back(Watchpoint{list.Get(i).As<Napi::Number>().Uint32Value(), list.Get(i + 1).As<Napi::Number>().Uint32Value(),
+                                     static_cast<WatchKind>(kind)});
+  }
+  AfterHooksChanged(debug_.set_watchpoints(uc_, watchpoints));
+}
+
+// debugStep(count): the next runs stop before the (count+1)-th guest instruction; -1 cancels.
+void Vcpu::DebugStep(const Napi::CallbackInfo& info) {
+  if (!CheckOpen(info.Env())) return;
+  int64_t count = info[0].As<Napi::Number>().Int64Value();
+  AfterHooksChanged(count < 0 ? debug_.cancel_step(uc_) : debug_.step(uc_, static_cast<uint32_t>(count)));
+}
+
+// debugResume(): the debugger lets the guest go on from where it stopped.
+void Vcpu::DebugResume(const Napi::CallbackInfo& info) {
+  if (!CheckOpen(info.Env())) return;
+  debug_.resume_from(injector_->current_linear_eip());
+}
+
+// readFpu(): the x87 and SSE state, as a debugger shows it (ST(i) stack-relative).
+Napi::Value Vcpu::ReadFpu(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  Napi::Object out = Napi::Object::New(env);
+  Napi::Uint8Array st = Napi::Uint8Array::New(env, 80);
+  for (int i = 0; i < 8; i++) uc_reg_read(uc_, UC_X86_REG_ST0 + i, st.Data() + i * 10);
+  Napi::Uint8Array xmm = Napi::Uint8Array::New(env, 128);
+  for (int i = 0; i < 8; i++) uc_reg_read(uc_, UC_X86_REG_XMM0 + i, xmm.Data() + i * 16);
+  out.Set("st", st);
+  out.Set("xmm", xmm);
+  auto read16 = [this](int id) {
+    uint16_t v = 0;
+    uc_reg_read(uc_, id, &v);
+    return static_cast<double>(v);
+  };
+  auto read64 = [this](int id) {
+    uint64_t v = 0;
+    uc_reg_read(uc_, id, &v);
+    return static_cast<double>(static_cast<uint32_t>(v));
+  };
+  out.Set("fctrl", read16(UC_X86_REG_FPCW));
+  out.Set("fstat", read16(UC_X86_REG_FPSW));
+  out.Set("ftag", read16(UC_X86_REG_FPTAG));
+  out.Set("fiseg", read16(UC_X86_REG_FCS));
+  out.Set("fioff", read64(UC_X86_REG_FIP));
+  out.Set("foseg", read16(UC_X86_REG_FDS));
+  out.Set("fooff", read64(UC_X86_REG_FDP));
+  out.Set("fop", read16(UC_X86_REG_FOP));
+  uint32_t mxcsr = 0;
+  uc_reg_read(uc_, UC_X86_REG_MXCSR, &mxcsr);
+  out.Set("mxcsr", static_cast<double>(mxcsr));
+  return out;
+}
+
+// dropTranslations(): the debugger wrote guest memory; no translation of the old bytes may run.
+void Vcpu::DropTranslations(const Napi::CallbackInfo& info) {
+  if (!CheckOpen(info.Env())) return;
   if (has_run_) uc_ctl_flush_tb(uc_);
 }
 
@@ -654,6 +766,7 @@ void Vcpu::OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
   Vcpu* vcpu = static_cast<Vcpu*>(self);
   EngineCore* engine = vcpu->engine_.get();
   if (engine && engine->block_events_wanted()) engine->on_block(address, size);
+  vcpu->debug_.on_block(address);
   // (The hole, with a VMM region, holds the VMM's own code: no guest block to report.)
   if (vcpu->discover_blocks_ && address < kHoleLinear && vcpu->known_blocks_.insert(static_cast<uint32_t>(address)) &&
       !vcpu->RunningAtCpl3()) {
@@ -663,6 +776,7 @@ void Vcpu::OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
   }
   if (vcpu->stop_pending_.load(std::memory_order_acquire)) {
     vcpu->stopping_ = true;
+    if (vcpu->trace_.recording() || vcpu->debug_.has_code_hooks()) vcpu->SetEipToBlockStart(address);
     uc_emu_stop(uc);
     return;
   }
@@ -671,6 +785,7 @@ void Vcpu::OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
   if (vcpu->interrupt_pending_ && (++vcpu->window_poll_ & 255) == 0 && vcpu->InterruptWindowOpen()) {
     vcpu->window_open_ = true;
     vcpu->stopping_ = true;
+    if (vcpu->trace_.recording() || vcpu->debug_.has_code_hooks()) vcpu->SetEipToBlockStart(address);
     uc_emu_stop(uc);
     return;
   }

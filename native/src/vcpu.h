@@ -10,6 +10,7 @@
 #include <unicorn/unicorn.h>
 
 #include "block-address-set.h"
+#include "debug-stops.h"
 #include "engine-core.h"
 #include "event-injection.h"
 #include "exact-stop.h"
@@ -26,7 +27,7 @@ class TrapCore;
 // The generic vCPU: Unicorn, its hooks, the run loop, stops and interrupt windows, block
 // discovery, tracing and the N-API binding. Engine-specific work happens in the engine core it
 // holds (engine-core.h), never here.
-class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceRecorder::Host {
+class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceRecorder::Host, private DebugStops::Host {
  public:
   static Napi::Function Define(Napi::Env env);
   explicit Vcpu(const Napi::CallbackInfo& info);
@@ -69,6 +70,19 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   // Stops the running guest at the next block start, from any thread (exact stops only).
   void StopAsync();
   void SetTracing(const Napi::CallbackInfo& info);
+  // Debugger stops (debug-stops.h) and the state a debugger reads.
+  void SetBreakpoints(const Napi::CallbackInfo& info);
+  void SetWatchpoints(const Napi::CallbackInfo& info);
+  void DebugStep(const Napi::CallbackInfo& info);
+  void DebugResume(const Napi::CallbackInfo& info);
+  Napi::Value ReadFpu(const Napi::CallbackInfo& info);
+  void DropTranslations(const Napi::CallbackInfo& info);
+  // After hooks changed: drop translations made without them, and choose how stops are taken
+  // (exact stops skip the exit check after a code hook, so any code hook turns them off).
+  void AfterHooksChanged(bool changed);
+  // A stop at a block start while code hooks exist: Unicorn does not put EIP back to the
+  // block's start then (it expects each hooked instruction to have set it), so it is set here.
+  void SetEipToBlockStart(uint64_t linear);
   Napi::Value GetTraceBuffer(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
   void TrapConfigure(const Napi::CallbackInfo& info);
@@ -121,6 +135,9 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   bool stop_before_instruction() override;
   bool drain_trace_buffer() override;
   bool handler_threw() const override { return handler_threw_; }
+  // DebugStops::Host, for the debugger's stops.
+  void stop_before_this_instruction() override;
+  bool is_vmm_code(uint64_t linear) const override;
 
   uc_engine* uc_ = nullptr;
   std::unique_ptr<GuestMemory> memory_;
@@ -131,6 +148,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   std::unique_ptr<EngineCore> engine_;  // none for the direct engine
   TrapCore* trap_ = nullptr;            // engine_, when it is the trap engine's (with a VMM region)
   TraceRecorder trace_{*this};
+  DebugStops debug_{*this};
   bool discover_blocks_ = false;
   BlockAddressSet known_blocks_;
   std::string injection_detail_;

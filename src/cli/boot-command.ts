@@ -18,6 +18,8 @@ import { StopSignals } from './signals.js';
 import { defaultGuestPath, readGuestImage } from './guest-image.js';
 import { parseAddress, parsePositiveInteger, parsePositiveNumber, parseRamMiB } from './options.js';
 import { USAGE_ERROR_STATUS, UserError } from './user-error.js';
+import { DEFAULT_GDB_PORT, GdbAddressError, GdbServer, isLoopback, parseGdbAddress, type GdbAddress } from '../debug/gdb-server.js';
+import { GuestDebugger } from '../debug/guest-debugger.js';
 
 export interface BootOptions {
   memory: string;
@@ -34,6 +36,10 @@ export interface BootOptions {
   initrd?: string;
   stdin: boolean;
   stopMechanism: string;
+  /** The GDB stub (boot only): where it listens, QEMU's -s, and QEMU's -S. */
+  gdb?: string;
+  s?: boolean;
+  gdbWait?: boolean;
 }
 
 export const bootDefaults = {
@@ -184,17 +190,25 @@ export interface FinishedRun {
 /** Runs a prepared guest to its end and waits for its console output to be written. */
 export async function executeRun(prepared: PreparedRun, options: BootOptions): Promise<FinishedRun> {
   const { machine, engine, limits, output, stopper } = prepared;
+  const gdbAddress = gdbAddressFromOptions(options);
+  const debuggee = gdbAddress ? new GuestDebugger(machine, engine, options.gdbWait === true) : undefined;
+  const gdbServer = debuggee && new GdbServer(debuggee);
   const detachInput = options.stdin ? attachSerialInput(machine, stopper) : () => {};
   machine.mayReceiveInput = options.stdin;
-  stopper.attach(() => machine.stop({ kind: 'host-request' }));
+  stopper.attach(() => {
+    machine.stop({ kind: 'host-request' });
+    debuggee?.hostStopped();
+  });
   const flushTimer = setInterval(() => output.flush(), 50);
   let result: RunResult;
   let where: string;
   try {
     await engine.prepare?.();
-    result = await runMachine(machine, engine, limits);
+    if (gdbServer && gdbAddress) await listenForDebugger(gdbServer, gdbAddress, options.gdbWait === true);
+    result = await runMachine(machine, engine, limits, debuggee);
     where = csEip(machine.vcpu.readRegister(Reg.cs), machine.vcpu.readRegister(Reg.eip));
   } finally {
+    gdbServer?.close();
     stopper.detach();
     clearInterval(flushTimer);
     detachInput();
@@ -239,6 +253,35 @@ export function reportRun(run: FinishedRun, engine: Engine, stopper: RunStopper)
   for (const line of engine.report?.() ?? []) process.stderr.write(`vmm: ${line}\n`);
   for (const note of run.notes) process.stderr.write(`vmm: ${note}\n`);
   return request?.status ?? run.result.outcome.status;
+}
+
+/** --gdb, or -s (QEMU's shorthand for tcp::1234); --gdb-wait alone listens where -s does. */
+function gdbAddressFromOptions(options: BootOptions): GdbAddress | undefined {
+  if (options.gdb !== undefined && options.s) throw new UserError('give either --gdb or -s, not both');
+  const spec = options.gdb ?? (options.s || options.gdbWait ? `tcp::${DEFAULT_GDB_PORT}` : undefined);
+  if (spec === undefined) return undefined;
+  try {
+    return parseGdbAddress(spec);
+  } catch (error) {
+    if (error instanceof GdbAddressError) throw new UserError(error.message);
+    throw error;
+  }
+}
+
+async function listenForDebugger(server: GdbServer, address: GdbAddress, wait: boolean): Promise<void> {
+  let bound: GdbAddress;
+  try {
+    bound = await server.listen(address);
+  } catch (error) {
+    if (error instanceof GdbAddressError) throw new UserError(error.message);
+    throw error;
+  }
+  const where = `${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}`;
+  const what = wait ? 'the guest waits for a debugger' : 'a debugger may attach';
+  process.stderr.write(`vmm: GDB stub listening on ${where}; ${what} (in GDB: target remote ${where})\n`);
+  if (!isLoopback(bound.host)) {
+    process.stderr.write(`vmm: the GDB stub is reachable from other hosts: whoever connects controls the guest\n`);
+  }
 }
 
 export async function bootCommand(imagePath: string | undefined, options: BootOptions): Promise<number> {

@@ -40,7 +40,11 @@ async function main(argv: string[]): Promise<number> {
       .command('boot')
       .argument('[image]', 'guest image (boot sector, multiboot kernel, flat binary); default: the sample multiboot guest')
       .description('boot a guest and run it until it halts, exits or hits a limit'),
-  ).action(async (image: string | undefined, options: BootOptions) => {
+  )
+    .option('--gdb <address>', 'listen for a GDB remote debugger on tcp:HOST:PORT (loopback unless a host is named; port 0 picks a free one)')
+    .option('-s', 'shorthand for --gdb tcp::1234, as in QEMU')
+    .option('-S, --gdb-wait', 'do not start the guest until the debugger continues it, as QEMU\'s -S')
+    .action(async (image: string | undefined, options: BootOptions) => {
     status = await bootCommand(image, options);
   });
   addBootOptions(

@@ -54,6 +54,16 @@ export interface Engine {
    * code at `linear`, `size` bytes long, runs for the first time.
    */
   onNewBlock?(linear: number, size: number, vcpu: NativeVcpu): void;
+  /**
+   * A register (a Reg id) as the guest believes it, where the engine keeps it virtual: what a
+   * debugger shows. Undefined: the vCPU's own value is the guest's.
+   */
+  guestRegister?(id: number, vcpu: NativeVcpu): number | undefined;
+  /**
+   * A debugger sets a register: 'written' when the engine did it, 'refused' when the engine owns
+   * that state now, undefined when the vCPU's own register may simply be written.
+   */
+  writeGuestRegister?(id: number, value: number, vcpu: NativeVcpu): 'written' | 'refused' | undefined;
   /** Engine-specific counters for the run summary. */
   counters?(vcpu: NativeVcpu): Record<string, number>;
   /** Lines for the end of the run: where the guest saw a difference from real hardware. */

@@ -9,6 +9,7 @@ export const ExitKind = {
   handlerThrew: 6,
   interruptWindow: 7,
   vmmHole: 8,
+  debug: 9,
 } as const;
 
 export const InlineKind = {
@@ -45,7 +46,15 @@ export const Field = {
   unmappedSize: 20,
   traceCount: 21,
   unmappedAddressHigh: 22,
+  debugReason: 23,
+  debugAddress: 24,
 } as const;
+
+/** Why a debugger stop was taken (native/src/debug-stops.h, DebugStopReason). */
+export type DebugStopKind = 'breakpoint' | 'step' | 'watch-write' | 'watch-read' | 'watch-access';
+const DEBUG_STOP_KINDS: Record<number, DebugStopKind> = {
+  1: 'breakpoint', 2: 'step', 3: 'watch-write', 4: 'watch-read', 5: 'watch-access',
+};
 
 export type Exit =
   | { kind: 'hlt'; cs: number; eip: number }
@@ -64,7 +73,9 @@ export type Exit =
   | { kind: 'unicorn-error'; code: number; address: number; size: number; cs: number; eip: number }
   | { kind: 'interrupt-window'; cs: number; eip: number }
   /** Trap engine: the guest touched the VMM's linear hole. */
-  | { kind: 'vmm-hole'; address: number; cs: number; eip: number };
+  | { kind: 'vmm-hole'; address: number; cs: number; eip: number }
+  /** A debugger's breakpoint, watchpoint or step stopped the guest (before the next instruction). */
+  | { kind: 'debug'; reason: DebugStopKind; address: number; cs: number; eip: number };
 
 export type ExitReason = Exit['kind'] | 'io' | 'mmio' | 'cpuid';
 
@@ -101,6 +112,11 @@ export function decodeExit(kind: number, record: Uint32Array): Exit {
       };
     case ExitKind.interruptWindow:
       return { kind: 'interrupt-window', cs, eip };
+    case ExitKind.debug: {
+      const reason = DEBUG_STOP_KINDS[record[Field.debugReason]];
+      if (!reason) throw new Error(`native core returned an unknown debug stop ${record[Field.debugReason]}`);
+      return { kind: 'debug', reason, address: record[Field.debugAddress], cs, eip };
+    }
     default:
       throw new Error(`native core returned an unknown exit kind ${kind}`);
   }

@@ -65,6 +65,27 @@ export interface NativeVcpu {
   writeGuestLinear(linear: number, data: Uint8Array): boolean;
   /** A supervisor access's translation through the guest's own tables (A/D set as the CPU does). */
   translateGuestLinear(linear: number, write: boolean): { physical: number } | { pageFault: number };
+
+  // A debugger's stops (native/src/debug-stops.h): made with hooks, never by writing guest memory.
+  /** Breakpoints at these guest linear addresses (the whole set). */
+  setBreakpoints(linears: number[]): void;
+  /** Watchpoints as flat triples [linear, length, kind] (kind 2 write, 3 read, 4 access; GDB's Z types). */
+  setWatchpoints(triples: number[]): void;
+  /** The next runs stop before the (count+1)-th guest instruction from now; -1 cancels. */
+  debugStep(count: number): void;
+  /** The guest resumes from a debugger stop: a breakpoint where it stands lets it go once. */
+  debugResume(): void;
+  /** The x87 and SSE state (ST(i) stack-relative, 10 bytes each; XMM 16 bytes each). */
+  readFpu(): FpuState;
+  /** Drops all translated code (after a debugger wrote guest memory). */
+  dropTranslations(): void;
+}
+
+export interface FpuState {
+  st: Uint8Array;
+  xmm: Uint8Array;
+  fctrl: number; fstat: number; ftag: number; fiseg: number; fioff: number; foseg: number; fooff: number; fop: number;
+  mxcsr: number;
 }
 
 /** The trap engine's methods, on their own object (`vcpu.trap`). */
@@ -114,7 +135,7 @@ interface NativeModule {
   proveExactStops(offset: number): { proven: boolean; whyNot: string };
 }
 
-const EXPECTED_ABI_VERSION = 4;
+const EXPECTED_ABI_VERSION = 5;
 let loaded: NativeModule | undefined;
 
 export class NativeCoreMissing extends Error {}

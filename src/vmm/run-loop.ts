@@ -7,6 +7,7 @@ import type { Machine } from './machine.js';
 import { EFLAGS_IF } from '../x86/eflags.js';
 import { Reg } from './registers.js';
 import { deliverExternalInterrupt, type DeliveryOutcome } from './event-delivery.js';
+import type { RunDebugger } from './run-debugger.js';
 
 export interface RunLimits {
   /** Wall-clock seconds before the run is ended; Infinity for none. */
@@ -36,28 +37,59 @@ export interface RunResult {
 
 const TIMESLICE_MICROS = 10_000;
 
-export async function runMachine(machine: Machine, engine: Engine, limits: RunLimits): Promise<RunResult> {
+/**
+ * Runs the guest until its run is over. With a debugger, the guest stops and goes on as the
+ * debugger says; a step runs one guest instruction with no interrupt delivered (as QEMU's
+ * gdbstub steps by default), and time stopped in the debugger is not guest time.
+ */
+export async function runMachine(machine: Machine, engine: Engine, limits: RunLimits, debuggee?: RunDebugger): Promise<RunResult> {
   const loopExits: Record<Exit['kind'], number> = {
-    hlt: 0, exception: 0, timeslice: 0, stop: 0, 'unicorn-error': 0, 'interrupt-window': 0, 'vmm-hole': 0,
+    hlt: 0, exception: 0, timeslice: 0, stop: 0, 'unicorn-error': 0, 'interrupt-window': 0, 'vmm-hole': 0, debug: 0,
   };
   let injected = 0;
   const record = new Uint32Array(machine.vcpu.exitRecord);
   const started = process.hrtime.bigint();
-  const elapsedSeconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+  const elapsedSeconds = () => Number(process.hrtime.bigint() - started) / 1e9 - (debuggee?.stoppedSeconds ?? 0);
   const totalExits = () => machine.inlineExits + Object.values(loopExits).reduce((a, b) => a + b, 0);
+  const exitCounts = (): Record<string, number> => ({
+    'io-in': machine.counters.portIn,
+    'io-out': machine.counters.portOut,
+    'mmio-read': machine.counters.mmioRead,
+    'mmio-write': machine.counters.mmioWrite,
+    cpuid: machine.counters.cpuid,
+    ...loopExits,
+    'irq-injected': injected,
+    'open-bus': machine.vcpu.openBusAccesses,
+    ...engine.counters?.(machine.vcpu),
+  });
+  if (debuggee) debuggee.exitCounts = exitCounts;
   machine.inlineExitBudget = limits.maxExits;
   const onNewBlock = engine.onNewBlock?.bind(engine);
   machine.onNewBlock = onNewBlock && ((linear, size) => onNewBlock(linear, size, machine.vcpu));
   let outcome: RunOutcome | undefined;
+  let stepping = false;
 
   while (!outcome) {
+    if (debuggee) {
+      const mode = await debuggee.nextRun();
+      if (mode === 'kill') {
+        outcome = { kind: 'host-stop', status: 0, message: 'the debugger killed the guest' };
+        break;
+      }
+      if (machine.stopCause?.kind === 'host-request') {
+        outcome = { kind: 'host-stop', status: 0, message: `the host ended the run at ${csEip(machine.vcpu.readRegister(Reg.cs), machine.vcpu.readRegister(Reg.eip))}` };
+        break;
+      }
+      stepping = mode === 'step';
+    }
     const taken = engine.beforeRun?.(machine);
     if (taken && taken.kind !== 'resume' && taken.kind !== 'halt') {
       outcome = { kind: 'guest-crashed', status: 4, message: taken.reason };
       break;
     }
     machine.updateTimers();
-    const delivery = injectPendingInterrupt(machine);
+    if (stepping) machine.vcpu.setInterruptPending(false);
+    const delivery = stepping ? undefined : injectPendingInterrupt(machine);
     if (delivery && delivery.kind !== 'delivered') {
       outcome = { kind: 'guest-crashed', status: 4, message: `guest could not take an interrupt: ${delivery.reason}` };
       break;
@@ -103,6 +135,9 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
           message: `guest stopped at ${csEip(exit.cs, exit.eip)}: ${describeUnicornError(machine, exit)}`,
         };
         break;
+      case 'debug':
+        debuggee?.stopped(exit);
+        break;
       case 'timeslice':
       case 'stop':
       case 'interrupt-window':
@@ -111,6 +146,10 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
         const unreachable: never = exit;
         throw new Error(`unhandled exit ${JSON.stringify(unreachable)}`);
       }
+    }
+    // A step is over once its instruction ran, trapped (and was emulated or reflected) or halted.
+    if (stepping && !outcome && (exit.kind === 'exception' || exit.kind === 'hlt' || exit.kind === 'vmm-hole')) {
+      debuggee?.stopped({ kind: 'step-complete' });
     }
     if (!outcome && machine.stopCause) {
       const cause = machine.stopCause;
@@ -148,17 +187,8 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
     if (!outcome && exit.kind === 'timeslice') await new Promise((resolve) => setImmediate(resolve));
   }
 
-  const exits: Record<string, number> = {
-    'io-in': machine.counters.portIn,
-    'io-out': machine.counters.portOut,
-    'mmio-read': machine.counters.mmioRead,
-    'mmio-write': machine.counters.mmioWrite,
-    cpuid: machine.counters.cpuid,
-    ...loopExits,
-    'irq-injected': injected,
-    'open-bus': machine.vcpu.openBusAccesses,
-    ...engine.counters?.(machine.vcpu),
-  };
+  debuggee?.runEnded(outcome);
+  const exits = exitCounts();
   return { outcome, engine: engine.name, stopMechanism: machine.vcpu.stopMechanism, guestSeconds: elapsedSeconds(), exits, totalExits: totalExits() };
 }
 

@@ -13,6 +13,7 @@ import type { NativeTrapCore, NativeVcpu } from '../../vmm/native.js';
 import { HOLE_LINEAR } from '../../vmm/layout.js';
 import { Reg } from '../../vmm/registers.js';
 import { CR0_PE } from '../../x86/control-registers.js';
+import { EFLAGS_IF, EFLAGS_IOPL, EFLAGS_NT, EFLAGS_RF, EFLAGS_TF, EFLAGS_VM } from '../../x86/eflags.js';
 import { Vector } from '../../x86/vectors.js';
 import type { Engine, EngineMachine, ExceptionExit, ExceptionOutcome } from '../../vmm/engine.js';
 import { reflectToGuest } from '../reflect.js';
@@ -127,6 +128,48 @@ export class TrapEngine implements Engine {
     // Traps and hole accesses come only from a deprivileged guest, which has the core.
     if (!core) throw new Error('trap engine: a trap before the guest was deprivileged');
     return { vcpu, core, machine, cpu: this.cpu, report: this.equivalence, enter: (...a) => core.enter(...a) };
+  }
+
+  guestRegister(id: number, vcpu: NativeVcpu): number | undefined {
+    if (!this.deprivileged) return undefined;
+    const cpu = this.cpu;
+    switch (id) {
+      case Reg.cs:
+      case Reg.ss:
+        return VirtualCpu.guestSelector(vcpu.readRegister(id));
+      case Reg.eflags: {
+        // At guest ring 0 the VMM keeps NT set so that IRET traps (privileged.ts).
+        const eflags = vcpu.readRegister(Reg.eflags);
+        return VirtualCpu.guestCpl(vcpu.readRegister(Reg.cs)) === 0 ? (eflags & ~EFLAGS_NT) >>> 0 : eflags;
+      }
+      case Reg.cr0: return cpu.cr0;
+      case Reg.cr2: return cpu.cr2;
+      case Reg.cr3: return cpu.cr3;
+      case Reg.cr4: return cpu.cr4;
+      case Reg.gdtrBase: return cpu.gdtr.base;
+      case Reg.gdtrLimit: return cpu.gdtr.limit;
+      case Reg.idtrBase: return cpu.idtr.base;
+      case Reg.idtrLimit: return cpu.idtr.limit;
+      case Reg.ldtr: return cpu.ldtr;
+      case Reg.tr: return cpu.tr;
+      case Reg.dr0: case Reg.dr1: case Reg.dr2: case Reg.dr3: case Reg.dr6: case Reg.dr7:
+        return cpu.dr[id === Reg.dr6 ? 6 : id === Reg.dr7 ? 7 : id - Reg.dr0];
+      default:
+        return undefined;
+    }
+  }
+
+  writeGuestRegister(id: number, value: number, vcpu: NativeVcpu): 'written' | 'refused' | undefined {
+    if (!this.deprivileged) return undefined;
+    if (id === Reg.eflags) {
+      // The arithmetic and direction flags are the guest's to change; IF, IOPL, NT, VM and the
+      // other system flags stay as the emulation keeps them.
+      const owned = EFLAGS_IF | EFLAGS_IOPL | EFLAGS_NT | EFLAGS_VM | EFLAGS_RF | EFLAGS_TF;
+      vcpu.writeRegister(Reg.eflags, ((vcpu.readRegister(Reg.eflags) & owned) | (value & ~owned)) >>> 0);
+      return 'written';
+    }
+    // Selectors and system registers are virtual here; the general registers and EIP are real.
+    return id <= Reg.eip ? undefined : 'refused';
   }
 
   counters(): Record<string, number> {

@@ -20,6 +20,11 @@ export class VirtualCpu {
     return rpl === 1 ? 0 : rpl;
   }
 
+  /** The guest's selector for a real one: ring 1 is the guest's ring 0. */
+  static guestSelector(realSelector: number): number {
+    return selectorRpl(realSelector) === 1 ? withRpl(realSelector, 0) : realSelector;
+  }
+
   /** The real selector for a guest selector: guest ring 0 becomes ring 1. */
   static realSelector(guestSelector: number): number {
     return selectorRpl(guestSelector) === 0 && !isNullSelector(guestSelector) ? withRpl(guestSelector, 1) : guestSelector;
