@@ -9,7 +9,7 @@ cd "$root"
 say() { echo "setup: $*" >&2; }
 
 # 1. Debian packages: nasm builds the guests, binutils/gcc the C guests, qemu is the reference,
-#    cpio packs the initramfs.
+#    cpio packs the initramfs, gdb debugs guests through vmm's GDB stub (and tests it).
 need=()
 command -v nasm >/dev/null || need+=(nasm)
 command -v qemu-system-i386 >/dev/null || need+=(qemu-system-x86)
@@ -18,6 +18,7 @@ command -v g++ >/dev/null || need+=(g++)
 command -v make >/dev/null || need+=(make)
 command -v python3 >/dev/null || need+=(python3)
 command -v cpio >/dev/null || need+=(cpio)
+command -v gdb >/dev/null || need+=(gdb)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -18,7 +18,8 @@
  *     step_here 2 -> 7
  *     step_here 3 -> 10
  *     debuggee done watched=3
- * and exit value 5 (QEMU status 11), so a debugger sees a distinctive exit status. A failed
+ * (with spin=1, "spinning until a debugger sets release" after the paging line, and a loop
+ * until a debugger sets `release`) and exit value 5 (QEMU status 11), so a debugger sees a distinctive exit status. A failed
  * check prints "FAILED: <what>" and exits with value 1, an exception exits with value 2.
  */
 #include "guest.h"
@@ -34,6 +35,9 @@
 
 /* Global, not static: gdb finds them by name (print watched, watch watched, x &marker_page). */
 uint32_t watched;
+/* With spin=1 on the command line, the guest spins until a debugger sets this (a classic
+ * wait-for-debugger loop), so that a test can interrupt a guest that is surely running. */
+volatile uint32_t release;
 uint32_t marker_page[PAGE / 4] __attribute__((aligned(4096)));
 
 static uint32_t page_dir[1024] __attribute__((aligned(4096)));
@@ -89,12 +93,18 @@ __attribute__((noinline)) uint32_t step_here(uint32_t n)
 
 void kmain(uint32_t magic, const struct multiboot_info *mbi)
 {
-    (void)mbi;
     uart_init();
     mb_require_magic(magic);
     put_str("debuggee start\n");
     load_descriptors();
     enable_paging();
+
+    uint32_t spin;
+    if (cmdline_u32(mb_cmdline(mbi), "spin", &spin) && spin) {
+        put_str("spinning until a debugger sets release\n");
+        while (!release)
+            ;
+    }
 
     for (uint32_t n = 1; n <= 3; n++) {
         uint32_t result = step_here(n);

@@ -23,6 +23,7 @@ const SAMPLE_GUESTS: [string, ...string[]][] = [
   ['cpuevents.elf'],
   ['cpufeatures.elf'],
   ['realsmc.bin'],
+  ['debuggee.elf'],
 ];
 
 /** Where an engine's technique shows the guest a difference, and why (the engine reports it). */
