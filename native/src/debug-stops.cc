@@ -1,6 +1,7 @@
 #include "debug-stops.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace vmm {
 
@@ -12,14 +13,16 @@ constexpr uint32_t kWidestAccess = 16;
 
 }  // namespace
 
-bool DebugStops::set_breakpoints(uc_engine* uc, const std::vector<uint32_t>& linears) {
+std::vector<uint32_t> DebugStops::set_breakpoints(uc_engine* uc, const std::vector<uint32_t>& linears) {
   std::vector<uint32_t> wanted(linears);
   std::sort(wanted.begin(), wanted.end());
   wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
   std::vector<uint32_t> installed;
   for (const Breakpoint& b : breakpoints_) installed.push_back(b.linear);
   std::sort(installed.begin(), installed.end());
-  if (installed == wanted) return false;
+  std::vector<uint32_t> changed;
+  std::set_symmetric_difference(installed.begin(), installed.end(), wanted.begin(), wanted.end(), std::back_inserter(changed));
+  if (changed.empty()) return changed;
   for (const Breakpoint& b : breakpoints_) uc_hook_del(uc, b.hook);
   breakpoints_.clear();
   for (uint32_t linear : wanted) {
@@ -28,7 +31,7 @@ bool DebugStops::set_breakpoints(uc_engine* uc, const std::vector<uint32_t>& lin
       breakpoints_.push_back(b);
     }
   }
-  return true;
+  return changed;
 }
 
 bool DebugStops::set_watchpoints(uc_engine* uc, const std::vector<Watchpoint>& watchpoints) {
@@ -57,16 +60,17 @@ bool DebugStops::set_watchpoints(uc_engine* uc, const std::vector<Watchpoint>& w
   return true;
 }
 
-bool DebugStops::step(uc_engine* uc, uint32_t count) {
+void DebugStops::step(uc_engine* uc, uint32_t count) {
   stepping_ = true;
-  step_remaining_ = count;
-  counted_valid_ = false;
-  return update_instruction_hook(uc);
+  step_count_ = count;
+  arrivals_ = 0;
+  announced_ = false;
+  update_instruction_hook(uc);
 }
 
-bool DebugStops::cancel_step(uc_engine* uc) {
+void DebugStops::cancel_step(uc_engine* uc) {
   stepping_ = false;
-  return update_instruction_hook(uc);
+  update_instruction_hook(uc);
 }
 
 void DebugStops::resume_from(uint32_t linear) {
@@ -75,10 +79,33 @@ void DebugStops::resume_from(uint32_t linear) {
 }
 
 void DebugStops::instruction_restarted(uint32_t linear) {
-  if (stepping_ && counted_valid_ && linear == counted_linear_) {
-    step_remaining_++;
-    counted_valid_ = false;
+  // It will arrive again; this time it runs.
+  if (stepping_ && arrivals_ > 0 && linear == last_arrival_) arrivals_--;
+}
+
+bool DebugStops::step_arrives(uint32_t linear) {
+  arrivals_++;
+  last_arrival_ = linear;
+  if (arrivals_ <= step_count_) return false;
+  stop(DebugStopReason::kStep, linear);
+  return true;
+}
+
+bool DebugStops::on_block(uint64_t linear) {
+  if (host_.is_vmm_code(linear)) return false;
+  if (blocks_since_resume_ < 2) blocks_since_resume_++;
+  if (stopped()) return false;
+  if (watch_hit_ != DebugStopReason::kNone) {
+    take_pending_watch();
+    stepping_ = false;
+    return true;
   }
+  if (!stepping_) return false;
+  announced_ = true;
+  announced_linear_ = static_cast<uint32_t>(linear);
+  if (!step_arrives(static_cast<uint32_t>(linear))) return false;
+  // stop() asked the host to stop from a code hook; at a block start the caller stops itself.
+  return true;
 }
 
 bool DebugStops::take_pending_watch() {
@@ -89,30 +116,23 @@ bool DebugStops::take_pending_watch() {
   return true;
 }
 
-void DebugStops::remove_all(uc_engine* uc) {
-  set_breakpoints(uc, {});
-  set_watchpoints(uc, {});
-  cancel_step(uc);
-}
-
-// The unbounded hook exists only while something needs every instruction.
-bool DebugStops::update_instruction_hook(uc_engine* uc) {
+// The unbounded hook exists only while something needs every instruction. (Translations made
+// while it existed keep calling into Unicorn's hook list after it is removed, at no effect.)
+void DebugStops::update_instruction_hook(uc_engine* uc) {
   bool wanted = stepping_ || !watchpoints_.empty();
-  if (wanted == (instruction_hook_ != 0)) return false;
+  if (wanted == (instruction_hook_ != 0)) return;
   if (wanted) {
     uc_hook_add(uc, &instruction_hook_, UC_HOOK_CODE, reinterpret_cast<void*>(on_instruction), this, 1, 0);
   } else {
     uc_hook_del(uc, instruction_hook_);
     instruction_hook_ = 0;
   }
-  return true;
 }
 
 void DebugStops::stop(DebugStopReason reason, uint32_t address) {
   reason_ = reason;
   address_ = address;
   if (reason == DebugStopReason::kStep) stepping_ = false;
-  host_.stop_before_this_instruction();
 }
 
 void DebugStops::on_breakpoint(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
@@ -121,27 +141,24 @@ void DebugStops::on_breakpoint(uc_engine* uc, uint64_t address, uint32_t size, v
   // Resuming from this very address: the instruction runs once before the breakpoint is live.
   if (stops->blocks_since_resume_ < 2 && static_cast<uint32_t>(address) == stops->resume_linear_) return;
   stops->stop(DebugStopReason::kBreakpoint, static_cast<uint32_t>(address));
+  stops->host_.stop_before_this_instruction();
 }
 
 void DebugStops::on_instruction(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
   DebugStops* stops = static_cast<DebugStops*>(self);
   if (stops->stopped() || stops->host_.is_vmm_code(address)) return;
+  uint32_t linear = static_cast<uint32_t>(address);
+  bool announced = stops->announced_ && stops->announced_linear_ == linear;
+  stops->announced_ = false;
   if (stops->watch_hit_ != DebugStopReason::kNone) {
     stops->take_pending_watch();
-    stops->counted_valid_ = false;
-    if (stops->stepping_) stops->stepping_ = false;  // the step ends here too
+    stops->stepping_ = false;  // the step ends here too
     stops->host_.stop_before_this_instruction();
     return;
   }
-  if (!stops->stepping_) return;
-  if (stops->step_remaining_ == 0) {
-    stops->counted_valid_ = false;
-    stops->stop(DebugStopReason::kStep, static_cast<uint32_t>(address));
-    return;
-  }
-  stops->step_remaining_--;
-  stops->counted_valid_ = true;
-  stops->counted_linear_ = static_cast<uint32_t>(address);
+  // The first instruction of a block was counted at the block's start.
+  if (!stops->stepping_ || announced) return;
+  if (stops->step_arrives(linear)) stops->host_.stop_before_this_instruction();
 }
 
 void DebugStops::on_memory(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value, void* self) {

@@ -574,7 +574,16 @@ void Vcpu::SetBreakpoints(const Napi::CallbackInfo& info) {
   Napi::Array list = info[0].As<Napi::Array>();
   std::vector<uint32_t> linears;
   for (uint32_t i = 0; i < list.Length(); i++) linears.push_back(list.Get(i).As<Napi::Number>().Uint32Value());
-  AfterHooksChanged(debug_.set_breakpoints(uc_, linears));
+  std::vector<uint32_t> changed = debug_.set_breakpoints(uc_, linears);
+  // Only the translations holding a changed address are dropped, where the real page tables are
+  // the guest's (under a shadow MMU a page may be unmapped in the real tables now and still have
+  // translations from another address space: then everything is dropped).
+  bool flush = false;
+  for (uint32_t linear : changed) {
+    if (trap_ != nullptr || !injector_->translate(linear, 0).ok) flush = true;
+    else if (has_run_) uc_ctl_remove_cache(uc_, linear, uint64_t{linear} + 1);
+  }
+  AfterHooksChanged(flush);
 }
 
 // setWatchpoints([linear, length, kind, ...]): the whole set, kind as GDB's Z2/Z3/Z4.
@@ -595,7 +604,16 @@ void Vcpu::SetWatchpoints(const Napi::CallbackInfo& info) {
 void Vcpu::DebugStep(const Napi::CallbackInfo& info) {
   if (!CheckOpen(info.Env())) return;
   int64_t count = info[0].As<Napi::Number>().Int64Value();
-  AfterHooksChanged(count < 0 ? debug_.cancel_step(uc_) : debug_.step(uc_, static_cast<uint32_t>(count)));
+  if (count < 0) {
+    debug_.cancel_step(uc_);
+  } else {
+    debug_.step(uc_, static_cast<uint32_t>(count));
+    // The first instruction must run in a block translated with the step's code hook (the page
+    // at EIP is mapped: the guest was stopped there).
+    uint32_t linear = injector_->current_linear_eip();
+    if (has_run_) uc_ctl_remove_cache(uc_, linear, uint64_t{linear} + 1);
+  }
+  AfterHooksChanged(false);
 }
 
 // debugResume(): the debugger lets the guest go on from where it stopped.
@@ -766,13 +784,17 @@ void Vcpu::OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
   Vcpu* vcpu = static_cast<Vcpu*>(self);
   EngineCore* engine = vcpu->engine_.get();
   if (engine && engine->block_events_wanted()) engine->on_block(address, size);
-  vcpu->debug_.on_block(address);
   // (The hole, with a VMM region, holds the VMM's own code: no guest block to report.)
   if (vcpu->discover_blocks_ && address < kHoleLinear && vcpu->known_blocks_.insert(static_cast<uint32_t>(address)) &&
       !vcpu->RunningAtCpl3()) {
     vcpu->exit_record_[kFieldAddress] = static_cast<uint32_t>(address);
     vcpu->exit_record_[kFieldSize] = size;
     vcpu->CallInlineHandler(kInlineNewBlock);
+  }
+  if (vcpu->debug_.on_block(address)) {
+    vcpu->SetEipToBlockStart(address);
+    vcpu->stop_before_this_instruction();
+    return;
   }
   if (vcpu->stop_pending_.load(std::memory_order_acquire)) {
     vcpu->stopping_ = true;

@@ -284,14 +284,8 @@ async function listenForDebugger(server: GdbServer, address: GdbAddress, wait: b
   }
 }
 
-// Unicorn 2.1.1 clears its whole translated-code buffer when it drops all translations (1 GiB
-// by default: over a second the first time, 0.1 s after), and a debugger's steps and breakpoint
-// changes add and remove hooks, which drops them: with a debugger the buffer is small.
-const DEBUG_TRANSLATION_BUFFER_BYTES = 32 * 1024 * 1024;
-
 export async function bootCommand(imagePath: string | undefined, options: BootOptions): Promise<number> {
-  const debugging = options.gdb !== undefined || options.s === true || options.gdbWait === true;
-  const prepared = prepareRun(imagePath, options, 1, debugging ? { translationBufferBytes: DEBUG_TRANSLATION_BUFFER_BYTES } : {});
+  const prepared = prepareRun(imagePath, options, 1);
   const run = await executeRun(prepared, options);
   return reportRun(run, prepared.engine, prepared.stopper);
 }

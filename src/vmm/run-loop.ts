@@ -36,6 +36,7 @@ export interface RunResult {
 }
 
 const TIMESLICE_MICROS = 10_000;
+const YIELD_INTERVAL_NS = BigInt(TIMESLICE_MICROS * 1000);
 
 /**
  * Runs the guest until its run is over. With a debugger, the guest stops and goes on as the
@@ -68,6 +69,7 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
   machine.onNewBlock = onNewBlock && ((linear, size) => onNewBlock(linear, size, machine.vcpu));
   let outcome: RunOutcome | undefined;
   let stepping = false;
+  let lastYield = started;
 
   while (!outcome) {
     if (debuggee) {
@@ -183,8 +185,13 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
         message: `wall-clock limit of ${limits.timeLimitSeconds} s reached; guest was running at ${csEip(exit.cs, exit.eip)}`,
       };
     }
-    // Let the host's event loop deliver serial input and signals between time slices.
-    if (!outcome && exit.kind === 'timeslice') await new Promise((resolve) => setImmediate(resolve));
+    // Let the host's event loop deliver serial input, signals and a debugger's packets between
+    // time slices, and at least every slice's length when exits come faster than slices end (a
+    // guest that traps all the time never reaches the end of a slice).
+    if (!outcome && (exit.kind === 'timeslice' || process.hrtime.bigint() - lastYield > YIELD_INTERVAL_NS)) {
+      await new Promise((resolve) => setImmediate(resolve));
+      lastYield = process.hrtime.bigint();
+    }
   }
 
   debuggee?.runEnded(outcome);
