@@ -11,6 +11,7 @@
         "src/exception-state.cc",
         "src/guest-page-walk.cc",
         "src/host-tsc.cc",
+        "src/lazy-flags.cc",
         "src/timeslice-timer.cc",
         "src/registers.cc",
         "src/shadow-mmu.cc",
@@ -30,7 +31,7 @@
       ],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-      "ldflags": ["-Wl,--exclude-libs,ALL"]
+      "ldflags": ["-Wl,--exclude-libs,ALL", "-Wl,--wrap=cpu_cc_compute_all_x86_64"]
     }
   ]
 }

@@ -38,6 +38,8 @@ constexpr uint32_t kFlagNt = 1u << 14;
 constexpr uint32_t kFlagRf = 1u << 16;
 constexpr uint32_t kFlagVm = 1u << 17;
 constexpr uint32_t kFlagAc = 1u << 18;
+// CF, PF, AF, ZF, SF and OF: the flags arithmetic sets.
+constexpr uint32_t kArithmeticFlags = 0x8D5u;
 
 // Paging-structure entries (the low 32 bits; the same positions in 32-bit and PAE entries).
 constexpr uint32_t kPtePresent = 1u << 0;

@@ -87,6 +87,25 @@ describe('native vCPU', () => {
     }
   });
 
+  it('CMPXCHG8B after a flag-setting instruction of its block leaves no stray EFLAGS bits (Unicorn 2.1.1 reads a stale cc_op)', () => {
+    const v = newVcpu();
+    // add ebx, esi ; cmpxchg8b [0x2000] ; pushf ; pop edi ; hlt. The block is the run's first, so
+    // Unicorn's stale cc_op is CC_OP_EFLAGS and its helper took ESI for the flags.
+    new Uint8Array(v.ram).set([0x01, 0xf3, 0x0f, 0xc7, 0x0d, 0x00, 0x20, 0x00, 0x00, 0x9c, 0x5f, 0xf4], CODE);
+    new DataView(v.ram).setBigUint64(0x2000, 0n, true);
+    for (const reg of [Reg.eax, Reg.edx, Reg.ebx, Reg.ecx, Reg.edi]) v.writeRegister(reg, 0);
+    v.writeRegister(Reg.esi, ~0x8d5 >>> 0); // every bit but the arithmetic flags
+    v.writeRegister(Reg.esp, 0x8000);
+    v.writeRegister(Reg.eflags, 0x2);
+    v.writeRegister(Reg.eip, CODE);
+    expect(v.run(0)).toBe(ExitKind.hlt);
+    const zf = 0x40;
+    expect((v.readRegister(Reg.edi) & ~0x8d5) >>> 0, 'EFLAGS as PUSHF saw it').toBe(0x2);
+    expect(v.readRegister(Reg.edi) & zf).toBe(zf); // EDX:EAX matched the quadword
+    expect((v.readRegister(Reg.eflags) & ~0x8d5) >>> 0, 'EFLAGS after the run').toBe(0x2);
+    expect(new DataView(v.ram).getBigUint64(0x2000, true)).toBe(BigInt(~0x8d5 >>> 0)); // ECX:EBX
+  });
+
   it('completes an IN with the value the handler supplies, before the next instruction runs', () => {
     const v = newVcpu();
     // in al, 0x60 ; mov ebx, eax ; out 0x80, al ; hlt
