@@ -175,11 +175,10 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   // WARN() is a UD2). Unicorn stops with UC_ERR_INSN_INVALID unless this hook claims it; then
   // it reports vector 6 to OnInterrupt, with EIP at the instruction, like any other fault.
   uc_hook_add(uc_, &hook, UC_HOOK_INSN_INVALID, reinterpret_cast<void*>(OnInvalidInstruction), this, 1, 0);
-  // Optional fourth argument: the stop mechanism, "block-hook" (the default: a stop is acted on
-  // in a hook called for every executed block) or "exact" (when Unicorn's private flag is proven
-  // here, exact-stop.h, and the timer thread has real-time priority; else the block hook). Set
-  // before anything is translated.
-  bool want_exact = info.Length() > 3 && info[3].IsString() && info[3].As<Napi::String>().Utf8Value() == "exact";
+  // Optional fourth argument: the stop mechanism, "exact" (the default: when Unicorn's private
+  // flag is proven here, exact-stop.h; else the block hook) or "block-hook" (a stop is acted on in
+  // a hook called for every executed block). Set before anything is translated.
+  bool want_exact = !(info.Length() > 3 && info[3].IsString() && info[3].As<Napi::String>().Utf8Value() == "block-hook");
   // Optional fifth argument, for tests: an offset to prove instead of the one found, so that the
   // fallback after a failed proof can be seen to run.
   if (info.Length() > 4 && info[4].IsNumber()) {

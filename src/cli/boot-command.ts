@@ -48,7 +48,7 @@ export const bootDefaults = {
   append: '',
   format: 'auto',
   // VMM_STOP_MECHANISM lets a whole test suite run with the other mechanism.
-  stopMechanism: process.env.VMM_STOP_MECHANISM ?? 'block-hook',
+  stopMechanism: process.env.VMM_STOP_MECHANISM ?? 'exact',
 };
 
 const FORMATS = ['auto', 'flat', 'bootsector', 'multiboot', 'linux'] as const;

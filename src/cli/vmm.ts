@@ -25,7 +25,7 @@ function addBootOptions(command: Command): Command {
     .option('--entry <address>', 'flat images: entry point (default: the load address)')
     .option('--bits <16|32>', 'flat images: start in 16-bit real mode or 32-bit protected mode', '32')
     .option('--no-stdin', 'do not feed standard input to the serial port')
-    .option('--stop-mechanism <name>', 'block-hook, or exact (stops without a per-block hook, where proven on this Unicorn build and the timer thread may run at real-time priority)', bootDefaults.stopMechanism);
+    .option('--stop-mechanism <name>', 'exact (stops without a per-block hook, where proven on this Unicorn build and the timer thread may run at real-time priority), or block-hook', bootDefaults.stopMechanism);
 }
 
 async function main(argv: string[]): Promise<number> {

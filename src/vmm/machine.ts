@@ -30,7 +30,7 @@ export interface MachineConfig {
   translationBufferBytes?: number;
   /** A VMM region above guest RAM, for the trap engine. */
   vmmRegion?: boolean;
-  /** How the running guest is stopped (see StopMechanism); the block hook by default. */
+  /** How the running guest is stopped (see StopMechanism); exact by default. */
   stopMechanism?: StopMechanism;
 }
 
@@ -83,7 +83,7 @@ export class Machine {
   constructor(config: MachineConfig) {
     const { Vcpu, hostTscHz } = nativeCore();
     this.tscHz = hostTscHz();
-    this.vcpu = new Vcpu(config.ramBytes, config.translationBufferBytes, config.vmmRegion, config.stopMechanism ?? 'block-hook');
+    this.vcpu = new Vcpu(config.ramBytes, config.translationBufferBytes, config.vmmRegion, config.stopMechanism ?? 'exact');
     this.ram = new Uint8Array(this.vcpu.ram);
     this.record = new Uint32Array(this.vcpu.exitRecord);
     // A rising INTR asks the vCPU for an interrupt-window exit: the guest stops as soon as it

@@ -5,15 +5,13 @@ import { join } from 'node:path';
 import { projectRoot } from '../util/project-root.js';
 
 /**
- * How a running guest is stopped: `block-hook` (the default) acts on a stop in a hook called for
- * every executed block; `exact` turns Unicorn's load/store exit checks off and stops from the
- * timer's thread at the next block start, when the native core proves that on this Unicorn build
- * and the thread may run at real-time priority (else it falls back to the block hook, and says
- * why). Exact stops are opt-in until a soak of them on a loaded host ends without a failure
- * (docs/design.md, "Stopping the guest").
+ * How a running guest is stopped: `exact` (the default) turns Unicorn's load/store exit checks off
+ * and stops from the timer's thread at the next block start, when the native core proves that on
+ * this Unicorn build (else it falls back to the block hook, and says why); `block-hook` acts on a
+ * stop in a hook called for every executed block (docs/design.md, "Stopping the guest").
  */
-export type StopMechanism = 'block-hook' | 'exact';
-export const STOP_MECHANISMS: readonly StopMechanism[] = ['block-hook', 'exact'];
+export type StopMechanism = 'exact' | 'block-hook';
+export const STOP_MECHANISMS: readonly StopMechanism[] = ['exact', 'block-hook'];
 
 export interface NativeVcpu {
   /** `exact`, `block-hook`, or `block-hook (why exact stops are not available)`. */

@@ -154,15 +154,15 @@ describe('native vCPU', () => {
     expect(memory.getUint32(0x8004, true)).toBe(3 * loops);
   }
 
-  it('stopping at time-slice ends never re-executes guest instructions (block hook, the default)', () => {
-    const v = newVcpu();
+  it('stopping at time-slice ends never re-executes guest instructions (block hook)', () => {
+    const v = new (nativeCore().Vcpu)(1 << 20, 0, false, 'block-hook');
+    vcpu = v;
     expect(v.stopMechanism).toBe('block-hook');
     expectExactCountsAcrossSlices(v, 20_000_000, 500);
   });
 
-  it('stops stay exact with exact stops (Unicorn\'s load/store exit checks off, no block hook)', () => {
-    const v = new (nativeCore().Vcpu)(1 << 20, 0, false, 'exact');
-    vcpu = v;
+  it('stops stay exact with exact stops, the default (Unicorn\'s load/store exit checks off, no block hook)', () => {
+    const v = newVcpu();
     expect(v.stopMechanism).toBe('exact');
     expectExactCountsAcrossSlices(v, 5_000_000, 200);
   });
@@ -171,9 +171,7 @@ describe('native vCPU', () => {
     const core = nativeCore();
     const found = core.exactStops();
     expect(found, found.whyNot).toMatchObject({ proven: true });
-    const exact = new (nativeCore().Vcpu)(1 << 20, 0, false, 'exact');
-    expect(exact.stopMechanism).toBe('exact');
-    exact.close();
+    expect(newVcpu().stopMechanism).toBe('exact');
     // Setting the byte before or after the flag leaves the load/store exits on: stops re-execute.
     for (const wrong of [found.offset - 1, found.offset + 1]) {
       const proof = core.proveExactStops(wrong);
