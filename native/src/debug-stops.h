@@ -9,7 +9,7 @@
 //   wherever it is: an unbounded code hook, present only while a step is armed or a watchpoint
 //   set (the guest then runs at tracing speed), and the block hook. Translations made before the
 //   code hook was added do not call it, and dropping them all is slow (Unicorn 2.1.1 clears its
-//   whole 1 GiB code buffer on a flush): a step drops only the translation at EIP, so the first
+//   whole code buffer on a flush): a step drops only the translation at EIP, so the first
 //   instruction runs in a block that calls the hook, and the next instruction is seen either by
 //   the hook (same block) or at the next block's start (the block hook).
 // - A watchpoint is a memory hook bounded around its range; the access is checked for overlap

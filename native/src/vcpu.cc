@@ -19,6 +19,8 @@ constexpr uint64_t kMaxRamBytes = uint64_t{3584} << 20;
 constexpr uint64_t kPhysicalTop = uint64_t{1} << 32;
 // The end of the physical space a PAE entry can name (bits 12-51, SDM Vol. 3 §4.4.2).
 constexpr uint64_t kPhysicalLimit = uint64_t{1} << 52;
+// A Linux boot to userspace translates less than this, under either engine.
+constexpr uint32_t kDefaultTranslationBufferBytes = 64u << 20;
 
 ExceptionStateLayout g_layout;
 bool g_layout_probed = false;
@@ -111,12 +113,14 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   }
   uc_err err = uc_open(UC_ARCH_X86, UC_MODE_32, &uc_);
   // Optional second argument: the size of Unicorn's translated-code buffer (it can only be set
-  // before anything is mapped). With a code hook installed, Unicorn 2.1.1 keeps translating
-  // blocks anew, so a traced run fills whatever buffer it has: the tracer asks for a small one.
-  if (err == UC_ERR_OK && info.Length() > 1 && info[1].IsNumber()) {
-    uint32_t buffer_bytes = info[1].As<Napi::Number>().Uint32Value();
-    if (buffer_bytes > 0) err = uc_ctl_set_tcg_buffer_size(uc_, buffer_bytes);
+  // before anything is mapped; default kDefaultTranslationBufferBytes). Every flush zeroes the
+  // whole buffer, and the constructor flushes once (below), so the buffer is committed from the
+  // start: Unicorn's own 1 GiB would cost seconds per vCPU and its size in memory.
+  uint32_t buffer_bytes = kDefaultTranslationBufferBytes;
+  if (info.Length() > 1 && info[1].IsNumber() && info[1].As<Napi::Number>().Uint32Value() > 0) {
+    buffer_bytes = info[1].As<Napi::Number>().Uint32Value();
   }
+  if (err == UC_ERR_OK) err = uc_ctl_set_tcg_buffer_size(uc_, buffer_bytes);
   if (err == UC_ERR_OK) err = uc_mem_map_ptr(uc_, 0, ram_bytes, UC_PROT_ALL, memory_->base());
   // Optional third argument: a VMM region for the trap engine, just above RAM (4 MiB aligned),
   // and with it the trap engine's core.
@@ -207,6 +211,12 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   if (!exact_stops_ || (engine_ && engine_->uses_block_events())) EnsureBlockHook();
   exception_state_ = std::make_unique<ExceptionState>(uc_, g_layout);
   injector_ = std::make_unique<EventInjector>(uc_, GuestRam(memory_->base(), ram_bytes));
+  // Unicorn 2.1.1 leaves its one code region unassigned until the buffer first fills; that first
+  // fill then assigns it (zeroing the whole buffer) without a flush, so the translation hash
+  // table, the page lists and the chained jumps keep pointing at zeroed or rewritten blocks and
+  // the process crashes soon after (tb_add_jump, tb_invalidate_phys_page_range__locked). A flush
+  // assigns the region now; every later fill takes Unicorn's real flush.
+  uc_ctl_flush_tb(uc_);
 
   // The engine is always opened in 32-bit mode: in UC_MODE_16, uc_emu_start rewrites only the
   // 16-bit IP (from CS*16), which breaks a restart once the guest has entered protected mode.

@@ -14,8 +14,8 @@ import { TraceFileOutput } from './trace-output.js';
 import { UserError } from './user-error.js';
 
 // Unicorn retranslates blocks while a code hook is installed, so a traced run fills whatever
-// translated-code buffer it has (1 GiB by default) before recycling it: a small one bounds the
-// tracer's memory at little cost (a full buffer is flushed and refilled).
+// translated-code buffer it has before recycling it: a small one bounds the tracer's memory at
+// little cost (a full buffer is flushed and refilled).
 const TRACE_TRANSLATION_BUFFER_BYTES = 64 * 1024 * 1024;
 
 export interface TraceOptions extends BootOptions, TraceFilterOptions {

@@ -119,7 +119,7 @@ export interface ShadowCounters {
 }
 
 interface NativeModule {
-  /** translationBufferBytes: the size of the translated-code buffer (default: Unicorn's, 1 GiB);
+  /** translationBufferBytes: the size of the translated-code buffer (default 64 MiB);
    *  withVmmRegion: the trap engine's VMM region above guest RAM. */
   /** exactStopOffset (tests): an offset to prove instead of the one found at start-up. */
   Vcpu: new (ramBytes: number, translationBufferBytes?: number, withVmmRegion?: boolean, stopMechanism?: StopMechanism, exactStopOffset?: number) => NativeVcpu;

@@ -106,6 +106,28 @@ describe('native vCPU', () => {
     expect(new DataView(v.ram).getBigUint64(0x2000, true)).toBe(BigInt(~0x8d5 >>> 0)); // ECX:EBX
   });
 
+  it('keeps running correctly when its translated-code buffer fills again and again (Unicorn 2.1.1 reused it unflushed the first time)', () => {
+    // 100,000 blocks of `inc eax; jmp $+2` (3 bytes, one translated block each), then a store into
+    // the code (the same byte again: translations of that page are dropped) and `loop` back:
+    // three passes through a 1 MiB buffer fill it many times over.
+    const blocks = 100_000;
+    const v = new (nativeCore().Vcpu)(4 << 20, 1 << 20);
+    vcpu = v;
+    const ram = new Uint8Array(v.ram);
+    const start = 0x10000;
+    for (let i = 0; i < blocks; i++) ram.set([0x40, 0xeb, 0x00], start + 3 * i);
+    const tail = start + 3 * blocks;
+    // mov byte [start], 0x40 ; loop +2 ; hlt ; nop ; jmp start
+    ram.set([0xc6, 0x05, ...le32(start), 0x40, 0xe2, 0x02, 0xf4, 0x90, 0xe9, ...le32((start - (tail + 16)) >>> 0)], tail);
+    v.writeRegister(Reg.eax, 0);
+    v.writeRegister(Reg.ecx, 3);
+    v.writeRegister(Reg.esp, 0x8000);
+    v.writeRegister(Reg.eip, start);
+    expect(v.run(0)).toBe(ExitKind.hlt);
+    expect(v.readRegister(Reg.eax)).toBe(3 * blocks);
+    expect(v.readRegister(Reg.ecx)).toBe(0);
+  });
+
   it('completes an IN with the value the handler supplies, before the next instruction runs', () => {
     const v = newVcpu();
     // in al, 0x60 ; mov ebx, eax ; out 0x80, al ; hlt
