@@ -800,7 +800,8 @@ void Vcpu::OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
     vcpu->exit_record_[kFieldSize] = size;
     vcpu->CallInlineHandler(kInlineNewBlock);
   }
-  if (vcpu->debug_.on_block(address)) {
+  // (Only with a debugger's hooks in place: the check stays off the hot path otherwise.)
+  if (vcpu->debug_.has_code_hooks() && vcpu->debug_.on_block(address)) {
     vcpu->SetEipToBlockStart(address);
     vcpu->stop_before_this_instruction();
     return;
