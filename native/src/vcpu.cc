@@ -800,12 +800,6 @@ void Vcpu::OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
     vcpu->exit_record_[kFieldSize] = size;
     vcpu->CallInlineHandler(kInlineNewBlock);
   }
-  // (Only with a debugger's hooks in place: the check stays off the hot path otherwise.)
-  if (vcpu->debug_.has_code_hooks() && vcpu->debug_.on_block(address)) {
-    vcpu->SetEipToBlockStart(address);
-    vcpu->stop_before_this_instruction();
-    return;
-  }
   if (vcpu->stop_pending_.load(std::memory_order_acquire)) {
     vcpu->stopping_ = true;
     if (vcpu->trace_.recording() || vcpu->debug_.has_code_hooks()) vcpu->SetEipToBlockStart(address);
@@ -819,6 +813,14 @@ void Vcpu::OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
     vcpu->stopping_ = true;
     if (vcpu->trace_.recording() || vcpu->debug_.has_code_hooks()) vcpu->SetEipToBlockStart(address);
     uc_emu_stop(uc);
+    return;
+  }
+  // A debugger's step or watchpoint may end here; checked last, since it counts the block's
+  // first instruction as about to run (only with a debugger's hooks in place: the check stays
+  // off the hot path otherwise).
+  if (vcpu->debug_.has_code_hooks() && vcpu->debug_.on_block(address)) {
+    vcpu->SetEipToBlockStart(address);
+    vcpu->stop_before_this_instruction();
     return;
   }
   // The block runs: an emulated instruction's shadow, which covered its first one, is over.
