@@ -103,9 +103,8 @@ bool DebugStops::on_block(uint64_t linear) {
   if (!stepping_) return false;
   announced_ = true;
   announced_linear_ = static_cast<uint32_t>(linear);
-  if (!step_arrives(static_cast<uint32_t>(linear))) return false;
-  // stop() asked the host to stop from a code hook; at a block start the caller stops itself.
-  return true;
+  // At a block start the caller stops the guest itself.
+  return step_arrives(static_cast<uint32_t>(linear));
 }
 
 bool DebugStops::take_pending_watch() {

@@ -563,11 +563,15 @@ void Vcpu::AfterHooksChanged(bool changed) {
   if (changed && has_run_) uc_ctl_flush_tb(uc_);
 }
 
-void Vcpu::SetEipToBlockStart(uint64_t linear) {
-  uint64_t eip = 0;
-  read_register(uc_, kRegEip, &eip);
-  uint32_t cs_base = injector_->current_linear_eip() - static_cast<uint32_t>(eip);
-  write_register(uc_, kRegEip, static_cast<uint32_t>(linear) - cs_base);
+void Vcpu::StopAtBlockStart(uint64_t linear) {
+  if (trace_.recording() || debug_.has_code_hooks()) {
+    uint64_t eip = 0;
+    read_register(uc_, kRegEip, &eip);
+    uint32_t cs_base = injector_->current_linear_eip() - static_cast<uint32_t>(eip);
+    write_register(uc_, kRegEip, static_cast<uint32_t>(linear) - cs_base);
+  }
+  stopping_ = true;
+  uc_emu_stop(uc_);
 }
 
 void Vcpu::stop_before_this_instruction() {
@@ -801,26 +805,21 @@ void Vcpu::OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
     vcpu->CallInlineHandler(kInlineNewBlock);
   }
   if (vcpu->stop_pending_.load(std::memory_order_acquire)) {
-    vcpu->stopping_ = true;
-    if (vcpu->trace_.recording() || vcpu->debug_.has_code_hooks()) vcpu->SetEipToBlockStart(address);
-    uc_emu_stop(uc);
+    vcpu->StopAtBlockStart(address);
     return;
   }
   // Reading EFLAGS makes Unicorn compute its lazy flags; polling every 256th block keeps a
   // guest that runs long with IF = 0 (a decompressor) at full speed, for a few µs of latency.
   if (vcpu->interrupt_pending_ && (++vcpu->window_poll_ & 255) == 0 && vcpu->InterruptWindowOpen()) {
     vcpu->window_open_ = true;
-    vcpu->stopping_ = true;
-    if (vcpu->trace_.recording() || vcpu->debug_.has_code_hooks()) vcpu->SetEipToBlockStart(address);
-    uc_emu_stop(uc);
+    vcpu->StopAtBlockStart(address);
     return;
   }
   // A debugger's step or watchpoint may end here; checked last, since it counts the block's
   // first instruction as about to run (only with a debugger's hooks in place: the check stays
   // off the hot path otherwise).
   if (vcpu->debug_.has_code_hooks() && vcpu->debug_.on_block(address)) {
-    vcpu->SetEipToBlockStart(address);
-    vcpu->stop_before_this_instruction();
+    vcpu->StopAtBlockStart(address);
     return;
   }
   // The block runs: an emulated instruction's shadow, which covered its first one, is over.

@@ -80,9 +80,10 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   // After hooks changed: drop translations made without them, and choose how stops are taken
   // (exact stops skip the exit check after a code hook, so any code hook turns them off).
   void AfterHooksChanged(bool changed);
-  // A stop at a block start while code hooks exist: Unicorn does not put EIP back to the
-  // block's start then (it expects each hooked instruction to have set it), so it is set here.
-  void SetEipToBlockStart(uint64_t linear);
+  // Stops the guest in the block hook, before the block at `linear` runs. While code hooks exist
+  // Unicorn does not put EIP back to the block's start then (it expects each hooked instruction
+  // to have set it), so it is set here.
+  void StopAtBlockStart(uint64_t linear);
   Napi::Value GetTraceBuffer(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
   void TrapConfigure(const Napi::CallbackInfo& info);

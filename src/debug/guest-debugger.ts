@@ -36,8 +36,6 @@ export class GuestDebugger implements DebugTarget, RunDebugger {
   private killed = false;
   private wake: (() => void) | undefined;
   private readonly breakpoints = new Map<string, { type: BreakpointType; address: number; length: number }>();
-  private stoppedSinceMs: number | undefined;
-  private stoppedMs = 0;
 
   constructor(
     private readonly machine: Machine,
@@ -49,8 +47,8 @@ export class GuestDebugger implements DebugTarget, RunDebugger {
   }
 
   get stoppedSeconds(): number {
-    const now = this.stoppedSinceMs === undefined ? 0 : performance.now() - this.stoppedSinceMs;
-    return (this.stoppedMs + now) / 1000;
+    // The clock stands still exactly while the guest is stopped for the debugger.
+    return this.machine.clock.pausedSeconds;
   }
 
   // --- the debugger's side -------------------------------------------------------------------
@@ -170,11 +168,8 @@ export class GuestDebugger implements DebugTarget, RunDebugger {
   detach(): void {
     this.breakpoints.clear();
     this.onStop = undefined;
-    if (this.state === 'running') {
-      this.applyNoStops();
-      return;
-    }
     this.applyNoStops();
+    if (this.state === 'running') return;
     this.stepping = false;
     this.settling = false;
     this.run();
@@ -242,7 +237,7 @@ export class GuestDebugger implements DebugTarget, RunDebugger {
   }
 
   runEnded(outcome: RunOutcome): void {
-    this.resumeClock();
+    this.machine.clock.resume();
     const report = this.onStop;
     this.onStop = undefined;
     if (!report) return;
@@ -267,7 +262,6 @@ export class GuestDebugger implements DebugTarget, RunDebugger {
     this.state = 'stopped';
     this.stepping = false;
     this.machine.clock.pause();
-    this.stoppedSinceMs ??= performance.now();
     if (reason) this.onStop?.(reason);
   }
 
@@ -279,18 +273,10 @@ export class GuestDebugger implements DebugTarget, RunDebugger {
 
   private run(): void {
     this.state = 'running';
-    this.resumeClock();
+    this.machine.clock.resume();
     const wake = this.wake;
     this.wake = undefined;
     wake?.();
-  }
-
-  private resumeClock(): void {
-    this.machine.clock.resume();
-    if (this.stoppedSinceMs !== undefined) {
-      this.stoppedMs += performance.now() - this.stoppedSinceMs;
-      this.stoppedSinceMs = undefined;
-    }
   }
 
   private applyNoStops(): void {

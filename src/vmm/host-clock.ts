@@ -14,6 +14,12 @@ export class HostClock implements Clock {
     return Math.round((now - this.originMs - this.pausedMs) * 1e6);
   }
 
+  /** Seconds the clock has stood still, up to now. */
+  get pausedSeconds(): number {
+    const current = this.pausedAtMs === undefined ? 0 : performance.now() - this.pausedAtMs;
+    return (this.pausedMs + current) / 1000;
+  }
+
   pause(): void {
     this.pausedAtMs ??= performance.now();
   }
