@@ -97,5 +97,7 @@ build_elf physscan
 build_elf trapbench
 build_elf cpuevents
 build_elf cpufeatures
+build_elf selfmod
+build_elf frames
 # For source-level debugging: DWARF info, and no optimisation so that locals stay visible.
 build_elf debuggee -g -O0

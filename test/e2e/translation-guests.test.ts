@@ -1,0 +1,43 @@
+// The guests that check what a binary translator must preserve (guests/README.md): self-modifying
+// and remapped code (guests/selfmod), and exception frames, interrupt frames and return addresses
+// that hold the guest's own addresses (guests/frames). Every registered engine must print exactly
+// what qemu-system-i386 -m 64 prints for them and exit with value 0 (a new engine joins by being
+// registered).
+import { describe, expect, it } from 'vitest';
+import { engineNames } from '../../src/engines/index.js';
+import { guestPath, runVmm } from './run-vmm.js';
+
+const EXPECTED: [string, string][] = [
+  [
+    'selfmod.elf',
+    'same-page smc: 1000 patches, sum 0xbebeb714\n' +
+      'cross-page smc: 1000 patches, sum 0x02e54d74\n' +
+      'remap: 1 2 3\n' +
+      'straddle: 0x33221144 0xccbbaa45\n' +
+      'straddle fault: cr2 ok eip ok\n' +
+      'straddle resumed: 0x33221144\n' +
+      'alias patch: 0x00000007 0x33551144\n' +
+      'selfmod ok\n',
+  ],
+  [
+    'frames.elf',
+    'de eip ok\n' +
+      'int3 eip ok\n' +
+      'pf eip ok\n' +
+      'return addresses ok\n' +
+      'timer eips ok: 20 ticks in loop\n' +
+      'rep movsd fault: ecx 1792 esi ok edi ok\n' +
+      'copy ok\n' +
+      'frames ok\n',
+  ],
+];
+
+describe.each(engineNames)('translation guests under %s', (engine) => {
+  it.each(EXPECTED)('%s prints what it prints under QEMU and exits with value 0', (image, stdout) => {
+    const run = runVmm(['boot', guestPath(image), '--engine', engine, '-m', '64', '--no-stdin', '--time-limit', '30']);
+    expect(run.stderr).toMatch(new RegExp(`engine=${engine} `));
+    expect(run.stdout).toBe(stdout);
+    expect(run.stderr).toMatch(/debug-exit port with value 0x0 \(status 1\)/);
+    expect(run.status).toBe(1);
+  });
+});
