@@ -4,6 +4,8 @@
       "target_name": "vmm_native",
       "sources": [
         "src/addon.cc",
+        "src/bt-core.cc",
+        "src/bt-translator.cc",
         "src/debug-stops.cc",
         "src/guest-memory.cc",
         "src/event-injection.cc",
@@ -16,6 +18,7 @@
         "src/registers.cc",
         "src/shadow-mmu.cc",
         "src/trace-recorder.cc",
+        "src/translation-cache.cc",
         "src/trap-core.cc",
         "src/trap-platform.cc",
         "src/vcpu.cc"
@@ -26,6 +29,7 @@
       ],
       "libraries": [
         "<(module_root_dir)/../.deps/unicorn/usr/lib/x86_64-linux-gnu/libunicorn.a",
+        "-lcapstone",
         "-lpthread",
         "-lm"
       ],

@@ -9,7 +9,8 @@ cd "$root"
 say() { echo "setup: $*" >&2; }
 
 # 1. Debian packages: nasm builds the guests, binutils/gcc the C guests, qemu is the reference,
-#    cpio packs the initramfs, gdb debugs guests through vmm's GDB stub (and tests it).
+#    cpio packs the initramfs, gdb debugs guests through vmm's GDB stub (and tests it), Capstone
+#    decodes guest instructions for the bt engine's translator.
 need=()
 command -v nasm >/dev/null || need+=(nasm)
 command -v qemu-system-i386 >/dev/null || need+=(qemu-system-x86)
@@ -19,6 +20,7 @@ command -v make >/dev/null || need+=(make)
 command -v python3 >/dev/null || need+=(python3)
 command -v cpio >/dev/null || need+=(cpio)
 command -v gdb >/dev/null || need+=(gdb)
+[ -f /usr/include/capstone/capstone.h ] || need+=(libcapstone-dev)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

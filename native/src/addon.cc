@@ -9,7 +9,7 @@
 
 namespace {
 
-constexpr uint32_t kAbiVersion = 5;
+constexpr uint32_t kAbiVersion = 6;
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Vcpu", vmm::Vcpu::Define(env));

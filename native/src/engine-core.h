@@ -65,7 +65,17 @@ class EngineCore {
   virtual bool uses_block_events() const = 0;
   // A translated block is about to run. Called only while block_events_wanted(), which the block
   // hook tests inline: a core with nothing to do at block starts costs no virtual call per block.
-  virtual void on_block(uint64_t address, uint32_t size) {}
+  // Returns true when the core has moved EIP elsewhere (the block does not run).
+  virtual bool on_block(uint64_t address, uint32_t size) { return false; }
+
+  // Whether a stop may be taken at this linear EIP. A core whose code runs in the guest's place
+  // (the bt engine's translation cache) refuses points where the guest's state is incomplete;
+  // the vCPU then runs on to the next point it accepts.
+  virtual bool stop_allowed_at(uint64_t linear) { return true; }
+  // The run is ending: whatever TypeScript reads now must be the guest's (EIP at a guest address).
+  virtual void before_exit() {}
+  // The VMM wrote guest memory behind the guest's back (a debugger): translations may be stale.
+  virtual void guest_code_changed() {}
   bool block_events_wanted() const { return block_events_wanted_; }
 
   // The vCPU has just delivered an event into the guest (inject()): a core that must catch the

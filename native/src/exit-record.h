@@ -22,6 +22,10 @@ enum ExitKind : uint32_t {
   // A debugger stop (debug-stops.h): a breakpoint, a watched access or a completed step; the
   // reason in kFieldDebugReason, the breakpoint's or watched address in kFieldDebugAddress.
   kExitDebug = 9,
+  // The engine core cannot go on (the bt engine: a fault inside a rewritten sequence, where the
+  // guest's state is not its own); kFieldVector holds the exception, kFieldAddress the guest
+  // instruction.
+  kExitEngineError = 10,
 };
 
 // Inline exits: serviced synchronously by the TypeScript handler while the guest is paused

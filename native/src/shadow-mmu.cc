@@ -14,12 +14,13 @@ constexpr uint8_t kWatched = 1;   // a guest page table that shadows derive from
 constexpr uint8_t kUnsynced = 2;  // a page table the guest wrote: shadows from it are dropped at the next flush
 constexpr uint8_t kLogged = 4;    // written since the dirty log was last taken
 constexpr uint8_t kDescriptors = 8;  // holds the guest's GDT: write-protected, writes reported
+constexpr uint8_t kCode = 16;        // translated guest code comes from it: write-protected, writes reported
 
 }  // namespace
 
 ShadowMmu::ShadowMmu(GuestRam ram, uint64_t ram_bytes, ShadowRegion region, std::function<void()> flush_tlb)
     : ram_(ram), ram_pages_(ram_bytes >> 12), region_(region), flush_tlb_(std::move(flush_tlb)) {
-  pool_pages_ = static_cast<uint32_t>((region.bytes - kRegionPool) >> 12);
+  pool_pages_ = static_cast<uint32_t>((region.pool_end - kRegionPool) >> 12);
   frame_flags_.assign(ram_pages_, 0);
   reverse_map_.resize(ram_pages_);
   roots_.reserve(kCachedRoots);
@@ -206,6 +207,7 @@ uint32_t ShadowMmu::activate(const PagingState& guest) {
   }
   if (!unsynced_.empty()) flush_tlb_();
   unsynced_.clear();
+  if (code_watcher_) code_watcher_->mappings_changed(0, true);
   bool paging = guest.cr0 & kCr0Pg;
   bool pae = paging && (guest.cr4 & kCr4Pae);
   uint32_t key = paging ? (pae ? guest.cr3 & kCr3PdptMask : guest.cr3 & kCr3PageDirectoryMask) : kPhysicalModeKey;
@@ -239,9 +241,10 @@ void ShadowMmu::invalidate_all() {
   }
   roots_.clear();
   current_ = nullptr;
-  for (uint8_t& flags : frame_flags_) flags &= kLogged | kDescriptors;
+  for (uint8_t& flags : frame_flags_) flags &= kLogged | kDescriptors | kCode;
   unsynced_.clear();
   flush_tlb_();
+  if (code_watcher_) code_watcher_->mappings_changed(0, true);
 }
 
 void ShadowMmu::invalidate_page(uint32_t linear) {
@@ -250,6 +253,16 @@ void ShadowMmu::invalidate_page(uint32_t linear) {
   uint32_t page = current_->tables[slot_of(*current_, linear)];
   if (page != kNoPage) unmap_entry(page, (linear >> 12) & (current_->pae ? 511 : 1023), current_->pae);
   flush_tlb_();
+  if (code_watcher_) code_watcher_->mappings_changed(linear, false);
+}
+
+void ShadowMmu::protect_code_frame(uint32_t frame) {
+  if (frame >= ram_pages_ || (frame_flags_[frame] & kCode)) return;
+  frame_flags_[frame] |= kCode;
+  if (!reverse_map_[frame].empty()) {
+    protect_frame(frame);
+    flush_tlb_();
+  }
 }
 
 ShadowFault ShadowMmu::handle_fault(uint32_t linear, uint32_t error_code) {
@@ -277,6 +290,11 @@ ShadowFault ShadowMmu::handle_fault(uint32_t linear, uint32_t error_code) {
     descriptor_write = false;
   }
   if (descriptor_write) descriptors_written_ = descriptors_unprotected_ = true;
+  // A write to translated code: its translations go before the write is let through.
+  if (write && in_ram && (frame_flags_[guest_frame] & kCode)) {
+    frame_flags_[guest_frame] &= ~kCode;
+    if (code_watcher_) code_watcher_->code_frame_written(static_cast<uint32_t>(guest_frame), linear);
+  }
 
   Root& root = *current_;
   uint32_t pde = slot_of(root, linear);
@@ -315,6 +333,7 @@ ShadowFault ShadowMmu::handle_fault(uint32_t linear, uint32_t error_code) {
       uint8_t& flags = frame_flags_[guest_frame];
       if (flags & kWatched) allow = false;
       if ((flags & kDescriptors) && !descriptor_write) allow = false;
+      if (flags & kCode) allow = false;
       if (dirty_logging_ && !(flags & kLogged)) {
         if (write) {
           flags |= kLogged;

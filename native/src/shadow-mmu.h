@@ -51,7 +51,24 @@ struct ShadowRegion {
   uint8_t* host;          // the VMM region's host memory
   uint64_t physical;      // its Unicorn-physical base
   uint64_t bytes;
+  uint64_t pool_end;      // shadow page-table pages lie in [kRegionPool, pool_end) of the region
   uint64_t open_bus_page; // a Unicorn-physical page with nothing behind it
+};
+
+// What the binary-translation engine learns from the shadow MMU: guest code it translated is
+// write-protected here, and a write to it, or a change of the mapping it came through, makes
+// its translations stale.
+class CodeWatcher {
+ public:
+  // A write to a frame marked by protect_code_frame() is about to be let through (the mark is
+  // gone): the translations made from it must go. `linear` is the written address.
+  virtual void code_frame_written(uint32_t frame, uint32_t linear) = 0;
+  // INVLPG of `linear`, or (all = true) a CR3 load or paging-mode change: mappings of
+  // translated code may have changed.
+  virtual void mappings_changed(uint32_t linear, bool all) = 0;
+
+ protected:
+  ~CodeWatcher() = default;
 };
 
 class ShadowMmu {
@@ -84,6 +101,11 @@ class ShadowMmu {
     descriptors_written_ = false;
     return written;
   }
+
+  // Guest code translated from this frame: writes to it fault, and the first one is reported to
+  // the code watcher before it is let through (self-modifying and cross-modifying code).
+  void protect_code_frame(uint32_t frame);
+  void set_code_watcher(CodeWatcher* watcher) { code_watcher_ = watcher; }
 
   const ShadowCounters& counters() const { return counters_; }
 
@@ -152,6 +174,7 @@ class ShadowMmu {
   PhysicalRange descriptor_bytes_;
   std::vector<uint32_t> shared_descriptor_frames_;
   bool dirty_logging_ = false;
+  CodeWatcher* code_watcher_ = nullptr;
   ShadowCounters counters_;
 };
 

@@ -12,7 +12,7 @@ namespace vmm {
 
 std::unique_ptr<TrapCore> TrapCore::create(VcpuServices& vcpu, uc_engine* uc, GuestRam ram, uint64_t ram_bytes,
                                            uint64_t region_physical, uc_err* err) {
-  std::unique_ptr<TrapPlatform> platform = TrapPlatform::create(uc, ram, ram_bytes, region_physical, err);
+  std::unique_ptr<TrapPlatform> platform = TrapPlatform::create(uc, ram, ram_bytes, region_physical, kTrapKernelFlags, err);
   if (!platform) return nullptr;
   return std::unique_ptr<TrapCore>(new TrapCore(vcpu, uc, std::move(platform)));
 }
@@ -20,7 +20,9 @@ std::unique_ptr<TrapCore> TrapCore::create(VcpuServices& vcpu, uc_engine* uc, Gu
 void TrapCore::configure(const PagingState& guest) {
   platform_->set_guest_paging(guest);
   vcpu_.injector().set_trap_view(platform_->view());
+  bool first = !active_;
   active_ = true;
+  if (first) configured();
 }
 
 ExitKind TrapCore::on_exception(uint32_t vector, bool software_interrupt) {
@@ -60,9 +62,14 @@ ExitKind TrapCore::handle_shadow_fault() {
   return kExitException;
 }
 
-void TrapCore::on_block(uint64_t address, uint32_t size) {
-  if (--gdt_refresh_countdown_ > 0) return;
-  want_block_events(false);
+bool TrapCore::on_block(uint64_t address, uint32_t size) {
+  refresh_gdt_when_due();
+  return false;
+}
+
+void TrapCore::refresh_gdt_when_due() {
+  if (gdt_refresh_countdown_ <= 0 || --gdt_refresh_countdown_ > 0) return;
+  if (!keeps_block_events()) want_block_events(false);
   platform_->reload_guest_gdt(vcpu_.injector());
 }
 

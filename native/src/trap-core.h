@@ -17,7 +17,7 @@
 
 namespace vmm {
 
-class TrapCore final : public EngineCore {
+class TrapCore : public EngineCore {
  public:
   // Maps the VMM region at `region_physical` (just above guest RAM) and builds it; nullptr and
   // `err` set when Unicorn refuses.
@@ -26,13 +26,14 @@ class TrapCore final : public EngineCore {
 
   ExitKind on_exception(uint32_t vector, bool software_interrupt) override;
   bool uses_block_events() const override { return true; }
-  void on_block(uint64_t address, uint32_t size) override;
+  bool on_block(uint64_t address, uint32_t size) override;
   void after_event_delivered() override;
   std::vector<EngineCounter> counters() const override;
 
   // trapConfigure(cr0, cr3, cr4): the guest's paging state; from now on the guest runs
   // deprivileged on shadows, and this core handles its exceptions.
   void configure(const PagingState& guest);
+  virtual bool keeps_block_events() const { return false; }
   // trapLoadGdt(base, limit)
   bool load_guest_gdt(uint32_t base, uint32_t limit) { return platform_->load_guest_gdt(vcpu_.injector(), base, limit); }
   // trapEnter(cs, eip, eflags, ss, esp): the next run starts with an IRET into that state.
@@ -47,9 +48,14 @@ class TrapCore final : public EngineCore {
   // trapRegionBase
   uint64_t region_physical() const { return platform_->region_physical(); }
 
- private:
+ protected:
   TrapCore(VcpuServices& vcpu, uc_engine* uc, std::unique_ptr<TrapPlatform> platform)
       : vcpu_(vcpu), uc_(uc), platform_(std::move(platform)) {}
+  // Called once the guest is deprivileged (configure).
+  virtual void configured() {}
+  // The GDT copy after a write to the guest's table, at the second block start after it.
+  void refresh_gdt_when_due();
+  bool active() const { return active_; }
   ExitKind handle_shadow_fault();
   bool handle_interrupt_flag_trap(bool software_interrupt);
   bool handle_invlpg(bool software_interrupt);

@@ -28,7 +28,8 @@ uint64_t flat_descriptor(uint32_t type, uint32_t dpl) {
 
 }  // namespace
 
-std::unique_ptr<TrapPlatform> TrapPlatform::create(uc_engine* uc, GuestRam ram, uint64_t ram_bytes, uint64_t physical, uc_err* err) {
+std::unique_ptr<TrapPlatform> TrapPlatform::create(uc_engine* uc, GuestRam ram, uint64_t ram_bytes, uint64_t physical,
+                                                   KernelRingFlags kernel_flags, uc_err* err) {
   auto memory = std::make_unique<GuestMemory>(kRegionBytes);
   if (!memory->ok()) {
     *err = UC_ERR_NOMEM;
@@ -38,11 +39,12 @@ std::unique_ptr<TrapPlatform> TrapPlatform::create(uc_engine* uc, GuestRam ram, 
   if (*err != UC_ERR_OK) return nullptr;
   std::unique_ptr<TrapPlatform> platform(new TrapPlatform(uc, std::move(memory), physical));
   platform->build_region();
-  ShadowRegion region{platform->memory_->base(), physical, kRegionBytes, physical + kRegionBytes};
+  platform->kernel_flags_ = kernel_flags;
+  ShadowRegion region{platform->memory_->base(), physical, kRegionBytes, kRegionPoolEnd, physical + kRegionBytes};
   platform->mmu_ = std::make_unique<ShadowMmu>(ram, ram_bytes, region, [uc] { uc_ctl_flush_tlb(uc); });
   platform->ram_ = ram;
   platform->view_.hole_memory = platform->memory_->base();
-  platform->view_.hidden_flags = kFlagNt;
+  platform->view_.hidden_flags = kernel_flags.owned;
   TrapPlatform* self = platform.get();
   platform->view_.enter = [self](uint32_t cs, uint32_t eip, uint32_t eflags, uint32_t ss, uint32_t esp) {
     self->enter(cs, eip, eflags, ss, esp);
@@ -75,6 +77,17 @@ void TrapPlatform::build_region() {
   write_u32(gdt + kVmmTssSelector + 4, tss_hi);
   write_u32(base + kRegionTss + 0x66, 0x68u << 16);  // I/O map base = 0x68 > limit
   base[kRegionStub] = 0xCF;                              // iret
+}
+
+uint8_t* TrapPlatform::map_translation_cache() {
+  uint8_t* base = memory_->base();
+  for (uint32_t offset = 0; offset < kTcBytes; offset += 4096) {
+    uint32_t index = (kHoleTcOffset + offset) >> 12;
+    write_u32(base + kRegionHolePageTable + index * 4, static_cast<uint32_t>(physical_ + kRegionTc + offset) | 0x1);
+    write_u32(base + kRegionHolePaeTables + index * 8, static_cast<uint32_t>(physical_ + kRegionTc + offset) | 0x1);
+  }
+  uc_ctl_flush_tlb(uc_);
+  return base + kRegionTc;
 }
 
 void TrapPlatform::set_guest_paging(const PagingState& guest) {
@@ -168,10 +181,10 @@ void TrapPlatform::enter(uint32_t cs, uint32_t eip, uint32_t eflags, uint32_t ss
     uc_reg_read(uc_, segment, &selector);
     if (selector & ~3u) uc_reg_write(uc_, segment, &selector);
   }
-  // The guest runs with the real IOPL at 0, so CLI and STI trap; at ring 1 with NT set, so IRET
-  // traps too (TrapCore::after_event_delivered).
-  eflags = (eflags & ~(kFlagIopl | kFlagNt)) | kFlagFixed;
-  if ((cs & 3) == kGuestKernelRing) eflags |= kFlagNt;
+  // The flags the VMM owns (KernelRingFlags): under the trap engine the real IOPL is 0, so CLI and
+  // STI trap, and NT is set at ring 1, so IRET traps too (TrapCore::after_event_delivered).
+  eflags = (eflags & ~kernel_flags_.owned) | kFlagFixed;
+  if ((cs & 3) == kGuestKernelRing) eflags |= kernel_flags_.set;
   uint8_t* stack_top = memory_->base() + kRegionStack + 4096;
   uint32_t frame[5] = {eip, cs, eflags, esp, ss};
   std::memcpy(stack_top - sizeof frame, frame, sizeof frame);

@@ -8,16 +8,33 @@
 #include <unicorn/unicorn.h>
 
 #include "event-injection.h"
+#include "x86.h"
 #include "guest-memory.h"
 #include "shadow-mmu.h"
 
 namespace vmm {
 
+// The EFLAGS the guest kernel runs with on real ring 1. The trap engine keeps IOPL 0, so CLI,
+// STI and POPF's IF trap or fail, and sets NT, so that IRET traps (#TS). The bt engine, which
+// translates IRET and masks PUSHF, runs the kernel with IOPL 1: CLI, STI and POPF then act on
+// the real IF, which is the guest's (the VMM alone injects interrupts; no host interrupt is
+// gated by it).
+struct KernelRingFlags {
+  uint32_t owned;  // bits the VMM sets for itself: never the guest's, hidden from pushed frames
+  uint32_t set;    // set while the guest kernel runs
+};
+constexpr KernelRingFlags kTrapKernelFlags{kFlagIopl | kFlagNt, kFlagNt};
+constexpr KernelRingFlags kBtKernelFlags{kFlagIopl, 1u << 12};
+
 class TrapPlatform {
  public:
   // Maps the region at `physical` (Unicorn-physical, just above guest RAM) and builds the VMM's
   // GDT, TSS, stub and hole page table in it.
-  static std::unique_ptr<TrapPlatform> create(uc_engine* uc, GuestRam ram, uint64_t ram_bytes, uint64_t physical, uc_err* err);
+  static std::unique_ptr<TrapPlatform> create(uc_engine* uc, GuestRam ram, uint64_t ram_bytes, uint64_t physical,
+                                              KernelRingFlags kernel_flags, uc_err* err);
+  // Maps the translation cache into the hole (vmm-region.h) and returns its host memory.
+  uint8_t* map_translation_cache();
+  const KernelRingFlags& kernel_flags() const { return kernel_flags_; }
 
   // The guest's CR0/CR3/CR4 as it believes them; the real ones get the shadow and the VMM's bits.
   void set_guest_paging(const PagingState& guest);
@@ -53,6 +70,7 @@ class TrapPlatform {
   GuestRam ram_{nullptr, 0};
   uint32_t gdt_base_ = 0;
   uint32_t gdt_limit_ = 0;
+  KernelRingFlags kernel_flags_{};
 };
 
 }  // namespace vmm

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "registers.h"
+#include "bt-core.h"
 #include "trap-core.h"
 #include "vmm-region.h"
 #include "x86.h"
@@ -124,7 +125,15 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   if (err == UC_ERR_OK) err = uc_mem_map_ptr(uc_, 0, ram_bytes, UC_PROT_ALL, memory_->base());
   // Optional third argument: a VMM region for the trap engine, just above RAM (4 MiB aligned),
   // and with it the trap engine's core.
-  bool with_region = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+  // "trap" (or true) for the trap engine's core, "bt" for the bt engine's (which builds on it).
+  std::string core_kind;
+  if (info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value()) core_kind = "trap";
+  if (info.Length() > 2 && info[2].IsString()) core_kind = info[2].As<Napi::String>().Utf8Value();
+  if (!core_kind.empty() && core_kind != "trap" && core_kind != "bt") {
+    Napi::TypeError::New(env, "the engine core must be 'trap' or 'bt'").ThrowAsJavaScriptException();
+    return;
+  }
+  bool with_region = !core_kind.empty();
   uint64_t region_base = (ram_bytes + (4u << 20) - 1) & ~uint64_t{(4u << 20) - 1};
   // Physical addresses with nothing behind them read as all ones and ignore writes, as on a PC's
   // bus: Linux reads a stack canary through a virtual address before paging is on, and real
@@ -140,9 +149,11 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
     if (region_base > ram_bytes) err = uc_mmio_map(uc_, ram_bytes, region_base - ram_bytes, OnOpenBusRead, this, OnOpenBusWrite, this);
     if (err == UC_ERR_OK) err = uc_mmio_map(uc_, region_end, kPhysicalTop - region_end, OnOpenBusRead, this, OnOpenBusWrite, this);
     if (err == UC_ERR_OK) {
-      std::unique_ptr<TrapCore> trap = TrapCore::create(*this, uc_, GuestRam(memory_->base(), ram_bytes), ram_bytes, region_base, &err);
-      trap_ = trap.get();
-      engine_ = std::move(trap);
+      GuestRam ram(memory_->base(), ram_bytes);
+      std::unique_ptr<TrapCore> core = core_kind == "bt" ? std::unique_ptr<TrapCore>(BtCore::create(*this, uc_, ram, ram_bytes, region_base, &err))
+                                                         : TrapCore::create(*this, uc_, ram, ram_bytes, region_base, &err);
+      trap_ = core.get();
+      engine_ = std::move(core);
     }
   }
   if (err != UC_ERR_OK) {
@@ -329,14 +340,18 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
         window_open_ = true;
         break;
       }
+    } else if (!StopAllowedHere()) {
+      // Stopped where the engine core's code holds guest state of its own: on to the next point
+      // it accepts (the block hook stops there, the stop still pending).
     } else {
       break;  // a stop, or HLT
     }
-    if (stop_pending_.load(std::memory_order_acquire)) break;
+    if (stop_pending_.load(std::memory_order_acquire) && StopAllowedHere()) break;
     read_register(uc_, kRegEip, &eip);
     stopping_ = false;
     err = uc_emu_start(uc_, eip, kNoUntil, 0, 0);
   }
+  if (engine_) engine_->before_exit();
   bool expired = slice > 0 && timer_->disarm();
   if (slice <= 0) timer_->disarm();  // polling off
   running_ = false;
@@ -673,6 +688,7 @@ Napi::Value Vcpu::ReadFpu(const Napi::CallbackInfo& info) {
 // dropTranslations(): the debugger wrote guest memory; no translation of the old bytes may run.
 void Vcpu::DropTranslations(const Napi::CallbackInfo& info) {
   if (!CheckOpen(info.Env())) return;
+  if (engine_) engine_->guest_code_changed();
   if (has_run_) uc_ctl_flush_tb(uc_);
 }
 
@@ -796,7 +812,7 @@ bool Vcpu::OnUnmapped(uc_engine* uc, uc_mem_type type, uint64_t address, int siz
 void Vcpu::OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
   Vcpu* vcpu = static_cast<Vcpu*>(self);
   EngineCore* engine = vcpu->engine_.get();
-  if (engine && engine->block_events_wanted()) engine->on_block(address, size);
+  if (engine && engine->block_events_wanted() && engine->on_block(address, size)) return;
   // (The hole, with a VMM region, holds the VMM's own code: no guest block to report.)
   if (vcpu->discover_blocks_ && address < kHoleLinear && vcpu->known_blocks_.insert(static_cast<uint32_t>(address)) &&
       !vcpu->RunningAtCpl3()) {
@@ -804,7 +820,7 @@ void Vcpu::OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
     vcpu->exit_record_[kFieldSize] = size;
     vcpu->CallInlineHandler(kInlineNewBlock);
   }
-  if (vcpu->stop_pending_.load(std::memory_order_acquire)) {
+  if (vcpu->stop_pending_.load(std::memory_order_acquire) && (!engine || engine->stop_allowed_at(address))) {
     vcpu->StopAtBlockStart(address);
     return;
   }
@@ -824,6 +840,13 @@ void Vcpu::OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
   }
   // The block runs: an emulated instruction's shadow, which covered its first one, is over.
   vcpu->emulated_shadow_at_ = kNoAddress;
+}
+
+bool Vcpu::StopAllowedHere() {
+  if (!engine_) return true;
+  uint64_t eip = 0;
+  read_register(uc_, kRegEip, &eip);
+  return engine_->stop_allowed_at(eip);
 }
 
 bool Vcpu::RunningAtCpl3() {

@@ -123,6 +123,8 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   // The selector's RPL in protected mode; in real mode CS & 3 says nothing (callers run after
   // the trap engine has deprivileged the guest).
   bool RunningAtCpl3();
+  // Whether the engine core accepts a stop at the current EIP (EngineCore::stop_allowed_at).
+  bool StopAllowedHere();
   void Release();
 
   // VcpuServices, for the engine core.

@@ -19,8 +19,16 @@ constexpr uint32_t kRegionStub = 0x12000;           // world-switch code (an IRE
 constexpr uint32_t kRegionStack = 0x13000;          // the world switch's stack page
 constexpr uint32_t kRegionMappedBytes = 0x14000;    // what the hole maps
 constexpr uint32_t kRegionHolePaeTables = 0x14000;  // the same mappings as two PAE page tables (8 KiB)
-constexpr uint32_t kRegionPool = 0x20000;           // shadow page-table pages from here on
-constexpr uint32_t kRegionBytes = 16u << 20;
+constexpr uint32_t kRegionPool = 0x20000;           // shadow page-table pages from here on...
+constexpr uint32_t kRegionPoolEnd = 16u << 20;      // ... to here
+// The bt engine's translation cache (bt-core.h): region offset kRegionTc + x is mapped at linear
+// kHoleLinear + kHoleTcOffset + x, supervisor and read-only like the rest of the hole (only the
+// VMM writes it, through its host mapping).
+constexpr uint32_t kRegionTc = 16u << 20;
+constexpr uint32_t kHoleTcOffset = 0x100000;
+constexpr uint32_t kTcBytes = (4u << 20) - kHoleTcOffset;  // 3 MiB: the rest of the hole
+constexpr uint32_t kTcLinear = kHoleLinear + kHoleTcOffset;
+constexpr uint32_t kRegionBytes = 20u << 20;
 
 // The VMM's own descriptors, at the top of the real GDT (guest descriptors keep their indices).
 constexpr uint32_t kVmmCodeSelector = 8191u * 8;

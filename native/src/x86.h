@@ -51,7 +51,7 @@ constexpr uint32_t kPteLargePage = 1u << 7;
 constexpr uint64_t kPaeAddressMask = 0x000FFFFFFFFFF000ull;
 
 // Exception vectors (§6.3.1, Table 6-1).
-constexpr uint32_t kDe = 0, kBp = 3, kOf = 4, kDf = 8, kTs = 10, kNp = 11, kSs = 12, kGp = 13, kPf = 14;
+constexpr uint32_t kDe = 0, kBp = 3, kOf = 4, kUd = 6, kDf = 8, kTs = 10, kNp = 11, kSs = 12, kGp = 13, kPf = 14;
 
 // One-byte opcodes the core recognises at EIP (SDM Vol. 2).
 constexpr uint8_t kOpcodeCli = 0xFA;

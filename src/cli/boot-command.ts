@@ -4,7 +4,7 @@ import { LoadError, type LoadPlan } from '../boot/load-plan.js';
 import { planImage } from '../boot/detect.js';
 import { createEngine, UnknownEngine } from '../engines/index.js';
 import { Machine } from '../vmm/machine.js';
-import { NativeCoreMissing, STOP_MECHANISMS, type StopMechanism } from '../vmm/native.js';
+import { engineCoreFor, NativeCoreMissing, STOP_MECHANISMS, type StopMechanism } from '../vmm/native.js';
 import { runMachine, type RunLimits, type RunResult } from '../vmm/run-loop.js';
 import { Reg } from '../vmm/registers.js';
 import { csEip } from '../util/hex.js';
@@ -164,7 +164,7 @@ export function prepareRun(
   const output = new ConsoleOutput(fd, fd !== serialFd, (error) => stopper.stop(outputFailure(error, outputName)));
   let machine: Machine;
   try {
-    machine = new Machine({ ramBytes, consoleOutput: output.push, translationBufferBytes, vmmRegion: engine.requires.vmmRegion, stopMechanism });
+    machine = new Machine({ ramBytes, consoleOutput: output.push, translationBufferBytes, engineCore: engineCoreFor(engine.requires), stopMechanism });
   } catch (error) {
     if (error instanceof NativeCoreMissing) throw new UserError(error.message);
     throw error;

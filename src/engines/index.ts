@@ -1,9 +1,10 @@
+import { BtEngine } from './bt/bt-engine.js';
 import { DirectEngine } from './direct.js';
 import type { Engine } from '../vmm/engine.js';
 import { TrapEngine } from './trap/trap-engine.js';
 
-const AVAILABLE = ['direct', 'trap'] as const;
-const PLANNED = ['bt', 'paravirt'];
+const AVAILABLE = ['direct', 'trap', 'bt'] as const;
+const PLANNED = ['paravirt'];
 
 export class UnknownEngine extends Error {}
 
@@ -13,6 +14,8 @@ export function createEngine(name: string): Engine {
       return new DirectEngine();
     case 'trap':
       return new TrapEngine();
+    case 'bt':
+      return new BtEngine();
     default:
       if (PLANNED.includes(name)) {
         throw new UnknownEngine(`engine '${name}' is not implemented yet; available: ${AVAILABLE.join(', ')}`);

@@ -26,6 +26,11 @@ export interface EngineRequirements {
    * VMM's own GDT, IDT, TSS and shadow page tables, out of the guest's reach.
    */
   readonly vmmRegion: boolean;
+  /**
+   * A translation cache in that region, and the native core that fills it (binary translation:
+   * guest kernel code runs translated, never in place).
+   */
+  readonly translationCache: boolean;
 }
 
 /**

@@ -10,6 +10,7 @@ export const ExitKind = {
   interruptWindow: 7,
   vmmHole: 8,
   debug: 9,
+  engineError: 10,
 } as const;
 
 export const InlineKind = {
@@ -75,7 +76,9 @@ export type Exit =
   /** Trap engine: the guest touched the VMM's linear hole. */
   | { kind: 'vmm-hole'; address: number; cs: number; eip: number }
   /** A debugger's breakpoint, watchpoint or step stopped the guest (before the next instruction). */
-  | { kind: 'debug'; reason: DebugStopKind; address: number; cs: number; eip: number };
+  | { kind: 'debug'; reason: DebugStopKind; address: number; cs: number; eip: number }
+  /** The engine core cannot go on (bt: an exception inside a rewritten sequence of the guest instruction at `address`). */
+  | { kind: 'engine-error'; vector: number; address: number; cs: number; eip: number };
 
 export type ExitReason = Exit['kind'] | 'io' | 'mmio' | 'cpuid';
 
@@ -117,6 +120,8 @@ export function decodeExit(kind: number, record: Uint32Array): Exit {
       if (!reason) throw new Error(`native core returned an unknown debug stop ${record[Field.debugReason]}`);
       return { kind: 'debug', reason, address: record[Field.debugAddress], cs, eip };
     }
+    case ExitKind.engineError:
+      return { kind: 'engine-error', vector: record[Field.vector], address: record[Field.address], cs, eip };
     default:
       throw new Error(`native core returned an unknown exit kind ${kind}`);
   }

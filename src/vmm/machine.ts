@@ -20,7 +20,7 @@ import { HostClock } from './host-clock.js';
 import * as layout from './layout.js';
 import type { InterruptController } from './platform-interfaces.js';
 import type { RunObserver } from './run-observer.js';
-import { nativeCore, type NativeVcpu, type StopMechanism } from './native.js';
+import { nativeCore, type EngineCoreKind, type NativeVcpu, type StopMechanism } from './native.js';
 
 export interface MachineConfig {
   ramBytes: number;
@@ -28,8 +28,11 @@ export interface MachineConfig {
   consoleOutput: (byte: number) => void;
   /** Size of the CPU's translated-code buffer in bytes (default: the engine's own). */
   translationBufferBytes?: number;
-  /** A VMM region above guest RAM, for the trap engine. */
-  vmmRegion?: boolean;
+  /**
+   * The engine core the vCPU is built with: 'trap' (a VMM region above guest RAM, shadow paging,
+   * the world switch) or 'bt' (the same, with a translation cache). None for the direct engine.
+   */
+  engineCore?: EngineCoreKind;
   /** How the running guest is stopped (see StopMechanism); exact by default. */
   stopMechanism?: StopMechanism;
 }
@@ -83,7 +86,7 @@ export class Machine {
   constructor(config: MachineConfig) {
     const { Vcpu, hostTscHz } = nativeCore();
     this.tscHz = hostTscHz();
-    this.vcpu = new Vcpu(config.ramBytes, config.translationBufferBytes, config.vmmRegion, config.stopMechanism ?? 'exact');
+    this.vcpu = new Vcpu(config.ramBytes, config.translationBufferBytes, config.engineCore ?? false, config.stopMechanism ?? 'exact');
     this.ram = new Uint8Array(this.vcpu.ram);
     this.record = new Uint32Array(this.vcpu.exitRecord);
     // A rising INTR asks the vCPU for an interrupt-window exit: the guest stops as soon as it

@@ -49,7 +49,7 @@ export interface NativeVcpu {
   readonly injectionDetail: string;
   close(): void;
 
-  /** The trap engine's core (a vCPU created with a VMM region); undefined otherwise. */
+  /** The trap engine's core (a vCPU created with a VMM region: the trap or bt core); undefined otherwise. */
   readonly trap: NativeTrapCore | undefined;
   /** Dirty-page logging through the shadow MMU (a vCPU with a VMM region). */
   setDirtyLogging(on: boolean): void;
@@ -118,11 +118,20 @@ export interface ShadowCounters {
   invlpgInCore: number;
 }
 
+/** The native engine core a vCPU is built with (native/src/engine-core.h). */
+export type EngineCoreKind = 'trap' | 'bt';
+
+/** The native core an engine needs, from what it declares. */
+export function engineCoreFor(requires: { vmmRegion: boolean; translationCache: boolean }): EngineCoreKind | undefined {
+  if (requires.translationCache) return 'bt';
+  return requires.vmmRegion ? 'trap' : undefined;
+}
+
 interface NativeModule {
-  /** translationBufferBytes: the size of the translated-code buffer (default 64 MiB);
-   *  withVmmRegion: the trap engine's VMM region above guest RAM. */
+  /** translationBufferBytes: the size of Unicorn's translated-code buffer (default 64 MiB);
+   *  engineCore: the trap or bt engine's core, with its VMM region above guest RAM (false: none). */
   /** exactStopOffset (tests): an offset to prove instead of the one found at start-up. */
-  Vcpu: new (ramBytes: number, translationBufferBytes?: number, withVmmRegion?: boolean, stopMechanism?: StopMechanism, exactStopOffset?: number) => NativeVcpu;
+  Vcpu: new (ramBytes: number, translationBufferBytes?: number, engineCore?: EngineCoreKind | false, stopMechanism?: StopMechanism, exactStopOffset?: number) => NativeVcpu;
   abiVersion: number;
   unicornVersion: string;
   /** The host TSC rate, which is the guest's too (Unicorn's RDTSC reads the host TSC). */
@@ -133,7 +142,7 @@ interface NativeModule {
   proveExactStops(offset: number): { proven: boolean; whyNot: string };
 }
 
-const EXPECTED_ABI_VERSION = 5;
+const EXPECTED_ABI_VERSION = 6;
 let loaded: NativeModule | undefined;
 
 export class NativeCoreMissing extends Error {}

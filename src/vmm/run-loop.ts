@@ -5,6 +5,7 @@ import { csEip } from '../util/hex.js';
 import { decodeExit, type Exit } from './exit-record.js';
 import type { Machine } from './machine.js';
 import { EFLAGS_IF } from '../x86/eflags.js';
+import { vectorName } from '../x86/vectors.js';
 import { Reg } from './registers.js';
 import { deliverExternalInterrupt, type DeliveryOutcome } from './event-delivery.js';
 import type { RunDebugger } from './run-debugger.js';
@@ -44,7 +45,7 @@ const YIELD_INTERVAL_NS = BigInt(TIMESLICE_MICROS * 1000);
  * gdbstub steps by default), and time stopped in the debugger is not guest time.
  */
 export async function runMachine(machine: Machine, engine: Engine, limits: RunLimits, debuggee?: RunDebugger): Promise<RunResult> {
-  const loopExits: Record<Exit['kind'], number> = {
+  const loopExits: Record<Exclude<Exit['kind'], 'engine-error'>, number> = {
     hlt: 0, exception: 0, timeslice: 0, stop: 0, 'unicorn-error': 0, 'interrupt-window': 0, 'vmm-hole': 0, debug: 0,
   };
   let injected = 0;
@@ -102,7 +103,7 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
     const runStarted = machine.clock.nowNs();
     const exit = decodeExit(machine.vcpu.run(machine.microsUntilNextEvent(TIMESLICE_MICROS)), record);
     machine.observer?.onExit(exit, machine.clock.nowNs() - runStarted);
-    loopExits[exit.kind]++;
+    if (exit.kind !== 'engine-error') loopExits[exit.kind]++;
     machine.inlineExitBudget = limits.maxExits - totalExits();
     switch (exit.kind) {
       case 'hlt':
@@ -139,6 +140,15 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
         break;
       case 'debug':
         debuggee?.stopped(exit);
+        break;
+      case 'engine-error':
+        outcome = {
+          kind: 'guest-crashed',
+          status: 4,
+          message:
+            `guest stopped at ${csEip(exit.cs, exit.eip)}: the ${engine.name} engine cannot deliver ${vectorName(exit.vector)} ` +
+            `raised inside its translation of the guest instruction block at 0x${exit.address.toString(16)}`,
+        };
         break;
       case 'timeslice':
       case 'stop':

@@ -27,7 +27,7 @@ it('reports exactly the pages written since the last read', async () => {
   execFileSync('nasm', ['-f', 'bin', '-o', join(dir, 'dirty.bin'), join(ROOT, 'test/engines/dirty.asm')]);
   const ramSize = 16 << 20;
   const plan = planImage(new Uint8Array(readFileSync(join(dir, 'dirty.bin'))), { ramSize, format: 'flat', flat: { loadAddress: 0x100000, bits: 32 } });
-  machine = new Machine({ ramBytes: ramSize, consoleOutput: () => {}, vmmRegion: true });
+  machine = new Machine({ ramBytes: ramSize, consoleOutput: () => {}, engineCore: 'trap' });
   machine.load(plan);
   const engine = new TrapEngine();
   await engine.prepare();

@@ -33,7 +33,23 @@ export interface TrapContext {
   cpu: VirtualCpu;
   report: EquivalenceReport;
   enter: (cs: number, eip: number, eflags: number, ss: number, esp: number) => void;
+  /** The EFLAGS the VMM keeps for itself while the guest kernel runs (native KernelRingFlags). */
+  kernelFlags: KernelRingFlags;
 }
+
+/**
+ * The trap engine runs the guest kernel with IOPL 0 and NT set (so CLI, STI and IRET trap); the
+ * bt engine, which translates IRET and PUSHF, with IOPL 1 (CLI, STI and POPF act on the real IF,
+ * which is the guest's). Mirrors native/src/trap-platform.h.
+ */
+export interface KernelRingFlags {
+  /** Bits that are never the guest's (hidden from what it reads, kept across an IRET). */
+  owned: number;
+  /** Bits set while the guest kernel runs. */
+  set: number;
+}
+export const TRAP_KERNEL_FLAGS: KernelRingFlags = { owned: EFLAGS_IOPL | EFLAGS_NT, set: EFLAGS_NT };
+export const BT_KERNEL_FLAGS: KernelRingFlags = { owned: EFLAGS_IOPL, set: 1 << 12 };
 
 export type EmulationResult =
   | { kind: 'emulated'; name: string; outcome: ExceptionOutcome }
@@ -41,7 +57,7 @@ export type EmulationResult =
   | { kind: 'fatal'; reason: string };
 
 const GENERAL = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'] as const;
-const GENERAL_IDS = [Reg.eax, Reg.ecx, Reg.edx, Reg.ebx, Reg.esp, Reg.ebp, Reg.esi, Reg.edi];
+export const GENERAL_IDS = [Reg.eax, Reg.ecx, Reg.edx, Reg.ebx, Reg.esp, Reg.ebp, Reg.esi, Reg.edi];
 const SEGMENT_IDS: Record<string, number> = { es: Reg.es, cs: Reg.cs, ss: Reg.ss, ds: Reg.ds, fs: Reg.fs, gs: Reg.gs };
 /** The CR0 bits LMSW loads (SDM Vol. 2 LMSW); it can set PE but not clear it. */
 const LMSW_BITS = CR0_PE | CR0_MP | CR0_EM | CR0_TS;
@@ -315,8 +331,11 @@ function writeControlRegister(ctx: TrapContext, index: number, value: number): s
   }
 }
 
-/** IRET, trapped through NT (SDM Vol. 2, IRET: protected-mode return, same or outer level). */
-function emulateIret(ctx: TrapContext, insn: DecodedX86): EmulationResult {
+/**
+ * IRET (SDM Vol. 2, IRET: protected-mode return, same or outer level): trapped through NT under
+ * the trap engine, a call into the VMM under bt.
+ */
+export function emulateIret(ctx: TrapContext, insn: DecodedX86): EmulationResult {
   const { vcpu } = ctx;
   const size = insn.prefixes.operandSize / 8;
   const ss = vcpu.readRegister(Reg.ss);
@@ -333,15 +352,15 @@ function emulateIret(ctx: TrapContext, insn: DecodedX86): EmulationResult {
   const cs = pop(1) & 0xffff;
   const popped = pop(2);
   const current = vcpu.readRegister(Reg.eflags);
-  // The guest kernel may change IF (the virtual IOPL is 0 and its CPL is 0); IOPL, VM and NT are
-  // the VMM's.
-  const keep = EFLAGS_IOPL | EFLAGS_VM | EFLAGS_NT | EFLAGS_RF;
+  // The guest kernel may change IF (the virtual IOPL is 0 and its CPL is 0); VM, RF and the flags
+  // the VMM owns (KernelRingFlags) stay.
+  const keep = ctx.kernelFlags.owned | EFLAGS_VM | EFLAGS_RF;
   const flags = ((current & keep) | (popped & ~keep & EFLAGS_DEFINED) | EFLAGS_FIXED) >>> 0;
   const targetRing = VirtualCpu.guestCpl(VirtualCpu.realSelector(cs));
   if (targetRing === 0) {
     vcpu.writeRegister(Reg.cs, VirtualCpu.realSelector(cs));
     vcpu.writeRegister(Reg.eip, eip);
-    vcpu.writeRegister(Reg.eflags, flags | EFLAGS_NT);
+    vcpu.writeRegister(Reg.eflags, flags | ctx.kernelFlags.set);
     vcpu.writeRegister(Reg.esp, (esp + 3 * size) >>> 0);
     return { kind: 'emulated', name: 'iret', outcome: resume };
   }
@@ -351,36 +370,36 @@ function emulateIret(ctx: TrapContext, insn: DecodedX86): EmulationResult {
   const userEsp = pop(3);
   const userSs = pop(4) & 0xffff;
   ctx.core.loadGdt(ctx.cpu.gdtr.base, ctx.cpu.gdtr.limit);
-  ctx.enter(withRpl(cs, 3), eip, flags & ~EFLAGS_NT, withRpl(userSs, 3), userEsp);
+  ctx.enter(withRpl(cs, 3), eip, flags & ~(ctx.kernelFlags.owned & ~EFLAGS_IOPL), withRpl(userSs, 3), userEsp);
   return { kind: 'emulated', name: 'iret', outcome: resume };
 }
 
-function registers(vcpu: NativeVcpu): (name: (typeof GENERAL)[number]) => number {
+export function registers(vcpu: NativeVcpu): (name: (typeof GENERAL)[number]) => number {
   return (name) => vcpu.readRegister(GENERAL_IDS[GENERAL.indexOf(name)]) >>> 0;
 }
 
-function memoryAddress(ctx: TrapContext, insn: DecodedX86): number {
+export function memoryAddress(ctx: TrapContext, insn: DecodedX86): number {
   const operand = insn.memory!;
   const segment = insn.prefixes.segment ?? operand.defaultSegment;
   const base = segmentBase(ctx, ctx.vcpu.readRegister(SEGMENT_IDS[segment]));
   return (base + effectiveAddress(operand, registers(ctx.vcpu))) >>> 0;
 }
 
-function readOperand16(ctx: TrapContext, insn: DecodedX86): number | undefined {
+export function readOperand16(ctx: TrapContext, insn: DecodedX86): number | undefined {
   if (!insn.memory) return ctx.vcpu.readRegister(GENERAL_IDS[insn.modrm!.rm]) & 0xffff;
   const raw = ctx.vcpu.readGuestLinear(memoryAddress(ctx, insn), 2);
   return raw ? raw[0] | (raw[1] << 8) : undefined;
 }
 
 /** The selector's descriptor in the guest's GDT; none for null and LDT selectors or an unreadable entry. */
-function guestDescriptor(vcpu: NativeVcpu, cpu: VirtualCpu, selector: number): SegmentDescriptor | undefined {
+export function guestDescriptor(vcpu: NativeVcpu, cpu: VirtualCpu, selector: number): SegmentDescriptor | undefined {
   if (isNullSelector(selector) || isLdtSelector(selector)) return undefined;
   const raw = vcpu.readGuestLinear((cpu.gdtr.base + descriptorOffset(selector)) >>> 0, DESCRIPTOR_SIZE);
   return raw ? decodeSegmentDescriptor(raw) : undefined;
 }
 
 /** A segment's base (the real GDT holds the same bases); null and LDT selectors count as 0. */
-function segmentBase(ctx: TrapContext, selector: number): number {
+export function segmentBase(ctx: TrapContext, selector: number): number {
   return guestDescriptor(ctx.vcpu, ctx.cpu, selector)?.base ?? 0;
 }
 

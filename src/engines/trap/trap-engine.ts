@@ -15,25 +15,27 @@ import { Reg } from '../../vmm/registers.js';
 import { CR0_PE } from '../../x86/control-registers.js';
 import { EFLAGS_IF, EFLAGS_IOPL, EFLAGS_NT, EFLAGS_RF, EFLAGS_TF, EFLAGS_VM } from '../../x86/eflags.js';
 import { Vector } from '../../x86/vectors.js';
-import type { Engine, EngineMachine, ExceptionExit, ExceptionOutcome } from '../../vmm/engine.js';
+import type { Engine, EngineMachine, EngineName, EngineRequirements, ExceptionExit, ExceptionOutcome } from '../../vmm/engine.js';
 import { reflectToGuest } from '../reflect.js';
 import { EquivalenceReport } from './equivalence-report.js';
-import { emulateHoleInstruction, emulatePrivileged, useGuestTss, type TrapContext } from './privileged.js';
+import { emulateHoleInstruction, emulatePrivileged, TRAP_KERNEL_FLAGS, useGuestTss, type KernelRingFlags, type TrapContext } from './privileged.js';
 import { VirtualCpu } from './virtual-cpu.js';
 
 
 export class TrapEngine implements Engine {
-  readonly name = 'trap' as const;
-  readonly description = 'guest kernel deprivileged to ring 1, privileged instructions trapped and emulated, shadow page tables';
-  readonly requires = { vmmRegion: true };
-  private readonly cpu = new VirtualCpu();
-  private readonly equivalence = new EquivalenceReport();
-  private deprivileged = false;
-  private readonly trapped: Record<string, number> = {};
-  private emulated = 0;
+  readonly name: EngineName = 'trap';
+  readonly description: string = 'guest kernel deprivileged to ring 1, privileged instructions trapped and emulated, shadow page tables';
+  readonly requires: EngineRequirements = { vmmRegion: true, translationCache: false };
+  /** The EFLAGS the guest kernel runs with (the native core is built with the same). */
+  protected readonly kernelFlags: KernelRingFlags = TRAP_KERNEL_FLAGS;
+  protected readonly cpu = new VirtualCpu();
+  protected readonly equivalence = new EquivalenceReport();
+  protected deprivileged = false;
+  protected readonly trapped: Record<string, number> = {};
+  protected emulated = 0;
   private decoder: Decoder | undefined;
   /** The native trap core, from the vCPU once the guest is deprivileged. */
-  private core: NativeTrapCore | undefined;
+  protected core: NativeTrapCore | undefined;
 
   async prepare(): Promise<void> {
     this.decoder = await Decoder.create();
@@ -68,8 +70,13 @@ export class TrapEngine implements Engine {
     this.deprivileged = true;
     // Sensitive instructions that do not trap are found by scanning each block the first time it
     // runs at guest ring 0 (the block hook hands its address over once: onNewBlock).
-    vcpu.setBlockDiscovery(true);
+    if (this.scansForDivergence) vcpu.setBlockDiscovery(true);
     return undefined;
+  }
+
+  /** Whether sensitive instructions that do not trap are looked for (they run as they are). */
+  protected get scansForDivergence(): boolean {
+    return true;
   }
 
   onNewBlock(linear: number, size: number, vcpu: NativeVcpu): void {
@@ -123,11 +130,11 @@ export class TrapEngine implements Engine {
     };
   }
 
-  private context(vcpu: NativeVcpu, machine: EngineMachine): TrapContext {
+  protected context(vcpu: NativeVcpu, machine: EngineMachine): TrapContext {
     const core = this.core;
     // Traps and hole accesses come only from a deprivileged guest, which has the core.
     if (!core) throw new Error('trap engine: a trap before the guest was deprivileged');
-    return { vcpu, core, machine, cpu: this.cpu, report: this.equivalence, enter: (...a) => core.enter(...a) };
+    return { vcpu, core, machine, cpu: this.cpu, report: this.equivalence, enter: (...a) => core.enter(...a), kernelFlags: this.kernelFlags };
   }
 
   guestRegister(id: number, vcpu: NativeVcpu): number | undefined {
@@ -138,9 +145,9 @@ export class TrapEngine implements Engine {
       case Reg.ss:
         return VirtualCpu.guestSelector(vcpu.readRegister(id));
       case Reg.eflags: {
-        // At guest ring 0 the VMM keeps NT set so that IRET traps (privileged.ts).
+        // At guest ring 0 the VMM keeps flags of its own (KernelRingFlags: NT so that IRET traps).
         const eflags = vcpu.readRegister(Reg.eflags);
-        return VirtualCpu.guestCpl(vcpu.readRegister(Reg.cs)) === 0 ? (eflags & ~EFLAGS_NT) >>> 0 : eflags;
+        return VirtualCpu.guestCpl(vcpu.readRegister(Reg.cs)) === 0 ? (eflags & ~this.kernelFlags.owned) >>> 0 : eflags;
       }
       case Reg.cr0: return cpu.cr0;
       case Reg.cr2: return cpu.cr2;

@@ -1,0 +1,326 @@
+#include "bt-core.h"
+
+#include <algorithm>
+
+#include "event-injection.h"
+#include "registers.h"
+#include "vmm-region.h"
+#include "x86.h"
+
+namespace vmm {
+namespace {
+
+// Guest kernel code, read through the guest's own page tables (as the CPU's fetch would).
+class GuestCode final : public CodeSource {
+ public:
+  GuestCode(GuestRam& ram, const PagingState& paging, uint64_t ram_bytes) : ram_(ram), paging_(paging), ram_bytes_(ram_bytes) {}
+  uint32_t read(uint32_t linear, uint8_t* out, uint32_t length) override {
+    uint32_t done = 0;
+    while (done < length) {
+      uint32_t at = linear + done;
+      Translation t = walk_guest_page_tables(ram_, paging_, at, 0);
+      if (!t.ok || t.physical >= ram_bytes_) break;
+      uint32_t chunk = std::min(length - done, kPageSize - (at & (kPageSize - 1)));
+      if (t.physical + chunk > ram_bytes_) break;
+      std::copy(ram_.at(t.physical), ram_.at(t.physical) + chunk, out + done);
+      done += chunk;
+    }
+    return done;
+  }
+
+ private:
+  GuestRam& ram_;
+  const PagingState& paging_;
+  uint64_t ram_bytes_;
+};
+
+// The longest translation of one block (TranslatorLimits below, with every instruction's worst
+// case and the exit stubs).
+constexpr uint32_t kMaxBlockBytes = 4096;
+
+}  // namespace
+
+std::unique_ptr<BtCore> BtCore::create(VcpuServices& vcpu, uc_engine* uc, GuestRam ram, uint64_t ram_bytes,
+                                       uint64_t region_physical, uc_err* err) {
+  std::unique_ptr<TrapPlatform> platform = TrapPlatform::create(uc, ram, ram_bytes, region_physical, kBtKernelFlags, err);
+  if (!platform) return nullptr;
+  std::unique_ptr<BtCore> core(new BtCore(vcpu, uc, std::move(platform), ram, ram_bytes));
+  if (!core->translator_.ok()) {
+    *err = UC_ERR_NOMEM;
+    return nullptr;
+  }
+  return core;
+}
+
+BtCore::BtCore(VcpuServices& vcpu, uc_engine* uc, std::unique_ptr<TrapPlatform> platform, GuestRam ram, uint64_t ram_bytes)
+    : TrapCore(vcpu, uc, std::move(platform)), ram_(ram), ram_pages_(ram_bytes >> 12) {
+  uint8_t* host = platform_->map_translation_cache();
+  cache_ = std::make_unique<TranslationCache>(host, kTcLinear, kTcBytes);
+  platform_->mmu().set_code_watcher(this);
+}
+
+void BtCore::configured() { want_block_events(true); }
+
+uint32_t BtCore::reg(uint32_t id) {
+  uint64_t value = 0;
+  read_register(uc_, id, &value);
+  return static_cast<uint32_t>(value);
+}
+
+void BtCore::set_reg(uint32_t id, uint32_t value) { write_register(uc_, id, value); }
+
+bool BtCore::code_segment_flat() {
+  SegmentDescriptor code{};
+  if (!vcpu_.injector().segment_descriptor(reg(kRegCs), &code)) return false;
+  return code.base == 0 && code.big;
+}
+
+CachedBlock* BtCore::lookup_or_translate(uint32_t guest) {
+  uint32_t tc = cache_->find(guest);
+  if (tc) return cache_->block_at(tc);
+  return translate(guest, false);
+}
+
+CachedBlock* BtCore::translate(uint32_t guest, bool single_instruction) {
+  if (!code_segment_flat()) return nullptr;
+  if (!cache_->has_room(kMaxBlockBytes)) cache_->flush();
+  const PagingState& paging = platform_->guest_paging();
+  GuestCode source(ram_, paging, ram_pages_ << 12);
+  TranslatorLimits limits;
+  limits.single_instruction = single_instruction;
+  BlockTranslation t = translator_.translate(source, *cache_, guest, cache_->cursor(), limits);
+  if (t.empty()) return nullptr;
+  // The frames the block's bytes came from: write-protected, so that a write makes it go.
+  std::vector<uint32_t> frames, pages;
+  for (uint64_t page = guest & ~uint64_t{kPageSize - 1}; page < t.guest_end; page += kPageSize) {
+    Translation walk = walk_guest_page_tables(ram_, paging, static_cast<uint32_t>(page), 0);
+    if (!walk.ok || (walk.physical >> 12) >= ram_pages_) return nullptr;
+    frames.push_back(static_cast<uint32_t>(walk.physical >> 12));
+    pages.push_back(static_cast<uint32_t>(page));
+  }
+  for (int kind = 0; kind < static_cast<int>(Rewrite::kCount); kind++) bt_.rewrites[kind] += t.rewrites[kind];
+  if (!single_instruction) {
+    for (size_t i = 0; i < frames.size(); i++) {
+      platform_->mmu().protect_code_frame(frames[i]);
+      page_frames_[pages[i]] = frames[i];
+    }
+  }
+  CachedBlock& block = cache_->install(std::move(t), single_instruction ? std::vector<uint32_t>{} : frames,
+                                       single_instruction ? std::vector<uint32_t>{} : pages);
+  // A block made to run one instruction once is not found again.
+  if (single_instruction) cache_->invalidate(block);
+  return &block;
+}
+
+bool BtCore::on_block(uint64_t address, uint32_t size) {
+  refresh_gdt_when_due();
+  if (!active() || address >= kHoleLinear) return false;
+  // Guest user code runs in place, at its own privilege (ring 3).
+  if ((reg(kRegCs) & 3) != kGuestKernelRing) return false;
+  uint32_t linear = static_cast<uint32_t>(address);
+  if (linear == in_place_at_) {
+    in_place_at_ = kNone;
+    bt_.ran_in_place++;
+    return false;
+  }
+  CachedBlock* block = nullptr;
+  if (linear == single_at_) {
+    single_at_ = kNone;
+    block = translate(linear, true);
+    bt_.single_steps++;
+  } else {
+    block = lookup_or_translate(linear);
+  }
+  if (!block) {
+    bt_.ran_in_place++;
+    return false;
+  }
+  drop_stale_translations();
+  // Unicorn leaves this block before it runs and resumes at the new EIP.
+  set_reg(kRegEip, block->tc_start);
+  bt_.redirects++;
+  return true;
+}
+
+ExitKind BtCore::on_exception(uint32_t vector, bool software_interrupt) {
+  if (!active()) return kExitException;
+  uint32_t eip = reg(kRegEip);
+  bool in_cache = cache_->contains(eip);
+  if (in_cache && vector == kUd && !software_interrupt) {
+    if (const Callout* callout = cache_->callout_at(eip)) return handle_callout(*callout);
+  }
+  if (vector == kPf && !software_interrupt) {
+    faulting_tc_ = in_cache ? eip : kNone;
+    faulting_block_written_ = false;
+    ExitKind outcome = handle_shadow_fault();
+    faulting_tc_ = kNone;
+    if (outcome == kResumeGuest) {
+      uint32_t guest = 0;
+      bool precise = false;
+      // The write changed the block it is in: the instruction runs once alone (its page left
+      // writable), and what follows it is translated from the new bytes (SDM Vol. 3 §8.1.3).
+      if (faulting_block_written_ && cache_->guest_point(eip, &guest, &precise) && precise) {
+        set_reg(kRegEip, guest);
+        single_at_ = guest;
+      }
+      if (in_cache) drop_stale_translations();
+      return kResumeGuest;
+    }
+    if (in_cache && !to_guest_eip(eip)) {
+      vcpu_.exit_record()[kFieldVector] = vector;
+      return kExitEngineError;
+    }
+    return outcome;
+  }
+  if (in_cache && !to_guest_eip(eip)) {
+    vcpu_.exit_record()[kFieldVector] = vector;
+    return kExitEngineError;
+  }
+  return TrapCore::on_exception(vector, software_interrupt);
+}
+
+bool BtCore::to_guest_eip(uint32_t tc) {
+  uint32_t guest = 0;
+  bool precise = false;
+  if (!cache_->guest_point(tc, &guest, &precise) || !precise) {
+    CachedBlock* block = cache_->block_at(tc);
+    vcpu_.exit_record()[kFieldAddress] = block ? block->guest_start : 0;
+    return false;
+  }
+  set_reg(kRegEip, guest);
+  return true;
+}
+
+ExitKind BtCore::handle_callout(const Callout& callout) {
+  switch (callout.kind) {
+    case CalloutKind::kEmulate: {
+      // TypeScript emulates the instruction at its guest address, as it does a trapped one.
+      bt_.emulate_calls++;
+      set_reg(kRegEip, callout.guest_eip);
+      uint32_t* record = vcpu_.exit_record();
+      record[kFieldVector] = kGp;
+      record[kFieldErrorCode] = 0;
+      return kExitException;
+    }
+    case CalloutKind::kDirectExit: {
+      bt_.exit_calls++;
+      CachedBlock* target = lookup_or_translate(callout.guest_eip);
+      if (!target) {
+        set_reg(kRegEip, callout.guest_eip);
+        in_place_at_ = callout.guest_eip;
+        return kResumeGuest;
+      }
+      CachedBlock* from = callout.site ? cache_->block_at(callout.site) : nullptr;
+      if (from && from->live) cache_->chain(callout.site, *target);
+      drop_stale_translations();
+      set_reg(kRegEip, target->tc_start);
+      return kResumeGuest;
+    }
+    case CalloutKind::kIndirectMiss: {
+      // The dispatch state comes off the stack: [esp] target, [esp+4] flags, [esp+8] eax.
+      bt_.miss_calls++;
+      SegmentDescriptor stack{};
+      if (!vcpu_.injector().segment_descriptor(reg(kRegSs), &stack)) stack.base = 0;
+      uint32_t esp = reg(kRegEsp);
+      uint32_t state[3] = {};
+      if (!vcpu_.injector().read_guest_linear(stack.base + esp, state, sizeof state)) {
+        vcpu_.exit_record()[kFieldVector] = kPf;
+        vcpu_.exit_record()[kFieldAddress] = 0;
+        return kExitEngineError;
+      }
+      uint32_t target_eip = state[0];
+      set_reg(kRegEflags, state[1]);
+      set_reg(kRegEax, state[2]);
+      set_reg(kRegEsp, esp + 12);
+      CachedBlock* target = lookup_or_translate(target_eip);
+      if (!target) {
+        set_reg(kRegEip, target_eip);
+        in_place_at_ = target_eip;
+        return kResumeGuest;
+      }
+      cache_->fill_lookup(target_eip, *target);
+      drop_stale_translations();
+      set_reg(kRegEip, target->tc_start);
+      return kResumeGuest;
+    }
+  }
+  return kExitException;
+}
+
+void BtCore::drop_stale_translations() {
+  for (const auto& [start, end] : cache_->take_stale_ranges()) uc_ctl_remove_cache(uc_, start, end);
+}
+
+bool BtCore::stop_allowed_at(uint64_t linear) {
+  if (!cache_->contains(static_cast<uint32_t>(linear))) return true;
+  uint32_t guest = 0;
+  bool precise = false;
+  return cache_->guest_point(static_cast<uint32_t>(linear), &guest, &precise) && precise;
+}
+
+void BtCore::before_exit() {
+  uint32_t eip = reg(kRegEip);
+  if (cache_->contains(eip)) to_guest_eip(eip);
+}
+
+void BtCore::guest_code_changed() {
+  cache_->flush();
+  page_frames_.clear();
+  if (active() && (reg(kRegCs) & 3) == kGuestKernelRing) drop_stale_translations();
+}
+
+void BtCore::code_frame_written(uint32_t frame, uint32_t linear) {
+  for (CachedBlock* block : cache_->blocks_from_frame(frame)) {
+    if (faulting_tc_ >= block->tc_start && faulting_tc_ < block->tc_end) faulting_block_written_ = true;
+    cache_->invalidate(*block);
+  }
+  bt_.code_writes++;
+}
+
+void BtCore::check_page(uint32_t page) {
+  auto it = page_frames_.find(page);
+  if (it == page_frames_.end()) return;
+  Translation walk = walk_guest_page_tables(ram_, platform_->guest_paging(), page, 0);
+  if (walk.ok && (walk.physical >> 12) == it->second) return;
+  for (CachedBlock* block : cache_->blocks_on_page(page)) cache_->invalidate(*block);
+  page_frames_.erase(it);
+  bt_.remaps++;
+}
+
+void BtCore::mappings_changed(uint32_t linear, bool all) {
+  if (!all) {
+    check_page(linear & ~(kPageSize - 1));
+    return;
+  }
+  std::vector<uint32_t> pages;
+  pages.reserve(page_frames_.size());
+  for (const auto& [page, frame] : page_frames_) pages.push_back(page);
+  for (uint32_t page : pages) check_page(page);
+}
+
+std::vector<EngineCounter> BtCore::counters() const {
+  std::vector<EngineCounter> out = TrapCore::counters();
+  const CacheCounters& c = cache_->counters();
+  out.push_back({"btBlocksTranslated", c.blocks_translated});
+  out.push_back({"btCacheBytes", cache_->bytes_in_use()});
+  out.push_back({"btFlushes", c.flushes});
+  out.push_back({"btChainLinks", c.chain_links});
+  out.push_back({"btChainUnlinks", c.chain_unlinks});
+  out.push_back({"btLookupFills", c.lookup_fills});
+  out.push_back({"btInvalidatedBlocks", c.invalidated_blocks});
+  out.push_back({"btRedirects", bt_.redirects});
+  out.push_back({"btRanInPlace", bt_.ran_in_place});
+  out.push_back({"btExitCalls", bt_.exit_calls});
+  out.push_back({"btMissCalls", bt_.miss_calls});
+  out.push_back({"btEmulateCalls", bt_.emulate_calls});
+  out.push_back({"btCodeWrites", bt_.code_writes});
+  out.push_back({"btRemaps", bt_.remaps});
+  out.push_back({"btSingleSteps", bt_.single_steps});
+  static const char* const kRewriteCounters[] = {"btIdent", "btTrapping", "btJump", "btBranch", "btCall", "btCallIndirect",
+                                                 "btJumpIndirect", "btReturn", "btPushf", "btVmmCall"};
+  static_assert(sizeof kRewriteCounters / sizeof kRewriteCounters[0] == static_cast<size_t>(Rewrite::kCount), "one name per rewrite");
+  for (int kind = 0; kind < static_cast<int>(Rewrite::kCount); kind++) out.push_back({kRewriteCounters[kind], bt_.rewrites[kind]});
+  return out;
+}
+
+}  // namespace vmm

@@ -1,0 +1,82 @@
+// The bt engine's native core (docs/bt-engine.md): binary translation of the guest kernel, after
+// VMware Workstation (Bugnion et al., TOCS 2012). The guest is deprivileged as under the trap
+// engine, on whose core this builds (trap-core.h: shadow paging, the VMM region, the world
+// switch, the emulation of what traps), but its kernel code never runs in place: each block the
+// guest kernel reaches is translated (bt-translator.h) into the translation cache
+// (translation-cache.h) in the hole, and runs from there. Guest user code runs in place, as in
+// VMware's design. Everything per block and per lookup miss happens here, without TypeScript;
+// the sensitive instructions the translator turns into calls into the VMM reach TypeScript as a
+// #GP at the guest instruction (src/engines/bt), which emulates them.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "bt-translator.h"
+#include "trap-core.h"
+#include "translation-cache.h"
+
+namespace vmm {
+
+struct BtCounters {
+  uint64_t redirects = 0;         // guest kernel reached a guest address: sent to its translation
+  uint64_t ran_in_place = 0;      // kernel blocks that could not be translated (unmapped, 16-bit code)
+  uint64_t exit_calls = 0;        // a direct jump's first run: translate or find the target, chain it
+  uint64_t miss_calls = 0;        // the indirect lookup missed
+  uint64_t emulate_calls = 0;     // sensitive instructions handed to the VMM
+  uint64_t code_writes = 0;       // writes to translated code (invalidations by cause)
+  uint64_t remaps = 0;            // translated code whose mapping changed
+  uint64_t single_steps = 0;      // instructions run alone after they wrote their own block
+  uint64_t rewrites[static_cast<int>(Rewrite::kCount)] = {};
+};
+
+class BtCore final : public TrapCore, private CodeWatcher {
+ public:
+  static std::unique_ptr<BtCore> create(VcpuServices& vcpu, uc_engine* uc, GuestRam ram, uint64_t ram_bytes,
+                                        uint64_t region_physical, uc_err* err);
+
+  ExitKind on_exception(uint32_t vector, bool software_interrupt) override;
+  bool keeps_block_events() const override { return true; }
+  bool on_block(uint64_t address, uint32_t size) override;
+  // IRET is translated: nothing to arrange after a delivery (the trap engine sets NT here).
+  void after_event_delivered() override {}
+  bool stop_allowed_at(uint64_t linear) override;
+  void before_exit() override;
+  void guest_code_changed() override;
+  std::vector<EngineCounter> counters() const override;
+
+ private:
+  BtCore(VcpuServices& vcpu, uc_engine* uc, std::unique_ptr<TrapPlatform> platform, GuestRam ram, uint64_t ram_bytes);
+  void configured() override;
+  // CodeWatcher
+  void code_frame_written(uint32_t frame, uint32_t linear) override;
+  void mappings_changed(uint32_t linear, bool all) override;
+
+  CachedBlock* lookup_or_translate(uint32_t guest);
+  CachedBlock* translate(uint32_t guest, bool single_instruction);
+  ExitKind handle_callout(const Callout& callout);
+  // EIP moves from a cache address to the guest address it stands for; false if none does.
+  bool to_guest_eip(uint32_t tc);
+  // Rewritten cache bytes are dropped from Unicorn's translations (at the guest kernel's ring,
+  // where the cache is mapped for Unicorn's lookup of it).
+  void drop_stale_translations();
+  bool code_segment_flat();
+  uint32_t reg(uint32_t id);
+  void set_reg(uint32_t id, uint32_t value);
+  void check_page(uint32_t page);
+
+  static constexpr uint32_t kNone = ~0u;
+  GuestRam ram_;
+  uint64_t ram_pages_;
+  Translator translator_;
+  std::unique_ptr<TranslationCache> cache_;
+  std::unordered_map<uint32_t, uint32_t> page_frames_;  // linear page -> frame, as translated
+  uint32_t in_place_at_ = kNone;  // the next kernel block here runs in place (it cannot be translated)
+  uint32_t single_at_ = kNone;    // the next kernel block here is one instruction, unprotected
+  uint32_t faulting_tc_ = kNone;  // the cache address of the write being handled
+  bool faulting_block_written_ = false;
+  BtCounters bt_;
+};
+
+}  // namespace vmm

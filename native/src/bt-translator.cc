@@ -1,0 +1,427 @@
+#include "bt-translator.h"
+
+#include <capstone/capstone.h>
+
+#include <cstring>
+
+#include "x86.h"
+
+namespace vmm {
+namespace {
+
+// Legacy prefixes (SDM Vol. 2 §2.1.1).
+bool is_prefix(uint8_t b) {
+  switch (b) {
+    case 0xF0: case 0xF2: case 0xF3: case 0x2E: case 0x36: case 0x3E: case 0x26: case 0x64: case 0x65: case 0x66: case 0x67:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// One decoded guest instruction, as far as the translator looks at it.
+struct GuestInsn {
+  uint32_t pc = 0;
+  uint8_t bytes[kMaxInstructionLength] = {};
+  uint32_t length = 0;
+  uint32_t prefixes = 0;  // bytes of legacy prefixes
+  bool operand16 = false;
+  bool address16 = false;
+  uint8_t op = 0;       // the opcode byte after the prefixes
+  uint8_t op2 = 0;      // the second byte when op is 0x0F
+  uint8_t modrm = 0;    // the byte after the opcode (one-byte opcodes) or after 0F xx
+  uint32_t next() const { return pc + length; }
+  uint32_t reg() const { return (modrm >> 3) & 7; }
+  uint32_t mod() const { return modrm >> 6; }
+  int32_t rel8() const { return static_cast<int8_t>(bytes[length - 1]); }
+  int32_t rel32() const {
+    int32_t v;
+    std::memcpy(&v, bytes + length - 4, 4);
+    return v;
+  }
+};
+
+class Emitter {
+ public:
+  explicit Emitter(uint32_t base, std::vector<uint8_t>& out) : base_(base), out_(out) {}
+  uint32_t here() const { return base_ + static_cast<uint32_t>(out_.size()); }
+  void u8(uint8_t b) { out_.push_back(b); }
+  void raw(std::initializer_list<uint8_t> bytes) { out_.insert(out_.end(), bytes); }
+  void raw(const uint8_t* bytes, uint32_t n) { out_.insert(out_.end(), bytes, bytes + n); }
+  void u32(uint32_t v) {
+    for (int i = 0; i < 4; i++) out_.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  }
+  void patch32(uint32_t at, uint32_t v) { std::memcpy(out_.data() + (at - base_), &v, 4); }
+
+ private:
+  uint32_t base_;
+  std::vector<uint8_t>& out_;
+};
+
+// x86 bytes the translator emits (SDM Vol. 2 opcode maps).
+constexpr uint8_t kXchgEaxTop[] = {0x87, 0x04, 0x24};          // xchg [esp], eax
+constexpr uint8_t kPushTop[] = {0xFF, 0x34, 0x24};             // push dword [esp]
+constexpr uint8_t kLeaEaxMinusIoplOne[] = {0x8D, 0x80, 0x00, 0xF0, 0xFF, 0xFF};  // lea eax, [eax - 0x1000]
+constexpr uint8_t kUd2[] = {0x0F, 0x0B};
+constexpr uint8_t kPushfd = 0x9C;
+constexpr uint8_t kPushEax = 0x50;
+constexpr uint8_t kJmpRel32 = 0xE9;
+constexpr uint8_t kPushImm32 = 0x68;
+
+enum class Kind { kIdent, kIdentEnd, kTrapping, kJump, kJcc, kLoop, kCall, kCallIndirect, kJumpIndirect, kReturn, kReturnImm, kPushf, kEmulate };
+
+Kind classify(const GuestInsn& i) {
+  const uint8_t op = i.op;
+  // Near control flow with a 16-bit operand size truncates EIP to 16 bits: the VMM's business.
+  bool near_branch = op == 0xE8 || op == 0xE9 || op == 0xEB || (op >= 0x70 && op <= 0x7F) || op == 0xC3 || op == 0xC2 ||
+                     (op >= 0xE0 && op <= 0xE3) || (op == 0x0F && i.op2 >= 0x80 && i.op2 <= 0x8F) ||
+                     (op == 0xFF && (i.reg() == 2 || i.reg() == 4));
+  if (near_branch && i.operand16) return Kind::kEmulate;
+  switch (op) {
+    case 0xEB: case 0xE9: return Kind::kJump;
+    case 0xE8: return Kind::kCall;
+    case 0xE0: case 0xE1: case 0xE2: case 0xE3: return Kind::kLoop;
+    case 0xC3: return Kind::kReturn;
+    case 0xC2: return Kind::kReturnImm;
+    case 0xCF: return Kind::kEmulate;                     // IRET
+    case 0x9A: return Kind::kEmulate;                     // CALL ptr16:32 (pushes a return address)
+    case 0x9C: return i.operand16 ? Kind::kEmulate : Kind::kPushf;
+    case 0x0E: case 0x16: return Kind::kEmulate;          // PUSH CS, PUSH SS: RPL 1 at ring 1
+    case 0x8C: return (i.reg() == 1 || i.reg() == 2) ? Kind::kEmulate : Kind::kIdent;  // MOV r/m, CS/SS
+    case 0x8E: return i.reg() == 2 ? Kind::kTrapping : Kind::kIdent;  // MOV SS, r/m
+    case 0x17: return Kind::kTrapping;                    // POP SS
+    case 0xF4: return Kind::kTrapping;                    // HLT
+    case 0xCC: case 0xCD: case 0xCE: case 0xF1:           // INT3, INT n, INTO, INT1
+    case 0xEA: case 0xCA: case 0xCB:                      // far JMP and RET: out to a guest address
+      return Kind::kIdentEnd;
+    case 0xFF:
+      switch (i.reg()) {
+        case 2: return Kind::kCallIndirect;
+        case 3: return Kind::kEmulate;                    // CALL m16:32
+        case 4: return Kind::kJumpIndirect;
+        case 5: return Kind::kIdentEnd;                   // JMP m16:32
+        default: return Kind::kIdent;
+      }
+    case 0x0F:
+      if (i.op2 >= 0x80 && i.op2 <= 0x8F) return Kind::kJcc;
+      switch (i.op2) {
+        case 0x00:  // SLDT, STR, VERR, VERW show ring 1; LLDT, LTR trap
+          if (i.reg() == 2 || i.reg() == 3) return Kind::kTrapping;
+          if (i.reg() <= 1 || i.reg() == 4 || i.reg() == 5) return Kind::kEmulate;
+          return Kind::kIdentEnd;
+        case 0x01:
+          if (i.mod() != 3 && (i.reg() == 0 || i.reg() == 1)) return Kind::kEmulate;  // SGDT, SIDT
+          if (i.reg() == 4) return Kind::kEmulate;                                      // SMSW
+          return Kind::kTrapping;  // LGDT, LIDT, LMSW, INVLPG, and the 0F 01 register forms
+        case 0x02: case 0x03: return Kind::kEmulate;     // LAR, LSL: the descriptor's DPL and cut limit
+        case 0x06: case 0x08: case 0x09:                  // CLTS, INVD, WBINVD
+        case 0x20: case 0x21: case 0x22: case 0x23:       // MOV to/from CRn, DRn
+        case 0x30: case 0x32: case 0x33:                  // WRMSR, RDMSR, RDPMC
+        case 0x05: case 0x07: case 0xAA:                  // SYSCALL, SYSRET, RSM
+          return Kind::kTrapping;
+        case 0x34: case 0x35:  // SYSENTER, SYSEXIT: Unicorn's own only moves EIP (from a stale value)
+          return Kind::kEmulate;
+        case 0x0B: case 0xB9: case 0xFF:                  // UD2, UD1, UD0
+          return Kind::kIdentEnd;
+        default:
+          return Kind::kIdent;
+      }
+    default:
+      if (op >= 0x70 && op <= 0x7F) return Kind::kJcc;
+      return Kind::kIdent;
+  }
+}
+
+Rewrite rewrite_of(Kind kind) {
+  switch (kind) {
+    case Kind::kIdent: case Kind::kIdentEnd: return Rewrite::kIdent;
+    case Kind::kTrapping: return Rewrite::kTrapping;
+    case Kind::kJump: return Rewrite::kJump;
+    case Kind::kJcc: case Kind::kLoop: return Rewrite::kBranch;
+    case Kind::kCall: return Rewrite::kCall;
+    case Kind::kCallIndirect: return Rewrite::kCallIndirect;
+    case Kind::kJumpIndirect: return Rewrite::kJumpIndirect;
+    case Kind::kReturn: case Kind::kReturnImm: return Rewrite::kReturn;
+    case Kind::kPushf: return Rewrite::kPushf;
+    case Kind::kEmulate: return Rewrite::kEmulate;
+  }
+  return Rewrite::kIdent;
+}
+
+}  // namespace
+
+const char* rewrite_name(Rewrite kind) {
+  switch (kind) {
+    case Rewrite::kIdent: return "ident";
+    case Rewrite::kTrapping: return "trapping";
+    case Rewrite::kJump: return "jmp";
+    case Rewrite::kBranch: return "jcc";
+    case Rewrite::kCall: return "call";
+    case Rewrite::kCallIndirect: return "call-indirect";
+    case Rewrite::kJumpIndirect: return "jmp-indirect";
+    case Rewrite::kReturn: return "ret";
+    case Rewrite::kPushf: return "pushf";
+    case Rewrite::kEmulate: return "vmm-call";
+    case Rewrite::kCount: break;
+  }
+  return "?";
+}
+
+int32_t rel32_to(uint32_t site, uint32_t target) { return static_cast<int32_t>(target - (site + 4)); }
+
+Translator::Translator() {
+  csh handle = 0;
+  if (cs_open(CS_ARCH_X86, CS_MODE_32, &handle) != CS_ERR_OK) return;
+  handle_ = handle;
+  insn_ = cs_malloc(handle);
+}
+
+Translator::~Translator() {
+  if (insn_) cs_free(static_cast<cs_insn*>(insn_), 1);
+  if (handle_) {
+    csh handle = handle_;
+    cs_close(&handle);
+  }
+}
+
+BlockTranslation Translator::translate(CodeSource& source, const TranslationTargets& targets, uint32_t guest, uint32_t tc_start,
+                                  const TranslatorLimits& limits) {
+  BlockTranslation t;
+  t.guest_start = guest;
+  Emitter e(tc_start, t.code);
+  struct PendingExit {
+    uint32_t site;
+    uint32_t target;
+  };
+  std::vector<PendingExit> exits;
+  // A direct jump (opcode bytes already emitted) to the translation of `target`: straight there
+  // when it exists (a chain link), else through an exit stub emitted after the block.
+  auto direct = [&](uint32_t target) {
+    uint32_t site = e.here();
+    e.u32(0);
+    exits.push_back({site, target});
+  };
+  auto precise = [&](uint32_t guest_eip) { t.boundaries.push_back({e.here(), guest_eip, true}); };
+  auto inside = [&](uint32_t guest_eip) { t.boundaries.push_back({e.here(), guest_eip, false}); };
+  auto jmp_dispatch = [&] {
+    e.u8(kJmpRel32);
+    uint32_t site = e.here();
+    e.u32(static_cast<uint32_t>(rel32_to(site, targets.dispatch)));
+  };
+
+  uint32_t pc = guest;
+  uint32_t first_page = guest & ~(kPageSize - 1);
+  bool ended = false;  // the last instruction transferred control: no fall-through jump
+  cs_insn* insn = static_cast<cs_insn*>(insn_);
+  while (true) {
+    if (t.instructions > 0 &&
+        (t.instructions >= limits.max_instructions || t.code.size() >= limits.max_code_bytes ||
+         (pc & ~(kPageSize - 1)) != first_page || limits.single_instruction)) {
+      break;
+    }
+    GuestInsn i;
+    i.pc = pc;
+    uint32_t available = source.read(pc, i.bytes, kMaxInstructionLength);
+    if (available == 0) break;
+    const uint8_t* code = i.bytes;
+    size_t size = available;
+    uint64_t address = pc;
+    if (!handle_ || !cs_disasm_iter(handle_, &code, &size, &address, insn)) break;
+    i.length = insn->size;
+    while (i.prefixes < i.length && is_prefix(i.bytes[i.prefixes])) {
+      if (i.bytes[i.prefixes] == 0x66) i.operand16 = true;
+      if (i.bytes[i.prefixes] == 0x67) i.address16 = true;
+      i.prefixes++;
+    }
+    if (i.prefixes >= i.length) break;
+    i.op = i.bytes[i.prefixes];
+    uint32_t modrm_at = i.prefixes + 1;
+    if (i.op == 0x0F && i.prefixes + 1 < i.length) {
+      i.op2 = i.bytes[i.prefixes + 1];
+      modrm_at++;
+    }
+    if (modrm_at < i.length) i.modrm = i.bytes[modrm_at];
+
+    Kind kind = classify(i);
+    t.rewrites[static_cast<int>(rewrite_of(kind))]++;
+    t.instructions++;
+    pc = i.next();
+    switch (kind) {
+      case Kind::kIdent:
+        precise(i.pc);
+        e.raw(i.bytes, i.length);
+        break;
+      case Kind::kIdentEnd:
+      case Kind::kTrapping:
+        // Copied; it traps or leaves for a guest address. What follows it starts a new block
+        // (where the VMM resumes the guest after emulating it).
+        precise(i.pc);
+        e.raw(i.bytes, i.length);
+        precise(pc);
+        e.u8(kJmpRel32);
+        direct(pc);
+        ended = true;
+        break;
+      case Kind::kJump: {
+        uint32_t target = i.next() + (i.op == 0xEB ? i.rel8() : i.rel32());
+        precise(i.pc);
+        e.u8(kJmpRel32);
+        direct(target);
+        ended = true;
+        break;
+      }
+      case Kind::kJcc: {
+        // Branch hints (2E, 3E) are dropped: only the condition and the target matter.
+        uint8_t condition = (i.op == 0x0F ? i.op2 : i.op) & 0xF;
+        uint32_t target = i.next() + (i.op == 0x0F ? i.rel32() : i.rel8());
+        precise(i.pc);
+        e.raw({0x0F, static_cast<uint8_t>(0x80 | condition)});
+        direct(target);
+        precise(pc);
+        e.u8(kJmpRel32);
+        direct(pc);
+        ended = true;
+        break;
+      }
+      case Kind::kLoop: {
+        // LOOP, LOOPE, LOOPNE and JECXZ have only an 8-bit form: over two jumps of our own.
+        uint32_t target = i.next() + i.rel8();
+        precise(i.pc);
+        if (i.address16) e.u8(0x67);
+        e.raw({i.op, 0x02});        // taken: to the first jump below
+        precise(pc);
+        e.raw({0xEB, 0x05});        // not taken: over it
+        precise(target);
+        e.u8(kJmpRel32);
+        direct(target);
+        precise(pc);
+        e.u8(kJmpRel32);
+        direct(pc);
+        ended = true;
+        break;
+      }
+      case Kind::kCall: {
+        // The guest's own return address is pushed: a guest never sees a cache address.
+        uint32_t target = i.next() + i.rel32();
+        precise(i.pc);
+        e.u8(kPushImm32);
+        e.u32(pc);
+        precise(target);
+        e.u8(kJmpRel32);
+        direct(target);
+        ended = true;
+        break;
+      }
+      case Kind::kCallIndirect:
+      case Kind::kJumpIndirect: {
+        // PUSH r/m (FF /6) evaluates the same operand as CALL/JMP r/m (FF /2, /4), with ESP as it
+        // was before the push (SDM Vol. 2 PUSH): the target lands on the stack.
+        precise(i.pc);
+        uint32_t modrm_offset = i.prefixes + 1;
+        uint8_t push[kMaxInstructionLength];
+        std::memcpy(push, i.bytes, i.length);
+        push[modrm_offset] = static_cast<uint8_t>((push[modrm_offset] & ~0x38) | (6 << 3));
+        e.raw(push, i.length);
+        inside(i.pc);
+        e.raw(kXchgEaxTop, sizeof kXchgEaxTop);  // eax = target, the slot = the guest's eax
+        if (kind == Kind::kCallIndirect) {
+          // [esp] = eax, [esp+4] = the guest's return address
+          inside(i.pc);
+          e.raw(kPushTop, sizeof kPushTop);
+          inside(i.pc);
+          e.raw({0xC7, 0x44, 0x24, 0x04});
+          e.u32(pc);
+        }
+        inside(i.pc);
+        e.u8(kPushfd);
+        inside(i.pc);
+        e.u8(kPushEax);
+        inside(i.pc);
+        jmp_dispatch();
+        ended = true;
+        break;
+      }
+      case Kind::kReturn:
+        precise(i.pc);
+        e.raw(kXchgEaxTop, sizeof kXchgEaxTop);
+        inside(i.pc);
+        e.u8(kPushfd);
+        inside(i.pc);
+        e.u8(kPushEax);
+        inside(i.pc);
+        jmp_dispatch();
+        ended = true;
+        break;
+      case Kind::kReturnImm: {
+        // RET n: the guest's eax is moved above the n bytes the return releases, so that the
+        // lookup's pops end with ESP where the guest's RET leaves it.
+        uint16_t n;
+        std::memcpy(&n, i.bytes + i.length - 2, 2);
+        uint32_t skip = uint32_t{n} + 4;
+        precise(i.pc);
+        e.raw(kXchgEaxTop, sizeof kXchgEaxTop);
+        inside(i.pc);
+        e.raw({0x8D, 0xA4, 0x24});  // lea esp, [esp + n + 4]
+        e.u32(skip);
+        inside(i.pc);
+        e.raw({0xFF, 0xB4, 0x24});  // push dword [esp - (n + 4)]
+        e.u32(static_cast<uint32_t>(-static_cast<int32_t>(skip)));
+        inside(i.pc);
+        e.u8(kPushfd);
+        inside(i.pc);
+        e.u8(kPushEax);
+        inside(i.pc);
+        jmp_dispatch();
+        ended = true;
+        break;
+      }
+      case Kind::kPushf:
+        // The real IOPL is 1 in the guest kernel (KernelRingFlags); the guest's is 0. The image
+        // is fixed with instructions that leave the flags alone.
+        precise(i.pc);
+        e.u8(kPushfd);
+        inside(i.pc);
+        e.raw(kXchgEaxTop, sizeof kXchgEaxTop);
+        inside(i.pc);
+        e.raw(kLeaEaxMinusIoplOne, sizeof kLeaEaxMinusIoplOne);
+        inside(i.pc);
+        e.raw(kXchgEaxTop, sizeof kXchgEaxTop);
+        break;
+      case Kind::kEmulate:
+        precise(i.pc);
+        t.callouts.push_back({e.here(), {CalloutKind::kEmulate, i.pc, 0}});
+        e.raw(kUd2, sizeof kUd2);
+        ended = true;
+        break;
+    }
+    if (ended) break;
+  }
+  t.guest_end = pc;
+  if (t.instructions == 0) {
+    t.code.clear();
+    t.boundaries.clear();
+    return t;
+  }
+  if (!ended) {
+    precise(pc);
+    e.u8(kJmpRel32);
+    direct(pc);
+  }
+  // Exit stubs: one UD2 per direct jump, which it keeps as its way back when a chain is undone.
+  for (const PendingExit& exit : exits) {
+    uint32_t stub = e.here();
+    t.boundaries.push_back({stub, exit.target, true});
+    t.callouts.push_back({stub, {CalloutKind::kDirectExit, exit.target, exit.site}});
+    e.raw(kUd2, sizeof kUd2);
+    uint32_t existing = targets.find(exit.target);
+    if (existing) {
+      e.patch32(exit.site, static_cast<uint32_t>(rel32_to(exit.site, existing)));
+      t.links.push_back({exit.site, exit.target});
+    } else {
+      e.patch32(exit.site, static_cast<uint32_t>(rel32_to(exit.site, stub)));
+    }
+  }
+  return t;
+}
+
+}  // namespace vmm

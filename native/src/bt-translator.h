@@ -1,0 +1,114 @@
+// The bt engine's translator (docs/bt-engine.md): one guest basic block of 32-bit kernel code in,
+// code for the translation cache out. After VMware's binary translator (Bugnion et al., TOCS
+// 2012, §6; Adams & Agesen, ASPLOS 2006, §3): most instructions are copied unchanged (IDENT);
+// control flow is rewritten so that it still speaks guest addresses; sensitive instructions that
+// would not trap become short sequences or calls into the VMM. It knows nothing of Unicorn, the
+// cache's bookkeeping or the shadow MMU: it reads guest bytes through a CodeSource and writes
+// bytes for a given cache address, so it can be tested on byte strings alone.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace vmm {
+
+// Guest code as the translator reads it: linear addresses through the guest's own mapping.
+class CodeSource {
+ public:
+  // Copies up to `length` bytes at `linear`; returns how many could be read (0 when the first
+  // byte is not mapped). A read may cross into the next page.
+  virtual uint32_t read(uint32_t linear, uint8_t* out, uint32_t length) = 0;
+
+ protected:
+  ~CodeSource() = default;
+};
+
+// Where a translation may jump: the cache's shared routines and the translations that exist.
+struct TranslationTargets {
+  uint32_t dispatch;  // the indirect-branch lookup (expects [esp] = target, [esp+4] = flags, [esp+8] = eax)
+  // The cache address of the translation of a guest address, or 0 if there is none yet.
+  virtual uint32_t find(uint32_t guest) const = 0;
+
+ protected:
+  ~TranslationTargets() = default;
+};
+
+// What the code at a cache address asks of the VMM when it runs (a UD2 the VMM recognises).
+enum class CalloutKind : uint8_t {
+  kDirectExit,   // a direct jump's target has no translation yet: translate it and chain the jump
+  kIndirectMiss, // the lookup found no translation for [esp]
+  kEmulate,      // a sensitive instruction the VMM emulates (guest_eip is the instruction)
+};
+
+struct Callout {
+  CalloutKind kind;
+  uint32_t guest_eip;  // kDirectExit: the target; kEmulate: the instruction
+  uint32_t site;       // kDirectExit: cache address of the rel32 that jumps to this exit (0: none)
+};
+
+// A point in a translation and the guest state it stands for. At a precise point the guest
+// registers are exactly the guest's before the instruction at `guest`; inside a rewritten
+// sequence they are not (precise = false), and nothing guest-visible may happen there.
+struct Boundary {
+  uint32_t tc;
+  uint32_t guest;
+  bool precise;
+};
+
+// How each guest instruction was translated, for the counters (bt-core.h names them).
+enum class Rewrite : uint8_t {
+  kIdent,          // copied unchanged
+  kTrapping,       // copied; it traps at ring 1 (MOV CRn, LGDT, HLT, ...) and ends the block
+  kJump,           // JMP rel: a direct jump to the target's translation
+  kBranch,         // Jcc, JECXZ, LOOP: both ways direct jumps
+  kCall,           // CALL rel: pushes the guest return address
+  kCallIndirect,   // CALL r/m: pushes the guest return address, then the lookup
+  kJumpIndirect,   // JMP r/m: the lookup
+  kReturn,         // RET, RET imm16: the lookup
+  kPushf,          // PUSHFD: the guest's IOPL in the pushed image, no exit
+  kEmulate,        // a call into the VMM (IRET, SGDT, SIDT, SLDT, STR, SMSW, LAR, LSL, VERR, VERW,
+                   // PUSH CS/SS, MOV r/m from CS/SS, 16-bit PUSHF, far CALL)
+  kCount,
+};
+const char* rewrite_name(Rewrite kind);
+
+struct BlockTranslation {
+  uint32_t guest_start = 0;
+  uint32_t guest_end = 0;              // one past the last guest byte translated
+  std::vector<uint8_t> code;           // for cache address tc_start
+  std::vector<Boundary> boundaries;    // sorted by tc
+  std::vector<std::pair<uint32_t, Callout>> callouts;  // cache address of each UD2, and what it asks
+  std::vector<std::pair<uint32_t, uint32_t>> links;    // cache address of a rel32 chained at once, its guest target
+  uint32_t rewrites[static_cast<int>(Rewrite::kCount)] = {};
+  uint32_t instructions = 0;
+  bool empty() const { return code.empty(); }
+};
+
+struct TranslatorLimits {
+  uint32_t max_instructions = 64;
+  uint32_t max_code_bytes = 1536;
+  bool single_instruction = false;  // translate only the first instruction (after a write to its page)
+};
+
+class Translator {
+ public:
+  Translator();
+  ~Translator();
+  Translator(const Translator&) = delete;
+  Translator& operator=(const Translator&) = delete;
+  bool ok() const { return handle_ != 0; }
+
+  // Translates the block at `guest` for cache address `tc_start`. An empty result means the first
+  // instruction could not be read or decoded: the guest should run it in place (and fault there).
+  BlockTranslation translate(CodeSource& source, const TranslationTargets& targets, uint32_t guest, uint32_t tc_start,
+                        const TranslatorLimits& limits);
+
+ private:
+  size_t handle_ = 0;  // Capstone's csh
+  void* insn_ = nullptr;
+};
+
+// The rel32 of a direct jump at `site` (the cache address of its 4 bytes) made to reach `target`.
+int32_t rel32_to(uint32_t site, uint32_t target);
+
+}  // namespace vmm

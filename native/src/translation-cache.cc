@@ -1,0 +1,201 @@
+#include "translation-cache.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace vmm {
+namespace {
+
+// Multiplicative hashing (Knuth, TAOCP Vol. 3 §6.4): the top bits of guest * 2^32/phi.
+constexpr uint32_t kHashMultiplier = 0x9E3779B1u;
+constexpr uint32_t kSlotBits = 12;
+
+uint32_t slot_of(uint32_t guest) { return (guest * kHashMultiplier) >> (32 - kSlotBits); }
+
+void put32(uint8_t* at, uint32_t v) { std::memcpy(at, &v, 4); }
+
+}  // namespace
+
+static_assert(TranslationCache::kLookupSlots == 1u << kSlotBits, "the dispatch routine hashes to kSlotBits bits");
+
+TranslationCache::TranslationCache(uint8_t* host, uint32_t linear, uint32_t bytes)
+    : host_(host), linear_(linear), bytes_(bytes), slot_guest_(kLookupSlots, kEmptySlot) {
+  dispatch = linear_ + kRoutines;
+  flush();
+  counters_.flushes = 0;
+}
+
+void TranslationCache::build_routines() {
+  // The dispatch routine: [esp] = target (also in eax), [esp+4] = the guest's flags, [esp+8] =
+  // its eax. It hashes the target into a lookup slot and jumps there.
+  uint8_t* d = at(dispatch);
+  const uint8_t routine[] = {
+      0x69, 0xC0, 0xB1, 0x79, 0x37, 0x9E,  // imul eax, eax, kHashMultiplier
+      0xC1, 0xE8, 32 - kSlotBits,          // shr eax, 32 - kSlotBits
+      0xC1, 0xE0, 0x05,                    // shl eax, 5 (kLookupSlotBytes)
+      0x05, 0, 0, 0, 0,                    // add eax, lookup base
+      0xFF, 0xE0,                          // jmp eax
+  };
+  static_assert(kLookupSlotBytes == 32, "the dispatch routine scales by 32");
+  std::memcpy(d, routine, sizeof routine);
+  put32(d + 13, linear_);
+  // The miss: a callout, with the dispatch state still on the stack.
+  uint8_t* m = at(miss());
+  m[0] = 0x0F;
+  m[1] = 0x0B;
+  callouts_[miss()] = Callout{CalloutKind::kIndirectMiss, 0, 0};
+}
+
+void TranslationCache::write_slot(uint32_t slot, uint32_t guest, uint32_t tc) {
+  uint32_t base = linear_ + slot * kLookupSlotBytes;
+  uint8_t* s = at(base);
+  std::memset(s, 0xCC, kLookupSlotBytes);
+  s[0] = 0x81; s[1] = 0x3C; s[2] = 0x24;  // cmp dword [esp], guest
+  put32(s + 3, guest);
+  s[7] = 0x0F; s[8] = 0x85;               // jne miss
+  put32(s + 9, static_cast<uint32_t>(rel32_to(base + 9, miss())));
+  s[13] = 0x8D; s[14] = 0x64; s[15] = 0x24; s[16] = 0x04;  // lea esp, [esp + 4]
+  s[17] = 0x9D;                           // popfd
+  s[18] = 0x58;                           // pop eax
+  s[19] = 0xE9;                           // jmp translation
+  put32(s + 20, static_cast<uint32_t>(rel32_to(base + 20, tc == 0 ? miss() : tc)));
+  slot_guest_[slot] = guest;
+  stale(base, base + kLookupSlotBytes);
+}
+
+void TranslationCache::flush() {
+  blocks_.clear();
+  by_guest_.clear();
+  callouts_.clear();
+  site_exit_.clear();
+  by_frame_.clear();
+  by_page_.clear();
+  for (uint32_t slot = 0; slot < kLookupSlots; slot++) write_slot(slot, kEmptySlot, 0);
+  build_routines();
+  used_ = kRoutines + kRoutineBytes;
+  stale_.clear();
+  stale(linear_, uint64_t{linear_} + bytes_);
+  counters_.flushes++;
+}
+
+uint32_t TranslationCache::find(uint32_t guest) const {
+  auto it = by_guest_.find(guest);
+  return it == by_guest_.end() ? 0 : blocks_[it->second].tc_start;
+}
+
+CachedBlock& TranslationCache::install(BlockTranslation&& translation, std::vector<uint32_t> frames, std::vector<uint32_t> pages) {
+  uint32_t index = static_cast<uint32_t>(blocks_.size());
+  uint32_t tc = cursor();
+  std::memcpy(at(tc), translation.code.data(), translation.code.size());
+  used_ += static_cast<uint32_t>((translation.code.size() + 15) & ~size_t{15});
+  blocks_.emplace_back();
+  CachedBlock& block = blocks_.back();
+  block.guest_start = translation.guest_start;
+  block.guest_end = translation.guest_end;
+  block.tc_start = tc;
+  block.tc_end = tc + static_cast<uint32_t>(translation.code.size());
+  block.live = true;
+  block.boundaries = std::move(translation.boundaries);
+  block.frames = std::move(frames);
+  block.pages = std::move(pages);
+  for (const auto& [address, callout] : translation.callouts) {
+    callouts_[address] = callout;
+    if (callout.kind == CalloutKind::kDirectExit && callout.site) site_exit_[callout.site] = address;
+  }
+  by_guest_[block.guest_start] = index;
+  for (uint32_t frame : block.frames) by_frame_[frame].push_back(index);
+  for (uint32_t page : block.pages) by_page_[page].push_back(index);
+  for (const auto& [site, target] : translation.links) {
+    auto it = by_guest_.find(target);
+    if (it != by_guest_.end()) {
+      blocks_[it->second].incoming.push_back(site);
+      counters_.chain_links++;
+    }
+  }
+  counters_.blocks_translated++;
+  return blocks_[index];
+}
+
+CachedBlock* TranslationCache::block_at(uint32_t tc) {
+  auto it = std::upper_bound(blocks_.begin(), blocks_.end(), tc, [](uint32_t value, const CachedBlock& b) { return value < b.tc_start; });
+  if (it == blocks_.begin()) return nullptr;
+  --it;
+  return tc < it->tc_end ? &*it : nullptr;
+}
+
+bool TranslationCache::guest_point(uint32_t tc, uint32_t* guest, bool* precise) {
+  CachedBlock* block = block_at(tc);
+  if (!block) return false;
+  auto it = std::lower_bound(block->boundaries.begin(), block->boundaries.end(), tc,
+                             [](const Boundary& b, uint32_t value) { return b.tc < value; });
+  if (it == block->boundaries.end() || it->tc != tc) return false;
+  *guest = it->guest;
+  *precise = it->precise;
+  return true;
+}
+
+const Callout* TranslationCache::callout_at(uint32_t tc) const {
+  auto it = callouts_.find(tc);
+  return it == callouts_.end() ? nullptr : &it->second;
+}
+
+void TranslationCache::write_rel32(uint32_t site, uint32_t target) {
+  put32(at(site), static_cast<uint32_t>(rel32_to(site, target)));
+  stale(site, site + 4);
+}
+
+void TranslationCache::fill_lookup(uint32_t guest, const CachedBlock& block) {
+  write_slot(slot_of(guest), guest, block.tc_start);
+  counters_.lookup_fills++;
+}
+
+void TranslationCache::chain(uint32_t site, CachedBlock& block) {
+  write_rel32(site, block.tc_start);
+  block.incoming.push_back(site);
+  counters_.chain_links++;
+}
+
+void TranslationCache::invalidate(CachedBlock& block) {
+  if (!block.live) return;
+  block.live = false;
+  counters_.invalidated_blocks++;
+  auto it = by_guest_.find(block.guest_start);
+  if (it != by_guest_.end() && blocks_[it->second].tc_start == block.tc_start) by_guest_.erase(it);
+  uint32_t slot = slot_of(block.guest_start);
+  if (slot_guest_[slot] == block.guest_start) write_slot(slot, kEmptySlot, 0);
+  for (uint32_t site : block.incoming) {
+    auto exit = site_exit_.find(site);
+    if (exit == site_exit_.end()) continue;
+    write_rel32(site, exit->second);
+    counters_.chain_unlinks++;
+  }
+  block.incoming.clear();
+}
+
+std::vector<CachedBlock*> TranslationCache::blocks_from_frame(uint32_t frame) {
+  std::vector<CachedBlock*> out;
+  auto it = by_frame_.find(frame);
+  if (it == by_frame_.end()) return out;
+  for (uint32_t index : it->second) {
+    if (blocks_[index].live) out.push_back(&blocks_[index]);
+  }
+  return out;
+}
+
+std::vector<CachedBlock*> TranslationCache::blocks_on_page(uint32_t page) {
+  std::vector<CachedBlock*> out;
+  auto it = by_page_.find(page);
+  if (it == by_page_.end()) return out;
+  for (uint32_t index : it->second) {
+    if (blocks_[index].live) out.push_back(&blocks_[index]);
+  }
+  return out;
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> TranslationCache::take_stale_ranges() {
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  out.swap(stale_);
+  return out;
+}
+
+}  // namespace vmm

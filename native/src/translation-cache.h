@@ -1,0 +1,111 @@
+// The bt engine's translation cache (docs/bt-engine.md): a fixed area of the VMM region, mapped
+// in the hole, where translated guest code runs. It holds
+// - the lookup: kLookupSlots stubs of kLookupSlotBytes, one per hash of a guest address, each
+//   `cmp [esp], guest; jne miss; lea esp, [esp+4]; popfd; pop eax; jmp translation`, reached by
+//   the dispatch routine that RET and indirect JMP/CALL translations jump to;
+// - the dispatch routine and the miss callout;
+// - translated blocks, one after the other, each followed by its exit stubs.
+// The cache knows which guest frames and linear pages each block came from, and undoes chain
+// links and lookup entries when a block is invalidated. Bytes it rewrites that Unicorn may have
+// translated are reported by take_stale_ranges(), for the core to drop from Unicorn's cache.
+#pragma once
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "bt-translator.h"
+
+namespace vmm {
+
+struct CachedBlock {
+  uint32_t guest_start = 0;
+  uint32_t guest_end = 0;
+  uint32_t tc_start = 0;
+  uint32_t tc_end = 0;
+  bool live = false;
+  std::vector<Boundary> boundaries;
+  std::vector<uint32_t> frames;        // guest-physical frames of its bytes
+  std::vector<uint32_t> pages;         // the linear pages they were read through
+  std::vector<uint32_t> incoming;      // rel32 sites chained to it
+};
+
+struct CacheCounters {
+  uint64_t blocks_translated = 0;
+  uint64_t flushes = 0;
+  uint64_t chain_links = 0;
+  uint64_t chain_unlinks = 0;
+  uint64_t lookup_fills = 0;
+  uint64_t invalidated_blocks = 0;
+};
+
+class TranslationCache final : public TranslationTargets {
+ public:
+  static constexpr uint32_t kLookupSlots = 4096;
+  static constexpr uint32_t kLookupSlotBytes = 32;
+
+  // `host` is the cache's memory, mapped at `linear` for the guest, `bytes` long.
+  TranslationCache(uint8_t* host, uint32_t linear, uint32_t bytes);
+
+  bool contains(uint32_t linear) const { return linear - linear_ < bytes_; }  // (the cache may end at 4 GiB)
+  uint32_t find(uint32_t guest) const override;
+  uint32_t miss() const { return linear_ + kRoutines + kMissOffset; }
+  // The next block's cache address, and whether `bytes` more fit; flush() when not.
+  uint32_t cursor() const { return linear_ + used_; }
+  bool has_room(uint32_t bytes) const { return used_ + bytes <= bytes_; }
+  uint32_t bytes_in_use() const { return used_; }
+
+  // Places a translation made for cursor(); returns its block.
+  CachedBlock& install(BlockTranslation&& translation, std::vector<uint32_t> frames, std::vector<uint32_t> pages);
+  // Everything goes: the blocks, the lookup, the links.
+  void flush();
+
+  // The block a cache address lies in (nullptr in the lookup or routines).
+  CachedBlock* block_at(uint32_t tc);
+  // The guest state a cache address stands for: false if it is not a point in a translation.
+  bool guest_point(uint32_t tc, uint32_t* guest, bool* precise);
+  const Callout* callout_at(uint32_t tc) const;
+
+  // The lookup's slot for `guest` now leads to `block`.
+  void fill_lookup(uint32_t guest, const CachedBlock& block);
+  // The direct jump whose rel32 is at `site` now goes straight to `block`.
+  void chain(uint32_t site, CachedBlock& block);
+  // The block's translation is stale: no lookup, link or find() leads to it any more.
+  void invalidate(CachedBlock& block);
+  // Blocks made from a frame, or read through a linear page.
+  std::vector<CachedBlock*> blocks_from_frame(uint32_t frame);
+  std::vector<CachedBlock*> blocks_on_page(uint32_t page);
+  // Linear pages that translations were read through.
+  const std::unordered_map<uint32_t, std::vector<uint32_t>>& pages() const { return by_page_; }
+
+  // Cache addresses rewritten since the last call, which Unicorn may hold translations of.
+  std::vector<std::pair<uint64_t, uint64_t>> take_stale_ranges();
+  const CacheCounters& counters() const { return counters_; }
+
+ private:
+  static constexpr uint32_t kRoutines = kLookupSlots * kLookupSlotBytes;
+  static constexpr uint32_t kMissOffset = 64;
+  static constexpr uint32_t kRoutineBytes = 128;
+  static constexpr uint32_t kEmptySlot = 0xFFFFFFFFu;  // no guest code lies in the hole
+
+  uint8_t* at(uint32_t tc) { return host_ + (tc - linear_); }
+  void write_rel32(uint32_t site, uint32_t target);
+  void write_slot(uint32_t slot, uint32_t guest, uint32_t tc);
+  void build_routines();
+  void stale(uint64_t start, uint64_t end) { stale_.push_back({start, end}); }
+
+  uint8_t* host_;
+  uint32_t linear_;
+  uint32_t bytes_;
+  uint32_t used_ = 0;
+  std::vector<CachedBlock> blocks_;  // in cache order
+  std::unordered_map<uint32_t, uint32_t> by_guest_;  // guest address -> index in blocks_
+  std::unordered_map<uint32_t, Callout> callouts_;
+  std::unordered_map<uint32_t, uint32_t> site_exit_;   // chained rel32 site -> its exit stub
+  std::unordered_map<uint32_t, std::vector<uint32_t>> by_frame_;  // frame -> block indices
+  std::unordered_map<uint32_t, std::vector<uint32_t>> by_page_;   // linear page -> block indices
+  std::vector<uint32_t> slot_guest_;  // which guest address each lookup slot holds
+  std::vector<std::pair<uint64_t, uint64_t>> stale_;
+  CacheCounters counters_;
+};
+
+}  // namespace vmm
