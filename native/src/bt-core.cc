@@ -54,8 +54,8 @@ std::unique_ptr<BtCore> BtCore::create(VcpuServices& vcpu, uc_engine* uc, GuestR
 
 BtCore::BtCore(VcpuServices& vcpu, uc_engine* uc, std::unique_ptr<TrapPlatform> platform, GuestRam ram, uint64_t ram_bytes)
     : TrapCore(vcpu, uc, std::move(platform)), ram_(ram), ram_pages_(ram_bytes >> 12) {
-  uint8_t* host = platform_->map_translation_cache();
-  cache_ = std::make_unique<TranslationCache>(host, kTcLinear, kTcBytes);
+  cache_ = std::make_unique<TranslationCache>(platform_->translation_cache(), kTcLinear, kTcBytes);
+  platform_->map_translation_cache(cache_->bytes_in_use());
   platform_->mmu().set_code_watcher(this);
 }
 
@@ -107,6 +107,7 @@ CachedBlock* BtCore::translate(uint32_t guest, bool single_instruction) {
   }
   CachedBlock& block = cache_->install(std::move(t), single_instruction ? std::vector<uint32_t>{} : frames,
                                        single_instruction ? std::vector<uint32_t>{} : pages);
+  platform_->map_translation_cache(cache_->bytes_in_use());
   // A block made to run one instruction once is not found again.
   if (single_instruction) cache_->invalidate(block);
   return &block;
@@ -120,6 +121,10 @@ bool BtCore::on_block(uint64_t address, uint32_t size) {
   uint32_t linear = static_cast<uint32_t>(address);
   if (linear == in_place_at_) {
     in_place_at_ = kNone;
+    bt_.faulted_in_place++;
+    return false;
+  }
+  if (!code_segment_flat()) {
     bt_.ran_in_place++;
     return false;
   }
@@ -132,7 +137,7 @@ bool BtCore::on_block(uint64_t address, uint32_t size) {
     block = lookup_or_translate(linear);
   }
   if (!block) {
-    bt_.ran_in_place++;
+    bt_.faulted_in_place++;
     return false;
   }
   drop_stale_translations();
@@ -147,6 +152,7 @@ ExitKind BtCore::on_exception(uint32_t vector, bool software_interrupt) {
   uint32_t eip = reg(kRegEip);
   bool in_cache = cache_->contains(eip);
   if (in_cache && vector == kUd && !software_interrupt) {
+    if (cache_->is_lookup_miss(eip)) return handle_callout(Callout{CalloutKind::kIndirectMiss, 0, 0});
     if (const Callout* callout = cache_->callout_at(eip)) return handle_callout(*callout);
   }
   if (vector == kPf && !software_interrupt) {
@@ -310,6 +316,7 @@ std::vector<EngineCounter> BtCore::counters() const {
   out.push_back({"btInvalidatedBlocks", c.invalidated_blocks});
   out.push_back({"btRedirects", bt_.redirects});
   out.push_back({"btRanInPlace", bt_.ran_in_place});
+  out.push_back({"btFaultedInPlace", bt_.faulted_in_place});
   out.push_back({"btExitCalls", bt_.exit_calls});
   out.push_back({"btMissCalls", bt_.miss_calls});
   out.push_back({"btEmulateCalls", bt_.emulate_calls});

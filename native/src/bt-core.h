@@ -21,7 +21,8 @@ namespace vmm {
 
 struct BtCounters {
   uint64_t redirects = 0;         // guest kernel reached a guest address: sent to its translation
-  uint64_t ran_in_place = 0;      // kernel blocks that could not be translated (unmapped, 16-bit code)
+  uint64_t ran_in_place = 0;      // kernel blocks run untranslated: code not flat 32-bit (16-bit, a CS base)
+  uint64_t faulted_in_place = 0;  // kernel blocks whose first instruction could not be read or decoded: the CPU faults there
   uint64_t exit_calls = 0;        // a direct jump's first run: translate or find the target, chain it
   uint64_t miss_calls = 0;        // the indirect lookup missed
   uint64_t emulate_calls = 0;     // sensitive instructions handed to the VMM

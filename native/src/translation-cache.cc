@@ -8,7 +8,7 @@ namespace {
 
 // Multiplicative hashing (Knuth, TAOCP Vol. 3 §6.4): the top bits of guest * 2^32/phi.
 constexpr uint32_t kHashMultiplier = 0x9E3779B1u;
-constexpr uint32_t kSlotBits = 12;
+constexpr uint32_t kSlotBits = 14;
 
 uint32_t slot_of(uint32_t guest) { return (guest * kHashMultiplier) >> (32 - kSlotBits); }
 
@@ -32,33 +32,25 @@ void TranslationCache::build_routines() {
   const uint8_t routine[] = {
       0x69, 0xC0, 0xB1, 0x79, 0x37, 0x9E,  // imul eax, eax, kHashMultiplier
       0xC1, 0xE8, 32 - kSlotBits,          // shr eax, 32 - kSlotBits
-      0xC1, 0xE0, 0x05,                    // shl eax, 5 (kLookupSlotBytes)
+      0xC1, 0xE0, 0x04,                    // shl eax, 4 (kLookupSlotBytes)
       0x05, 0, 0, 0, 0,                    // add eax, lookup base
       0xFF, 0xE0,                          // jmp eax
   };
-  static_assert(kLookupSlotBytes == 32, "the dispatch routine scales by 32");
+  static_assert(kLookupSlotBytes == 16, "the dispatch routine scales by 16");
   std::memcpy(d, routine, sizeof routine);
   put32(d + 13, linear_);
-  // The miss: a callout, with the dispatch state still on the stack.
-  uint8_t* m = at(miss());
-  m[0] = 0x0F;
-  m[1] = 0x0B;
-  callouts_[miss()] = Callout{CalloutKind::kIndirectMiss, 0, 0};
 }
 
 void TranslationCache::write_slot(uint32_t slot, uint32_t guest, uint32_t tc) {
   uint32_t base = linear_ + slot * kLookupSlotBytes;
   uint8_t* s = at(base);
-  std::memset(s, 0xCC, kLookupSlotBytes);
   s[0] = 0x81; s[1] = 0x3C; s[2] = 0x24;  // cmp dword [esp], guest
   put32(s + 3, guest);
-  s[7] = 0x0F; s[8] = 0x85;               // jne miss
-  put32(s + 9, static_cast<uint32_t>(rel32_to(base + 9, miss())));
-  s[13] = 0x8D; s[14] = 0x64; s[15] = 0x24; s[16] = 0x04;  // lea esp, [esp + 4]
-  s[17] = 0x9D;                           // popfd
-  s[18] = 0x58;                           // pop eax
-  s[19] = 0xE9;                           // jmp translation
-  put32(s + 20, static_cast<uint32_t>(rel32_to(base + 20, tc == 0 ? miss() : tc)));
+  s[7] = 0x75; s[8] = 0x05;               // jne miss
+  s[9] = 0xE9;                            // jmp entry (the miss when empty)
+  put32(s + 10, static_cast<uint32_t>(rel32_to(base + 10, tc == 0 ? base + kMissOffset : tc - kEntryBytes)));
+  s[kMissOffset] = 0x0F;                  // miss: ud2
+  s[kMissOffset + 1] = 0x0B;
   slot_guest_[slot] = guest;
   stale(base, base + kLookupSlotBytes);
 }
@@ -86,8 +78,12 @@ uint32_t TranslationCache::find(uint32_t guest) const {
 CachedBlock& TranslationCache::install(BlockTranslation&& translation, std::vector<uint32_t> frames, std::vector<uint32_t> pages) {
   uint32_t index = static_cast<uint32_t>(blocks_.size());
   uint32_t tc = cursor();
+  // The lookup's way in: the dispatch state ([esp] target, [esp+4] flags, [esp+8] eax) comes off
+  // the stack, with instructions that leave the flags popfd restored.
+  const uint8_t entry[kEntryBytes] = {0x8D, 0x64, 0x24, 0x04, 0x9D, 0x58};  // lea esp, [esp+4]; popfd; pop eax
+  std::memcpy(at(tc - kEntryBytes), entry, kEntryBytes);
   std::memcpy(at(tc), translation.code.data(), translation.code.size());
-  used_ += static_cast<uint32_t>((translation.code.size() + 15) & ~size_t{15});
+  used_ += static_cast<uint32_t>((kEntryBytes + translation.code.size() + 15) & ~size_t{15});
   blocks_.emplace_back();
   CachedBlock& block = blocks_.back();
   block.guest_start = translation.guest_start;

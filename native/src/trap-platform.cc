@@ -79,15 +79,14 @@ void TrapPlatform::build_region() {
   base[kRegionStub] = 0xCF;                              // iret
 }
 
-uint8_t* TrapPlatform::map_translation_cache() {
+void TrapPlatform::map_translation_cache(uint32_t bytes) {
   uint8_t* base = memory_->base();
-  for (uint32_t offset = 0; offset < kTcBytes; offset += 4096) {
-    uint32_t index = (kHoleTcOffset + offset) >> 12;
-    write_u32(base + kRegionHolePageTable + index * 4, static_cast<uint32_t>(physical_ + kRegionTc + offset) | 0x1);
-    write_u32(base + kRegionHolePaeTables + index * 8, static_cast<uint32_t>(physical_ + kRegionTc + offset) | 0x1);
+  // Entries that were not present: no TLB holds them, so none needs flushing.
+  for (; tc_mapped_ < bytes && tc_mapped_ < kTcBytes; tc_mapped_ += 4096) {
+    uint32_t index = (kHoleTcOffset + tc_mapped_) >> 12;
+    write_u32(base + kRegionHolePageTable + index * 4, static_cast<uint32_t>(physical_ + kRegionTc + tc_mapped_) | 0x1);
+    write_u32(base + kRegionHolePaeTables + index * 8, static_cast<uint32_t>(physical_ + kRegionTc + tc_mapped_) | 0x1);
   }
-  uc_ctl_flush_tlb(uc_);
-  return base + kRegionTc;
 }
 
 void TrapPlatform::set_guest_paging(const PagingState& guest) {

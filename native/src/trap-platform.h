@@ -11,6 +11,7 @@
 #include "x86.h"
 #include "guest-memory.h"
 #include "shadow-mmu.h"
+#include "vmm-region.h"
 
 namespace vmm {
 
@@ -32,8 +33,10 @@ class TrapPlatform {
   // GDT, TSS, stub and hole page table in it.
   static std::unique_ptr<TrapPlatform> create(uc_engine* uc, GuestRam ram, uint64_t ram_bytes, uint64_t physical,
                                               KernelRingFlags kernel_flags, uc_err* err);
-  // Maps the translation cache into the hole (vmm-region.h) and returns its host memory.
-  uint8_t* map_translation_cache();
+  // The translation cache's host memory (vmm-region.h).
+  uint8_t* translation_cache() { return memory_->base() + kRegionTc; }
+  // Maps the translation cache's first `bytes` into the hole (those not mapped yet).
+  void map_translation_cache(uint32_t bytes);
   const KernelRingFlags& kernel_flags() const { return kernel_flags_; }
 
   // The guest's CR0/CR3/CR4 as it believes them; the real ones get the shadow and the VMM's bits.
@@ -71,6 +74,7 @@ class TrapPlatform {
   uint32_t gdt_base_ = 0;
   uint32_t gdt_limit_ = 0;
   KernelRingFlags kernel_flags_{};
+  uint32_t tc_mapped_ = 0;  // bytes of the translation cache mapped in the hole
 };
 
 }  // namespace vmm

@@ -23,10 +23,11 @@ constexpr uint32_t kRegionPool = 0x20000;           // shadow page-table pages f
 constexpr uint32_t kRegionPoolEnd = 16u << 20;      // ... to here
 // The bt engine's translation cache (bt-core.h): region offset kRegionTc + x is mapped at linear
 // kHoleLinear + kHoleTcOffset + x, supervisor and read-only like the rest of the hole (only the
-// VMM writes it, through its host mapping).
+// VMM writes it, through its host mapping), page by page as the cache fills: the rest of the
+// hole stays unmapped, so that guest accesses there fault and are emulated as under trap.
 constexpr uint32_t kRegionTc = 16u << 20;
-constexpr uint32_t kHoleTcOffset = 0x100000;
-constexpr uint32_t kTcBytes = (4u << 20) - kHoleTcOffset;  // 3 MiB: the rest of the hole
+constexpr uint32_t kHoleTcOffset = 0x20000;
+constexpr uint32_t kTcBytes = (4u << 20) - kHoleTcOffset;
 constexpr uint32_t kTcLinear = kHoleLinear + kHoleTcOffset;
 constexpr uint32_t kRegionBytes = 20u << 20;
 

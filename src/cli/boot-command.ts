@@ -191,6 +191,7 @@ export interface FinishedRun {
 export async function executeRun(prepared: PreparedRun, options: BootOptions): Promise<FinishedRun> {
   const { machine, engine, limits, output, stopper } = prepared;
   const gdbAddress = gdbAddressFromOptions(options);
+  if (gdbAddress && engine.debuggerUnsupported) throw new UserError(engine.debuggerUnsupported);
   const debuggee = gdbAddress ? new GuestDebugger(machine, engine, options.gdbWait === true) : undefined;
   const gdbServer = debuggee && new GdbServer(debuggee);
   const detachInput = options.stdin ? attachSerialInput(machine, stopper) : () => {};

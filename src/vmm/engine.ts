@@ -69,6 +69,8 @@ export interface Engine {
    * that state now, undefined when the vCPU's own register may simply be written.
    */
   writeGuestRegister?(id: number, value: number, vcpu: NativeVcpu): 'written' | 'refused' | undefined;
+  /** Why a debugger cannot be attached under this engine (undefined: it can). */
+  readonly debuggerUnsupported?: string;
   /** Engine-specific counters for the run summary. */
   counters?(vcpu: NativeVcpu): Record<string, number>;
   /** Lines for the end of the run: where the guest saw a difference from real hardware. */

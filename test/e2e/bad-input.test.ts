@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exitCounts, guestPath, runVmm } from './run-vmm.js';
+import { createEngine, engineNames } from '../../src/engines/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vmm-bad-input-'));
 
@@ -62,7 +63,13 @@ describe('bad input', () => {
   });
 
   it('an engine that is not built yet', () => {
-    expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '-e', 'bt']), /engine 'bt' is not implemented yet/);
+    expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '-e', 'paravirt']), /engine 'paravirt' is not implemented yet/);
+  });
+
+  it('a debugger under an engine that cannot take one', () => {
+    for (const name of engineNames.filter((e) => createEngine(e).debuggerUnsupported)) {
+      expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '-e', name, '--gdb', 'tcp::0']), /does not support a debugger/);
+    }
   });
 
   it('invalid time limit', () => {

@@ -22,6 +22,7 @@ const NATIVE_COUNTERS: readonly [string, string][] = [
   ['btFlushes', 'bt-flushes'],
   ['btRedirects', 'bt-entries'],
   ['btRanInPlace', 'bt-in-place'],
+  ['btFaultedInPlace', 'bt-fetch-faults'],
   ['btChainLinks', 'bt-chain-links'],
   ['btChainUnlinks', 'bt-chain-unlinks'],
   ['btLookupFills', 'bt-lookup-fills'],
@@ -48,6 +49,8 @@ export class BtEngine extends TrapEngine {
   override readonly description = 'guest kernel code translated into a cache in the VMM and run from there (binary translation), user code in place, shadow page tables';
   override readonly requires: EngineRequirements = { vmmRegion: true, translationCache: true };
   protected override readonly kernelFlags: KernelRingFlags = BT_KERNEL_FLAGS;
+  readonly debuggerUnsupported =
+    "the bt engine does not support a debugger yet: guest kernel code runs translated, where the stub's breakpoints and steps (made at guest addresses) do not reach; use --engine trap or direct";
   private readonly vmmCalls: Record<string, number> = {};
   /** Kernel block starts that ran untranslated, as last read from the core (for the report). */
   private ranInPlace = 0;
@@ -93,8 +96,8 @@ export class BtEngine extends TrapEngine {
     const inPlace = this.ranInPlace;
     if (inPlace === 0) return ['equivalence: every guest kernel block ran translated: no place where the guest could see a difference'];
     return [
-      `equivalence: ${inPlace} guest kernel block start(s) could not be translated (code not mapped, or not flat 32-bit) ` +
-        'and ran in place at ring 1, where sensitive instructions act as under trap',
+      `equivalence: ${inPlace} guest kernel block(s) ran untranslated (code not flat 32-bit), in place at ring 1, ` +
+        'where sensitive instructions act as under trap',
     ];
   }
 }

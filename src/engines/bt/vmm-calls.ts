@@ -9,7 +9,7 @@ import type { ExceptionOutcome } from '../../vmm/engine.js';
 import { EventSource } from '../../vmm/event-delivery.js';
 import { Reg } from '../../vmm/registers.js';
 import { DESCRIPTOR_SIZE, type SegmentDescriptor } from '../../x86/descriptor.js';
-import { EFLAGS_RF, EFLAGS_VM, EFLAGS_ZF } from '../../x86/eflags.js';
+import { EFLAGS_IF, EFLAGS_RF, EFLAGS_VM, EFLAGS_ZF } from '../../x86/eflags.js';
 import { descriptorOffset, isLdtSelector, isNullSelector, selectorRpl } from '../../x86/selector.js';
 import { Vector } from '../../x86/vectors.js';
 import {
@@ -27,6 +27,8 @@ import { VirtualCpu } from '../trap/virtual-cpu.js';
 const resume: ExceptionOutcome = { kind: 'resume' };
 /** SDM Vol. 4, Table 2-2. */
 const IA32_SYSENTER_CS = 0x174;
+const IA32_SYSENTER_ESP = 0x175;
+const IA32_SYSENTER_EIP = 0x176;
 
 /**
  * Carries out the instruction at the guest's EIP if it is one the translator turned into a call;
@@ -90,12 +92,7 @@ function emulateTwoByte(
     new DataView(image.buffer).setUint32(2, base >>> 0, true);
     return store(ctx, memoryAddress(ctx, insn), image) ?? done(reg === 0 ? 'sgdt' : 'sidt');
   }
-  if (op2 === 0x34 || op2 === 0x35) {
-    // SYSENTER, SYSEXIT: with IA32_SYSENTER_CS zero they raise #GP(0) (SDM Vol. 2 SYSENTER); the
-    // VMM hides SEP from CPUID and does not carry them out otherwise.
-    if (vcpu.readMsr(IA32_SYSENTER_CS) === 0n) return raise(ctx, Vector.GP, 0);
-    return { kind: 'fatal', reason: `${op2 === 0x34 ? 'SYSENTER' : 'SYSEXIT'} in the guest kernel, which the bt engine does not carry out (CPUID does not offer SEP)` };
-  }
+  if (op2 === 0x34 || op2 === 0x35) return emulateSysenterSysexit(ctx, op2 === 0x34);
   if (op2 === 0x01 && reg === 4) return storeRm(ctx, insn, cpu.cr0 >>> 0) ?? done('smsw'); // SMSW: the guest's CR0
   if (op2 === 0x00 && (reg === 0 || reg === 1)) return storeRm(ctx, insn, reg === 0 ? cpu.ldtr : cpu.tr) ?? done(reg === 0 ? 'sldt' : 'str');
   if (op2 === 0x00 && (reg === 4 || reg === 5)) { // VERR, VERW: judged at CPL 0 against the guest's descriptor
@@ -129,6 +126,30 @@ function emulateTwoByte(
     return done(op2 === 0x02 ? 'lar' : 'lsl');
   }
   return { kind: 'reflect' };
+}
+
+/**
+ * SYSENTER and SYSEXIT from the guest kernel (SDM Vol. 2 SYSENTER, SYSEXIT): flat segments from
+ * IA32_SYSENTER_CS, #GP(0) while it is 0. (CPUID hides SEP, but the instructions work on every
+ * CPU that has them, as here.)
+ */
+function emulateSysenterSysexit(ctx: TrapContext, enter: boolean): EmulationResult {
+  const { vcpu } = ctx;
+  const cs = Number(vcpu.readMsr(IA32_SYSENTER_CS) & 0xfffcn);
+  if (cs === 0) return raise(ctx, Vector.GP, 0);
+  const eflags = vcpu.readRegister(Reg.eflags);
+  if (enter) {
+    // To ring 0 (real ring 1): CS and SS = CS + 8 from the MSR; IF, VM and RF cleared.
+    vcpu.writeRegister(Reg.ss, VirtualCpu.realSelector(cs + 8));
+    vcpu.writeRegister(Reg.cs, VirtualCpu.realSelector(cs));
+    vcpu.writeRegister(Reg.esp, Number(vcpu.readMsr(IA32_SYSENTER_ESP) & 0xffffffffn));
+    vcpu.writeRegister(Reg.eip, Number(vcpu.readMsr(IA32_SYSENTER_EIP) & 0xffffffffn));
+    vcpu.writeRegister(Reg.eflags, (eflags & ~(EFLAGS_IF | EFLAGS_VM | EFLAGS_RF)) >>> 0);
+    return { kind: 'emulated', name: 'sysenter', outcome: resume };
+  }
+  // To ring 3: CS = CS + 16, SS = CS + 24, with RPL 3; EIP from EDX, ESP from ECX.
+  ctx.enter((cs + 16) | 3, vcpu.readRegister(Reg.edx), eflags, (cs + 24) | 3, vcpu.readRegister(Reg.ecx));
+  return { kind: 'emulated', name: 'sysexit', outcome: resume };
 }
 
 /** The descriptor if a CPL 0 access through `selector` may see it (DPL >= RPL; conforming code always). */
