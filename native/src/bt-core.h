@@ -40,6 +40,8 @@ class BtCore final : public TrapCore, private CodeWatcher {
   ExitKind on_exception(uint32_t vector, bool software_interrupt) override;
   bool keeps_block_events() const override { return true; }
   bool on_block(uint64_t address, uint32_t size) override;
+  // Guest addresses only: translated code runs without the block hook.
+  uint64_t block_events_end() const override { return kHoleLinear - 1; }
   // IRET is translated: nothing to arrange after a delivery (the trap engine sets NT here).
   void after_event_delivered() override {}
   bool stop_allowed_at(uint64_t linear) override;

@@ -77,6 +77,10 @@ class EngineCore {
   // The VMM wrote guest memory behind the guest's back (a debugger): translations may be stale.
   virtual void guest_code_changed() {}
   bool block_events_wanted() const { return block_events_wanted_; }
+  // The last linear address whose blocks the core needs to see, when not all: a core that runs
+  // code of its own above it (the bt engine's translation cache) keeps the hook out of that code.
+  // Only with exact stops, which need no block hook to take a stop.
+  virtual uint64_t block_events_end() const { return ~uint64_t{0}; }
 
   // The vCPU has just delivered an event into the guest (inject()): a core that must catch the
   // handler's return (the trap engine's IRET) arranges it here.

@@ -316,7 +316,7 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
   poll_fired_.store(false);
   if (slice > 0) timer_->arm(static_cast<uint64_t>(slice));
   // Without the block hook, the interrupt window is looked for from the timer's thread.
-  if (interrupt_pending_ && !block_hook_ && async_stops_.load()) timer_->start_polling();
+  if (interrupt_pending_ && !block_hook_everywhere_ && async_stops_.load()) timer_->start_polling();
   uc_err err = uc_emu_start(uc_, eip, kNoUntil, 0, 0);
   ExitKind engine_kind = kExitNone;  // the engine core ended the run with an exit of its own
   while (err == UC_ERR_OK && !handler_threw_) {
@@ -335,14 +335,16 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
     } else if (debug_.stopped()) {
       break;
     } else if (timer_->take(&poll_fired_) && !stop_pending_.load(std::memory_order_acquire)) {
-      // Stopped to look for an interrupt window: the run ends if it is open, goes on if not.
-      if (InterruptWindowOpen()) {
+      // Stopped to look for an interrupt window: the run ends if it is open (at a point where the
+      // engine core accepts a stop), goes on if not.
+      if (InterruptWindowOpen() && StopAllowedHere()) {
         window_open_ = true;
         break;
       }
     } else if (!StopAllowedHere()) {
       // Stopped where the engine core's code holds guest state of its own: on to the next point
-      // it accepts (the block hook stops there, the stop still pending).
+      // it accepts (the block hook stops there, or, where the hook is not called, the timer's
+      // next call after the deadline, the stop still pending).
     } else {
       break;  // a stop, or HLT
     }
@@ -422,7 +424,15 @@ void Vcpu::OnWindowPoll() {
 
 void Vcpu::EnsureBlockHook() {
   if (block_hook_) return;
-  uc_hook_add(uc_, &block_hook_, UC_HOOK_BLOCK, reinterpret_cast<void*>(OnBlock), this, 1, 0);
+  // With exact stops, an engine core may keep the hook out of its own code; stops and window
+  // polls then come from the timer's thread.
+  uint64_t end = exact_stops_ && engine_ ? engine_->block_events_end() : ~uint64_t{0};
+  if (end == ~uint64_t{0}) {
+    uc_hook_add(uc_, &block_hook_, UC_HOOK_BLOCK, reinterpret_cast<void*>(OnBlock), this, 1, 0);
+    block_hook_everywhere_ = true;
+  } else {
+    uc_hook_add(uc_, &block_hook_, UC_HOOK_BLOCK, reinterpret_cast<void*>(OnBlock), this, 0, end);
+  }
   // Blocks translated before have no call to the hook. (Only once the guest has run: a flush
   // resets the whole translation buffer, which costs up to seconds on a fresh engine.)
   if (has_run_) uc_ctl_flush_tb(uc_);
@@ -475,7 +485,7 @@ void Vcpu::SetInlineHandler(const Napi::CallbackInfo& info) {
 void Vcpu::SetInterruptPending(const Napi::CallbackInfo& info) {
   interrupt_pending_ = info[0].As<Napi::Boolean>().Value();
   // Raised during a run (a device's I/O): look for the window from now on.
-  if (interrupt_pending_ && running_ && !block_hook_ && async_stops_.load()) timer_->start_polling();
+  if (interrupt_pending_ && running_ && !block_hook_everywhere_ && async_stops_.load()) timer_->start_polling();
 }
 
 void Vcpu::MapMmio(const Napi::CallbackInfo& info) {

@@ -180,6 +180,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   std::atomic<bool> async_stops_{false};
   std::atomic<bool> poll_fired_{false};
   uc_hook block_hook_ = 0;
+  bool block_hook_everywhere_ = false;  // else only below the engine core's block_events_end()
   bool has_run_ = false;  // translations may exist
   uint32_t window_poll_ = 0;
   uint64_t open_bus_reads_ = 0;
