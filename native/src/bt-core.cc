@@ -200,8 +200,12 @@ bool BtCore::to_guest_eip(uint32_t tc) {
 ExitKind BtCore::handle_callout(const Callout& callout) {
   switch (callout.kind) {
     case CalloutKind::kEmulate: {
-      // TypeScript emulates the instruction at its guest address, as it does a trapped one.
       bt_.emulate_calls++;
+      if (!vcpu_.stop_pending() && emulate_iret(callout.guest_eip)) {
+        bt_.iret_in_core++;
+        return kResumeGuest;
+      }
+      // TypeScript emulates the instruction at its guest address, as it does a trapped one.
       set_reg(kRegEip, callout.guest_eip);
       uint32_t* record = vcpu_.exit_record();
       record[kFieldVector] = kGp;
@@ -251,6 +255,37 @@ ExitKind BtCore::handle_callout(const Callout& callout) {
     }
   }
   return kExitException;
+}
+
+bool BtCore::emulate_iret(uint32_t guest_eip) {
+  EventInjector& injector = vcpu_.injector();
+  uint8_t opcode = 0;
+  if (!injector.read_guest_linear(guest_eip, &opcode, 1) || opcode != kOpcodeIret) return false;
+  uint32_t current = reg(kRegEflags);
+  if (current & (kFlagNt | kFlagVm)) return false;  // a task return, or virtual-8086 mode
+  SegmentDescriptor stack{};
+  if (!injector.segment_descriptor(reg(kRegSs), &stack)) return false;
+  uint32_t esp = reg(kRegEsp);
+  uint32_t frame[5] = {};
+  if (!injector.read_guest_linear(stack.base + esp, frame, 12)) return false;
+  uint32_t eip = frame[0], cs = frame[1] & 0xFFFF;
+  // The guest kernel may change IF and the other flags; IOPL (the VMM's), VM and RF stay.
+  uint32_t keep = platform_->kernel_flags().owned | kFlagVm | kFlagRf;
+  uint32_t flags = (current & keep) | (frame[2] & ~keep & kDefinedFlags) | kFlagFixed;
+  if ((cs & 3) == 0 && (cs & ~3u)) {
+    write_register(uc_, kRegCs, cs | kGuestKernelRing);
+    set_reg(kRegEip, eip);
+    set_reg(kRegEflags, flags);
+    set_reg(kRegEsp, esp + 12);
+    return true;
+  }
+  if ((cs & 3) != 3 || (frame[2] & kFlagVm)) return false;
+  if (!injector.read_guest_linear(stack.base + esp + 12, frame + 3, 8)) return false;
+  // To guest user mode: the guest edits descriptors in place (Linux's TLS entries at each
+  // context switch), so the real GDT is copied again before user code can load them.
+  if (!platform_->reload_guest_gdt(injector)) return false;
+  platform_->enter(cs, eip, flags, frame[4] & 0xFFFF, frame[3]);
+  return true;
 }
 
 void BtCore::drop_stale_translations() {
@@ -320,11 +355,12 @@ std::vector<EngineCounter> BtCore::counters() const {
   out.push_back({"btExitCalls", bt_.exit_calls});
   out.push_back({"btMissCalls", bt_.miss_calls});
   out.push_back({"btEmulateCalls", bt_.emulate_calls});
+  out.push_back({"btIretInCore", bt_.iret_in_core});
   out.push_back({"btCodeWrites", bt_.code_writes});
   out.push_back({"btRemaps", bt_.remaps});
   out.push_back({"btSingleSteps", bt_.single_steps});
   static const char* const kRewriteCounters[] = {"btIdent", "btTrapping", "btJump", "btBranch", "btCall", "btCallIndirect",
-                                                 "btJumpIndirect", "btReturn", "btPushf", "btVmmCall"};
+                                                 "btJumpIndirect", "btReturn", "btPushf", "btSelector", "btVmmCall"};
   static_assert(sizeof kRewriteCounters / sizeof kRewriteCounters[0] == static_cast<size_t>(Rewrite::kCount), "one name per rewrite");
   for (int kind = 0; kind < static_cast<int>(Rewrite::kCount); kind++) out.push_back({kRewriteCounters[kind], bt_.rewrites[kind]});
   return out;

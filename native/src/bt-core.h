@@ -26,6 +26,7 @@ struct BtCounters {
   uint64_t exit_calls = 0;        // a direct jump's first run: translate or find the target, chain it
   uint64_t miss_calls = 0;        // the indirect lookup missed
   uint64_t emulate_calls = 0;     // sensitive instructions handed to the VMM
+  uint64_t iret_in_core = 0;      // ... of which IRETs carried out here
   uint64_t code_writes = 0;       // writes to translated code (invalidations by cause)
   uint64_t remaps = 0;            // translated code whose mapping changed
   uint64_t single_steps = 0;      // instructions run alone after they wrote their own block
@@ -59,6 +60,9 @@ class BtCore final : public TrapCore, private CodeWatcher {
   CachedBlock* lookup_or_translate(uint32_t guest);
   CachedBlock* translate(uint32_t guest, bool single_instruction);
   ExitKind handle_callout(const Callout& callout);
+  // IRET at guest EIP to guest ring 0 or 3, the common forms, as TypeScript's emulation does it
+  // (src/engines/trap/privileged.ts); false leaves it to TypeScript.
+  bool emulate_iret(uint32_t guest_eip);
   // EIP moves from a cache address to the guest address it stands for; false if none does.
   bool to_guest_eip(uint32_t tc);
   // Rewritten cache bytes are dropped from Unicorn's translations (at the guest kernel's ring,

@@ -68,7 +68,11 @@ constexpr uint8_t kPushEax = 0x50;
 constexpr uint8_t kJmpRel32 = 0xE9;
 constexpr uint8_t kPushImm32 = 0x68;
 
-enum class Kind { kIdent, kIdentEnd, kTrapping, kJump, kJcc, kLoop, kCall, kCallIndirect, kJumpIndirect, kReturn, kReturnImm, kPushf, kEmulate };
+enum class Kind {
+  kIdent, kIdentEnd, kTrapping, kJump, kJcc, kLoop, kCall, kCallIndirect, kJumpIndirect, kReturn, kReturnImm, kPushf,
+  kSelector,  // PUSH CS/SS, MOV r32, CS/SS: the real selector, its RPL 1 made the guest's 0
+  kEmulate,
+};
 
 Kind classify(const GuestInsn& i) {
   const uint8_t op = i.op;
@@ -86,8 +90,11 @@ Kind classify(const GuestInsn& i) {
     case 0xCF: return Kind::kEmulate;                     // IRET
     case 0x9A: return Kind::kEmulate;                     // CALL ptr16:32 (pushes a return address)
     case 0x9C: return i.operand16 ? Kind::kEmulate : Kind::kPushf;
-    case 0x0E: case 0x16: return Kind::kEmulate;          // PUSH CS, PUSH SS: RPL 1 at ring 1
-    case 0x8C: return (i.reg() == 1 || i.reg() == 2) ? Kind::kEmulate : Kind::kIdent;  // MOV r/m, CS/SS
+    case 0x0E: case 0x16:                                 // PUSH CS, PUSH SS: RPL 1 at ring 1
+      return i.prefixes == 0 ? Kind::kSelector : Kind::kEmulate;
+    case 0x8C:                                            // MOV r/m, CS/SS
+      if (i.reg() != 1 && i.reg() != 2) return Kind::kIdent;
+      return i.mod() == 3 && (i.modrm & 7) != 4 && (i.prefixes == 0 || (i.prefixes == 1 && i.operand16)) ? Kind::kSelector : Kind::kEmulate;
     case 0x8E: return i.reg() == 2 ? Kind::kTrapping : Kind::kIdent;  // MOV SS, r/m
     case 0x17: return Kind::kTrapping;                    // POP SS
     case 0xF4: return Kind::kTrapping;                    // HLT
@@ -143,6 +150,7 @@ Rewrite rewrite_of(Kind kind) {
     case Kind::kJumpIndirect: return Rewrite::kJumpIndirect;
     case Kind::kReturn: case Kind::kReturnImm: return Rewrite::kReturn;
     case Kind::kPushf: return Rewrite::kPushf;
+    case Kind::kSelector: return Rewrite::kSelector;
     case Kind::kEmulate: return Rewrite::kEmulate;
   }
   return Rewrite::kIdent;
@@ -161,6 +169,7 @@ const char* rewrite_name(Rewrite kind) {
     case Rewrite::kJumpIndirect: return "jmp-indirect";
     case Rewrite::kReturn: return "ret";
     case Rewrite::kPushf: return "pushf";
+    case Rewrite::kSelector: return "selector";
     case Rewrite::kEmulate: return "vmm-call";
     case Rewrite::kCount: break;
   }
@@ -386,6 +395,25 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
         e.raw(kLeaEaxMinusIoplOne, sizeof kLeaEaxMinusIoplOne);
         inside(i.pc);
         e.raw(kXchgEaxTop, sizeof kXchgEaxTop);
+        break;
+      case Kind::kSelector:
+        // The real CS and SS of the guest kernel have RPL 1 (its ring); the guest's have RPL 0:
+        // one less, taken off without touching the flags.
+        precise(i.pc);
+        e.raw(i.bytes, i.length);
+        if (i.op == 0x8C) {
+          uint8_t r = i.modrm & 7;
+          inside(i.pc);
+          if (i.operand16) e.u8(0x66);
+          e.raw({0x8D, static_cast<uint8_t>(0x40 | (r << 3) | r), 0xFF});  // lea r, [r - 1]
+        } else {
+          inside(i.pc);
+          e.raw(kXchgEaxTop, sizeof kXchgEaxTop);
+          inside(i.pc);
+          e.raw({0x8D, 0x40, 0xFF});  // lea eax, [eax - 1]
+          inside(i.pc);
+          e.raw(kXchgEaxTop, sizeof kXchgEaxTop);
+        }
         break;
       case Kind::kEmulate:
         precise(i.pc);

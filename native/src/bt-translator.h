@@ -66,8 +66,9 @@ enum class Rewrite : uint8_t {
   kJumpIndirect,   // JMP r/m: the lookup
   kReturn,         // RET, RET imm16: the lookup
   kPushf,          // PUSHFD: the guest's IOPL in the pushed image, no exit
+  kSelector,       // PUSH CS/SS, MOV r32, CS/SS: the guest's RPL, no exit
   kEmulate,        // a call into the VMM (IRET, SGDT, SIDT, SLDT, STR, SMSW, LAR, LSL, VERR, VERW,
-                   // PUSH CS/SS, MOV r/m from CS/SS, 16-bit PUSHF, far CALL)
+                   // MOV m16 from CS/SS, prefixed PUSH CS/SS, 16-bit PUSHF, far CALL, SYSENTER)
   kCount,
 };
 const char* rewrite_name(Rewrite kind);

@@ -40,6 +40,10 @@ constexpr uint32_t kFlagVm = 1u << 17;
 constexpr uint32_t kFlagAc = 1u << 18;
 // CF, PF, AF, ZF, SF and OF: the flags arithmetic sets.
 constexpr uint32_t kArithmeticFlags = 0x8D5u;
+// Every defined flag: the arithmetic ones, TF, IF, DF, IOPL, NT, RF, VM, AC, VIF, VIP and ID.
+constexpr uint32_t kDefinedFlags = kArithmeticFlags | kFlagTf | kFlagIf | (1u << 10) | kFlagIopl | kFlagNt | kFlagRf | kFlagVm |
+                                   kFlagAc | (1u << 19) | (1u << 20) | (1u << 21);
+constexpr uint8_t kOpcodeIret = 0xCF;
 
 // Paging-structure entries (the low 32 bits; the same positions in 32-bit and PAE entries).
 constexpr uint32_t kPtePresent = 1u << 0;

@@ -28,11 +28,13 @@ const NATIVE_COUNTERS: readonly [string, string][] = [
   ['btLookupFills', 'bt-lookup-fills'],
   ['btMissCalls', 'bt-lookup-misses'],
   ['btExitCalls', 'bt-call-exit'],
+  ['btIretInCore', 'bt-call-iret-in-core'],
   ['btInvalidatedBlocks', 'bt-invalidated'],
   ['btCodeWrites', 'bt-invalidate-code-write'],
   ['btRemaps', 'bt-invalidate-remap'],
   ['btSingleSteps', 'bt-single-steps'],
   ['btPushf', 'bt-rewrite-pushf'],
+  ['btSelector', 'bt-rewrite-selector'],
   ['btReturn', 'bt-rewrite-ret'],
   ['btCall', 'bt-rewrite-call'],
   ['btCallIndirect', 'bt-rewrite-call-indirect'],
@@ -82,7 +84,7 @@ export class BtEngine extends TrapEngine {
     const out: Record<string, number> = {};
     for (const [from, to] of NATIVE_COUNTERS) out[to] = native[from] ?? 0;
     const emulated = Object.values(this.vmmCalls).reduce((a, b) => a + b, 0);
-    out['bt-vmm-calls'] = (native.btExitCalls ?? 0) + (native.btMissCalls ?? 0) + emulated;
+    out['bt-vmm-calls'] = (native.btExitCalls ?? 0) + (native.btMissCalls ?? 0) + (native.btIretInCore ?? 0) + emulated;
     for (const [name, n] of Object.entries(this.vmmCalls)) out[`bt-call-${name}`] = n;
     // What trapped (MOV CRn, INVLPG, ...) and the shadow MMU's work, as under trap.
     for (const [name, n] of Object.entries(trap)) {
