@@ -41,10 +41,11 @@ constexpr uint32_t kMaxBlockBytes = 4096;
 }  // namespace
 
 std::unique_ptr<BtCore> BtCore::create(VcpuServices& vcpu, uc_engine* uc, GuestRam ram, uint64_t ram_bytes,
-                                       uint64_t region_physical, uc_err* err) {
+                                       uint64_t region_physical, uint32_t cache_bytes, uc_err* err) {
   std::unique_ptr<TrapPlatform> platform = TrapPlatform::create(uc, ram, ram_bytes, region_physical, kBtKernelFlags, err);
   if (!platform) return nullptr;
-  std::unique_ptr<BtCore> core(new BtCore(vcpu, uc, std::move(platform), ram, ram_bytes));
+  if (cache_bytes == 0 || cache_bytes > kTcBytes) cache_bytes = kTcBytes;
+  std::unique_ptr<BtCore> core(new BtCore(vcpu, uc, std::move(platform), ram, ram_bytes, cache_bytes));
   if (!core->translator_.ok()) {
     *err = UC_ERR_NOMEM;
     return nullptr;
@@ -52,9 +53,10 @@ std::unique_ptr<BtCore> BtCore::create(VcpuServices& vcpu, uc_engine* uc, GuestR
   return core;
 }
 
-BtCore::BtCore(VcpuServices& vcpu, uc_engine* uc, std::unique_ptr<TrapPlatform> platform, GuestRam ram, uint64_t ram_bytes)
+BtCore::BtCore(VcpuServices& vcpu, uc_engine* uc, std::unique_ptr<TrapPlatform> platform, GuestRam ram, uint64_t ram_bytes,
+               uint32_t cache_bytes)
     : TrapCore(vcpu, uc, std::move(platform)), ram_(ram), ram_pages_(ram_bytes >> 12) {
-  cache_ = std::make_unique<TranslationCache>(platform_->translation_cache(), kTcLinear, kTcBytes);
+  cache_ = std::make_unique<TranslationCache>(platform_->translation_cache(), kTcLinear, cache_bytes);
   platform_->map_translation_cache(cache_->bytes_in_use());
   platform_->mmu().set_code_watcher(this);
 }
@@ -88,7 +90,13 @@ CachedBlock* BtCore::translate(uint32_t guest, bool single_instruction) {
   GuestCode source(ram_, paging, ram_pages_ << 12);
   TranslatorLimits limits;
   limits.single_instruction = single_instruction;
-  BlockTranslation t = translator_.translate(source, *cache_, guest, cache_->cursor(), limits);
+  // An instruction run alone goes back to the core after it (never chained on).
+  struct NoTargets final : TranslationTargets {
+    explicit NoTargets(uint32_t d) { dispatch = d; }
+    uint32_t find(uint32_t) const override { return 0; }
+  } unchained(cache_->dispatch_routine());
+  const TranslationTargets& targets = single_instruction ? static_cast<const TranslationTargets&>(unchained) : *cache_;
+  BlockTranslation t = translator_.translate(source, targets, guest, cache_->cursor(), limits);
   if (t.empty()) return nullptr;
   // The frames the block's bytes came from: write-protected, so that a write makes it go.
   std::vector<uint32_t> frames, pages;
@@ -130,10 +138,12 @@ bool BtCore::on_block(uint64_t address, uint32_t size) {
   }
   CachedBlock* block = nullptr;
   if (linear == single_at_) {
+    // (A GDT write still to run keeps the copy for after it: its exit comes back to the core.)
     single_at_ = kNone;
     block = translate(linear, true);
     bt_.single_steps++;
   } else {
+    refresh_gdt_if_written();
     block = lookup_or_translate(linear);
   }
   if (!block) {
@@ -153,7 +163,8 @@ ExitKind BtCore::on_exception(uint32_t vector, bool software_interrupt) {
   bool in_cache = cache_->contains(eip);
   if (in_cache && vector == kUd && !software_interrupt) {
     if (cache_->is_lookup_miss(eip)) return handle_callout(Callout{CalloutKind::kIndirectMiss, 0, 0});
-    if (const Callout* callout = cache_->callout_at(eip)) return handle_callout(*callout);
+    // (A copy: translating may flush the cache, and the callout table with it.)
+    if (const Callout* callout = cache_->callout_at(eip)) return handle_callout(Callout(*callout));
   }
   if (vector == kPf && !software_interrupt) {
     faulting_tc_ = in_cache ? eip : kNone;
@@ -163,9 +174,17 @@ ExitKind BtCore::on_exception(uint32_t vector, bool software_interrupt) {
     if (outcome == kResumeGuest) {
       uint32_t guest = 0;
       bool precise = false;
-      // The write changed the block it is in: the instruction runs once alone (its page left
-      // writable), and what follows it is translated from the new bytes (SDM Vol. 3 §8.1.3).
-      if (faulting_block_written_ && cache_->guest_point(eip, &guest, &precise) && precise) {
+      // A write to the guest's GDT (handle_shadow_fault let it through once): translated code
+      // has no block starts to count, so the copy is made right after the instruction.
+      bool gdt_write = gdt_refresh_countdown_ > 0 && in_cache;
+      if (gdt_write) {
+        gdt_refresh_countdown_ = 0;
+        gdt_written_ = true;
+      }
+      // The write changed the block it is in, or the GDT: the instruction runs once alone (its
+      // page left writable), and what follows it is translated from the new bytes (SDM Vol. 3
+      // §8.1.3), after the GDT copy.
+      if ((faulting_block_written_ || gdt_write) && cache_->guest_point(eip, &guest, &precise) && precise) {
         set_reg(kRegEip, guest);
         single_at_ = guest;
       }
@@ -197,7 +216,14 @@ bool BtCore::to_guest_eip(uint32_t tc) {
   return true;
 }
 
+void BtCore::refresh_gdt_if_written() {
+  if (!gdt_written_) return;
+  gdt_written_ = false;
+  platform_->reload_guest_gdt(vcpu_.injector());
+}
+
 ExitKind BtCore::handle_callout(const Callout& callout) {
+  refresh_gdt_if_written();
   switch (callout.kind) {
     case CalloutKind::kEmulate: {
       bt_.emulate_calls++;
@@ -214,13 +240,15 @@ ExitKind BtCore::handle_callout(const Callout& callout) {
     }
     case CalloutKind::kDirectExit: {
       bt_.exit_calls++;
+      uint64_t flushes = cache_->counters().flushes;
       CachedBlock* target = lookup_or_translate(callout.guest_eip);
       if (!target) {
         set_reg(kRegEip, callout.guest_eip);
         in_place_at_ = callout.guest_eip;
         return kResumeGuest;
       }
-      CachedBlock* from = callout.site ? cache_->block_at(callout.site) : nullptr;
+      // The jump is chained unless the cache was flushed to make room (then it is gone).
+      CachedBlock* from = callout.site && cache_->counters().flushes == flushes ? cache_->block_at(callout.site) : nullptr;
       if (from && from->live) cache_->chain(callout.site, *target);
       drop_stale_translations();
       set_reg(kRegEip, target->tc_start);

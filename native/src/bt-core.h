@@ -29,14 +29,15 @@ struct BtCounters {
   uint64_t iret_in_core = 0;      // ... of which IRETs carried out here
   uint64_t code_writes = 0;       // writes to translated code (invalidations by cause)
   uint64_t remaps = 0;            // translated code whose mapping changed
-  uint64_t single_steps = 0;      // instructions run alone after they wrote their own block
+  uint64_t single_steps = 0;      // instructions run alone (after writing their own block or the GDT)
   uint64_t rewrites[static_cast<int>(Rewrite::kCount)] = {};
 };
 
 class BtCore final : public TrapCore, private CodeWatcher {
  public:
+  // `cache_bytes`: the translation cache's size (0: all of kTcBytes).
   static std::unique_ptr<BtCore> create(VcpuServices& vcpu, uc_engine* uc, GuestRam ram, uint64_t ram_bytes,
-                                        uint64_t region_physical, uc_err* err);
+                                        uint64_t region_physical, uint32_t cache_bytes, uc_err* err);
 
   ExitKind on_exception(uint32_t vector, bool software_interrupt) override;
   bool keeps_block_events() const override { return true; }
@@ -51,7 +52,8 @@ class BtCore final : public TrapCore, private CodeWatcher {
   std::vector<EngineCounter> counters() const override;
 
  private:
-  BtCore(VcpuServices& vcpu, uc_engine* uc, std::unique_ptr<TrapPlatform> platform, GuestRam ram, uint64_t ram_bytes);
+  BtCore(VcpuServices& vcpu, uc_engine* uc, std::unique_ptr<TrapPlatform> platform, GuestRam ram, uint64_t ram_bytes,
+         uint32_t cache_bytes);
   void configured() override;
   // CodeWatcher
   void code_frame_written(uint32_t frame, uint32_t linear) override;
@@ -72,6 +74,7 @@ class BtCore final : public TrapCore, private CodeWatcher {
   uint32_t reg(uint32_t id);
   void set_reg(uint32_t id, uint32_t value);
   void check_page(uint32_t page);
+  void refresh_gdt_if_written();
 
   static constexpr uint32_t kNone = ~0u;
   GuestRam ram_;
@@ -83,6 +86,9 @@ class BtCore final : public TrapCore, private CodeWatcher {
   uint32_t single_at_ = kNone;    // the next kernel block here is one instruction, unprotected
   uint32_t faulting_tc_ = kNone;  // the cache address of the write being handled
   bool faulting_block_written_ = false;
+  // The guest wrote its GDT: the real one is copied again at the next call into the core, which
+  // comes right after the writing instruction (it runs alone, like a write to its own block).
+  bool gdt_written_ = false;
   BtCounters bt_;
 };
 

@@ -50,6 +50,7 @@ class TranslationCache final : public TranslationTargets {
 
   bool contains(uint32_t linear) const { return linear - linear_ < bytes_; }  // (the cache may end at 4 GiB)
   uint32_t find(uint32_t guest) const override;
+  uint32_t dispatch_routine() const { return dispatch; }
   // Whether a UD2 at `tc` is a lookup miss.
   bool is_lookup_miss(uint32_t tc) const { return tc - linear_ < kRoutines && (tc - linear_) % kLookupSlotBytes == kMissOffset; }
   // The next block's cache address, and whether `bytes` more fit; flush() when not.

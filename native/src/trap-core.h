@@ -65,7 +65,7 @@ class TrapCore : public EngineCore {
   uc_engine* uc_;
   std::unique_ptr<TrapPlatform> platform_;
   bool active_ = false;  // trapConfigure has run: the guest is deprivileged
-  int gdt_refresh_countdown_ = 0;  // block starts until the real GDT is copied again
+  int gdt_refresh_countdown_ = 0;  // block starts until the real GDT is copied again (0: none due)
   uint64_t cli_in_core_ = 0;
   uint64_t sti_in_core_ = 0;
   uint64_t invlpg_in_core_ = 0;

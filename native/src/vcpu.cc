@@ -150,7 +150,9 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
     if (err == UC_ERR_OK) err = uc_mmio_map(uc_, region_end, kPhysicalTop - region_end, OnOpenBusRead, this, OnOpenBusWrite, this);
     if (err == UC_ERR_OK) {
       GuestRam ram(memory_->base(), ram_bytes);
-      std::unique_ptr<TrapCore> core = core_kind == "bt" ? std::unique_ptr<TrapCore>(BtCore::create(*this, uc_, ram, ram_bytes, region_base, &err))
+      // Optional sixth argument: the bt engine's translation cache in bytes (tests, experiments).
+      uint32_t tc_bytes = info.Length() > 5 && info[5].IsNumber() ? info[5].As<Napi::Number>().Uint32Value() : 0;
+      std::unique_ptr<TrapCore> core = core_kind == "bt" ? std::unique_ptr<TrapCore>(BtCore::create(*this, uc_, ram, ram_bytes, region_base, tc_bytes, &err))
                                                          : TrapCore::create(*this, uc_, ram, ram_bytes, region_base, &err);
       trap_ = core.get();
       engine_ = std::move(core);
@@ -196,7 +198,7 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   bool want_exact = !(info.Length() > 3 && info[3].IsString() && info[3].As<Napi::String>().Utf8Value() == "block-hook");
   // Optional fifth argument, for tests: an offset to prove instead of the one found, so that the
   // fallback after a failed proof can be seen to run.
-  if (info.Length() > 4 && info[4].IsNumber()) {
+  if (info.Length() > 4 && info[4].IsNumber() && info[4].As<Napi::Number>().Uint32Value() != 0) {
     exact_layout_.no_exit_request_offset = info[4].As<Napi::Number>().Uint32Value();
     exact_layout_.proven = prove_exact_stops(exact_layout_.no_exit_request_offset, &exact_layout_.why_not);
   } else {

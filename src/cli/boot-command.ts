@@ -9,7 +9,7 @@ import { runMachine, type RunLimits, type RunResult } from '../vmm/run-loop.js';
 import { Reg } from '../vmm/registers.js';
 import { csEip } from '../util/hex.js';
 import type { Engine } from '../vmm/engine.js';
-import { DEFAULT_RAM_MIB } from '../vmm/layout.js';
+import { DEFAULT_RAM_MIB, MAX_TRANSLATION_CACHE_KIB, MIN_TRANSLATION_CACHE_KIB } from '../vmm/layout.js';
 import { BACKLOG_LIMIT, ConsoleOutput } from './console-output.js';
 import { describeErrno } from './errno.js';
 import { BROKEN_PIPE_STATUS, RunStopper, type StopRequest } from './run-stop.js';
@@ -36,6 +36,8 @@ export interface BootOptions {
   initrd?: string;
   stdin: boolean;
   stopMechanism: string;
+  /** bt: the translation cache's size in KiB. */
+  translationCache?: string;
   /** The GDB stub (boot only): where it listens, QEMU's -s, and QEMU's -S. */
   gdb?: string;
   s?: boolean;
@@ -52,6 +54,17 @@ export const bootDefaults = {
 };
 
 const FORMATS = ['auto', 'flat', 'bootsector', 'multiboot', 'linux'] as const;
+
+/** --translation-cache KiB: only for an engine with a translation cache, between its bounds. */
+function translationCacheSize(option: string | undefined, engineHasOne: boolean): number | undefined {
+  if (option === undefined) return undefined;
+  if (!engineHasOne) throw new UserError('--translation-cache applies to an engine with a translation cache (bt) only');
+  const kib = Number(option);
+  if (!/^\d+$/.test(option) || kib < MIN_TRANSLATION_CACHE_KIB || kib > MAX_TRANSLATION_CACHE_KIB) {
+    throw new UserError(`invalid translation cache size '${option}': give KiB from ${MIN_TRANSLATION_CACHE_KIB} to ${MAX_TRANSLATION_CACHE_KIB}`);
+  }
+  return kib * 1024;
+}
 
 export function planFromOptions(
   image: Uint8Array,
@@ -138,6 +151,7 @@ export function prepareRun(
     throw new UserError(`unknown stop mechanism '${options.stopMechanism}'; choose one of ${STOP_MECHANISMS.join(', ')}`);
   }
   const stopMechanism = options.stopMechanism as StopMechanism;
+  const translationCacheBytes = translationCacheSize(options.translationCache, engine.requires.translationCache);
   const limits = {
     timeLimitSeconds: options.timeLimit === undefined ? Infinity : parsePositiveNumber('time limit', options.timeLimit),
     maxExits: options.maxExits === undefined ? Infinity : parsePositiveInteger('exit limit', options.maxExits),
@@ -164,7 +178,7 @@ export function prepareRun(
   const output = new ConsoleOutput(fd, fd !== serialFd, (error) => stopper.stop(outputFailure(error, outputName)));
   let machine: Machine;
   try {
-    machine = new Machine({ ramBytes, consoleOutput: output.push, translationBufferBytes, engineCore: engineCoreFor(engine.requires), stopMechanism });
+    machine = new Machine({ ramBytes, consoleOutput: output.push, translationBufferBytes, engineCore: engineCoreFor(engine.requires), stopMechanism, translationCacheBytes });
   } catch (error) {
     if (error instanceof NativeCoreMissing) throw new UserError(error.message);
     throw error;

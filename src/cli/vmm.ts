@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
+import { engineNames } from '../engines/index.js';
 import { projectRoot } from '../util/project-root.js';
 import { benchCommand, type BenchOptions } from './bench-command.js';
 import { bootCommand, bootDefaults, type BootOptions } from './boot-command.js';
@@ -13,7 +14,7 @@ import { UserError, USAGE_ERROR_STATUS } from './user-error.js';
 function addBootOptions(command: Command): Command {
   return command
     .option('-m, --memory <size>', 'guest RAM in MiB (or with a G suffix)', bootDefaults.memory)
-    .option('-e, --engine <name>', 'virtualisation engine: direct or trap', bootDefaults.engine)
+    .option('-e, --engine <name>', `virtualisation engine: ${engineNames.join(', ')}`, bootDefaults.engine)
     .option('-a, --append <cmdline>', 'kernel command line (multiboot, Linux)', bootDefaults.append)
     .option('--kernel <file>', 'a Linux bzImage or other image (the same as the image argument)')
     .option('--initrd <file>', 'initial ramdisk for a Linux kernel')
@@ -25,6 +26,7 @@ function addBootOptions(command: Command): Command {
     .option('--entry <address>', 'flat images: entry point (default: the load address)')
     .option('--bits <16|32>', 'flat images: start in 16-bit real mode or 32-bit protected mode', '32')
     .option('--no-stdin', 'do not feed standard input to the serial port')
+    .option('--translation-cache <KiB>', 'bt: size of the translation cache, flushed when full (default and most 3968)')
     .option('--stop-mechanism <name>', 'exact (stops without a per-block hook, where proven on this Unicorn build and the timer thread may run at real-time priority), or block-hook', bootDefaults.stopMechanism);
 }
 

@@ -34,3 +34,6 @@ export const DEFAULT_RAM_MIB = 64;
 
 /** The VMM's linear hole (engines with a VMM region): the top 4 MiB (native/src/vmm-region.h). */
 export const HOLE_LINEAR = 0xffc00000;
+/** The bt engine's translation cache: its size bounds in KiB (the lookup alone takes 256 KiB). */
+export const MIN_TRANSLATION_CACHE_KIB = 384;
+export const MAX_TRANSLATION_CACHE_KIB = 3968;

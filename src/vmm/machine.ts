@@ -33,6 +33,8 @@ export interface MachineConfig {
    * the world switch) or 'bt' (the same, with a translation cache). None for the direct engine.
    */
   engineCore?: EngineCoreKind;
+  /** The bt engine's translation cache in bytes (default: all the hole has room for). */
+  translationCacheBytes?: number;
   /** How the running guest is stopped (see StopMechanism); exact by default. */
   stopMechanism?: StopMechanism;
 }
@@ -86,7 +88,7 @@ export class Machine {
   constructor(config: MachineConfig) {
     const { Vcpu, hostTscHz } = nativeCore();
     this.tscHz = hostTscHz();
-    this.vcpu = new Vcpu(config.ramBytes, config.translationBufferBytes, config.engineCore ?? false, config.stopMechanism ?? 'exact');
+    this.vcpu = new Vcpu(config.ramBytes, config.translationBufferBytes, config.engineCore ?? false, config.stopMechanism ?? 'exact', undefined, config.translationCacheBytes);
     this.ram = new Uint8Array(this.vcpu.ram);
     this.record = new Uint32Array(this.vcpu.exitRecord);
     // A rising INTR asks the vCPU for an interrupt-window exit: the guest stops as soon as it

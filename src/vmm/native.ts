@@ -127,17 +127,36 @@ export function engineCoreFor(requires: { vmmRegion: boolean; translationCache: 
   return requires.vmmRegion ? 'trap' : undefined;
 }
 
+/** What the bt engine's translator made of one guest block (native/src/bt-translator.h). */
+export interface BlockTranslation {
+  code: Uint8Array;
+  guestEnd: number;
+  /** Points in the code and the guest state they stand for (precise: exactly the guest's). */
+  boundaries: { tc: number; guest: number; precise: boolean }[];
+  /** UD2s that call the VMM: a direct jump's exit stub, or an instruction it emulates. */
+  callouts: { tc: number; kind: 'exit' | 'miss' | 'emulate'; guest: number }[];
+}
+
 interface NativeModule {
   /** translationBufferBytes: the size of Unicorn's translated-code buffer (default 64 MiB);
    *  engineCore: the trap or bt engine's core, with its VMM region above guest RAM (false: none). */
   /** exactStopOffset (tests): an offset to prove instead of the one found at start-up. */
-  Vcpu: new (ramBytes: number, translationBufferBytes?: number, engineCore?: EngineCoreKind | false, stopMechanism?: StopMechanism, exactStopOffset?: number) => NativeVcpu;
+  Vcpu: new (
+    ramBytes: number,
+    translationBufferBytes?: number,
+    engineCore?: EngineCoreKind | false,
+    stopMechanism?: StopMechanism,
+    exactStopOffset?: number,
+    translationCacheBytes?: number,
+  ) => NativeVcpu;
   abiVersion: number;
   unicornVersion: string;
   /** The host TSC rate, which is the guest's too (Unicorn's RDTSC reads the host TSC). */
   hostTscHz(): number;
   /** Whether exact stops were proven on this Unicorn build (and Unicorn's private offset), or why not. */
   exactStops(): { proven: boolean; offset: number; whyNot: string };
+  /** The bt engine's translator on a byte string (tests): the code for cacheAddress and its map. */
+  translateBlock(bytes: Uint8Array, guestAddress: number, cacheAddress: number, dispatchAddress: number): BlockTranslation;
   /** The proof of exact stops alone, for a given offset: a wrong one fails it. */
   proveExactStops(offset: number): { proven: boolean; whyNot: string };
 }
