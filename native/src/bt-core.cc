@@ -71,10 +71,18 @@ uint32_t BtCore::reg(uint32_t id) {
 
 void BtCore::set_reg(uint32_t id, uint32_t value) { write_register(uc_, id, value); }
 
+// Whether kernel code runs with a flat 32-bit CS, the only code the translator handles. The CPU
+// keeps the descriptor it loaded with CS (its segment cache) until CS is loaded again, whatever
+// the GDT says since (Linux loads a new GDT, then far-jumps to reload CS): the verdict is kept per
+// selector, and the GDT is read only for a selector not seen last.
 bool BtCore::code_segment_flat() {
+  uint32_t selector = reg(kRegCs);
+  if (selector == checked_cs_) return cs_flat_;
   SegmentDescriptor code{};
-  if (!vcpu_.injector().segment_descriptor(reg(kRegCs), &code)) return false;
-  return code.base == 0 && code.big;
+  if (!vcpu_.injector().segment_descriptor(selector, &code)) return false;
+  checked_cs_ = selector;
+  cs_flat_ = code.base == 0 && code.big;
+  return cs_flat_;
 }
 
 CachedBlock* BtCore::lookup_or_translate(uint32_t guest) {

@@ -89,6 +89,8 @@ class BtCore final : public TrapCore, private CodeWatcher {
   // The guest wrote its GDT: the real one is copied again at the next call into the core, which
   // comes right after the writing instruction (it runs alone, like a write to its own block).
   bool gdt_written_ = false;
+  uint32_t checked_cs_ = kNone;  // code_segment_flat()'s last selector and verdict
+  bool cs_flat_ = false;
   BtCounters bt_;
 };
 
