@@ -70,3 +70,47 @@ describe('real guests under the trap engine', () => {
     expect(run.stderr).toMatch(/pushf: PUSHF/);
   }, LINUX_TEST_MS);
 });
+
+describe('real guests under the bt engine', () => {
+  it('Debian Linux boots with its kernel running from the translation cache, reaches user space and powers off', async () => {
+    const run = await runVmmAsync(
+      ['boot', '--kernel', image('vmlinuz'), '--initrd', image('initrd.gz'), '-e', 'bt', '-a', 'console=ttyS0', '-m', '128', '--no-stdin',
+        '--time-limit', '240'],
+      300,
+    );
+    const log = run.stdout.replaceAll('\r\n', '\n');
+    expect(log).toContain('VMM-USERSPACE-READY\n');
+    expect(log).toMatch(/Linux \(none\) 6\.\S+ .* i686 GNU\/Linux/);
+    expect(log).toContain('VMM-USERSPACE-DONE\n');
+    expect(log).not.toMatch(/panic|BUG:|segfault/i);
+    expect(run.stderr).toMatch(/guest halted with interrupts disabled/);
+    expect(run.status).toBe(0);
+    const counts = exitCounts(run.stderr);
+    // The kernel ran translated: blocks, chained jumps, lookups; every entry into it went to the
+    // cache; PUSHF rewritten in the cache; IRET carried out by the VMM; no block ran in place.
+    expect(counts['bt-blocks']).toBeGreaterThan(10_000);
+    expect(counts['bt-entries']).toBeGreaterThan(1000);
+    expect(counts['bt-chain-links']).toBeGreaterThan(1000);
+    expect(counts['bt-lookup-fills']).toBeGreaterThan(100);
+    expect(counts['bt-rewrite-pushf']).toBeGreaterThan(10);
+    expect(counts['bt-call-iret-in-core']).toBeGreaterThan(1000);
+    expect(counts['bt-in-place']).toBeUndefined();
+    // Linux patches its own text (alternatives, static keys): translations of it are dropped.
+    expect(counts['bt-invalidate-code-write']).toBeGreaterThan(0);
+    // CLI and STI no longer trap: the guest kernel's IF is the real one (IOPL 1).
+    expect(counts['trap-cli']).toBeUndefined();
+    expect(counts['trap-sti']).toBeUndefined();
+    expect(run.stderr).toMatch(/equivalence: every guest kernel block ran translated: no place where the guest could see a difference/);
+  }, LINUX_TEST_MS);
+
+  it('memtest86+ runs its first test from the translation cache', async () => {
+    const run = await runVmmUntil(
+      ['boot', '--kernel', image('memtest86+ia32.bin'), '-a', 'console=ttyS0', '-m', '64', '--no-stdin', '-e', 'bt'],
+      '#0  [Address test, walking ones, no cache]',
+    );
+    expect(run.stdout).toContain('Memtest86+ v');
+    expect(run.stdout).not.toMatch(/Errors: [1-9]/);
+    expect(run.status).toBe(143);
+    expect(exitCounts(run.stderr)['bt-blocks']).toBeGreaterThan(100);
+  }, 130_000);
+});
