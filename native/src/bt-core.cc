@@ -4,6 +4,7 @@
 
 #include "event-injection.h"
 #include "registers.h"
+#include "trace-recorder.h"
 #include "vmm-region.h"
 #include "x86.h"
 
@@ -115,6 +116,8 @@ CachedBlock* BtCore::translate(uint32_t guest, bool single_instruction) {
     pages.push_back(static_cast<uint32_t>(page));
   }
   for (int kind = 0; kind < static_cast<int>(Rewrite::kCount); kind++) bt_.rewrites[kind] += t.rewrites[kind];
+  vcpu_.trace().record_translation(t.guest_start, t.guest_end, static_cast<uint32_t>(t.code.size()),
+                                   t.instructions - t.rewrites[static_cast<int>(Rewrite::kIdent)]);
   if (!single_instruction) {
     for (size_t i = 0; i < frames.size(); i++) {
       platform_->mmu().protect_code_frame(frames[i]);
@@ -237,8 +240,10 @@ ExitKind BtCore::handle_callout(const Callout& callout) {
       bt_.emulate_calls++;
       if (!vcpu_.stop_pending() && emulate_iret(callout.guest_eip)) {
         bt_.iret_in_core++;
+        vcpu_.trace().record_vmm_call(kTraceCallIret, callout.guest_eip);
         return kResumeGuest;
       }
+      vcpu_.trace().record_vmm_call(kTraceCallEmulate, callout.guest_eip);
       // TypeScript emulates the instruction at its guest address, as it does a trapped one.
       set_reg(kRegEip, callout.guest_eip);
       uint32_t* record = vcpu_.exit_record();
@@ -248,6 +253,7 @@ ExitKind BtCore::handle_callout(const Callout& callout) {
     }
     case CalloutKind::kDirectExit: {
       bt_.exit_calls++;
+      vcpu_.trace().record_vmm_call(kTraceCallExit, callout.guest_eip);
       uint64_t flushes = cache_->counters().flushes;
       CachedBlock* target = lookup_or_translate(callout.guest_eip);
       if (!target) {
@@ -275,6 +281,7 @@ ExitKind BtCore::handle_callout(const Callout& callout) {
         return kExitEngineError;
       }
       uint32_t target_eip = state[0];
+      vcpu_.trace().record_vmm_call(kTraceCallLookupMiss, target_eip);
       set_reg(kRegEflags, state[1]);
       set_reg(kRegEax, state[2]);
       set_reg(kRegEsp, esp + 12);
@@ -338,6 +345,17 @@ bool BtCore::stop_allowed_at(uint64_t linear) {
 void BtCore::before_exit() {
   uint32_t eip = reg(kRegEip);
   if (cache_->contains(eip)) to_guest_eip(eip);
+}
+
+bool BtCore::guest_instruction(uint32_t linear, uint32_t* guest) {
+  if (!cache_->contains(linear)) {
+    *guest = linear;
+    return true;
+  }
+  const Boundary* point = cache_->boundary_at(linear);
+  if (!point || !point->instruction) return false;
+  *guest = point->guest;
+  return true;
 }
 
 void BtCore::guest_code_changed() {

@@ -49,6 +49,7 @@ class BtCore final : public TrapCore, private CodeWatcher {
   bool stop_allowed_at(uint64_t linear) override;
   void before_exit() override;
   void guest_code_changed() override;
+  bool guest_instruction(uint32_t linear, uint32_t* guest) override;
   std::vector<EngineCounter> counters() const override;
 
  private:

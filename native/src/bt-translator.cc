@@ -210,8 +210,10 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
     e.u32(0);
     exits.push_back({site, target});
   };
-  auto precise = [&](uint32_t guest_eip) { t.boundaries.push_back({e.here(), guest_eip, true}); };
-  auto inside = [&](uint32_t guest_eip) { t.boundaries.push_back({e.here(), guest_eip, false}); };
+  auto precise = [&](uint32_t guest_eip) { t.boundaries.push_back({e.here(), guest_eip, true, false}); };
+  // Where the guest instruction at `guest_eip` starts.
+  auto starts = [&](uint32_t guest_eip) { t.boundaries.push_back({e.here(), guest_eip, true, true}); };
+  auto inside = [&](uint32_t guest_eip) { t.boundaries.push_back({e.here(), guest_eip, false, false}); };
   auto jmp_dispatch = [&] {
     e.u8(kJmpRel32);
     uint32_t site = e.here();
@@ -257,14 +259,14 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
     pc = i.next();
     switch (kind) {
       case Kind::kIdent:
-        precise(i.pc);
+        starts(i.pc);
         e.raw(i.bytes, i.length);
         break;
       case Kind::kIdentEnd:
       case Kind::kTrapping:
         // Copied; it traps or leaves for a guest address. What follows it starts a new block
         // (where the VMM resumes the guest after emulating it).
-        precise(i.pc);
+        starts(i.pc);
         e.raw(i.bytes, i.length);
         precise(pc);
         e.u8(kJmpRel32);
@@ -273,7 +275,7 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
         break;
       case Kind::kJump: {
         uint32_t target = i.next() + (i.op == 0xEB ? i.rel8() : i.rel32());
-        precise(i.pc);
+        starts(i.pc);
         e.u8(kJmpRel32);
         direct(target);
         ended = true;
@@ -283,7 +285,7 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
         // Branch hints (2E, 3E) are dropped: only the condition and the target matter.
         uint8_t condition = (i.op == 0x0F ? i.op2 : i.op) & 0xF;
         uint32_t target = i.next() + (i.op == 0x0F ? i.rel32() : i.rel8());
-        precise(i.pc);
+        starts(i.pc);
         e.raw({0x0F, static_cast<uint8_t>(0x80 | condition)});
         direct(target);
         precise(pc);
@@ -295,7 +297,7 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
       case Kind::kLoop: {
         // LOOP, LOOPE, LOOPNE and JECXZ have only an 8-bit form: over two jumps of our own.
         uint32_t target = i.next() + i.rel8();
-        precise(i.pc);
+        starts(i.pc);
         if (i.address16) e.u8(0x67);
         e.raw({i.op, 0x02});        // taken: to the first jump below
         precise(pc);
@@ -312,7 +314,7 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
       case Kind::kCall: {
         // The guest's own return address is pushed: a guest never sees a cache address.
         uint32_t target = i.next() + i.rel32();
-        precise(i.pc);
+        starts(i.pc);
         e.u8(kPushImm32);
         e.u32(pc);
         precise(target);
@@ -325,7 +327,7 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
       case Kind::kJumpIndirect: {
         // PUSH r/m (FF /6) evaluates the same operand as CALL/JMP r/m (FF /2, /4), with ESP as it
         // was before the push (SDM Vol. 2 PUSH): the target lands on the stack.
-        precise(i.pc);
+        starts(i.pc);
         uint32_t modrm_offset = i.prefixes + 1;
         uint8_t push[kMaxInstructionLength];
         std::memcpy(push, i.bytes, i.length);
@@ -351,7 +353,7 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
         break;
       }
       case Kind::kReturn:
-        precise(i.pc);
+        starts(i.pc);
         e.raw(kXchgEaxTop, sizeof kXchgEaxTop);
         inside(i.pc);
         e.u8(kPushfd);
@@ -367,7 +369,7 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
         uint16_t n;
         std::memcpy(&n, i.bytes + i.length - 2, 2);
         uint32_t skip = uint32_t{n} + 4;
-        precise(i.pc);
+        starts(i.pc);
         e.raw(kXchgEaxTop, sizeof kXchgEaxTop);
         inside(i.pc);
         e.raw({0x8D, 0xA4, 0x24});  // lea esp, [esp + n + 4]
@@ -387,7 +389,7 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
       case Kind::kPushf:
         // The real IOPL is 1 in the guest kernel (KernelRingFlags); the guest's is 0. The image
         // is fixed with instructions that leave the flags alone.
-        precise(i.pc);
+        starts(i.pc);
         e.u8(kPushfd);
         inside(i.pc);
         e.raw(kXchgEaxTop, sizeof kXchgEaxTop);
@@ -399,7 +401,7 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
       case Kind::kSelector:
         // The real CS and SS of the guest kernel have RPL 1 (its ring); the guest's have RPL 0:
         // one less, taken off without touching the flags.
-        precise(i.pc);
+        starts(i.pc);
         e.raw(i.bytes, i.length);
         if (i.op == 0x8C) {
           uint8_t r = i.modrm & 7;
@@ -416,7 +418,7 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
         }
         break;
       case Kind::kEmulate:
-        precise(i.pc);
+        starts(i.pc);
         t.callouts.push_back({e.here(), {CalloutKind::kEmulate, i.pc, 0}});
         e.raw(kUd2, sizeof kUd2);
         ended = true;
@@ -438,7 +440,7 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
   // Exit stubs: one UD2 per direct jump, which it keeps as its way back when a chain is undone.
   for (const PendingExit& exit : exits) {
     uint32_t stub = e.here();
-    t.boundaries.push_back({stub, exit.target, true});
+    t.boundaries.push_back({stub, exit.target, true, false});
     t.callouts.push_back({stub, {CalloutKind::kDirectExit, exit.target, exit.site}});
     e.raw(kUd2, sizeof kUd2);
     uint32_t existing = targets.find(exit.target);

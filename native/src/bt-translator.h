@@ -53,6 +53,7 @@ struct Boundary {
   uint32_t tc;
   uint32_t guest;
   bool precise;
+  bool instruction = false;  // the first code of the guest instruction at `guest` (for the trace)
 };
 
 // How each guest instruction was translated, for the counters (bt-core.h names them).

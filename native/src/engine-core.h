@@ -76,6 +76,12 @@ class EngineCore {
   virtual void before_exit() {}
   // The VMM wrote guest memory behind the guest's back (a debugger): translations may be stale.
   virtual void guest_code_changed() {}
+  // For the trace: the guest instruction that code at `linear` carries out (identity for guest
+  // code), or false when `linear` is the core's own code and no guest instruction starts there.
+  virtual bool guest_instruction(uint32_t linear, uint32_t* guest) {
+    *guest = linear;
+    return true;
+  }
   bool block_events_wanted() const { return block_events_wanted_; }
   // The last linear address whose blocks the core needs to see, when not all: a core that runs
   // code of its own above it (the bt engine's translation cache) keeps the hook out of that code.

@@ -11,7 +11,11 @@ enum TraceRecordKind : uint32_t {
   kTraceMemoryRead = 2,
   kTraceMemoryWrite = 3,
   kTraceHiddenFault = 4,  // trap engine: a #PF the shadow MMU filled (address, error code)
+  kTraceTranslate = 5,    // bt engine: a block translated (guest start, guest end, cache bytes, rewritten)
+  kTraceVmmCall = 6,      // bt engine: translated code called the VMM (TraceVmmCall, guest address)
 };
+
+enum TraceVmmCall : uint32_t { kTraceCallExit = 1, kTraceCallLookupMiss = 2, kTraceCallEmulate = 3, kTraceCallIret = 4 };
 
 // Registers snapshotted before each instruction, in this order.
 constexpr int kTraceRegisterCount = 19;  // eax ecx edx ebx esp ebp esi edi eflags es cs ss ds fs gs cr0 cr2 cr3 cr4
@@ -33,6 +37,14 @@ enum TraceField : uint32_t {
   // hidden page-fault records
   kTraceFaultAddress = 1,
   kTraceFaultError = 2,
+  // translate records
+  kTraceGuestStart = 1,
+  kTraceGuestEnd = 2,
+  kTraceCacheBytes = 3,
+  kTraceRewritten = 4,
+  // VMM-call records
+  kTraceCallKind = 1,
+  kTraceCallGuest = 2,
   kTraceRecordWords = 28,
 };
 

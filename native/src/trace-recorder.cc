@@ -50,6 +50,24 @@ void TraceRecorder::record_hidden_fault(uint32_t address, uint32_t error_code) {
   record[kTraceFaultError] = error_code;
 }
 
+void TraceRecorder::record_translation(uint32_t guest_start, uint32_t guest_end, uint32_t cache_bytes, uint32_t rewritten) {
+  if (!recording()) return;
+  uint32_t* record = next_record();
+  record[kTraceKind] = kTraceTranslate;
+  record[kTraceGuestStart] = guest_start;
+  record[kTraceGuestEnd] = guest_end;
+  record[kTraceCacheBytes] = cache_bytes;
+  record[kTraceRewritten] = rewritten;
+}
+
+void TraceRecorder::record_vmm_call(TraceVmmCall kind, uint32_t guest) {
+  if (!recording()) return;
+  uint32_t* record = next_record();
+  record[kTraceKind] = kTraceVmmCall;
+  record[kTraceCallKind] = kind;
+  record[kTraceCallGuest] = guest;
+}
+
 void TraceRecorder::on_instruction(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
   static int registers[kTraceRegisterCount] = {
       UC_X86_REG_EAX, UC_X86_REG_ECX, UC_X86_REG_EDX, UC_X86_REG_EBX, UC_X86_REG_ESP, UC_X86_REG_EBP,
@@ -60,15 +78,24 @@ void TraceRecorder::on_instruction(uc_engine* uc, uint64_t address, uint32_t siz
   // is requested, before the instruction runs: stops are precise while tracing, and the
   // instruction is recorded when it really runs (the next run starts with it).
   if (recorder->host_.stop_before_instruction()) return;
+  // Translated code is recorded as the guest instruction it carries out, at its guest address.
+  uint32_t guest = 0;
+  if (!recorder->host_.guest_instruction(static_cast<uint32_t>(address), &guest)) return;
   uint32_t* record = recorder->next_record();
   std::memset(record, 0, kTraceRecordWords * sizeof(uint32_t));
   record[kTraceKind] = kTraceInstruction;
   uint64_t eip = 0;
   read_register(uc, kRegEip, &eip);
-  record[kTraceEip] = static_cast<uint32_t>(eip);
-  record[kTraceLinear] = static_cast<uint32_t>(address);
-  record[kTraceSize] = size > 16 ? 16 : size;
-  recorder->host_.injector().read_guest_linear(static_cast<uint32_t>(address), &record[kTraceBytes], record[kTraceSize]);
+  record[kTraceEip] = static_cast<uint32_t>(eip - address + guest);
+  record[kTraceLinear] = guest;
+  uint32_t length = size > 16 ? 16 : size;
+  if (guest != address) {
+    // The guest's own instruction, whose length the translation does not keep: up to 16 bytes,
+    // the trace decodes them.
+    length = 16;
+  }
+  record[kTraceSize] = length;
+  recorder->host_.injector().read_guest_linear(guest, &record[kTraceBytes], length);
   void* values[kTraceRegisterCount];
   for (int i = 0; i < kTraceRegisterCount; i++) values[i] = &record[kTraceRegisters + i];
   uc_reg_read_batch(uc, registers, values, kTraceRegisterCount);

@@ -31,6 +31,9 @@ class TraceRecorder {
     virtual bool handler_threw() const = 0;
     // Reads an instruction's bytes through the guest's own mapping.
     virtual EventInjector& injector() = 0;
+    // The guest instruction that code at `linear` carries out (an engine core's translation of it),
+    // or false when that code is not the start of a guest instruction (nothing is recorded).
+    virtual bool guest_instruction(uint32_t linear, uint32_t* guest) = 0;
 
    protected:
     ~Host() = default;
@@ -48,6 +51,8 @@ class TraceRecorder {
   void set_count(uint32_t count) { count_ = count; }
   // An engine core's own work, recorded in line with the instructions (while recording).
   void record_hidden_fault(uint32_t address, uint32_t error_code);
+  void record_translation(uint32_t guest_start, uint32_t guest_end, uint32_t cache_bytes, uint32_t rewritten);
+  void record_vmm_call(TraceVmmCall kind, uint32_t guest);
   // The vCPU is closing: TypeScript must not reach the records through the buffer any more.
   void release();
 

@@ -119,14 +119,20 @@ CachedBlock* TranslationCache::block_at(uint32_t tc) {
   return tc < it->tc_end ? &*it : nullptr;
 }
 
-bool TranslationCache::guest_point(uint32_t tc, uint32_t* guest, bool* precise) {
+const Boundary* TranslationCache::boundary_at(uint32_t tc) {
   CachedBlock* block = block_at(tc);
-  if (!block) return false;
+  if (!block) return nullptr;
   auto it = std::lower_bound(block->boundaries.begin(), block->boundaries.end(), tc,
                              [](const Boundary& b, uint32_t value) { return b.tc < value; });
-  if (it == block->boundaries.end() || it->tc != tc) return false;
-  *guest = it->guest;
-  *precise = it->precise;
+  if (it == block->boundaries.end() || it->tc != tc) return nullptr;
+  return &*it;
+}
+
+bool TranslationCache::guest_point(uint32_t tc, uint32_t* guest, bool* precise) {
+  const Boundary* point = boundary_at(tc);
+  if (!point) return false;
+  *guest = point->guest;
+  *precise = point->precise;
   return true;
 }
 

@@ -67,6 +67,8 @@ class TranslationCache final : public TranslationTargets {
   CachedBlock* block_at(uint32_t tc);
   // The guest state a cache address stands for: false if it is not a point in a translation.
   bool guest_point(uint32_t tc, uint32_t* guest, bool* precise);
+  // The point of a translation at cache address `tc`, if there is one.
+  const Boundary* boundary_at(uint32_t tc);
   const Callout* callout_at(uint32_t tc) const;
 
   // The lookup's slot for `guest` now leads to `block`.

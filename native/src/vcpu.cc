@@ -854,6 +854,12 @@ void Vcpu::OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
   vcpu->emulated_shadow_at_ = kNoAddress;
 }
 
+bool Vcpu::guest_instruction(uint32_t linear, uint32_t* guest) {
+  if (engine_) return engine_->guest_instruction(linear, guest);
+  *guest = linear;
+  return true;
+}
+
 bool Vcpu::StopAllowedHere() {
   if (!engine_) return true;
   uint64_t eip = 0;

@@ -138,6 +138,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   bool stop_before_instruction() override;
   bool drain_trace_buffer() override;
   bool handler_threw() const override { return handler_threw_; }
+  bool guest_instruction(uint32_t linear, uint32_t* guest) override;
   // DebugStops::Host, for the debugger's stops.
   void stop_before_this_instruction() override;
   bool is_vmm_code(uint64_t linear) const override;

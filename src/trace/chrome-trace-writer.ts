@@ -105,6 +105,18 @@ export class ChromeTraceWriter implements TraceWriter {
         this.emit({ name: `${e.register} write`, cat: 'control', ph: 'i', s: 't', ts: micros(e.timeNs), ...base, args });
         return;
       }
+      case 'translate':
+        this.emit({
+          name: `translate 0x${hex(e.start)}`, cat: 'bt', ph: 'i', s: 't', ts: micros(e.timeNs), ...base,
+          args: { start: `0x${hex(e.start)}`, end: `0x${hex(e.end)}`, cacheBytes: e.cacheBytes, rewritten: e.rewritten, seq: e.seq },
+        });
+        return;
+      case 'vmm-call':
+        this.emit({
+          name: `vmm-call: ${e.kind}`, cat: 'bt', ph: 'i', s: 't', ts: micros(e.timeNs), ...base,
+          args: { kind: e.kind, address: `0x${hex(e.address)}`, seq: e.seq },
+        });
+        return;
       case 'interrupt': {
         const args: Record<string, unknown> = { vector: e.vector, source: e.source, seq: e.seq };
         if (e.errorCode !== undefined) args.errorCode = `0x${(e.errorCode >>> 0).toString(16)}`;

@@ -23,6 +23,8 @@ export const TRACE_JSONL_SCHEMA = {
     { $ref: '#/$defs/control' },
     { $ref: '#/$defs/pageFault' },
     { $ref: '#/$defs/exit' },
+    { $ref: '#/$defs/translate' },
+    { $ref: '#/$defs/vmmCall' },
   ],
   $defs: {
     insn: {
@@ -143,6 +145,34 @@ export const TRACE_JSONL_SCHEMA = {
         mode: { enum: ['real', 'protected', 'paging'], description: 'The new CPU mode, when it changed' },
       },
       required: ['type', 'seq', 'timeNs', 'register', 'previous', 'value'],
+      additionalProperties: false,
+    },
+    translate: {
+      description: 'bt engine: a block of guest code translated into the translation cache',
+      type: 'object',
+      properties: {
+        type: { const: 'translate' },
+        seq,
+        timeNs,
+        start: { ...u32, description: 'First guest byte translated' },
+        end: { ...u32, description: 'One past the last guest byte translated' },
+        cacheBytes: { type: 'integer', minimum: 0, description: 'Bytes of translated code' },
+        rewritten: { type: 'integer', minimum: 0, description: 'Instructions rewritten rather than copied as they are' },
+      },
+      required: ['type', 'seq', 'timeNs', 'start', 'end', 'cacheBytes', 'rewritten'],
+      additionalProperties: false,
+    },
+    vmmCall: {
+      description: 'bt engine: translated code called the VMM (a direct jump run for the first time, a lookup miss, an instruction to emulate)',
+      type: 'object',
+      properties: {
+        type: { const: 'vmm-call' },
+        seq,
+        timeNs,
+        kind: { enum: ['exit', 'lookup-miss', 'emulate', 'iret'] },
+        address: { ...u32, description: 'The guest address: the jump target, or the emulated instruction' },
+      },
+      required: ['type', 'seq', 'timeNs', 'kind', 'address'],
       additionalProperties: false,
     },
     exit: {

@@ -69,5 +69,9 @@ function event(e: EventRecord): string {
       return `${head},"register":"${e.register}","previous":${e.previous},"value":${e.value}${e.mode ? `,"mode":"${e.mode}"` : ''}}`;
     case 'exit':
       return `${head},"durationNs":${e.durationNs},"reason":${JSON.stringify(e.reason)}}`;
+    case 'translate':
+      return `${head},"start":${e.start},"end":${e.end},"cacheBytes":${e.cacheBytes},"rewritten":${e.rewritten}}`;
+    case 'vmm-call':
+      return `${head},"kind":"${e.kind}","address":${e.address}}`;
   }
 }

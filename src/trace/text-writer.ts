@@ -80,6 +80,10 @@ function event(e: EventRecord): string {
       return `-- ${e.register} 0x${hex(e.previous)} -> 0x${hex(e.value)}${e.mode ? ` (mode ${e.mode})` : ''}`;
     case 'exit':
       return `-- exit ${e.reason} ${duration(e.durationNs)}`;
+    case 'translate':
+      return `-- translate 0x${hex(e.start)}-0x${hex(e.end)} cache ${e.cacheBytes} bytes, ${e.rewritten} rewritten`;
+    case 'vmm-call':
+      return `-- vmm-call ${e.kind} 0x${hex(e.address)}`;
   }
 }
 

@@ -71,7 +71,30 @@ export type EventRecord =
       value: number;
       mode?: CpuMode;
     }
-  | { type: 'exit'; seq: number; timeNs: number; durationNs: number; reason: string };
+  | { type: 'exit'; seq: number; timeNs: number; durationNs: number; reason: string }
+  | {
+      /** bt engine: a block of guest code translated into the cache. */
+      type: 'translate';
+      seq: number;
+      timeNs: number;
+      /** The guest bytes [start, end) it came from. */
+      start: number;
+      end: number;
+      /** Bytes of translated code; instructions rewritten (not copied as they are). */
+      cacheBytes: number;
+      rewritten: number;
+    }
+  | {
+      /** bt engine: translated code called the VMM, for the guest instruction or target at `address`. */
+      type: 'vmm-call';
+      seq: number;
+      timeNs: number;
+      kind: VmmCallKind;
+      address: number;
+    };
+
+/** Why translated code called the VMM: a direct jump's first run, a lookup miss, an instruction to emulate. */
+export type VmmCallKind = 'exit' | 'lookup-miss' | 'emulate' | 'iret';
 
 export type TraceRecord = InstructionRecord | EventRecord;
 

@@ -12,13 +12,20 @@ import { selectorRpl } from '../x86/selector.js';
 import { Vector } from '../x86/vectors.js';
 import { selects, type TraceFilter } from './filters.js';
 import { endsBasicBlock } from './writer-util.js';
-import type { CpuMode, EventRecord, InstructionRecord, MemoryAccess, TracedRegister, TraceSummary, TraceWriter } from './trace-record.js';
+import type { CpuMode, EventRecord, InstructionRecord, MemoryAccess, TracedRegister, TraceSummary, TraceWriter, VmmCallKind } from './trace-record.js';
 
 // Mirrors native/src/trace-buffer.h.
 const RECORD_WORDS = 28;
+/** Omit over each member of a union. */
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
 const KIND_INSTRUCTION = 1;
 const KIND_WRITE = 3;
 const KIND_HIDDEN_FAULT = 4;
+const KIND_TRANSLATE = 5;
+const KIND_VMM_CALL = 6;
+/** native/src/trace-buffer.h, TraceVmmCall. */
+const VMM_CALL_KINDS: Record<number, VmmCallKind> = { 1: 'exit', 2: 'lookup-miss', 3: 'emulate', 4: 'iret' };
 const SNAPSHOT_REGISTERS: TracedRegister[] = [
   'eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi', 'eflags', 'es', 'cs', 'ss', 'ds', 'fs', 'gs', 'cr0', 'cr2', 'cr3', 'cr4',
 ];
@@ -131,6 +138,8 @@ export class Tracer implements RunObserver {
       const kind = words[at];
       if (kind === KIND_INSTRUCTION) this.onInstruction(words.subarray(at, at + RECORD_WORDS));
       else if (kind === KIND_HIDDEN_FAULT) this.onHiddenFault(words[at + 1], words[at + 2]);
+      else if (kind === KIND_TRANSLATE) this.onEngineEvent({ type: 'translate', start: words[at + 1], end: words[at + 2], cacheBytes: words[at + 3], rewritten: words[at + 4] });
+      else if (kind === KIND_VMM_CALL) this.onEngineEvent({ type: 'vmm-call', kind: VMM_CALL_KINDS[words[at + 1]] ?? 'emulate', address: words[at + 2] });
       else if (this.pending) this.onMemory(words, at, kind === KIND_WRITE);
     }
     this.exitRecord[Field.traceCount] = 0;
@@ -146,13 +155,16 @@ export class Tracer implements RunObserver {
     const size = words[4];
     const cs = words[2];
     const cr0 = before[15];
-    const bytes = new Uint8Array(words.buffer, words.byteOffset + 5 * 4, size).slice();
+    const window = new Uint8Array(words.buffer, words.byteOffset + 5 * 4, size);
     const realMode = (cr0 & CR0_PE) === 0;
-    const decoded = this.decoder.decode(realMode ? 16 : 32, linear, bytes);
+    const decoded = this.decoder.decode(realMode ? 16 : 32, linear, window);
+    // An engine that runs translated code records the guest's bytes from the instruction on (16,
+    // the most one can have): the instruction is as long as it decodes.
+    const bytes = window.slice(0, decoded.size > 0 && decoded.size < size ? decoded.size : size);
     const cpl = realMode ? 0 : selectorRpl(cs);
     // Hot blocks are counted over every executed instruction, before any filter.
     if (this.previousTransfer || linear !== this.previousEnd) this.blockCounts.set(linear, (this.blockCounts.get(linear) ?? 0) + 1);
-    this.previousEnd = linear + size;
+    this.previousEnd = linear + bytes.length;
     this.previousTransfer = endsBasicBlock(decoded.mnemonic);
     const filter = this.options.filter;
     if (!this.started) {
@@ -183,6 +195,12 @@ export class Tracer implements RunObserver {
       this.done = true;
       this.options.onCountReached(this.recorded);
     }
+  }
+
+  /** The engine core's own work (bt), in line with the instructions, as a hidden fault is. */
+  private onEngineEvent(fields: DistributiveOmit<Extract<EventRecord, { type: 'translate' | 'vmm-call' }>, 'seq' | 'timeNs'>): void {
+    const event = { ...fields, seq: Math.max(0, this.seq - 1), timeNs: this.options.now() } as EventRecord;
+    this.pending ? this.pending.events.push(event) : this.emitEvent(event);
   }
 
   private onHiddenFault(address: number, errorCode: number): void {
