@@ -212,7 +212,19 @@ ExitKind BtCore::on_exception(uint32_t vector, bool software_interrupt) {
     vcpu_.exit_record()[kFieldVector] = vector;
     return kExitEngineError;
   }
-  return TrapCore::on_exception(vector, software_interrupt);
+  ExitKind outcome = TrapCore::on_exception(vector, software_interrupt);
+  // Carried out here (INVLPG): on in the cache.
+  if (outcome == kResumeGuest && in_cache) continue_translated(reg(kRegEip));
+  return outcome;
+}
+
+void BtCore::continue_translated(uint32_t guest) {
+  if ((reg(kRegCs) & 3) != kGuestKernelRing || guest >= kHoleLinear || !code_segment_flat()) return;
+  refresh_gdt_if_written();
+  CachedBlock* block = lookup_or_translate(guest);
+  if (!block) return;
+  drop_stale_translations();
+  set_reg(kRegEip, block->tc_start);
 }
 
 bool BtCore::to_guest_eip(uint32_t tc) {
@@ -241,6 +253,7 @@ ExitKind BtCore::handle_callout(const Callout& callout) {
       if (!vcpu_.stop_pending() && emulate_iret(callout.guest_eip)) {
         bt_.iret_in_core++;
         vcpu_.trace().record_vmm_call(kTraceCallIret, callout.guest_eip);
+        continue_translated(reg(kRegEip));
         return kResumeGuest;
       }
       vcpu_.trace().record_vmm_call(kTraceCallEmulate, callout.guest_eip);
@@ -269,11 +282,15 @@ ExitKind BtCore::handle_callout(const Callout& callout) {
       return kResumeGuest;
     }
     case CalloutKind::kIndirectMiss: {
-      // The dispatch state comes off the stack: [esp] target, [esp+4] flags, [esp+8] eax.
+      // The dispatch state comes off the stack: [esp] the slot's entry, [esp+4] target, [esp+8]
+      // flags, [esp+12] eax (the entry word is overwritten: no cache address stays behind).
       bt_.miss_calls++;
       SegmentDescriptor stack{};
       if (!vcpu_.injector().segment_descriptor(reg(kRegSs), &stack)) stack.base = 0;
       uint32_t esp = reg(kRegEsp);
+      uint32_t zero = 0;
+      vcpu_.injector().write_guest_linear(stack.base + esp, &zero, 4);
+      esp += 4;
       uint32_t state[3] = {};
       if (!vcpu_.injector().read_guest_linear(stack.base + esp, state, sizeof state)) {
         vcpu_.exit_record()[kFieldVector] = kPf;

@@ -68,6 +68,9 @@ class BtCore final : public TrapCore, private CodeWatcher {
   bool emulate_iret(uint32_t guest_eip);
   // EIP moves from a cache address to the guest address it stands for; false if none does.
   bool to_guest_eip(uint32_t tc);
+  // The guest kernel goes on at `guest` (EIP there): straight into its translation, rather than
+  // through the block hook at the next block start.
+  void continue_translated(uint32_t guest);
   // Rewritten cache bytes are dropped from Unicorn's translations (at the guest kernel's ring,
   // where the cache is mapped for Unicorn's lookup of it).
   void drop_stale_translations();

@@ -27,32 +27,32 @@ TranslationCache::TranslationCache(uint8_t* host, uint32_t linear, uint32_t byte
 
 void TranslationCache::build_routines() {
   // The dispatch routine: [esp] = target (also in eax), [esp+4] = the guest's flags, [esp+8] =
-  // its eax. It hashes the target into a lookup slot and jumps there.
+  // its eax. It hashes the target into a slot of the lookup table ({guest, lookup entry}), and
+  // when the slot holds the target, returns into the block's lookup entry; else a miss.
   uint8_t* d = at(dispatch);
   const uint8_t routine[] = {
       0x69, 0xC0, 0xB1, 0x79, 0x37, 0x9E,  // imul eax, eax, kHashMultiplier
       0xC1, 0xE8, 32 - kSlotBits,          // shr eax, 32 - kSlotBits
-      0xC1, 0xE0, 0x04,                    // shl eax, 4 (kLookupSlotBytes)
-      0x05, 0, 0, 0, 0,                    // add eax, lookup base
-      0xFF, 0xE0,                          // jmp eax
+      0x8D, 0x04, 0xC5, 0, 0, 0, 0,        // lea eax, [eax*8 + table]
+      0xFF, 0x70, 0x04,                    // push dword [eax + 4]: the entry
+      0x8B, 0x00,                          // mov eax, [eax]: the guest address the slot holds
+      0x3B, 0x44, 0x24, 0x04,              // cmp eax, [esp + 4]: the target
+      0x75, 0x01,                          // jne miss
+      0xC3,                                // ret: into the entry
+      0x0F, 0x0B,                          // miss: ud2, with the entry pushed too
   };
-  static_assert(kLookupSlotBytes == 16, "the dispatch routine scales by 16");
+  static_assert(kLookupSlotBytes == 8, "the dispatch routine scales by 8");
   std::memcpy(d, routine, sizeof routine);
-  put32(d + 13, linear_);
+  put32(d + 12, linear_);
+  static_assert(kMissOffset == 28, "the miss follows the dispatch routine's RET");
 }
 
 void TranslationCache::write_slot(uint32_t slot, uint32_t guest, uint32_t tc) {
-  uint32_t base = linear_ + slot * kLookupSlotBytes;
-  uint8_t* s = at(base);
-  s[0] = 0x81; s[1] = 0x3C; s[2] = 0x24;  // cmp dword [esp], guest
-  put32(s + 3, guest);
-  s[7] = 0x75; s[8] = 0x05;               // jne miss
-  s[9] = 0xE9;                            // jmp entry (the miss when empty)
-  put32(s + 10, static_cast<uint32_t>(rel32_to(base + 10, tc == 0 ? base + kMissOffset : tc - kEntryBytes)));
-  s[kMissOffset] = 0x0F;                  // miss: ud2
-  s[kMissOffset + 1] = 0x0B;
+  // Data, not code: Unicorn holds no translation of it, so nothing goes stale.
+  uint8_t* s = at(linear_ + slot * kLookupSlotBytes);
+  put32(s, guest);
+  put32(s + 4, tc == 0 ? 0 : tc - kEntryBytes);
   slot_guest_[slot] = guest;
-  stale(base, base + kLookupSlotBytes);
 }
 
 void TranslationCache::flush() {
@@ -80,7 +80,14 @@ CachedBlock& TranslationCache::install(BlockTranslation&& translation, std::vect
   uint32_t tc = cursor();
   // The lookup's way in: the dispatch state ([esp] target, [esp+4] flags, [esp+8] eax) comes off
   // the stack, with instructions that leave the flags popfd restored.
-  const uint8_t entry[kEntryBytes] = {0x8D, 0x64, 0x24, 0x04, 0x9D, 0x58};  // lea esp, [esp+4]; popfd; pop eax
+  // The lookup's RET has just taken the entry's own address off the stack: it is overwritten, so
+  // that no cache address is left even in the guest's free stack.
+  const uint8_t entry[kEntryBytes] = {
+      0xC7, 0x44, 0x24, 0xFC, 0, 0, 0, 0,  // mov dword [esp - 4], 0
+      0x8D, 0x64, 0x24, 0x04,              // lea esp, [esp + 4]
+      0x9D,                                // popfd
+      0x58,                                // pop eax
+  };
   std::memcpy(at(tc - kEntryBytes), entry, kEntryBytes);
   std::memcpy(at(tc), translation.code.data(), translation.code.size());
   used_ += static_cast<uint32_t>((kEntryBytes + translation.code.size() + 15) & ~size_t{15});

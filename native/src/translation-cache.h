@@ -1,12 +1,12 @@
 // The bt engine's translation cache (docs/bt-engine.md): a fixed area of the VMM region, mapped
 // in the hole, where translated guest code runs. It holds
-// - the lookup: kLookupSlots stubs of kLookupSlotBytes, one per hash of a guest address, each
-//   `cmp [esp], guest; jne +5; jmp entry; ud2`, reached by the dispatch routine that RET and
-//   indirect JMP/CALL translations jump to; the UD2 is the miss, a call into the VMM;
-// - the dispatch routine;
-// - translated blocks, one after the other, each preceded by its lookup entry
-//   (`lea esp, [esp+4]; popfd; pop eax`, which takes the dispatch state off the stack) and
-//   followed by its exit stubs.
+// - the lookup table: kLookupSlots slots of {guest address, lookup entry}, data that only the VMM
+//   writes, read by the dispatch routine that RET and indirect JMP/CALL translations jump to;
+// - the dispatch routine, which hashes the target, and returns into the slot's lookup entry when
+//   the slot holds the target, or reaches its miss (a UD2, a call into the VMM);
+// - translated blocks, one after the other, each preceded by its lookup entry (which takes the
+//   dispatch state off the stack: `lea esp, [esp+4]; popfd; pop eax`) and followed by its exit
+//   stubs.
 // The cache knows which guest frames and linear pages each block came from, and undoes chain
 // links and lookup entries when a block is invalidated. Bytes it rewrites that Unicorn may have
 // translated are reported by take_stale_ranges(), for the core to drop from Unicorn's cache.
@@ -43,7 +43,7 @@ struct CacheCounters {
 class TranslationCache final : public TranslationTargets {
  public:
   static constexpr uint32_t kLookupSlots = 16384;
-  static constexpr uint32_t kLookupSlotBytes = 16;
+  static constexpr uint32_t kLookupSlotBytes = 8;
 
   // `host` is the cache's memory, mapped at `linear` for the guest, `bytes` long.
   TranslationCache(uint8_t* host, uint32_t linear, uint32_t bytes);
@@ -51,8 +51,8 @@ class TranslationCache final : public TranslationTargets {
   bool contains(uint32_t linear) const { return linear - linear_ < bytes_; }  // (the cache may end at 4 GiB)
   uint32_t find(uint32_t guest) const override;
   uint32_t dispatch_routine() const { return dispatch; }
-  // Whether a UD2 at `tc` is a lookup miss.
-  bool is_lookup_miss(uint32_t tc) const { return tc - linear_ < kRoutines && (tc - linear_) % kLookupSlotBytes == kMissOffset; }
+  // Whether a UD2 at `tc` is the lookup's miss.
+  bool is_lookup_miss(uint32_t tc) const { return tc == dispatch + kMissOffset; }
   // The next block's cache address, and whether `bytes` more fit; flush() when not.
   uint32_t cursor() const { return linear_ + used_ + kEntryBytes; }
   bool has_room(uint32_t bytes) const { return used_ + bytes <= bytes_; }
@@ -89,9 +89,9 @@ class TranslationCache final : public TranslationTargets {
 
  private:
   static constexpr uint32_t kRoutines = kLookupSlots * kLookupSlotBytes;
-  static constexpr uint32_t kMissOffset = 14;   // the UD2 in a slot
+  static constexpr uint32_t kMissOffset = 28;   // the UD2 in the dispatch routine
   static constexpr uint32_t kRoutineBytes = 64;
-  static constexpr uint32_t kEntryBytes = 6;    // a block's lookup entry, before its first instruction
+  static constexpr uint32_t kEntryBytes = 14;   // a block's lookup entry, before its first instruction
   static constexpr uint32_t kEmptySlot = 0xFFFFFFFFu;  // no guest code lies in the hole
 
   uint8_t* at(uint32_t tc) { return host_ + (tc - linear_); }

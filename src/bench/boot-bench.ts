@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../util/project-root.js';
+import type { EngineName } from '../vmm/engine.js';
 import { BenchError, exactStopsFallback, stopsIn, summaryIn } from './foundation-bench.js';
 import { median } from './stats.js';
 import { timeToMarker } from './time-to-marker.js';
@@ -15,7 +16,7 @@ const MARKER = 'VMM-USERSPACE-READY';
 export interface BootConfiguration {
   /** The name `--engines` takes. */
   name: string;
-  engine: 'direct' | 'trap';
+  engine: EngineName;
   stopMechanism: 'exact' | 'block-hook';
 }
 
@@ -24,6 +25,7 @@ export const BOOT_CONFIGURATIONS: readonly BootConfiguration[] = [
   { name: 'direct', engine: 'direct', stopMechanism: 'exact' },
   { name: 'direct-block-hook', engine: 'direct', stopMechanism: 'block-hook' },
   { name: 'trap', engine: 'trap', stopMechanism: 'exact' },
+  { name: 'bt', engine: 'bt', stopMechanism: 'exact' },
 ];
 
 /**
@@ -111,12 +113,13 @@ export async function bootBench({ runs, configurations, log }: BootBenchOptions)
   for (const result of results) log(`  ${`${result.label}:`.padEnd(width)} ${times(result.times)}  ${stopsText(result)}`);
   log(`  ratio vmm/qemu: ${results.map((r) => `${r.configuration.name} ${(median(r.times) / q).toFixed(3)}`).join(', ')}`);
   const direct = results.find((r) => r.configuration.name === 'direct');
-  const trap = results.find((r) => r.configuration.name === 'trap');
-  if (direct && trap) {
+  for (const other of results.filter((r) => r.configuration.engine !== 'direct' && r.configuration.stopMechanism === 'exact')) {
+    if (!direct) break;
     // Both asked for exact stops; a ratio where either fell back is not that comparison.
-    const ran = [trap, direct].map((r) => [...new Set(r.stops)].join('/'));
-    const stops = ran.every((s) => s === 'exact') ? 'both exact' : `exact requested, ran trap ${ran[0]}, direct ${ran[1]}`;
-    log(`  ratio trap/direct (${stops}): ${(median(trap.times) / median(direct.times)).toFixed(3)}`);
+    const name = other.configuration.name;
+    const ran = [other, direct].map((r) => [...new Set(r.stops)].join('/'));
+    const stops = ran.every((s) => s === 'exact') ? 'both exact' : `exact requested, ran ${name} ${ran[0]}, direct ${ran[1]}`;
+    log(`  ratio ${name}/direct (${stops}): ${(median(other.times) / median(direct.times)).toFixed(3)}`);
   }
   log('  exits of the last run of each (to poweroff):');
   const nameWidth = Math.max(...results.map((r) => r.configuration.name.length)) + 1;

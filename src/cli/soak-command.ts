@@ -20,8 +20,8 @@ export interface SoakOptions {
 
 /** Enough for a failure that comes once in twenty runs to show: 8 Linux boots, 40 paging runs. */
 export const DEFAULT_RUNS = 48;
-/** For CI: each engine boots Linux once and runs the paging guest four times (a minute or two). */
-export const QUICK_RUNS = 10;
+/** For CI: each engine boots Linux once and runs the paging guest four times (a few minutes). */
+export const QUICK_RUNS = 5 * engineNames.length;
 
 function pickList<T>(what: string, text: string | undefined, all: readonly T[], name: (item: T) => string, fallback: readonly T[]): T[] {
   if (text === undefined) return [...fallback];

@@ -80,7 +80,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--port-writes <n>', 'OUTs performed by the port-I/O guest', '1000000')
     .option('--pages <n>', 'trap: pages the trapbench guest touches', '65536')
     .option('--pairs <n>', 'trap: CLI/STI pairs the trapbench guest executes', '100000')
-    .option('--engines <list>', 'boot: comma-separated vmm configurations from direct (exact stops), direct-block-hook, trap (exact stops); default: all')
+    .option('--engines <list>', 'boot: comma-separated vmm configurations from direct (exact stops), direct-block-hook, trap, bt (exact stops); default: all')
     .action(async (suite: string, options: BenchOptions) => {
       status = await benchCommand(suite, options);
     });
