@@ -67,7 +67,7 @@ Napi::Value TranslateBlock(const Napi::CallbackInfo& info) {
   }
   out.Set("boundaries", boundaries);
   Napi::Array callouts = Napi::Array::New(env, t.callouts.size());
-  static const char* const kKinds[] = {"exit", "miss", "emulate"};
+  static const char* const kKinds[] = {"exit", "miss", "emulate", "gdt"};
   for (uint32_t i = 0; i < t.callouts.size(); i++) {
     Napi::Object c = Napi::Object::New(env);
     c.Set("tc", static_cast<double>(t.callouts[i].first));

@@ -185,17 +185,18 @@ ExitKind BtCore::on_exception(uint32_t vector, bool software_interrupt) {
     if (outcome == kResumeGuest) {
       uint32_t guest = 0;
       bool precise = false;
-      // A write to the guest's GDT (handle_shadow_fault let it through once): translated code
-      // has no block starts to count, so the copy is made right after the instruction.
-      bool gdt_write = gdt_refresh_countdown_ > 0 && in_cache;
-      if (gdt_write) {
+      // A write to the guest's GDT (handle_shadow_fault let it through, and lets the writes
+      // after it through until the copy): translated code has no block starts to count, so the
+      // copy is made at the next call into the core, or before a segment load, whichever comes
+      // first (the load's translation tests the stale flag).
+      if (gdt_refresh_countdown_ > 0) {
         gdt_refresh_countdown_ = 0;
         gdt_written_ = true;
+        cache_->set_gdt_stale(true);
       }
-      // The write changed the block it is in, or the GDT: the instruction runs once alone (its
-      // page left writable), and what follows it is translated from the new bytes (SDM Vol. 3
-      // §8.1.3), after the GDT copy.
-      if ((faulting_block_written_ || gdt_write) && cache_->guest_point(eip, &guest, &precise) && precise) {
+      // The write changed the block it is in: the instruction runs once alone (its page left
+      // writable), and what follows it is translated from the new bytes (SDM Vol. 3 §8.1.3).
+      if (faulting_block_written_ && cache_->guest_point(eip, &guest, &precise) && precise) {
         set_reg(kRegEip, guest);
         single_at_ = guest;
       }
@@ -242,12 +243,18 @@ bool BtCore::to_guest_eip(uint32_t tc) {
 void BtCore::refresh_gdt_if_written() {
   if (!gdt_written_) return;
   gdt_written_ = false;
+  cache_->set_gdt_stale(false);
   platform_->reload_guest_gdt(vcpu_.injector());
 }
 
 ExitKind BtCore::handle_callout(const Callout& callout) {
   refresh_gdt_if_written();
   switch (callout.kind) {
+    case CalloutKind::kGdtRefresh:
+      // (Copied above.) On with the segment load, after the check's POPFD.
+      bt_.gdt_refreshes++;
+      set_reg(kRegEip, callout.site);
+      return kResumeGuest;
     case CalloutKind::kEmulate: {
       bt_.emulate_calls++;
       if (!vcpu_.stop_pending() && emulate_iret(callout.guest_eip)) {
@@ -344,6 +351,8 @@ bool BtCore::emulate_iret(uint32_t guest_eip) {
   // To guest user mode: the guest edits descriptors in place (Linux's TLS entries at each
   // context switch), so the real GDT is copied again before user code can load them.
   if (!platform_->reload_guest_gdt(injector)) return false;
+  gdt_written_ = false;
+  cache_->set_gdt_stale(false);
   platform_->enter(cs, eip, flags, frame[4] & 0xFFFF, frame[3]);
   return true;
 }
@@ -430,8 +439,10 @@ std::vector<EngineCounter> BtCore::counters() const {
   out.push_back({"btCodeWrites", bt_.code_writes});
   out.push_back({"btRemaps", bt_.remaps});
   out.push_back({"btSingleSteps", bt_.single_steps});
+  out.push_back({"btGdtRefreshes", bt_.gdt_refreshes});
   static const char* const kRewriteCounters[] = {"btIdent", "btTrapping", "btJump", "btBranch", "btCall", "btCallIndirect",
-                                                 "btJumpIndirect", "btReturn", "btPushf", "btSelector", "btVmmCall"};
+                                                 "btJumpIndirect", "btReturn", "btPushf", "btSelector", "btSegmentLoad",
+                                                 "btVmmCall"};
   static_assert(sizeof kRewriteCounters / sizeof kRewriteCounters[0] == static_cast<size_t>(Rewrite::kCount), "one name per rewrite");
   for (int kind = 0; kind < static_cast<int>(Rewrite::kCount); kind++) out.push_back({kRewriteCounters[kind], bt_.rewrites[kind]});
   return out;

@@ -29,7 +29,8 @@ struct BtCounters {
   uint64_t iret_in_core = 0;      // ... of which IRETs carried out here
   uint64_t code_writes = 0;       // writes to translated code (invalidations by cause)
   uint64_t remaps = 0;            // translated code whose mapping changed
-  uint64_t single_steps = 0;      // instructions run alone (after writing their own block or the GDT)
+  uint64_t single_steps = 0;      // instructions run alone after writing their own block
+  uint64_t gdt_refreshes = 0;     // segment loads that found the real GDT stale
   uint64_t rewrites[static_cast<int>(Rewrite::kCount)] = {};
 };
 

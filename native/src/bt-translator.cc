@@ -71,6 +71,7 @@ constexpr uint8_t kPushImm32 = 0x68;
 enum class Kind {
   kIdent, kIdentEnd, kTrapping, kJump, kJcc, kLoop, kCall, kCallIndirect, kJumpIndirect, kReturn, kReturnImm, kPushf,
   kSelector,  // PUSH CS/SS, MOV r32, CS/SS: the real selector, its RPL 1 made the guest's 0
+  kSegmentLoad,  // loads DS, ES, FS or GS from the GDT: the real one must have the guest's descriptors
   kEmulate,
 };
 
@@ -95,8 +96,10 @@ Kind classify(const GuestInsn& i) {
     case 0x8C:                                            // MOV r/m, CS/SS
       if (i.reg() != 1 && i.reg() != 2) return Kind::kIdent;
       return i.mod() == 3 && (i.modrm & 7) != 4 && (i.prefixes == 0 || (i.prefixes == 1 && i.operand16)) ? Kind::kSelector : Kind::kEmulate;
-    case 0x8E: return i.reg() == 2 ? Kind::kTrapping : Kind::kIdent;  // MOV SS, r/m
+    case 0x8E: return i.reg() == 2 ? Kind::kTrapping : Kind::kSegmentLoad;  // MOV SS (traps), MOV Sreg, r/m
     case 0x17: return Kind::kTrapping;                    // POP SS
+    case 0x07: case 0x1F: return Kind::kSegmentLoad;      // POP ES, POP DS
+    case 0xC4: case 0xC5: return i.mod() == 3 ? Kind::kIdent : Kind::kSegmentLoad;  // LES, LDS
     case 0xF4: return Kind::kTrapping;                    // HLT
     case 0xCC: case 0xCD: case 0xCE: case 0xF1:           // INT3, INT n, INTO, INT1
     case 0xEA: case 0xCA: case 0xCB:                      // far JMP and RET: out to a guest address
@@ -130,6 +133,8 @@ Kind classify(const GuestInsn& i) {
           return Kind::kEmulate;
         case 0x0B: case 0xB9: case 0xFF:                  // UD2, UD1, UD0
           return Kind::kIdentEnd;
+        case 0xA1: case 0xA9: case 0xB4: case 0xB5:       // POP FS, POP GS, LFS, LGS
+          return Kind::kSegmentLoad;
         default:
           return Kind::kIdent;
       }
@@ -151,6 +156,7 @@ Rewrite rewrite_of(Kind kind) {
     case Kind::kReturn: case Kind::kReturnImm: return Rewrite::kReturn;
     case Kind::kPushf: return Rewrite::kPushf;
     case Kind::kSelector: return Rewrite::kSelector;
+    case Kind::kSegmentLoad: return Rewrite::kSegmentLoad;
     case Kind::kEmulate: return Rewrite::kEmulate;
   }
   return Rewrite::kIdent;
@@ -170,6 +176,7 @@ const char* rewrite_name(Rewrite kind) {
     case Rewrite::kReturn: return "ret";
     case Rewrite::kPushf: return "pushf";
     case Rewrite::kSelector: return "selector";
+    case Rewrite::kSegmentLoad: return "segment-load";
     case Rewrite::kEmulate: return "vmm-call";
     case Rewrite::kCount: break;
   }
@@ -415,6 +422,34 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
           e.raw({0x8D, 0x40, 0xFF});  // lea eax, [eax - 1]
           inside(i.pc);
           e.raw(kXchgEaxTop, sizeof kXchgEaxTop);
+        }
+        break;
+      case Kind::kSegmentLoad:
+        if (targets.gdt_stale == 0) {
+          starts(i.pc);
+          e.raw(i.bytes, i.length);
+          break;
+        }
+        {
+          // The guest edits its GDT in place (TLS descriptors at each context switch); the real
+          // one is copied when the VMM gets control after such a write, and before a segment
+          // load, through this check: `pushfd; cmp byte [stale], 0; jz +2; ud2; popfd; load`.
+          starts(i.pc);
+          e.u8(kPushfd);
+          inside(i.pc);
+          e.raw({0x80, 0x3D});
+          e.u32(targets.gdt_stale);
+          e.u8(0x00);
+          inside(i.pc);
+          e.raw({0x74, 0x02});
+          inside(i.pc);
+          uint32_t callout = e.here();
+          e.raw(kUd2, sizeof kUd2);
+          inside(i.pc);
+          t.callouts.push_back({callout, {CalloutKind::kGdtRefresh, i.pc, e.here()}});
+          e.u8(0x9D);  // popfd
+          precise(i.pc);
+          e.raw(i.bytes, i.length);
         }
         break;
       case Kind::kEmulate:

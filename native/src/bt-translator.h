@@ -26,6 +26,7 @@ class CodeSource {
 // Where a translation may jump: the cache's shared routines and the translations that exist.
 struct TranslationTargets {
   uint32_t dispatch;  // the indirect-branch lookup (expects [esp] = target, [esp+4] = flags, [esp+8] = eax)
+  uint32_t gdt_stale = 0;  // a byte the VMM sets while the real GDT lags behind the guest's (0: no check)
   // The cache address of the translation of a guest address, or 0 if there is none yet.
   virtual uint32_t find(uint32_t guest) const = 0;
 
@@ -38,6 +39,7 @@ enum class CalloutKind : uint8_t {
   kDirectExit,   // a direct jump's target has no translation yet: translate it and chain the jump
   kIndirectMiss, // the lookup found no translation for [esp]
   kEmulate,      // a sensitive instruction the VMM emulates (guest_eip is the instruction)
+  kGdtRefresh,   // a segment load found the real GDT stale: copy it, then go on at `site`
 };
 
 struct Callout {
@@ -68,6 +70,7 @@ enum class Rewrite : uint8_t {
   kReturn,         // RET, RET imm16: the lookup
   kPushf,          // PUSHFD: the guest's IOPL in the pushed image, no exit
   kSelector,       // PUSH CS/SS, MOV r32, CS/SS: the guest's RPL, no exit
+  kSegmentLoad,    // MOV Sreg, POP Sreg, LDS/LES/LFS/LGS: after a check that the real GDT is current
   kEmulate,        // a call into the VMM (IRET, SGDT, SIDT, SLDT, STR, SMSW, LAR, LSL, VERR, VERW,
                    // MOV m16 from CS/SS, prefixed PUSH CS/SS, 16-bit PUSHF, far CALL, SYSENTER)
   kCount,

@@ -21,6 +21,7 @@ static_assert(TranslationCache::kLookupSlots == 1u << kSlotBits, "the dispatch r
 TranslationCache::TranslationCache(uint8_t* host, uint32_t linear, uint32_t bytes)
     : host_(host), linear_(linear), bytes_(bytes), slot_guest_(kLookupSlots, kEmptySlot) {
   dispatch = linear_ + kRoutines;
+  gdt_stale = dispatch + kStaleFlagOffset;
   flush();
   counters_.flushes = 0;
 }

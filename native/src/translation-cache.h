@@ -51,6 +51,8 @@ class TranslationCache final : public TranslationTargets {
   bool contains(uint32_t linear) const { return linear - linear_ < bytes_; }  // (the cache may end at 4 GiB)
   uint32_t find(uint32_t guest) const override;
   uint32_t dispatch_routine() const { return dispatch; }
+  // The byte translated segment loads test (TranslationTargets::gdt_stale).
+  void set_gdt_stale(bool stale) { *at(gdt_stale) = stale ? 1 : 0; }
   // Whether a UD2 at `tc` is the lookup's miss.
   bool is_lookup_miss(uint32_t tc) const { return tc == dispatch + kMissOffset; }
   // The next block's cache address, and whether `bytes` more fit; flush() when not.
@@ -91,6 +93,7 @@ class TranslationCache final : public TranslationTargets {
   static constexpr uint32_t kRoutines = kLookupSlots * kLookupSlotBytes;
   static constexpr uint32_t kMissOffset = 28;   // the UD2 in the dispatch routine
   static constexpr uint32_t kRoutineBytes = 64;
+  static constexpr uint32_t kStaleFlagOffset = 48;  // the GDT-stale byte, after the dispatch routine
   static constexpr uint32_t kEntryBytes = 14;   // a block's lookup entry, before its first instruction
   static constexpr uint32_t kEmptySlot = 0xFFFFFFFFu;  // no guest code lies in the hole
 

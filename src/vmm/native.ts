@@ -134,7 +134,7 @@ export interface BlockTranslation {
   /** Points in the code and the guest state they stand for (precise: exactly the guest's). */
   boundaries: { tc: number; guest: number; precise: boolean }[];
   /** UD2s that call the VMM: a direct jump's exit stub, or an instruction it emulates. */
-  callouts: { tc: number; kind: 'exit' | 'miss' | 'emulate'; guest: number }[];
+  callouts: { tc: number; kind: 'exit' | 'miss' | 'emulate' | 'gdt'; guest: number }[];
 }
 
 interface NativeModule {

@@ -35,6 +35,8 @@ const NATIVE_COUNTERS: readonly [string, string][] = [
   ['btSingleSteps', 'bt-single-steps'],
   ['btPushf', 'bt-rewrite-pushf'],
   ['btSelector', 'bt-rewrite-selector'],
+  ['btSegmentLoad', 'bt-rewrite-segment-load'],
+  ['btGdtRefreshes', 'bt-gdt-refreshes'],
   ['btReturn', 'bt-rewrite-ret'],
   ['btCall', 'bt-rewrite-call'],
   ['btCallIndirect', 'bt-rewrite-call-indirect'],
