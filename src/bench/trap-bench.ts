@@ -1,9 +1,10 @@
-// The trap benchmark: what trap-and-emulate costs, measured by the guest itself. The trapbench
-// guest times three phases with RDTSC (a hidden page fault per page, the same writes again with
-// no fault, CLI/STI pairs) under `direct` and under `trap`, each run a separate `vmm boot`
-// process; the differences of the medians, divided by the number of events, are the costs of
-// one hidden page fault and of one trapped and emulated privileged instruction. Then the
-// demand-paging guest under both engines, for the slowdown of a whole workload.
+// The trap benchmark: what trap-and-emulate (and binary translation) costs, measured by the guest
+// itself. The trapbench guest times three phases with RDTSC (a hidden page fault per page, the
+// same writes again with no fault, CLI/STI pairs) under `direct`, `trap` and `bt`, each run a
+// separate `vmm boot` process; the differences of the medians, divided by the number of events,
+// are the costs of one hidden page fault and of one CLI or STI (trapped and emulated under trap,
+// run in the translation cache under bt). Then the demand-paging guest under each engine, for
+// the slowdown of a whole workload.
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
@@ -26,7 +27,8 @@ export interface TrapBenchOptions {
 /** The largest region the guest maps (0x40000000-0xbfffffff). */
 export const MAX_TRAPBENCH_PAGES = 0x80000;
 
-const ENGINES = ['direct', 'trap'] as const;
+const ENGINES = ['direct', 'trap', 'bt'] as const;
+const DEPRIVILEGED = ['trap', 'bt'] as const;
 type Engine = (typeof ENGINES)[number];
 const PHASES = ['touch', 'retouch', 'cli/sti'] as const;
 type Phase = (typeof PHASES)[number];
@@ -142,46 +144,49 @@ export async function trapBench(options: TrapBenchOptions): Promise<void> {
   log(`  command: ${ownCommandLine()}`);
   log(`  guest:   ${shownBoot(vmmBoot(trapbench, 'direct', memory, append))}`);
 
-  const cycles: Record<Engine, PhaseCycles[]> = { direct: [], trap: [] };
-  let counters: Record<string, number> = {};
+  const cycles: Record<Engine, PhaseCycles[]> = { direct: [], trap: [], bt: [] };
+  const counters: Record<Engine, Record<string, number>> = { direct: {}, trap: {}, bt: {} };
   for (let i = 0; i < runs; i++) {
     for (const engine of ENGINES) {
       const run = runOrFail(`trapbench under ${engine}`, vmmBoot(trapbench, engine, memory, append));
       cycles[engine].push(parsePhases(run.stdout, pages, pairs));
-      if (engine === 'trap') counters = summaryCounters(run.stderr);
+      counters[engine] = summaryCounters(run.stderr);
     }
   }
   const med = (engine: Engine, phase: Phase) => median(cycles[engine].map((c) => c[phase]));
   const seconds = (c: number) => c / hz;
 
-  log(`  ${'phase'.padEnd(8)}${pad('direct cycles', 15)}${pad('trap cycles', 15)}${pad('direct', 14)}${pad('trap', 14)}`);
+  log(`  ${'phase'.padEnd(8)}${ENGINES.map((e) => pad(`${e} cycles`, 15)).join('')}${ENGINES.map((e) => pad(e, 14)).join('')}`);
   for (const phase of PHASES) {
-    const d = med('direct', phase);
-    const t = med('trap', phase);
-    log(`  ${phase.padEnd(8)}${pad(String(d), 15)}${pad(String(t), 15)}${pad(`${(seconds(d) * 1e3).toFixed(3)} ms`, 14)}${pad(`${(seconds(t) * 1e3).toFixed(3)} ms`, 14)}`);
+    const values = ENGINES.map((e) => med(e, phase));
+    log(`  ${phase.padEnd(8)}${values.map((v) => pad(String(v), 15)).join('')}${values.map((v) => pad(`${(seconds(v) * 1e3).toFixed(3)} ms`, 14)).join('')}`);
   }
-  const fault = seconds(med('trap', 'touch') - med('direct', 'touch')) / pages;
-  const trapped = seconds(med('trap', 'cli/sti') - med('direct', 'cli/sti')) / (2 * pairs);
   const tables = Math.ceil(pages / 1024);
-  const hidden = counters['pf-hidden'] ?? 0;
-  const cli = counters['trap-cli'] ?? 0;
-  const sti = counters['trap-sti'] ?? 0;
-  const results: [string, string][] = [
-    [`hidden page fault, (touch trap - touch direct) / ${pages} pages:`, us(fault)],
-    [`trapped CLI or STI, (cli/sti trap - cli/sti direct) / ${2 * pairs}:`, us(trapped)],
-    [`memory baseline, one write to a mapped page, retouch / ${pages} pages:`,
-      `direct ${us(seconds(med('direct', 'retouch')) / pages)}, trap ${us(seconds(med('trap', 'retouch')) / pages)}`],
-    [`counters of the last trap run:`,
-      `pf-hidden=${hidden} (${pages} pages + ${plural(tables, 'page table')} + ${hidden - pages - tables} other), ` +
-        `trap-cli=${cli} trap-sti=${sti} (sum ${cli + sti}, 2·pairs = ${2 * pairs})`],
-  ];
+  const results: [string, string][] = [];
+  for (const engine of DEPRIVILEGED) {
+    const fault = seconds(med(engine, 'touch') - med('direct', 'touch')) / pages;
+    const flag = seconds(med(engine, 'cli/sti') - med('direct', 'cli/sti')) / (2 * pairs);
+    results.push([`${engine}: hidden page fault, (touch ${engine} - touch direct) / ${pages} pages:`, us(fault)]);
+    results.push([`${engine}: CLI or STI, (cli/sti ${engine} - cli/sti direct) / ${2 * pairs}:`, us(flag)]);
+  }
+  results.push([`memory baseline, one write to a mapped page, retouch / ${pages} pages:`,
+    ENGINES.map((e) => `${e} ${us(seconds(med(e, 'retouch')) / pages)}`).join(', ')]);
+  const hidden = counters.trap['pf-hidden'] ?? 0;
+  const cli = counters.trap['trap-cli'] ?? 0;
+  const sti = counters.trap['trap-sti'] ?? 0;
+  results.push([`counters of the last trap run:`,
+    `pf-hidden=${hidden} (${pages} pages + ${plural(tables, 'page table')} + ${hidden - pages - tables} other), ` +
+      `trap-cli=${cli} trap-sti=${sti} (sum ${cli + sti}, 2·pairs = ${2 * pairs})`]);
+  results.push([`counters of the last bt run:`,
+    `pf-hidden=${counters.bt['pf-hidden'] ?? 0}, trap-cli=${counters.bt['trap-cli'] ?? 0} trap-sti=${counters.bt['trap-sti'] ?? 0} ` +
+      `(CLI and STI run in the cache), bt-vmm-calls=${counters.bt['bt-vmm-calls'] ?? 0}`]);
   const width = Math.max(...results.map(([label]) => label.length));
   for (const [label, value] of results) log(`  ${label.padEnd(width)} ${value}`);
 
   log(`demand paging: paging guest, -m ${PAGING_MEMORY_MIB}, ${plural(runs, 'run')} per engine, medians of the run time (time= of the summary line) and of the wall time`);
   log(`  guest:   ${shownBoot(vmmBoot(paging, 'direct', PAGING_MEMORY_MIB))}`);
-  const runTime: Record<Engine, number[]> = { direct: [], trap: [] };
-  const wall: Record<Engine, number[]> = { direct: [], trap: [] };
+  const runTime: Record<Engine, number[]> = { direct: [], trap: [], bt: [] };
+  const wall: Record<Engine, number[]> = { direct: [], trap: [], bt: [] };
   for (let i = 0; i < runs; i++) {
     for (const engine of ENGINES) {
       const run = runOrFail(`paging under ${engine}`, vmmBoot(paging, engine, PAGING_MEMORY_MIB));
@@ -199,6 +204,8 @@ export async function trapBench(options: TrapBenchOptions): Promise<void> {
         `wall ${median(wall[engine]).toFixed(3)} s [${list(wall[engine])}]`,
     );
   }
-  const ratio = (values: Record<Engine, number[]>) => (median(values.trap) / median(values.direct)).toFixed(2);
-  log(`  slowdown trap/direct: run time ${ratio(runTime)}x, wall ${ratio(wall)}x`);
+  for (const engine of DEPRIVILEGED) {
+    const ratio = (values: Record<Engine, number[]>) => (median(values[engine]) / median(values.direct)).toFixed(2);
+    log(`  slowdown ${engine}/direct: run time ${ratio(runTime)}x, wall ${ratio(wall)}x`);
+  }
 }
