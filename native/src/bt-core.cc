@@ -289,8 +289,8 @@ ExitKind BtCore::handle_callout(const Callout& callout) {
       return kResumeGuest;
     }
     case CalloutKind::kIndirectMiss: {
-      // The dispatch state comes off the stack: [esp] the slot's entry, [esp+4] target, [esp+8]
-      // flags, [esp+12] eax (the entry word is overwritten: no cache address stays behind).
+      // The dispatch state comes off the stack: [esp] the lookup set, [esp+4] target, [esp+8]
+      // flags, [esp+12] eax (the set's address is overwritten: no cache address stays behind).
       bt_.miss_calls++;
       SegmentDescriptor stack{};
       if (!vcpu_.injector().segment_descriptor(reg(kRegSs), &stack)) stack.base = 0;

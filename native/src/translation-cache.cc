@@ -8,15 +8,15 @@ namespace {
 
 // Multiplicative hashing (Knuth, TAOCP Vol. 3 §6.4): the top bits of guest * 2^32/phi.
 constexpr uint32_t kHashMultiplier = 0x9E3779B1u;
-constexpr uint32_t kSlotBits = 14;
+constexpr uint32_t kSetBits = 13;  // two slots (ways) per set
 
-uint32_t slot_of(uint32_t guest) { return (guest * kHashMultiplier) >> (32 - kSlotBits); }
+uint32_t set_of(uint32_t guest) { return (guest * kHashMultiplier) >> (32 - kSetBits); }
 
 void put32(uint8_t* at, uint32_t v) { std::memcpy(at, &v, 4); }
 
 }  // namespace
 
-static_assert(TranslationCache::kLookupSlots == 1u << kSlotBits, "the dispatch routine hashes to kSlotBits bits");
+static_assert(TranslationCache::kLookupSlots == 2u << kSetBits, "the dispatch routine hashes to kSetBits bits, two slots a set");
 
 TranslationCache::TranslationCache(uint8_t* host, uint32_t linear, uint32_t bytes)
     : host_(host), linear_(linear), bytes_(bytes), slot_guest_(kLookupSlots, kEmptySlot) {
@@ -28,24 +28,38 @@ TranslationCache::TranslationCache(uint8_t* host, uint32_t linear, uint32_t byte
 
 void TranslationCache::build_routines() {
   // The dispatch routine: [esp] = target (also in eax), [esp+4] = the guest's flags, [esp+8] =
-  // its eax. It hashes the target into a slot of the lookup table ({guest, lookup entry}), and
-  // when the slot holds the target, returns into the block's lookup entry; else a miss.
+  // its eax. It hashes the target into a set of two lookup slots ({guest, lookup entry} each,
+  // two ways, as a CPU cache: two hot targets that hash alike do not evict each other), and
+  // returns into the lookup entry of the slot that holds the target; else a miss.
   uint8_t* d = at(dispatch);
   const uint8_t routine[] = {
       0x69, 0xC0, 0xB1, 0x79, 0x37, 0x9E,  // imul eax, eax, kHashMultiplier
-      0xC1, 0xE8, 32 - kSlotBits,          // shr eax, 32 - kSlotBits
-      0x8D, 0x04, 0xC5, 0, 0, 0, 0,        // lea eax, [eax*8 + table]
-      0xFF, 0x70, 0x04,                    // push dword [eax + 4]: the entry
-      0x8B, 0x00,                          // mov eax, [eax]: the guest address the slot holds
+      0xC1, 0xE8, 32 - kSetBits,           // shr eax, 32 - kSetBits
+      0xC1, 0xE0, 0x04,                    // shl eax, 4: 16 bytes a set
+      0x05, 0, 0, 0, 0,                    // add eax, table
+      0x50,                                // push eax: the set
+      0x8B, 0x00,                          // mov eax, [eax]: way 0's guest address
       0x3B, 0x44, 0x24, 0x04,              // cmp eax, [esp + 4]: the target
-      0x75, 0x01,                          // jne miss
+      0x75, 0x0A,                          // jne way 1
+      0x8B, 0x04, 0x24,                    // mov eax, [esp]
+      0x8B, 0x40, 0x04,                    // mov eax, [eax + 4]: way 0's entry
+      0x89, 0x04, 0x24,                    // mov [esp], eax
       0xC3,                                // ret: into the entry
-      0x0F, 0x0B,                          // miss: ud2, with the entry pushed too
+      0x8B, 0x04, 0x24,                    // way 1: mov eax, [esp]
+      0x8B, 0x40, 0x08,                    // mov eax, [eax + 8]
+      0x3B, 0x44, 0x24, 0x04,              // cmp eax, [esp + 4]
+      0x75, 0x0A,                          // jne miss
+      0x8B, 0x04, 0x24,                    // mov eax, [esp]
+      0x8B, 0x40, 0x0C,                    // mov eax, [eax + 12]: way 1's entry
+      0x89, 0x04, 0x24,                    // mov [esp], eax
+      0xC3,                                // ret
+      0x0F, 0x0B,                          // miss: ud2, with the set pushed too
   };
-  static_assert(kLookupSlotBytes == 8, "the dispatch routine scales by 8");
+  static_assert(kLookupSlotBytes == 8, "two 8-byte slots a set");
+  static_assert(sizeof routine <= kStaleFlagOffset, "the routine ends before the stale flag");
   std::memcpy(d, routine, sizeof routine);
-  put32(d + 12, linear_);
-  static_assert(kMissOffset == 28, "the miss follows the dispatch routine's RET");
+  put32(d + 13, linear_);
+  static_assert(kMissOffset == 58, "the miss follows the dispatch routine's last RET");
 }
 
 void TranslationCache::write_slot(uint32_t slot, uint32_t guest, uint32_t tc) {
@@ -155,7 +169,16 @@ void TranslationCache::write_rel32(uint32_t site, uint32_t target) {
 }
 
 void TranslationCache::fill_lookup(uint32_t guest, const CachedBlock& block) {
-  write_slot(slot_of(guest), guest, block.tc_start);
+  // The new target goes to way 0; what was there moves to way 1 (most recently filled first).
+  uint32_t slot = set_of(guest) * 2;
+  if (slot_guest_[slot] != guest) {
+    uint32_t moved = slot_guest_[slot];
+    const uint8_t* way0 = at(linear_ + slot * kLookupSlotBytes);
+    uint32_t entry;
+    std::memcpy(&entry, way0 + 4, 4);
+    write_slot(slot + 1, moved, moved == kEmptySlot ? 0 : entry + kEntryBytes);
+  }
+  write_slot(slot, guest, block.tc_start);
   counters_.lookup_fills++;
 }
 
@@ -171,8 +194,10 @@ void TranslationCache::invalidate(CachedBlock& block) {
   counters_.invalidated_blocks++;
   auto it = by_guest_.find(block.guest_start);
   if (it != by_guest_.end() && blocks_[it->second].tc_start == block.tc_start) by_guest_.erase(it);
-  uint32_t slot = slot_of(block.guest_start);
-  if (slot_guest_[slot] == block.guest_start) write_slot(slot, kEmptySlot, 0);
+  uint32_t set = set_of(block.guest_start) * 2;
+  for (uint32_t slot = set; slot < set + 2; slot++) {
+    if (slot_guest_[slot] == block.guest_start) write_slot(slot, kEmptySlot, 0);
+  }
   for (uint32_t site : block.incoming) {
     auto exit = site_exit_.find(site);
     if (exit == site_exit_.end()) continue;

@@ -1,9 +1,10 @@
 // The bt engine's translation cache (docs/bt-engine.md): a fixed area of the VMM region, mapped
 // in the hole, where translated guest code runs. It holds
-// - the lookup table: kLookupSlots slots of {guest address, lookup entry}, data that only the VMM
-//   writes, read by the dispatch routine that RET and indirect JMP/CALL translations jump to;
-// - the dispatch routine, which hashes the target, and returns into the slot's lookup entry when
-//   the slot holds the target, or reaches its miss (a UD2, a call into the VMM);
+// - the lookup table: kLookupSlots slots of {guest address, lookup entry} in sets of two, data
+//   that only the VMM writes, read by the dispatch routine that RET and indirect JMP/CALL
+//   translations jump to;
+// - the dispatch routine, which hashes the target to a set, and returns into the lookup entry of
+//   the slot that holds the target, or reaches its miss (a UD2, a call into the VMM);
 // - translated blocks, one after the other, each preceded by its lookup entry (which takes the
 //   dispatch state off the stack: `lea esp, [esp+4]; popfd; pop eax`) and followed by its exit
 //   stubs.
@@ -91,9 +92,9 @@ class TranslationCache final : public TranslationTargets {
 
  private:
   static constexpr uint32_t kRoutines = kLookupSlots * kLookupSlotBytes;
-  static constexpr uint32_t kMissOffset = 28;   // the UD2 in the dispatch routine
-  static constexpr uint32_t kRoutineBytes = 64;
-  static constexpr uint32_t kStaleFlagOffset = 48;  // the GDT-stale byte, after the dispatch routine
+  static constexpr uint32_t kMissOffset = 58;   // the UD2 in the dispatch routine
+  static constexpr uint32_t kRoutineBytes = 128;
+  static constexpr uint32_t kStaleFlagOffset = 96;  // the GDT-stale byte, after the dispatch routine
   static constexpr uint32_t kEntryBytes = 14;   // a block's lookup entry, before its first instruction
   static constexpr uint32_t kEmptySlot = 0xFFFFFFFFu;  // no guest code lies in the hole
 
