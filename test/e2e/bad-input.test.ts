@@ -72,6 +72,12 @@ describe('bad input', () => {
     }
   });
 
+  it('a translation cache size for an engine without one, or out of bounds', () => {
+    expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '--translation-cache', '1024']), /--translation-cache applies to an engine with a translation cache \(bt\) only/);
+    expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '-e', 'bt', '--translation-cache', '100']), /invalid translation cache size '100': give KiB from 384 to 3968/);
+    expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '-e', 'bt', '--translation-cache', '2M']), /invalid translation cache size '2M'/);
+  });
+
   it('invalid time limit', () => {
     expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '--time-limit', '-3']), /invalid time limit '-3'/);
   });
