@@ -97,11 +97,18 @@ export class BtEngine extends TrapEngine {
   }
 
   override report(): string[] {
+    const lines: string[] = [];
+    if (this.ranInRealMode) lines.push('real mode: the guest\'s real-mode code ran in place, as under direct (nothing to deprivilege or translate)');
     const inPlace = this.ranInPlace;
-    if (inPlace === 0) return ['equivalence: every guest kernel block ran translated: no place where the guest could see a difference'];
-    return [
-      `equivalence: ${inPlace} guest kernel block(s) ran untranslated (code not flat 32-bit), in place at ring 1, ` +
-        'where sensitive instructions act as under trap',
-    ];
+    if (!this.deprivileged) return lines;
+    if (inPlace === 0) {
+      lines.push('equivalence: every guest kernel block ran translated: no place where the guest could see a difference');
+    } else {
+      lines.push(
+        `equivalence: ${inPlace} guest kernel block(s) ran untranslated (code not flat 32-bit), in place at ring 1, ` +
+          'where sensitive instructions act as under trap',
+      );
+    }
+    return lines;
   }
 }

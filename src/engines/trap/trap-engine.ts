@@ -31,6 +31,8 @@ export class TrapEngine implements Engine {
   protected readonly cpu = new VirtualCpu();
   protected readonly equivalence = new EquivalenceReport();
   protected deprivileged = false;
+  /** The guest ran in real mode, which this engine leaves to the CPU as under direct. */
+  protected ranInRealMode = false;
   protected readonly trapped: Record<string, number> = {};
   protected emulated = 0;
   private decoder: Decoder | undefined;
@@ -45,7 +47,10 @@ export class TrapEngine implements Engine {
     if (this.deprivileged) return undefined;
     const vcpu = machine.vcpu;
     const cr0 = vcpu.readRegister(Reg.cr0);
-    if ((cr0 & CR0_PE) === 0) return undefined; // real mode runs as under direct
+    if ((cr0 & CR0_PE) === 0) {
+      this.ranInRealMode = true;
+      return undefined; // real mode runs as under direct
+    }
     const core = vcpu.trap;
     if (!core) return { kind: 'fatal', reason: 'the trap engine needs a vCPU with a VMM region' };
     this.core = core;
