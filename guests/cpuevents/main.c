@@ -17,6 +17,7 @@
  */
 #include "guest.h"
 #include "cpu-tables.h"
+#include "pc-timer.h"
 
 #define PG_P  0x001u
 #define PG_W  0x002u
@@ -25,7 +26,6 @@
 #define HOLE_ADDRESS   0xFFE00010u
 #define SHADOW_TICKS   100u
 #define SPIN_LIMIT     1000000000u
-#define PIT_HZ         1193182u
 
 static volatile uint32_t ud_count, ud_eip, bp_count, bp_cs, soft_count, soft_cs, ticks;
 
@@ -145,17 +145,7 @@ static void check_self_modifying_code(void)
 static void check_interrupt_shadow(void)
 {
     set_interrupt_gate(0x20, timer_entry, 0);
-    /* 8259A pair as Linux programs it: vectors 0x20/0x28, only IRQ 0 unmasked. */
-    outb(0x20, 0x11); outb(0xA0, 0x11);
-    outb(0x21, 0x20); outb(0xA1, 0x28);
-    outb(0x21, 0x04); outb(0xA1, 0x02);
-    outb(0x21, 0x01); outb(0xA1, 0x01);
-    outb(0x21, 0xFE); outb(0xA1, 0xFF);
-    /* 8254 counter 0: rate generator at 1 kHz. */
-    uint16_t count = (uint16_t)((PIT_HZ + 500u) / 1000u);
-    outb(0x43, 0x34);
-    outb(0x40, (uint8_t)count);
-    outb(0x40, (uint8_t)(count >> 8));
+    start_timer_1khz();
 
     uint32_t spins;
     /* One translated block from the loop's head to its only branch, so every iteration

@@ -29,6 +29,7 @@
  */
 #include "guest.h"
 #include "cpu-tables.h"
+#include "pc-timer.h"
 
 #define PG_P 0x001u
 #define PG_W 0x002u
@@ -46,7 +47,6 @@
 #define STRINGIFY(x)    #x
 #define TO_STRING(x)    STRINGIFY(x)
 #define SPIN_LIMIT      0x40000000u
-#define PIT_HZ          1193182u
 
 #define EXIT_CHECK      1
 #define EXIT_EXCEPTION  2
@@ -83,13 +83,6 @@ static void fail_value(const char *what, uint32_t got, uint32_t expected)
     put_hex32(expected);
     put_char('\n');
     guest_exit(EXIT_CHECK);
-}
-
-static inline uint32_t read_cr2(void)
-{
-    uint32_t v;
-    __asm__ volatile("mov %%cr2, %0" : "=r"(v));
-    return v;
 }
 
 static uint32_t address_of(const void *p)
@@ -368,17 +361,7 @@ static __attribute__((noipa)) uint32_t spin_until_ticks(void)
 static void timer_in_loop(void)
 {
     set_interrupt_gate(0x20, timer_entry, 0);
-    /* 8259A pair: ICW1-4 with vectors 0x20/0x28, then only IRQ 0 unmasked. */
-    outb(0x20, 0x11); outb(0xA0, 0x11);
-    outb(0x21, 0x20); outb(0xA1, 0x28);
-    outb(0x21, 0x04); outb(0xA1, 0x02);
-    outb(0x21, 0x01); outb(0xA1, 0x01);
-    outb(0x21, 0xFE); outb(0xA1, 0xFF);
-    /* 8254 counter 0: mode 2 (rate generator) at 1 kHz. */
-    uint16_t count = (uint16_t)((PIT_HZ + 500u) / 1000u);
-    outb(0x43, 0x34);
-    outb(0x40, (uint8_t)count);
-    outb(0x40, (uint8_t)(count >> 8));
+    start_timer_1khz();
 
     uint32_t left = spin_until_ticks();
     outb(0x21, 0xFF);           /* mask IRQ 0 again: nothing arrives after this step */

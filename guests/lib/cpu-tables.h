@@ -1,6 +1,7 @@
 /*
  * cpu-tables.h - a flat GDT and an IDT for exception vectors 0-31, shared by the C guests
- * that take their own exceptions (paging, popf).
+ * that take their own exceptions (paging, popf, cpuevents, selfmod, frames, ...), and the
+ * paging-control instructions they use.
  *
  * load_descriptors() loads the GDT (0x08: flat 32-bit ring-0 code, 0x10: flat ring-0 data),
  * reloads every segment register with those selectors (the loader's GDT may be gone,
@@ -36,5 +37,30 @@ void fail_on_exception(const struct frame *f, uint8_t exit_value) __attribute__(
 
 /* Defined by each guest that calls load_descriptors(). */
 void exception_dispatch(struct frame *f);
+
+/* Paging control (SDM Vol. 3 §2.5, §4.10.4): CR2 (the last #PF's address), CR3, INVLPG. */
+static inline uint32_t read_cr2(void)
+{
+    uint32_t v;
+    __asm__ volatile("mov %%cr2, %0" : "=r"(v));
+    return v;
+}
+
+static inline uint32_t read_cr3(void)
+{
+    uint32_t v;
+    __asm__ volatile("mov %%cr3, %0" : "=r"(v) : : "memory");
+    return v;
+}
+
+static inline void write_cr3(uint32_t v)
+{
+    __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory");
+}
+
+static inline void invlpg(uint32_t va)
+{
+    __asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
+}
 
 #endif

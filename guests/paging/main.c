@@ -49,30 +49,6 @@
 
 /* ---------------------------------------------------------------- CPU helpers */
 
-static inline uint32_t read_cr2(void)
-{
-    uint32_t v;
-    __asm__ volatile("mov %%cr2, %0" : "=r"(v));
-    return v;
-}
-
-static inline uint32_t read_cr3(void)
-{
-    uint32_t v;
-    __asm__ volatile("mov %%cr3, %0" : "=r"(v) : : "memory");
-    return v;
-}
-
-static inline void write_cr3(uint32_t v)
-{
-    __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory");
-}
-
-static inline void invlpg(uint32_t va)
-{
-    __asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
-}
-
 static inline uint32_t peek(uint32_t va)
 {
     return *(volatile uint32_t *)(uintptr_t)va;

@@ -130,30 +130,6 @@ static void fail(const char *what)
     guest_exit(EXIT_CHECK);
 }
 
-static inline uint32_t read_cr2(void)
-{
-    uint32_t v;
-    __asm__ volatile("mov %%cr2, %0" : "=r"(v));
-    return v;
-}
-
-static inline uint32_t read_cr3(void)
-{
-    uint32_t v;
-    __asm__ volatile("mov %%cr3, %0" : "=r"(v) : : "memory");
-    return v;
-}
-
-static inline void write_cr3(uint32_t v)
-{
-    __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory");
-}
-
-static inline void invlpg(uint32_t va)
-{
-    __asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
-}
-
 /* CPUID is serializing (SDM Vol. 3 §8.3): the fetches after it see every earlier store. */
 static inline void serialize(void)
 {
