@@ -185,15 +185,6 @@ ExitKind BtCore::on_exception(uint32_t vector, bool software_interrupt) {
     if (outcome == kResumeGuest) {
       uint32_t guest = 0;
       bool precise = false;
-      // A write to the guest's GDT (handle_shadow_fault let it through, and lets the writes
-      // after it through until the copy): translated code has no block starts to count, so the
-      // copy is made at the next call into the core, or before a segment load, whichever comes
-      // first (the load's translation tests the stale flag).
-      if (gdt_refresh_countdown_ > 0) {
-        gdt_refresh_countdown_ = 0;
-        gdt_written_ = true;
-        cache_->set_gdt_stale(true);
-      }
       // The write changed the block it is in: the instruction runs once alone (its page left
       // writable), and what follows it is translated from the new bytes (SDM Vol. 3 §8.1.3).
       if (faulting_block_written_ && cache_->guest_point(eip, &guest, &precise) && precise) {
@@ -238,6 +229,11 @@ bool BtCore::to_guest_eip(uint32_t tc) {
   }
   set_reg(kRegEip, guest);
   return true;
+}
+
+void BtCore::descriptors_written() {
+  gdt_written_ = true;
+  cache_->set_gdt_stale(true);
 }
 
 void BtCore::refresh_gdt_if_written() {
@@ -398,25 +394,30 @@ void BtCore::code_frame_written(uint32_t frame, uint32_t linear) {
   bt_.code_writes++;
 }
 
-void BtCore::check_page(uint32_t page) {
-  auto it = page_frames_.find(page);
-  if (it == page_frames_.end()) return;
+bool BtCore::still_mapped(uint32_t page, uint32_t frame) {
   Translation walk = walk_guest_page_tables(ram_, platform_->guest_paging(), page, 0);
-  if (walk.ok && (walk.physical >> 12) == it->second) return;
+  return walk.ok && (walk.physical >> 12) == frame;
+}
+
+void BtCore::remapped(uint32_t page) {
   for (CachedBlock* block : cache_->blocks_on_page(page)) cache_->invalidate(*block);
-  page_frames_.erase(it);
+  page_frames_.erase(page);
   bt_.remaps++;
 }
 
 void BtCore::mappings_changed(uint32_t linear, bool all) {
   if (!all) {
-    check_page(linear & ~(kPageSize - 1));
+    uint32_t page = linear & ~(kPageSize - 1);
+    auto it = page_frames_.find(page);
+    if (it != page_frames_.end() && !still_mapped(page, it->second)) remapped(page);
     return;
   }
-  std::vector<uint32_t> pages;
-  pages.reserve(page_frames_.size());
-  for (const auto& [page, frame] : page_frames_) pages.push_back(page);
-  for (uint32_t page : pages) check_page(page);
+  // Every CR3 load: most pages still map their frame, and nothing is allocated for them.
+  std::vector<uint32_t> moved;
+  for (const auto& [page, frame] : page_frames_) {
+    if (!still_mapped(page, frame)) moved.push_back(page);
+  }
+  for (uint32_t page : moved) remapped(page);
 }
 
 std::vector<EngineCounter> BtCore::counters() const {

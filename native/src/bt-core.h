@@ -57,6 +57,9 @@ class BtCore final : public TrapCore, private CodeWatcher {
   BtCore(VcpuServices& vcpu, uc_engine* uc, std::unique_ptr<TrapPlatform> platform, GuestRam ram, uint64_t ram_bytes,
          uint32_t cache_bytes);
   void configured() override;
+  // Translated code has no block starts to count: the copy is made at the next call into the core
+  // or before the next segment load, whichever comes first (the load's translation tests a flag).
+  void descriptors_written() override;
   // CodeWatcher
   void code_frame_written(uint32_t frame, uint32_t linear) override;
   void mappings_changed(uint32_t linear, bool all) override;
@@ -78,7 +81,9 @@ class BtCore final : public TrapCore, private CodeWatcher {
   bool code_segment_flat();
   uint32_t reg(uint32_t id);
   void set_reg(uint32_t id, uint32_t value);
-  void check_page(uint32_t page);
+  // Whether the linear page still maps the frame its translations came from; if not, they go.
+  bool still_mapped(uint32_t page, uint32_t frame);
+  void remapped(uint32_t page);
   void refresh_gdt_if_written();
 
   static constexpr uint32_t kNone = ~0u;

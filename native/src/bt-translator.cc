@@ -221,7 +221,20 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
   // Where the guest instruction at `guest_eip` starts.
   auto starts = [&](uint32_t guest_eip) { t.boundaries.push_back({e.here(), guest_eip, true, true}); };
   auto inside = [&](uint32_t guest_eip) { t.boundaries.push_back({e.here(), guest_eip, false, false}); };
-  auto jmp_dispatch = [&] {
+  // A jump that leaves for the translation of guest `target`, a precise point standing for it.
+  auto exit_to = [&](uint32_t target) {
+    precise(target);
+    e.u8(kJmpRel32);
+    direct(target);
+  };
+  // The end of every lookup (eax = target, [esp] its slot): the guest's flags and eax saved
+  // below it, then the dispatch routine. Nothing here is a guest instruction boundary.
+  auto to_lookup = [&](uint32_t guest_eip) {
+    inside(guest_eip);
+    e.u8(kPushfd);
+    inside(guest_eip);
+    e.u8(kPushEax);
+    inside(guest_eip);
     e.u8(kJmpRel32);
     uint32_t site = e.here();
     e.u32(static_cast<uint32_t>(rel32_to(site, targets.dispatch)));
@@ -275,9 +288,7 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
         // (where the VMM resumes the guest after emulating it).
         starts(i.pc);
         e.raw(i.bytes, i.length);
-        precise(pc);
-        e.u8(kJmpRel32);
-        direct(pc);
+        exit_to(pc);
         ended = true;
         break;
       case Kind::kJump: {
@@ -295,9 +306,7 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
         starts(i.pc);
         e.raw({0x0F, static_cast<uint8_t>(0x80 | condition)});
         direct(target);
-        precise(pc);
-        e.u8(kJmpRel32);
-        direct(pc);
+        exit_to(pc);
         ended = true;
         break;
       }
@@ -309,12 +318,8 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
         e.raw({i.op, 0x02});        // taken: to the first jump below
         precise(pc);
         e.raw({0xEB, 0x05});        // not taken: over it
-        precise(target);
-        e.u8(kJmpRel32);
-        direct(target);
-        precise(pc);
-        e.u8(kJmpRel32);
-        direct(pc);
+        exit_to(target);
+        exit_to(pc);
         ended = true;
         break;
       }
@@ -324,9 +329,7 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
         starts(i.pc);
         e.u8(kPushImm32);
         e.u32(pc);
-        precise(target);
-        e.u8(kJmpRel32);
-        direct(target);
+        exit_to(target);
         ended = true;
         break;
       }
@@ -350,24 +353,14 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
           e.raw({0xC7, 0x44, 0x24, 0x04});
           e.u32(pc);
         }
-        inside(i.pc);
-        e.u8(kPushfd);
-        inside(i.pc);
-        e.u8(kPushEax);
-        inside(i.pc);
-        jmp_dispatch();
+        to_lookup(i.pc);
         ended = true;
         break;
       }
       case Kind::kReturn:
         starts(i.pc);
         e.raw(kXchgEaxTop, sizeof kXchgEaxTop);
-        inside(i.pc);
-        e.u8(kPushfd);
-        inside(i.pc);
-        e.u8(kPushEax);
-        inside(i.pc);
-        jmp_dispatch();
+        to_lookup(i.pc);
         ended = true;
         break;
       case Kind::kReturnImm: {
@@ -384,12 +377,7 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
         inside(i.pc);
         e.raw({0xFF, 0xB4, 0x24});  // push dword [esp - (n + 4)]
         e.u32(static_cast<uint32_t>(-static_cast<int32_t>(skip)));
-        inside(i.pc);
-        e.u8(kPushfd);
-        inside(i.pc);
-        e.u8(kPushEax);
-        inside(i.pc);
-        jmp_dispatch();
+        to_lookup(i.pc);
         ended = true;
         break;
       }
@@ -467,11 +455,7 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
     t.boundaries.clear();
     return t;
   }
-  if (!ended) {
-    precise(pc);
-    e.u8(kJmpRel32);
-    direct(pc);
-  }
+  if (!ended) exit_to(pc);
   // Exit stubs: one UD2 per direct jump, which it keeps as its way back when a chain is undone.
   for (const PendingExit& exit : exits) {
     uint32_t stub = e.here();

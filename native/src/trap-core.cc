@@ -46,10 +46,7 @@ ExitKind TrapCore::handle_shadow_fault() {
     case FaultOutcome::kHidden:
       // The guest is writing its GDT: copy it once the writing instruction has run (the next
       // block boundary after the block that starts with it).
-      if (platform_->mmu().take_descriptors_written()) {
-        gdt_refresh_countdown_ = 2;
-        want_block_events(true);
-      }
+      if (platform_->mmu().take_descriptors_written()) descriptors_written();
       vcpu_.trace().record_hidden_fault(record[kFieldCr2], record[kFieldErrorCode]);
       return kResumeGuest;
     case FaultOutcome::kGuestFault:
@@ -60,6 +57,11 @@ ExitKind TrapCore::handle_shadow_fault() {
       return kExitVmmHole;
   }
   return kExitException;
+}
+
+void TrapCore::descriptors_written() {
+  gdt_refresh_countdown_ = 2;
+  want_block_events(true);
 }
 
 bool TrapCore::on_block(uint64_t address, uint32_t size) {

@@ -53,7 +53,10 @@ class TrapCore : public EngineCore {
       : vcpu_(vcpu), uc_(uc), platform_(std::move(platform)) {}
   // Called once the guest is deprivileged (configure).
   virtual void configured() {}
-  // The GDT copy after a write to the guest's table, at the second block start after it.
+  // The guest wrote its GDT (the write is let through): the real one must follow before a segment
+  // is loaded from it. Here: copied at the second block start after the writing instruction.
+  virtual void descriptors_written();
+  // That copy, counted down at block starts.
   void refresh_gdt_when_due();
   bool active() const { return active_; }
   ExitKind handle_shadow_fault();
