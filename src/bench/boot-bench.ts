@@ -2,11 +2,13 @@
 // under qemu-system-i386 -kernel (TCG, the translator Unicorn embeds) and under vmm with each
 // engine and stop mechanism, in the same invocation. QEMU's time includes its firmware (SeaBIOS
 // and the linuxboot option ROM); vmm boots the kernel directly, as Firecracker does.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../util/project-root.js';
 import type { EngineName } from '../vmm/engine.js';
-import { BenchError, exactStopsFallback, stopsIn, summaryIn } from './foundation-bench.js';
+import { BenchError } from './bench-error.js';
+import { linuxImages, vmmScript } from './bench-guest.js';
+import { exactStopsFallback, stopsIn, summaryIn } from './summary-line.js';
 import { median } from './stats.js';
 import { timeToMarker } from './time-to-marker.js';
 
@@ -70,11 +72,9 @@ const QEMU_LABEL = 'qemu-system-i386 -kernel (TCG, with firmware)';
 
 export async function bootBench({ runs, configurations, log }: BootBenchOptions): Promise<void> {
   const images = join(projectRoot(), 'guests', 'images');
-  const kernel = join(images, 'vmlinuz');
-  const initrd = join(images, 'initrd.gz');
-  if (!existsSync(kernel) || !existsSync(initrd)) throw new BenchError('the Linux guest images are missing: run scripts/setup.sh');
+  const { kernel, initrd } = linuxImages();
   const vmmArgs = (c: BootConfiguration) => [
-    join(projectRoot(), 'dist', 'src', 'cli', 'vmm.js'), 'boot', '--kernel', kernel, '--initrd', initrd,
+    vmmScript(), 'boot', '--kernel', kernel, '--initrd', initrd,
     '-a', 'console=ttyS0 panic=-1', '-m', '128', '--no-stdin', '--time-limit', '300',
     '--engine', c.engine, '--stop-mechanism', c.stopMechanism,
   ];

@@ -2,13 +2,15 @@
 // TCG translator Unicorn embeds), each timed as a whole process with its fixed start-up cost
 // (measured with the empty guest) subtracted; and the cost of one port-I/O exit round trip into
 // TypeScript, measured in-process on a guest that does nothing but OUT.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { planImage } from '../boot/detect.js';
 import { DirectEngine } from '../engines/direct.js';
 import { Machine } from '../vmm/machine.js';
 import { runMachine } from '../vmm/run-loop.js';
-import { projectRoot } from '../util/project-root.js';
+import { BenchError } from './bench-error.js';
+import { builtGuest as guest, vmmScript } from './bench-guest.js';
+import { exactStopsFallback, stopsIn } from './summary-line.js';
 import { median } from './stats.js';
 import { timedRun } from './timed-process.js';
 
@@ -47,14 +49,6 @@ function workloadText(seconds: number, resolution: number): string {
 
 const QEMU = 'qemu-system-i386';
 
-/** A benchmark that cannot produce a fair figure says why, in one line. */
-export class BenchError extends Error {}
-
-function guest(name: string): string {
-  const path = join(projectRoot(), 'guests', 'build', name);
-  if (!existsSync(path)) throw new BenchError(`guest ${name} is not built: run scripts/setup.sh`);
-  return path;
-}
 
 function qemuArgs(kernel: string, append: string): string[] {
   return [
@@ -65,7 +59,7 @@ function qemuArgs(kernel: string, append: string): string[] {
 }
 
 function vmmArgs(kernel: string, append: string): string[] {
-  return [join(projectRoot(), 'dist', 'src', 'cli', 'vmm.js'), 'boot', kernel, '--no-stdin', '-m', '64', '-a', append];
+  return [vmmScript(), 'boot', kernel, '--no-stdin', '-m', '64', '-a', append];
 }
 
 function checksumOf(output: string): string {
@@ -78,24 +72,6 @@ export interface ComputeSamples {
   qemuEmpty: number[];
   vmm: number[];
   vmmEmpty: number[];
-}
-
-/** vmm's one-line boot summary (`engine=... stops=...`) in what it printed on stderr, without its `vmm: ` prefix. */
-export function summaryIn(stderr: string): string | undefined {
-  return stderr.split('\n').find((line) => line.startsWith('vmm: engine='))?.replace(/^vmm: /, '');
-}
-
-/**
- * The stop mechanism a vmm run used: the `stops=` field of its summary, the one that really ran
- * (exact stops asked for where they are not available run as block-hook).
- */
-export function stopsIn(stderr: string): string {
-  return / stops=(\S+)\s*$/.exec(summaryIn(stderr) ?? '')?.[1] ?? 'unknown';
-}
-
-/** Said by vmm when exact stops were asked for and the block hook ran instead. */
-export function exactStopsFallback(stderr: string): string | undefined {
-  return /exact stops are not available here \((.*)\)/.exec(stderr)?.[1];
 }
 
 /** The stop mechanism of a set of vmm runs, and why it is not exact when exact was asked for. */

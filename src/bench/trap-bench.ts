@@ -5,13 +5,13 @@
 // are the costs of one hidden page fault and of one CLI or STI (trapped and emulated under trap,
 // run in the translation cache under bt). Then the demand-paging guest under each engine, for
 // the slowdown of a whole workload.
-import { existsSync, readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
-import { isAbsolute, join, relative } from 'node:path';
+import { join } from 'node:path';
 import { MAX_RAM_MIB } from '../vmm/layout.js';
 import { nativeCore } from '../vmm/native.js';
-import { projectRoot } from '../util/project-root.js';
-import { BenchError } from './foundation-bench.js';
+import { machineLine, ownCommandLine, quote, shown } from './run-facts.js';
+import { BenchError } from './bench-error.js';
+import { builtGuest as guest, vmmScript } from './bench-guest.js';
+import { summaryCounters } from './summary-line.js';
 import { median } from './stats.js';
 import { timedRun, type TimedRun } from './timed-process.js';
 
@@ -38,12 +38,6 @@ const PAGING_MEMORY_MIB = 64;
 /** The guest's three lines, in cycles. */
 type PhaseCycles = Record<Phase, number>;
 
-function guest(name: string): string {
-  const path = join(projectRoot(), 'guests', 'build', name);
-  if (!existsSync(path)) throw new BenchError(`guest ${name} is not built: run scripts/setup.sh`);
-  return path;
-}
-
 /** RAM for the trapbench guest: its tables at 4 MiB, then the frames, and 1 MiB to spare. */
 export function trapbenchMemoryMiB(pages: number): number {
   const tables = Math.ceil(pages / 1024);
@@ -51,48 +45,8 @@ export function trapbenchMemoryMiB(pages: number): number {
   return Math.max(512, Math.ceil(end / 2 ** 20) + 1);
 }
 
-/** A path as the user would type it from the current directory. */
-function shown(path: string): string {
-  const rel = relative(process.cwd(), path);
-  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
-}
-
-function quote(arg: string): string {
-  return /^[\w./=:@%+,-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
-function commandLine(args: string[]): string {
-  return args.map(quote).join(' ');
-}
-
-/** The command that started this benchmark, as typed (the script path made relative). */
-function ownCommandLine(): string {
-  const [, script, ...rest] = process.argv;
-  return commandLine([process.argv0, shown(script ?? ''), ...rest]);
-}
-
-function machineLine(): string {
-  let model = 'unknown CPU';
-  try {
-    model = /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? model;
-  } catch {
-    model = cpus()[0]?.model ?? model;
-  }
-  const hz = nativeCore().hostTscHz();
-  return `${model}, ${cpus().length} cores, host TSC ${(hz / 1e9).toFixed(3)} GHz, Unicorn ${nativeCore().unicornVersion}, Node ${process.version}`;
-}
-
-/** The `key=value` pairs of the VMM's summary line (`vmm: engine=... time=X.XXXs ...`). */
-export function summaryCounters(stderr: string): Record<string, number> {
-  const line = stderr.split('\n').find((l) => l.startsWith('vmm: engine='));
-  if (!line) throw new BenchError(`no summary line from vmm:\n${stderr.trim()}`);
-  const counters: Record<string, number> = {};
-  for (const [, key, value] of line.matchAll(/([a-z][a-z0-9-]*)=(\d+(?:\.\d+)?)/g)) counters[key] = Number(value);
-  return counters;
-}
-
 function vmmBoot(image: string, engine: Engine, memoryMiB: number, append?: string): string[] {
-  const args = [join(projectRoot(), 'dist', 'src', 'cli', 'vmm.js'), 'boot', image, '-m', String(memoryMiB), '--no-stdin', '-e', engine];
+  const args = [vmmScript(), 'boot', image, '-m', String(memoryMiB), '--no-stdin', '-e', engine];
   return append === undefined ? args : [...args, '-a', append];
 }
 

@@ -1,6 +1,7 @@
 // `vmm bench`: the measured comparisons (never timed tests).
 import { BOOT_CONFIGURATIONS, bootBench, pickBootConfigurations } from '../bench/boot-bench.js';
-import { BenchError, foundationBench } from '../bench/foundation-bench.js';
+import { BenchError } from '../bench/bench-error.js';
+import { foundationBench } from '../bench/foundation-bench.js';
 import { MAX_TRAPBENCH_PAGES, trapBench } from '../bench/trap-bench.js';
 import { parsePositiveInteger } from './options.js';
 import { BROKEN_PIPE_STATUS } from './run-stop.js';

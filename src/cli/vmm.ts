@@ -1,10 +1,8 @@
 #!/usr/bin/env node
 // The `vmm` command line.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { engineNames } from '../engines/index.js';
-import { projectRoot } from '../util/project-root.js';
+import { packageVersion } from '../util/package-version.js';
 import { benchCommand, type BenchOptions } from './bench-command.js';
 import { bootCommand, bootDefaults, type BootOptions } from './boot-command.js';
 import { registerSoakCommand } from './soak-command.js';
@@ -97,12 +95,6 @@ async function main(argv: string[]): Promise<number> {
     throw error;
   }
   return status;
-}
-
-/** The version in package.json, the one source of it. */
-function packageVersion(): string {
-  const text = readFileSync(join(projectRoot(), 'package.json'), 'utf8');
-  return (JSON.parse(text) as { version: string }).version;
 }
 
 main(process.argv).then(
