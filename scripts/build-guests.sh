@@ -99,5 +99,6 @@ build_elf cpuevents
 build_elf cpufeatures
 build_elf selfmod
 build_elf frames
+build_elf nanobench
 # For source-level debugging: DWARF info, and no optimisation so that locals stay visible.
 build_elf debuggee -g -O0

@@ -2,11 +2,25 @@
 #include "cpu-tables.h"
 #include "guest.h"
 
-static const uint64_t gdt[3] = {
+/* Entries 3-5 lie past the limit load_descriptors() gives: only load_user_segments() adds them. */
+#define KERNEL_GDT_ENTRIES 3
+
+static uint64_t gdt[6] __attribute__((aligned(8))) = {
     0,
     0x00CF9A000000FFFFull,      /* 0x08: flat 32-bit ring-0 code */
     0x00CF92000000FFFFull,      /* 0x10: flat ring-0 data */
+    0x00CFFA000000FFFFull,      /* 0x18: flat 32-bit ring-3 code */
+    0x00CFF2000000FFFFull,      /* 0x20: flat ring-3 data */
+    0,                          /* 0x28: the TSS, filled in by load_user_segments() */
 };
+
+/* 32-bit TSS (SDM Vol. 3 §7.2.1): only SS0:ESP0 and the I/O map base are used. */
+static struct tss {
+    uint32_t link, esp0, ss0, esp1, ss1, esp2, ss2, cr3, eip, eflags;
+    uint32_t eax, ecx, edx, ebx, esp, ebp, esi, edi;
+    uint32_t es, cs, ss, ds, fs, gs, ldt;
+    uint16_t trap, iomap;
+} tss __attribute__((aligned(16)));
 
 struct gate {
     uint16_t offset_lo, selector;
@@ -20,6 +34,8 @@ struct dtr {
     uint16_t limit;
     uint32_t base;
 } __attribute__((packed));
+
+static struct dtr gdtr, idtr;
 
 /*
  * Exception stubs: vectors that do not push an error code push a 0 so that every frame
@@ -58,8 +74,7 @@ extern const uint32_t isr_table[32];
 
 void load_descriptors(void)
 {
-    static struct dtr gdtr, idtr;
-    gdtr.limit = sizeof gdt - 1;
+    gdtr.limit = KERNEL_GDT_ENTRIES * sizeof gdt[0] - 1;
     gdtr.base = (uint32_t)(uintptr_t)gdt;
     /* The loader's GDT may be gone (Multiboot §3.2): use our own selectors from here on. */
     __asm__ volatile("lgdt %0\n\t"
@@ -82,6 +97,20 @@ void load_descriptors(void)
     idtr.limit = sizeof idt - 1;
     idtr.base = (uint32_t)(uintptr_t)idt;
     __asm__ volatile("lidt %0" : : "m"(idtr) : "memory");
+}
+
+void load_user_segments(uint32_t esp0)
+{
+    uint32_t base = (uint32_t)(uintptr_t)&tss;
+    gdt[5] = (uint64_t)(sizeof tss - 1) | ((uint64_t)(base & 0xFFFFFF) << 16) |
+             (0x89ull << 40) | ((uint64_t)(base >> 24) << 56);     /* available 32-bit TSS */
+    tss.ss0 = SEL_KDATA;
+    tss.esp0 = esp0;
+    tss.iomap = sizeof tss;     /* past the limit: no I/O permission bitmap */
+    gdtr.limit = sizeof gdt - 1;
+    __asm__ volatile("lgdt %0\n\t"
+                     "ltr %w1"
+                     : : "m"(gdtr), "r"(SEL_TSS) : "memory");
 }
 
 void set_interrupt_gate(uint8_t vector, void (*handler)(void), uint8_t dpl)

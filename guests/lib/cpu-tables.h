@@ -26,6 +26,18 @@ struct frame {
 
 void load_descriptors(void);
 
+/* GDT selectors: load_descriptors() makes the first two usable, load_user_segments() the rest. */
+#define SEL_KDATA 0x10
+#define SEL_UCODE 0x1B          /* entry 3, RPL 3 */
+#define SEL_UDATA 0x23          /* entry 4, RPL 3 */
+#define SEL_TSS   0x28
+
+/* After load_descriptors(), for a guest with code at ring 3: adds flat ring-3 code and data
+ * segments (0x1B, 0x23) and a TSS (0x28, loaded with LTR) whose SS0:ESP0 = 0x10:esp0 is the
+ * stack an interrupt or exception from ring 3 switches to (SDM Vol. 3 §6.12.1, §7.2.1). Pages
+ * that ring 3 touches must have U/S set in both paging levels (§4.6). */
+void load_user_segments(uint32_t esp0);
+
 /* After load_descriptors(): a 32-bit interrupt gate to `handler` (code selector 0x08) with the
  * given DPL (3 lets INT n from ring 3 reach it). The handler is entered with the CPU's frame
  * only: it must end with IRET itself. */

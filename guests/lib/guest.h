@@ -35,9 +35,12 @@ void put_str(const char *s);
 void put_dec(uint32_t v);               /* unsigned decimal */
 void put_hex32(uint32_t v);             /* "0x" + 8 lowercase hex digits */
 void put_hex64(uint32_t hi, uint32_t lo); /* as put_hex32; 16 digits if hi != 0 */
+void put_dec64(uint64_t v);             /* unsigned decimal, 64-bit */
 
 /* cmdline.c: find whitespace-separated token "key=<decimal>" in cmdline. */
 int cmdline_u32(const char *cmdline, const char *key, uint32_t *out);
+/* cmdline.c: find token "key=<word>"; the word is not NUL-terminated, its length in *length. */
+int cmdline_word(const char *cmdline, const char *key, const char **word, uint32_t *length);
 
 /* multiboot.c */
 void mb_require_magic(uint32_t magic);  /* prints "bad magic", exits 3 */

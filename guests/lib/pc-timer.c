@@ -1,5 +1,6 @@
 /*
- * pc-timer.c - the PC's timer interrupt for the guests that take one (cpuevents, frames).
+ * pc-timer.c - the PC's timer interrupt for the guests that take one (cpuevents, frames,
+ * nanobench).
  */
 #include "pc-timer.h"
 
@@ -8,7 +9,7 @@
 /* The 8254's input clock (Intel 8254 datasheet; the PC's 14.31818 MHz / 12). */
 #define PIT_HZ 1193182u
 
-void start_timer_1khz(void)
+void start_timer_hz(uint32_t hz)
 {
     /* 8259A pair as Linux programs it (ICW1-ICW4): vectors 0x20/0x28, then only IRQ 0 unmasked. */
     outb(0x20, 0x11); outb(0xA0, 0x11);
@@ -16,8 +17,8 @@ void start_timer_1khz(void)
     outb(0x21, 0x04); outb(0xA1, 0x02);
     outb(0x21, 0x01); outb(0xA1, 0x01);
     outb(0x21, 0xFE); outb(0xA1, 0xFF);
-    /* 8254 counter 0: mode 2 (rate generator) at 1 kHz. */
-    uint16_t count = (uint16_t)((PIT_HZ + 500u) / 1000u);
+    /* 8254 counter 0: mode 2 (rate generator), the divisor rounded to the nearest. */
+    uint16_t count = (uint16_t)((PIT_HZ + hz / 2u) / hz);
     outb(0x43, 0x34);
     outb(0x40, (uint8_t)count);
     outb(0x40, (uint8_t)(count >> 8));

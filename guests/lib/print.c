@@ -1,4 +1,4 @@
-/* print.c - number formatting. 32-bit only: 64-bit division would need libgcc. */
+/* print.c - number formatting. No 64-bit C division: it would need libgcc. */
 #include "guest.h"
 
 void put_dec(uint32_t v)
@@ -9,6 +9,23 @@ void put_dec(uint32_t v)
         buf[n++] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
+    while (n)
+        put_char(buf[--n]);
+}
+
+/* Unsigned decimal of a 64-bit value, with DIV (64-bit C division would need libgcc). */
+void put_dec64(uint64_t v)
+{
+    char buf[20];               /* 18446744073709551615 has 20 digits */
+    int n = 0;
+    uint32_t hi = (uint32_t)(v >> 32), lo = (uint32_t)v;
+    do {
+        uint32_t rem = hi % 10u;
+        hi /= 10u;
+        /* EDX:EAX / 10 with EDX < 10: the quotient fits in 32 bits. */
+        __asm__("divl %4" : "=a"(lo), "=d"(rem) : "a"(lo), "d"(rem), "rm"(10u) : "cc");
+        buf[n++] = (char)('0' + rem);
+    } while (hi || lo);
     while (n)
         put_char(buf[--n]);
 }

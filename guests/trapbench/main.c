@@ -65,23 +65,6 @@ static inline uint64_t rdtsc(void)
     return v;
 }
 
-/* Unsigned decimal of a 64-bit value, with DIV (64-bit C division would need libgcc). */
-static void put_dec64(uint64_t v)
-{
-    char buf[20];               /* 18446744073709551615 has 20 digits */
-    int n = 0;
-    uint32_t hi = (uint32_t)(v >> 32), lo = (uint32_t)v;
-    do {
-        uint32_t rem = hi % 10u;
-        hi /= 10u;
-        /* EDX:EAX / 10 with EDX < 10: the quotient fits in 32 bits. */
-        __asm__("divl %4" : "=a"(lo), "=d"(rem) : "a"(lo), "d"(rem), "rm"(10u) : "cc");
-        buf[n++] = (char)('0' + rem);
-    } while (hi || lo);
-    while (n)
-        put_char(buf[--n]);
-}
-
 static void report(const char *phase, uint32_t count, const char *unit, uint64_t cycles)
 {
     put_str(phase);
