@@ -3,6 +3,7 @@ import { BOOT_CONFIGURATIONS, bootBench, pickBootConfigurations } from '../bench
 import { BenchError } from '../bench/bench-error.js';
 import { foundationBench } from '../bench/foundation-bench.js';
 import { MAX_TRAPBENCH_PAGES, trapBench } from '../bench/trap-bench.js';
+import { compareCommand } from './bench-compare.js';
 import { parsePositiveInteger } from './options.js';
 import { BROKEN_PIPE_STATUS } from './run-stop.js';
 import { UserError } from './user-error.js';
@@ -16,10 +17,18 @@ export interface BenchOptions {
   pairs: string;
   /** boot: comma-separated configurations (BOOT_CONFIGURATIONS' names); unset: all of them. */
   engines?: string;
+  /** compare: fewer repetitions and smaller workloads. */
+  quick?: boolean;
+  /** compare: where the reports go. */
+  output: string;
+  /** compare: a recorded result set to re-render. */
+  from?: string;
+  /** compare: false with --no-qemu. */
+  qemu: boolean;
 }
 
-const SUITES = ['foundation', 'boot', 'trap'] as const;
-const DEFAULT_RUNS: Record<(typeof SUITES)[number], string> = { foundation: '5', boot: '5', trap: '3' };
+const SUITES = ['foundation', 'boot', 'trap', 'compare'] as const;
+const DEFAULT_RUNS: Record<(typeof SUITES)[number], string> = { foundation: '5', boot: '5', trap: '3', compare: '3' };
 
 export async function benchCommand(suite: string, options: BenchOptions): Promise<number> {
   const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -29,9 +38,16 @@ export async function benchCommand(suite: string, options: BenchOptions): Promis
     if (error.code === 'EPIPE') process.exit(BROKEN_PIPE_STATUS);
   });
   const known = (SUITES as readonly string[]).includes(suite);
-  const runs = parsePositiveInteger('run count', options.runs ?? (known ? DEFAULT_RUNS[suite as (typeof SUITES)[number]] : '1'));
+  const defaultRuns = suite === 'compare' && options.quick ? '1' : known ? DEFAULT_RUNS[suite as (typeof SUITES)[number]] : '1';
+  const runs = parsePositiveInteger('run count', options.runs ?? defaultRuns);
   // Refused rather than ignored: a user who names configurations expects them to be what ran.
   if (options.engines !== undefined && known && suite !== 'boot') throw new UserError(`--engines applies to the boot benchmark only`);
+  if ((options.quick || options.from !== undefined) && known && suite !== 'compare') {
+    throw new UserError(`--${options.quick ? 'quick' : 'from'} applies to the compare benchmark only`);
+  }
+  if (options.from !== undefined && (options.quick || options.runs !== undefined)) {
+    throw new UserError('--from re-renders a recorded result set; --quick and --runs apply to a new run');
+  }
   let run: Promise<void>;
   switch (suite) {
     case 'foundation':
@@ -60,6 +76,9 @@ export async function benchCommand(suite: string, options: BenchOptions): Promis
       run = trapBench({ runs, pages, pairs: parsePositiveInteger('pair count', options.pairs), log });
       break;
     }
+    case 'compare':
+      run = compareCommand({ runs, quick: options.quick === true, output: options.output, from: options.from, qemu: options.qemu, log });
+      break;
     default:
       throw new UserError(`unknown benchmark '${suite}'; choose one of ${SUITES.join(', ')}`);
   }

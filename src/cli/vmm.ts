@@ -69,16 +69,20 @@ async function main(argv: string[]): Promise<number> {
     .command('bench')
     .argument(
       '[suite]',
-      'foundation: compute guest and port-I/O cost; boot: Linux boot time under qemu and each vmm engine and stop mechanism; trap: costs of the trap engine (hidden page fault, trapped instruction) against direct',
+      'foundation: compute guest and port-I/O cost; boot: Linux boot time under qemu and each vmm engine and stop mechanism; trap: costs of the trap engine (hidden page fault, trapped instruction) against direct; compare: every engine on nanobenchmarks of each sensitive operation and on Linux workloads, with Markdown, JSON and HTML reports',
       'foundation',
     )
     .description('measure vmm against qemu-system-i386, or one engine against another, in the same invocation')
-    .option('--runs <n>', 'runs of each measurement (the median is reported; default 5, trap: 3)')
+    .option('--runs <n>', 'runs of each measurement (the median is reported; default 5, trap and compare: 3, compare --quick: 1)')
     .option('--iterations <n>', 'iterations of the compute guest', '200000000')
     .option('--port-writes <n>', 'OUTs performed by the port-I/O guest', '1000000')
     .option('--pages <n>', 'trap: pages the trapbench guest touches', '65536')
     .option('--pairs <n>', 'trap: CLI/STI pairs the trapbench guest executes', '100000')
     .option('--engines <list>', 'boot: comma-separated vmm configurations from direct (exact stops), direct-block-hook, trap, bt (exact stops); default: all')
+    .option('--quick', 'compare: one run with smaller Linux workloads (about a minute)')
+    .option('--output <dir>', 'compare: folder for compare.md, compare.json and compare.html', 'vmm-bench-compare')
+    .option('--from <file>', 'compare: re-render the reports of a recorded compare.json instead of running')
+    .option('--no-qemu', 'compare: leave out the qemu-system-i386 column of the Linux workloads')
     .action(async (suite: string, options: BenchOptions) => {
       status = await benchCommand(suite, options);
     });

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseResults } from '../../src/bench/compare/parse-results.js';
+import { parseResults } from '../../src/bench/compare/report/parse-results.js';
 import type { CompareResults } from '../../src/bench/compare/results.js';
 
 export const FIXTURES = fileURLToPath(new URL('fixtures', import.meta.url));

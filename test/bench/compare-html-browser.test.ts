@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { htmlReport } from '../../src/bench/compare/html-report.js';
+import { htmlReport } from '../../src/bench/compare/report/html-report.js';
 import { fixture, measuredCells } from './compare-fixture.js';
 import { countColour, decodePng, pngSize } from './png.js';
 

@@ -1,8 +1,8 @@
 // The compare reports' number formatting and log axis: values from 0.3 ns to 100 000 ns read alike,
 // and the decades of the axis hold every bar.
 import { describe, expect, it } from 'vitest';
-import { formatPerOp, formatRatio, formatTotal, formatValue } from '../../src/bench/compare/number-format.js';
-import { decadeLabel, logScale } from '../../src/bench/compare/log-scale.js';
+import { formatPerOp, formatRatio, formatTotal, formatValue } from '../../src/bench/compare/report/number-format.js';
+import { decadeLabel, logScale } from '../../src/bench/compare/report/log-scale.js';
 
 describe('compare report numbers', () => {
   it('gives three significant digits below 1000 and whole grouped numbers above', () => {

@@ -5,10 +5,10 @@
 // and review their diff like code.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { htmlReport } from '../../src/bench/compare/html-report.js';
-import { jsonReport } from '../../src/bench/compare/json-report.js';
-import { markdownReport } from '../../src/bench/compare/markdown-report.js';
-import { parseResults, ResultsFileError } from '../../src/bench/compare/parse-results.js';
+import { htmlReport } from '../../src/bench/compare/report/html-report.js';
+import { jsonReport } from '../../src/bench/compare/report/json-report.js';
+import { markdownReport } from '../../src/bench/compare/report/markdown-report.js';
+import { parseResults, ResultsFileError } from '../../src/bench/compare/report/parse-results.js';
 import type { CompareResults } from '../../src/bench/compare/results.js';
 import { expectGolden } from './golden.js';
 import { FIXTURES, fixture, fixtureText, measuredCells } from './compare-fixture.js';

@@ -9,6 +9,16 @@ import { createEngine, engineNames } from '../../src/engines/index.js';
 import { exitCounts, guestPath, ROOT, runVmm, VMM, type VmmRun } from './run-vmm.js';
 
 const DEBUGGEE = guestPath('debuggee.elf');
+
+/** Where the debuggee's linker put a symbol (`nm`), so that no address is written twice. */
+function symbolAddress(name: string): number {
+  const listing = spawnSync('nm', [DEBUGGEE], { encoding: 'utf8' }).stdout;
+  const match = new RegExp(`^([0-9a-f]{8}) [bBdD] ${name}$`, 'm').exec(listing);
+  if (!match) throw new Error(`no symbol ${name} in ${DEBUGGEE}`);
+  return parseInt(match[1], 16);
+}
+const MARKER_PAGE = symbolAddress('marker_page');
+const PAGE_DIR = symbolAddress('page_dir');
 const GDB = '/usr/bin/gdb';
 
 interface Stub {
@@ -99,7 +109,7 @@ describe('the GDB stub', () => {
         'monitor info registers',
         'x/wx 0xc0000000',
         'maint packet Qqemu.PhyMemMode:1',
-        'x/wx 0x102000',
+        `x/wx 0x${MARKER_PAGE.toString(16)}`,
         'x/wx 0xc0000000',
         'maint packet Qqemu.PhyMemMode:0',
         'watch watched',
@@ -119,10 +129,10 @@ describe('the GDB stub', () => {
       expect(printed(output, 4)).toBe('0x8');
       expect(output).toMatch(/CPL=0\n/);
       // The guest's own page directory, not a shadow the engine may run it on.
-      expect(output).toContain('CR3=00103000');
-      // Linear 0xc0000000 maps the marker page at physical 0x102000; physical 0xc0000000 is no RAM.
+      expect(output).toContain(`CR3=${PAGE_DIR.toString(16).padStart(8, '0')}`);
+      // Linear 0xc0000000 maps the marker page; physical 0xc0000000 is no RAM.
       expect(output).toMatch(/0xc0000000:\s+0x600df00d/);
-      expect(output).toMatch(/0x102000 <marker_page>:\s+0x600df00d/);
+      expect(output).toMatch(new RegExp(`0x${MARKER_PAGE.toString(16)} <marker_page>:\\s+0x600df00d`));
       expect(output).toContain('Cannot access memory at address 0xc0000000');
       // The watchpoint: hit by the second call's write, stopped after it.
       expect(output).toMatch(/Old value = 1\s+New value = 2/);

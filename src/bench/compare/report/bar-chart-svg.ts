@@ -3,7 +3,7 @@
 // and label per decade. A cell with no number is a labelled marker at the axis instead of a bar,
 // so a missing bar is never mistaken for a cheap operation. Static markup: it needs no script
 // and draws offline.
-import { escapeHtml } from '../../util/escape-html.js';
+import { escapeHtml } from '../../../util/escape-html.js';
 import { decadeLabel, decadeValue, logScale, type LogScale } from './log-scale.js';
 
 export interface ChartBar {

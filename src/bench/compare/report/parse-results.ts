@@ -2,7 +2,7 @@
 // schema version and every field the reports read, so a file from another version or one cut
 // short is refused with a one-line error naming the file and the field, instead of drawing a
 // report with holes in it.
-import { COMPARE_SCHEMA, type CompareResults } from './results.js';
+import { COMPARE_SCHEMA, type CompareResults } from '../results.js';
 
 /** A result file that cannot be read; the message is one line and names the file. */
 export class ResultsFileError extends Error {

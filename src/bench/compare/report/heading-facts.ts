@@ -1,7 +1,7 @@
 // The facts every compare report opens with (when, on what machine, with which versions, how
 // many repetitions, which command), worded once for the Markdown and the HTML report, all taken
 // from the result set so a report re-rendered later says the same.
-import { RATIO_REFERENCE, type CompareResults } from './results.js';
+import { RATIO_REFERENCE, type CompareResults } from '../results.js';
 import { formatLoad } from './number-format.js';
 
 export interface HeadingFacts {

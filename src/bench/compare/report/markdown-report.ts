@@ -4,7 +4,7 @@
 // footnote saying why. Plain text that reads in a terminal and renders as tables where Markdown
 // does (a README, a pull request), and a pure function of the result set: the same results give
 // the same bytes.
-import type { CompareResults } from './results.js';
+import type { CompareResults } from '../results.js';
 import { Footnotes, superscript } from './footnotes.js';
 import { headingFacts } from './heading-facts.js';
 import { TABLE_TITLES, tableView, type CellView, type TableView } from './table-view.js';

@@ -3,8 +3,8 @@
 // facts, a chart per kind of benchmark in the style of Adams and Agesen's Figure 4 (log-scale
 // bars, one group per benchmark, one colour per column) and the Markdown report's tables. Every
 // text from the result set is escaped. A pure function of the result set.
-import { escapeHtml } from '../../util/escape-html.js';
-import type { BenchmarkKind, CompareResults } from './results.js';
+import { escapeHtml } from '../../../util/escape-html.js';
+import type { BenchmarkKind, CompareResults } from '../results.js';
 import { barChartSvg, type BarChart } from './bar-chart-svg.js';
 import { Footnotes } from './footnotes.js';
 import { headingFacts } from './heading-facts.js';

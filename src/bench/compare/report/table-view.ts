@@ -1,7 +1,7 @@
 // The compare reports' tables as text pieces, before any markup: which rows and columns, what
 // each cell says. The Markdown and the HTML report lay out the same view, so the two always
 // show the same numbers in the same words.
-import type { BenchmarkKind, BenchmarkResult, Cell, Column, CompareResults, MeasuredCell } from './results.js';
+import type { BenchmarkKind, BenchmarkResult, Cell, Column, CompareResults, MeasuredCell } from '../results.js';
 import { Footnotes, type Footnote } from './footnotes.js';
 import { formatPerOp, formatRatio, formatTotal, formatValue } from './number-format.js';
 
