@@ -59,8 +59,11 @@ uc_err write_register(uc_engine* uc, uint32_t id, uint64_t value) {
   int plain = plain_unicorn_id(id);
   if (id == kRegCr2) {
     // Unicorn 2.1.1 stores a CR2 write into CR3 as well (checked: writing CR2 = 0x1234 made
-    // CR3 read 0x1234), so CR3 is put back afterwards.
-    uint32_t cr3 = 0, cr2 = static_cast<uint32_t>(value);
+    // CR3 read 0x1234), so CR3 is put back afterwards. Each of the two is a CR3 load, which
+    // flushes Unicorn's whole TLB: a CR2 that already holds the value is left alone (every
+    // exception exit writes it back, and it almost always still holds it).
+    uint32_t cr3 = 0, cr2 = static_cast<uint32_t>(value), current = 0;
+    if (uc_reg_read(uc, UC_X86_REG_CR2, &current) == UC_ERR_OK && current == cr2) return UC_ERR_OK;
     uc_reg_read(uc, UC_X86_REG_CR3, &cr3);
     uc_err err = uc_reg_write(uc, UC_X86_REG_CR2, &cr2);
     if (err != UC_ERR_OK) return err;

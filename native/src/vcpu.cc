@@ -79,6 +79,8 @@ Napi::Function Vcpu::Define(Napi::Env env) {
                          InstanceAccessor<&Vcpu::GetTraceBuffer>("traceBuffer"),
                          InstanceAccessor<&Vcpu::GetInjectionDetail>("injectionDetail"),
                          InstanceAccessor<&Vcpu::GetOpenBusAccesses>("openBusAccesses"),
+                         InstanceMethod<&Vcpu::SetExceptionReflection>("setExceptionReflection"),
+                         InstanceAccessor<&Vcpu::GetReflectedExceptions>("reflectedExceptions"),
                          InstanceMethod<&Vcpu::Close>("close"),
                          InstanceAccessor<&Vcpu::GetTrap>("trap"),
                          InstanceMethod<&Vcpu::SetDirtyLogging>("setDirtyLogging"),
@@ -323,7 +325,14 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
   ExitKind engine_kind = kExitNone;  // the engine core ended the run with an exit of its own
   while (err == UC_ERR_OK && !handler_threw_) {
     if (exception_pending_) {
-      if (!engine_) break;
+      if (!engine_) {
+        if (!ReflectPendingException()) break;
+        if (stop_pending_.load(std::memory_order_acquire)) break;
+        read_register(uc_, kRegEip, &eip);
+        stopping_ = false;
+        err = uc_emu_start(uc_, eip, kNoUntil, 0, 0);
+        continue;
+      }
       ExitKind verdict = engine_->on_exception(exit_record_[kFieldVector], exception_is_int_);
       if (verdict != kResumeGuest) {
         if (verdict != kExitException) engine_kind = verdict;
@@ -534,6 +543,7 @@ Napi::Value Vcpu::Inject(const Napi::CallbackInfo& info) {
                    info[2].As<Napi::Boolean>().Value(), info[3].As<Napi::Number>().Uint32Value()};
   DeliveryOutcome outcome = injector_->deliver(event);
   injection_detail_ = outcome.detail;
+  if (outcome.result == DeliveryResult::kDelivered && event.source != EventSource::kExternal) RearmCodeWriteChecks();
   if (engine_ && outcome.result == DeliveryResult::kDelivered) engine_->after_event_delivered();
   exit_record_[kFieldVector] = outcome.delivered_vector;
   return Napi::Number::New(env, static_cast<uint32_t>(outcome.result));
@@ -880,6 +890,52 @@ uint64_t Vcpu::OnOpenBusRead(uc_engine* uc, uint64_t offset, unsigned size, void
 
 void Vcpu::OnOpenBusWrite(uc_engine* uc, uint64_t offset, unsigned size, uint64_t value, void* self) {
   static_cast<Vcpu*>(self)->open_bus_writes_++;
+}
+
+// setExceptionReflection(on): with no engine core (the direct engine), an exception the guest
+// raised goes straight to its own handler inside run(), as on a CPU with hardware assist, where
+// an exception the VMM does not intercept causes no exit. Off (the default, and whenever the run
+// loop wants to see each exception: a trace, a debugger), every exception ends the run.
+void Vcpu::SetExceptionReflection(const Napi::CallbackInfo& info) {
+  reflect_exceptions_ = info[0].As<Napi::Boolean>().Value();
+}
+
+Napi::Value Vcpu::GetReflectedExceptions(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(reflected_exceptions_));
+}
+
+// Unicorn 2.1.1 arms its self-modifying-code check only on the TLB entry of the linear page a
+// new translation was made at (tlb_reset_dirty_by_vaddr; QEMU's physical dirty bitmap is stubbed
+// out): code written through another linear address whose TLB entry was already writable goes
+// unnoticed, and stale code runs, where the CPU sees the write by any address (SDM Vol. 3
+// §8.1.3). Without an engine core to write-protect code pages, the TLB is dropped at each
+// exception the guest takes, so that every alias is re-armed at least that often, whether the
+// exception is delivered in the core or by the run loop (a trace must not change what runs).
+void Vcpu::RearmCodeWriteChecks() {
+  if (!engine_) uc_ctl_flush_tlb(uc_);
+}
+
+bool Vcpu::ReflectPendingException() {
+  // A stop asked for before the exception (a device's, the debug-exit port) wins, as it does
+  // when the run loop sees both.
+  if (!reflect_exceptions_ || stop_requested_ || debug_.has_code_hooks()) return false;
+  uint32_t vector = exit_record_[kFieldVector];
+  GuestEvent event{vector, exception_is_int_ ? EventSource::kSoftware : EventSource::kException,
+                   !exception_is_int_ && has_error_code(vector), exit_record_[kFieldErrorCode]};
+  // CR2 as the hook saw it (SDM Vol. 3 §4.7): a #PF handler reads it first thing.
+  if (vector == kPf && !exception_is_int_) write_register(uc_, kRegCr2, exit_record_[kFieldCr2]);
+  // A delivery that faults into shutdown or needs what the core does not model leaves the
+  // registers as they were: the run ends with the exception, and the run loop delivers it again
+  // and reports the same outcome.
+  DeliveryOutcome outcome = injector_->deliver(event);
+  if (outcome.result != DeliveryResult::kDelivered) return false;
+  exception_pending_ = false;
+  emulated_shadow_at_ = kNoAddress;
+  exception_state_->clear_interrupt_shadow();
+  exception_state_->reset_old_exception();
+  reflected_exceptions_++;
+  RearmCodeWriteChecks();
+  return true;
 }
 
 Napi::Value Vcpu::GetOpenBusAccesses(const Napi::CallbackInfo& info) {

@@ -53,6 +53,13 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   Napi::Value Inject(const Napi::CallbackInfo& info);
   Napi::Value GetInjectionDetail(const Napi::CallbackInfo& info);
   Napi::Value GetOpenBusAccesses(const Napi::CallbackInfo& info);
+  void SetExceptionReflection(const Napi::CallbackInfo& info);
+  Napi::Value GetReflectedExceptions(const Napi::CallbackInfo& info);
+  // Delivers the pending exception to the guest's own handler without leaving the run (no engine
+  // core, reflection on). False: the run ends with the exception exit, as without reflection.
+  bool ReflectPendingException();
+  // Drops Unicorn's TLB after a guest exception, without an engine core (see vcpu.cc).
+  void RearmCodeWriteChecks();
   Napi::Value InInterruptShadow(const Napi::CallbackInfo& info);
   void HoldInterruptShadow(const Napi::CallbackInfo& info);
   Napi::Value GetStopMechanism(const Napi::CallbackInfo& info);
@@ -188,6 +195,8 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   uint64_t open_bus_writes_ = 0;
   bool exception_pending_ = false;
   bool exception_is_int_ = false;  // the pending event came from INT n / INT3 / INTO
+  bool reflect_exceptions_ = false;  // setExceptionReflection
+  uint64_t reflected_exceptions_ = 0;
   bool handler_threw_ = false;
 };
 

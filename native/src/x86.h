@@ -55,7 +55,14 @@ constexpr uint32_t kPteLargePage = 1u << 7;
 constexpr uint64_t kPaeAddressMask = 0x000FFFFFFFFFF000ull;
 
 // Exception vectors (§6.3.1, Table 6-1).
-constexpr uint32_t kDe = 0, kBp = 3, kOf = 4, kUd = 6, kDf = 8, kTs = 10, kNp = 11, kSs = 12, kGp = 13, kPf = 14;
+constexpr uint32_t kDe = 0, kBp = 3, kOf = 4, kUd = 6, kDf = 8, kTs = 10, kNp = 11, kSs = 12, kGp = 13, kPf = 14,
+                   kAc = 17, kCp = 21;
+
+// Exceptions that push an error code (§6.13, Table 6-1); an INT n of the same vector does not.
+constexpr bool has_error_code(uint32_t vector) {
+  return vector == kDf || vector == kTs || vector == kNp || vector == kSs || vector == kGp || vector == kPf ||
+         vector == kAc || vector == kCp;
+}
 
 // One-byte opcodes the core recognises at EIP (SDM Vol. 2).
 constexpr uint8_t kOpcodeCli = 0xFA;

@@ -9,6 +9,7 @@ export class DirectEngine implements Engine {
   readonly name = 'direct' as const;
   readonly description = 'guest runs at its own privilege on the emulated CPU (like VT-x with EPT)';
   readonly requires = { vmmRegion: false, translationCache: false };
+  readonly reflectsExceptionsInCore = true;
 
   handleException(exit: ExceptionExit, vcpu: NativeVcpu): ExceptionOutcome {
     // Unicorn reports every exception instead of delivering it; like a VT-x exit for an

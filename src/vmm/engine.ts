@@ -69,6 +69,12 @@ export interface Engine {
    * that state now, undefined when the vCPU's own register may simply be written.
    */
   writeGuestRegister?(id: number, value: number, vcpu: NativeVcpu): 'written' | 'refused' | undefined;
+  /**
+   * Every exception the guest raises is its own (the engine intercepts none): the native core
+   * may deliver them to the guest's handlers without an exit, as hardware assist does, whenever
+   * the run loop has no one to show each one to (a trace, a debugger).
+   */
+  readonly reflectsExceptionsInCore?: boolean;
   /** Why a debugger cannot be attached under this engine (undefined: it can). */
   readonly debuggerUnsupported?: string;
   /** Engine-specific counters for the run summary. */

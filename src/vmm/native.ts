@@ -38,6 +38,13 @@ export interface NativeVcpu {
   inject(vector: number, source: number, hasErrorCode: boolean, errorCode: number): number;
   /** Reads and writes of physical addresses with nothing behind them (all ones / ignored). */
   readonly openBusAccesses: number;
+  /**
+   * With no engine core: deliver each exception the guest raises to its own handler inside run(),
+   * with no exit (false: every exception ends the run, for the run loop to reflect).
+   */
+  setExceptionReflection(on: boolean): void;
+  /** Exceptions delivered that way so far. */
+  readonly reflectedExceptions: number;
   /** The last instruction was STI, MOV SS or POP SS: interrupts wait one instruction. */
   inInterruptShadow(): boolean;
   /** The VMM has just emulated an STI (with IF clear) or a MOV SS: the shadow holds at EIP. */

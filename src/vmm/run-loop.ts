@@ -49,6 +49,9 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
     hlt: 0, exception: 0, timeslice: 0, stop: 0, 'unicorn-error': 0, 'interrupt-window': 0, 'vmm-hole': 0, debug: 0,
   };
   let injected = 0;
+  // Exceptions go to the guest's handlers inside the core, unless a trace or a debugger is to see each one.
+  const reflecting = engine.reflectsExceptionsInCore === true && !machine.observer && !debuggee;
+  machine.vcpu.setExceptionReflection(reflecting);
   const record = new Uint32Array(machine.vcpu.exitRecord);
   const started = process.hrtime.bigint();
   const elapsedSeconds = () => Number(process.hrtime.bigint() - started) / 1e9 - (debuggee?.stoppedSeconds ?? 0);
@@ -62,6 +65,7 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
     ...loopExits,
     'irq-injected': injected,
     'open-bus': machine.vcpu.openBusAccesses,
+    ...(reflecting ? { 'exception-reflected': machine.vcpu.reflectedExceptions } : {}),
     ...engine.counters?.(machine.vcpu),
   });
   if (debuggee) debuggee.exitCounts = exitCounts;

@@ -61,7 +61,7 @@ describe('paging guests under the direct engine', () => {
     expect(run.stderr).toMatch(/debug-exit port with value 0x0 \(status 1\)/);
     expect(run.status).toBe(1);
     // Every page fault went to the guest's own handler: 8192 + 8 demand faults, 2 in step f, 2 in g.
-    expect(exitCounts(run.stderr).exception).toBe(8204);
+    expect(exitCounts(run.stderr)['exception-reflected']).toBe(8204);
     expect(exitCounts(run.stderr).timeslice).toBeGreaterThan(2);
   });
 

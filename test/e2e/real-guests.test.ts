@@ -29,7 +29,7 @@ describe('real guests under the direct engine', () => {
     expect(run.status).toBe(0);
     const counts = exitCounts(run.stderr);
     expect(counts['irq-injected']).toBeGreaterThan(100); // timer, serial interrupts
-    expect(counts.exception).toBeGreaterThan(100); // page faults, INT 0x80 system calls
+    expect(counts['exception-reflected']).toBeGreaterThan(100); // page faults, INT 0x80 system calls
   }, LINUX_TEST_MS);
 
   it('memtest86+ prints its banner and starts its first test on the serial console', async () => {
