@@ -14,6 +14,7 @@
         "src/guest-page-walk.cc",
         "src/host-tsc.cc",
         "src/lazy-flags.cc",
+        "src/live-cpu-state.cc",
         "src/timeslice-timer.cc",
         "src/registers.cc",
         "src/shadow-mmu.cc",

@@ -136,7 +136,7 @@ bool BtCore::on_block(uint64_t address, uint32_t size) {
   refresh_gdt_when_due();
   if (!active() || address >= kHoleLinear) return false;
   // Guest user code runs in place, at its own privilege (ring 3).
-  if ((reg(kRegCs) & 3) != kGuestKernelRing) return false;
+  if (vcpu_.current_cpl() != kGuestKernelRing) return false;
   uint32_t linear = static_cast<uint32_t>(address);
   if (linear == in_place_at_) {
     in_place_at_ = kNone;

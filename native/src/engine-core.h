@@ -34,6 +34,8 @@ class VcpuServices {
   // Holds the interrupt shadow (SDM Vol. 3 §6.8.3) for the instruction at `linear`: the core
   // emulated an STI that set IF, and interrupts wait one more instruction.
   virtual void hold_interrupt_shadow(uint32_t linear) = 0;
+  // The current privilege level, cheap enough for every block (live-cpu-state.h).
+  virtual uint32_t current_cpl() = 0;
 
  protected:
   ~VcpuServices() = default;
@@ -72,6 +74,9 @@ class EngineCore {
   // (the bt engine's translation cache) refuses points where the guest's state is incomplete;
   // the vCPU then runs on to the next point it accepts.
   virtual bool stop_allowed_at(uint64_t linear) { return true; }
+  // Whether on_block must see blocks the guest runs at CPL 3 (user code, which deprivileging
+  // cores run in place). False lets the block hook return at once for them.
+  virtual bool wants_user_blocks() const { return true; }
   // The run is ending: whatever TypeScript reads now must be the guest's (EIP at a guest address).
   virtual void before_exit() {}
   // The VMM wrote guest memory behind the guest's back (a debugger): translations may be stale.

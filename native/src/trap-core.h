@@ -27,6 +27,8 @@ class TrapCore : public EngineCore {
   ExitKind on_exception(uint32_t vector, bool software_interrupt) override;
   bool uses_block_events() const override { return true; }
   bool on_block(uint64_t address, uint32_t size) override;
+  // Only the GDT refresh counts block starts at every level.
+  bool wants_user_blocks() const override { return gdt_refresh_countdown_ > 0; }
   void after_event_delivered() override;
   std::vector<EngineCounter> counters() const override;
 

@@ -80,6 +80,7 @@ Napi::Function Vcpu::Define(Napi::Env env) {
                          InstanceAccessor<&Vcpu::GetInjectionDetail>("injectionDetail"),
                          InstanceAccessor<&Vcpu::GetOpenBusAccesses>("openBusAccesses"),
                          InstanceMethod<&Vcpu::SetExceptionReflection>("setExceptionReflection"),
+                         InstanceAccessor<&Vcpu::GetLiveCpuStateMissing>("liveCpuStateMissing"),
                          InstanceAccessor<&Vcpu::GetReflectedExceptions>("reflectedExceptions"),
                          InstanceMethod<&Vcpu::Close>("close"),
                          InstanceAccessor<&Vcpu::GetTrap>("trap"),
@@ -225,6 +226,8 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   // An engine core that takes block events has the block hook from the start.
   if (!exact_stops_ || (engine_ && engine_->uses_block_events())) EnsureBlockHook();
   exception_state_ = std::make_unique<ExceptionState>(uc_, g_layout);
+  // (Not located: CS is read instead, slower per block; nothing else changes.)
+  live_state_ = LiveCpuState::locate(uc_, g_layout, &live_state_why_not_);
   injector_ = std::make_unique<EventInjector>(uc_, GuestRam(memory_->base(), ram_bytes));
   // Unicorn 2.1.1 leaves its one code region unassigned until the buffer first fills; that first
   // fill then assigns it (zeroing the whole buffer) without a flush, so the translation hash
@@ -834,10 +837,18 @@ bool Vcpu::OnUnmapped(uc_engine* uc, uc_mem_type type, uint64_t address, int siz
 void Vcpu::OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
   Vcpu* vcpu = static_cast<Vcpu*>(self);
   EngineCore* engine = vcpu->engine_.get();
+  // Guest user code under a deprivileging core: nothing below concerns it unless the core still
+  // counts blocks, a stop or an interrupt window is awaited, or a debugger watches. One load of
+  // the CPL decides, for most of the blocks a user-mode workload runs.
+  if (engine && vcpu->live_state_ && vcpu->live_state_->cpl() == 3 && !engine->wants_user_blocks() &&
+      !vcpu->stop_pending_.load(std::memory_order_relaxed) && !vcpu->interrupt_pending_ && !vcpu->debug_.has_code_hooks()) {
+    vcpu->emulated_shadow_at_ = kNoAddress;
+    return;
+  }
   if (engine && engine->block_events_wanted() && engine->on_block(address, size)) return;
   // (The hole, with a VMM region, holds the VMM's own code: no guest block to report.)
-  if (vcpu->discover_blocks_ && address < kHoleLinear && vcpu->known_blocks_.insert(static_cast<uint32_t>(address)) &&
-      !vcpu->RunningAtCpl3()) {
+  if (vcpu->discover_blocks_ && address < kHoleLinear && !vcpu->RunningAtCpl3() &&
+      vcpu->known_blocks_.insert(static_cast<uint32_t>(address))) {
     vcpu->exit_record_[kFieldAddress] = static_cast<uint32_t>(address);
     vcpu->exit_record_[kFieldSize] = size;
     vcpu->CallInlineHandler(kInlineNewBlock);
@@ -877,10 +888,11 @@ bool Vcpu::StopAllowedHere() {
   return engine_->stop_allowed_at(eip);
 }
 
-bool Vcpu::RunningAtCpl3() {
+uint32_t Vcpu::current_cpl() {
+  if (live_state_) return live_state_->cpl();
   uint64_t cs = 0;
   read_register(uc_, kRegCs, &cs);
-  return (cs & 3) == 3;
+  return static_cast<uint32_t>(cs & 3);
 }
 
 uint64_t Vcpu::OnOpenBusRead(uc_engine* uc, uint64_t offset, unsigned size, void* self) {
@@ -898,6 +910,11 @@ void Vcpu::OnOpenBusWrite(uc_engine* uc, uint64_t offset, unsigned size, uint64_
 // loop wants to see each exception: a trace, a debugger), every exception ends the run.
 void Vcpu::SetExceptionReflection(const Napi::CallbackInfo& info) {
   reflect_exceptions_ = info[0].As<Napi::Boolean>().Value();
+}
+
+// Why the CPL is read through CS on this Unicorn build ("" when the live state was located).
+Napi::Value Vcpu::GetLiveCpuStateMissing(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), live_state_why_not_);
 }
 
 Napi::Value Vcpu::GetReflectedExceptions(const Napi::CallbackInfo& info) {

@@ -15,6 +15,7 @@
 #include "event-injection.h"
 #include "exact-stop.h"
 #include "exception-state.h"
+#include "live-cpu-state.h"
 #include "exit-record.h"
 #include "guest-memory.h"
 #include "timeslice-timer.h"
@@ -55,6 +56,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   Napi::Value GetOpenBusAccesses(const Napi::CallbackInfo& info);
   void SetExceptionReflection(const Napi::CallbackInfo& info);
   Napi::Value GetReflectedExceptions(const Napi::CallbackInfo& info);
+  Napi::Value GetLiveCpuStateMissing(const Napi::CallbackInfo& info);
   // Delivers the pending exception to the guest's own handler without leaving the run (no engine
   // core, reflection on). False: the run ends with the exception exit, as without reflection.
   bool ReflectPendingException();
@@ -127,9 +129,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   // Calls the TypeScript inline-exit handler; on a JS exception, stops the guest.
   bool CallInlineHandler(InlineKind kind);
   bool CheckOpen(Napi::Env env);
-  // The selector's RPL in protected mode; in real mode CS & 3 says nothing (callers run after
-  // the trap engine has deprivileged the guest).
-  bool RunningAtCpl3();
+  bool RunningAtCpl3() { return current_cpl() == 3; }
   // Whether the engine core accepts a stop at the current EIP (EngineCore::stop_allowed_at).
   bool StopAllowedHere();
   void Release();
@@ -141,6 +141,8 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   bool interrupt_pending() const override { return interrupt_pending_; }
   bool stop_pending() const override { return stop_pending_.load(std::memory_order_acquire); }
   void hold_interrupt_shadow(uint32_t linear) override { emulated_shadow_at_ = linear; }
+  // From the live CPU state where it was located, else CS's RPL (the same in protected mode).
+  uint32_t current_cpl() override;
   // TraceRecorder::Host, for the trace recorder.
   bool stop_before_instruction() override;
   bool drain_trace_buffer() override;
@@ -153,6 +155,8 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   uc_engine* uc_ = nullptr;
   std::unique_ptr<GuestMemory> memory_;
   std::unique_ptr<ExceptionState> exception_state_;
+  std::unique_ptr<LiveCpuState> live_state_;  // null: not located on this Unicorn build
+  std::string live_state_why_not_;
   std::unique_ptr<TimesliceTimer> timer_;
   ExactStopLayout exact_layout_;  // the proven offset, or why there is none (exact-stop.h)
   std::unique_ptr<EventInjector> injector_;

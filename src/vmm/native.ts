@@ -45,6 +45,8 @@ export interface NativeVcpu {
   setExceptionReflection(on: boolean): void;
   /** Exceptions delivered that way so far. */
   readonly reflectedExceptions: number;
+  /** Why the core reads the CPL through CS on this Unicorn build: '' when it found the live CPU state. */
+  readonly liveCpuStateMissing: string;
   /** The last instruction was STI, MOV SS or POP SS: interrupts wait one instruction. */
   inInterruptShadow(): boolean;
   /** The VMM has just emulated an STI (with IF clear) or a MOV SS: the shadow holds at EIP. */

@@ -1,0 +1,140 @@
+#include "live-cpu-state.h"
+
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+namespace vmm {
+namespace {
+
+constexpr int kMarkedRegisters[] = {UC_X86_REG_EAX, UC_X86_REG_ECX, UC_X86_REG_EDX, UC_X86_REG_EBX};
+constexpr uint32_t kMarks[] = {0x13579BDFu, 0x2468ACE0u, 0x0F1E2D3Cu, 0x4B5A6978u};
+constexpr size_t kEngineScanBytes = 64 * 1024;      // of the engine's own structure, for pointers
+constexpr size_t kPointeeScanBytes = 256 * 1024;    // behind each pointer, for the registers
+
+// Reads what is readable of [address, address + size) of this process; a range that is not
+// mapped reads nothing instead of faulting.
+std::vector<uint8_t> read_own_memory(uintptr_t address, size_t size) {
+  std::vector<uint8_t> out(size);
+  size_t got = 0;
+  while (got < size) {
+    iovec local{out.data() + got, size - got};
+    iovec remote{reinterpret_cast<void*>(address + got), size - got};
+    ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  out.resize(got);
+  return out;
+}
+
+// The general registers as QEMU stores them: target_ulong slots, 64 bits in the x86_64 build
+// Unicorn uses for 32-bit guests, 32 bits in a 32-bit one.
+std::vector<uint8_t> marks_pattern(size_t slot) {
+  std::vector<uint8_t> pattern(slot * 4, 0);
+  for (size_t i = 0; i < 4; i++) std::memcpy(pattern.data() + i * slot, &kMarks[i], 4);
+  return pattern;
+}
+
+std::vector<size_t> find_all(const std::vector<uint8_t>& haystack, const std::vector<uint8_t>& needle) {
+  std::vector<size_t> at;
+  if (haystack.size() < needle.size()) return at;
+  for (size_t i = 0; i + needle.size() <= haystack.size(); i += 4) {
+    if (std::memcmp(haystack.data() + i, needle.data(), needle.size()) == 0) at.push_back(i);
+  }
+  return at;
+}
+
+}  // namespace
+
+std::unique_ptr<LiveCpuState> LiveCpuState::locate(uc_engine* uc, const ExceptionStateLayout& layout, std::string* why_not) {
+  uint32_t saved[4];
+  for (size_t i = 0; i < 4; i++) uc_reg_read(uc, kMarkedRegisters[i], &saved[i]);
+  auto restore = [&] {
+    for (size_t i = 0; i < 4; i++) uc_reg_write(uc, kMarkedRegisters[i], &saved[i]);
+  };
+  for (size_t i = 0; i < 4; i++) uc_reg_write(uc, kMarkedRegisters[i], &kMarks[i]);
+
+  uc_context* context = nullptr;
+  if (uc_context_alloc(uc, &context) != UC_ERR_OK) {
+    restore();
+    *why_not = "cannot allocate a Unicorn context";
+    return nullptr;
+  }
+  uc_context_save(uc, context);
+  const uint8_t* blob = reinterpret_cast<const uint8_t*>(context);
+  std::vector<uint8_t> copy(blob, blob + uc_context_size(uc));
+  uintptr_t blob_start = reinterpret_cast<uintptr_t>(context), blob_end = blob_start + copy.size();
+
+  // Where the registers sit in the saved copy (exactly one place, in one slot width).
+  std::vector<uint8_t> pattern;
+  size_t registers_in_copy = 0;
+  for (size_t slot : {size_t{8}, size_t{4}}) {
+    std::vector<size_t> at = find_all(copy, marks_pattern(slot));
+    if (at.size() == 1) {
+      pattern = marks_pattern(slot);
+      registers_in_copy = at[0];
+      break;
+    }
+  }
+  if (pattern.empty() || layout.hflags_offset < registers_in_copy || layout.hflags_offset + 4 > copy.size()) {
+    uc_context_free(context);
+    restore();
+    *why_not = "the registers are not where a saved context puts them";
+    return nullptr;
+  }
+
+  // The live copy: behind one of the pointers the engine's structure holds, outside the saved one.
+  std::vector<uintptr_t> found;
+  std::vector<uint8_t> engine = read_own_memory(reinterpret_cast<uintptr_t>(uc), kEngineScanBytes);
+  for (size_t i = 0; i + sizeof(uintptr_t) <= engine.size(); i += sizeof(uintptr_t)) {
+    uintptr_t pointer;
+    std::memcpy(&pointer, engine.data() + i, sizeof pointer);
+    if (pointer == 0 || pointer % 8 != 0) continue;
+    std::vector<uint8_t> pointee = read_own_memory(pointer, kPointeeScanBytes);
+    for (size_t at : find_all(pointee, pattern)) {
+      uintptr_t live = pointer + at;
+      if (live >= blob_start && live < blob_end) continue;
+      bool known = false;
+      for (uintptr_t f : found) known |= f == live;
+      if (!known) found.push_back(live);
+    }
+  }
+  uc_context_free(context);
+  // Stale copies (freed heap, this function's own buffers) hold the marks too; the live one is the
+  // one that follows a register written through Unicorn, twice.
+  for (uint32_t probe : {0x600DF00Du, 0x0BADCAFEu}) {
+    uc_reg_write(uc, UC_X86_REG_EAX, &probe);
+    std::vector<uintptr_t> following;
+    for (uintptr_t candidate : found) {
+      std::vector<uint8_t> word = read_own_memory(candidate, 4);
+      uint32_t seen = 0;
+      if (word.size() == 4) std::memcpy(&seen, word.data(), 4);
+      if (seen == probe) following.push_back(candidate);
+    }
+    found = following;
+  }
+  if (found.size() != 1) {
+    restore();
+    *why_not = found.empty() ? "no live copy of the registers found" : "several candidates for the live registers";
+    return nullptr;
+  }
+  uintptr_t hflags = found[0] + (layout.hflags_offset - registers_in_copy);
+
+  // Proof: the live hflags is the word the saved context holds at the same distance from the
+  // registers (the context is a copy of the live state).
+  uint32_t saved_hflags = 0, live_hflags = ~0u;
+  std::memcpy(&saved_hflags, copy.data() + layout.hflags_offset, 4);
+  std::vector<uint8_t> live_word = read_own_memory(hflags, 4);
+  if (live_word.size() == 4) std::memcpy(&live_hflags, live_word.data(), 4);
+  restore();
+  if (live_hflags != saved_hflags) {
+    *why_not = "the live hflags differs from the saved one";
+    return nullptr;
+  }
+  return std::unique_ptr<LiveCpuState>(new LiveCpuState(reinterpret_cast<const volatile uint32_t*>(hflags)));
+}
+
+}  // namespace vmm
