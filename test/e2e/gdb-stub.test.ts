@@ -64,10 +64,11 @@ function runGdb(port: number, commands: string[], interrupt?: Promise<void>): Pr
   const args = ['-batch', '-nx', '-ex', 'set pagination off', '-ex', `target remote 127.0.0.1:${port}`];
   for (const command of commands) args.push('-ex', command);
   args.push(DEBUGGEE);
-  const child = spawn(GDB, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+  // One descriptor for both streams (2>&1, then exec): gdb prints a monitor reply on stderr and
+  // what follows on stdout, and two pipes read apart could interleave them.
+  const child = spawn('sh', ['-c', 'exec "$0" "$@" 2>&1', GDB, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'], timeout: 120_000 });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   // GDB sends the interrupt to the stub when the user presses Ctrl-C (SIGINT).
   void interrupt?.then(() => child.kill('SIGINT'));
   return new Promise((resolve, reject) => {
