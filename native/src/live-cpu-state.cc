@@ -11,8 +11,10 @@ namespace {
 
 constexpr int kMarkedRegisters[] = {UC_X86_REG_EAX, UC_X86_REG_ECX, UC_X86_REG_EDX, UC_X86_REG_EBX};
 constexpr uint32_t kMarks[] = {0x13579BDFu, 0x2468ACE0u, 0x0F1E2D3Cu, 0x4B5A6978u};
-constexpr size_t kEngineScanBytes = 64 * 1024;      // of the engine's own structure, for pointers
-constexpr size_t kPointeeScanBytes = 256 * 1024;    // behind each pointer, for the registers
+// (Unicorn 2.1.1: the CPU object is pointed to from the engine's first 512 bytes, and its general
+// registers lie about 35 KiB into it, behind QEMU's CPUState; both windows leave room.)
+constexpr size_t kEngineScanBytes = 2 * 1024;       // of the engine's own structure, for pointers
+constexpr size_t kPointeeScanBytes = 64 * 1024;     // behind each pointer, for the registers
 
 // Reads what is readable of [address, address + size) of this process; a range that is not
 // mapped reads nothing instead of faulting.
@@ -89,10 +91,15 @@ std::unique_ptr<LiveCpuState> LiveCpuState::locate(uc_engine* uc, const Exceptio
   // The live copy: behind one of the pointers the engine's structure holds, outside the saved one.
   std::vector<uintptr_t> found;
   std::vector<uint8_t> engine = read_own_memory(reinterpret_cast<uintptr_t>(uc), kEngineScanBytes);
+  std::vector<uintptr_t> scanned;
   for (size_t i = 0; i + sizeof(uintptr_t) <= engine.size(); i += sizeof(uintptr_t)) {
     uintptr_t pointer;
     std::memcpy(&pointer, engine.data() + i, sizeof pointer);
     if (pointer == 0 || pointer % 8 != 0) continue;
+    bool seen = false;
+    for (uintptr_t p : scanned) seen |= p == pointer;
+    if (seen) continue;
+    scanned.push_back(pointer);
     std::vector<uint8_t> pointee = read_own_memory(pointer, kPointeeScanBytes);
     for (size_t at : find_all(pointee, pattern)) {
       uintptr_t live = pointer + at;
