@@ -30,7 +30,8 @@ ExitKind TrapCore::on_exception(uint32_t vector, bool software_interrupt) {
   if (!active_) return kExitException;
   if (vector == kPf) return handle_shadow_fault();
   // (Nothing the guest can see runs once a stop is pending: the device asked first.)
-  if (vector == kGp && !vcpu_.stop_pending() && (handle_interrupt_flag_trap(software_interrupt) || handle_invlpg(software_interrupt))) {
+  if (vector == kGp && !vcpu_.stop_pending() && (handle_interrupt_flag_trap(software_interrupt) || handle_invlpg(software_interrupt) ||
+                                                 handle_control_register_move(software_interrupt))) {
     return kResumeGuest;
   }
   return kExitException;
@@ -156,6 +157,42 @@ bool TrapCore::handle_invlpg(bool software_interrupt) {
   return true;
 }
 
+// MOV r32, CR3/CR4 and MOV CR3, r32 (0F 20 /r, 0F 22 /r; SDM Vol. 2, MOV—Move to/from Control
+// Registers) from the guest kernel: the guest's own values, kept in the core, and a CR3 load
+// switches the shadow root, as TypeScript would, without the round trip (Linux reads CR3 to flush
+// its TLB and loads it at every address-space switch). The operand is always a register (the mod
+// bits are ignored). CR0 and CR2, whose guest values TypeScript keeps, and every other form go
+// to TypeScript.
+bool TrapCore::handle_control_register_move(bool software_interrupt) {
+  if (software_interrupt || !at_guest_kernel_ring()) return false;
+  EventInjector& injector = vcpu_.injector();
+  uint32_t linear = injector.current_linear_eip();
+  uint8_t bytes[3] = {};
+  if ((linear & (kPageSize - 1)) > kPageSize - sizeof bytes || !injector.read_guest_linear(linear, bytes, sizeof bytes)) return false;
+  if (bytes[0] != 0x0F || (bytes[1] != 0x20 && bytes[1] != 0x22)) return false;
+  uint32_t control = (bytes[2] >> 3) & 7;
+  uint32_t general = kRegEax + (bytes[2] & 7);  // EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI: ModRM order
+  PagingState guest = platform_->view()->guest_paging;
+  if (bytes[1] == 0x20) {
+    if (control != 3 && control != 4) return false;
+    write_register(uc_, general, control == 3 ? guest.cr3 : guest.cr4);
+    cr_reads_in_core_++;
+  } else {
+    if (control != 3) return false;
+    uint64_t value = 0;
+    read_register(uc_, general, &value);
+    guest.cr3 = static_cast<uint32_t>(value);
+    configure(guest);
+    // The guest's GDT is read through its linear addresses, which the new tables may map anew.
+    platform_->reload_guest_gdt(injector);
+    cr3_writes_in_core_++;
+  }
+  uint64_t eip = 0;
+  read_register(uc_, kRegEip, &eip);
+  write_register(uc_, kRegEip, eip + sizeof bytes);
+  return true;
+}
+
 // At real ring 1, IRET must trap: it would not restore IF at CPL > IOPL (SDM Vol. 2, IRET). With
 // EFLAGS.NT set, IRET is a task return through the VMM's TSS, whose null back link raises #TS.
 void TrapCore::after_event_delivered() {
@@ -169,6 +206,8 @@ std::vector<EngineCounter> TrapCore::counters() const {
   const ShadowCounters& c = platform_->mmu().counters();
   return {
       {"invlpgInCore", invlpg_in_core_},
+      {"crReadsInCore", cr_reads_in_core_},
+      {"cr3WritesInCore", cr3_writes_in_core_},
       {"hiddenFaults", c.hidden_faults},
       {"trueFaults", c.true_faults},
       {"shadowPagesBuilt", c.shadow_pages_built},

@@ -35,6 +35,8 @@ class TrapCore : public EngineCore {
   // trapConfigure(cr0, cr3, cr4): the guest's paging state; from now on the guest runs
   // deprivileged on shadows, and this core handles its exceptions.
   void configure(const PagingState& guest);
+  // The guest's CR3 as the guest last loaded it (the core carries out MOV to CR3 itself).
+  uint32_t guest_cr3() const { return platform_->view()->guest_paging.cr3; }
   virtual bool keeps_block_events() const { return false; }
   // trapLoadGdt(base, limit)
   bool load_guest_gdt(uint32_t base, uint32_t limit) { return platform_->load_guest_gdt(vcpu_.injector(), base, limit); }
@@ -64,6 +66,7 @@ class TrapCore : public EngineCore {
   ExitKind handle_shadow_fault();
   bool handle_interrupt_flag_trap(bool software_interrupt);
   bool handle_invlpg(bool software_interrupt);
+  bool handle_control_register_move(bool software_interrupt);
   bool at_guest_kernel_ring();
 
   VcpuServices& vcpu_;
@@ -74,6 +77,8 @@ class TrapCore : public EngineCore {
   uint64_t cli_in_core_ = 0;
   uint64_t sti_in_core_ = 0;
   uint64_t invlpg_in_core_ = 0;
+  uint64_t cr_reads_in_core_ = 0;
+  uint64_t cr3_writes_in_core_ = 0;
 };
 
 }  // namespace vmm

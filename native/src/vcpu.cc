@@ -1093,6 +1093,9 @@ Napi::Value Vcpu::GetTrap(const Napi::CallbackInfo& info) {
   trap.Set("invalidatePage", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) { TrapInvalidatePage(i); }));
   trap.Set("setGuestTss", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) { TrapSetGuestTss(i); }));
   trap.Set("counters", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) { return TrapCounters(i); }));
+  trap.Set("guestCr3", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
+    return Napi::Number::New(i.Env(), trap_ ? trap_->guest_cr3() : 0);
+  }));
   trap.Set("regionBase", Napi::Number::New(env, static_cast<double>(trap_->region_physical())));
   trap.DefineProperty(Napi::PropertyDescriptor::Value("vcpu", info.This(), napi_default));
   return trap;

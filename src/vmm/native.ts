@@ -109,6 +109,8 @@ export interface NativeTrapCore {
   /** The guest's TSS (its TR is virtual): inner stacks for deliveries from guest ring 3. */
   setGuestTss(base: number, limit: number): void;
   counters(): ShadowCounters;
+  /** The guest's CR3 as it last loaded it: the core carries out MOV to CR3 itself. */
+  guestCr3(): number;
 }
 
 export interface ShadowCounters {
@@ -125,6 +127,9 @@ export interface ShadowCounters {
   stiInCore: number;
   /** INVLPG from the guest kernel carried out in the native core. */
   invlpgInCore: number;
+  /** MOV from CR3 or CR4, and MOV to CR3, from the guest kernel carried out in the native core. */
+  crReadsInCore: number;
+  cr3WritesInCore: number;
 }
 
 /** The native engine core a vCPU is built with (native/src/engine-core.h). */

@@ -60,7 +60,29 @@ describe('engine cores', () => {
     expect(trapCore(v).counters()).toEqual({
       hiddenFaults: 0, trueFaults: 0, shadowPagesBuilt: 0, pageTableWrites: 0, dirtyLogFaults: 0,
       rootSwitches: 0, rootCacheHits: 0, pagesInvalidated: 0, cliInCore: 0, stiInCore: 0, invlpgInCore: 0,
+      crReadsInCore: 0, cr3WritesInCore: 0,
     });
+  });
+
+  it('the trap core carries out MOV from CR3 and CR4 and MOV to CR3 with the guest\'s values, and leaves CR0 to TypeScript', () => {
+    const v = newVcpu(true);
+    deprivilege(v, [
+      0x0f, 0x20, 0xd8, //       mov eax, cr3
+      0x05, 0x00, 0x30, 0x00, 0x00, // add eax, 0x3000
+      0x0f, 0x22, 0xd8, //       mov cr3, eax
+      0x0f, 0x20, 0xd9, //       mov ecx, cr3
+      0x0f, 0x20, 0xe2, //       mov edx, cr4
+      0x0f, 0x20, 0xc3, //       mov ebx, cr0   (TypeScript's: an exit)
+    ]);
+    const record = new Uint32Array(v.exitRecord);
+    expect(v.run(0)).toBe(ExitKind.exception);
+    expect(record[Field.vector]).toBe(13);
+    expect(record[Field.eip]).toBe(CODE + 17);
+    expect(v.readRegister(Reg.ecx)).toBe(0x3000);
+    expect(v.readRegister(Reg.edx)).toBe(0);
+    expect(trapCore(v).guestCr3()).toBe(0x3000);
+    const counters = trapCore(v).counters();
+    expect([counters.crReadsInCore, counters.cr3WritesInCore]).toEqual([3, 1]);
   });
 
   it('the trap core carries out CLI and STI at guest ring 0 and leaves HLT to TypeScript', () => {

@@ -318,8 +318,8 @@ function writeControlRegister(ctx: TrapContext, index: number, value: number): s
       cpu.cr2 = value;
       return undefined;
     case 3:
-      cpu.cr3 = value;
-      ctx.core.configure(cpu.cr0, cpu.cr3, cpu.cr4);
+      // (The core keeps the guest's CR3: configure() is where it changes.)
+      ctx.core.configure(cpu.cr0, value, cpu.cr4);
       ctx.core.loadGdt(cpu.gdtr.base, cpu.gdtr.limit);
       return undefined;
     case 4:

@@ -65,6 +65,7 @@ export class TrapEngine implements Engine {
     this.cpu.ldtr = vcpu.readRegister(Reg.ldtr);
     this.cpu.tr = vcpu.readRegister(Reg.tr);
     core.configure(this.cpu.cr0, this.cpu.cr3, this.cpu.cr4);
+    this.cpu.readCr3From(() => core.guestCr3());
     useGuestTss(vcpu, core, this.cpu);
     if (!core.loadGdt(this.cpu.gdtr.base, this.cpu.gdtr.limit)) {
       return { kind: 'fatal', reason: `the guest's GDT at ${hex(this.cpu.gdtr.base)} is not readable` };
@@ -187,12 +188,14 @@ export class TrapEngine implements Engine {
   counters(): Record<string, number> {
     if (!this.deprivileged || !this.core) return { 'trap-emulated': 0 };
     const mmu = this.core.counters();
-    // CLI, STI and INVLPG are mostly carried out in the native core; the counts include both paths.
+    // CLI, STI, INVLPG and the CR3/CR4 moves are mostly carried out in the native core; the counts include both paths.
     const trapped = { ...this.trapped };
     trapped.cli = (trapped.cli ?? 0) + mmu.cliInCore;
     trapped.sti = (trapped.sti ?? 0) + mmu.stiInCore;
     trapped.invlpg = (trapped.invlpg ?? 0) + mmu.invlpgInCore;
-    const inCore = mmu.cliInCore + mmu.stiInCore + mmu.invlpgInCore;
+    trapped['mov-from-cr'] = (trapped['mov-from-cr'] ?? 0) + mmu.crReadsInCore;
+    trapped['mov-to-cr3'] = (trapped['mov-to-cr3'] ?? 0) + mmu.cr3WritesInCore;
+    const inCore = mmu.cliInCore + mmu.stiInCore + mmu.invlpgInCore + mmu.crReadsInCore + mmu.cr3WritesInCore;
     const byInstruction = Object.fromEntries(Object.entries(trapped).filter(([, n]) => n > 0).map(([name, n]) => [`trap-${name}`, n]));
     return {
       'trap-emulated': this.emulated + inCore,

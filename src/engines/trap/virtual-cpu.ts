@@ -6,8 +6,24 @@ import { isNullSelector, selectorRpl, withRpl } from '../../x86/selector.js';
 export class VirtualCpu {
   cr0 = 0;
   cr2 = 0;
-  cr3 = 0;
   cr4 = 0;
+  /** Until the native core runs the guest: afterwards the core keeps CR3 (it carries out MOV to CR3). */
+  private loadedCr3 = 0;
+  private cr3Reader: (() => number) | undefined;
+
+  get cr3(): number {
+    return this.cr3Reader ? this.cr3Reader() : this.loadedCr3;
+  }
+
+  set cr3(value: number) {
+    if (this.cr3Reader) throw new Error('the guest CR3 is the native core\'s once it runs the guest: load it through configure()');
+    this.loadedCr3 = value;
+  }
+
+  /** From now on CR3 is read from the native core, the one place it changes. */
+  readCr3From(reader: () => number): void {
+    this.cr3Reader = reader;
+  }
   gdtr: DescriptorTableRegister = { base: 0, limit: 0 };
   idtr: DescriptorTableRegister = { base: 0, limit: 0x3ff };
   ldtr = 0;
