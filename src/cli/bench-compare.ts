@@ -72,6 +72,7 @@ async function measure(options: CompareCommandOptions): Promise<CompareResults> 
       engines: engineNames,
       qemu: options.qemu,
       macroSizes: options.quick ? QUICK_MACRO_SIZES : DEFAULT_MACRO_SIZES,
+      nanoInOneBoot: options.quick,
       progress,
     });
   } finally {

@@ -17,6 +17,11 @@ describe('nanobenchmark samples', () => {
     expect(nanoSample('out', run, baseline, 2 * GHZ)).toEqual({ ns: 1000, exitsPerOp: 1, vmmCallsPerOp: 0 });
   });
 
+  it('without a baseline run (every benchmark in one boot, --quick), the cost alone', () => {
+    const run = { stdout: 'nanobench out iterations=1000 cycles=2500000 empty=500000\nnanobench ok', counters: { exits: 99999 } };
+    expect(nanoSample('out', run, undefined, 2 * GHZ)).toEqual({ ns: 1000 });
+  });
+
   it('the timer divides by the interrupts taken', () => {
     const run = { stdout: 'nanobench timer interrupts=200 cycles=3000000 empty=1000000\nnanobench ok', counters: { exits: 350, 'bt-vmm-calls': 240 } };
     expect(nanoSample('timer', run, baseline, GHZ)).toEqual({ ns: 10000, exitsPerOp: 1, vmmCallsPerOp: 1 });

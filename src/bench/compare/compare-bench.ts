@@ -19,6 +19,11 @@ export interface CompareOptions {
   /** Run the macro workloads under qemu-system-i386 too. */
   qemu: boolean;
   macroSizes: MacroSizes;
+  /**
+   * Every nanobenchmark in one boot per engine (no exit counts, which need a boot per benchmark):
+   * the quick look.
+   */
+  nanoInOneBoot: boolean;
   /** A line saying what runs now (replaced by the next). */
   progress: (text: string) => void;
 }
@@ -46,19 +51,29 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
   const macro = new Map<string, MacroSample[]>();
   const failures = new Map<string, string>();
   const key = (benchmark: string, column: string) => `${benchmark}\0${column}`;
-  const steps = runs * (engines.length * (NANOBENCHMARKS.length + 1) + columns.length);
+  const nanoBoots = options.nanoInOneBoot ? 1 : NANOBENCHMARKS.length + 1;
+  const steps = runs * (engines.length * nanoBoots + columns.length);
   let step = 0;
   const say = (what: string, run: number) => progress(`[${++step}/${steps}] run ${run + 1} of ${runs}: ${what}`);
 
   for (let run = 0; run < runs; run++) {
     for (const engine of engines) {
+      const record = (name: string, sample: NanoSample) => {
+        const samples = nano.get(key(name, engine)) ?? [];
+        nano.set(key(name, engine), samples);
+        samples.push(sample);
+      };
+      if (options.nanoInOneBoot) {
+        say(`nanobenchmarks under ${engine}`, run);
+        const all = await runNanobench(engine, 'all');
+        for (const { name } of NANOBENCHMARKS) record(name, nanoSample(name, all, undefined, tscHz));
+        continue;
+      }
       say(`nanobench baseline under ${engine}`, run);
       const baseline = await runNanobench(engine, 'none');
       for (const { name } of NANOBENCHMARKS) {
         say(`nanobench ${name} under ${engine}`, run);
-        const samples = nano.get(key(name, engine)) ?? [];
-        nano.set(key(name, engine), samples);
-        samples.push(nanoSample(name, await runNanobench(engine, name), baseline, tscHz));
+        record(name, nanoSample(name, await runNanobench(engine, name), baseline, tscHz));
       }
     }
     for (const column of columns) {
@@ -90,12 +105,13 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
         cells[column] = { status: 'unfaithful', reason: `the guest’s own check under ${column}: ${unfaithful.unfaithful}` };
         continue;
       }
-      const measured = samples as { ns: number; exitsPerOp: number; vmmCallsPerOp: number }[];
-      cells[column] = measuredCell(
-        measured.map((s) => s.ns),
-        median(measured.map((s) => s.exitsPerOp)),
-        column === 'bt' || measured.some((s) => s.vmmCallsPerOp !== 0) ? median(measured.map((s) => s.vmmCallsPerOp)) : undefined,
-      );
+      const measured = samples as { ns: number; exitsPerOp?: number; vmmCallsPerOp?: number }[];
+      const counted = (pick: (s: (typeof measured)[number]) => number | undefined) => {
+        const values = measured.map(pick);
+        return values.every((v): v is number => v !== undefined) ? median(values) : undefined;
+      };
+      const vmmCalls = counted((s) => s.vmmCallsPerOp);
+      cells[column] = measuredCell(measured.map((s) => s.ns), counted((s) => s.exitsPerOp), vmmCalls !== undefined && (column === 'bt' || vmmCalls !== 0) ? vmmCalls : undefined);
     }
     benchmarks.push({ name, kind: 'nano', unit: 'ns', description, cells: withRatios(cells) });
   }

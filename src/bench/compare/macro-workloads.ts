@@ -17,7 +17,7 @@ export interface MacroSizes {
 }
 
 export const DEFAULT_MACRO_SIZES: MacroSizes = { forks: 400, loops: 100000, pages: 4096, passes: 8 };
-export const QUICK_MACRO_SIZES: MacroSizes = { forks: 100, loops: 20000, pages: 2048, passes: 2 };
+export const QUICK_MACRO_SIZES: MacroSizes = { forks: 50, loops: 10000, pages: 2048, passes: 1 };
 
 export interface MacroWorkload {
   name: string;

@@ -56,9 +56,10 @@ export interface NanoRun {
   counters: Record<string, number>;
 }
 
-/** The guest under one engine with `only=WHICH` (a benchmark's name, or `none`). */
+/** The guest under one engine with `only=WHICH` (a benchmark's name, or `none`), or every benchmark in one boot (`all`). */
 export async function runNanobench(engine: string, which: string, iterations?: number): Promise<NanoRun> {
-  const append = iterations === undefined ? `only=${which}` : `only=${which} iterations=${iterations}`;
+  const words = [...(which === 'all' ? [] : [`only=${which}`]), ...(iterations === undefined ? [] : [`iterations=${iterations}`])];
+  const append = words.join(' ');
   const args = [vmmScript(), 'boot', builtGuest('nanobench.elf'), '-m', String(GUEST_MEMORY_MIB), '--no-stdin', '-e', engine, '-a', append];
   const run = await runWithLineTimes(process.execPath, args, TIMEOUT_SECONDS);
   const stdout = run.lines.map((line) => line.text).join('\n');
@@ -70,18 +71,19 @@ export async function runNanobench(engine: string, which: string, iterations?: n
   return { stdout, counters: summaryCounters(run.stderr) };
 }
 
-/** One repetition of one benchmark under one engine. */
-export type NanoSample = { ns: number; exitsPerOp: number; vmmCallsPerOp: number } | { unfaithful: string };
+/** One repetition of one benchmark under one engine (exits and VMM calls only from a run of its own). */
+export type NanoSample = { ns: number; exitsPerOp?: number; vmmCallsPerOp?: number } | { unfaithful: string };
 
-/** The operation's cost from its run and the engine's `only=none` run. */
-export function nanoSample(name: string, run: NanoRun, baseline: NanoRun, tscHz: number): NanoSample {
+/**
+ * The operation's cost from a run; with the engine's `only=none` run as the baseline (the run
+ * being the benchmark's own), its exits and VMM calls too.
+ */
+export function nanoSample(name: string, run: NanoRun, baseline: NanoRun | undefined, tscHz: number): NanoSample {
   const line = parseNanoLine(run.stdout, name);
   if ('unfaithful' in line) return line;
   if (line.ops === 0) throw new BenchError(`nanobench ${name}: no operation was counted (raise the iteration count)`);
+  const ns = ((line.cycles - line.empty) / line.ops / tscHz) * 1e9;
+  if (!baseline) return { ns };
   const perOp = (counter: string) => ((run.counters[counter] ?? 0) - (baseline.counters[counter] ?? 0)) / line.ops;
-  return {
-    ns: ((line.cycles - line.empty) / line.ops / tscHz) * 1e9,
-    exitsPerOp: perOp('exits'),
-    vmmCallsPerOp: perOp('bt-vmm-calls'),
-  };
+  return { ns, exitsPerOp: perOp('exits'), vmmCallsPerOp: perOp('bt-vmm-calls') };
 }
