@@ -198,7 +198,8 @@ ExitKind BtCore::on_exception(uint32_t vector, bool software_interrupt) {
       vcpu_.exit_record()[kFieldVector] = vector;
       return kExitEngineError;
     }
-    return outcome;
+    // A true fault, at its guest address now: the guest's to handle.
+    return outcome == kExitException ? reflect_to_guest(kPf, false) : outcome;
   }
   if (in_cache && !to_guest_eip(eip)) {
     vcpu_.exit_record()[kFieldVector] = vector;
@@ -229,6 +230,11 @@ bool BtCore::to_guest_eip(uint32_t tc) {
   }
   set_reg(kRegEip, guest);
   return true;
+}
+
+void BtCore::gdt_reloaded() {
+  gdt_written_ = false;
+  cache_->set_gdt_stale(false);
 }
 
 void BtCore::descriptors_written() {
@@ -318,39 +324,6 @@ ExitKind BtCore::handle_callout(const Callout& callout) {
     }
   }
   return kExitException;
-}
-
-bool BtCore::emulate_iret(uint32_t guest_eip) {
-  EventInjector& injector = vcpu_.injector();
-  uint8_t opcode = 0;
-  if (!injector.read_guest_linear(guest_eip, &opcode, 1) || opcode != kOpcodeIret) return false;
-  uint32_t current = reg(kRegEflags);
-  if (current & (kFlagNt | kFlagVm)) return false;  // a task return, or virtual-8086 mode
-  SegmentDescriptor stack{};
-  if (!injector.segment_descriptor(reg(kRegSs), &stack)) return false;
-  uint32_t esp = reg(kRegEsp);
-  uint32_t frame[5] = {};
-  if (!injector.read_guest_linear(stack.base + esp, frame, 12)) return false;
-  uint32_t eip = frame[0], cs = frame[1] & 0xFFFF;
-  // The guest kernel may change IF and the other flags; IOPL (the VMM's), VM and RF stay.
-  uint32_t keep = platform_->kernel_flags().owned | kFlagVm | kFlagRf;
-  uint32_t flags = (current & keep) | (frame[2] & ~keep & kDefinedFlags) | kFlagFixed;
-  if ((cs & 3) == 0 && (cs & ~3u)) {
-    write_register(uc_, kRegCs, cs | kGuestKernelRing);
-    set_reg(kRegEip, eip);
-    set_reg(kRegEflags, flags);
-    set_reg(kRegEsp, esp + 12);
-    return true;
-  }
-  if ((cs & 3) != 3 || (frame[2] & kFlagVm)) return false;
-  if (!injector.read_guest_linear(stack.base + esp + 12, frame + 3, 8)) return false;
-  // To guest user mode: the guest edits descriptors in place (Linux's TLS entries at each
-  // context switch), so the real GDT is copied again before user code can load them.
-  if (!platform_->reload_guest_gdt(injector)) return false;
-  gdt_written_ = false;
-  cache_->set_gdt_stale(false);
-  platform_->enter(cs, eip, flags, frame[4] & 0xFFFF, frame[3]);
-  return true;
 }
 
 void BtCore::drop_stale_translations() {

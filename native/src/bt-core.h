@@ -47,6 +47,7 @@ class BtCore final : public TrapCore, private CodeWatcher {
   uint64_t block_events_end() const override { return kHoleLinear - 1; }
   // IRET is translated: nothing to arrange after a delivery (the trap engine sets NT here).
   void after_event_delivered() override {}
+  void gdt_reloaded() override;
   bool stop_allowed_at(uint64_t linear) override;
   void before_exit() override;
   void guest_code_changed() override;
@@ -69,7 +70,6 @@ class BtCore final : public TrapCore, private CodeWatcher {
   ExitKind handle_callout(const Callout& callout);
   // IRET at guest EIP to guest ring 0 or 3, the common forms, as TypeScript's emulation does it
   // (src/engines/trap/privileged.ts); false leaves it to TypeScript.
-  bool emulate_iret(uint32_t guest_eip);
   // EIP moves from a cache address to the guest address it stands for; false if none does.
   bool to_guest_eip(uint32_t tc);
   // The guest kernel goes on at `guest` (EIP there): straight into its translation, rather than

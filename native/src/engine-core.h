@@ -36,6 +36,10 @@ class VcpuServices {
   virtual void hold_interrupt_shadow(uint32_t linear) = 0;
   // The current privilege level, cheap enough for every block (live-cpu-state.h).
   virtual uint32_t current_cpl() = 0;
+  // Delivers the exception being reported (its error code in the exit record) to the guest's own
+  // handler, as the run loop would, when the run loop allows it (setExceptionReflection: no trace
+  // or debugger to show it to) and no device has asked to stop. False: leave it to TypeScript.
+  virtual bool reflect_exception(uint32_t vector, bool software_interrupt) = 0;
 
  protected:
   ~VcpuServices() = default;

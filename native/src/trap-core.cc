@@ -28,13 +28,36 @@ void TrapCore::configure(const PagingState& guest) {
 ExitKind TrapCore::on_exception(uint32_t vector, bool software_interrupt) {
   // Before trapConfigure the guest still runs as it was loaded: TypeScript sees everything.
   if (!active_) return kExitException;
-  if (vector == kPf) return handle_shadow_fault();
+  if (vector == kPf && !software_interrupt) {
+    ExitKind outcome = handle_shadow_fault();
+    return outcome == kExitException ? reflect_to_guest(kPf, false) : outcome;
+  }
   // (Nothing the guest can see runs once a stop is pending: the device asked first.)
   if (vector == kGp && !vcpu_.stop_pending() && (handle_interrupt_flag_trap(software_interrupt) || handle_invlpg(software_interrupt) ||
                                                  handle_control_register_move(software_interrupt))) {
     return kResumeGuest;
   }
-  return kExitException;
+  // IRET at real ring 1 is a task return (the VMM keeps NT set there), which raises #TS.
+  if (vector == kTs && !software_interrupt && !vcpu_.stop_pending() && at_guest_kernel_ring() &&
+      emulate_iret(vcpu_.injector().current_linear_eip())) {
+    iret_in_core_++;
+    return kResumeGuest;
+  }
+  // A #GP or #TS may be a privileged instruction of the guest kernel to emulate: TypeScript's.
+  if (!software_interrupt && (vector == kGp || vector == kTs)) return kExitException;
+  return reflect_to_guest(vector, software_interrupt);
+}
+
+// Any other exception, INT n and a true page fault are the guest's own: delivered to its handler
+// here, as TypeScript would (through the guest's IDT, as the guest's ring 0 sees it), without
+// the round trip, whenever the run loop allows it.
+ExitKind TrapCore::reflect_to_guest(uint32_t vector, bool software_interrupt) {
+  uint32_t cr2 = vcpu_.exit_record()[kFieldCr2];
+  if (!vcpu_.reflect_exception(vector, software_interrupt)) return kExitException;
+  // The guest's CR2 (SDM Vol. 3 §4.7), which its handler reads with a trapped MOV.
+  if (vector == kPf && !software_interrupt) guest_cr2_ = cr2;
+  reflected_in_core_++;
+  return kResumeGuest;
 }
 
 // A real #PF under the shadow MMU: filled here when the guest's own tables allow the access (a
@@ -157,12 +180,12 @@ bool TrapCore::handle_invlpg(bool software_interrupt) {
   return true;
 }
 
-// MOV r32, CR3/CR4 and MOV CR3, r32 (0F 20 /r, 0F 22 /r; SDM Vol. 2, MOV—Move to/from Control
-// Registers) from the guest kernel: the guest's own values, kept in the core, and a CR3 load
-// switches the shadow root, as TypeScript would, without the round trip (Linux reads CR3 to flush
-// its TLB and loads it at every address-space switch). The operand is always a register (the mod
-// bits are ignored). CR0 and CR2, whose guest values TypeScript keeps, and every other form go
-// to TypeScript.
+// MOV r32, CR2/CR3/CR4 and MOV CR3, r32 (0F 20 /r, 0F 22 /r; SDM Vol. 2, MOV—Move to/from
+// Control Registers) from the guest kernel: the guest's own values, kept in the core, and a CR3
+// load switches the shadow root, as TypeScript would, without the round trip (Linux reads CR2 in
+// every page fault, reads CR3 to flush its TLB and loads it at every address-space switch). The
+// operand is always a register (the mod bits are ignored). CR0, whose guest value TypeScript
+// keeps, and every other form go to TypeScript.
 bool TrapCore::handle_control_register_move(bool software_interrupt) {
   if (software_interrupt || !at_guest_kernel_ring()) return false;
   EventInjector& injector = vcpu_.injector();
@@ -174,8 +197,8 @@ bool TrapCore::handle_control_register_move(bool software_interrupt) {
   uint32_t general = kRegEax + (bytes[2] & 7);  // EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI: ModRM order
   PagingState guest = platform_->view()->guest_paging;
   if (bytes[1] == 0x20) {
-    if (control != 3 && control != 4) return false;
-    write_register(uc_, general, control == 3 ? guest.cr3 : guest.cr4);
+    if (control != 2 && control != 3 && control != 4) return false;
+    write_register(uc_, general, control == 2 ? guest_cr2_ : control == 3 ? guest.cr3 : guest.cr4);
     cr_reads_in_core_++;
   } else {
     if (control != 3) return false;
@@ -190,6 +213,48 @@ bool TrapCore::handle_control_register_move(bool software_interrupt) {
   uint64_t eip = 0;
   read_register(uc_, kRegEip, &eip);
   write_register(uc_, kRegEip, eip + sizeof bytes);
+  return true;
+}
+
+// IRET (SDM Vol. 2, IRET: protected-mode return to the same or an outer level) of the guest
+// kernel, as the TypeScript engines would do it: the 32-bit form only, no task return of the
+// guest's own, no virtual-8086 mode. The guest may change IF and the other flags; the flags the VMM
+// owns (KernelRingFlags) are its own again, set as the kernel ring wants them.
+bool TrapCore::emulate_iret(uint32_t guest_eip) {
+  EventInjector& injector = vcpu_.injector();
+  uint8_t opcode = 0;
+  if (!injector.read_guest_linear(guest_eip, &opcode, 1) || opcode != kOpcodeIret) return false;
+  auto reg = [this](uint32_t id) {
+    uint64_t value = 0;
+    read_register(uc_, id, &value);
+    return static_cast<uint32_t>(value);
+  };
+  const KernelRingFlags& kernel = platform_->kernel_flags();
+  uint32_t current = reg(kRegEflags);
+  // NT is the guest's task return only where the VMM does not set it for itself.
+  if ((current & kFlagVm) || (current & kFlagNt & ~kernel.set)) return false;
+  SegmentDescriptor stack{};
+  if (!injector.segment_descriptor(reg(kRegSs), &stack)) return false;
+  uint32_t esp = reg(kRegEsp);
+  uint32_t frame[5] = {};
+  if (!injector.read_guest_linear(stack.base + esp, frame, 12)) return false;
+  uint32_t eip = frame[0], cs = frame[1] & 0xFFFF;
+  uint32_t keep = kernel.owned | kFlagVm | kFlagRf;
+  uint32_t flags = (current & keep) | (frame[2] & ~keep & kDefinedFlags) | kFlagFixed;
+  if ((cs & 3) == 0 && (cs & ~3u)) {
+    write_register(uc_, kRegCs, cs | kGuestKernelRing);
+    write_register(uc_, kRegEip, eip);
+    write_register(uc_, kRegEflags, (flags & ~kernel.owned) | kernel.set);
+    write_register(uc_, kRegEsp, esp + 12);
+    return true;
+  }
+  if ((cs & 3) != 3 || (frame[2] & kFlagVm)) return false;
+  if (!injector.read_guest_linear(stack.base + esp + 12, frame + 3, 8)) return false;
+  // To guest user mode: the guest edits descriptors in place (Linux's TLS entries at each
+  // context switch), so the real GDT is copied again before user code can load them.
+  if (!platform_->reload_guest_gdt(injector)) return false;
+  gdt_reloaded();
+  platform_->enter(cs, eip, flags, frame[4] & 0xFFFF, frame[3]);
   return true;
 }
 
@@ -208,6 +273,8 @@ std::vector<EngineCounter> TrapCore::counters() const {
       {"invlpgInCore", invlpg_in_core_},
       {"crReadsInCore", cr_reads_in_core_},
       {"cr3WritesInCore", cr3_writes_in_core_},
+      {"reflectedInCore", reflected_in_core_},
+      {"iretInCore", iret_in_core_},
       {"hiddenFaults", c.hidden_faults},
       {"trueFaults", c.true_faults},
       {"shadowPagesBuilt", c.shadow_pages_built},

@@ -37,6 +37,10 @@ class TrapCore : public EngineCore {
   void configure(const PagingState& guest);
   // The guest's CR3 as the guest last loaded it (the core carries out MOV to CR3 itself).
   uint32_t guest_cr3() const { return platform_->view()->guest_paging.cr3; }
+  // The guest's CR2: the address of its last page fault (the real CR2 also changes with the
+  // shadow MMU's hidden faults). Set here when the core delivers a #PF, by TypeScript otherwise.
+  uint32_t guest_cr2() const { return guest_cr2_; }
+  void set_guest_cr2(uint32_t value) { guest_cr2_ = value; }
   virtual bool keeps_block_events() const { return false; }
   // trapLoadGdt(base, limit)
   bool load_guest_gdt(uint32_t base, uint32_t limit) { return platform_->load_guest_gdt(vcpu_.injector(), base, limit); }
@@ -67,6 +71,13 @@ class TrapCore : public EngineCore {
   bool handle_interrupt_flag_trap(bool software_interrupt);
   bool handle_invlpg(bool software_interrupt);
   bool handle_control_register_move(bool software_interrupt);
+  // The guest's own exception, delivered in the core (kResumeGuest) or left to TypeScript.
+  ExitKind reflect_to_guest(uint32_t vector, bool software_interrupt);
+  // IRET from the guest kernel at `guest_eip` (trapped through NT under trap, a call from the
+  // translation cache under bt), to guest ring 0 or 3; false: TypeScript's (other forms).
+  bool emulate_iret(uint32_t guest_eip);
+  // The real GDT was copied from the guest's again.
+  virtual void gdt_reloaded() {}
   bool at_guest_kernel_ring();
 
   VcpuServices& vcpu_;
@@ -79,6 +90,9 @@ class TrapCore : public EngineCore {
   uint64_t invlpg_in_core_ = 0;
   uint64_t cr_reads_in_core_ = 0;
   uint64_t cr3_writes_in_core_ = 0;
+  uint64_t reflected_in_core_ = 0;
+  uint64_t iret_in_core_ = 0;
+  uint32_t guest_cr2_ = 0;
 };
 
 }  // namespace vmm

@@ -932,25 +932,32 @@ void Vcpu::RearmCodeWriteChecks() {
   if (!engine_) uc_ctl_flush_tlb(uc_);
 }
 
-bool Vcpu::ReflectPendingException() {
-  // A stop asked for before the exception (a device's, the debug-exit port) wins, as it does
-  // when the run loop sees both.
+bool Vcpu::reflect_exception(uint32_t vector, bool software_interrupt) {
+  // A stop a device asked for before the exception (the debug-exit port) wins, as it does when
+  // the run loop sees both. (A time slice's end does not: the exception is delivered, and the
+  // run ends at the next block, as an interrupt would wait for the next instruction boundary.)
   if (!reflect_exceptions_ || stop_requested_ || debug_.has_code_hooks()) return false;
-  uint32_t vector = exit_record_[kFieldVector];
-  GuestEvent event{vector, exception_is_int_ ? EventSource::kSoftware : EventSource::kException,
-                   !exception_is_int_ && has_error_code(vector), exit_record_[kFieldErrorCode]};
-  // CR2 as the hook saw it (SDM Vol. 3 §4.7): a #PF handler reads it first thing.
-  if (vector == kPf && !exception_is_int_) write_register(uc_, kRegCr2, exit_record_[kFieldCr2]);
+  GuestEvent event{vector, software_interrupt ? EventSource::kSoftware : EventSource::kException,
+                   !software_interrupt && has_error_code(vector), exit_record_[kFieldErrorCode]};
   // A delivery that faults into shutdown or needs what the core does not model leaves the
   // registers as they were: the run ends with the exception, and the run loop delivers it again
   // and reports the same outcome.
   DeliveryOutcome outcome = injector_->deliver(event);
   if (outcome.result != DeliveryResult::kDelivered) return false;
-  exception_pending_ = false;
   emulated_shadow_at_ = kNoAddress;
   exception_state_->clear_interrupt_shadow();
-  exception_state_->reset_old_exception();
+  if (engine_) engine_->after_event_delivered();
   reflected_exceptions_++;
+  return true;
+}
+
+bool Vcpu::ReflectPendingException() {
+  uint32_t vector = exit_record_[kFieldVector];
+  // CR2 as the hook saw it (SDM Vol. 3 §4.7): a #PF handler reads it first thing.
+  if (vector == kPf && !exception_is_int_) write_register(uc_, kRegCr2, exit_record_[kFieldCr2]);
+  if (!reflect_exception(vector, exception_is_int_)) return false;
+  exception_pending_ = false;
+  exception_state_->reset_old_exception();
   RearmCodeWriteChecks();
   return true;
 }
@@ -1095,6 +1102,12 @@ Napi::Value Vcpu::GetTrap(const Napi::CallbackInfo& info) {
   trap.Set("counters", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) { return TrapCounters(i); }));
   trap.Set("guestCr3", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
     return Napi::Number::New(i.Env(), trap_ ? trap_->guest_cr3() : 0);
+  }));
+  trap.Set("guestCr2", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
+    return Napi::Number::New(i.Env(), trap_ ? trap_->guest_cr2() : 0);
+  }));
+  trap.Set("setGuestCr2", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
+    if (trap_) trap_->set_guest_cr2(i[0].As<Napi::Number>().Uint32Value());
   }));
   trap.Set("regionBase", Napi::Number::New(env, static_cast<double>(trap_->region_physical())));
   trap.DefineProperty(Napi::PropertyDescriptor::Value("vcpu", info.This(), napi_default));

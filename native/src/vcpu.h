@@ -59,6 +59,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   Napi::Value GetLiveCpuStateMissing(const Napi::CallbackInfo& info);
   // Delivers the pending exception to the guest's own handler without leaving the run (no engine
   // core, reflection on). False: the run ends with the exception exit, as without reflection.
+  // (reflect_exception, below, is the delivery itself, which engine cores use too.)
   bool ReflectPendingException();
   // Drops Unicorn's TLB after a guest exception, without an engine core (see vcpu.cc).
   void RearmCodeWriteChecks();
@@ -141,6 +142,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   bool interrupt_pending() const override { return interrupt_pending_; }
   bool stop_pending() const override { return stop_pending_.load(std::memory_order_acquire); }
   void hold_interrupt_shadow(uint32_t linear) override { emulated_shadow_at_ = linear; }
+  bool reflect_exception(uint32_t vector, bool software_interrupt) override;
   // From the live CPU state where it was located, else CS's RPL (the same in protected mode).
   uint32_t current_cpl() override;
   // TraceRecorder::Host, for the trace recorder.

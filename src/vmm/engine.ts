@@ -70,9 +70,9 @@ export interface Engine {
    */
   writeGuestRegister?(id: number, value: number, vcpu: NativeVcpu): 'written' | 'refused' | undefined;
   /**
-   * Every exception the guest raises is its own (the engine intercepts none): the native core
-   * may deliver them to the guest's handlers without an exit, as hardware assist does, whenever
-   * the run loop has no one to show each one to (a trace, a debugger).
+   * The exceptions the engine does not intercept may be delivered to the guest's handlers by the
+   * native core without an exit (as hardware assist does), whenever the run loop has no one to
+   * show each one to (a trace, a debugger).
    */
   readonly reflectsExceptionsInCore?: boolean;
   /** Why a debugger cannot be attached under this engine (undefined: it can). */

@@ -111,6 +111,9 @@ export interface NativeTrapCore {
   counters(): ShadowCounters;
   /** The guest's CR3 as it last loaded it: the core carries out MOV to CR3 itself. */
   guestCr3(): number;
+  /** The guest's CR2: set by the core when it delivers a #PF, read by its MOV from CR2. */
+  guestCr2(): number;
+  setGuestCr2(value: number): void;
 }
 
 export interface ShadowCounters {
@@ -130,6 +133,10 @@ export interface ShadowCounters {
   /** MOV from CR3 or CR4, and MOV to CR3, from the guest kernel carried out in the native core. */
   crReadsInCore: number;
   cr3WritesInCore: number;
+  /** The guest's own exceptions (true page faults, INT n, ...) delivered by the core. */
+  reflectedInCore: number;
+  /** IRETs of the guest kernel (trapped through NT) carried out in the native core. */
+  iretInCore: number;
 }
 
 /** The native engine core a vCPU is built with (native/src/engine-core.h). */

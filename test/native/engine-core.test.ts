@@ -60,7 +60,7 @@ describe('engine cores', () => {
     expect(trapCore(v).counters()).toEqual({
       hiddenFaults: 0, trueFaults: 0, shadowPagesBuilt: 0, pageTableWrites: 0, dirtyLogFaults: 0,
       rootSwitches: 0, rootCacheHits: 0, pagesInvalidated: 0, cliInCore: 0, stiInCore: 0, invlpgInCore: 0,
-      crReadsInCore: 0, cr3WritesInCore: 0,
+      crReadsInCore: 0, cr3WritesInCore: 0, reflectedInCore: 0, iretInCore: 0,
     });
   });
 

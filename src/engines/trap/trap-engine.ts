@@ -26,6 +26,11 @@ export class TrapEngine implements Engine {
   readonly name: EngineName = 'trap';
   readonly description: string = 'guest kernel deprivileged to ring 1, privileged instructions trapped and emulated, shadow page tables';
   readonly requires: EngineRequirements = { vmmRegion: true, translationCache: false };
+  /**
+   * The guest's own exceptions (a true page fault, INT n, #DE, ...) go to its handlers in the
+   * native core; only #GP and #TS, which may be its privileged instructions, come to TypeScript.
+   */
+  readonly reflectsExceptionsInCore = true;
   /** The EFLAGS the guest kernel runs with (the native core is built with the same). */
   protected readonly kernelFlags: KernelRingFlags = TRAP_KERNEL_FLAGS;
   protected readonly cpu = new VirtualCpu();
@@ -65,7 +70,7 @@ export class TrapEngine implements Engine {
     this.cpu.ldtr = vcpu.readRegister(Reg.ldtr);
     this.cpu.tr = vcpu.readRegister(Reg.tr);
     core.configure(this.cpu.cr0, this.cpu.cr3, this.cpu.cr4);
-    this.cpu.readCr3From(() => core.guestCr3());
+    this.cpu.keepControlRegistersIn(core);
     useGuestTss(vcpu, core, this.cpu);
     if (!core.loadGdt(this.cpu.gdtr.base, this.cpu.gdtr.limit)) {
       return { kind: 'fatal', reason: `the guest's GDT at ${hex(this.cpu.gdtr.base)} is not readable` };
@@ -188,14 +193,15 @@ export class TrapEngine implements Engine {
   counters(): Record<string, number> {
     if (!this.deprivileged || !this.core) return { 'trap-emulated': 0 };
     const mmu = this.core.counters();
-    // CLI, STI, INVLPG and the CR3/CR4 moves are mostly carried out in the native core; the counts include both paths.
+    // CLI, STI, INVLPG, IRET and the CR2/CR3/CR4 moves are mostly carried out in the native core; the counts include both paths.
     const trapped = { ...this.trapped };
     trapped.cli = (trapped.cli ?? 0) + mmu.cliInCore;
     trapped.sti = (trapped.sti ?? 0) + mmu.stiInCore;
     trapped.invlpg = (trapped.invlpg ?? 0) + mmu.invlpgInCore;
     trapped['mov-from-cr'] = (trapped['mov-from-cr'] ?? 0) + mmu.crReadsInCore;
     trapped['mov-to-cr3'] = (trapped['mov-to-cr3'] ?? 0) + mmu.cr3WritesInCore;
-    const inCore = mmu.cliInCore + mmu.stiInCore + mmu.invlpgInCore + mmu.crReadsInCore + mmu.cr3WritesInCore;
+    trapped.iret = (trapped.iret ?? 0) + mmu.iretInCore;
+    const inCore = mmu.cliInCore + mmu.stiInCore + mmu.invlpgInCore + mmu.crReadsInCore + mmu.cr3WritesInCore + mmu.iretInCore;
     const byInstruction = Object.fromEntries(Object.entries(trapped).filter(([, n]) => n > 0).map(([name, n]) => [`trap-${name}`, n]));
     return {
       'trap-emulated': this.emulated + inCore,

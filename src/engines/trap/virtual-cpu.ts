@@ -3,26 +3,42 @@
 import type { DescriptorTableRegister } from '../../x86/descriptor.js';
 import { isNullSelector, selectorRpl, withRpl } from '../../x86/selector.js';
 
+/** Where the guest's CR2 and CR3 live once the native core runs the guest. */
+export interface ControlRegisterStore {
+  guestCr2(): number;
+  setGuestCr2(value: number): void;
+  guestCr3(): number;
+}
+
 export class VirtualCpu {
   cr0 = 0;
-  cr2 = 0;
   cr4 = 0;
-  /** Until the native core runs the guest: afterwards the core keeps CR3 (it carries out MOV to CR3). */
-  private loadedCr3 = 0;
-  private cr3Reader: (() => number) | undefined;
+  /** Until the native core runs the guest; afterwards the core keeps CR2 and CR3 (its MOVs and #PF deliveries change them). */
+  private loaded = { cr2: 0, cr3: 0 };
+  private core: ControlRegisterStore | undefined;
+
+  get cr2(): number {
+    return this.core ? this.core.guestCr2() : this.loaded.cr2;
+  }
+
+  set cr2(value: number) {
+    if (this.core) this.core.setGuestCr2(value >>> 0);
+    else this.loaded.cr2 = value;
+  }
 
   get cr3(): number {
-    return this.cr3Reader ? this.cr3Reader() : this.loadedCr3;
+    return this.core ? this.core.guestCr3() : this.loaded.cr3;
   }
 
   set cr3(value: number) {
-    if (this.cr3Reader) throw new Error('the guest CR3 is the native core\'s once it runs the guest: load it through configure()');
-    this.loadedCr3 = value;
+    if (this.core) throw new Error("the guest's CR3 is the native core's once it runs the guest: load it through configure()");
+    this.loaded.cr3 = value;
   }
 
-  /** From now on CR3 is read from the native core, the one place it changes. */
-  readCr3From(reader: () => number): void {
-    this.cr3Reader = reader;
+  /** From now on CR2 and CR3 are the native core's, the one place they change. */
+  keepControlRegistersIn(core: ControlRegisterStore): void {
+    core.setGuestCr2(this.loaded.cr2);
+    this.core = core;
   }
   gdtr: DescriptorTableRegister = { base: 0, limit: 0 };
   idtr: DescriptorTableRegister = { base: 0, limit: 0x3ff };
