@@ -80,6 +80,7 @@ Napi::Function Vcpu::Define(Napi::Env env) {
                          InstanceAccessor<&Vcpu::GetInjectionDetail>("injectionDetail"),
                          InstanceAccessor<&Vcpu::GetOpenBusAccesses>("openBusAccesses"),
                          InstanceMethod<&Vcpu::SetExceptionReflection>("setExceptionReflection"),
+                         InstanceMethod<&Vcpu::EndInterruptShadow>("endInterruptShadow"),
                          InstanceAccessor<&Vcpu::GetLiveCpuStateMissing>("liveCpuStateMissing"),
                          InstanceAccessor<&Vcpu::GetReflectedExceptions>("reflectedExceptions"),
                          InstanceMethod<&Vcpu::Close>("close"),
@@ -561,6 +562,14 @@ Napi::Value Vcpu::InInterruptShadow(const Napi::CallbackInfo& info) {
 void Vcpu::HoldInterruptShadow(const Napi::CallbackInfo& info) {
   if (!CheckOpen(info.Env())) return;
   hold_interrupt_shadow(injector_->current_linear_eip());
+}
+
+// endInterruptShadow(): the VMM carried out the instruction the shadow covers (an emulated HLT
+// after the CPU's own STI): the CPU never completed it, so its inhibit bit is cleared here.
+void Vcpu::EndInterruptShadow(const Napi::CallbackInfo& info) {
+  if (!CheckOpen(info.Env())) return;
+  emulated_shadow_at_ = kNoAddress;
+  exception_state_->clear_interrupt_shadow();
 }
 
 // The CPU's own shadow is the inhibit bit in its hflags (ExceptionState::interrupt_shadow):

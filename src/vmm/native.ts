@@ -51,6 +51,8 @@ export interface NativeVcpu {
   inInterruptShadow(): boolean;
   /** The VMM has just emulated an STI (with IF clear) or a MOV SS: the shadow holds at EIP. */
   holdInterruptShadow(): void;
+  /** The instruction the shadow covered has been carried out by the VMM: interrupts may come now. */
+  endInterruptShadow(): void;
   /** Per-instruction (and memory) recording into traceBuffer; off by default. */
   setTracing(instructions: boolean, memory: boolean): void;
   readonly traceBuffer: ArrayBuffer | undefined;

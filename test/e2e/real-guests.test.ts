@@ -100,6 +100,9 @@ describe('real guests under the bt engine', () => {
     // CLI and STI no longer trap: the guest kernel's IF is the real one (IOPL 1).
     expect(counts['trap-cli']).toBeUndefined();
     expect(counts['trap-sti']).toBeUndefined();
+    // The idle loop's STI; HLT: the emulated HLT ends the STI's shadow, so the interrupt that wakes
+    // it is taken at once (with the shadow outlasting the HLT, a boot ran ~95,000 HLTs, not ~10).
+    expect(counts['trap-hlt'] ?? 0).toBeLessThan(1000);
     expect(run.stderr).toMatch(/equivalence: every guest kernel block ran translated: no place where the guest could see a difference/);
   }, LINUX_TEST_MS);
 

@@ -99,6 +99,10 @@ export function emulatePrivileged(ctx: TrapContext, exit: ExceptionExit): Emulat
       return done('sti');
     case 0xf4: // HLT
       next();
+      // HLT right after an STI the CPU ran (the bt engine's, in the translation cache) is the
+      // instruction its shadow covers; emulated here, it never completed for the CPU, whose
+      // shadow would outlast it and keep the waking interrupt out (Linux idles with STI; HLT).
+      vcpu.endInterruptShadow();
       return done('hlt', { kind: 'halt' });
     case 0x8e: { // MOV Sreg, r/m16: only MOV SS with a ring-0 selector traps (RPL must equal CPL)
       if (insn.modrm?.reg !== 2) return { kind: 'reflect' };
