@@ -144,7 +144,8 @@ class ShadowMmu {
   Root& new_root(uint32_t key, bool pae);
   void clear_root(Root& root);
   void drop_table(Root& root, uint32_t pde_index);
-  void unmap_entry(uint32_t page, uint32_t index, bool pae);
+  // Clears a shadow entry (and its reverse-map record); whether it was present.
+  bool unmap_entry(uint32_t page, uint32_t index, bool pae);
   static uint32_t reverse_key(uint32_t page, uint32_t index, bool pae) { return (page << 12) | (index * (pae ? 8 : 4)); }
   void protect_frame(uint32_t frame);
   void watch_table(uint32_t frame);
