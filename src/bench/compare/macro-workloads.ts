@@ -32,7 +32,8 @@ export const MACRO_WORKLOADS: readonly MacroWorkload[] = [
   { name: 'compute', description: (s) => `${thousands(s.loops)} rounds of shell arithmetic in user mode` },
   {
     name: 'pagefault',
-    description: (s) => `${s.passes} processes each filling a fresh ${(s.pages * 4) / 1024} MiB buffer: ${thousands(s.pages * s.passes)} page faults`,
+    description: (s) =>
+      `${s.passes === 1 ? 'a process' : `${s.passes} processes each`} filling a fresh ${(s.pages * 4) / 1024} MiB buffer: ${thousands(s.pages * s.passes)} page faults`,
   },
 ];
 
