@@ -2,6 +2,7 @@
 // that a guest's phases can be timed from outside by the lines it prints at their ends (the
 // same clock for every engine and for QEMU, whatever the guest's own clock does).
 import { spawn } from 'node:child_process';
+import { trackChild } from './running-children.js';
 
 export interface TimedLine {
   /** Seconds from the start of the command to the arrival of the line's newline. */
@@ -23,6 +24,7 @@ export function runWithLineTimes(command: string, args: readonly string[], timeo
     const started = process.hrtime.bigint();
     const now = () => Number(process.hrtime.bigint() - started) / 1e9;
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    trackChild(child);
     const lines: TimedLine[] = [];
     let partial = '';
     let stderr = '';

@@ -1,5 +1,6 @@
 // Starts a command and measures the wall time until a marker appears in its output.
 import { spawn } from 'node:child_process';
+import { trackChild } from './running-children.js';
 
 export interface MarkerRun {
   seconds: number;
@@ -11,6 +12,7 @@ export function timeToMarker(command: string, args: string[], marker: string, ti
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    trackChild(child);
     let output = '';
     let stderr = '';
     let seconds: number | undefined;

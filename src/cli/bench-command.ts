@@ -5,7 +5,8 @@ import { foundationBench } from '../bench/foundation-bench.js';
 import { MAX_TRAPBENCH_PAGES, trapBench } from '../bench/trap-bench.js';
 import { compareCommand } from './bench-compare.js';
 import { parsePositiveInteger } from './options.js';
-import { BROKEN_PIPE_STATUS } from './run-stop.js';
+import { endRunningChildren } from '../bench/running-children.js';
+import { BROKEN_PIPE_STATUS, SIGNAL_STATUS, type StopSignal } from './run-stop.js';
 import { UserError } from './user-error.js';
 
 export interface BenchOptions {
@@ -37,6 +38,14 @@ export async function benchCommand(suite: string, options: BenchOptions): Promis
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exit(BROKEN_PIPE_STATUS);
   });
+  // A signal ends the benchmark and the guest or QEMU it was waiting for, with one line.
+  for (const signal of Object.keys(SIGNAL_STATUS) as StopSignal[]) {
+    process.once(signal, () => {
+      endRunningChildren();
+      process.stderr.write(`\nvmm: benchmark stopped by ${signal}\n`);
+      process.exit(SIGNAL_STATUS[signal]);
+    });
+  }
   const known = (SUITES as readonly string[]).includes(suite);
   const defaultRuns = suite === 'compare' && options.quick ? '1' : known ? DEFAULT_RUNS[suite as (typeof SUITES)[number]] : '1';
   const runs = parsePositiveInteger('run count', options.runs ?? defaultRuns);

@@ -1,10 +1,11 @@
 // `vmm bench compare --from`: a recorded result set is re-rendered without running anything:
 // the Markdown printed and the three report files written; bad input is a one-line error.
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ROOT, runVmm } from './run-vmm.js';
+import { ROOT, runVmm, VMM } from './run-vmm.js';
 
 const FIXTURE = join(ROOT, 'test', 'bench', 'fixtures', 'compare-results.json');
 const GOLDEN_MARKDOWN = join(ROOT, 'test', 'bench', 'fixtures', 'compare-report.md');
@@ -44,4 +45,31 @@ describe('vmm bench compare --from', () => {
     expect(both.status).toBe(2);
     expect(both.stderr).toBe('vmm: error: --from re-renders a recorded result set; --quick and --runs apply to a new run\n');
   });
+});
+
+describe('vmm bench compare and signals', () => {
+  it('SIGTERM ends the benchmark with one line and status 143, and the guest it was running with it', async () => {
+    const bench = spawn(process.execPath, [VMM, 'bench', 'compare', '--quick', '--no-qemu', '--output', join(work, 'signalled')], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    bench.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const ended = new Promise<number | null>((resolve) => bench.on('close', (status) => resolve(status)));
+    // Wait until it runs a guest of its own.
+    const children = (): number[] =>
+      spawnSync('pgrep', ['-P', String(bench.pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+    let running: number[] = [];
+    for (let i = 0; i < 100 && running.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      running = children();
+    }
+    expect(running.length).toBeGreaterThan(0);
+    bench.kill('SIGTERM');
+    expect(await ended).toBe(143);
+    expect(stderr.trim().split('\n').at(-1)).toBe('vmm: benchmark stopped by SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const alive = running.filter((pid) => spawnSync('kill', ['-0', String(pid)]).status === 0);
+    expect(alive).toEqual([]);
+  }, 60_000);
 });
