@@ -120,20 +120,20 @@ export async function foundationBench(options: FoundationBenchOptions): Promise<
 
   log(`compute guest: ${options.iterations} iterations, ${runs} runs each, median wall time`);
   // One unmeasured start of each first: the first start after a while reads its files from disk.
-  timedRun(QEMU, qemuArgs(empty, ''), timeout);
-  timedRun(process.execPath, vmmArgs(empty, ''), timeout);
+  await timedRun(QEMU, qemuArgs(empty, ''), timeout);
+  await timedRun(process.execPath, vmmArgs(empty, ''), timeout);
   const samples: ComputeSamples = { qemu: [], qemuEmpty: [], vmm: [], vmmEmpty: [] };
   let qemuChecksum = '';
   let vmmChecksum = '';
   const vmmStderrs: string[] = [];
   for (let i = 0; i < runs; i++) {
-    samples.qemuEmpty.push(timedRun(QEMU, qemuArgs(empty, ''), timeout).seconds);
-    const q = timedRun(QEMU, qemuArgs(compute, append), timeout);
+    samples.qemuEmpty.push((await timedRun(QEMU, qemuArgs(empty, ''), timeout)).seconds);
+    const q = await timedRun(QEMU, qemuArgs(compute, append), timeout);
     samples.qemu.push(q.seconds);
     qemuChecksum = checksumOf(q.stdout);
-    const e = timedRun(process.execPath, vmmArgs(empty, ''), timeout);
+    const e = await timedRun(process.execPath, vmmArgs(empty, ''), timeout);
     samples.vmmEmpty.push(e.seconds);
-    const v = timedRun(process.execPath, vmmArgs(compute, append), timeout);
+    const v = await timedRun(process.execPath, vmmArgs(compute, append), timeout);
     if (v.status !== 1) throw new BenchError(`vmm compute run ended with status ${v.status}: ${v.stderr.trim()}`);
     vmmStderrs.push(e.stderr, v.stderr);
     samples.vmm.push(v.seconds);

@@ -1,5 +1,6 @@
-// Runs a command to completion and measures its wall time.
-import { spawnSync } from 'node:child_process';
+// Runs a command to completion and measures its wall time (asynchronously, so that a signal that
+// ends the benchmark can end the command too: running-children.ts).
+import { runWithLineTimes } from './line-times.js';
 
 export interface TimedRun {
   seconds: number;
@@ -8,10 +9,8 @@ export interface TimedRun {
   stderr: string;
 }
 
-export function timedRun(command: string, args: string[], timeoutSeconds: number): TimedRun {
-  const started = process.hrtime.bigint();
-  const result = spawnSync(command, args, { encoding: 'utf8', timeout: timeoutSeconds * 1000, stdio: ['ignore', 'pipe', 'pipe'] });
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  if (result.error) throw new Error(`cannot run ${command}: ${result.error.message}`);
-  return { seconds, status: result.status, stdout: result.stdout, stderr: result.stderr };
+export async function timedRun(command: string, args: string[], timeoutSeconds: number): Promise<TimedRun> {
+  const run = await runWithLineTimes(command, args, timeoutSeconds);
+  const stdout = run.lines.map((line) => `${line.text}\n`).join('');
+  return { seconds: run.seconds, status: run.status, stdout, stderr: run.stderr };
 }

@@ -57,8 +57,8 @@ function shownBoot(args: string[]): string {
   return [quote(process.argv0), quote(shown(script)), ...rest.map((a, i) => (i === engine ? ENGINES.join('|') : quote(shown(a))))].join(' ');
 }
 
-function runOrFail(what: string, args: string[]): TimedRun {
-  const run = timedRun(process.execPath, args, TIMEOUT_SECONDS);
+async function runOrFail(what: string, args: string[]): Promise<TimedRun> {
+  const run = await timedRun(process.execPath, args, TIMEOUT_SECONDS);
   if (run.status !== 1) {
     const tail = run.stdout.trim().split('\n').slice(-1)[0] ?? '';
     throw new BenchError(`${what} ended with status ${run.status} (expected 1): ${tail} ${run.stderr.trim().split('\n').slice(0, 2).join(' ')}`.trim());
@@ -102,7 +102,7 @@ export async function trapBench(options: TrapBenchOptions): Promise<void> {
   const counters: Record<Engine, Record<string, number>> = { direct: {}, trap: {}, bt: {} };
   for (let i = 0; i < runs; i++) {
     for (const engine of ENGINES) {
-      const run = runOrFail(`trapbench under ${engine}`, vmmBoot(trapbench, engine, memory, append));
+      const run = await runOrFail(`trapbench under ${engine}`, vmmBoot(trapbench, engine, memory, append));
       cycles[engine].push(parsePhases(run.stdout, pages, pairs));
       counters[engine] = summaryCounters(run.stderr);
     }
@@ -143,7 +143,7 @@ export async function trapBench(options: TrapBenchOptions): Promise<void> {
   const wall: Record<Engine, number[]> = { direct: [], trap: [], bt: [] };
   for (let i = 0; i < runs; i++) {
     for (const engine of ENGINES) {
-      const run = runOrFail(`paging under ${engine}`, vmmBoot(paging, engine, PAGING_MEMORY_MIB));
+      const run = await runOrFail(`paging under ${engine}`, vmmBoot(paging, engine, PAGING_MEMORY_MIB));
       if (!run.stdout.includes('paging ok')) throw new BenchError(`the paging guest did not print "paging ok" under ${engine}`);
       const time = summaryCounters(run.stderr).time;
       if (time === undefined) throw new BenchError('no time= in the summary line of vmm');
