@@ -33,9 +33,12 @@ ExitKind TrapCore::on_exception(uint32_t vector, bool software_interrupt) {
     return outcome == kExitException ? reflect_to_guest(kPf, false) : outcome;
   }
   // (Nothing the guest can see runs once a stop is pending: the device asked first.)
-  if (vector == kGp && !vcpu_.stop_pending() && (handle_interrupt_flag_trap(software_interrupt) || handle_invlpg(software_interrupt) ||
-                                                 handle_control_register_move(software_interrupt))) {
-    return kResumeGuest;
+  if (vector == kGp && !software_interrupt && !vcpu_.stop_pending() && at_guest_kernel_ring()) {
+    TrappedInstruction insn;
+    if (fetch_trapped_instruction(&insn) &&
+        (handle_interrupt_flag_trap(insn) || handle_invlpg(insn) || handle_control_register_move(insn))) {
+      return kResumeGuest;
+    }
   }
   // IRET at real ring 1 is a task return (the VMM keeps NT set there), which raises #TS.
   if (vector == kTs && !software_interrupt && !vcpu_.stop_pending() && at_guest_kernel_ring() &&
@@ -105,16 +108,23 @@ bool TrapCore::at_guest_kernel_ring() {
   return (cs & 3) == kGuestKernelRing;
 }
 
+// The instruction at the guest kernel's EIP, read once for the handlers below. It may end just
+// before an unmapped page: no further than the page's end is read (a longer instruction there is
+// left to TypeScript).
+bool TrapCore::fetch_trapped_instruction(TrappedInstruction* insn) {
+  EventInjector& injector = vcpu_.injector();
+  insn->linear = injector.current_linear_eip();
+  insn->available = std::min<uint32_t>(kMaxInstructionLength, kPageSize - (insn->linear & (kPageSize - 1)));
+  return injector.read_guest_linear(insn->linear, insn->bytes, insn->available);
+}
+
 // The trap engine's most frequent traps, CLI and STI from the guest kernel (real ring 1, where
 // IOPL 0 makes them raise #GP), are carried out here: the real IF is the guest's. STI with an
 // interrupt waiting goes to the VMM, which opens the interrupt window. Anything else (prefixes,
 // other instructions) goes to the VMM.
-bool TrapCore::handle_interrupt_flag_trap(bool software_interrupt) {
-  if (software_interrupt || !at_guest_kernel_ring()) return false;
-  EventInjector& injector = vcpu_.injector();
-  uint32_t linear = injector.current_linear_eip();
-  uint8_t opcode = 0;
-  if (!injector.read_guest_linear(linear, &opcode, 1)) return false;
+bool TrapCore::handle_interrupt_flag_trap(const TrappedInstruction& insn) {
+  uint32_t linear = insn.linear;
+  uint8_t opcode = insn.bytes[0];
   uint64_t eflags = 0, eip = 0;
   read_register(uc_, kRegEflags, &eflags);
   if (opcode == kOpcodeCli) {
@@ -138,14 +148,10 @@ bool TrapCore::handle_interrupt_flag_trap(bool software_interrupt) {
 // dropped, as the TypeScript engine would, without the round trip (Linux runs ~70,000 in a boot).
 // Only the plain form: 32-bit code and addressing, no prefix but a segment override; the rest,
 // rare, goes to TypeScript, which emulates every form.
-bool TrapCore::handle_invlpg(bool software_interrupt) {
-  if (software_interrupt || !at_guest_kernel_ring()) return false;
+bool TrapCore::handle_invlpg(const TrappedInstruction& insn) {
   EventInjector& injector = vcpu_.injector();
-  uint32_t linear = injector.current_linear_eip();
-  uint8_t bytes[kMaxInstructionLength] = {};
-  // The instruction may end just before an unmapped page: read no further than it needs to.
-  uint32_t available = std::min<uint32_t>(kMaxInstructionLength, kPageSize - (linear & (kPageSize - 1)));
-  if (!injector.read_guest_linear(linear, bytes, available)) return false;
+  const uint8_t* bytes = insn.bytes;
+  uint32_t available = insn.available;
   uint32_t at = 0;
   uint32_t segment = kRegDs;
   bool overridden = false;
@@ -186,13 +192,10 @@ bool TrapCore::handle_invlpg(bool software_interrupt) {
 // every page fault, reads CR3 to flush its TLB and loads it at every address-space switch). The
 // operand is always a register (the mod bits are ignored). CR0, whose guest value TypeScript
 // keeps, and every other form go to TypeScript.
-bool TrapCore::handle_control_register_move(bool software_interrupt) {
-  if (software_interrupt || !at_guest_kernel_ring()) return false;
-  EventInjector& injector = vcpu_.injector();
-  uint32_t linear = injector.current_linear_eip();
-  uint8_t bytes[3] = {};
-  if ((linear & (kPageSize - 1)) > kPageSize - sizeof bytes || !injector.read_guest_linear(linear, bytes, sizeof bytes)) return false;
-  if (bytes[0] != 0x0F || (bytes[1] != 0x20 && bytes[1] != 0x22)) return false;
+bool TrapCore::handle_control_register_move(const TrappedInstruction& insn) {
+  constexpr uint32_t kLength = 3;  // 0F 20/22 ModRM
+  const uint8_t* bytes = insn.bytes;
+  if (insn.available < kLength || bytes[0] != 0x0F || (bytes[1] != 0x20 && bytes[1] != 0x22)) return false;
   uint32_t control = (bytes[2] >> 3) & 7;
   uint32_t general = kRegEax + (bytes[2] & 7);  // EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI: ModRM order
   PagingState guest = platform_->view()->guest_paging;
@@ -207,12 +210,12 @@ bool TrapCore::handle_control_register_move(bool software_interrupt) {
     guest.cr3 = static_cast<uint32_t>(value);
     configure(guest);
     // The guest's GDT is read through its linear addresses, which the new tables may map anew.
-    platform_->reload_guest_gdt(injector);
+    platform_->reload_guest_gdt(vcpu_.injector());
     cr3_writes_in_core_++;
   }
   uint64_t eip = 0;
   read_register(uc_, kRegEip, &eip);
-  write_register(uc_, kRegEip, eip + sizeof bytes);
+  write_register(uc_, kRegEip, eip + kLength);
   return true;
 }
 

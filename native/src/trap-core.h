@@ -68,9 +68,17 @@ class TrapCore : public EngineCore {
   void refresh_gdt_when_due();
   bool active() const { return active_; }
   ExitKind handle_shadow_fault();
-  bool handle_interrupt_flag_trap(bool software_interrupt);
-  bool handle_invlpg(bool software_interrupt);
-  bool handle_control_register_move(bool software_interrupt);
+  // A #GP at the guest kernel: the instruction's bytes, fetched once for the handlers that may
+  // carry it out in the core.
+  struct TrappedInstruction {
+    uint32_t linear = 0;
+    uint8_t bytes[kMaxInstructionLength] = {};
+    uint32_t available = 0;  // bytes read (to the end of the page at most)
+  };
+  bool fetch_trapped_instruction(TrappedInstruction* insn);
+  bool handle_interrupt_flag_trap(const TrappedInstruction& insn);
+  bool handle_invlpg(const TrappedInstruction& insn);
+  bool handle_control_register_move(const TrappedInstruction& insn);
   // The guest's own exception, delivered in the core (kResumeGuest) or left to TypeScript.
   ExitKind reflect_to_guest(uint32_t vector, bool software_interrupt);
   // IRET from the guest kernel at `guest_eip` (trapped through NT under trap, a call from the
