@@ -5,7 +5,6 @@ import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { packageVersion } from '../../util/package-version.js';
 import { nativeCore } from '../../vmm/native.js';
-import { BenchError } from '../bench-error.js';
 import { cpuModel, ownCommandLine } from '../run-facts.js';
 import { median } from '../stats.js';
 import { MACRO_WORKLOADS, QEMU_COLUMN, runMacro, type MacroSample, type MacroSizes } from './macro-workloads.js';
@@ -85,7 +84,7 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
         samples.push(await runMacro(column, options.macroSizes));
       } catch (error) {
         // QEMU is an outside reference: its failure is reported in its cells, not fatal.
-        if (column !== QEMU_COLUMN || !(error instanceof BenchError || error instanceof Error)) throw error;
+        if (column !== QEMU_COLUMN || !(error instanceof Error)) throw error;
         failures.set(key('macro', column), error.message);
       }
     }
