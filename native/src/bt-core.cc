@@ -212,7 +212,7 @@ ExitKind BtCore::on_exception(uint32_t vector, bool software_interrupt) {
 }
 
 void BtCore::continue_translated(uint32_t guest) {
-  if ((reg(kRegCs) & 3) != kGuestKernelRing || guest >= kHoleLinear || !code_segment_flat()) return;
+  if (!at_guest_kernel_ring() || guest >= kHoleLinear || !code_segment_flat()) return;
   refresh_gdt_if_written();
   CachedBlock* block = lookup_or_translate(guest);
   if (!block) return;
@@ -356,7 +356,7 @@ bool BtCore::guest_instruction(uint32_t linear, uint32_t* guest) {
 void BtCore::guest_code_changed() {
   cache_->flush();
   page_frames_.clear();
-  if (active() && (reg(kRegCs) & 3) == kGuestKernelRing) drop_stale_translations();
+  if (active() && at_guest_kernel_ring()) drop_stale_translations();
 }
 
 void BtCore::code_frame_written(uint32_t frame, uint32_t linear) {

@@ -102,11 +102,7 @@ void TrapCore::refresh_gdt_when_due() {
   platform_->reload_guest_gdt(vcpu_.injector());
 }
 
-bool TrapCore::at_guest_kernel_ring() {
-  uint64_t cs = 0;
-  read_register(uc_, kRegCs, &cs);
-  return (cs & 3) == kGuestKernelRing;
-}
+bool TrapCore::at_guest_kernel_ring() { return vcpu_.current_cpl() == kGuestKernelRing; }
 
 // The instruction at the guest kernel's EIP, read once for the handlers below. It may end just
 // before an unmapped page: no further than the page's end is read (a longer instruction there is
