@@ -37,7 +37,7 @@ struct BtCounters {
 class BtCore final : public TrapCore, private CodeWatcher {
  public:
   // `cache_bytes`: the translation cache's size (0: all of kTcBytes).
-  static std::unique_ptr<BtCore> create(VcpuServices& vcpu, uc_engine* uc, GuestRam ram, uint64_t ram_bytes,
+  static std::unique_ptr<BtCore> create(VcpuServices& vcpu, uc_engine* uc, LiveCpuState* live, GuestRam ram, uint64_t ram_bytes,
                                         uint64_t region_physical, uint32_t cache_bytes, uc_err* err);
 
   ExitKind on_exception(uint32_t vector, bool software_interrupt) override;
@@ -48,6 +48,7 @@ class BtCore final : public TrapCore, private CodeWatcher {
   // IRET is translated: nothing to arrange after a delivery (the trap engine sets NT here).
   void after_event_delivered() override {}
   void gdt_reloaded() override;
+  bool gdt_copy_stale() const override { return gdt_written_; }
   bool stop_allowed_at(uint64_t linear) override;
   void before_exit() override;
   void guest_code_changed() override;

@@ -51,18 +51,22 @@ EventInjector::MaybeFault EventInjector::read_linear(uint32_t linear, void* out,
 EventInjector::MaybeFault EventInjector::write_linear(uint32_t linear, const void* data, uint32_t length, uint32_t access) {
   PagingState state = paging();
   const uint8_t* bytes = static_cast<const uint8_t*>(data);
-  // Translate every byte first so that a fault leaves memory untouched.
-  std::vector<uint64_t> physical(length);
-  for (uint32_t i = 0; i < length; i++) {
-    Translation t = walk_guest_page_tables(ram_, state, linear + i, access | kAccessWrite);
-    if (!t.ok) return Fault{kPf, t.page_fault_error, linear + i};
-    if (!ram_.contains(t.physical, 1)) return Fault{kGp, 0, 0};
-    physical[i] = t.physical;
+  // Every page is translated first, so that a fault leaves memory untouched; then once more for
+  // the write (a walk per page, each page's bytes contiguous behind it).
+  for (int pass = 0; pass < 2; pass++) {
+    for (uint32_t i = 0; i < length;) {
+      uint32_t address = linear + i;
+      uint32_t chunk = std::min(length - i, 4096 - (address & 0xFFF));
+      Translation t = walk_guest_page_tables(ram_, state, address, access | kAccessWrite);
+      if (!t.ok) return Fault{kPf, t.page_fault_error, address};
+      if (!ram_.contains(t.physical, chunk)) return Fault{kGp, 0, 0};
+      // Through Unicorn's physical write path, which drops translations of any code on the page.
+      // (uc_ctl_remove_cache would take virtual addresses and translate them as an instruction
+      // fetch at the current CPL: at CPL 3 that faults on a supervisor stack and clobbers CR2.)
+      if (pass == 1) uc_mem_write(uc_, t.physical, bytes + i, chunk);
+      i += chunk;
+    }
   }
-  // Through Unicorn's physical write path, which drops translations of any code on the page.
-  // (uc_ctl_remove_cache would take virtual addresses and translate them as an instruction fetch
-  // at the current CPL: at CPL 3 that faults on a supervisor stack and clobbers CR2.)
-  for (uint32_t i = 0; i < length; i++) uc_mem_write(uc_, physical[i], &bytes[i], 1);
   return std::nullopt;
 }
 
@@ -219,16 +223,8 @@ EventInjector::MaybeFault EventInjector::deliver_protected(const GuestEvent& eve
     trap_view_->enter((code_selector & ~3u) | new_cpl, offset, committed_flags, new_ss, esp);
     return std::nullopt;
   }
-  if (new_cpl < cpl) {
-    // Unicorn loads SS only when its DPL equals the current CPL, and takes CPL from SS. A load
-    // with CR0.PE clear (a real-mode load, DPL 0) sets CPL 0; then SS is loaded for real.
-    uint32_t cr0 = reg(UC_X86_REG_CR0);
-    uint32_t real_mode_cr0 = cr0 & ~(kCr0Pe | kCr0Pg);
-    uc_reg_write(uc_, UC_X86_REG_CR0, &real_mode_cr0);
-    uc_reg_write(uc_, UC_X86_REG_SS, &new_ss);
-    uc_reg_write(uc_, UC_X86_REG_CR0, &cr0);
-  }
-  if (uc_reg_write(uc_, UC_X86_REG_SS, &new_ss) != UC_ERR_OK) {
+  uc_err stack_loaded = new_cpl < cpl ? load_ring0_stack_segment(uc_, live_, new_ss) : uc_reg_write(uc_, UC_X86_REG_SS, &new_ss);
+  if (stack_loaded != UC_ERR_OK) {
     *unsupported = "the emulated CPU refused the new stack segment";
     return std::nullopt;
   }

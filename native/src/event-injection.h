@@ -13,6 +13,7 @@
 #include <unicorn/unicorn.h>
 
 #include "guest-page-walk.h"
+#include "live-cpu-state.h"
 #include "x86.h"
 
 namespace vmm {
@@ -53,7 +54,8 @@ struct DeliveryOutcome {
 
 class EventInjector {
  public:
-  EventInjector(uc_engine* uc, GuestRam ram) : uc_(uc), ram_(ram) {}
+  // `live`: the vCPU's live state, for ring switches without TLB flushes (null: not located).
+  EventInjector(uc_engine* uc, LiveCpuState* live, GuestRam ram) : uc_(uc), live_(live), ram_(ram) {}
   DeliveryOutcome deliver(GuestEvent event);
   // Length of the INT n / INT3 / INTO instruction that raised `vector` just before EIP (Unicorn
   // says whether an event came from one: ExceptionState::is_software_interrupt).
@@ -92,6 +94,7 @@ class EventInjector {
   PagingState paging();
 
   uc_engine* uc_;
+  LiveCpuState* live_;
   GuestRam ram_;
   const TrapView* trap_view_ = nullptr;
 };

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "live-cpu-state.h"
 #include "x86.h"
 
 namespace vmm {
@@ -125,8 +126,19 @@ bool probe_exception_state_layout(ExceptionStateLayout* layout, std::string* err
   return found;
 }
 
-ExceptionState::ExceptionState(uc_engine* uc, const ExceptionStateLayout& layout) : uc_(uc), layout_(layout) {
+ExceptionState::ExceptionState(uc_engine* uc, const ExceptionStateLayout& layout, const LiveCpuState* live)
+    : uc_(uc), layout_(layout) {
   if (uc_context_alloc(uc, &context_) != UC_ERR_OK) context_ = nullptr;
+  if (live) {
+    live_error_code_ = live->field(layout.error_code_offset);
+    live_is_int_ = live->field(layout.is_int_offset);
+    live_hflags_ = live->field(layout.hflags_offset);
+    live_old_exception_ = live->field(layout.old_exception_offset);
+    // All four or none.
+    if (!live_error_code_ || !live_is_int_ || !live_hflags_ || !live_old_exception_) {
+      live_error_code_ = live_is_int_ = live_hflags_ = live_old_exception_ = nullptr;
+    }
+  }
 }
 
 ExceptionState::~ExceptionState() {
@@ -134,6 +146,10 @@ ExceptionState::~ExceptionState() {
 }
 
 uint32_t ExceptionState::error_code_in_hook() {
+  if (live_error_code_) {
+    is_int_in_hook_ = *live_is_int_ != 0;
+    return static_cast<uint32_t>(*live_error_code_);
+  }
   uc_context_save(uc_, context_);
   uint32_t error_code;
   std::memcpy(&error_code, reinterpret_cast<uint8_t*>(context_) + layout_.error_code_offset, sizeof error_code);
@@ -141,12 +157,14 @@ uint32_t ExceptionState::error_code_in_hook() {
 }
 
 bool ExceptionState::is_software_interrupt() const {
+  if (live_is_int_) return is_int_in_hook_;
   int32_t is_int;
   std::memcpy(&is_int, reinterpret_cast<const uint8_t*>(context_) + layout_.is_int_offset, sizeof is_int);
   return is_int != 0;
 }
 
 bool ExceptionState::interrupt_shadow() {
+  if (live_hflags_) return *live_hflags_ & kInhibitIrq;
   uc_context_save(uc_, context_);
   uint32_t hflags;
   std::memcpy(&hflags, reinterpret_cast<uint8_t*>(context_) + layout_.hflags_offset, sizeof hflags);
@@ -154,6 +172,10 @@ bool ExceptionState::interrupt_shadow() {
 }
 
 void ExceptionState::clear_interrupt_shadow() {
+  if (live_hflags_) {
+    *live_hflags_ &= ~static_cast<int32_t>(kInhibitIrq);
+    return;
+  }
   uc_context_save(uc_, context_);
   uint8_t* blob = reinterpret_cast<uint8_t*>(context_);
   uint32_t hflags;
@@ -165,6 +187,10 @@ void ExceptionState::clear_interrupt_shadow() {
 }
 
 void ExceptionState::reset_old_exception() {
+  if (live_old_exception_) {
+    *live_old_exception_ = -1;
+    return;
+  }
   uc_context_save(uc_, context_);
   uint8_t* blob = reinterpret_cast<uint8_t*>(context_);
   const int32_t none = -1;

@@ -29,9 +29,13 @@ struct ExceptionStateLayout {
 // Returns false and sets `error` when the probe cannot identify both fields unambiguously.
 bool probe_exception_state_layout(ExceptionStateLayout* layout, std::string* error);
 
+class LiveCpuState;
+
 class ExceptionState {
  public:
-  ExceptionState(uc_engine* uc, const ExceptionStateLayout& layout);
+  // With `live` (null: not located), the fields are read and written in place; without, through
+  // a saved context (a copy of the whole CPU state per access).
+  ExceptionState(uc_engine* uc, const ExceptionStateLayout& layout, const LiveCpuState* live);
   ~ExceptionState();
   bool ok() const { return context_ != nullptr; }
   // The error code of the exception being reported. Call inside the interrupt hook: once the hook
@@ -55,6 +59,11 @@ class ExceptionState {
   uc_engine* uc_;
   uc_context* context_ = nullptr;
   ExceptionStateLayout layout_;
+  volatile int32_t* live_error_code_ = nullptr;
+  volatile int32_t* live_is_int_ = nullptr;
+  volatile int32_t* live_hflags_ = nullptr;
+  volatile int32_t* live_old_exception_ = nullptr;
+  bool is_int_in_hook_ = false;
 };
 
 }  // namespace vmm

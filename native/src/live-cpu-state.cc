@@ -6,6 +6,8 @@
 #include <cstring>
 #include <vector>
 
+#include "x86.h"
+
 namespace vmm {
 namespace {
 
@@ -141,7 +143,23 @@ std::unique_ptr<LiveCpuState> LiveCpuState::locate(uc_engine* uc, const Exceptio
     *why_not = "the live hflags differs from the saved one";
     return nullptr;
   }
-  return std::unique_ptr<LiveCpuState>(new LiveCpuState(reinterpret_cast<const volatile uint32_t*>(hflags)));
+  std::unique_ptr<LiveCpuState> state(new LiveCpuState(found[0] - registers_in_copy, registers_in_copy, copy.size()));
+  state->hflags_ = reinterpret_cast<volatile uint32_t*>(hflags);
+  return state;
+}
+
+uc_err load_ring0_stack_segment(uc_engine* uc, LiveCpuState* live, uint32_t selector) {
+  if (live) {
+    live->set_cpl(0);
+  } else {
+    uint32_t cr0 = 0;
+    uc_reg_read(uc, UC_X86_REG_CR0, &cr0);
+    uint32_t real_mode_cr0 = cr0 & ~(kCr0Pe | kCr0Pg);
+    uc_reg_write(uc, UC_X86_REG_CR0, &real_mode_cr0);
+    uc_reg_write(uc, UC_X86_REG_SS, &selector);
+    uc_reg_write(uc, UC_X86_REG_CR0, &cr0);
+  }
+  return uc_reg_write(uc, UC_X86_REG_SS, &selector);
 }
 
 }  // namespace vmm

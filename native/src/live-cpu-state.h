@@ -31,10 +31,31 @@ class LiveCpuState {
 
   // The current privilege level (SDM Vol. 3 §5.5), as the CS the CPU runs with says.
   uint32_t cpl() const { return *hflags_ & 3u; }
+  // Sets the CPL alone, for the moment between two segment loads of a ring switch (below).
+  void set_cpl(uint32_t cpl) { *hflags_ = (*hflags_ & ~3u) | (cpl & 3u); }
+  // The live field that a saved context holds at `context_offset` (a saved context is a copy of
+  // the live state): what uc_context_save and uc_context_restore would copy whole to reach one
+  // field, read or written in place. Null for an offset outside the state.
+  volatile int32_t* field(size_t context_offset) const {
+    if (context_offset < state_start_ || context_offset + 4 > context_bytes_) return nullptr;
+    return reinterpret_cast<volatile int32_t*>(origin_ + context_offset);
+  }
 
  private:
-  explicit LiveCpuState(const volatile uint32_t* hflags) : hflags_(hflags) {}
-  const volatile uint32_t* hflags_;
+  LiveCpuState(uintptr_t origin, size_t state_start, size_t context_bytes)
+      : hflags_(nullptr), origin_(origin), state_start_(state_start), context_bytes_(context_bytes) {}
+  volatile uint32_t* hflags_;
+  uintptr_t origin_;     // the live address that context offset 0 stands for
+  size_t state_start_;   // the saved state's first offset in a context (the registers)
+  size_t context_bytes_;
 };
+
+// Loads SS with a ring-0 selector from an outer ring, as a transfer to ring 0 does (SDM Vol. 3
+// §6.12.1): Unicorn loads SS only when its DPL equals the CPL, and takes the CPL from SS, so the
+// CPL is made 0 first. With the live state, by writing it; without, by a stack load with CR0.PE
+// clear (a real-mode load, DPL 0), which costs two flushes of Unicorn's whole TLB and the
+// refills after them (a world switch per guest system call and page fault made that most of
+// their cost).
+uc_err load_ring0_stack_segment(uc_engine* uc, LiveCpuState* live, uint32_t selector);
 
 }  // namespace vmm

@@ -10,9 +10,9 @@
 
 namespace vmm {
 
-std::unique_ptr<TrapCore> TrapCore::create(VcpuServices& vcpu, uc_engine* uc, GuestRam ram, uint64_t ram_bytes,
-                                           uint64_t region_physical, uc_err* err) {
-  std::unique_ptr<TrapPlatform> platform = TrapPlatform::create(uc, ram, ram_bytes, region_physical, kTrapKernelFlags, err);
+std::unique_ptr<TrapCore> TrapCore::create(VcpuServices& vcpu, uc_engine* uc, LiveCpuState* live, GuestRam ram,
+                                           uint64_t ram_bytes, uint64_t region_physical, uc_err* err) {
+  std::unique_ptr<TrapPlatform> platform = TrapPlatform::create(uc, live, ram, ram_bytes, region_physical, kTrapKernelFlags, err);
   if (!platform) return nullptr;
   return std::unique_ptr<TrapCore>(new TrapCore(vcpu, uc, std::move(platform)));
 }
@@ -98,8 +98,13 @@ bool TrapCore::on_block(uint64_t address, uint32_t size) {
 
 void TrapCore::refresh_gdt_when_due() {
   if (gdt_refresh_countdown_ <= 0 || --gdt_refresh_countdown_ > 0) return;
-  if (!keeps_block_events()) want_block_events(false);
   platform_->reload_guest_gdt(vcpu_.injector());
+  gdt_reloaded();
+}
+
+void TrapCore::gdt_reloaded() {
+  gdt_refresh_countdown_ = 0;
+  if (!keeps_block_events()) want_block_events(false);
 }
 
 bool TrapCore::at_guest_kernel_ring() { return vcpu_.current_cpl() == kGuestKernelRing; }
@@ -250,9 +255,11 @@ bool TrapCore::emulate_iret(uint32_t guest_eip) {
   if ((cs & 3) != 3 || (frame[2] & kFlagVm)) return false;
   if (!injector.read_guest_linear(stack.base + esp + 12, frame + 3, 8)) return false;
   // To guest user mode: the guest edits descriptors in place (Linux's TLS entries at each
-  // context switch), so the real GDT is copied again before user code can load them.
-  if (!platform_->reload_guest_gdt(injector)) return false;
-  gdt_reloaded();
+  // context switch), so a copy still due is made before user code can load them.
+  if (gdt_copy_stale()) {
+    if (!platform_->reload_guest_gdt(injector)) return false;
+    gdt_reloaded();
+  }
   platform_->enter(cs, eip, flags, frame[4] & 0xFFFF, frame[3]);
   return true;
 }

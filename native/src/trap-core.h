@@ -21,8 +21,8 @@ class TrapCore : public EngineCore {
  public:
   // Maps the VMM region at `region_physical` (just above guest RAM) and builds it; nullptr and
   // `err` set when Unicorn refuses.
-  static std::unique_ptr<TrapCore> create(VcpuServices& vcpu, uc_engine* uc, GuestRam ram, uint64_t ram_bytes,
-                                          uint64_t region_physical, uc_err* err);
+  static std::unique_ptr<TrapCore> create(VcpuServices& vcpu, uc_engine* uc, LiveCpuState* live, GuestRam ram,
+                                          uint64_t ram_bytes, uint64_t region_physical, uc_err* err);
 
   ExitKind on_exception(uint32_t vector, bool software_interrupt) override;
   bool uses_block_events() const override { return true; }
@@ -84,8 +84,10 @@ class TrapCore : public EngineCore {
   // IRET from the guest kernel at `guest_eip` (trapped through NT under trap, a call from the
   // translation cache under bt), to guest ring 0 or 3; false: TypeScript's (other forms).
   bool emulate_iret(uint32_t guest_eip);
-  // The real GDT was copied from the guest's again.
-  virtual void gdt_reloaded() {}
+  // The real GDT was copied from the guest's again: no copy is due.
+  virtual void gdt_reloaded();
+  // Whether the guest wrote its GDT since the real one was copied.
+  virtual bool gdt_copy_stale() const { return gdt_refresh_countdown_ > 0; }
   bool at_guest_kernel_ring();
 
   VcpuServices& vcpu_;

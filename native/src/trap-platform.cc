@@ -28,8 +28,8 @@ uint64_t flat_descriptor(uint32_t type, uint32_t dpl) {
 
 }  // namespace
 
-std::unique_ptr<TrapPlatform> TrapPlatform::create(uc_engine* uc, GuestRam ram, uint64_t ram_bytes, uint64_t physical,
-                                                   KernelRingFlags kernel_flags, uc_err* err) {
+std::unique_ptr<TrapPlatform> TrapPlatform::create(uc_engine* uc, LiveCpuState* live, GuestRam ram, uint64_t ram_bytes,
+                                                   uint64_t physical, KernelRingFlags kernel_flags, uc_err* err) {
   auto memory = std::make_unique<GuestMemory>(kRegionBytes);
   if (!memory->ok()) {
     *err = UC_ERR_NOMEM;
@@ -40,6 +40,7 @@ std::unique_ptr<TrapPlatform> TrapPlatform::create(uc_engine* uc, GuestRam ram, 
   std::unique_ptr<TrapPlatform> platform(new TrapPlatform(uc, std::move(memory), physical));
   platform->build_region();
   platform->kernel_flags_ = kernel_flags;
+  platform->live_ = live;
   ShadowRegion region{platform->memory_->base(), physical, kRegionBytes, kRegionPoolEnd, physical + kRegionBytes};
   platform->mmu_ = std::make_unique<ShadowMmu>(ram, ram_bytes, region, [uc] { uc_ctl_flush_tlb(uc); });
   platform->ram_ = ram;
@@ -108,10 +109,18 @@ bool TrapPlatform::load_guest_gdt(EventInjector& injector, uint32_t base, uint32
   gdt_limit_ = limit;
   uint8_t* gdt = memory_->base() + kRegionGdt;
   uint32_t count = std::min<uint32_t>((limit + 1) / 8, kFirstVmmDescriptor);
-  std::memset(gdt, 0, kFirstVmmDescriptor * 8);
+  // Descriptors past the guest's limit are null: those a larger table left are cleared.
+  if (copied_descriptors_ > count) std::memset(gdt + count * 8, 0, (copied_descriptors_ - count) * 8);
+  copied_descriptors_ = count;
+  // One read of the whole table (a walk per page, not per descriptor). An unreadable table fails
+  // before anything is written.
+  std::vector<uint8_t> table(count > 1 ? (count - 1) * 8 : 0);
+  if (!table.empty() && !injector.read_guest_linear(base + 8, table.data(), static_cast<uint32_t>(table.size()))) {
+    copied_descriptors_ = kFirstVmmDescriptor;
+    return false;
+  }
   for (uint32_t i = 1; i < count; i++) {
-    uint8_t raw[8];
-    if (!injector.read_guest_linear(base + i * 8, raw, 8)) return false;
+    const uint8_t* raw = table.data() + (i - 1) * 8;
     uint32_t lo = read_u32(raw), hi = read_u32(raw + 4);
     SegmentDescriptor segment = decode_descriptor(lo, hi);
     if (!segment.system && segment.present) {
@@ -163,15 +172,9 @@ bool TrapPlatform::load_guest_gdt(EventInjector& injector, uint32_t base, uint32
 }
 
 void TrapPlatform::enter(uint32_t cs, uint32_t eip, uint32_t eflags, uint32_t ss, uint32_t esp) {
-  // CPL 0 first: a stack-segment load with CR0.PE clear (a real-mode load, DPL 0) sets CPL 0, then
-  // the VMM's own segments are loaded for real.
-  uint64_t cr0 = 0;
-  read_register(uc_, kRegCr0, &cr0);
-  uint32_t vmm_data = kVmmDataSelector, vmm_code = kVmmCodeSelector;
-  write_register(uc_, kRegCr0, cr0 & ~static_cast<uint64_t>(kCr0Pe | kCr0Pg));
-  uc_reg_write(uc_, UC_X86_REG_SS, &vmm_data);
-  write_register(uc_, kRegCr0, cr0);
-  uc_reg_write(uc_, UC_X86_REG_SS, &vmm_data);
+  // The VMM's own ring-0 segments first; the stub's IRET then loads the guest's.
+  uint32_t vmm_code = kVmmCodeSelector;
+  load_ring0_stack_segment(uc_, live_, kVmmDataSelector);
   uc_reg_write(uc_, UC_X86_REG_CS, &vmm_code);
   // Reload the data segments from the real GDT: their cached descriptors may still be the guest's
   // ring-0 ones, which the IRET to an outer ring would null.

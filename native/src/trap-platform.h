@@ -8,6 +8,7 @@
 #include <unicorn/unicorn.h>
 
 #include "event-injection.h"
+#include "live-cpu-state.h"
 #include "x86.h"
 #include "guest-memory.h"
 #include "shadow-mmu.h"
@@ -31,8 +32,9 @@ class TrapPlatform {
  public:
   // Maps the region at `physical` (Unicorn-physical, just above guest RAM) and builds the VMM's
   // GDT, TSS, stub and hole page table in it.
-  static std::unique_ptr<TrapPlatform> create(uc_engine* uc, GuestRam ram, uint64_t ram_bytes, uint64_t physical,
-                                              KernelRingFlags kernel_flags, uc_err* err);
+  // `live`: the vCPU's live state, for ring switches without TLB flushes (null: not located).
+  static std::unique_ptr<TrapPlatform> create(uc_engine* uc, LiveCpuState* live, GuestRam ram, uint64_t ram_bytes,
+                                              uint64_t physical, KernelRingFlags kernel_flags, uc_err* err);
   // The translation cache's host memory (vmm-region.h).
   uint8_t* translation_cache() { return memory_->base() + kRegionTc; }
   // Maps the translation cache's first `bytes` into the hole (those not mapped yet).
@@ -66,6 +68,7 @@ class TrapPlatform {
   void build_region();
 
   uc_engine* uc_;
+  LiveCpuState* live_ = nullptr;
   std::unique_ptr<GuestMemory> memory_;
   uint64_t physical_;
   std::unique_ptr<ShadowMmu> mmu_;
@@ -73,6 +76,7 @@ class TrapPlatform {
   GuestRam ram_{nullptr, 0};
   uint32_t gdt_base_ = 0;
   uint32_t gdt_limit_ = 0;
+  uint32_t copied_descriptors_ = kFirstVmmDescriptor;  // of the real GDT's guest part: past these, all null
   KernelRingFlags kernel_flags_{};
   uint32_t tc_mapped_ = 0;  // bytes of the translation cache mapped in the hole
 };

@@ -127,6 +127,9 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   }
   if (err == UC_ERR_OK) err = uc_ctl_set_tcg_buffer_size(uc_, buffer_bytes);
   if (err == UC_ERR_OK) err = uc_mem_map_ptr(uc_, 0, ram_bytes, UC_PROT_ALL, memory_->base());
+  // (Not located: CS is read instead of the CPL, slower per block, and ring switches flush the
+  // TLB; nothing else changes.)
+  if (err == UC_ERR_OK) live_state_ = LiveCpuState::locate(uc_, g_layout, &live_state_why_not_);
   // Optional third argument: a VMM region for the trap engine, just above RAM (4 MiB aligned),
   // and with it the trap engine's core.
   // "trap" (or true) for the trap engine's core, "bt" for the bt engine's (which builds on it).
@@ -156,8 +159,8 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
       GuestRam ram(memory_->base(), ram_bytes);
       // Optional sixth argument: the bt engine's translation cache in bytes (tests, experiments).
       uint32_t tc_bytes = info.Length() > 5 && info[5].IsNumber() ? info[5].As<Napi::Number>().Uint32Value() : 0;
-      std::unique_ptr<TrapCore> core = core_kind == "bt" ? std::unique_ptr<TrapCore>(BtCore::create(*this, uc_, ram, ram_bytes, region_base, tc_bytes, &err))
-                                                         : TrapCore::create(*this, uc_, ram, ram_bytes, region_base, &err);
+      std::unique_ptr<TrapCore> core = core_kind == "bt" ? std::unique_ptr<TrapCore>(BtCore::create(*this, uc_, live_state_.get(), ram, ram_bytes, region_base, tc_bytes, &err))
+                                                         : TrapCore::create(*this, uc_, live_state_.get(), ram, ram_bytes, region_base, &err);
       trap_ = core.get();
       engine_ = std::move(core);
     }
@@ -226,10 +229,8 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   }
   // An engine core that takes block events has the block hook from the start.
   if (!exact_stops_ || (engine_ && engine_->uses_block_events())) EnsureBlockHook();
-  exception_state_ = std::make_unique<ExceptionState>(uc_, g_layout);
-  // (Not located: CS is read instead, slower per block; nothing else changes.)
-  live_state_ = LiveCpuState::locate(uc_, g_layout, &live_state_why_not_);
-  injector_ = std::make_unique<EventInjector>(uc_, GuestRam(memory_->base(), ram_bytes));
+  exception_state_ = std::make_unique<ExceptionState>(uc_, g_layout, live_state_.get());
+  injector_ = std::make_unique<EventInjector>(uc_, live_state_.get(), GuestRam(memory_->base(), ram_bytes));
   // Unicorn 2.1.1 leaves its one code region unassigned until the buffer first fills; that first
   // fill then assigns it (zeroing the whole buffer) without a flush, so the translation hash
   // table, the page lists and the chained jumps keep pointing at zeroed or rewritten blocks and
