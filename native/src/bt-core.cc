@@ -76,8 +76,9 @@ void BtCore::set_reg(uint32_t id, uint32_t value) { write_register(uc_, id, valu
 // keeps the descriptor it loaded with CS (its segment cache) until CS is loaded again, whatever
 // the GDT says since (Linux loads a new GDT, then far-jumps to reload CS): the verdict is kept per
 // selector, and the GDT is read only for a selector not seen last.
-bool BtCore::code_segment_flat() {
-  uint32_t selector = reg(kRegCs);
+bool BtCore::code_segment_flat() { return code_segment_flat(reg(kRegCs)); }
+
+bool BtCore::code_segment_flat(uint32_t selector) {
   if (selector == checked_cs_) return cs_flat_;
   SegmentDescriptor code{};
   if (!vcpu_.injector().segment_descriptor(selector, &code)) return false;
@@ -198,26 +199,42 @@ ExitKind BtCore::on_exception(uint32_t vector, bool software_interrupt) {
       vcpu_.exit_record()[kFieldVector] = vector;
       return kExitEngineError;
     }
-    // A true fault, at its guest address now: the guest's to handle.
-    return outcome == kExitException ? reflect_to_guest(kPf, false) : outcome;
+    // A true fault, at its guest address now: the guest's to handle, in its translated handler.
+    if (outcome != kExitException) return outcome;
+    outcome = reflect_to_guest(kPf, false);
+    if (outcome == kResumeGuest) continue_translated(reg(kRegEip));
+    return outcome;
   }
   if (in_cache && !to_guest_eip(eip)) {
     vcpu_.exit_record()[kFieldVector] = vector;
     return kExitEngineError;
   }
   ExitKind outcome = TrapCore::on_exception(vector, software_interrupt);
-  // Carried out here (INVLPG): on in the cache.
-  if (outcome == kResumeGuest && in_cache) continue_translated(reg(kRegEip));
+  // Carried out here (INVLPG), or delivered to the guest kernel's handler: on in the cache, without
+  // a detour through the block hook. (A return to user code stays where it is.)
+  if (outcome == kResumeGuest) continue_translated(reg(kRegEip));
   return outcome;
 }
 
-void BtCore::continue_translated(uint32_t guest) {
-  if (!at_guest_kernel_ring() || guest >= kHoleLinear || !code_segment_flat()) return;
+void BtCore::continue_translated(uint32_t eip) {
+  // An entry from guest user mode (an exception or INT n reflected to the kernel) is at the stub
+  // whose IRET switches rings: its frame is sent on instead.
+  uint32_t entry_cs = 0;
+  uint32_t* entry = platform_->entry_frame_eip(eip, &entry_cs);
+  uint32_t guest = entry ? *entry : eip;
+  if (entry ? (entry_cs & 3) != kGuestKernelRing || !code_segment_flat(entry_cs) : !at_guest_kernel_ring() || !code_segment_flat()) {
+    return;
+  }
+  if (guest >= kHoleLinear) return;
   refresh_gdt_if_written();
   CachedBlock* block = lookup_or_translate(guest);
   if (!block) return;
   drop_stale_translations();
-  set_reg(kRegEip, block->tc_start);
+  if (entry) {
+    *entry = block->tc_start;
+  } else {
+    set_reg(kRegEip, block->tc_start);
+  }
 }
 
 bool BtCore::to_guest_eip(uint32_t tc) {

@@ -73,13 +73,15 @@ class BtCore final : public TrapCore, private CodeWatcher {
   // (src/engines/trap/privileged.ts); false leaves it to TypeScript.
   // EIP moves from a cache address to the guest address it stands for; false if none does.
   bool to_guest_eip(uint32_t tc);
-  // The guest kernel goes on at `guest` (EIP there): straight into its translation, rather than
-  // through the block hook at the next block start.
-  void continue_translated(uint32_t guest);
-  // Rewritten cache bytes are dropped from Unicorn's translations (at the guest kernel's ring,
-  // where the cache is mapped for Unicorn's lookup of it).
+  // The guest kernel goes on at `eip` (a guest address, or the VMM's stub about to enter the
+  // kernel there): straight into its translation, rather than through the block hook at the
+  // next block start.
+  void continue_translated(uint32_t eip);
+  // Rewritten cache bytes are dropped from Unicorn's translations (at the guest kernel's ring or
+  // the VMM's, where the cache's supervisor pages are mapped for Unicorn's lookup of them).
   void drop_stale_translations();
   bool code_segment_flat();
+  bool code_segment_flat(uint32_t selector);
   uint32_t reg(uint32_t id);
   void set_reg(uint32_t id, uint32_t value);
   // Whether the linear page still maps the frame its translations came from; if not, they go.

@@ -10,6 +10,9 @@
 namespace vmm {
 namespace {
 
+// The stub's IRET frame to an outer ring: EIP, CS, EFLAGS, ESP, SS (SDM Vol. 3 Figure 6-4).
+constexpr uint32_t kEntryFrameWords = 5;
+
 void write_u32(uint8_t* at, uint32_t value) { std::memcpy(at, &value, 4); }
 uint32_t read_u32(const uint8_t* at) {
   uint32_t v;
@@ -188,12 +191,19 @@ void TrapPlatform::enter(uint32_t cs, uint32_t eip, uint32_t eflags, uint32_t ss
   eflags = (eflags & ~kernel_flags_.owned) | kFlagFixed;
   if ((cs & 3) == kGuestKernelRing) eflags |= kernel_flags_.set;
   uint8_t* stack_top = memory_->base() + kRegionStack + 4096;
-  uint32_t frame[5] = {eip, cs, eflags, esp, ss};
+  uint32_t frame[kEntryFrameWords] = {eip, cs, eflags, esp, ss};
   std::memcpy(stack_top - sizeof frame, frame, sizeof frame);
   write_register(uc_, kRegEsp, kHoleLinear + kRegionStack + 4096 - sizeof frame);
   // The stub's own IRET must not be a task return (NT is the guest's trap flag at ring 1).
   write_register(uc_, kRegEflags, 2);
   write_register(uc_, kRegEip, kHoleLinear + kRegionStub);
+}
+
+uint32_t* TrapPlatform::entry_frame_eip(uint32_t eip, uint32_t* cs) {
+  if (eip != kHoleLinear + kRegionStub) return nullptr;
+  uint32_t* frame = reinterpret_cast<uint32_t*>(memory_->base() + kRegionStack + 4096) - kEntryFrameWords;
+  *cs = frame[1];
+  return &frame[0];
 }
 
 }  // namespace vmm
