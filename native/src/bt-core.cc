@@ -110,11 +110,13 @@ CachedBlock* BtCore::translate(uint32_t guest, bool single_instruction) {
   if (t.empty()) return nullptr;
   // The frames the block's bytes came from: write-protected, so that a write makes it go.
   std::vector<uint32_t> frames, pages;
+  std::vector<bool> global;
   for (uint64_t page = guest & ~uint64_t{kPageSize - 1}; page < t.guest_end; page += kPageSize) {
     Translation walk = walk_guest_page_tables(ram_, paging, static_cast<uint32_t>(page), 0);
     if (!walk.ok || (walk.physical >> 12) >= ram_pages_) return nullptr;
     frames.push_back(static_cast<uint32_t>(walk.physical >> 12));
     pages.push_back(static_cast<uint32_t>(page));
+    global.push_back(walk.global && (paging.cr4 & kCr4Pge) && (paging.cr0 & kCr0Pg));
   }
   for (int kind = 0; kind < static_cast<int>(Rewrite::kCount); kind++) bt_.rewrites[kind] += t.rewrites[kind];
   vcpu_.trace().record_translation(t.guest_start, t.guest_end, static_cast<uint32_t>(t.code.size()),
@@ -122,7 +124,7 @@ CachedBlock* BtCore::translate(uint32_t guest, bool single_instruction) {
   if (!single_instruction) {
     for (size_t i = 0; i < frames.size(); i++) {
       platform_->mmu().protect_code_frame(frames[i]);
-      page_frames_[pages[i]] = frames[i];
+      record_mapping(pages[i], frames[i], global[i]);
     }
   }
   CachedBlock& block = cache_->install(std::move(t), single_instruction ? std::vector<uint32_t>{} : frames,
@@ -372,7 +374,8 @@ bool BtCore::guest_instruction(uint32_t linear, uint32_t* guest) {
 
 void BtCore::guest_code_changed() {
   cache_->flush();
-  page_frames_.clear();
+  global_pages_.clear();
+  local_pages_.clear();
   if (active() && at_guest_kernel_ring()) drop_stale_translations();
 }
 
@@ -384,30 +387,45 @@ void BtCore::code_frame_written(uint32_t frame, uint32_t linear) {
   bt_.code_writes++;
 }
 
-bool BtCore::still_mapped(uint32_t page, uint32_t frame) {
-  Translation walk = walk_guest_page_tables(ram_, platform_->guest_paging(), page, 0);
-  return walk.ok && (walk.physical >> 12) == frame;
+void BtCore::record_mapping(uint32_t page, uint32_t frame, bool global) {
+  (global ? local_pages_ : global_pages_).erase(page);
+  (global ? global_pages_ : local_pages_)[page] = frame;
+}
+
+bool BtCore::check_mapping(uint32_t page, uint32_t frame) {
+  const PagingState& paging = platform_->guest_paging();
+  Translation walk = walk_guest_page_tables(ram_, paging, page, 0);
+  if (walk.ok && (walk.physical >> 12) == frame) {
+    // (The same frame, perhaps through a mapping that is now global or no longer.)
+    bool global = walk.global && (paging.cr4 & kCr4Pge) && (paging.cr0 & kCr0Pg);
+    if (global != (global_pages_.count(page) != 0)) record_mapping(page, frame, global);
+    return false;
+  }
+  remapped(page);
+  return true;
 }
 
 void BtCore::remapped(uint32_t page) {
   for (CachedBlock* block : cache_->blocks_on_page(page)) cache_->invalidate(*block);
-  page_frames_.erase(page);
+  global_pages_.erase(page);
+  local_pages_.erase(page);
   bt_.remaps++;
 }
 
-void BtCore::mappings_changed(uint32_t linear, bool all) {
-  if (!all) {
+void BtCore::mappings_changed(uint32_t linear, Scope scope) {
+  if (scope == Scope::kPage) {
     uint32_t page = linear & ~(kPageSize - 1);
-    auto it = page_frames_.find(page);
-    if (it != page_frames_.end() && !still_mapped(page, it->second)) remapped(page);
+    auto global = global_pages_.find(page);
+    auto local = local_pages_.find(page);
+    if (global != global_pages_.end()) check_mapping(page, global->second);
+    else if (local != local_pages_.end()) check_mapping(page, local->second);
     return;
   }
-  // Every CR3 load: most pages still map their frame, and nothing is allocated for them.
-  std::vector<uint32_t> moved;
-  for (const auto& [page, frame] : page_frames_) {
-    if (!still_mapped(page, frame)) moved.push_back(page);
-  }
-  for (uint32_t page : moved) remapped(page);
+  // A CR3 load keeps global mappings (SDM Vol. 3 §4.10.4.1); a mode change keeps none. Most pages
+  // still map their frame. (A copy: checking edits the maps.)
+  std::vector<std::pair<uint32_t, uint32_t>> mappings(local_pages_.begin(), local_pages_.end());
+  if (scope == Scope::kAll) mappings.insert(mappings.end(), global_pages_.begin(), global_pages_.end());
+  for (const auto& [page, frame] : mappings) check_mapping(page, frame);
 }
 
 std::vector<EngineCounter> BtCore::counters() const {

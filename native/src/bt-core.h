@@ -64,7 +64,7 @@ class BtCore final : public TrapCore, private CodeWatcher {
   void descriptors_written() override;
   // CodeWatcher
   void code_frame_written(uint32_t frame, uint32_t linear) override;
-  void mappings_changed(uint32_t linear, bool all) override;
+  void mappings_changed(uint32_t linear, Scope scope) override;
 
   CachedBlock* lookup_or_translate(uint32_t guest);
   CachedBlock* translate(uint32_t guest, bool single_instruction);
@@ -84,8 +84,12 @@ class BtCore final : public TrapCore, private CodeWatcher {
   bool code_segment_flat(uint32_t selector);
   uint32_t reg(uint32_t id);
   void set_reg(uint32_t id, uint32_t value);
+  // The mapping translations were read through: a linear page, its frame, and whether the mapping
+  // is global (kept across CR3 loads, SDM Vol. 3 §4.10.2.4: Linux maps its text so).
+  void record_mapping(uint32_t page, uint32_t frame, bool global);
   // Whether the linear page still maps the frame its translations came from; if not, they go.
-  bool still_mapped(uint32_t page, uint32_t frame);
+  // Returns whether they went.
+  bool check_mapping(uint32_t page, uint32_t frame);
   void remapped(uint32_t page);
   void refresh_gdt_if_written();
 
@@ -94,7 +98,9 @@ class BtCore final : public TrapCore, private CodeWatcher {
   uint64_t ram_pages_;
   Translator translator_;
   std::unique_ptr<TranslationCache> cache_;
-  std::unordered_map<uint32_t, uint32_t> page_frames_;  // linear page -> frame, as translated
+  // Linear page -> frame, as translated: global mappings, and the rest (walked at every CR3 load).
+  std::unordered_map<uint32_t, uint32_t> global_pages_;
+  std::unordered_map<uint32_t, uint32_t> local_pages_;
   uint32_t in_place_at_ = kNone;  // the next kernel block here runs in place (it cannot be translated)
   uint32_t single_at_ = kNone;    // the next kernel block here is one instruction, unprotected
   uint32_t faulting_tc_ = kNone;  // the cache address of the write being handled

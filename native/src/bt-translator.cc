@@ -65,7 +65,6 @@ constexpr uint8_t kLeaEaxMinusIoplOne[] = {0x8D, 0x80, 0x00, 0xF0, 0xFF, 0xFF}; 
 constexpr uint8_t kUd2[] = {0x0F, 0x0B};
 constexpr uint8_t kPushfd = 0x9C;
 constexpr uint8_t kPushEax = 0x50;
-constexpr uint8_t kJmpRel32 = 0xE9;
 constexpr uint8_t kPushImm32 = 0x68;
 
 enum class Kind {
@@ -456,12 +455,12 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
     return t;
   }
   if (!ended) exit_to(pc);
-  // Exit stubs: one UD2 per direct jump, which it keeps as its way back when a chain is undone.
+  // Exit stubs: one per direct jump, its way back when a chain is undone.
   for (const PendingExit& exit : exits) {
     uint32_t stub = e.here();
     t.boundaries.push_back({stub, exit.target, true, false});
     t.callouts.push_back({stub, {CalloutKind::kDirectExit, exit.target, exit.site}});
-    e.raw(kUd2, sizeof kUd2);
+    e.raw(kExitStub, sizeof kExitStub);
     uint32_t existing = targets.find(exit.target);
     if (existing) {
       e.patch32(exit.site, static_cast<uint32_t>(rel32_to(exit.site, existing)));

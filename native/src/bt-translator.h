@@ -116,4 +116,11 @@ class Translator {
 // The rel32 of a direct jump at `site` (the cache address of its 4 bytes) made to reach `target`.
 int32_t rel32_to(uint32_t site, uint32_t target);
 
+// An exit stub: a UD2 (the call into the VMM that finds or makes the jump's target), then room
+// for the JMP rel32 that chaining writes over it. Chaining rewrites the stub, not the block's own
+// jump: Unicorn then drops and remakes only its translation of the stub, never the block's
+// (which a jump into the middle of a translated block would cost, once per link).
+constexpr uint8_t kExitStub[] = {0x0F, 0x0B, 0xCC, 0xCC, 0xCC};  // ud2; int3 x 3 (never reached)
+constexpr uint8_t kJmpRel32 = 0xE9;
+
 }  // namespace vmm

@@ -27,6 +27,7 @@ Translation mapped(uint64_t physical, uint64_t combined, uint64_t leaf, uint64_t
   t.writable = combined & kPteWritable;
   t.user = combined & kPteUser;
   t.dirty = leaf & kPteDirty;
+  t.global = leaf & kPteGlobal;
   t.leaf_table = leaf_address & ~0xFFFull;
   return t;
 }

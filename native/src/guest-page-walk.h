@@ -27,6 +27,7 @@ struct Translation {
   bool writable = true;         // W at every level
   bool user = true;             // U at every level
   bool dirty = false;           // the leaf's D bit, after this access
+  bool global = false;          // the leaf's G bit (which only counts with CR4.PGE)
   uint64_t leaf_table = ~0ull;  // physical page holding the leaf entry (the PT, or the PD for a large page)
 };
 

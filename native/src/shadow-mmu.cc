@@ -208,7 +208,8 @@ uint32_t ShadowMmu::activate(const PagingState& guest) {
   }
   if (!unsynced_.empty()) flush_tlb_();
   unsynced_.clear();
-  if (code_watcher_) code_watcher_->mappings_changed(0, true);
+  // (A mode change told the watcher of every page already.)
+  if (code_watcher_ && !mode_changed) code_watcher_->mappings_changed(0, CodeWatcher::Scope::kNonGlobal);
   bool paging = guest.cr0 & kCr0Pg;
   bool pae = paging && (guest.cr4 & kCr4Pae);
   uint32_t key = paging ? (pae ? guest.cr3 & kCr3PdptMask : guest.cr3 & kCr3PageDirectoryMask) : kPhysicalModeKey;
@@ -245,7 +246,7 @@ void ShadowMmu::invalidate_all() {
   for (uint8_t& flags : frame_flags_) flags &= kLogged | kDescriptors | kCode;
   unsynced_.clear();
   flush_tlb_();
-  if (code_watcher_) code_watcher_->mappings_changed(0, true);
+  if (code_watcher_) code_watcher_->mappings_changed(0, CodeWatcher::Scope::kAll);
 }
 
 void ShadowMmu::invalidate_page(uint32_t linear) {
@@ -256,7 +257,7 @@ void ShadowMmu::invalidate_page(uint32_t linear) {
   // followed by a flush (or a CR3 load): a page the shadow does not map has nothing to flush.
   // (Unicorn has no flush of one page; Linux runs ~70,000 INVLPGs in a boot.)
   if (page != kNoPage && unmap_entry(page, (linear >> 12) & (current_->pae ? 511 : 1023), current_->pae)) flush_tlb_();
-  if (code_watcher_) code_watcher_->mappings_changed(linear, false);
+  if (code_watcher_) code_watcher_->mappings_changed(linear, CodeWatcher::Scope::kPage);
 }
 
 void ShadowMmu::protect_code_frame(uint32_t frame) {

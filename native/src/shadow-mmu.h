@@ -63,9 +63,10 @@ class CodeWatcher {
   // A write to a frame marked by protect_code_frame() is about to be let through (the mark is
   // gone): the translations made from it must go. `linear` is the written address.
   virtual void code_frame_written(uint32_t frame, uint32_t linear) = 0;
-  // INVLPG of `linear`, or (all = true) a CR3 load or paging-mode change: mappings of
-  // translated code may have changed.
-  virtual void mappings_changed(uint32_t linear, bool all) = 0;
+  // Which mappings of translated code may have changed (SDM Vol. 3 §4.10.4.1): one page (INVLPG
+  // of `linear`), all but global pages (a CR3 load), or all (a paging-mode change).
+  enum class Scope { kPage, kNonGlobal, kAll };
+  virtual void mappings_changed(uint32_t linear, Scope scope) = 0;
 
  protected:
   ~CodeWatcher() = default;

@@ -126,7 +126,7 @@ CachedBlock& TranslationCache::install(BlockTranslation&& translation, std::vect
   for (const auto& [site, target] : translation.links) {
     auto it = by_guest_.find(target);
     if (it != by_guest_.end()) {
-      blocks_[it->second].incoming.push_back(site);
+      blocks_[it->second].incoming.push_back({site, false});
       counters_.chain_links++;
     }
   }
@@ -182,9 +182,22 @@ void TranslationCache::fill_lookup(uint32_t guest, const CachedBlock& block) {
   counters_.lookup_fills++;
 }
 
+void TranslationCache::write_stub(uint32_t stub, uint32_t target) {
+  uint8_t* s = at(stub);
+  if (target) {
+    s[0] = kJmpRel32;
+    put32(s + 1, static_cast<uint32_t>(rel32_to(stub + 1, target)));
+  } else {
+    std::memcpy(s, kExitStub, sizeof kExitStub);
+  }
+  stale(stub, stub + sizeof kExitStub);
+}
+
 void TranslationCache::chain(uint32_t site, CachedBlock& block) {
-  write_rel32(site, block.tc_start);
-  block.incoming.push_back(site);
+  auto exit = site_exit_.find(site);
+  if (exit == site_exit_.end()) return;
+  write_stub(exit->second, block.tc_start);
+  block.incoming.push_back({site, true});
   counters_.chain_links++;
 }
 
@@ -198,10 +211,14 @@ void TranslationCache::invalidate(CachedBlock& block) {
   for (uint32_t slot = set; slot < set + 2; slot++) {
     if (slot_guest_[slot] == block.guest_start) write_slot(slot, kEmptySlot, 0);
   }
-  for (uint32_t site : block.incoming) {
-    auto exit = site_exit_.find(site);
+  for (const CachedBlock::Link& link : block.incoming) {
+    auto exit = site_exit_.find(link.site);
     if (exit == site_exit_.end()) continue;
-    write_rel32(site, exit->second);
+    if (link.through_stub) {
+      write_stub(exit->second, 0);
+    } else {
+      write_rel32(link.site, exit->second);
+    }
     counters_.chain_unlinks++;
   }
   block.incoming.clear();

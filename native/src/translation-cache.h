@@ -29,7 +29,13 @@ struct CachedBlock {
   std::vector<Boundary> boundaries;
   std::vector<uint32_t> frames;        // guest-physical frames of its bytes
   std::vector<uint32_t> pages;         // the linear pages they were read through
-  std::vector<uint32_t> incoming;      // rel32 sites chained to it
+  // Jumps chained to it: the rel32 `site` of a jump that reaches it directly (linked when the
+  // jump was translated), or through the site's exit stub (linked when the stub first ran).
+  struct Link {
+    uint32_t site;
+    bool through_stub;
+  };
+  std::vector<Link> incoming;
 };
 
 struct CacheCounters {
@@ -76,7 +82,7 @@ class TranslationCache final : public TranslationTargets {
 
   // The lookup's slot for `guest` now leads to `block`.
   void fill_lookup(uint32_t guest, const CachedBlock& block);
-  // The direct jump whose rel32 is at `site` now goes straight to `block`.
+  // The direct jump whose rel32 is at `site` now reaches `block` (through its exit stub).
   void chain(uint32_t site, CachedBlock& block);
   // The block's translation is stale: no lookup, link or find() leads to it any more.
   void invalidate(CachedBlock& block);
@@ -100,6 +106,7 @@ class TranslationCache final : public TranslationTargets {
 
   uint8_t* at(uint32_t tc) { return host_ + (tc - linear_); }
   void write_rel32(uint32_t site, uint32_t target);
+  void write_stub(uint32_t stub, uint32_t target);  // target 0: back to the UD2
   void write_slot(uint32_t slot, uint32_t guest, uint32_t tc);
   void build_routines();
   void stale(uint64_t start, uint64_t end) { stale_.push_back({start, end}); }

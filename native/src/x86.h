@@ -52,6 +52,7 @@ constexpr uint32_t kPteUser = 1u << 2;
 constexpr uint32_t kPteAccessed = 1u << 5;
 constexpr uint32_t kPteDirty = 1u << 6;
 constexpr uint32_t kPteLargePage = 1u << 7;
+constexpr uint32_t kPteGlobal = 1u << 8;  // kept across CR3 loads when CR4.PGE is set (SDM Vol. 3 §4.10.2.4)
 constexpr uint64_t kPaeAddressMask = 0x000FFFFFFFFFF000ull;
 
 // Exception vectors (§6.3.1, Table 6-1).
