@@ -35,16 +35,16 @@ class BytesAt final : public vmm::CodeSource {
 // No translation exists yet: every direct jump goes through its exit stub.
 class NoTargets final : public vmm::TranslationTargets {
  public:
-  explicit NoTargets(uint32_t dispatch_address) { dispatch = dispatch_address; }
+  explicit NoTargets(uint32_t table) { lookup_table = table; }
   uint32_t find(uint32_t) const override { return 0; }
 };
 
-// translateBlock(bytes, guestAddress, cacheAddress, dispatchAddress): what the bt engine's
+// translateBlock(bytes, guestAddress, cacheAddress, lookupTableAddress): what the bt engine's
 // translator makes of the block at the start of `bytes` (translator tests).
 Napi::Value TranslateBlock(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 4 || !info[0].IsTypedArray()) {
-    Napi::TypeError::New(env, "translateBlock(bytes, guestAddress, cacheAddress, dispatchAddress)").ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, "translateBlock(bytes, guestAddress, cacheAddress, lookupTableAddress)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();

@@ -102,9 +102,9 @@ CachedBlock* BtCore::translate(uint32_t guest, bool single_instruction) {
   limits.single_instruction = single_instruction;
   // An instruction run alone goes back to the core after it (never chained on).
   struct NoTargets final : TranslationTargets {
-    explicit NoTargets(uint32_t d) { dispatch = d; }
+    explicit NoTargets(uint32_t table) { lookup_table = table; }
     uint32_t find(uint32_t) const override { return 0; }
-  } unchained(cache_->dispatch_routine());
+  } unchained(cache_->lookup_table);
   const TranslationTargets& targets = single_instruction ? static_cast<const TranslationTargets&>(unchained) : *cache_;
   BlockTranslation t = translator_.translate(source, targets, guest, cache_->cursor(), limits);
   if (t.empty()) return nullptr;
@@ -310,26 +310,23 @@ ExitKind BtCore::handle_callout(const Callout& callout) {
       return kResumeGuest;
     }
     case CalloutKind::kIndirectMiss: {
-      // The dispatch state comes off the stack: [esp] the lookup set, [esp+4] target, [esp+8]
-      // flags, [esp+12] eax (the set's address is overwritten: no cache address stays behind).
+      // The lookup's state comes off the stack: eax = target, [esp] the guest's ecx, [esp+4] its
+      // eax (translation-cache.h).
       bt_.miss_calls++;
       SegmentDescriptor stack{};
       if (!vcpu_.injector().segment_descriptor(reg(kRegSs), &stack)) stack.base = 0;
       uint32_t esp = reg(kRegEsp);
-      uint32_t zero = 0;
-      vcpu_.injector().write_guest_linear(stack.base + esp, &zero, 4);
-      esp += 4;
-      uint32_t state[3] = {};
-      if (!vcpu_.injector().read_guest_linear(stack.base + esp, state, sizeof state)) {
+      uint32_t saved[2] = {};
+      if (!vcpu_.injector().read_guest_linear(stack.base + esp, saved, sizeof saved)) {
         vcpu_.exit_record()[kFieldVector] = kPf;
         vcpu_.exit_record()[kFieldAddress] = 0;
         return kExitEngineError;
       }
-      uint32_t target_eip = state[0];
+      uint32_t target_eip = reg(kRegEax);
       vcpu_.trace().record_vmm_call(kTraceCallLookupMiss, target_eip);
-      set_reg(kRegEflags, state[1]);
-      set_reg(kRegEax, state[2]);
-      set_reg(kRegEsp, esp + 12);
+      set_reg(kRegEcx, saved[0]);
+      set_reg(kRegEax, saved[1]);
+      set_reg(kRegEsp, esp + 8);
       CachedBlock* target = lookup_or_translate(target_eip);
       if (!target) {
         set_reg(kRegEip, target_eip);

@@ -64,7 +64,9 @@ constexpr uint8_t kPushTop[] = {0xFF, 0x34, 0x24};             // push dword [es
 constexpr uint8_t kLeaEaxMinusIoplOne[] = {0x8D, 0x80, 0x00, 0xF0, 0xFF, 0xFF};  // lea eax, [eax - 0x1000]
 constexpr uint8_t kUd2[] = {0x0F, 0x0B};
 constexpr uint8_t kPushfd = 0x9C;
-constexpr uint8_t kPushEax = 0x50;
+constexpr uint8_t kPushEcx = 0x51;
+constexpr uint8_t kMovzxEcxAx[] = {0x0F, 0xB7, 0xC8};            // movzx ecx, ax
+constexpr uint8_t kJmpTableEcx[] = {0xFF, 0x24, 0x8D};           // jmp [ecx*4 + disp32]
 constexpr uint8_t kPushImm32 = 0x68;
 
 enum class Kind {
@@ -226,17 +228,18 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
     e.u8(kJmpRel32);
     direct(target);
   };
-  // The end of every lookup (eax = target, [esp] its slot): the guest's flags and eax saved
-  // below it, then the dispatch routine. Nothing here is a guest instruction boundary.
+  // The end of every lookup (eax = target, [esp] the guest's eax): the guest's ecx saved below
+  // it, and a jump through the table entry the target's low 16 bits select, to the lookup entry
+  // of a block (which checks that it is the target's) or to the miss. Nothing here is a guest
+  // instruction boundary.
   auto to_lookup = [&](uint32_t guest_eip) {
     inside(guest_eip);
-    e.u8(kPushfd);
+    e.u8(kPushEcx);
     inside(guest_eip);
-    e.u8(kPushEax);
+    e.raw(kMovzxEcxAx, sizeof kMovzxEcxAx);
     inside(guest_eip);
-    e.u8(kJmpRel32);
-    uint32_t site = e.here();
-    e.u32(static_cast<uint32_t>(rel32_to(site, targets.dispatch)));
+    e.raw(kJmpTableEcx, sizeof kJmpTableEcx);
+    e.u32(targets.lookup_table);
   };
 
   uint32_t pc = guest;

@@ -25,7 +25,9 @@ class CodeSource {
 
 // Where a translation may jump: the cache's shared routines and the translations that exist.
 struct TranslationTargets {
-  uint32_t dispatch;  // the indirect-branch lookup (expects [esp] = target, [esp+4] = flags, [esp+8] = eax)
+  // The indirect-branch lookup table: kLookupEntries cache addresses, indexed by a target's low 16
+  // bits (translation-cache.h). Reached with eax = target, [esp] = the guest's ecx, [esp+4] its eax.
+  uint32_t lookup_table;
   uint32_t gdt_stale = 0;  // a byte the VMM sets while the real GDT lags behind the guest's (0: no check)
   // The cache address of the translation of a guest address, or 0 if there is none yet.
   virtual uint32_t find(uint32_t guest) const = 0;
@@ -37,7 +39,7 @@ struct TranslationTargets {
 // What the code at a cache address asks of the VMM when it runs (a UD2 the VMM recognises).
 enum class CalloutKind : uint8_t {
   kDirectExit,   // a direct jump's target has no translation yet: translate it and chain the jump
-  kIndirectMiss, // the lookup found no translation for [esp]
+  kIndirectMiss, // the lookup found no translation for the target in eax
   kEmulate,      // a sensitive instruction the VMM emulates (guest_eip is the instruction)
   kGdtRefresh,   // a segment load found the real GDT stale: copy it, then go on at `site`
 };
@@ -122,5 +124,10 @@ int32_t rel32_to(uint32_t site, uint32_t target);
 // (which a jump into the middle of a translated block would cost, once per link).
 constexpr uint8_t kExitStub[] = {0x0F, 0x0B, 0xCC, 0xCC, 0xCC};  // ud2; int3 x 3 (never reached)
 constexpr uint8_t kJmpRel32 = 0xE9;
+
+// The indirect-branch lookup: a direct-mapped table of 2^16 cache addresses indexed by the low 16
+// bits of the guest target, entered with instructions that leave the flags alone (no PUSHFD or
+// POPFD, whose emulation computes the flags and, for POPFD, ends Unicorn's translated block).
+constexpr uint32_t kLookupEntries = 1u << 16;
 
 }  // namespace vmm

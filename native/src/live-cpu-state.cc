@@ -8,6 +8,10 @@
 
 #include "x86.h"
 
+// Unicorn's own flush of one page from its TLB (QEMU's tlb_flush_page, accel/tcg/cputlb.c), which
+// its API does not offer (uc_ctl_flush_tlb flushes everything). Linked from the same static library.
+extern "C" void tlb_flush_page_x86_64(void* cpu, uint64_t address);
+
 namespace vmm {
 namespace {
 
@@ -51,6 +55,28 @@ std::vector<size_t> find_all(const std::vector<uint8_t>& haystack, const std::ve
   return at;
 }
 
+// QEMU's CPUState (the object the engine points to, whose architecture state holds the live
+// registers): proven by the two pointers it must hold before that state, its env_ptr (to the
+// registers, the first field of CPUX86State) and its uc (back to the engine). Null otherwise.
+void* find_cpu_object(uc_engine* uc, uintptr_t registers, const std::vector<std::pair<uintptr_t, uintptr_t>>& behind) {
+  std::vector<uintptr_t> proven;
+  for (const auto& [pointer, live] : behind) {
+    if (live != registers || pointer >= registers) continue;
+    std::vector<uint8_t> object = read_own_memory(pointer, registers - pointer);
+    bool env_ptr = false, engine = false;
+    for (size_t i = 0; i + sizeof(uintptr_t) <= object.size(); i += sizeof(uintptr_t)) {
+      uintptr_t word;
+      std::memcpy(&word, object.data() + i, sizeof word);
+      env_ptr |= word == registers;
+      engine |= word == reinterpret_cast<uintptr_t>(uc);
+    }
+    bool known = false;
+    for (uintptr_t p : proven) known |= p == pointer;
+    if (env_ptr && engine && !known) proven.push_back(pointer);
+  }
+  return proven.size() == 1 ? reinterpret_cast<void*>(proven[0]) : nullptr;
+}
+
 }  // namespace
 
 std::unique_ptr<LiveCpuState> LiveCpuState::locate(uc_engine* uc, const ExceptionStateLayout& layout, std::string* why_not) {
@@ -92,6 +118,7 @@ std::unique_ptr<LiveCpuState> LiveCpuState::locate(uc_engine* uc, const Exceptio
 
   // The live copy: behind one of the pointers the engine's structure holds, outside the saved one.
   std::vector<uintptr_t> found;
+  std::vector<std::pair<uintptr_t, uintptr_t>> behind;  // (pointer, live copy candidate behind it)
   std::vector<uint8_t> engine = read_own_memory(reinterpret_cast<uintptr_t>(uc), kEngineScanBytes);
   std::vector<uintptr_t> scanned;
   for (size_t i = 0; i + sizeof(uintptr_t) <= engine.size(); i += sizeof(uintptr_t)) {
@@ -106,6 +133,7 @@ std::unique_ptr<LiveCpuState> LiveCpuState::locate(uc_engine* uc, const Exceptio
     for (size_t at : find_all(pointee, pattern)) {
       uintptr_t live = pointer + at;
       if (live >= blob_start && live < blob_end) continue;
+      behind.push_back({pointer, live});
       bool known = false;
       for (uintptr_t f : found) known |= f == live;
       if (!known) found.push_back(live);
@@ -145,8 +173,11 @@ std::unique_ptr<LiveCpuState> LiveCpuState::locate(uc_engine* uc, const Exceptio
   }
   std::unique_ptr<LiveCpuState> state(new LiveCpuState(found[0] - registers_in_copy, registers_in_copy, copy.size()));
   state->hflags_ = reinterpret_cast<volatile uint32_t*>(hflags);
+  state->cpu_ = find_cpu_object(uc, found[0], behind);
   return state;
 }
+
+void LiveCpuState::flush_tlb_page(uint32_t linear) const { tlb_flush_page_x86_64(cpu_, linear); }
 
 uc_err load_ring0_stack_segment(uc_engine* uc, LiveCpuState* live, uint32_t selector) {
   if (live) {

@@ -41,6 +41,12 @@ class LiveCpuState {
     return reinterpret_cast<volatile int32_t*>(origin_ + context_offset);
   }
 
+  // Whether flush_tlb_page() is available: QEMU's CPU object was found and proven.
+  bool flushes_pages() const { return cpu_ != nullptr; }
+  // Drops one page from Unicorn's TLB (every privilege level), and the cached code lookups for it,
+  // as INVLPG does under QEMU; the whole TLB is flushed (uc_ctl_flush_tlb) otherwise.
+  void flush_tlb_page(uint32_t linear) const;
+
  private:
   LiveCpuState(uintptr_t origin, size_t state_start, size_t context_bytes)
       : hflags_(nullptr), origin_(origin), state_start_(state_start), context_bytes_(context_bytes) {}
@@ -48,6 +54,7 @@ class LiveCpuState {
   uintptr_t origin_;     // the live address that context offset 0 stands for
   size_t state_start_;   // the saved state's first offset in a context (the registers)
   size_t context_bytes_;
+  void* cpu_ = nullptr;  // QEMU's CPUState
 };
 
 // Loads SS with a ring-0 selector from an outer ring, as a transfer to ring 0 does (SDM Vol. 3

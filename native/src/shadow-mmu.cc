@@ -18,12 +18,41 @@ constexpr uint8_t kCode = 16;        // translated guest code comes from it: wri
 
 }  // namespace
 
-ShadowMmu::ShadowMmu(GuestRam ram, uint64_t ram_bytes, ShadowRegion region, std::function<void()> flush_tlb)
-    : ram_(ram), ram_pages_(ram_bytes >> 12), region_(region), flush_tlb_(std::move(flush_tlb)) {
+ShadowMmu::ShadowMmu(GuestRam ram, uint64_t ram_bytes, ShadowRegion region, std::function<void()> flush_tlb,
+                     std::function<void(uint32_t)> flush_tlb_page)
+    : ram_(ram), ram_pages_(ram_bytes >> 12), region_(region), flush_tlb_(std::move(flush_tlb)),
+      flush_tlb_page_(std::move(flush_tlb_page)) {
   pool_pages_ = static_cast<uint32_t>((region.pool_end - kRegionPool) >> 12);
   frame_flags_.assign(ram_pages_, 0);
   reverse_map_.resize(ram_pages_);
+  table_slot_.assign(pool_pages_, kNoPage);
   roots_.reserve(kCachedRoots);
+}
+
+bool ShadowMmu::current_linear(uint32_t page, uint32_t index, uint32_t* linear) const {
+  if (current_ == nullptr || page >= table_slot_.size()) return false;
+  uint32_t slot = table_slot_[page];
+  if (slot >= current_->tables.size() || current_->tables[slot] != page) return false;
+  *linear = current_->pae ? (slot << 21) | (index << 12) : (slot << 22) | (index << 12);
+  return true;
+}
+
+void ShadowMmu::note_stale(uint32_t linear) {
+  if (stale_pages_.size() >= kMaxPageFlushes) {
+    stale_all_ = true;
+  } else {
+    stale_pages_.push_back(linear);
+  }
+}
+
+void ShadowMmu::flush_stale(bool everything) {
+  if (stale_all_ || everything) {
+    flush_tlb_();
+  } else {
+    for (uint32_t linear : stale_pages_) flush_tlb_page_(linear);
+  }
+  stale_pages_.clear();
+  stale_all_ = false;
 }
 
 uint32_t& ShadowMmu::entry(uint32_t page, uint32_t index, bool pae) {
@@ -149,7 +178,11 @@ void ShadowMmu::drop_table(Root& root, uint32_t slot) {
   uint32_t page = root.tables[slot];
   if (page == kNoPage) return;
   uint32_t entries = root.pae ? 512 : 1024;
-  for (uint32_t i = 0; i < entries; i++) unmap_entry(page, i, root.pae);
+  bool current = &root == current_;
+  for (uint32_t i = 0; i < entries; i++) {
+    uint32_t linear = 0;
+    if (unmap_entry(page, i, root.pae) && current && current_linear(page, i, &linear)) note_stale(linear);
+  }
   free_page(page);
   directory_entry(root, slot) = 0;
   root.tables[slot] = kNoPage;
@@ -164,7 +197,11 @@ void ShadowMmu::protect_frame(uint32_t frame) {
   // The reverse map records each PTE's byte offset in its page (index << 2 for 32-bit, << 3 for
   // PAE) in 12 bits; the flags are in the entry's first 4 bytes either way.
   for (uint32_t user : reverse_map_[frame]) {
-    *reinterpret_cast<uint32_t*>(reinterpret_cast<uint8_t*>(pool_entries(user >> 12)) + (user & 0xFFF)) &= ~kPteWritable;
+    uint32_t page = user >> 12, offset = user & 0xFFF;
+    uint32_t& flags = *reinterpret_cast<uint32_t*>(reinterpret_cast<uint8_t*>(pool_entries(page)) + offset);
+    uint32_t linear = 0;
+    if ((flags & kPteWritable) && current_linear(page, offset / (current_ && current_->pae ? 8 : 4), &linear)) note_stale(linear);
+    flags &= ~kPteWritable;
   }
 }
 
@@ -173,7 +210,7 @@ void ShadowMmu::watch_table(uint32_t frame) {
   frame_flags_[frame] |= kWatched;
   if (!reverse_map_[frame].empty()) {
     protect_frame(frame);
-    flush_tlb_();
+    flush_stale();
   }
 }
 
@@ -183,7 +220,11 @@ void ShadowMmu::page_table_written(uint32_t frame) {
   frame_flags_[frame] = (frame_flags_[frame] & ~kWatched) | kUnsynced;
   unsynced_.push_back(frame);
   drop_derived(frame);
-  flush_tlb_();
+  // All of it, not just the pages whose entries went: Unicorn arms its check for writes to
+  // translated code per TLB entry, by linear address, and only re-arms it on entries refilled after
+  // a flush; a guest that remaps code (a PTE write) and then patches it through another mapping
+  // relies on that (the trap engine runs kernel code in place, under Unicorn's check).
+  flush_stale(true);
 }
 
 void ShadowMmu::drop_derived(uint32_t frame) {
@@ -206,7 +247,6 @@ uint32_t ShadowMmu::activate(const PagingState& guest) {
     frame_flags_[frame] &= ~kUnsynced;
     drop_derived(frame);
   }
-  if (!unsynced_.empty()) flush_tlb_();
   unsynced_.clear();
   // (A mode change told the watcher of every page already.)
   if (code_watcher_ && !mode_changed) code_watcher_->mappings_changed(0, CodeWatcher::Scope::kNonGlobal);
@@ -230,6 +270,10 @@ uint32_t ShadowMmu::activate(const PagingState& guest) {
   for (uint32_t frame : frames) watch_table(frame);
   root->last_used = ++clock_;
   current_ = root;
+  // Nothing of Unicorn's TLB is flushed here: the caller loads the real CR3 next, which flushes
+  // all of it.
+  stale_pages_.clear();
+  stale_all_ = false;
   return pool_physical(root->page);
 }
 
@@ -245,7 +289,7 @@ void ShadowMmu::invalidate_all() {
   current_ = nullptr;
   for (uint8_t& flags : frame_flags_) flags &= kLogged | kDescriptors | kCode;
   unsynced_.clear();
-  flush_tlb_();
+  flush_stale(true);
   if (code_watcher_) code_watcher_->mappings_changed(0, CodeWatcher::Scope::kAll);
 }
 
@@ -255,8 +299,10 @@ void ShadowMmu::invalidate_page(uint32_t linear) {
   uint32_t page = current_->tables[slot_of(*current_, linear)];
   // Unicorn's TLB holds only what the current shadow maps, and every entry taken out of it is
   // followed by a flush (or a CR3 load): a page the shadow does not map has nothing to flush.
-  // (Unicorn has no flush of one page; Linux runs ~70,000 INVLPGs in a boot.)
-  if (page != kNoPage && unmap_entry(page, (linear >> 12) & (current_->pae ? 511 : 1023), current_->pae)) flush_tlb_();
+  // (Linux runs ~70,000 INVLPGs in a boot: one page, not the whole TLB.)
+  if (page != kNoPage && unmap_entry(page, (linear >> 12) & (current_->pae ? 511 : 1023), current_->pae)) {
+    flush_tlb_page_(linear);
+  }
   if (code_watcher_) code_watcher_->mappings_changed(linear, CodeWatcher::Scope::kPage);
 }
 
@@ -265,7 +311,7 @@ void ShadowMmu::protect_code_frame(uint32_t frame) {
   frame_flags_[frame] |= kCode;
   if (!reverse_map_[frame].empty()) {
     protect_frame(frame);
-    flush_tlb_();
+    flush_stale();
   }
 }
 
@@ -312,6 +358,7 @@ ShadowFault ShadowMmu::handle_fault(uint32_t linear, uint32_t error_code) {
       return {FaultOutcome::kHidden, 0};
     }
     root.tables[pde] = page;
+    table_slot_[page] = pde;
     directory_entry(root, pde) = pool_physical(page) | kPtePresent | kPteWritable | kPteUser;
     counters_.shadow_pages_built++;
     // A large page's leaf is in a directory (watched with the root); a 4 KiB page's in a PT.
@@ -373,7 +420,7 @@ void ShadowMmu::watch_descriptor_frames(const std::vector<uint32_t>& frames, Phy
     descriptor_frames_.push_back(frame);
     protect_frame(frame);
   }
-  flush_tlb_();
+  flush_stale();
 }
 
 void ShadowMmu::set_dirty_logging(bool on) {
@@ -382,7 +429,7 @@ void ShadowMmu::set_dirty_logging(bool on) {
   for (uint8_t& flags : frame_flags_) flags &= ~kLogged;
   if (on) {
     for (uint32_t frame = 0; frame < ram_pages_; frame++) protect_frame(frame);
-    flush_tlb_();
+    flush_stale();
   }
 }
 
@@ -394,7 +441,7 @@ std::vector<uint8_t> ShadowMmu::take_dirty_log() {
     frame_flags_[frame] &= ~kLogged;
     protect_frame(frame);
   }
-  flush_tlb_();
+  flush_stale();
   return bitmap;
 }
 

@@ -74,7 +74,9 @@ class CodeWatcher {
 
 class ShadowMmu {
  public:
-  ShadowMmu(GuestRam ram, uint64_t ram_bytes, ShadowRegion region, std::function<void()> flush_tlb);
+  // `flush_tlb` empties Unicorn's TLB, `flush_tlb_page` drops one linear page from it.
+  ShadowMmu(GuestRam ram, uint64_t ram_bytes, ShadowRegion region, std::function<void()> flush_tlb,
+            std::function<void(uint32_t)> flush_tlb_page);
 
   // The shadow root (a physical address for the real CR3) for the guest's paging state.
   uint32_t activate(const PagingState& guest);
@@ -148,7 +150,17 @@ class ShadowMmu {
   // Clears a shadow entry (and its reverse-map record); whether it was present.
   bool unmap_entry(uint32_t page, uint32_t index, bool pae);
   static uint32_t reverse_key(uint32_t page, uint32_t index, bool pae) { return (page << 12) | (index * (pae ? 8 : 4)); }
+  // Write-protects every shadow entry that maps the frame.
   void protect_frame(uint32_t frame);
+  // The linear address a shadow PT entry maps in the current root (Unicorn's TLB holds no other
+  // root's entries: it is flushed at every root switch); false if the page is not the current
+  // root's table.
+  bool current_linear(uint32_t page, uint32_t index, uint32_t* linear) const;
+  // Pages whose current-root entries lost rights since the last flush_stale(), which flushes them
+  // one by one, or the whole TLB when there were more than kMaxPageFlushes (or `everything`).
+  void note_stale(uint32_t linear);
+  void flush_stale(bool everything = false);
+  static constexpr size_t kMaxPageFlushes = 16;
   void watch_table(uint32_t frame);
   void page_table_written(uint32_t frame);
   void drop_derived(uint32_t frame);
@@ -158,6 +170,7 @@ class ShadowMmu {
   uint64_t ram_pages_;
   ShadowRegion region_;
   std::function<void()> flush_tlb_;
+  std::function<void(uint32_t)> flush_tlb_page_;
   PagingState guest_{};
   std::vector<Root> roots_;
   Root* current_ = nullptr;
@@ -169,6 +182,9 @@ class ShadowMmu {
   std::vector<uint8_t> frame_flags_;
   std::vector<uint32_t> unsynced_;  // frames with kUnsynced set
   std::vector<std::vector<uint32_t>> reverse_map_;  // shadow PTEs mapping the frame: reverse_key()
+  std::vector<uint32_t> table_slot_;  // per pool page: the directory slot it was last a table for
+  std::vector<uint32_t> stale_pages_;
+  bool stale_all_ = false;
   std::vector<uint8_t> dirty_log_;
   std::vector<uint32_t> descriptor_frames_;
   bool descriptors_written_ = false;

@@ -6,67 +6,33 @@
 namespace vmm {
 namespace {
 
-// Multiplicative hashing (Knuth, TAOCP Vol. 3 §6.4): the top bits of guest * 2^32/phi.
-constexpr uint32_t kHashMultiplier = 0x9E3779B1u;
-constexpr uint32_t kSetBits = 13;  // two slots (ways) per set
-
-uint32_t set_of(uint32_t guest) { return (guest * kHashMultiplier) >> (32 - kSetBits); }
+// The table entry a guest target selects: its low 16 bits (what `movzx ecx, ax` takes).
+uint32_t slot_of(uint32_t guest) { return guest & (kLookupEntries - 1); }
 
 void put32(uint8_t* at, uint32_t v) { std::memcpy(at, &v, 4); }
 
 }  // namespace
 
-static_assert(TranslationCache::kLookupSlots == 2u << kSetBits, "the dispatch routine hashes to kSetBits bits, two slots a set");
-
 TranslationCache::TranslationCache(uint8_t* host, uint32_t linear, uint32_t bytes)
-    : host_(host), linear_(linear), bytes_(bytes), slot_guest_(kLookupSlots, kEmptySlot) {
-  dispatch = linear_ + kRoutines;
-  gdt_stale = dispatch + kStaleFlagOffset;
+    : host_(host), linear_(linear), bytes_(bytes), slot_guest_(kLookupEntries, kEmptySlot) {
+  lookup_table = linear_;
+  miss_ = linear_ + kTableBytes;
+  gdt_stale = miss_ + kStaleFlagOffset;
   flush();
   counters_.flushes = 0;
 }
 
 void TranslationCache::build_routines() {
-  // The dispatch routine: [esp] = target (also in eax), [esp+4] = the guest's flags, [esp+8] =
-  // its eax. It hashes the target into a set of two lookup slots ({guest, lookup entry} each,
-  // two ways, as a CPU cache: two hot targets that hash alike do not evict each other), and
-  // returns into the lookup entry of the slot that holds the target; else a miss.
-  uint8_t* d = at(dispatch);
-  const uint8_t routine[] = {
-      0x69, 0xC0, 0xB1, 0x79, 0x37, 0x9E,  // imul eax, eax, kHashMultiplier
-      0xC1, 0xE8, 32 - kSetBits,           // shr eax, 32 - kSetBits
-      0xC1, 0xE0, 0x04,                    // shl eax, 4: 16 bytes a set
-      0x05, 0, 0, 0, 0,                    // add eax, table
-      0x50,                                // push eax: the set
-      0x8B, 0x00,                          // mov eax, [eax]: way 0's guest address
-      0x3B, 0x44, 0x24, 0x04,              // cmp eax, [esp + 4]: the target
-      0x75, 0x0A,                          // jne way 1
-      0x8B, 0x04, 0x24,                    // mov eax, [esp]
-      0x8B, 0x40, 0x04,                    // mov eax, [eax + 4]: way 0's entry
-      0x89, 0x04, 0x24,                    // mov [esp], eax
-      0xC3,                                // ret: into the entry
-      0x8B, 0x04, 0x24,                    // way 1: mov eax, [esp]
-      0x8B, 0x40, 0x08,                    // mov eax, [eax + 8]
-      0x3B, 0x44, 0x24, 0x04,              // cmp eax, [esp + 4]
-      0x75, 0x0A,                          // jne miss
-      0x8B, 0x04, 0x24,                    // mov eax, [esp]
-      0x8B, 0x40, 0x0C,                    // mov eax, [eax + 12]: way 1's entry
-      0x89, 0x04, 0x24,                    // mov [esp], eax
-      0xC3,                                // ret
-      0x0F, 0x0B,                          // miss: ud2, with the set pushed too
-  };
-  static_assert(kLookupSlotBytes == 8, "two 8-byte slots a set");
-  static_assert(sizeof routine <= kStaleFlagOffset, "the routine ends before the stale flag");
-  std::memcpy(d, routine, sizeof routine);
-  put32(d + 13, linear_);
-  static_assert(kMissOffset == 58, "the miss follows the dispatch routine's last RET");
+  // The miss: a UD2 the core recognises by its address (eax = target, [esp] = the guest's ecx,
+  // [esp+4] its eax).
+  uint8_t* miss = at(miss_);
+  miss[0] = 0x0F;
+  miss[1] = 0x0B;
 }
 
 void TranslationCache::write_slot(uint32_t slot, uint32_t guest, uint32_t tc) {
   // Data, not code: Unicorn holds no translation of it, so nothing goes stale.
-  uint8_t* s = at(linear_ + slot * kLookupSlotBytes);
-  put32(s, guest);
-  put32(s + 4, tc == 0 ? 0 : tc - kEntryBytes);
+  put32(at(lookup_table + slot * 4), tc == 0 ? miss_ : tc - kEntryBytes);
   slot_guest_[slot] = guest;
 }
 
@@ -77,9 +43,9 @@ void TranslationCache::flush() {
   site_exit_.clear();
   by_frame_.clear();
   by_page_.clear();
-  for (uint32_t slot = 0; slot < kLookupSlots; slot++) write_slot(slot, kEmptySlot, 0);
+  for (uint32_t slot = 0; slot < kLookupEntries; slot++) write_slot(slot, kEmptySlot, 0);
   build_routines();
-  used_ = kRoutines + kRoutineBytes;
+  used_ = kTableBytes + kRoutineBytes;
   stale_.clear();
   stale(linear_, uint64_t{linear_} + bytes_);
   counters_.flushes++;
@@ -93,16 +59,18 @@ uint32_t TranslationCache::find(uint32_t guest) const {
 CachedBlock& TranslationCache::install(BlockTranslation&& translation, std::vector<uint32_t> frames, std::vector<uint32_t> pages) {
   uint32_t index = static_cast<uint32_t>(blocks_.size());
   uint32_t tc = cursor();
-  // The lookup's way in: the dispatch state ([esp] target, [esp+4] flags, [esp+8] eax) comes off
-  // the stack, with instructions that leave the flags popfd restored.
-  // The lookup's RET has just taken the entry's own address off the stack: it is overwritten, so
-  // that no cache address is left even in the guest's free stack.
-  const uint8_t entry[kEntryBytes] = {
-      0xC7, 0x44, 0x24, 0xFC, 0, 0, 0, 0,  // mov dword [esp - 4], 0
-      0x8D, 0x64, 0x24, 0x04,              // lea esp, [esp + 4]
-      0x9D,                                // popfd
-      0x58,                                // pop eax
+  // The lookup's way in (eax = target, [esp] = the guest's ecx, [esp+4] its eax): the target is
+  // checked to be this block's, and the guest's registers come back, with instructions that leave
+  // the flags alone (LEA and JECXZ compare without them).
+  uint8_t entry[kEntryBytes] = {
+      0x8D, 0x88, 0, 0, 0, 0,  // lea ecx, [eax - guest_start]
+      0xE3, 0x05,              // jecxz hit
+      0xE9, 0, 0, 0, 0,        // jmp miss (another target with the same low 16 bits)
+      0x59,                    // hit: pop ecx
+      0x58,                    // pop eax
   };
+  put32(entry + 2, 0u - translation.guest_start);
+  put32(entry + 9, static_cast<uint32_t>(rel32_to(tc - kEntryBytes + 9, miss_)));
   std::memcpy(at(tc - kEntryBytes), entry, kEntryBytes);
   std::memcpy(at(tc), translation.code.data(), translation.code.size());
   used_ += static_cast<uint32_t>((kEntryBytes + translation.code.size() + 15) & ~size_t{15});
@@ -169,16 +137,7 @@ void TranslationCache::write_rel32(uint32_t site, uint32_t target) {
 }
 
 void TranslationCache::fill_lookup(uint32_t guest, const CachedBlock& block) {
-  // The new target goes to way 0; what was there moves to way 1 (most recently filled first).
-  uint32_t slot = set_of(guest) * 2;
-  if (slot_guest_[slot] != guest) {
-    uint32_t moved = slot_guest_[slot];
-    const uint8_t* way0 = at(linear_ + slot * kLookupSlotBytes);
-    uint32_t entry;
-    std::memcpy(&entry, way0 + 4, 4);
-    write_slot(slot + 1, moved, moved == kEmptySlot ? 0 : entry + kEntryBytes);
-  }
-  write_slot(slot, guest, block.tc_start);
+  write_slot(slot_of(guest), guest, block.tc_start);
   counters_.lookup_fills++;
 }
 
@@ -207,10 +166,8 @@ void TranslationCache::invalidate(CachedBlock& block) {
   counters_.invalidated_blocks++;
   auto it = by_guest_.find(block.guest_start);
   if (it != by_guest_.end() && blocks_[it->second].tc_start == block.tc_start) by_guest_.erase(it);
-  uint32_t set = set_of(block.guest_start) * 2;
-  for (uint32_t slot = set; slot < set + 2; slot++) {
-    if (slot_guest_[slot] == block.guest_start) write_slot(slot, kEmptySlot, 0);
-  }
+  uint32_t slot = slot_of(block.guest_start);
+  if (slot_guest_[slot] == block.guest_start) write_slot(slot, kEmptySlot, 0);
   for (const CachedBlock::Link& link : block.incoming) {
     auto exit = site_exit_.find(link.site);
     if (exit == site_exit_.end()) continue;

@@ -1,13 +1,12 @@
 // The bt engine's translation cache (docs/bt-engine.md): a fixed area of the VMM region, mapped
 // in the hole, where translated guest code runs. It holds
-// - the lookup table: kLookupSlots slots of {guest address, lookup entry} in sets of two, data
-//   that only the VMM writes, read by the dispatch routine that RET and indirect JMP/CALL
-//   translations jump to;
-// - the dispatch routine, which hashes the target to a set, and returns into the lookup entry of
-//   the slot that holds the target, or reaches its miss (a UD2, a call into the VMM);
-// - translated blocks, one after the other, each preceded by its lookup entry (which takes the
-//   dispatch state off the stack: `lea esp, [esp+4]; popfd; pop eax`) and followed by its exit
-//   stubs.
+// - the lookup table: kLookupEntries cache addresses, indexed by the low 16 bits of a guest
+//   target, data that only the VMM writes. RET and indirect JMP/CALL translations jump through
+//   it (`push ecx; movzx ecx, ax; jmp [ecx*4 + table]`, eax = target) to the lookup entry of the
+//   last block filled there, or to the miss (a UD2, a call into the VMM);
+// - translated blocks, one after the other, each preceded by its lookup entry, which checks that
+//   the target is its block's and takes the lookup's state off the stack (`lea ecx, [eax -
+//   guest]; jecxz hit; jmp miss; hit: pop ecx; pop eax`), and followed by its exit stubs.
 // The cache knows which guest frames and linear pages each block came from, and undoes chain
 // links and lookup entries when a block is invalidated. Bytes it rewrites that Unicorn may have
 // translated are reported by take_stale_ranges(), for the core to drop from Unicorn's cache.
@@ -49,19 +48,16 @@ struct CacheCounters {
 
 class TranslationCache final : public TranslationTargets {
  public:
-  static constexpr uint32_t kLookupSlots = 16384;
-  static constexpr uint32_t kLookupSlotBytes = 8;
 
   // `host` is the cache's memory, mapped at `linear` for the guest, `bytes` long.
   TranslationCache(uint8_t* host, uint32_t linear, uint32_t bytes);
 
   bool contains(uint32_t linear) const { return linear - linear_ < bytes_; }  // (the cache may end at 4 GiB)
   uint32_t find(uint32_t guest) const override;
-  uint32_t dispatch_routine() const { return dispatch; }
   // The byte translated segment loads test (TranslationTargets::gdt_stale).
   void set_gdt_stale(bool stale) { *at(gdt_stale) = stale ? 1 : 0; }
   // Whether a UD2 at `tc` is the lookup's miss.
-  bool is_lookup_miss(uint32_t tc) const { return tc == dispatch + kMissOffset; }
+  bool is_lookup_miss(uint32_t tc) const { return tc == miss_; }
   // The next block's cache address, and whether `bytes` more fit; flush() when not.
   uint32_t cursor() const { return linear_ + used_ + kEntryBytes; }
   bool has_room(uint32_t bytes) const { return used_ + bytes <= bytes_; }
@@ -97,16 +93,16 @@ class TranslationCache final : public TranslationTargets {
   const CacheCounters& counters() const { return counters_; }
 
  private:
-  static constexpr uint32_t kRoutines = kLookupSlots * kLookupSlotBytes;
-  static constexpr uint32_t kMissOffset = 58;   // the UD2 in the dispatch routine
-  static constexpr uint32_t kRoutineBytes = 128;
-  static constexpr uint32_t kStaleFlagOffset = 96;  // the GDT-stale byte, after the dispatch routine
-  static constexpr uint32_t kEntryBytes = 14;   // a block's lookup entry, before its first instruction
+  static constexpr uint32_t kTableBytes = kLookupEntries * 4;
+  static constexpr uint32_t kRoutineBytes = 32;     // the miss (a UD2), then the GDT-stale byte
+  static constexpr uint32_t kStaleFlagOffset = 16;
+  static constexpr uint32_t kEntryBytes = 15;   // a block's lookup entry, before its first instruction
   static constexpr uint32_t kEmptySlot = 0xFFFFFFFFu;  // no guest code lies in the hole
 
   uint8_t* at(uint32_t tc) { return host_ + (tc - linear_); }
   void write_rel32(uint32_t site, uint32_t target);
   void write_stub(uint32_t stub, uint32_t target);  // target 0: back to the UD2
+  // Table entry `slot` leads to the block translated from `guest` at `tc` (0: to the miss).
   void write_slot(uint32_t slot, uint32_t guest, uint32_t tc);
   void build_routines();
   void stale(uint64_t start, uint64_t end) { stale_.push_back({start, end}); }
@@ -115,13 +111,14 @@ class TranslationCache final : public TranslationTargets {
   uint32_t linear_;
   uint32_t bytes_;
   uint32_t used_ = 0;
+  uint32_t miss_ = 0;
   std::vector<CachedBlock> blocks_;  // in cache order
   std::unordered_map<uint32_t, uint32_t> by_guest_;  // guest address -> index in blocks_
   std::unordered_map<uint32_t, Callout> callouts_;
   std::unordered_map<uint32_t, uint32_t> site_exit_;   // chained rel32 site -> its exit stub
   std::unordered_map<uint32_t, std::vector<uint32_t>> by_frame_;  // frame -> block indices
   std::unordered_map<uint32_t, std::vector<uint32_t>> by_page_;   // linear page -> block indices
-  std::vector<uint32_t> slot_guest_;  // which guest address each lookup slot holds
+  std::vector<uint32_t> slot_guest_;  // which guest address each table entry leads to
   std::vector<std::pair<uint64_t, uint64_t>> stale_;
   CacheCounters counters_;
 };

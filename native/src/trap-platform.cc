@@ -45,7 +45,14 @@ std::unique_ptr<TrapPlatform> TrapPlatform::create(uc_engine* uc, LiveCpuState* 
   platform->kernel_flags_ = kernel_flags;
   platform->live_ = live;
   ShadowRegion region{platform->memory_->base(), physical, kRegionBytes, kRegionPoolEnd, physical + kRegionBytes};
-  platform->mmu_ = std::make_unique<ShadowMmu>(ram, ram_bytes, region, [uc] { uc_ctl_flush_tlb(uc); });
+  platform->mmu_ = std::make_unique<ShadowMmu>(ram, ram_bytes, region, [uc] { uc_ctl_flush_tlb(uc); },
+                                               [uc, live](uint32_t linear) {
+                                                 if (live && live->flushes_pages()) {
+                                                   live->flush_tlb_page(linear);
+                                                 } else {
+                                                   uc_ctl_flush_tlb(uc);
+                                                 }
+                                               });
   platform->ram_ = ram;
   platform->view_.hole_memory = platform->memory_->base();
   platform->view_.hidden_flags = kernel_flags.owned;

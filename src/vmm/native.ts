@@ -179,7 +179,7 @@ interface NativeModule {
   /** Whether exact stops were proven on this Unicorn build (and Unicorn's private offset), or why not. */
   exactStops(): { proven: boolean; offset: number; whyNot: string };
   /** The bt engine's translator on a byte string (tests): the code for cacheAddress and its map. */
-  translateBlock(bytes: Uint8Array, guestAddress: number, cacheAddress: number, dispatchAddress: number): BlockTranslation;
+  translateBlock(bytes: Uint8Array, guestAddress: number, cacheAddress: number, lookupTableAddress: number): BlockTranslation;
   /** The proof of exact stops alone, for a given offset: a wrong one fails it. */
   proveExactStops(offset: number): { proven: boolean; whyNot: string };
 }

@@ -7,7 +7,7 @@ import { nativeCore, type BlockTranslation } from '../../src/vmm/native.js';
 
 const GUEST = 0xc1000000;
 const CACHE = 0xffc40000;
-const DISPATCH = 0xffc60000;
+const TABLE = 0xffc00000;
 
 let capstone: Capstone;
 beforeAll(async () => {
@@ -16,7 +16,7 @@ beforeAll(async () => {
 });
 
 function translate(bytes: number[]): BlockTranslation {
-  return nativeCore().translateBlock(Uint8Array.from(bytes), GUEST, CACHE, DISPATCH);
+  return nativeCore().translateBlock(Uint8Array.from(bytes), GUEST, CACHE, TABLE);
 }
 
 /** The translation as "mnemonic operands" lines, addresses as Capstone prints them. */
@@ -59,7 +59,7 @@ describe('the bt translator', () => {
 
   it('sends RET through the lookup with the guest return address as the key', () => {
     const t = translate([0xc3]);
-    expect(listing(t)).toEqual(['xchg dword ptr [esp], eax', 'pushfd', 'push eax', `jmp ${hex(DISPATCH)}`]);
+    expect(listing(t)).toEqual(['xchg dword ptr [esp], eax', 'push ecx', 'movzx ecx, ax', `jmp dword ptr [ecx*4 - ${hex(2 ** 32 - TABLE)}]`]);
     // Only the first instruction is a point where the guest's state is its own.
     expect(t.boundaries.map((b) => b.precise)).toEqual([true, false, false, false]);
   });
@@ -70,9 +70,9 @@ describe('the bt translator', () => {
       'xchg dword ptr [esp], eax',
       'lea esp, [esp + 0xc]',
       'push dword ptr [esp - 0xc]',
-      'pushfd',
-      'push eax',
-      `jmp ${hex(DISPATCH)}`,
+      'push ecx',
+      'movzx ecx, ax',
+      `jmp dword ptr [ecx*4 - ${hex(2 ** 32 - TABLE)}]`,
     ]);
   });
 
@@ -83,16 +83,16 @@ describe('the bt translator', () => {
       'xchg dword ptr [esp], eax',
       'push dword ptr [esp]',
       `mov dword ptr [esp + 4], ${hex(GUEST + 3)}`,
-      'pushfd',
-      'push eax',
-      `jmp ${hex(DISPATCH)}`,
+      'push ecx',
+      'movzx ecx, ax',
+      `jmp dword ptr [ecx*4 - ${hex(2 ** 32 - TABLE)}]`,
     ]);
   });
 
   it('sends an indirect JMP (a jump table) through the lookup', () => {
     const t = translate([0xff, 0x24, 0x85, 0x00, 0x10, 0x00, 0xc1]); // jmp [eax*4 + 0xc1001000]
     expect(Array.from(t.code.subarray(0, 7))).toEqual([0xff, 0x34, 0x85, 0x00, 0x10, 0x00, 0xc1]); // push [eax*4 + 0xc1001000]
-    expect(listing(t).slice(1)).toEqual(['xchg dword ptr [esp], eax', 'pushfd', 'push eax', `jmp ${hex(DISPATCH)}`]);
+    expect(listing(t).slice(1)).toEqual(['xchg dword ptr [esp], eax', 'push ecx', 'movzx ecx, ax', `jmp dword ptr [ecx*4 - ${hex(2 ** 32 - TABLE)}]`]);
   });
 
   it('fixes PUSHF\'s image in the cache: the real IOPL (1) taken out, flags untouched', () => {
