@@ -10,8 +10,11 @@
  *     pushf ; pop eax ; and eax, ~0x200 ; push eax ; popf      (the POPF is at popf_site)
  * and reads EFLAGS back with PUSHF: at ring 0 it prints "popf cleared IF", otherwise
  * "popf left IF set". Then CLI and "cli cleared IF", and the RPL of CS as read with
- * "mov ax, cs" ("cs rpl 0" at ring 0). Exit value 0; 1 if STI or CLI did not do their job,
- * 2 for an unexpected exception.
+ * "mov ax, cs" ("cs rpl 0" at ring 0). Then what VERR and VERW (SDM Vol. 2B) say, as ZF, of the
+ * kernel's code and data selectors, the data selector with RPL 3 (which its DPL 0 refuses) and
+ * the null selector: "verr code 1 data 1 rpl3 0 null 0 verw code 0 data 1 rpl3 0 null 0" (VERW
+ * with a memory operand, as Linux runs it on each return to user mode). Exit value 0; 1 if STI or CLI did not
+ * do their job, 2 for an unexpected exception.
  */
 #include "guest.h"
 #include "cpu-tables.h"
@@ -54,6 +57,32 @@ static __attribute__((noinline)) void sti_then_popf(uint32_t *after_sti, uint32_
     *after_popf = b;
 }
 
+/* ZF after VERR with a register operand, VERW with a memory one. */
+static uint32_t verr(uint16_t selector)
+{
+    uint8_t zf;
+    __asm__ volatile("verr %w1\n\tsetz %0" : "=q"(zf) : "r"(selector) : "cc");
+    return zf;
+}
+
+static uint32_t verw(uint16_t selector)
+{
+    uint8_t zf;
+    __asm__ volatile("verw %1\n\tsetz %0" : "=q"(zf) : "m"(selector) : "cc");
+    return zf;
+}
+
+static void put_verify(const char *name, uint32_t (*verify)(uint16_t))
+{
+    static const uint16_t selectors[] = {0x08, SEL_KDATA, SEL_KDATA | 3, 0};
+    static const char *const names[] = {" code ", " data ", " rpl3 ", " null "};
+    put_str(name);
+    for (unsigned i = 0; i < 4; i++) {
+        put_str(names[i]);
+        put_dec(verify(selectors[i]));
+    }
+}
+
 void kmain(uint32_t magic, const struct multiboot_info *mbi)
 {
     (void)mbi;
@@ -85,6 +114,10 @@ void kmain(uint32_t magic, const struct multiboot_info *mbi)
     __asm__ volatile("movw %%cs, %0" : "=r"(cs));
     put_str("cs rpl ");
     put_dec(cs & 3u);
+    put_char('\n');
+    put_verify("verr", verr);
+    put_char(' ');
+    put_verify("verw", verw);
     put_char('\n');
     guest_exit(0);
 }

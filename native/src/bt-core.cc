@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "event-injection.h"
+#include "modrm.h"
 #include "registers.h"
 #include "trace-recorder.h"
 #include "vmm-region.h"
@@ -284,6 +285,12 @@ ExitKind BtCore::handle_callout(const Callout& callout) {
         continue_translated(reg(kRegEip));
         return kResumeGuest;
       }
+      if (!vcpu_.stop_pending() && emulate_verify(callout.guest_eip)) {
+        bt_.verify_in_core++;
+        vcpu_.trace().record_vmm_call(kTraceCallEmulate, callout.guest_eip);
+        continue_translated(reg(kRegEip));
+        return kResumeGuest;
+      }
       vcpu_.trace().record_vmm_call(kTraceCallEmulate, callout.guest_eip);
       // TypeScript emulates the instruction at its guest address, as it does a trapped one.
       set_reg(kRegEip, callout.guest_eip);
@@ -340,6 +347,65 @@ ExitKind BtCore::handle_callout(const Callout& callout) {
     }
   }
   return kExitException;
+}
+
+bool BtCore::emulate_verify(uint32_t guest_eip) {
+  EventInjector& injector = vcpu_.injector();
+  uint8_t bytes[kMaxInstructionLength] = {};
+  uint32_t available = std::min<uint32_t>(kMaxInstructionLength, kPageSize - (guest_eip & (kPageSize - 1)));
+  if (!injector.read_guest_linear(guest_eip, bytes, available)) return false;
+  uint32_t at = 0;
+  uint32_t segment = kNone;
+  switch (bytes[0]) {
+    case 0x26: segment = kRegEs; break;
+    case 0x2E: segment = kRegCs; break;
+    case 0x36: segment = kRegSs; break;
+    case 0x3E: segment = kRegDs; break;
+    case 0x64: segment = kRegFs; break;
+    case 0x65: segment = kRegGs; break;
+    default: break;
+  }
+  if (segment != kNone) at = 1;
+  if (available < at + 3 || bytes[at] != 0x0F || bytes[at + 1] != 0x00) return false;
+  uint32_t which = (bytes[at + 2] >> 3) & 7;
+  if (which != 4 && which != 5) return false;
+  bool write = which == 5;
+  // The selector: a register's low 16 bits, or 16 bits of memory (SDM Vol. 2 VERR/VERW).
+  uint32_t selector = 0;
+  uint32_t length = 0;
+  const uint8_t* modrm = bytes + at + 2;
+  if ((modrm[0] >> 6) == 3) {
+    selector = reg(kRegEax + (modrm[0] & 7)) & 0xFFFF;
+    length = at + 3;
+  } else {
+    MemoryOperand operand{};
+    if (!decode_memory_operand32(modrm, available - at - 2, [this](uint32_t id) { return reg(id); }, &operand)) return false;
+    if (segment == kNone) segment = operand.stack_segment ? kRegSs : kRegDs;
+    SegmentDescriptor data{};
+    if (!injector.segment_descriptor(reg(segment), &data)) return false;
+    uint16_t value = 0;
+    if (!injector.read_guest_linear(data.base + operand.offset, &value, sizeof value)) return false;
+    selector = value;
+    length = at + 2 + operand.length;
+  }
+  // ZF: a code or data segment of the guest's GDT that CPL 0 and the selector's RPL may read
+  // (VERR: data, or readable code) or write (VERW: writable data); a conforming code segment
+  // passes the privilege check. Null and LDT selectors fail.
+  bool ok = false;
+  uint32_t index = selector & ~7u;
+  if (index != 0 && !(selector & 4) && index + 7 <= platform_->guest_gdt_limit()) {
+    uint32_t raw[2] = {};
+    if (!injector.read_guest_linear(platform_->guest_gdt_base() + index, raw, sizeof raw)) return false;
+    SegmentDescriptor d = decode_descriptor(raw[0], raw[1]);
+    bool conforming = d.is_code() && (d.type & kSegmentConforming);
+    bool privileged = conforming || d.dpl >= (selector & 3);
+    bool kind = write ? d.is_data() && (d.type & kSegmentWritable) : d.is_data() || (d.is_code() && (d.type & kSegmentReadable));
+    ok = !d.system && privileged && kind;
+  }
+  uint32_t flags = reg(kRegEflags);
+  set_reg(kRegEflags, ok ? flags | kFlagZf : flags & ~kFlagZf);
+  set_reg(kRegEip, guest_eip + length);
+  return true;
 }
 
 void BtCore::drop_stale_translations() {
@@ -442,6 +508,7 @@ std::vector<EngineCounter> BtCore::counters() const {
   out.push_back({"btMissCalls", bt_.miss_calls});
   out.push_back({"btEmulateCalls", bt_.emulate_calls});
   out.push_back({"btIretInCore", bt_.iret_in_core});
+  out.push_back({"btVerifyInCore", bt_.verify_in_core});
   out.push_back({"btCodeWrites", bt_.code_writes});
   out.push_back({"btRemaps", bt_.remaps});
   out.push_back({"btSingleSteps", bt_.single_steps});

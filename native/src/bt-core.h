@@ -27,6 +27,7 @@ struct BtCounters {
   uint64_t miss_calls = 0;        // the indirect lookup missed
   uint64_t emulate_calls = 0;     // sensitive instructions handed to the VMM
   uint64_t iret_in_core = 0;      // ... of which IRETs carried out here
+  uint64_t verify_in_core = 0;    // ... and VERR/VERWs
   uint64_t code_writes = 0;       // writes to translated code (invalidations by cause)
   uint64_t remaps = 0;            // translated code whose mapping changed
   uint64_t single_steps = 0;      // instructions run alone after writing their own block
@@ -69,6 +70,10 @@ class BtCore final : public TrapCore, private CodeWatcher {
   CachedBlock* lookup_or_translate(uint32_t guest);
   CachedBlock* translate(uint32_t guest, bool single_instruction);
   ExitKind handle_callout(const Callout& callout);
+  // VERR and VERW (0F 00 /4, /5) at `guest_eip`, judged at the guest's CPL 0 against its own
+  // descriptor; false leaves the instruction to TypeScript (other forms). Linux runs a VERW on
+  // every return to user mode (its MDS buffer clearing), so this is a call per system call.
+  bool emulate_verify(uint32_t guest_eip);
   // IRET at guest EIP to guest ring 0 or 3, the common forms, as TypeScript's emulation does it
   // (src/engines/trap/privileged.ts); false leaves it to TypeScript.
   // EIP moves from a cache address to the guest address it stands for; false if none does.

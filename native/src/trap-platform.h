@@ -61,6 +61,9 @@ class TrapPlatform {
   }
   // Copies the guest's GDT again (after the guest wrote it).
   bool reload_guest_gdt(EventInjector& injector) { return load_guest_gdt(injector, gdt_base_, gdt_limit_); }
+  // The guest's GDTR, as it loaded it.
+  uint32_t guest_gdt_base() const { return gdt_base_; }
+  uint32_t guest_gdt_limit() const { return gdt_limit_; }
   ShadowMmu& mmu() { return *mmu_; }
   const ShadowMmu& mmu() const { return *mmu_; }
   const TrapView* view() const { return &view_; }

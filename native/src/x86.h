@@ -31,6 +31,7 @@ constexpr uint32_t kCr4Pge = 1u << 7;
 
 // EFLAGS (§2.3).
 constexpr uint32_t kFlagFixed = 1u << 1;  // always 1
+constexpr uint32_t kFlagZf = 1u << 6;
 constexpr uint32_t kFlagTf = 1u << 8;
 constexpr uint32_t kFlagIf = 1u << 9;
 constexpr uint32_t kFlagIopl = 3u << 12;

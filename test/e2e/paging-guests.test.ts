@@ -71,9 +71,9 @@ describe('paging guests under the direct engine', () => {
     expect(run.status).toBe(9);
   });
 
-  it('POPF at ring 0 clears IF; CLI too; CS has RPL 0', () => {
+  it('POPF at ring 0 clears IF; CLI too; CS has RPL 0; VERR and VERW judge at CPL 0 (as under QEMU)', () => {
     const run = boot('popf.elf');
-    expect(run.stdout).toBe('popf cleared IF\ncli cleared IF\ncs rpl 0\n');
+    expect(run.stdout).toBe('popf cleared IF\ncli cleared IF\ncs rpl 0\nverr code 1 data 1 rpl3 0 null 0 verw code 0 data 1 rpl3 0 null 0\n');
     expect(run.status).toBe(1);
     expect(exitCounts(run.stderr)['irq-injected'] ?? 0).toBe(0);
     // popf_site names the POPF instruction (opcode 0x9D) in the image.

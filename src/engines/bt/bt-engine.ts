@@ -29,6 +29,7 @@ const NATIVE_COUNTERS: readonly [string, string][] = [
   ['btMissCalls', 'bt-lookup-misses'],
   ['btExitCalls', 'bt-call-exit'],
   ['btIretInCore', 'bt-call-iret-in-core'],
+  ['btVerifyInCore', 'bt-call-verify-in-core'],
   ['btInvalidatedBlocks', 'bt-invalidated'],
   ['btCodeWrites', 'bt-invalidate-code-write'],
   ['btRemaps', 'bt-invalidate-remap'],
