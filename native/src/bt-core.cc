@@ -43,8 +43,9 @@ constexpr uint32_t kMaxBlockBytes = 4096;
 }  // namespace
 
 std::unique_ptr<BtCore> BtCore::create(VcpuServices& vcpu, uc_engine* uc, LiveCpuState* live, GuestRam ram, uint64_t ram_bytes,
-                                       uint64_t region_physical, uint32_t cache_bytes, uc_err* err) {
-  std::unique_ptr<TrapPlatform> platform = TrapPlatform::create(uc, live, ram, ram_bytes, region_physical, kBtKernelFlags, err);
+                                       uint64_t region_physical, uint32_t cache_bytes, uint32_t pool_bytes, uc_err* err) {
+  std::unique_ptr<TrapPlatform> platform =
+      TrapPlatform::create(uc, live, ram, ram_bytes, region_physical, kBtKernelFlags, pool_bytes, err);
   if (!platform) return nullptr;
   if (cache_bytes == 0 || cache_bytes > kTcBytes) cache_bytes = kTcBytes;
   std::unique_ptr<BtCore> core(new BtCore(vcpu, uc, std::move(platform), ram, ram_bytes, cache_bytes));

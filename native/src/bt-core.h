@@ -37,9 +37,10 @@ struct BtCounters {
 
 class BtCore final : public TrapCore, private CodeWatcher {
  public:
-  // `cache_bytes`: the translation cache's size (0: all of kTcBytes).
+  // `cache_bytes`: the translation cache's size (0: all of kTcBytes); `pool_bytes`: the shadow
+  // page-table pool (0: all the region offers).
   static std::unique_ptr<BtCore> create(VcpuServices& vcpu, uc_engine* uc, LiveCpuState* live, GuestRam ram, uint64_t ram_bytes,
-                                        uint64_t region_physical, uint32_t cache_bytes, uc_err* err);
+                                        uint64_t region_physical, uint32_t cache_bytes, uint32_t pool_bytes, uc_err* err);
 
   ExitKind on_exception(uint32_t vector, bool software_interrupt) override;
   bool keeps_block_events() const override { return true; }

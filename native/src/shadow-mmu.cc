@@ -136,6 +136,15 @@ ShadowMmu::Root& ShadowMmu::new_root(uint32_t key, bool pae) {
       directory = kNoPage;
     }
   }
+  // A root's own pages (the directory; PAE: the PDPT and four directories) must be there: when
+  // the pool cannot give them, every shadow goes and is rebuilt on demand.
+  uint32_t needed = pae ? 5 : 1;
+  if (free_pages_.size() + (pool_pages_ - next_page_) < needed) {
+    invalidate_all();
+    counters_.pool_resets++;
+    roots_.emplace_back();
+    slot = &roots_.back();
+  }
   slot->key = key;
   slot->pae = pae;
   slot->page = allocate_page();
@@ -351,11 +360,12 @@ ShadowFault ShadowMmu::handle_fault(uint32_t linear, uint32_t error_code) {
   if (root.tables[pde] == kNoPage) {
     uint32_t page = allocate_page();
     if (page == kNoPage) {
-      // Out of shadow pages: start over from empty shadows (rebuilt on demand).
+      // Out of shadow pages: start over from empty shadows (rebuilt on demand). The old root's
+      // page is free now, and may become any shadow page: the real CR3 moves to the new root.
       PagingState guest = guest_;
       invalidate_all();
-      activate(guest);
-      return {FaultOutcome::kHidden, 0};
+      counters_.pool_resets++;
+      return {FaultOutcome::kHidden, 0, activate(guest)};
     }
     root.tables[pde] = page;
     table_slot_[page] = pde;

@@ -31,6 +31,7 @@ struct ShadowCounters {
   uint64_t root_switches = 0;        // MOV CR3 (and paging-mode changes) served
   uint64_t root_cache_hits = 0;      // ... from an already built shadow
   uint64_t pages_invalidated = 0;    // INVLPG
+  uint64_t pool_resets = 0;          // the pool ran out: every shadow dropped, rebuilt on demand
 };
 
 enum class FaultOutcome { kHidden, kGuestFault, kHole, kPoolExhausted };
@@ -38,6 +39,9 @@ enum class FaultOutcome { kHidden, kGuestFault, kHole, kPoolExhausted };
 struct ShadowFault {
   FaultOutcome outcome;
   uint32_t guest_error_code;  // kGuestFault: the #PF error code the guest sees
+  // The pool ran out and every shadow was dropped: the current root is now at this physical
+  // address, which the real CR3 must load before the guest runs again (0: unchanged).
+  uint32_t new_root = 0;
 };
 
 // Guest-physical bytes [start, end); contiguous (a GDT in one frame, or in frames that follow).

@@ -11,8 +11,9 @@
 namespace vmm {
 
 std::unique_ptr<TrapCore> TrapCore::create(VcpuServices& vcpu, uc_engine* uc, LiveCpuState* live, GuestRam ram,
-                                           uint64_t ram_bytes, uint64_t region_physical, uc_err* err) {
-  std::unique_ptr<TrapPlatform> platform = TrapPlatform::create(uc, live, ram, ram_bytes, region_physical, kTrapKernelFlags, err);
+                                           uint64_t ram_bytes, uint64_t region_physical, uint32_t pool_bytes, uc_err* err) {
+  std::unique_ptr<TrapPlatform> platform =
+      TrapPlatform::create(uc, live, ram, ram_bytes, region_physical, kTrapKernelFlags, pool_bytes, err);
   if (!platform) return nullptr;
   return std::unique_ptr<TrapCore>(new TrapCore(vcpu, uc, std::move(platform)));
 }
@@ -71,6 +72,7 @@ ExitKind TrapCore::handle_shadow_fault() {
   ShadowFault fault = platform_->mmu().handle_fault(record[kFieldCr2], record[kFieldErrorCode]);
   switch (fault.outcome) {
     case FaultOutcome::kHidden:
+      if (fault.new_root) platform_->load_shadow_root(fault.new_root);
       // The guest is writing its GDT: copy it once the writing instruction has run (the next
       // block boundary after the block that starts with it).
       if (platform_->mmu().take_descriptors_written()) descriptors_written();
@@ -284,6 +286,7 @@ std::vector<EngineCounter> TrapCore::counters() const {
       {"hiddenFaults", c.hidden_faults},
       {"trueFaults", c.true_faults},
       {"shadowPagesBuilt", c.shadow_pages_built},
+      {"shadowPoolResets", c.pool_resets},
       {"pageTableWrites", c.page_table_writes},
       {"dirtyLogFaults", c.dirty_log_faults},
       {"rootSwitches", c.root_switches},

@@ -21,8 +21,9 @@ class TrapCore : public EngineCore {
  public:
   // Maps the VMM region at `region_physical` (just above guest RAM) and builds it; nullptr and
   // `err` set when Unicorn refuses.
+  // `pool_bytes`: the shadow page-table pool (0: all the region offers).
   static std::unique_ptr<TrapCore> create(VcpuServices& vcpu, uc_engine* uc, LiveCpuState* live, GuestRam ram,
-                                          uint64_t ram_bytes, uint64_t region_physical, uc_err* err);
+                                          uint64_t ram_bytes, uint64_t region_physical, uint32_t pool_bytes, uc_err* err);
 
   ExitKind on_exception(uint32_t vector, bool software_interrupt) override;
   bool uses_block_events() const override { return true; }

@@ -32,7 +32,8 @@ uint64_t flat_descriptor(uint32_t type, uint32_t dpl) {
 }  // namespace
 
 std::unique_ptr<TrapPlatform> TrapPlatform::create(uc_engine* uc, LiveCpuState* live, GuestRam ram, uint64_t ram_bytes,
-                                                   uint64_t physical, KernelRingFlags kernel_flags, uc_err* err) {
+                                                   uint64_t physical, KernelRingFlags kernel_flags, uint32_t pool_bytes,
+                                                   uc_err* err) {
   auto memory = std::make_unique<GuestMemory>(kRegionBytes);
   if (!memory->ok()) {
     *err = UC_ERR_NOMEM;
@@ -44,7 +45,8 @@ std::unique_ptr<TrapPlatform> TrapPlatform::create(uc_engine* uc, LiveCpuState* 
   platform->build_region();
   platform->kernel_flags_ = kernel_flags;
   platform->live_ = live;
-  ShadowRegion region{platform->memory_->base(), physical, kRegionBytes, kRegionPoolEnd, physical + kRegionBytes};
+  uint64_t pool_end = pool_bytes == 0 || pool_bytes > kRegionPoolEnd - kRegionPool ? kRegionPoolEnd : kRegionPool + (pool_bytes & ~0xFFFu);
+  ShadowRegion region{platform->memory_->base(), physical, kRegionBytes, pool_end, physical + kRegionBytes};
   platform->mmu_ = std::make_unique<ShadowMmu>(ram, ram_bytes, region, [uc] { uc_ctl_flush_tlb(uc); },
                                                [uc, live](uint32_t linear) {
                                                  if (live && live->flushes_pages()) {
@@ -113,6 +115,8 @@ void TrapPlatform::set_guest_paging(const PagingState& guest) {
   write_register(uc_, kRegCr3, root);
   write_register(uc_, kRegCr0, cr0);
 }
+
+void TrapPlatform::load_shadow_root(uint32_t physical) { write_register(uc_, kRegCr3, physical); }
 
 bool TrapPlatform::load_guest_gdt(EventInjector& injector, uint32_t base, uint32_t limit) {
   gdt_base_ = base;

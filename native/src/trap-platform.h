@@ -33,8 +33,9 @@ class TrapPlatform {
   // Maps the region at `physical` (Unicorn-physical, just above guest RAM) and builds the VMM's
   // GDT, TSS, stub and hole page table in it.
   // `live`: the vCPU's live state, for ring switches without TLB flushes (null: not located).
+  // `pool_bytes`: the shadow page-table pool's size (0: all the region offers).
   static std::unique_ptr<TrapPlatform> create(uc_engine* uc, LiveCpuState* live, GuestRam ram, uint64_t ram_bytes,
-                                              uint64_t physical, KernelRingFlags kernel_flags, uc_err* err);
+                                              uint64_t physical, KernelRingFlags kernel_flags, uint32_t pool_bytes, uc_err* err);
   // The translation cache's host memory (vmm-region.h).
   uint8_t* translation_cache() { return memory_->base() + kRegionTc; }
   // Maps the translation cache's first `bytes` into the hole (those not mapped yet).
@@ -43,6 +44,8 @@ class TrapPlatform {
 
   // The guest's CR0/CR3/CR4 as it believes them; the real ones get the shadow and the VMM's bits.
   void set_guest_paging(const PagingState& guest);
+  // The real CR3 loads the shadow root at `physical` (the MMU rebuilt its roots).
+  void load_shadow_root(uint32_t physical);
   const PagingState& guest_paging() const { return view_.guest_paging; }
   // Copies the guest's GDT into the real one, guest ring 0 made ring 1 and every segment's limit
   // cut below the hole (VMware's segment truncation). Returns false if the guest GDT is unreadable.

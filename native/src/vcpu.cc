@@ -159,8 +159,11 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
       GuestRam ram(memory_->base(), ram_bytes);
       // Optional sixth argument: the bt engine's translation cache in bytes (tests, experiments).
       uint32_t tc_bytes = info.Length() > 5 && info[5].IsNumber() ? info[5].As<Napi::Number>().Uint32Value() : 0;
-      std::unique_ptr<TrapCore> core = core_kind == "bt" ? std::unique_ptr<TrapCore>(BtCore::create(*this, uc_, live_state_.get(), ram, ram_bytes, region_base, tc_bytes, &err))
-                                                         : TrapCore::create(*this, uc_, live_state_.get(), ram, ram_bytes, region_base, &err);
+      // Optional seventh: the shadow page-table pool in bytes (--shadow-pool).
+      uint32_t pool_bytes = info.Length() > 6 && info[6].IsNumber() ? info[6].As<Napi::Number>().Uint32Value() : 0;
+      std::unique_ptr<TrapCore> core =
+          core_kind == "bt" ? std::unique_ptr<TrapCore>(BtCore::create(*this, uc_, live_state_.get(), ram, ram_bytes, region_base, tc_bytes, pool_bytes, &err))
+                            : TrapCore::create(*this, uc_, live_state_.get(), ram, ram_bytes, region_base, pool_bytes, &err);
       trap_ = core.get();
       engine_ = std::move(core);
     }

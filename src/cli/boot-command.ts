@@ -9,7 +9,7 @@ import { runMachine, type RunLimits, type RunResult } from '../vmm/run-loop.js';
 import { Reg } from '../vmm/registers.js';
 import { csEip } from '../util/hex.js';
 import type { Engine } from '../vmm/engine.js';
-import { DEFAULT_RAM_MIB, MAX_TRANSLATION_CACHE_KIB, MIN_TRANSLATION_CACHE_KIB } from '../vmm/layout.js';
+import { DEFAULT_RAM_MIB, MAX_SHADOW_POOL_KIB, MAX_TRANSLATION_CACHE_KIB, MIN_SHADOW_POOL_KIB, MIN_TRANSLATION_CACHE_KIB } from '../vmm/layout.js';
 import { BACKLOG_LIMIT, ConsoleOutput } from './console-output.js';
 import { describeErrno } from './errno.js';
 import { BROKEN_PIPE_STATUS, RunStopper, type StopRequest } from './run-stop.js';
@@ -38,6 +38,7 @@ export interface BootOptions {
   stopMechanism: string;
   /** bt: the translation cache's size in KiB. */
   translationCache?: string;
+  shadowPool?: string;
   /** The GDB stub (boot only): where it listens, QEMU's -s, and QEMU's -S. */
   gdb?: string;
   s?: boolean;
@@ -55,13 +56,36 @@ export const bootDefaults = {
 
 const FORMATS = ['auto', 'flat', 'bootsector', 'multiboot', 'linux'] as const;
 
-/** --translation-cache KiB: only for an engine with a translation cache, between its bounds. */
-function translationCacheSize(option: string | undefined, engineHasOne: boolean): number | undefined {
+/** A size option in KiB for a part only some engines have, between its bounds; in bytes. */
+interface SizeOption {
+  flag: string; // --translation-cache
+  what: string; // translation cache
+  whichEngines: string; // an engine with a translation cache (bt)
+  min: number;
+  max: number;
+}
+
+const TRANSLATION_CACHE: SizeOption = {
+  flag: '--translation-cache',
+  what: 'translation cache',
+  whichEngines: 'an engine with a translation cache (bt)',
+  min: MIN_TRANSLATION_CACHE_KIB,
+  max: MAX_TRANSLATION_CACHE_KIB,
+};
+const SHADOW_POOL: SizeOption = {
+  flag: '--shadow-pool',
+  what: 'shadow pool',
+  whichEngines: 'an engine with shadow page tables (trap, bt)',
+  min: MIN_SHADOW_POOL_KIB,
+  max: MAX_SHADOW_POOL_KIB,
+};
+
+function sizeOption(size: SizeOption, option: string | undefined, engineHasOne: boolean): number | undefined {
   if (option === undefined) return undefined;
-  if (!engineHasOne) throw new UserError('--translation-cache applies to an engine with a translation cache (bt) only');
+  if (!engineHasOne) throw new UserError(`${size.flag} applies to ${size.whichEngines} only`);
   const kib = Number(option);
-  if (!/^\d+$/.test(option) || kib < MIN_TRANSLATION_CACHE_KIB || kib > MAX_TRANSLATION_CACHE_KIB) {
-    throw new UserError(`invalid translation cache size '${option}': give KiB from ${MIN_TRANSLATION_CACHE_KIB} to ${MAX_TRANSLATION_CACHE_KIB}`);
+  if (!/^\d+$/.test(option) || kib < size.min || kib > size.max) {
+    throw new UserError(`invalid ${size.what} size '${option}': give KiB from ${size.min} to ${size.max}`);
   }
   return kib * 1024;
 }
@@ -151,7 +175,8 @@ export function prepareRun(
     throw new UserError(`unknown stop mechanism '${options.stopMechanism}'; choose one of ${STOP_MECHANISMS.join(', ')}`);
   }
   const stopMechanism = options.stopMechanism as StopMechanism;
-  const translationCacheBytes = translationCacheSize(options.translationCache, engine.requires.translationCache);
+  const translationCacheBytes = sizeOption(TRANSLATION_CACHE, options.translationCache, engine.requires.translationCache);
+  const shadowPoolBytes = sizeOption(SHADOW_POOL, options.shadowPool, engine.requires.vmmRegion);
   const limits = {
     timeLimitSeconds: options.timeLimit === undefined ? Infinity : parsePositiveNumber('time limit', options.timeLimit),
     maxExits: options.maxExits === undefined ? Infinity : parsePositiveInteger('exit limit', options.maxExits),
@@ -178,7 +203,7 @@ export function prepareRun(
   const output = new ConsoleOutput(fd, fd !== serialFd, (error) => stopper.stop(outputFailure(error, outputName)));
   let machine: Machine;
   try {
-    machine = new Machine({ ramBytes, consoleOutput: output.push, translationBufferBytes, engineCore: engineCoreFor(engine.requires), stopMechanism, translationCacheBytes });
+    machine = new Machine({ ramBytes, consoleOutput: output.push, translationBufferBytes, engineCore: engineCoreFor(engine.requires), stopMechanism, translationCacheBytes, shadowPoolBytes });
   } catch (error) {
     if (error instanceof NativeCoreMissing) throw new UserError(error.message);
     throw error;

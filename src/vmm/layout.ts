@@ -37,3 +37,6 @@ export const HOLE_LINEAR = 0xffc00000;
 /** The bt engine's translation cache: its size bounds in KiB (the lookup alone takes 256 KiB). */
 export const MIN_TRANSLATION_CACHE_KIB = 384;
 export const MAX_TRANSLATION_CACHE_KIB = 3968;
+/** Engines with a VMM region: the shadow page-table pool's size bounds in KiB (kRegionPool to kRegionPoolEnd). */
+export const MIN_SHADOW_POOL_KIB = 64;
+export const MAX_SHADOW_POOL_KIB = 16256;

@@ -35,6 +35,8 @@ export interface MachineConfig {
   engineCore?: EngineCoreKind;
   /** The bt engine's translation cache in bytes (default: all the hole has room for). */
   translationCacheBytes?: number;
+  /** The shadow page-table pool of an engine core in bytes (default: all the VMM region has room for). */
+  shadowPoolBytes?: number;
   /** How the running guest is stopped (see StopMechanism); exact by default. */
   stopMechanism?: StopMechanism;
 }
@@ -88,7 +90,7 @@ export class Machine {
   constructor(config: MachineConfig) {
     const { Vcpu, hostTscHz } = nativeCore();
     this.tscHz = hostTscHz();
-    this.vcpu = new Vcpu(config.ramBytes, config.translationBufferBytes, config.engineCore ?? false, config.stopMechanism ?? 'exact', undefined, config.translationCacheBytes);
+    this.vcpu = new Vcpu(config.ramBytes, config.translationBufferBytes, config.engineCore ?? false, config.stopMechanism ?? 'exact', undefined, config.translationCacheBytes, config.shadowPoolBytes);
     this.ram = new Uint8Array(this.vcpu.ram);
     this.record = new Uint32Array(this.vcpu.exitRecord);
     // A rising INTR asks the vCPU for an interrupt-window exit: the guest stops as soon as it

@@ -122,6 +122,7 @@ export interface ShadowCounters {
   hiddenFaults: number;
   trueFaults: number;
   shadowPagesBuilt: number;
+  shadowPoolResets: number;
   pageTableWrites: number;
   dirtyLogFaults: number;
   rootSwitches: number;
@@ -171,6 +172,7 @@ interface NativeModule {
     stopMechanism?: StopMechanism,
     exactStopOffset?: number,
     translationCacheBytes?: number,
+    shadowPoolBytes?: number,
   ) => NativeVcpu;
   abiVersion: number;
   unicornVersion: string;

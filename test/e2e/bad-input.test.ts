@@ -78,6 +78,12 @@ describe('bad input', () => {
     expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '-e', 'bt', '--translation-cache', '2M']), /invalid translation cache size '2M'/);
   });
 
+  it('a shadow pool size for an engine without shadow page tables, or out of bounds', () => {
+    expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '--shadow-pool', '1024']), /--shadow-pool applies to an engine with shadow page tables \(trap, bt\) only/);
+    expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '-e', 'trap', '--shadow-pool', '16']), /invalid shadow pool size '16': give KiB from 64 to 16256/);
+    expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '-e', 'bt', '--shadow-pool', '1x']), /invalid shadow pool size '1x'/);
+  });
+
   it('invalid time limit', () => {
     expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '--time-limit', '-3']), /invalid time limit '-3'/);
   });

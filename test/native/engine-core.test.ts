@@ -58,7 +58,7 @@ describe('engine cores', () => {
     const v = newVcpu(true);
     expect(trapCore(v).regionBase).toBe(1 << 22); // 1 MiB of RAM, the region 4 MiB aligned above it
     expect(trapCore(v).counters()).toEqual({
-      hiddenFaults: 0, trueFaults: 0, shadowPagesBuilt: 0, pageTableWrites: 0, dirtyLogFaults: 0,
+      hiddenFaults: 0, trueFaults: 0, shadowPagesBuilt: 0, shadowPoolResets: 0, pageTableWrites: 0, dirtyLogFaults: 0,
       rootSwitches: 0, rootCacheHits: 0, pagesInvalidated: 0, cliInCore: 0, stiInCore: 0, invlpgInCore: 0,
       crReadsInCore: 0, cr3WritesInCore: 0, reflectedInCore: 0, iretInCore: 0,
     });

@@ -210,6 +210,7 @@ export class TrapEngine implements Engine {
       'pf-hidden': mmu.hiddenFaults,
       'pf-true': mmu.trueFaults,
       'shadow-pages-built': mmu.shadowPagesBuilt,
+      ...(mmu.shadowPoolResets > 0 ? { 'shadow-pool-resets': mmu.shadowPoolResets } : {}),
       'pt-writes-tracked': mmu.pageTableWrites,
       'cr3-switches': mmu.rootSwitches,
       'cr3-cache-hits': mmu.rootCacheHits,
