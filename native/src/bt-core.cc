@@ -36,6 +36,12 @@ class GuestCode final : public CodeSource {
   uint64_t ram_bytes_;
 };
 
+// Whether a walk's mapping outlives a CR3 load: its G bit, with CR4.PGE and paging on (SDM Vol. 3
+// §4.10.2.4).
+bool maps_globally(const Translation& walk, const PagingState& paging) {
+  return walk.global && (paging.cr4 & kCr4Pge) && (paging.cr0 & kCr0Pg);
+}
+
 // The longest translation of one block (TranslatorLimits below, with every instruction's worst
 // case and the exit stubs).
 constexpr uint32_t kMaxBlockBytes = 4096;
@@ -118,7 +124,7 @@ CachedBlock* BtCore::translate(uint32_t guest, bool single_instruction) {
     if (!walk.ok || (walk.physical >> 12) >= ram_pages_) return nullptr;
     frames.push_back(static_cast<uint32_t>(walk.physical >> 12));
     pages.push_back(static_cast<uint32_t>(page));
-    global.push_back(walk.global && (paging.cr4 & kCr4Pge) && (paging.cr0 & kCr0Pg));
+    global.push_back(maps_globally(walk, paging));
   }
   for (int kind = 0; kind < static_cast<int>(Rewrite::kCount); kind++) bt_.rewrites[kind] += t.rewrites[kind];
   vcpu_.trace().record_translation(t.guest_start, t.guest_end, static_cast<uint32_t>(t.code.size()),
@@ -226,10 +232,8 @@ void BtCore::continue_translated(uint32_t eip) {
   uint32_t entry_cs = 0;
   uint32_t* entry = platform_->entry_frame_eip(eip, &entry_cs);
   uint32_t guest = entry ? *entry : eip;
-  if (entry ? (entry_cs & 3) != kGuestKernelRing || !code_segment_flat(entry_cs) : !at_guest_kernel_ring() || !code_segment_flat()) {
-    return;
-  }
-  if (guest >= kHoleLinear) return;
+  bool kernel = entry ? (entry_cs & 3) == kGuestKernelRing : at_guest_kernel_ring();
+  if (!kernel || guest >= kHoleLinear || !code_segment_flat(entry ? entry_cs : reg(kRegCs))) return;
   refresh_gdt_if_written();
   CachedBlock* block = lookup_or_translate(guest);
   if (!block) return;
@@ -351,41 +355,27 @@ ExitKind BtCore::handle_callout(const Callout& callout) {
 }
 
 bool BtCore::emulate_verify(uint32_t guest_eip) {
-  EventInjector& injector = vcpu_.injector();
-  uint8_t bytes[kMaxInstructionLength] = {};
-  uint32_t available = std::min<uint32_t>(kMaxInstructionLength, kPageSize - (guest_eip & (kPageSize - 1)));
-  if (!injector.read_guest_linear(guest_eip, bytes, available)) return false;
-  uint32_t at = 0;
-  uint32_t segment = kNone;
-  switch (bytes[0]) {
-    case 0x26: segment = kRegEs; break;
-    case 0x2E: segment = kRegCs; break;
-    case 0x36: segment = kRegSs; break;
-    case 0x3E: segment = kRegDs; break;
-    case 0x64: segment = kRegFs; break;
-    case 0x65: segment = kRegGs; break;
-    default: break;
-  }
-  if (segment != kNone) at = 1;
-  if (available < at + 3 || bytes[at] != 0x0F || bytes[at + 1] != 0x00) return false;
+  TrappedInstruction insn;
+  if (!fetch_instruction(guest_eip, &insn)) return false;
+  const uint8_t* bytes = insn.bytes;
+  uint32_t segment = segment_override(bytes[0]);
+  uint32_t at = segment == kNoSegmentOverride ? 0 : 1;
+  if (insn.available < at + 3 || bytes[at] != 0x0F || bytes[at + 1] != 0x00) return false;
   uint32_t which = (bytes[at + 2] >> 3) & 7;
   if (which != 4 && which != 5) return false;
   bool write = which == 5;
   // The selector: a register's low 16 bits, or 16 bits of memory (SDM Vol. 2 VERR/VERW).
   uint32_t selector = 0;
   uint32_t length = 0;
-  const uint8_t* modrm = bytes + at + 2;
-  if ((modrm[0] >> 6) == 3) {
-    selector = reg(kRegEax + (modrm[0] & 7)) & 0xFFFF;
+  if ((bytes[at + 2] >> 6) == 3) {
+    selector = reg(kRegEax + (bytes[at + 2] & 7)) & 0xFFFF;
     length = at + 3;
   } else {
     MemoryOperand operand{};
-    if (!decode_memory_operand32(modrm, available - at - 2, [this](uint32_t id) { return reg(id); }, &operand)) return false;
-    if (segment == kNone) segment = operand.stack_segment ? kRegSs : kRegDs;
-    SegmentDescriptor data{};
-    if (!injector.segment_descriptor(reg(segment), &data)) return false;
+    uint32_t linear = 0;
     uint16_t value = 0;
-    if (!injector.read_guest_linear(data.base + operand.offset, &value, sizeof value)) return false;
+    if (!memory_operand_address(insn, at + 2, segment, &operand, &linear)) return false;
+    if (!vcpu_.injector().read_guest_linear(linear, &value, sizeof value)) return false;
     selector = value;
     length = at + 2 + operand.length;
   }
@@ -396,7 +386,7 @@ bool BtCore::emulate_verify(uint32_t guest_eip) {
   uint32_t index = selector & ~7u;
   if (index != 0 && !(selector & 4) && index + 7 <= platform_->guest_gdt_limit()) {
     uint32_t raw[2] = {};
-    if (!injector.read_guest_linear(platform_->guest_gdt_base() + index, raw, sizeof raw)) return false;
+    if (!vcpu_.injector().read_guest_linear(platform_->guest_gdt_base() + index, raw, sizeof raw)) return false;
     SegmentDescriptor d = decode_descriptor(raw[0], raw[1]);
     bool conforming = d.is_code() && (d.type & kSegmentConforming);
     bool privileged = conforming || d.dpl >= (selector & 3);
@@ -456,17 +446,16 @@ void BtCore::record_mapping(uint32_t page, uint32_t frame, bool global) {
   (global ? global_pages_ : local_pages_)[page] = frame;
 }
 
-bool BtCore::check_mapping(uint32_t page, uint32_t frame) {
+void BtCore::check_mapping(uint32_t page, uint32_t frame) {
   const PagingState& paging = platform_->guest_paging();
   Translation walk = walk_guest_page_tables(ram_, paging, page, 0);
   if (walk.ok && (walk.physical >> 12) == frame) {
     // (The same frame, perhaps through a mapping that is now global or no longer.)
-    bool global = walk.global && (paging.cr4 & kCr4Pge) && (paging.cr0 & kCr0Pg);
+    bool global = maps_globally(walk, paging);
     if (global != (global_pages_.count(page) != 0)) record_mapping(page, frame, global);
-    return false;
+    return;
   }
   remapped(page);
-  return true;
 }
 
 void BtCore::remapped(uint32_t page) {

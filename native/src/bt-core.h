@@ -94,8 +94,7 @@ class BtCore final : public TrapCore, private CodeWatcher {
   // is global (kept across CR3 loads, SDM Vol. 3 §4.10.2.4: Linux maps its text so).
   void record_mapping(uint32_t page, uint32_t frame, bool global);
   // Whether the linear page still maps the frame its translations came from; if not, they go.
-  // Returns whether they went.
-  bool check_mapping(uint32_t page, uint32_t frame);
+  void check_mapping(uint32_t page, uint32_t frame);
   void remapped(uint32_t page);
   void refresh_gdt_if_written();
 

@@ -13,6 +13,21 @@ struct MemoryOperand {
   bool stack_segment;        // the default segment is SS (an ESP or EBP base), else DS
 };
 
+// The segment register a segment-override prefix names (SDM Vol. 2 §2.1.1, prefix group 2), or
+// kNoSegmentOverride for any other byte.
+constexpr uint32_t kNoSegmentOverride = ~0u;
+constexpr uint32_t segment_override(uint8_t prefix) {
+  switch (prefix) {
+    case 0x26: return kRegEs;
+    case 0x2E: return kRegCs;
+    case 0x36: return kRegSs;
+    case 0x3E: return kRegDs;
+    case 0x64: return kRegFs;
+    case 0x65: return kRegGs;
+    default: return kNoSegmentOverride;
+  }
+}
+
 // Decodes the operand whose ModRM byte is at `bytes[0]` (`available` bytes readable); false
 // for a register operand (mod = 3) or when the bytes end first. `reg` reads a general register.
 template <typename ReadRegister>

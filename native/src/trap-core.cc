@@ -111,14 +111,28 @@ void TrapCore::gdt_reloaded() {
 
 bool TrapCore::at_guest_kernel_ring() { return vcpu_.current_cpl() == kGuestKernelRing; }
 
-// The instruction at the guest kernel's EIP, read once for the handlers below. It may end just
-// before an unmapped page: no further than the page's end is read (a longer instruction there is
-// left to TypeScript).
-bool TrapCore::fetch_trapped_instruction(TrappedInstruction* insn) {
-  EventInjector& injector = vcpu_.injector();
-  insn->linear = injector.current_linear_eip();
-  insn->available = std::min<uint32_t>(kMaxInstructionLength, kPageSize - (insn->linear & (kPageSize - 1)));
-  return injector.read_guest_linear(insn->linear, insn->bytes, insn->available);
+// An instruction the core carries out, read once for its handlers. It may end just before an
+// unmapped page: no further than the page's end is read (a longer instruction there is left to
+// TypeScript).
+bool TrapCore::fetch_instruction(uint32_t linear, TrappedInstruction* insn) {
+  insn->linear = linear;
+  insn->available = std::min<uint32_t>(kMaxInstructionLength, kPageSize - (linear & (kPageSize - 1)));
+  return vcpu_.injector().read_guest_linear(linear, insn->bytes, insn->available);
+}
+
+bool TrapCore::memory_operand_address(const TrappedInstruction& insn, uint32_t modrm, uint32_t segment, MemoryOperand* operand,
+                                      uint32_t* linear) {
+  auto reg = [this](uint32_t id) {
+    uint64_t value = 0;
+    read_register(uc_, id, &value);
+    return static_cast<uint32_t>(value);
+  };
+  if (insn.available <= modrm || !decode_memory_operand32(insn.bytes + modrm, insn.available - modrm, reg, operand)) return false;
+  if (segment == kNoSegmentOverride) segment = operand->stack_segment ? kRegSs : kRegDs;
+  SegmentDescriptor data{};
+  if (!vcpu_.injector().segment_descriptor(reg(segment), &data)) return false;
+  *linear = data.base + operand->offset;
+  return true;
 }
 
 // The trap engine's most frequent traps, CLI and STI from the guest kernel (real ring 1, where
@@ -154,37 +168,20 @@ bool TrapCore::handle_interrupt_flag_trap(const TrappedInstruction& insn) {
 bool TrapCore::handle_invlpg(const TrappedInstruction& insn) {
   EventInjector& injector = vcpu_.injector();
   const uint8_t* bytes = insn.bytes;
-  uint32_t available = insn.available;
-  uint32_t at = 0;
-  uint32_t segment = kRegDs;
-  bool overridden = false;
-  switch (bytes[0]) {
-    case 0x26: segment = kRegEs; overridden = true; break;
-    case 0x2E: segment = kRegCs; overridden = true; break;
-    case 0x36: segment = kRegSs; overridden = true; break;
-    case 0x3E: segment = kRegDs; overridden = true; break;
-    case 0x64: segment = kRegFs; overridden = true; break;
-    case 0x65: segment = kRegGs; overridden = true; break;
-    default: break;
-  }
-  if (overridden) at = 1;
-  if (available < at + 3 || bytes[at] != 0x0F || bytes[at + 1] != 0x01 || ((bytes[at + 2] >> 3) & 7) != 7) return false;
+  uint32_t segment = segment_override(bytes[0]);
+  uint32_t at = segment == kNoSegmentOverride ? 0 : 1;
+  if (insn.available < at + 3 || bytes[at] != 0x0F || bytes[at + 1] != 0x01 || ((bytes[at + 2] >> 3) & 7) != 7) return false;
   uint64_t cs = 0;
   read_register(uc_, kRegCs, &cs);
   SegmentDescriptor code{};
   if (!injector.segment_descriptor(static_cast<uint32_t>(cs), &code) || !code.big) return false;
-  auto reg = [this](uint32_t id) {
-    uint64_t value = 0;
-    read_register(uc_, id, &value);
-    return static_cast<uint32_t>(value);
-  };
   MemoryOperand operand{};
-  if (!decode_memory_operand32(bytes + at + 2, available - at - 2, reg, &operand)) return false;
-  if (!overridden && operand.stack_segment) segment = kRegSs;
-  SegmentDescriptor data{};
-  if (!injector.segment_descriptor(reg(segment), &data)) return false;
-  platform_->mmu().invalidate_page(data.base + operand.offset);
-  write_register(uc_, kRegEip, reg(kRegEip) + at + 2 + operand.length);
+  uint32_t linear = 0;
+  if (!memory_operand_address(insn, at + 2, segment, &operand, &linear)) return false;
+  platform_->mmu().invalidate_page(linear);
+  uint64_t eip = 0;
+  read_register(uc_, kRegEip, &eip);
+  write_register(uc_, kRegEip, eip + at + 2 + operand.length);
   invlpg_in_core_++;
   return true;
 }

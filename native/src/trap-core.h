@@ -13,6 +13,7 @@
 #include <unicorn/unicorn.h>
 
 #include "engine-core.h"
+#include "modrm.h"
 #include "trap-platform.h"
 
 namespace vmm {
@@ -76,7 +77,15 @@ class TrapCore : public EngineCore {
     uint8_t bytes[kMaxInstructionLength] = {};
     uint32_t available = 0;  // bytes read (to the end of the page at most)
   };
-  bool fetch_trapped_instruction(TrappedInstruction* insn);
+  bool fetch_trapped_instruction(TrappedInstruction* insn) { return fetch_instruction(vcpu_.injector().current_linear_eip(), insn); }
+  // The guest's instruction bytes at `linear`, to the end of its page at most.
+  bool fetch_instruction(uint32_t linear, TrappedInstruction* insn);
+  // The linear address of the memory operand (32-bit addressing) whose ModRM byte is at
+  // insn.bytes[modrm], in the segment a prefix names (`segment`, or kNoSegmentOverride for the
+  // operand's default: SS for an ESP or EBP base, else DS); false for a register operand or
+  // bytes that end first. `operand` gets its length.
+  bool memory_operand_address(const TrappedInstruction& insn, uint32_t modrm, uint32_t segment, MemoryOperand* operand,
+                              uint32_t* linear);
   bool handle_interrupt_flag_trap(const TrappedInstruction& insn);
   bool handle_invlpg(const TrappedInstruction& insn);
   bool handle_control_register_move(const TrappedInstruction& insn);
