@@ -35,12 +35,16 @@ class BytesAt final : public vmm::CodeSource {
 // No translation exists yet: every direct jump goes through its exit stub.
 class NoTargets final : public vmm::TranslationTargets {
  public:
-  explicit NoTargets(uint32_t table) { lookup_table = table; }
+  NoTargets(uint32_t table, uint32_t resume) {
+    lookup_table = table;
+    resume_slot = resume;
+  }
   uint32_t find(uint32_t) const override { return 0; }
 };
 
-// translateBlock(bytes, guestAddress, cacheAddress, lookupTableAddress): what the bt engine's
-// translator makes of the block at the start of `bytes` (translator tests).
+// translateBlock(bytes, guestAddress, cacheAddress, lookupTableAddress[, resumeSlotAddress]): what
+// the bt engine's translator makes of the block at the start of `bytes` (translator tests); fast
+// calls only with a resume slot.
 Napi::Value TranslateBlock(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 4 || !info[0].IsTypedArray()) {
@@ -50,7 +54,8 @@ Napi::Value TranslateBlock(const Napi::CallbackInfo& info) {
   Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
   uint32_t guest = info[1].As<Napi::Number>().Uint32Value();
   BytesAt source(bytes.Data(), bytes.ByteLength(), guest);
-  NoTargets targets(info[3].As<Napi::Number>().Uint32Value());
+  uint32_t resume = info.Length() > 4 && info[4].IsNumber() ? info[4].As<Napi::Number>().Uint32Value() : 0;
+  NoTargets targets(info[3].As<Napi::Number>().Uint32Value(), resume);
   vmm::Translator translator;
   vmm::BlockTranslation t = translator.translate(source, targets, guest, info[2].As<Napi::Number>().Uint32Value(), vmm::TranslatorLimits{});
   Napi::Object out = Napi::Object::New(env);
@@ -67,12 +72,14 @@ Napi::Value TranslateBlock(const Napi::CallbackInfo& info) {
   }
   out.Set("boundaries", boundaries);
   Napi::Array callouts = Napi::Array::New(env, t.callouts.size());
-  static const char* const kKinds[] = {"exit", "miss", "emulate", "gdt"};
+  static const char* const kKinds[] = {"exit", "miss", "emulate", "gdt", "fast"};
   for (uint32_t i = 0; i < t.callouts.size(); i++) {
+    const vmm::Callout& callout = t.callouts[i].second;
     Napi::Object c = Napi::Object::New(env);
     c.Set("tc", static_cast<double>(t.callouts[i].first));
-    c.Set("kind", kKinds[static_cast<int>(t.callouts[i].second.kind)]);
-    c.Set("guest", static_cast<double>(t.callouts[i].second.guest_eip));
+    c.Set("kind", kKinds[static_cast<int>(callout.kind)]);
+    c.Set("guest", static_cast<double>(callout.guest_eip));
+    if (callout.kind == vmm::CalloutKind::kFastCall) c.Set("resume", static_cast<double>(callout.site));
     callouts[i] = c;
   }
   out.Set("callouts", callouts);

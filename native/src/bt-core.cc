@@ -245,6 +245,62 @@ void BtCore::continue_translated(uint32_t eip) {
   }
 }
 
+bool BtCore::on_cpuid() {
+  if (!active()) return false;
+  uint32_t tc = reg(kRegEip);
+  if (!cache_->contains(tc)) return false;
+  const Callout* callout = cache_->callout_at(tc);
+  if (!callout || callout->kind != CalloutKind::kFastCall) return false;  // the guest's own CPUID
+  // (A copy: translating may flush the cache, and the callout table with it.)
+  uint32_t resume = fast_call(Callout(*callout));
+  if (resume) {
+    bt_.fast_calls++;
+  } else {
+    resume = tc + kFastCallBytes;  // the slow way
+    bt_.slow_calls++;
+  }
+  cache_->set_resume(resume);
+  return true;
+}
+
+// Inside Unicorn's CPU loop, in the middle of a translated block: registers may be read and
+// written (Unicorn hands helpers its globals), but not EIP, whose write makes Unicorn leave the
+// loop (the JMP after the CPUID sets it). A device waiting to stop the run takes the slow way,
+// where TypeScript, which asked first, sees the instruction. (An interrupt waiting for IF is
+// found as after the slow way: by the timer thread's poll, which stops at the next block start.)
+uint32_t BtCore::fast_call(const Callout& call) {
+  if (vcpu_.stop_pending()) return 0;
+  refresh_gdt_if_written();
+  TrappedInstruction insn;
+  if (!fetch_instruction(call.guest_eip, &insn)) return 0;
+  if (call.site) {
+    // MOV to or from CRn, INVLPG: on after the instruction (the jump to the next block).
+    if (!handle_invlpg(insn) && !handle_control_register_move(insn)) return 0;
+    vcpu_.trace().record_vmm_call(kTraceCallEmulate, call.guest_eip);
+    drop_stale_translations();
+    return call.site;
+  }
+  uint32_t guest = 0;
+  uint32_t length = emulate_verify(call.guest_eip);
+  if (length) {
+    guest = call.guest_eip + length;
+    bt_.verify_in_core++;
+  } else if (emulate_iret(call.guest_eip, &guest)) {
+    bt_.iret_in_core++;
+    vcpu_.trace().record_vmm_call(kTraceCallIret, call.guest_eip);
+    // To ring 3: the VMM's stub, whose IRET enters user code where it is.
+    uint32_t cs = 0;
+    if (platform_->entry_frame_eip(guest, &cs)) return guest;
+  } else {
+    return 0;
+  }
+  if (length) vcpu_.trace().record_vmm_call(kTraceCallEmulate, call.guest_eip);
+  CachedBlock* block = code_segment_flat() ? lookup_or_translate(guest) : nullptr;
+  drop_stale_translations();
+  // (No translation: the block hook finds the guest's address at the next block start.)
+  return block ? block->tc_start : guest;
+}
+
 bool BtCore::to_guest_eip(uint32_t tc) {
   uint32_t guest = 0;
   bool precise = false;
@@ -290,7 +346,9 @@ ExitKind BtCore::handle_callout(const Callout& callout) {
         continue_translated(reg(kRegEip));
         return kResumeGuest;
       }
-      if (!vcpu_.stop_pending() && emulate_verify(callout.guest_eip)) {
+      uint32_t length = vcpu_.stop_pending() ? 0 : emulate_verify(callout.guest_eip);
+      if (length) {
+        set_reg(kRegEip, callout.guest_eip + length);
         bt_.verify_in_core++;
         vcpu_.trace().record_vmm_call(kTraceCallEmulate, callout.guest_eip);
         continue_translated(reg(kRegEip));
@@ -321,6 +379,8 @@ ExitKind BtCore::handle_callout(const Callout& callout) {
       set_reg(kRegEip, target->tc_start);
       return kResumeGuest;
     }
+    case CalloutKind::kFastCall:
+      break;  // (a CPUID, never a UD2: on_cpuid carries it out)
     case CalloutKind::kIndirectMiss: {
       // The lookup's state comes off the stack: eax = target, [esp] the guest's ecx, [esp+4] its
       // eax (translation-cache.h).
@@ -354,15 +414,15 @@ ExitKind BtCore::handle_callout(const Callout& callout) {
   return kExitException;
 }
 
-bool BtCore::emulate_verify(uint32_t guest_eip) {
+uint32_t BtCore::emulate_verify(uint32_t guest_eip) {
   TrappedInstruction insn;
-  if (!fetch_instruction(guest_eip, &insn)) return false;
+  if (!fetch_instruction(guest_eip, &insn)) return 0;
   const uint8_t* bytes = insn.bytes;
   uint32_t segment = segment_override(bytes[0]);
   uint32_t at = segment == kNoSegmentOverride ? 0 : 1;
-  if (insn.available < at + 3 || bytes[at] != 0x0F || bytes[at + 1] != 0x00) return false;
+  if (insn.available < at + 3 || bytes[at] != 0x0F || bytes[at + 1] != 0x00) return 0;
   uint32_t which = (bytes[at + 2] >> 3) & 7;
-  if (which != 4 && which != 5) return false;
+  if (which != 4 && which != 5) return 0;
   bool write = which == 5;
   // The selector: a register's low 16 bits, or 16 bits of memory (SDM Vol. 2 VERR/VERW).
   uint32_t selector = 0;
@@ -374,8 +434,8 @@ bool BtCore::emulate_verify(uint32_t guest_eip) {
     MemoryOperand operand{};
     uint32_t linear = 0;
     uint16_t value = 0;
-    if (!memory_operand_address(insn, at + 2, segment, &operand, &linear)) return false;
-    if (!vcpu_.injector().read_guest_linear(linear, &value, sizeof value)) return false;
+    if (!memory_operand_address(insn, at + 2, segment, &operand, &linear)) return 0;
+    if (!vcpu_.injector().read_guest_linear(linear, &value, sizeof value)) return 0;
     selector = value;
     length = at + 2 + operand.length;
   }
@@ -386,7 +446,7 @@ bool BtCore::emulate_verify(uint32_t guest_eip) {
   uint32_t index = selector & ~7u;
   if (index != 0 && !(selector & 4) && index + 7 <= platform_->guest_gdt_limit()) {
     uint32_t raw[2] = {};
-    if (!vcpu_.injector().read_guest_linear(platform_->guest_gdt_base() + index, raw, sizeof raw)) return false;
+    if (!vcpu_.injector().read_guest_linear(platform_->guest_gdt_base() + index, raw, sizeof raw)) return 0;
     SegmentDescriptor d = decode_descriptor(raw[0], raw[1]);
     bool conforming = d.is_code() && (d.type & kSegmentConforming);
     bool privileged = conforming || d.dpl >= (selector & 3);
@@ -395,8 +455,7 @@ bool BtCore::emulate_verify(uint32_t guest_eip) {
   }
   uint32_t flags = reg(kRegEflags);
   set_reg(kRegEflags, ok ? flags | kFlagZf : flags & ~kFlagZf);
-  set_reg(kRegEip, guest_eip + length);
-  return true;
+  return length;
 }
 
 void BtCore::drop_stale_translations() {
@@ -499,6 +558,8 @@ std::vector<EngineCounter> BtCore::counters() const {
   out.push_back({"btEmulateCalls", bt_.emulate_calls});
   out.push_back({"btIretInCore", bt_.iret_in_core});
   out.push_back({"btVerifyInCore", bt_.verify_in_core});
+  out.push_back({"btFastCalls", bt_.fast_calls});
+  out.push_back({"btSlowCalls", bt_.slow_calls});
   out.push_back({"btCodeWrites", bt_.code_writes});
   out.push_back({"btRemaps", bt_.remaps});
   out.push_back({"btSingleSteps", bt_.single_steps});

@@ -5,8 +5,9 @@
 // guest kernel reaches is translated (bt-translator.h) into the translation cache
 // (translation-cache.h) in the hole, and runs from there. Guest user code runs in place, as in
 // VMware's design. Everything per block and per lookup miss happens here, without TypeScript;
-// the sensitive instructions the translator turns into calls into the VMM reach TypeScript as a
-// #GP at the guest instruction (src/engines/bt), which emulates them.
+// the sensitive instructions the translator turns into calls into the VMM are carried out here,
+// from a fast call inside Unicorn's CPU loop where the core can, or reach TypeScript as a #GP at
+// the guest instruction (src/engines/bt), which emulates them.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -28,6 +29,8 @@ struct BtCounters {
   uint64_t emulate_calls = 0;     // sensitive instructions handed to the VMM
   uint64_t iret_in_core = 0;      // ... of which IRETs carried out here
   uint64_t verify_in_core = 0;    // ... and VERR/VERWs
+  uint64_t fast_calls = 0;        // fast calls carried out inside Unicorn's CPU loop
+  uint64_t slow_calls = 0;        // fast calls sent the slow way (a stop or an interrupt waiting, another form)
   uint64_t code_writes = 0;       // writes to translated code (invalidations by cause)
   uint64_t remaps = 0;            // translated code whose mapping changed
   uint64_t single_steps = 0;      // instructions run alone after writing their own block
@@ -52,6 +55,7 @@ class BtCore final : public TrapCore, private CodeWatcher {
   void gdt_reloaded() override;
   bool gdt_copy_stale() const override { return gdt_written_; }
   bool stop_allowed_at(uint64_t linear) override;
+  bool on_cpuid() override;
   void before_exit() override;
   void guest_code_changed() override;
   bool guest_instruction(uint32_t linear, uint32_t* guest) override;
@@ -74,7 +78,11 @@ class BtCore final : public TrapCore, private CodeWatcher {
   // VERR and VERW (0F 00 /4, /5) at `guest_eip`, judged at the guest's CPL 0 against its own
   // descriptor; false leaves the instruction to TypeScript (other forms). Linux runs a VERW on
   // every return to user mode (its MDS buffer clearing), so this is a call per system call.
-  bool emulate_verify(uint32_t guest_eip);
+  // Returns the instruction's length when done (EIP is the caller's to move), 0 when not.
+  uint32_t emulate_verify(uint32_t guest_eip);
+  // A fast call's instruction, carried out inside Unicorn's CPU loop: the cache address the guest
+  // goes on at, or 0 for the slow way (the trap or the UD2 after the call).
+  uint32_t fast_call(const Callout& call);
   // IRET at guest EIP to guest ring 0 or 3, the common forms, as TypeScript's emulation does it
   // (src/engines/trap/privileged.ts); false leaves it to TypeScript.
   // EIP moves from a cache address to the guest address it stands for; false if none does.

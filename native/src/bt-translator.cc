@@ -68,6 +68,8 @@ constexpr uint8_t kPushEcx = 0x51;
 constexpr uint8_t kMovzxEcxAx[] = {0x0F, 0xB7, 0xC8};            // movzx ecx, ax
 constexpr uint8_t kJmpTableEcx[] = {0xFF, 0x24, 0x8D};           // jmp [ecx*4 + disp32]
 constexpr uint8_t kPushImm32 = 0x68;
+constexpr uint8_t kCpuid[] = {0x0F, 0xA2};
+constexpr uint8_t kJmpAbsolute[] = {0xFF, 0x25};                 // jmp [disp32]
 
 enum class Kind {
   kIdent, kIdentEnd, kTrapping, kJump, kJcc, kLoop, kCall, kCallIndirect, kJumpIndirect, kReturn, kReturnImm, kPushf,
@@ -143,6 +145,17 @@ Kind classify(const GuestInsn& i) {
       if (op >= 0x70 && op <= 0x7F) return Kind::kJcc;
       return Kind::kIdent;
   }
+}
+
+// Whether the VMM's core may carry the instruction out in a fast call (BtCore::fast_call): the
+// forms its handlers take (trap-core.h, bt-core.h); any other form there takes the slow way.
+bool core_may_carry_out(const GuestInsn& i) {
+  if (i.op == 0xCF) return !i.operand16;                                     // IRET
+  if (i.op != 0x0F) return false;
+  if (i.op2 == 0x20 || i.op2 == 0x22) return true;                           // MOV r32, CRn; MOV CRn, r32
+  if (i.op2 == 0x01) return i.mod() != 3 && i.reg() == 7;                    // INVLPG m
+  if (i.op2 == 0x00) return i.reg() == 4 || i.reg() == 5;                    // VERR, VERW
+  return false;
 }
 
 Rewrite rewrite_of(Kind kind) {
@@ -242,6 +255,18 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
     e.u32(targets.lookup_table);
   };
 
+  // A fast call for the instruction at `guest_eip`, which goes on at `resume` when it is carried
+  // out (0: its handler says where); the slow way follows it, a precise point at the instruction.
+  auto fast_call = [&](uint32_t guest_eip, uint32_t resume) {
+    starts(guest_eip);
+    t.callouts.push_back({e.here(), {CalloutKind::kFastCall, guest_eip, resume}});
+    e.raw(kCpuid, sizeof kCpuid);
+    inside(guest_eip);
+    e.raw(kJmpAbsolute, sizeof kJmpAbsolute);
+    e.u32(targets.resume_slot);
+    precise(guest_eip);
+  };
+
   uint32_t pc = guest;
   uint32_t first_page = guest & ~(kPageSize - 1);
   bool ended = false;  // the last instruction transferred control: no fall-through jump
@@ -288,7 +313,12 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
       case Kind::kTrapping:
         // Copied; it traps or leaves for a guest address. What follows it starts a new block
         // (where the VMM resumes the guest after emulating it).
-        starts(i.pc);
+        if (kind == Kind::kTrapping && targets.resume_slot && core_may_carry_out(i)) {
+          // Carried out, it goes on at the jump after the copy.
+          fast_call(i.pc, e.here() + kFastCallBytes + i.length);
+        } else {
+          starts(i.pc);
+        }
         e.raw(i.bytes, i.length);
         exit_to(pc);
         ended = true;
@@ -443,7 +473,11 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
         }
         break;
       case Kind::kEmulate:
-        starts(i.pc);
+        if (targets.resume_slot && core_may_carry_out(i)) {
+          fast_call(i.pc, 0);
+        } else {
+          starts(i.pc);
+        }
         t.callouts.push_back({e.here(), {CalloutKind::kEmulate, i.pc, 0}});
         e.raw(kUd2, sizeof kUd2);
         ended = true;

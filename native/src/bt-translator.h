@@ -29,6 +29,8 @@ struct TranslationTargets {
   // bits (translation-cache.h). Reached with eax = target, [esp] = the guest's ecx, [esp+4] its eax.
   uint32_t lookup_table;
   uint32_t gdt_stale = 0;  // a byte the VMM sets while the real GDT lags behind the guest's (0: no check)
+  // The dword a fast call jumps through: where the VMM says the guest goes on (0: no fast calls).
+  uint32_t resume_slot = 0;
   // The cache address of the translation of a guest address, or 0 if there is none yet.
   virtual uint32_t find(uint32_t guest) const = 0;
 
@@ -36,19 +38,32 @@ struct TranslationTargets {
   ~TranslationTargets() = default;
 };
 
-// What the code at a cache address asks of the VMM when it runs (a UD2 the VMM recognises).
+// What the code at a cache address asks of the VMM when it runs: a UD2 the VMM recognises, or a
+// fast call's CPUID.
 enum class CalloutKind : uint8_t {
   kDirectExit,   // a direct jump's target has no translation yet: translate it and chain the jump
   kIndirectMiss, // the lookup found no translation for the target in eax
   kEmulate,      // a sensitive instruction the VMM emulates (guest_eip is the instruction)
   kGdtRefresh,   // a segment load found the real GDT stale: copy it, then go on at `site`
+  // A fast call (kFastCall below) for the sensitive instruction at guest_eip; `site` is where the
+  // guest goes on after it when it does not transfer control (0 when it does).
+  kFastCall,
 };
 
 struct Callout {
   CalloutKind kind;
-  uint32_t guest_eip;  // kDirectExit: the target; kEmulate: the instruction
+  uint32_t guest_eip;  // kDirectExit: the target; kEmulate, kFastCall: the instruction
   uint32_t site;       // kDirectExit: cache address of the rel32 that jumps to this exit (0: none)
 };
+
+// A fast call into the VMM: `cpuid; jmp [resume_slot]`, then the slow way (the trapping
+// instruction, or the UD2 of an emulation). Unicorn calls its CPUID hook inside its CPU loop, so
+// the VMM carries the instruction out without the exception, the exit from uc_emu_start and the
+// re-entry that a trap or a UD2 costs; it skips the CPUID (the guest's registers stay as they
+// were), and writes the slot: the code after the instruction, the translation of where it went,
+// or, when the core cannot do it there, the slow way. Only the instructions the core carries out
+// itself get one (MOV to and from CRn, INVLPG, IRET, VERR, VERW).
+constexpr uint8_t kFastCallBytes = 8;  // 0F A2, FF 25 slot32
 
 // A point in a translation and the guest state it stands for. At a precise point the guest
 // registers are exactly the guest's before the instruction at `guest`; inside a rewritten

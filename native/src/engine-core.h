@@ -78,6 +78,10 @@ class EngineCore {
   // (the bt engine's translation cache) refuses points where the guest's state is incomplete;
   // the vCPU then runs on to the next point it accepts.
   virtual bool stop_allowed_at(uint64_t linear) { return true; }
+  // The guest ran CPUID (Unicorn's hook, inside its CPU loop, EIP at the instruction). A core
+  // whose own code calls into it so (the bt engine's fast calls) returns true when the CPUID was
+  // its call, carried out: the instruction is then skipped, and the guest's CPUID is not asked.
+  virtual bool on_cpuid() { return false; }
   // Whether on_block must see blocks the guest runs at CPL 3 (user code, which deprivileging
   // cores run in place). False lets the block hook return at once for them.
   virtual bool wants_user_blocks() const { return true; }

@@ -18,6 +18,7 @@ TranslationCache::TranslationCache(uint8_t* host, uint32_t linear, uint32_t byte
   lookup_table = linear_;
   miss_ = linear_ + kTableBytes;
   gdt_stale = miss_ + kStaleFlagOffset;
+  resume_slot = miss_ + kResumeSlotOffset;
   flush();
   counters_.flushes = 0;
 }
@@ -29,6 +30,10 @@ void TranslationCache::build_routines() {
   miss[0] = 0x0F;
   miss[1] = 0x0B;
 }
+
+// Data the VMM writes behind the guest's back, as the lookup table is: read by the fast call's
+// JMP after the hook returns.
+void TranslationCache::set_resume(uint32_t tc) { put32(at(resume_slot), tc); }
 
 void TranslationCache::write_slot(uint32_t slot, uint32_t guest, uint32_t tc) {
   // Data, not code: Unicorn holds no translation of it, so nothing goes stale.

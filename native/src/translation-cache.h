@@ -4,6 +4,8 @@
 //   target, data that only the VMM writes. RET and indirect JMP/CALL translations jump through
 //   it (`push ecx; movzx ecx, ax; jmp [ecx*4 + table]`, eax = target) to the lookup entry of the
 //   last block filled there, or to the miss (a UD2, a call into the VMM);
+// - the routines: the lookup's miss (a UD2), the byte that says the real GDT is stale, and the
+//   dword fast calls jump through;
 // - translated blocks, one after the other, each preceded by its lookup entry, which checks that
 //   the target is its block's and takes the lookup's state off the stack (`lea ecx, [eax -
 //   guest]; jecxz hit; jmp miss; hit: pop ecx; pop eax`), and followed by its exit stubs.
@@ -56,6 +58,8 @@ class TranslationCache final : public TranslationTargets {
   uint32_t find(uint32_t guest) const override;
   // The byte translated segment loads test (TranslationTargets::gdt_stale).
   void set_gdt_stale(bool stale) { *at(gdt_stale) = stale ? 1 : 0; }
+  // Where the fast call that is running goes on (TranslationTargets::resume_slot).
+  void set_resume(uint32_t tc);
   // Whether a UD2 at `tc` is the lookup's miss.
   bool is_lookup_miss(uint32_t tc) const { return tc == miss_; }
   // The next block's cache address, and whether `bytes` more fit; flush() when not.
@@ -94,8 +98,9 @@ class TranslationCache final : public TranslationTargets {
 
  private:
   static constexpr uint32_t kTableBytes = kLookupEntries * 4;
-  static constexpr uint32_t kRoutineBytes = 32;     // the miss (a UD2), then the GDT-stale byte
+  static constexpr uint32_t kRoutineBytes = 32;     // the miss (a UD2), the GDT-stale byte, the resume slot
   static constexpr uint32_t kStaleFlagOffset = 16;
+  static constexpr uint32_t kResumeSlotOffset = 20;
   static constexpr uint32_t kEntryBytes = 15;   // a block's lookup entry, before its first instruction
   static constexpr uint32_t kEmptySlot = 0xFFFFFFFFu;  // no guest code lies in the hole
 

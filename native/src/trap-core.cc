@@ -36,8 +36,13 @@ ExitKind TrapCore::on_exception(uint32_t vector, bool software_interrupt) {
   // (Nothing the guest can see runs once a stop is pending: the device asked first.)
   if (vector == kGp && !software_interrupt && !vcpu_.stop_pending() && at_guest_kernel_ring()) {
     TrappedInstruction insn;
+    uint32_t length = 0;
     if (fetch_trapped_instruction(&insn) &&
-        (handle_interrupt_flag_trap(insn) || handle_invlpg(insn) || handle_control_register_move(insn))) {
+        ((length = handle_interrupt_flag_trap(insn)) || (length = handle_invlpg(insn)) ||
+         (length = handle_control_register_move(insn)))) {
+      uint64_t eip = 0;
+      read_register(uc_, kRegEip, &eip);
+      write_register(uc_, kRegEip, eip + length);
       return kResumeGuest;
     }
   }
@@ -139,10 +144,10 @@ bool TrapCore::memory_operand_address(const TrappedInstruction& insn, uint32_t m
 // IOPL 0 makes them raise #GP), are carried out here: the real IF is the guest's. STI with an
 // interrupt waiting goes to the VMM, which opens the interrupt window. Anything else (prefixes,
 // other instructions) goes to the VMM.
-bool TrapCore::handle_interrupt_flag_trap(const TrappedInstruction& insn) {
+uint32_t TrapCore::handle_interrupt_flag_trap(const TrappedInstruction& insn) {
   uint32_t linear = insn.linear;
   uint8_t opcode = insn.bytes[0];
-  uint64_t eflags = 0, eip = 0;
+  uint64_t eflags = 0;
   read_register(uc_, kRegEflags, &eflags);
   if (opcode == kOpcodeCli) {
     eflags &= ~uint64_t{kFlagIf};
@@ -153,37 +158,32 @@ bool TrapCore::handle_interrupt_flag_trap(const TrappedInstruction& insn) {
     eflags |= kFlagIf;
     sti_in_core_++;
   } else {
-    return false;
+    return 0;
   }
-  read_register(uc_, kRegEip, &eip);
   write_register(uc_, kRegEflags, eflags);
-  write_register(uc_, kRegEip, eip + 1);
-  return true;
+  return 1;
 }
 
 // INVLPG m (0F 01 /7; SDM Vol. 2, INVLPG) from the guest kernel: one page of the shadows is
 // dropped, as the TypeScript engine would, without the round trip (Linux runs ~70,000 in a boot).
 // Only the plain form: 32-bit code and addressing, no prefix but a segment override; the rest,
 // rare, goes to TypeScript, which emulates every form.
-bool TrapCore::handle_invlpg(const TrappedInstruction& insn) {
+uint32_t TrapCore::handle_invlpg(const TrappedInstruction& insn) {
   EventInjector& injector = vcpu_.injector();
   const uint8_t* bytes = insn.bytes;
   uint32_t segment = segment_override(bytes[0]);
   uint32_t at = segment == kNoSegmentOverride ? 0 : 1;
-  if (insn.available < at + 3 || bytes[at] != 0x0F || bytes[at + 1] != 0x01 || ((bytes[at + 2] >> 3) & 7) != 7) return false;
+  if (insn.available < at + 3 || bytes[at] != 0x0F || bytes[at + 1] != 0x01 || ((bytes[at + 2] >> 3) & 7) != 7) return 0;
   uint64_t cs = 0;
   read_register(uc_, kRegCs, &cs);
   SegmentDescriptor code{};
-  if (!injector.segment_descriptor(static_cast<uint32_t>(cs), &code) || !code.big) return false;
+  if (!injector.segment_descriptor(static_cast<uint32_t>(cs), &code) || !code.big) return 0;
   MemoryOperand operand{};
   uint32_t linear = 0;
-  if (!memory_operand_address(insn, at + 2, segment, &operand, &linear)) return false;
+  if (!memory_operand_address(insn, at + 2, segment, &operand, &linear)) return 0;
   platform_->mmu().invalidate_page(linear);
-  uint64_t eip = 0;
-  read_register(uc_, kRegEip, &eip);
-  write_register(uc_, kRegEip, eip + at + 2 + operand.length);
   invlpg_in_core_++;
-  return true;
+  return at + 2 + operand.length;
 }
 
 // MOV r32, CR2/CR3/CR4 and MOV CR3, r32 (0F 20 /r, 0F 22 /r; SDM Vol. 2, MOV—Move to/from
@@ -192,19 +192,19 @@ bool TrapCore::handle_invlpg(const TrappedInstruction& insn) {
 // every page fault, reads CR3 to flush its TLB and loads it at every address-space switch). The
 // operand is always a register (the mod bits are ignored). CR0, whose guest value TypeScript
 // keeps, and every other form go to TypeScript.
-bool TrapCore::handle_control_register_move(const TrappedInstruction& insn) {
+uint32_t TrapCore::handle_control_register_move(const TrappedInstruction& insn) {
   constexpr uint32_t kLength = 3;  // 0F 20/22 ModRM
   const uint8_t* bytes = insn.bytes;
-  if (insn.available < kLength || bytes[0] != 0x0F || (bytes[1] != 0x20 && bytes[1] != 0x22)) return false;
+  if (insn.available < kLength || bytes[0] != 0x0F || (bytes[1] != 0x20 && bytes[1] != 0x22)) return 0;
   uint32_t control = (bytes[2] >> 3) & 7;
   uint32_t general = kRegEax + (bytes[2] & 7);  // EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI: ModRM order
   PagingState guest = platform_->view()->guest_paging;
   if (bytes[1] == 0x20) {
-    if (control != 2 && control != 3 && control != 4) return false;
+    if (control != 2 && control != 3 && control != 4) return 0;
     write_register(uc_, general, control == 2 ? guest_cr2_ : control == 3 ? guest.cr3 : guest.cr4);
     cr_reads_in_core_++;
   } else {
-    if (control != 3) return false;
+    if (control != 3) return 0;
     uint64_t value = 0;
     read_register(uc_, general, &value);
     guest.cr3 = static_cast<uint32_t>(value);
@@ -213,10 +213,7 @@ bool TrapCore::handle_control_register_move(const TrappedInstruction& insn) {
     platform_->reload_guest_gdt(vcpu_.injector());
     cr3_writes_in_core_++;
   }
-  uint64_t eip = 0;
-  read_register(uc_, kRegEip, &eip);
-  write_register(uc_, kRegEip, eip + kLength);
-  return true;
+  return kLength;
 }
 
 // IRET (SDM Vol. 2, IRET: protected-mode return to the same or an outer level) of the guest
@@ -224,6 +221,13 @@ bool TrapCore::handle_control_register_move(const TrappedInstruction& insn) {
 // guest's own, no virtual-8086 mode. The guest may change IF and the other flags; the flags the VMM
 // owns (KernelRingFlags) are its own again, set as the kernel ring wants them.
 bool TrapCore::emulate_iret(uint32_t guest_eip) {
+  uint32_t resume = 0;
+  if (!emulate_iret(guest_eip, &resume)) return false;
+  write_register(uc_, kRegEip, resume);
+  return true;
+}
+
+bool TrapCore::emulate_iret(uint32_t guest_eip, uint32_t* resume) {
   EventInjector& injector = vcpu_.injector();
   uint8_t opcode = 0;
   if (!injector.read_guest_linear(guest_eip, &opcode, 1) || opcode != kOpcodeIret) return false;
@@ -245,8 +249,9 @@ bool TrapCore::emulate_iret(uint32_t guest_eip) {
   uint32_t keep = kernel.owned | kFlagVm | kFlagRf;
   uint32_t flags = (current & keep) | (frame[2] & ~keep & kDefinedFlags) | kFlagFixed;
   if ((cs & 3) == 0 && (cs & ~3u)) {
-    write_register(uc_, kRegCs, cs | kGuestKernelRing);
-    write_register(uc_, kRegEip, eip);
+    // (A CS load reads the descriptor again: skipped when the selector stays.)
+    if (reg(kRegCs) != (cs | kGuestKernelRing)) write_register(uc_, kRegCs, cs | kGuestKernelRing);
+    *resume = eip;
     write_register(uc_, kRegEflags, (flags & ~kernel.owned) | kernel.set);
     write_register(uc_, kRegEsp, esp + 12);
     return true;
@@ -259,7 +264,7 @@ bool TrapCore::emulate_iret(uint32_t guest_eip) {
     if (!platform_->reload_guest_gdt(injector)) return false;
     gdt_reloaded();
   }
-  platform_->enter(cs, eip, flags, frame[4] & 0xFFFF, frame[3]);
+  *resume = platform_->enter_without_eip(cs, eip, flags, frame[4] & 0xFFFF, frame[3]);
   return true;
 }
 

@@ -86,13 +86,20 @@ class TrapCore : public EngineCore {
   // bytes that end first. `operand` gets its length.
   bool memory_operand_address(const TrappedInstruction& insn, uint32_t modrm, uint32_t segment, MemoryOperand* operand,
                               uint32_t* linear);
-  bool handle_interrupt_flag_trap(const TrappedInstruction& insn);
-  bool handle_invlpg(const TrappedInstruction& insn);
-  bool handle_control_register_move(const TrappedInstruction& insn);
+  // The instructions the core carries out at the guest kernel's trapped EIP. Each returns the
+  // instruction's length when it has carried it out (EIP is the caller's to move: under bt the
+  // instruction may run from a fast call, where EIP is not the guest's), 0 when it leaves it.
+  uint32_t handle_interrupt_flag_trap(const TrappedInstruction& insn);
+  uint32_t handle_invlpg(const TrappedInstruction& insn);
+  uint32_t handle_control_register_move(const TrappedInstruction& insn);
   // The guest's own exception, delivered in the core (kResumeGuest) or left to TypeScript.
   ExitKind reflect_to_guest(uint32_t vector, bool software_interrupt);
   // IRET from the guest kernel at `guest_eip` (trapped through NT under trap, a call from the
-  // translation cache under bt), to guest ring 0 or 3; false: TypeScript's (other forms).
+  // translation cache under bt), to guest ring 0 or 3; false: TypeScript's (other forms). Sets
+  // every register the IRET loads but EIP: `*resume` gets where the guest goes on (its ring-0
+  // EIP, or the VMM's stub that enters ring 3).
+  bool emulate_iret(uint32_t guest_eip, uint32_t* resume);
+  // The same, EIP set too.
   bool emulate_iret(uint32_t guest_eip);
   // The real GDT was copied from the guest's again: no copy is due.
   virtual void gdt_reloaded();

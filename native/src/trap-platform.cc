@@ -186,6 +186,10 @@ bool TrapPlatform::load_guest_gdt(EventInjector& injector, uint32_t base, uint32
 }
 
 void TrapPlatform::enter(uint32_t cs, uint32_t eip, uint32_t eflags, uint32_t ss, uint32_t esp) {
+  write_register(uc_, kRegEip, enter_without_eip(cs, eip, eflags, ss, esp));
+}
+
+uint32_t TrapPlatform::enter_without_eip(uint32_t cs, uint32_t eip, uint32_t eflags, uint32_t ss, uint32_t esp) {
   // The VMM's own ring-0 segments first; the stub's IRET then loads the guest's.
   uint32_t vmm_code = kVmmCodeSelector;
   load_ring0_stack_segment(uc_, live_, kVmmDataSelector);
@@ -207,7 +211,7 @@ void TrapPlatform::enter(uint32_t cs, uint32_t eip, uint32_t eflags, uint32_t ss
   write_register(uc_, kRegEsp, kHoleLinear + kRegionStack + 4096 - sizeof frame);
   // The stub's own IRET must not be a task return (NT is the guest's trap flag at ring 1).
   write_register(uc_, kRegEflags, 2);
-  write_register(uc_, kRegEip, kHoleLinear + kRegionStub);
+  return kHoleLinear + kRegionStub;
 }
 
 uint32_t* TrapPlatform::entry_frame_eip(uint32_t eip, uint32_t* cs) {

@@ -54,6 +54,8 @@ class TrapPlatform {
   // CS:EIP, EFLAGS and SS:ESP from an IRET frame on the VMM's stack (Unicorn can only lower CPL
   // through its register interface, and then only to 0). EFLAGS gets the VMM's IOPL and NT.
   void enter(uint32_t cs, uint32_t eip, uint32_t eflags, uint32_t ss, uint32_t esp);
+  // The same but for EIP: returns the stub's address, for the caller to go on at.
+  uint32_t enter_without_eip(uint32_t cs, uint32_t eip, uint32_t eflags, uint32_t ss, uint32_t esp);
   // While the CPU is at the stub that enter() prepared (EIP `eip` there): the slot of the IRET
   // frame that holds the guest EIP it will resume, and the guest CS in `cs`. Null elsewhere.
   uint32_t* entry_frame_eip(uint32_t eip, uint32_t* cs);

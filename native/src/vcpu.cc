@@ -191,9 +191,13 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
     return;
   }
   uc_hook hook;
+  // CPUID's first: Unicorn 2.1's helper_cpuid walks every instruction hook in the order they were
+  // added and leaves the walk after any of them once a stop is requested (another thread's time
+  // slice), before it reaches a CPUID hook that comes later. The CPU's own CPUID would then run:
+  // the guest would see the host's leaves, and a bt fast call would be lost.
+  uc_hook_add(uc_, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(OnCpuid), this, 1, 0, UC_X86_INS_CPUID);
   uc_hook_add(uc_, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(OnPortIn), this, 1, 0, UC_X86_INS_IN);
   uc_hook_add(uc_, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(OnPortOut), this, 1, 0, UC_X86_INS_OUT);
-  uc_hook_add(uc_, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(OnCpuid), this, 1, 0, UC_X86_INS_CPUID);
   uc_hook_add(uc_, &hook, UC_HOOK_INTR, reinterpret_cast<void*>(OnInterrupt), this, 1, 0);
   uc_hook_add(uc_, &hook, UC_HOOK_MEM_UNMAPPED, reinterpret_cast<void*>(OnUnmapped), this, 1, 0);
   // A fetch from the open-bus or a device region (no RAM there): the run ends naming the address.
@@ -792,6 +796,7 @@ void Vcpu::OnPortOut(uc_engine* uc, uint32_t port, int size, uint32_t value, voi
 
 int Vcpu::OnCpuid(uc_engine* uc, void* self) {
   Vcpu* vcpu = static_cast<Vcpu*>(self);
+  if (vcpu->engine_ && vcpu->engine_->on_cpuid()) return 1;
   uint64_t leaf = 0, subleaf = 0;
   read_register(uc, kRegEax, &leaf);
   read_register(uc, kRegEcx, &subleaf);

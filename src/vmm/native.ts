@@ -157,8 +157,9 @@ export interface BlockTranslation {
   guestEnd: number;
   /** Points in the code and the guest state they stand for (precise: exactly the guest's). */
   boundaries: { tc: number; guest: number; precise: boolean }[];
-  /** UD2s that call the VMM: a direct jump's exit stub, or an instruction it emulates. */
-  callouts: { tc: number; kind: 'exit' | 'miss' | 'emulate' | 'gdt'; guest: number }[];
+  /** UD2s that call the VMM (a direct jump's exit stub, an instruction it emulates), and fast
+   *  calls' CPUIDs, with where the guest goes on after a carried-out trapping instruction. */
+  callouts: { tc: number; kind: 'exit' | 'miss' | 'emulate' | 'gdt' | 'fast'; guest: number; resume?: number }[];
 }
 
 interface NativeModule {
@@ -181,7 +182,7 @@ interface NativeModule {
   /** Whether exact stops were proven on this Unicorn build (and Unicorn's private offset), or why not. */
   exactStops(): { proven: boolean; offset: number; whyNot: string };
   /** The bt engine's translator on a byte string (tests): the code for cacheAddress and its map. */
-  translateBlock(bytes: Uint8Array, guestAddress: number, cacheAddress: number, lookupTableAddress: number): BlockTranslation;
+  translateBlock(bytes: Uint8Array, guestAddress: number, cacheAddress: number, lookupTableAddress: number, resumeSlotAddress?: number): BlockTranslation;
   /** The proof of exact stops alone, for a given offset: a wrong one fails it. */
   proveExactStops(offset: number): { proven: boolean; whyNot: string };
 }

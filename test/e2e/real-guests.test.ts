@@ -99,6 +99,10 @@ describe('real guests under the bt engine', () => {
     // VMM's core too, not by a round trip to TypeScript.
     expect(counts['bt-call-verify-in-core']).toBeGreaterThan(100);
     expect(counts['bt-call-verw'] ?? 0).toBeLessThan(counts['bt-call-verify-in-core'] / 10);
+    // Those, MOV CRn and INVLPG are mostly fast calls, carried out inside the CPU loop without an
+    // exception; the slow way (a stop or an interrupt waiting) is the exception.
+    expect(counts['bt-call-fast']).toBeGreaterThan(counts['bt-call-iret-in-core']);
+    expect(counts['bt-call-slow'] ?? 0).toBeLessThan(counts['bt-call-fast'] / 5);
     expect(counts['bt-in-place']).toBeUndefined();
     // Linux patches its own text (alternatives, static keys): translations of it are dropped.
     expect(counts['bt-invalidate-code-write']).toBeGreaterThan(0);

@@ -8,6 +8,7 @@ import { nativeCore, type BlockTranslation } from '../../src/vmm/native.js';
 const GUEST = 0xc1000000;
 const CACHE = 0xffc40000;
 const TABLE = 0xffc00000;
+const RESUME = 0xffc40014;
 
 let capstone: Capstone;
 beforeAll(async () => {
@@ -136,6 +137,39 @@ describe('the bt translator', () => {
     expect(lines[1]).toMatch(/^jmp /);
     expect(t.callouts[0]).toMatchObject({ kind: 'exit', guest: GUEST + bytes.length });
     expect(t.guestEnd).toBe(GUEST + bytes.length);
+  });
+
+  it.each([
+    ['mov cr3, eax', [0x0f, 0x22, 0xd8]],
+    ['mov eax, cr2', [0x0f, 0x20, 0xd0]],
+    ['invlpg [eax]', [0x0f, 0x01, 0x38]],
+  ])('with a resume slot, precedes %s with a fast call that goes on after it when carried out', (_name, bytes) => {
+    const t = nativeCore().translateBlock(Uint8Array.from([...bytes, 0x90]), GUEST, CACHE, TABLE, RESUME);
+    const lines = listing(t);
+    expect(lines.slice(0, 2)).toEqual(['cpuid', `jmp dword ptr [${hex(RESUME)}]`]);
+    // The slow way: the instruction itself, which traps, then the jump to what follows.
+    expect(Array.from(t.code.subarray(8, 8 + bytes.length))).toEqual(bytes);
+    expect(lines[3]).toMatch(/^jmp /);
+    expect(t.callouts[0]).toEqual({ tc: CACHE, kind: 'fast', guest: GUEST, resume: CACHE + 8 + bytes.length });
+    // The CPUID and the slow way stand for the instruction; the JMP between them does not.
+    expect(t.boundaries.slice(0, 3)).toEqual([
+      { tc: CACHE, guest: GUEST, precise: true },
+      { tc: CACHE + 2, guest: GUEST, precise: false },
+      { tc: CACHE + 8, guest: GUEST, precise: true },
+    ]);
+  });
+
+  it('with a resume slot, precedes IRET with a fast call whose slow way is its UD2; LGDT and HLT get none', () => {
+    const iret = nativeCore().translateBlock(Uint8Array.from([0xcf]), GUEST, CACHE, TABLE, RESUME);
+    expect(listing(iret)).toEqual(['cpuid', `jmp dword ptr [${hex(RESUME)}]`, 'ud2']);
+    expect(iret.callouts).toEqual([
+      { tc: CACHE, kind: 'fast', guest: GUEST, resume: 0 },
+      { tc: CACHE + 8, kind: 'emulate', guest: GUEST },
+    ]);
+    for (const bytes of [[0x0f, 0x01, 0x10], [0xf4]]) {
+      const t = nativeCore().translateBlock(Uint8Array.from(bytes), GUEST, CACHE, TABLE, RESUME);
+      expect(t.callouts.map((c) => c.kind)).not.toContain('fast');
+    }
   });
 
   it('stops before an instruction whose bytes run out (the next block starts there)', () => {

@@ -30,6 +30,8 @@ const NATIVE_COUNTERS: readonly [string, string][] = [
   ['btExitCalls', 'bt-call-exit'],
   ['btIretInCore', 'bt-call-iret-in-core'],
   ['btVerifyInCore', 'bt-call-verify-in-core'],
+  ['btFastCalls', 'bt-call-fast'],
+  ['btSlowCalls', 'bt-call-slow'],
   ['btInvalidatedBlocks', 'bt-invalidated'],
   ['btCodeWrites', 'bt-invalidate-code-write'],
   ['btRemaps', 'bt-invalidate-remap'],
@@ -86,8 +88,10 @@ export class BtEngine extends TrapEngine {
     this.ranInPlace = native.btRanInPlace ?? 0;
     const out: Record<string, number> = {};
     for (const [from, to] of NATIVE_COUNTERS) out[to] = native[from] ?? 0;
-    const emulated = Object.values(this.vmmCalls).reduce((a, b) => a + b, 0);
-    out['bt-vmm-calls'] = (native.btExitCalls ?? 0) + (native.btMissCalls ?? 0) + (native.btIretInCore ?? 0) + emulated;
+    // Every call once: exit stubs, lookup misses, UD2 calls (carried out in the core or emulated
+    // here) and fast calls carried out inside the CPU loop (one sent the slow way is its UD2's, or
+    // a trap).
+    out['bt-vmm-calls'] = (native.btExitCalls ?? 0) + (native.btMissCalls ?? 0) + (native.btEmulateCalls ?? 0) + (native.btFastCalls ?? 0);
     for (const [name, n] of Object.entries(this.vmmCalls)) out[`bt-call-${name}`] = n;
     // What trapped (MOV CRn, INVLPG, ...) and the shadow MMU's work, as under trap.
     for (const [name, n] of Object.entries(trap)) {
