@@ -77,7 +77,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--runs <n>', 'runs of each measurement (the median is reported; default 5, trap and compare: 3, compare --quick: 1)')
     .option('--iterations <n>', 'iterations of the compute guest', '200000000')
     .option('--port-writes <n>', 'OUTs performed by the port-I/O guest', '1000000')
-    .option('--pages <n>', 'trap: pages the trapbench guest touches', '65536')
+    .option('--pages <n>', 'trap: pages the trapbench guest touches (16 MiB: larger regions mostly time the host\'s own paging)', '4096')
     .option('--pairs <n>', 'trap: CLI/STI pairs the trapbench guest executes', '100000')
     .option('--engines <list>', 'boot: comma-separated vmm configurations from direct (exact stops), direct-block-hook, trap, bt (exact stops); default: all')
     .option('--quick', 'compare: one run with smaller Linux workloads (about a minute)')
