@@ -83,8 +83,9 @@ class EngineCore {
   // its call, carried out: the instruction is then skipped, and the guest's CPUID is not asked.
   virtual bool on_cpuid() { return false; }
   // Whether on_block must see blocks the guest runs at CPL 3 (user code, which deprivileging
-  // cores run in place). False lets the block hook return at once for them.
-  virtual bool wants_user_blocks() const { return true; }
+  // cores run in place). False lets the block hook return at once for them. A field, not a
+  // virtual call: the hook tests it at every user block.
+  bool user_blocks_wanted() const { return user_blocks_wanted_; }
   // The run is ending: whatever TypeScript reads now must be the guest's (EIP at a guest address).
   virtual void before_exit() {}
   // The VMM wrote guest memory behind the guest's back (a debugger): translations may be stale.
@@ -110,9 +111,11 @@ class EngineCore {
 
  protected:
   void want_block_events(bool on) { block_events_wanted_ = on; }
+  void want_user_blocks(bool on) { user_blocks_wanted_ = on; }
 
  private:
   bool block_events_wanted_ = false;
+  bool user_blocks_wanted_ = true;
 };
 
 }  // namespace vmm

@@ -95,6 +95,7 @@ ExitKind TrapCore::handle_shadow_fault() {
 
 void TrapCore::descriptors_written() {
   gdt_refresh_countdown_ = 2;
+  want_user_blocks(true);
   want_block_events(true);
 }
 
@@ -111,6 +112,7 @@ void TrapCore::refresh_gdt_when_due() {
 
 void TrapCore::gdt_reloaded() {
   gdt_refresh_countdown_ = 0;
+  want_user_blocks(false);
   if (!keeps_block_events()) want_block_events(false);
 }
 

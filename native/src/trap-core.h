@@ -29,8 +29,6 @@ class TrapCore : public EngineCore {
   ExitKind on_exception(uint32_t vector, bool software_interrupt) override;
   bool uses_block_events() const override { return true; }
   bool on_block(uint64_t address, uint32_t size) override;
-  // Only the GDT refresh counts block starts at every level.
-  bool wants_user_blocks() const override { return gdt_refresh_countdown_ > 0; }
   void after_event_delivered() override;
   std::vector<EngineCounter> counters() const override;
 
@@ -60,7 +58,10 @@ class TrapCore : public EngineCore {
 
  protected:
   TrapCore(VcpuServices& vcpu, uc_engine* uc, std::unique_ptr<TrapPlatform> platform)
-      : vcpu_(vcpu), uc_(uc), platform_(std::move(platform)) {}
+      : vcpu_(vcpu), uc_(uc), platform_(std::move(platform)) {
+    // Only the GDT refresh counts block starts at every level.
+    want_user_blocks(false);
+  }
   // Called once the guest is deprivileged (configure).
   virtual void configured() {}
   // The guest wrote its GDT (the write is let through): the real one must follow before a segment

@@ -858,7 +858,7 @@ void Vcpu::OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
   // Guest user code under a deprivileging core: nothing below concerns it unless the core still
   // counts blocks, a stop or an interrupt window is awaited, or a debugger watches. One load of
   // the CPL decides, for most of the blocks a user-mode workload runs.
-  if (engine && vcpu->live_state_ && vcpu->live_state_->cpl() == 3 && !engine->wants_user_blocks() &&
+  if (engine && vcpu->live_state_ && vcpu->live_state_->cpl() == 3 && !engine->user_blocks_wanted() &&
       !vcpu->stop_pending_.load(std::memory_order_relaxed) && !vcpu->interrupt_pending_ && !vcpu->debug_.has_code_hooks()) {
     vcpu->emulated_shadow_at_ = kNoAddress;
     return;
