@@ -181,6 +181,29 @@ bool BtCore::on_block(uint64_t address, uint32_t size) {
 
 ExitKind BtCore::on_exception(uint32_t vector, bool software_interrupt) {
   if (!active()) return kExitException;
+  bool page_fault = vector == kPf && !software_interrupt;
+  ExitKind fault_outcome = kExitException;
+  if (page_fault) {
+    // A hidden fault, the most frequent exception, reads no register here: EIP only if the fault
+    // wrote translated code (code_frame_written).
+    handling_fault_ = true;
+    faulting_block_written_ = false;
+    ExitKind outcome = fault_outcome = handle_shadow_fault();
+    handling_fault_ = false;
+    if (outcome == kResumeGuest) {
+      uint32_t guest = 0;
+      bool precise = false;
+      // The write changed the block it is in: the instruction runs once alone (its page left
+      // writable), and what follows it is translated from the new bytes (SDM Vol. 3 §8.1.3).
+      uint32_t eip = faulting_block_written_ ? reg(kRegEip) : 0;
+      if (faulting_block_written_ && cache_->guest_point(eip, &guest, &precise) && precise) {
+        set_reg(kRegEip, guest);
+        single_at_ = guest;
+      }
+      if (cache_->has_stale_ranges() && at_guest_kernel_ring()) drop_stale_translations();
+      return kResumeGuest;
+    }
+  }
   uint32_t eip = reg(kRegEip);
   bool in_cache = cache_->contains(eip);
   if (in_cache && vector == kUd && !software_interrupt) {
@@ -188,23 +211,8 @@ ExitKind BtCore::on_exception(uint32_t vector, bool software_interrupt) {
     // (A copy: translating may flush the cache, and the callout table with it.)
     if (const Callout* callout = cache_->callout_at(eip)) return handle_callout(Callout(*callout));
   }
-  if (vector == kPf && !software_interrupt) {
-    faulting_tc_ = in_cache ? eip : kNone;
-    faulting_block_written_ = false;
-    ExitKind outcome = handle_shadow_fault();
-    faulting_tc_ = kNone;
-    if (outcome == kResumeGuest) {
-      uint32_t guest = 0;
-      bool precise = false;
-      // The write changed the block it is in: the instruction runs once alone (its page left
-      // writable), and what follows it is translated from the new bytes (SDM Vol. 3 §8.1.3).
-      if (faulting_block_written_ && cache_->guest_point(eip, &guest, &precise) && precise) {
-        set_reg(kRegEip, guest);
-        single_at_ = guest;
-      }
-      if (in_cache) drop_stale_translations();
-      return kResumeGuest;
-    }
+  if (page_fault) {
+    ExitKind outcome = fault_outcome;
     if (in_cache && !to_guest_eip(eip)) {
       vcpu_.exit_record()[kFieldVector] = vector;
       return kExitEngineError;
@@ -493,8 +501,11 @@ void BtCore::guest_code_changed() {
 }
 
 void BtCore::code_frame_written(uint32_t frame, uint32_t linear) {
+  // The cache address of the writing instruction, when a fault in translated code is being handled.
+  uint32_t writer = handling_fault_ ? reg(kRegEip) : kNone;
+  if (!cache_->contains(writer)) writer = kNone;
   for (CachedBlock* block : cache_->blocks_from_frame(frame)) {
-    if (faulting_tc_ >= block->tc_start && faulting_tc_ < block->tc_end) faulting_block_written_ = true;
+    if (writer >= block->tc_start && writer < block->tc_end) faulting_block_written_ = true;
     cache_->invalidate(*block);
   }
   bt_.code_writes++;

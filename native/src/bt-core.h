@@ -116,7 +116,7 @@ class BtCore final : public TrapCore, private CodeWatcher {
   std::unordered_map<uint32_t, uint32_t> local_pages_;
   uint32_t in_place_at_ = kNone;  // the next kernel block here runs in place (it cannot be translated)
   uint32_t single_at_ = kNone;    // the next kernel block here is one instruction, unprotected
-  uint32_t faulting_tc_ = kNone;  // the cache address of the write being handled
+  bool handling_fault_ = false;   // a #PF is being handled (a write to translated code may be its)
   bool faulting_block_written_ = false;
   // The guest wrote its GDT: the real one is copied again at the next call into the core, which
   // comes right after the writing instruction (it runs alone, like a write to its own block).

@@ -94,6 +94,7 @@ class TranslationCache final : public TranslationTargets {
 
   // Cache addresses rewritten since the last call, which Unicorn may hold translations of.
   std::vector<std::pair<uint64_t, uint64_t>> take_stale_ranges();
+  bool has_stale_ranges() const { return !stale_.empty(); }
   const CacheCounters& counters() const { return counters_; }
 
  private:
