@@ -72,7 +72,7 @@ Napi::Value TranslateBlock(const Napi::CallbackInfo& info) {
   }
   out.Set("boundaries", boundaries);
   Napi::Array callouts = Napi::Array::New(env, t.callouts.size());
-  static const char* const kKinds[] = {"exit", "miss", "emulate", "gdt", "fast"};
+  static const char* const kKinds[] = {"exit", "miss", "emulate", "gdt", "fast", "far"};
   for (uint32_t i = 0; i < t.callouts.size(); i++) {
     const vmm::Callout& callout = t.callouts[i].second;
     Napi::Object c = Napi::Object::New(env);

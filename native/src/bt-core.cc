@@ -1,6 +1,7 @@
 #include "bt-core.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "event-injection.h"
 #include "modrm.h"
@@ -95,14 +96,14 @@ bool BtCore::code_segment_flat(uint32_t selector) {
   return cs_flat_;
 }
 
-CachedBlock* BtCore::lookup_or_translate(uint32_t guest) {
+CachedBlock* BtCore::lookup_or_translate(uint32_t guest, uint32_t code_selector) {
   uint32_t tc = cache_->find(guest);
   if (tc) return cache_->block_at(tc);
-  return translate(guest, false);
+  return translate(guest, false, code_selector);
 }
 
-CachedBlock* BtCore::translate(uint32_t guest, bool single_instruction) {
-  if (!code_segment_flat()) return nullptr;
+CachedBlock* BtCore::translate(uint32_t guest, bool single_instruction, uint32_t code_selector) {
+  if (!(code_selector == kNone ? code_segment_flat() : code_segment_flat(code_selector))) return nullptr;
   if (!cache_->has_room(kMaxBlockBytes)) cache_->flush();
   const PagingState& paging = platform_->guest_paging();
   GuestCode source(ram_, paging, ram_pages_ << 12);
@@ -148,7 +149,42 @@ bool BtCore::on_block(uint64_t address, uint32_t size) {
   if (!active() || address >= kHoleLinear) return false;
   // Guest user code runs in place, at its own privilege (ring 3).
   if (vcpu_.current_cpl() != kGuestKernelRing) return false;
-  uint32_t linear = static_cast<uint32_t>(address);
+  return enter_translated(static_cast<uint32_t>(address));
+}
+
+void BtCore::before_resume() {
+  if (!active()) return;
+  // A far CALL or JMP through a gate enters the kernel where only the block hook sees it.
+  if (!hooked_ && platform_->guest_gdt_has_gates()) need_block_hook();
+  uint32_t eip = reg(kRegEip);
+  if (cache_->contains(eip)) return;
+  uint32_t cs = 0;
+  if (platform_->entry_frame_eip(eip, &cs)) {
+    // The VMM's stub about to enter the guest (TypeScript delivered an event): into the cache.
+    continue_translated(eip);
+    return;
+  }
+  if (eip >= kHoleLinear || vcpu_.current_cpl() != kGuestKernelRing) return;
+  enter_translated(eip);
+}
+
+bool BtCore::fetch_faults_at(uint32_t linear) {
+  const PagingState& paging = platform_->guest_paging();
+  if (!walk_guest_page_tables(ram_, paging, linear, 0).ok) return true;
+  // An instruction that starts within its longest length of the page's end may need the next
+  // page (the translator stopped short of its bytes).
+  uint32_t next = (linear | (kPageSize - 1)) + 1;
+  return next - linear < kMaxInstructionLength && !walk_guest_page_tables(ram_, paging, next, 0).ok;
+}
+
+void BtCore::need_block_hook() {
+  if (hooked_) return;
+  hooked_ = true;
+  bt_.hook_installs++;
+  vcpu_.need_block_events();
+}
+
+bool BtCore::enter_translated(uint32_t linear) {
   if (linear == in_place_at_) {
     in_place_at_ = kNone;
     bt_.faulted_in_place++;
@@ -156,6 +192,7 @@ bool BtCore::on_block(uint64_t address, uint32_t size) {
   }
   if (!code_segment_flat()) {
     bt_.ran_in_place++;
+    need_block_hook();
     return false;
   }
   CachedBlock* block = nullptr;
@@ -170,10 +207,14 @@ bool BtCore::on_block(uint64_t address, uint32_t size) {
   }
   if (!block) {
     bt_.faulted_in_place++;
+    // Where the guest's own tables map nothing, the CPU's fetch faults before any of it runs (the
+    // shadows follow those tables), and the guest goes on where the core sees it again. Anything
+    // else could run in place: the block hook sends the next block to the cache.
+    if (!fetch_faults_at(linear)) need_block_hook();
     return false;
   }
   drop_stale_translations();
-  // Unicorn leaves this block before it runs and resumes at the new EIP.
+  // (From the block hook: Unicorn leaves this block before it runs and resumes at the new EIP.)
   set_reg(kRegEip, block->tc_start);
   bt_.redirects++;
   return true;
@@ -206,6 +247,12 @@ ExitKind BtCore::on_exception(uint32_t vector, bool software_interrupt) {
   }
   uint32_t eip = reg(kRegEip);
   bool in_cache = cache_->contains(eip);
+  if (!in_cache && !hooked_ && eip < kHoleLinear && eip != in_place_at_ && at_guest_kernel_ring()) {
+    // Guest kernel code ran in place, entered some way this core does not redirect: from now on
+    // the block hook sends every kernel block to the cache. (Counted: none is expected.)
+    bt_.escapes++;
+    need_block_hook();
+  }
   if (in_cache && vector == kUd && !software_interrupt) {
     if (cache_->is_lookup_miss(eip)) return handle_callout(Callout{CalloutKind::kIndirectMiss, 0, 0});
     // (A copy: translating may flush the cache, and the callout table with it.)
@@ -289,11 +336,12 @@ uint32_t BtCore::fast_call(const Callout& call) {
     return call.site;
   }
   uint32_t guest = 0;
+  if (is_far_transfer(insn)) return far_transfer(insn);
   uint32_t length = emulate_verify(call.guest_eip);
   if (length) {
     guest = call.guest_eip + length;
     bt_.verify_in_core++;
-  } else if (emulate_iret(call.guest_eip, &guest)) {
+  } else if (iret_target_translated(call.guest_eip) && emulate_iret(call.guest_eip, &guest)) {
     bt_.iret_in_core++;
     vcpu_.trace().record_vmm_call(kTraceCallIret, call.guest_eip);
     // To ring 3: the VMM's stub, whose IRET enters user code where it is.
@@ -305,8 +353,90 @@ uint32_t BtCore::fast_call(const Callout& call) {
   if (length) vcpu_.trace().record_vmm_call(kTraceCallEmulate, call.guest_eip);
   CachedBlock* block = code_segment_flat() ? lookup_or_translate(guest) : nullptr;
   drop_stale_translations();
-  // (No translation: the block hook finds the guest's address at the next block start.)
-  return block ? block->tc_start : guest;
+  // VERR and VERW without a translation after them go the slow way, which does them again (they
+  // only set ZF); an IRET's target was translated before it was carried out.
+  return block ? block->tc_start : 0;
+}
+
+// Far JMP ptr16:32 (EA), JMP m16:32 (FF /5), RET far (CB) and RET far imm16 (CA), 32-bit forms.
+bool BtCore::is_far_transfer(const TrappedInstruction& insn) {
+  uint8_t op = insn.bytes[segment_override(insn.bytes[0]) == kNoSegmentOverride ? 0 : 1];
+  return op == 0xEA || op == 0xCA || op == 0xCB || op == 0xFF;
+}
+
+// A far JMP or RET of the guest kernel to a code segment of its own ring (SDM Vol. 2, JMP and RET:
+// the same-privilege forms), carried out in a fast call when the target is flat 32-bit code
+// (Linux reloads CS so, twice in a boot): CS is loaded (the real one at ring 1), ESP released for
+// a RET, and the guest goes on in the target's translation, with no block hook needed to see it
+// arrive. Anything else (another ring, a gate, a TSS, a 16-bit or based segment, a fault to
+// raise) returns 0: the slow way installs the hook and runs the instruction itself.
+uint32_t BtCore::far_transfer(const TrappedInstruction& insn) {
+  uint32_t segment = segment_override(insn.bytes[0]);
+  uint32_t at = segment == kNoSegmentOverride ? 0 : 1;
+  if (insn.available < at + 1) return 0;
+  uint8_t op = insn.bytes[at];
+  uint32_t selector = 0, offset = 0, release = 0;
+  SegmentDescriptor stack{};
+  uint32_t esp = reg(kRegEsp);
+  if (op == 0xEA) {
+    if (at != 0 || insn.available < 7) return 0;
+    std::memcpy(&offset, insn.bytes + 1, 4);
+    selector = insn.bytes[5] | (insn.bytes[6] << 8);
+  } else if (op == 0xFF) {
+    if (insn.available < at + 2 || ((insn.bytes[at + 1] >> 3) & 7) != 5) return 0;
+    MemoryOperand operand{};
+    uint32_t linear = 0;
+    uint8_t pointer[6] = {};
+    if (!memory_operand_address(insn, at + 1, segment, &operand, &linear)) return 0;
+    if (!vcpu_.injector().read_guest_linear(linear, pointer, sizeof pointer)) return 0;
+    std::memcpy(&offset, pointer, 4);
+    selector = pointer[4] | (pointer[5] << 8);
+  } else if (op == 0xCB || op == 0xCA) {
+    if (at != 0) return 0;
+    uint32_t frame[2] = {};
+    if (!vcpu_.injector().segment_descriptor(reg(kRegSs), &stack) || !stack.big) return 0;
+    if (!vcpu_.injector().read_guest_linear(stack.base + esp, frame, sizeof frame)) return 0;
+    offset = frame[0];
+    selector = frame[1] & 0xFFFF;
+    uint16_t imm = 0;
+    if (op == 0xCA) {
+      if (insn.available < 3) return 0;
+      std::memcpy(&imm, insn.bytes + 1, 2);
+    }
+    release = 8 + imm;
+  } else {
+    return 0;
+  }
+  // The guest's own view: a present, flat, 32-bit code segment of ring 0, reached with RPL 0.
+  // (The guest's GDT itself, not the real copy, whose ring-0 descriptors say ring 1.)
+  uint32_t index = selector & ~7u;
+  uint32_t raw[2] = {};
+  if ((selector & 7) != 0 || index == 0 || index + 7 > platform_->guest_gdt_limit()) return 0;
+  if (!vcpu_.injector().read_guest_linear(platform_->guest_gdt_base() + index, raw, sizeof raw)) return 0;
+  SegmentDescriptor code = decode_descriptor(raw[0], raw[1]);
+  if (!code.present || !code.is_code() || code.dpl != 0 || code.base != 0 || !code.big) return 0;
+  CachedBlock* block = nullptr;
+  if (!(block = lookup_or_translate(offset, selector | kGuestKernelRing))) return 0;
+  if (reg(kRegCs) != (selector | kGuestKernelRing)) write_register(uc_, kRegCs, selector | kGuestKernelRing);
+  if (release) set_reg(kRegEsp, esp + release);
+  bt_.far_transfers++;
+  vcpu_.trace().record_vmm_call(kTraceCallEmulate, insn.linear);
+  drop_stale_translations();
+  return block->tc_start;
+}
+
+// Before an IRET is carried out in a fast call, where nothing can run in place afterwards (the
+// block hook may not be installed, and is only installed outside the CPU loop): the translation
+// of a return to the guest kernel must exist. False sends the IRET the slow way.
+bool BtCore::iret_target_translated(uint32_t guest_eip) {
+  uint8_t opcode = 0;
+  if (!vcpu_.injector().read_guest_linear(guest_eip, &opcode, 1) || opcode != kOpcodeIret) return false;
+  SegmentDescriptor stack{};
+  if (!vcpu_.injector().segment_descriptor(reg(kRegSs), &stack)) return false;
+  uint32_t frame[2] = {};
+  if (!vcpu_.injector().read_guest_linear(stack.base + reg(kRegEsp), frame, sizeof frame)) return false;
+  if ((frame[1] & 3) != 0) return true;  // to user mode: through the VMM's stub
+  return lookup_or_translate(frame[0], (frame[1] & 0xFFFF) | kGuestKernelRing) != nullptr;
 }
 
 bool BtCore::to_guest_eip(uint32_t tc) {
@@ -378,6 +508,7 @@ ExitKind BtCore::handle_callout(const Callout& callout) {
       if (!target) {
         set_reg(kRegEip, callout.guest_eip);
         in_place_at_ = callout.guest_eip;
+        need_block_hook();
         return kResumeGuest;
       }
       // The jump is chained unless the cache was flushed to make room (then it is gone).
@@ -389,6 +520,11 @@ ExitKind BtCore::handle_callout(const Callout& callout) {
     }
     case CalloutKind::kFastCall:
       break;  // (a CPUID, never a UD2: on_cpuid carries it out)
+    case CalloutKind::kFarTransfer:
+      bt_.far_transfers_in_place++;
+      need_block_hook();
+      set_reg(kRegEip, callout.site);
+      return kResumeGuest;
     case CalloutKind::kIndirectMiss: {
       // The lookup's state comes off the stack: eax = target, [esp] the guest's ecx, [esp+4] its
       // eax (translation-cache.h).
@@ -411,6 +547,7 @@ ExitKind BtCore::handle_callout(const Callout& callout) {
       if (!target) {
         set_reg(kRegEip, target_eip);
         in_place_at_ = target_eip;
+        need_block_hook();
         return kResumeGuest;
       }
       cache_->fill_lookup(target_eip, *target);
@@ -570,6 +707,10 @@ std::vector<EngineCounter> BtCore::counters() const {
   out.push_back({"btIretInCore", bt_.iret_in_core});
   out.push_back({"btVerifyInCore", bt_.verify_in_core});
   out.push_back({"btFastCalls", bt_.fast_calls});
+  out.push_back({"btFarTransfers", bt_.far_transfers});
+  out.push_back({"btFarTransfersInPlace", bt_.far_transfers_in_place});
+  out.push_back({"btHookInstalls", bt_.hook_installs});
+  out.push_back({"btEscapes", bt_.escapes});
   out.push_back({"btSlowCalls", bt_.slow_calls});
   out.push_back({"btCodeWrites", bt_.code_writes});
   out.push_back({"btRemaps", bt_.remaps});

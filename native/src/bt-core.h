@@ -30,7 +30,11 @@ struct BtCounters {
   uint64_t iret_in_core = 0;      // ... of which IRETs carried out here
   uint64_t verify_in_core = 0;    // ... and VERR/VERWs
   uint64_t fast_calls = 0;        // fast calls carried out inside Unicorn's CPU loop
-  uint64_t slow_calls = 0;        // fast calls sent the slow way (a stop or an interrupt waiting, another form)
+  uint64_t slow_calls = 0;        // fast calls sent the slow way (a stop waiting, another form)
+  uint64_t far_transfers = 0;     // far JMPs and RETs to the kernel's flat code, carried out in a fast call
+  uint64_t far_transfers_in_place = 0;  // other far JMPs and RETs, run by the CPU (the block hook then in place)
+  uint64_t hook_installs = 0;     // the block hook installed (0 or 1): something made it necessary
+  uint64_t escapes = 0;           // exceptions found guest kernel code running in place, the hook absent
   uint64_t code_writes = 0;       // writes to translated code (invalidations by cause)
   uint64_t remaps = 0;            // translated code whose mapping changed
   uint64_t single_steps = 0;      // instructions run alone after writing their own block
@@ -46,6 +50,12 @@ class BtCore final : public TrapCore, private CodeWatcher {
                                         uint64_t region_physical, uint32_t cache_bytes, uint32_t pool_bytes, uc_err* err);
 
   ExitKind on_exception(uint32_t vector, bool software_interrupt) override;
+  // No block hook at start-up (with exact stops): every way into the guest kernel that the core
+  // and the run loop know of goes straight to the cache (before_resume, continue_translated). The
+  // hook is installed once something needs it: a far JMP or RET, a gate in the GDT, kernel code
+  // that must run in place, or an exception that finds kernel code running in place.
+  bool uses_block_events() const override { return false; }
+  void before_resume() override;
   bool keeps_block_events() const override { return true; }
   bool on_block(uint64_t address, uint32_t size) override;
   // Guest addresses only: translated code runs without the block hook.
@@ -72,8 +82,20 @@ class BtCore final : public TrapCore, private CodeWatcher {
   void code_frame_written(uint32_t frame, uint32_t linear) override;
   void mappings_changed(uint32_t linear, Scope scope) override;
 
-  CachedBlock* lookup_or_translate(uint32_t guest);
-  CachedBlock* translate(uint32_t guest, bool single_instruction);
+  // The translation of guest code at `guest`, found or made; for code run with CS =
+  // `code_selector` (kNone: the current CS), which must be flat 32-bit.
+  CachedBlock* lookup_or_translate(uint32_t guest, uint32_t code_selector = kNone);
+  // The guest kernel is at guest address `linear`: EIP moves to its translation (true), or it runs
+  // in place (false: not flat 32-bit code, or its first instruction cannot be read or decoded).
+  bool enter_translated(uint32_t linear);
+  // The block hook from now on (the vCPU's need_block_events), once.
+  void need_block_hook();
+  // Whether the guest's tables leave `linear` unmapped (the CPU's fetch there raises #PF).
+  bool fetch_faults_at(uint32_t linear);
+  bool iret_target_translated(uint32_t guest_eip);
+  static bool is_far_transfer(const TrappedInstruction& insn);
+  uint32_t far_transfer(const TrappedInstruction& insn);
+  CachedBlock* translate(uint32_t guest, bool single_instruction, uint32_t code_selector = kNone);
   ExitKind handle_callout(const Callout& callout);
   // VERR and VERW (0F 00 /4, /5) at `guest_eip`, judged at the guest's CPL 0 against its own
   // descriptor; false leaves the instruction to TypeScript (other forms). Linux runs a VERW on
@@ -116,6 +138,7 @@ class BtCore final : public TrapCore, private CodeWatcher {
   std::unordered_map<uint32_t, uint32_t> local_pages_;
   uint32_t in_place_at_ = kNone;  // the next kernel block here runs in place (it cannot be translated)
   uint32_t single_at_ = kNone;    // the next kernel block here is one instruction, unprotected
+  bool hooked_ = false;           // need_block_hook has run
   bool handling_fault_ = false;   // a #PF is being handled (a write to translated code may be its)
   bool faulting_block_written_ = false;
   // The guest wrote its GDT: the real one is copied again at the next call into the core, which

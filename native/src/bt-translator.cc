@@ -147,6 +147,12 @@ Kind classify(const GuestInsn& i) {
   }
 }
 
+// Far JMP and far RET (JMP ptr16:32, JMP m16:32, RET far): control goes to a guest address
+// through the GDT, not through the translation.
+bool is_far_transfer(const GuestInsn& i) {
+  return i.op == 0xEA || i.op == 0xCA || i.op == 0xCB || (i.op == 0xFF && i.reg() == 5);
+}
+
 // Whether the VMM's core may carry the instruction out in a fast call (BtCore::fast_call): the
 // forms its handlers take (trap-core.h, bt-core.h); any other form there takes the slow way.
 bool core_may_carry_out(const GuestInsn& i) {
@@ -316,6 +322,18 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
         if (kind == Kind::kTrapping && targets.resume_slot && core_may_carry_out(i)) {
           // Carried out, it goes on at the jump after the copy.
           fast_call(i.pc, e.here() + kFastCallBytes + i.length);
+        } else if (is_far_transfer(i)) {
+          // The CPU lands at a guest address, where only the block hook sees the kernel arrive.
+          // A fast call carries out the common case (the kernel's own flat code segment); the slow
+          // way installs the block hook, then the copy runs.
+          if (targets.resume_slot) {
+            fast_call(i.pc, 0);
+          } else {
+            starts(i.pc);
+          }
+          t.callouts.push_back({e.here(), {CalloutKind::kFarTransfer, i.pc, e.here() + static_cast<uint32_t>(sizeof kUd2)}});
+          e.raw(kUd2, sizeof kUd2);
+          precise(i.pc);
         } else {
           starts(i.pc);
         }

@@ -48,6 +48,9 @@ enum class CalloutKind : uint8_t {
   // A fast call (kFastCall below) for the sensitive instruction at guest_eip; `site` is where the
   // guest goes on after it when it does not transfer control (0 when it does).
   kFastCall,
+  // A far JMP or RET is about to run (its copy at `site`): the VMM's block hook must be in place
+  // to see the guest address it lands at.
+  kFarTransfer,
 };
 
 struct Callout {

@@ -40,6 +40,10 @@ class VcpuServices {
   // handler, as the run loop would, when the run loop allows it (setExceptionReflection: no trace
   // or debugger to show it to) and no device has asked to stop. False: leave it to TypeScript.
   virtual bool reflect_exception(uint32_t vector, bool software_interrupt) = 0;
+  // Installs the block hook now, if the core did not want it at start-up (uses_block_events):
+  // Unicorn's translations are dropped, so that every block calls it from then on. Outside
+  // Unicorn's CPU loop only (from on_exception or before_resume).
+  virtual void need_block_events() = 0;
 
  protected:
   ~VcpuServices() = default;
@@ -88,6 +92,9 @@ class EngineCore {
   bool user_blocks_wanted() const { return user_blocks_wanted_; }
   // The run is ending: whatever TypeScript reads now must be the guest's (EIP at a guest address).
   virtual void before_exit() {}
+  // The guest is about to run (a run starts, or goes on after the run loop handled something):
+  // a core whose code runs in the guest's place may move EIP there (the bt engine's cache).
+  virtual void before_resume() {}
   // The VMM wrote guest memory behind the guest's back (a debugger): translations may be stale.
   virtual void guest_code_changed() {}
   // For the trace: the guest instruction that code at `linear` carries out (identity for guest

@@ -133,10 +133,15 @@ bool TrapPlatform::load_guest_gdt(EventInjector& injector, uint32_t base, uint32
     copied_descriptors_ = kFirstVmmDescriptor;
     return false;
   }
+  gdt_has_gates_ = false;
   for (uint32_t i = 1; i < count; i++) {
     const uint8_t* raw = table.data() + (i - 1) * 8;
     uint32_t lo = read_u32(raw), hi = read_u32(raw + 4);
     SegmentDescriptor segment = decode_descriptor(lo, hi);
+    if (segment.system && segment.present &&
+        (segment.type == kSystemCallGate16 || segment.type == kSystemCallGate32 || segment.type == kSystemTaskGate)) {
+      gdt_has_gates_ = true;
+    }
     if (!segment.system && segment.present) {
       if (segment.dpl == 0) hi |= kGuestKernelRing << kDescriptorDplShift;
       // Accessed: the CPU must not write the read-only real GDT.

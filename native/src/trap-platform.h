@@ -69,6 +69,9 @@ class TrapPlatform {
   // The guest's GDTR, as it loaded it.
   uint32_t guest_gdt_base() const { return gdt_base_; }
   uint32_t guest_gdt_limit() const { return gdt_limit_; }
+  // Whether the guest's GDT, as last copied, holds a call or task gate: a far CALL or JMP through
+  // it enters another code segment without an exception.
+  bool guest_gdt_has_gates() const { return gdt_has_gates_; }
   ShadowMmu& mmu() { return *mmu_; }
   const ShadowMmu& mmu() const { return *mmu_; }
   const TrapView* view() const { return &view_; }
@@ -87,6 +90,7 @@ class TrapPlatform {
   GuestRam ram_{nullptr, 0};
   uint32_t gdt_base_ = 0;
   uint32_t gdt_limit_ = 0;
+  bool gdt_has_gates_ = false;
   uint32_t copied_descriptors_ = kFirstVmmDescriptor;  // of the real GDT's guest part: past these, all null
   KernelRingFlags kernel_flags_{};
   uint32_t tc_mapped_ = 0;  // bytes of the translation cache mapped in the hole

@@ -327,22 +327,19 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
   stop_pending_.store(false, std::memory_order_relaxed);
   handler_threw_ = false;
   debug_.clear_stop();
-  uint64_t eip = 0;
-  read_register(uc_, kRegEip, &eip);
   poll_fired_.store(false);
   if (slice > 0) timer_->arm(static_cast<uint64_t>(slice));
   // Without the block hook, the interrupt window is looked for from the timer's thread.
   if (interrupt_pending_ && !block_hook_everywhere_ && async_stops_.load()) timer_->start_polling();
-  uc_err err = uc_emu_start(uc_, eip, kNoUntil, 0, 0);
+  uc_err err = StartGuest();
   ExitKind engine_kind = kExitNone;  // the engine core ended the run with an exit of its own
   while (err == UC_ERR_OK && !handler_threw_) {
     if (exception_pending_) {
       if (!engine_) {
         if (!ReflectPendingException()) break;
         if (stop_pending_.load(std::memory_order_acquire)) break;
-        read_register(uc_, kRegEip, &eip);
         stopping_ = false;
-        err = uc_emu_start(uc_, eip, kNoUntil, 0, 0);
+        err = StartGuest();
         continue;
       }
       ExitKind verdict = engine_->on_exception(exit_record_[kFieldVector], exception_is_int_);
@@ -372,9 +369,8 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
       break;  // a stop, or HLT
     }
     if (stop_pending_.load(std::memory_order_acquire) && StopAllowedHere()) break;
-    read_register(uc_, kRegEip, &eip);
     stopping_ = false;
-    err = uc_emu_start(uc_, eip, kNoUntil, 0, 0);
+    err = StartGuest();
   }
   if (engine_) engine_->before_exit();
   bool expired = slice > 0 && timer_->disarm();
@@ -433,6 +429,13 @@ void Vcpu::RequestStop(const Napi::CallbackInfo& info) {
 
 void Vcpu::StopAsync() {
   if (async_stops_.load()) uc_emu_stop(uc_);
+}
+
+uc_err Vcpu::StartGuest() {
+  if (engine_) engine_->before_resume();
+  uint64_t eip = 0;
+  read_register(uc_, kRegEip, &eip);
+  return uc_emu_start(uc_, eip, kNoUntil, 0, 0);
 }
 
 void Vcpu::OnSliceDeadline() {

@@ -144,6 +144,9 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   bool stop_pending() const override { return stop_pending_.load(std::memory_order_acquire); }
   void hold_interrupt_shadow(uint32_t linear) override { emulated_shadow_at_ = linear; }
   bool reflect_exception(uint32_t vector, bool software_interrupt) override;
+  void need_block_events() override { EnsureBlockHook(); }
+  // uc_emu_start at the guest's EIP, after the engine core's before_resume.
+  uc_err StartGuest();
   // From the live CPU state where it was located, else CS's RPL (the same in protected mode).
   uint32_t current_cpl() override;
   // TraceRecorder::Host, for the trace recorder.

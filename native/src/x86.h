@@ -90,11 +90,13 @@ constexpr uint32_t kSegmentConforming = 0x4;
 constexpr uint32_t kSegmentCode = 0x8;
 
 // The type field of a system descriptor (§3.5, Table 3-2).
+constexpr uint32_t kSystemCallGate16 = 0x4;
 constexpr uint32_t kSystemTaskGate = 0x5;
 constexpr uint32_t kSystemInterruptGate16 = 0x6;
 constexpr uint32_t kSystemTrapGate16 = 0x7;
 constexpr uint32_t kSystemTss32Available = 0x9;
 constexpr uint32_t kSystemTss32Busy = 0xB;
+constexpr uint32_t kSystemCallGate32 = 0xC;
 constexpr uint32_t kSystemInterruptGate32 = 0xE;
 constexpr uint32_t kSystemTrapGate32 = 0xF;
 

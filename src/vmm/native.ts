@@ -159,7 +159,7 @@ export interface BlockTranslation {
   boundaries: { tc: number; guest: number; precise: boolean }[];
   /** UD2s that call the VMM (a direct jump's exit stub, an instruction it emulates), and fast
    *  calls' CPUIDs, with where the guest goes on after a carried-out trapping instruction. */
-  callouts: { tc: number; kind: 'exit' | 'miss' | 'emulate' | 'gdt' | 'fast'; guest: number; resume?: number }[];
+  callouts: { tc: number; kind: 'exit' | 'miss' | 'emulate' | 'gdt' | 'fast' | 'far'; guest: number; resume?: number }[];
 }
 
 interface NativeModule {

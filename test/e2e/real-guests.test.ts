@@ -104,6 +104,11 @@ describe('real guests under the bt engine', () => {
     expect(counts['bt-call-fast']).toBeGreaterThan(counts['bt-call-iret-in-core']);
     expect(counts['bt-call-slow'] ?? 0).toBeLessThan(counts['bt-call-fast'] / 5);
     expect(counts['bt-in-place']).toBeUndefined();
+    // No block hook: every kernel entry was sent to the cache where it was made (its far JMPs
+    // too, carried out in fast calls), so user code runs without a call at each block.
+    expect(counts['bt-far-transfers']).toBeGreaterThan(0);
+    expect(counts['bt-block-hook']).toBeUndefined();
+    expect(counts['bt-escapes']).toBeUndefined();
     // Linux patches its own text (alternatives, static keys): translations of it are dropped.
     expect(counts['bt-invalidate-code-write']).toBeGreaterThan(0);
     // CLI and STI no longer trap: the guest kernel's IF is the real one (IOPL 1).

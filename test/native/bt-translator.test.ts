@@ -172,6 +172,23 @@ describe('the bt translator', () => {
     }
   });
 
+  it.each([
+    ['jmp far 0x60:0xc1000000', [0xea, 0x00, 0x00, 0x00, 0xc1, 0x60, 0x00]],
+    ['retf', [0xcb]],
+  ])('gives %s a fast call, then the UD2 that installs the block hook, then the copy', (_name, bytes) => {
+    const t = nativeCore().translateBlock(Uint8Array.from(bytes), GUEST, CACHE, TABLE, RESUME);
+    expect(listing(t).slice(0, 3)).toEqual(['cpuid', `jmp dword ptr [${hex(RESUME)}]`, 'ud2']);
+    expect(Array.from(t.code.subarray(10, 10 + bytes.length))).toEqual(bytes);
+    expect(t.callouts.slice(0, 2)).toEqual([
+      { tc: CACHE, kind: 'fast', guest: GUEST, resume: 0 },
+      { tc: CACHE + 8, kind: 'far', guest: GUEST },
+    ]);
+    // Without fast calls: the UD2 first.
+    const slow = translate(bytes);
+    expect(listing(slow)[0]).toBe('ud2');
+    expect(slow.callouts[0]).toEqual({ tc: CACHE, kind: 'far', guest: GUEST });
+  });
+
   it('stops before an instruction whose bytes run out (the next block starts there)', () => {
     const t = translate([0x90, 0xb8, 0x01, 0x02]); // nop; mov eax, imm32 cut short
     expect(t.guestEnd).toBe(GUEST + 1);

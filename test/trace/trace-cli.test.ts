@@ -93,9 +93,15 @@ describe('vmm trace', () => {
     expect(records.bt.filter((r) => r.type === 'translate').length).toBeGreaterThan(10);
     expect(records.bt.some((r) => r.type === 'vmm-call')).toBe(true);
     // The same guest instructions as under trap (an instruction a hidden fault restarts counted once).
+    // Hidden faults differ (under bt no fetch fills the shadow of a kernel page the kernel also
+    // reads data from), and each restart takes one of the --count records: the runs are compared
+    // as far as both go.
     const executed = (list: { type: string; linear?: number }[]) =>
       list.filter((r) => r.type === 'insn').map((r) => r.linear).filter((x, i, a) => i === 0 || x !== a[i - 1]);
-    expect(executed(records.bt)).toEqual(executed(records.trap));
+    const [bt, trap] = [executed(records.bt), executed(records.trap)];
+    const common = Math.min(bt.length, trap.length);
+    expect(common).toBeGreaterThan(2900);
+    expect(bt.slice(0, common)).toEqual(trap.slice(0, common));
   });
 
   it('jsonl: every line is a JSON object with the documented fields', () => {

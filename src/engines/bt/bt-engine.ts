@@ -32,6 +32,10 @@ const NATIVE_COUNTERS: readonly [string, string][] = [
   ['btVerifyInCore', 'bt-call-verify-in-core'],
   ['btFastCalls', 'bt-call-fast'],
   ['btSlowCalls', 'bt-call-slow'],
+  ['btFarTransfers', 'bt-far-transfers'],
+  ['btFarTransfersInPlace', 'bt-far-transfers-in-place'],
+  ['btHookInstalls', 'bt-block-hook'],
+  ['btEscapes', 'bt-escapes'],
   ['btInvalidatedBlocks', 'bt-invalidated'],
   ['btCodeWrites', 'bt-invalidate-code-write'],
   ['btRemaps', 'bt-invalidate-remap'],
@@ -61,6 +65,8 @@ export class BtEngine extends TrapEngine {
   private readonly vmmCalls: Record<string, number> = {};
   /** Kernel block starts that ran untranslated, as last read from the core (for the report). */
   private ranInPlace = 0;
+  /** Exceptions that found kernel code running in place before the block hook was installed. */
+  private escapes = 0;
 
   /** Nothing runs untranslated at guest ring 0 (the translator rewrites what would diverge). */
   protected override get scansForDivergence(): boolean {
@@ -86,6 +92,7 @@ export class BtEngine extends TrapEngine {
     if (!this.deprivileged || !this.core) return trap;
     const native = this.core.counters() as unknown as Record<string, number>;
     this.ranInPlace = native.btRanInPlace ?? 0;
+    this.escapes = native.btEscapes ?? 0;
     const out: Record<string, number> = {};
     for (const [from, to] of NATIVE_COUNTERS) out[to] = native[from] ?? 0;
     // Every call once: exit stubs, lookup misses, UD2 calls (carried out in the core or emulated
@@ -106,9 +113,15 @@ export class BtEngine extends TrapEngine {
     if (this.ranInRealMode) lines.push('real mode: the guest\'s real-mode code ran in place, as under direct (nothing to deprivilege or translate)');
     const inPlace = this.ranInPlace;
     if (!this.deprivileged) return lines;
-    if (inPlace === 0) {
+    if (this.escapes > 0) {
+      lines.push(
+        `equivalence: guest kernel code ran in place ${this.escapes} time(s), entered where the core does not send it to the cache ` +
+          '(found at an exception; the block hook sends every kernel block to the cache from then on)',
+      );
+    }
+    if (inPlace === 0 && this.escapes === 0) {
       lines.push('equivalence: every guest kernel block ran translated: no place where the guest could see a difference');
-    } else {
+    } else if (inPlace > 0) {
       lines.push(
         `equivalence: ${inPlace} guest kernel block(s) ran untranslated (code not flat 32-bit), in place at ring 1, ` +
           'where sensitive instructions act as under trap',
