@@ -15,6 +15,7 @@
 /* §3.3: multiboot_info.flags bits saying which fields are valid. */
 #define MULTIBOOT_INFO_MEMORY  (1u << 0)   /* mem_lower, mem_upper */
 #define MULTIBOOT_INFO_CMDLINE (1u << 2)   /* cmdline */
+#define MULTIBOOT_INFO_MODS    (1u << 3)   /* mods_count, mods_addr */
 #define MULTIBOOT_INFO_MMAP    (1u << 6)   /* mmap_length, mmap_addr */
 
 /* §3.3 Boot information format. All addresses are physical. */
@@ -30,6 +31,14 @@ struct multiboot_info {
     uint32_t mmap_length;       /* bytes in the memory map buffer */
     uint32_t mmap_addr;
     /* drives, config table, boot loader name, APM, VBE follow; unused here */
+};
+
+/* §3.3 module list entry: the module occupies [mod_start, mod_end). */
+struct multiboot_module {
+    uint32_t mod_start;
+    uint32_t mod_end;
+    uint32_t string;            /* address of a NUL-terminated string, its command line */
+    uint32_t reserved;
 };
 
 /*

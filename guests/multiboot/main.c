@@ -1,6 +1,8 @@
 /*
  * multiboot - reports what a multiboot v1 loader passed in: the command line,
- * the mem_lower/mem_upper sizes and the BIOS memory map (Multiboot spec §3.3).
+ * the mem_lower/mem_upper sizes, the BIOS memory map and the boot modules
+ * (Multiboot spec §3.3): for each module, its string, its size, whether it
+ * starts on a page boundary, and the sum of its bytes.
  * Exits with the value of an "exit=N" command-line token; without one it halts
  * with interrupts disabled, which a VMM reports as a clean end (status 0).
  */
@@ -23,6 +25,29 @@ static void print_mmap(const struct multiboot_info *mbi)
         put_char('\n');
         /* §3.3: `size` excludes itself, and entries may be larger than 20 bytes. */
         addr += e->size + sizeof(e->size);
+    }
+}
+
+static void print_modules(const struct multiboot_info *mbi)
+{
+    const struct multiboot_module *m = (const struct multiboot_module *)(uintptr_t)mbi->mods_addr;
+    put_str("modules: ");
+    put_dec(mbi->mods_count);
+    put_char('\n');
+    for (uint32_t i = 0; i < mbi->mods_count; i++) {
+        uint32_t sum = 0;
+        for (uint32_t a = m[i].mod_start; a < m[i].mod_end; a++)
+            sum += *(const volatile uint8_t *)(uintptr_t)a;
+        put_str("module ");
+        put_dec(i);
+        put_str(": '");
+        put_str((const char *)(uintptr_t)m[i].string);
+        put_str("' size=");
+        put_dec(m[i].mod_end - m[i].mod_start);
+        put_str((m[i].mod_start & 0xFFFu) ? " unaligned" : " page-aligned");
+        put_str(" sum=");
+        put_dec(sum);
+        put_char('\n');
     }
 }
 
@@ -55,6 +80,11 @@ void kmain(uint32_t magic, const struct multiboot_info *mbi)
         print_mmap(mbi);
     else
         put_str("no mmap\n");
+
+    if (mbi->flags & MULTIBOOT_INFO_MODS)
+        print_modules(mbi);
+    else
+        put_str("no modules\n");
 
     uint32_t code;
     int have_exit = cmdline_u32(mb_cmdline(mbi), "exit", &code);

@@ -8,7 +8,7 @@ import { planFlat } from './flat.js';
 import { badLinuxHeaderError, hasLinuxHeader, looksLikeLinuxKernel } from './linux-evidence.js';
 import { LoadError, type LoadPlan } from './load-plan.js';
 import { checkRamSize } from './memory.js';
-import { planMultiboot, scanMultibootHeader } from './multiboot.js';
+import { planMultiboot, scanMultibootHeader, type BootModule, type MultibootOptions } from './multiboot.js';
 
 export type ImageFormat = 'auto' | 'flat' | 'bootsector' | 'multiboot' | 'linux';
 
@@ -20,6 +20,10 @@ export interface PlanImageOptions {
   flat?: { loadAddress: number; entry?: number; bits: 16 | 32 };
   /** An initial ramdisk; only a Linux kernel can take one. */
   initrd?: Uint8Array;
+  /** Boot modules; only a multiboot kernel can take them. */
+  modules?: readonly BootModule[];
+  /** The kernel's name, which a multiboot kernel finds as its command line's first word. */
+  kernelName?: string;
 }
 
 export function planImage(image: Uint8Array, opts: PlanImageOptions): LoadPlan {
@@ -28,6 +32,8 @@ export function planImage(image: Uint8Array, opts: PlanImageOptions): LoadPlan {
   if (image.length === 0) throw new LoadError('empty', 'image is empty');
   const format = opts.format ?? 'auto';
   if (initrd && format !== 'auto' && format !== 'linux') throw initrdNeedsLinux();
+  if (opts.modules && format !== 'auto' && format !== 'multiboot') throw modulesNeedMultiboot();
+  const multiboot = { ramSize, cmdline, modules: opts.modules, kernelName: opts.kernelName };
 
   switch (format) {
     case 'flat':
@@ -36,7 +42,7 @@ export function planImage(image: Uint8Array, opts: PlanImageOptions): LoadPlan {
     case 'bootsector':
       return planBootSector(image, { ramSize });
     case 'multiboot':
-      return planMultiboot(image, { ramSize, cmdline });
+      return planMultiboot(image, multiboot);
     case 'linux':
       // Said to be Linux, with a boot sector in front: the header is what is wrong.
       if (!hasLinuxHeader(image) && image.length > BOOT_SECTOR_SIZE && hasBootSignature(image)) {
@@ -44,8 +50,9 @@ export function planImage(image: Uint8Array, opts: PlanImageOptions): LoadPlan {
       }
       return planBzImage(image, { ramSize, cmdline, initrd });
     case 'auto': {
-      const plan = planDetected(image, ramSize, cmdline, initrd);
+      const plan = planDetected(image, multiboot, initrd);
       if (initrd && plan.format !== 'linux') throw initrdNeedsLinux();
+      if (opts.modules && plan.format !== 'multiboot') throw modulesNeedMultiboot();
       return plan;
     }
     default:
@@ -57,26 +64,26 @@ function initrdNeedsLinux(): LoadError {
   return new LoadError('unsupported', 'an initrd needs a Linux bzImage kernel');
 }
 
+function modulesNeedMultiboot(): LoadError {
+  return new LoadError('unsupported', 'boot modules need a multiboot kernel');
+}
+
 /**
  * Detection order: a multiboot header wins (it is the only explicit claim an
  * image makes, and multiboot ELF kernels are ELF files too); then the 512-byte
  * boot sector; then a Linux bzImage; then formats that are recognised only to
  * be refused clearly.
  */
-function planDetected(
-  image: Uint8Array,
-  ramSize: number,
-  cmdline: string | undefined,
-  initrd: Uint8Array | undefined,
-): LoadPlan {
+function planDetected(image: Uint8Array, options: MultibootOptions, initrd: Uint8Array | undefined): LoadPlan {
+  const { ramSize, cmdline } = options;
   const multiboot = scanMultibootHeader(image);
-  if (multiboot.kind === 'found') return planMultiboot(image, { ramSize, cmdline });
+  if (multiboot.kind === 'found') return planMultiboot(image, options);
   if (image.length === BOOT_SECTOR_SIZE && hasBootSignature(image)) return planBootSector(image, { ramSize });
   // A bzImage also ends its first sector with 0x55 0xAA, so check it before
   // treating a longer signed image as a mistaken boot sector.
   if (hasLinuxHeader(image)) return planBzImage(image, { ramSize, cmdline, initrd });
   // A broken multiboot header is reported as such rather than as "unknown".
-  if (multiboot.kind !== 'none') return planMultiboot(image, { ramSize, cmdline });
+  if (multiboot.kind !== 'none') return planMultiboot(image, options);
   // A kernel whose "HdrS" is damaged is not a disk image.
   if (looksLikeLinuxKernel(image)) throw badLinuxHeaderError(image);
   if (hasBootSignature(image)) return planBootSector(image, { ramSize });

@@ -30,7 +30,7 @@ const ADDRESS_FIELDS_END = 32; // ... header_addr, load_addr, load_end_addr, bss
 
 // Header flags (§3.1.2). Bits 0-15 are requirements the loader must meet or
 // refuse the kernel; bits 16-31 are optional features it may ignore.
-const FLAG_PAGE_ALIGN_MODULES = 1 << 0; // no modules are loaded, so trivially met
+const FLAG_PAGE_ALIGN_MODULES = 1 << 0; // met: modules are always loaded at page boundaries
 const FLAG_MEMORY_INFO = 1 << 1; // met: mem_* and mmap_* are always provided
 const FLAG_VIDEO_MODE = 1 << 2; // accepted; no video information is provided
 const FLAG_ADDRESS_FIELDS = 1 << 16; // the "a.out kludge"
@@ -40,6 +40,7 @@ const SUPPORTED_REQUIRED_FLAGS = FLAG_PAGE_ALIGN_MODULES | FLAG_MEMORY_INFO | FL
 // Boot information flags (§3.3).
 const INFO_MEMORY = 1 << 0;
 const INFO_CMDLINE = 1 << 2;
+const INFO_MODS = 1 << 3;
 const INFO_MMAP = 1 << 6;
 const INFO_LOADER_NAME = 1 << 9;
 
@@ -51,7 +52,9 @@ const INFO_LOADER_NAME = 1 << 9;
  *   0x1000  multiboot information structure
  *   0x1100  memory map
  *   0x1200  boot loader name
- *   0x1300  command line, up to 0x6fff
+ *   0x1300  command line, then each module's string, then the module list, up to 0x6fff
+ * Modules themselves go after the kernel, each at the next page boundary (§3.3: mods_addr),
+ * as GRUB and QEMU place them.
  */
 export const MULTIBOOT_INFO_ADDRESS = 0x1000;
 export const MULTIBOOT_MMAP_ADDRESS = 0x1100;
@@ -64,6 +67,9 @@ const INFO_SIZE = 116;
 /** §3.3: each map entry is a 20-byte body preceded by its `size` field. */
 const MMAP_ENTRY_BODY = 20;
 const MMAP_ENTRY_SIZE = 4 + MMAP_ENTRY_BODY;
+/** §3.3: a module list entry: mod_start, mod_end, string, reserved. */
+const MODULE_ENTRY_SIZE = 16;
+const PAGE_SIZE = 4 * KiB;
 const MMAP_AVAILABLE = 1;
 const MMAP_RESERVED = 2;
 
@@ -288,16 +294,55 @@ interface BootInformation {
   reserved: { guestPhys: number; length: number; what: string }[];
 }
 
-/** §3.3: the information structure, memory map, boot loader name and command line. */
-function buildBootInformation(ramSize: number, cmdline: string): BootInformation {
+/** A boot module (§3.3) as the kernel finds it: its bytes and its string (its command line). */
+export interface BootModule {
+  bytes: Uint8Array;
+  cmdline: string;
+}
+
+/** Where each module goes: page-aligned, one after the other, from `start`. */
+function placeModules(modules: readonly BootModule[], start: number): { guestPhys: number; module: BootModule }[] {
+  let at = start;
+  return modules.map((module) => {
+    at = Math.ceil(at / PAGE_SIZE) * PAGE_SIZE;
+    const placed = { guestPhys: at, module };
+    at += module.bytes.length;
+    return placed;
+  });
+}
+
+/**
+ * §3.3: the information structure, memory map, boot loader name, command line and, with
+ * modules, their strings and list.
+ */
+function buildBootInformation(
+  ramSize: number,
+  cmdline: string,
+  modules: readonly { guestPhys: number; module: BootModule }[],
+): BootInformation {
+  // The command line, each module's string and the module list share the room up to 0x7000.
   const cmdlineBytes = cString(cmdline, 'command line');
-  const cmdlineRoom = MULTIBOOT_CMDLINE_END - MULTIBOOT_CMDLINE_ADDRESS;
-  if (cmdlineBytes.length > cmdlineRoom) {
-    throw new LoadError(
-      'too-large',
-      `command line is ${cmdlineBytes.length - 1} bytes but at most ${cmdlineRoom - 1} fit`,
-    );
+  const strings = modules.map(({ module }, i) => cString(module.cmdline, `string of module ${i + 1}`));
+  let at = MULTIBOOT_CMDLINE_ADDRESS + cmdlineBytes.length;
+  const stringAddresses = strings.map((bytes) => {
+    const address = at;
+    at += bytes.length;
+    return address;
+  });
+  const listAddress = Math.ceil(at / 4) * 4;
+  const end = modules.length > 0 ? listAddress + modules.length * MODULE_ENTRY_SIZE : at;
+  const room = MULTIBOOT_CMDLINE_END - MULTIBOOT_CMDLINE_ADDRESS;
+  if (end > MULTIBOOT_CMDLINE_END) {
+    const what = modules.length > 0 ? 'command line, module strings and module list are' : 'command line is';
+    const used = modules.length > 0 ? end - MULTIBOOT_CMDLINE_ADDRESS : cmdlineBytes.length - 1;
+    throw new LoadError('too-large', `${what} ${used} bytes but at most ${modules.length > 0 ? room : room - 1} fit`);
   }
+  const list = new ByteWriter(modules.length * MODULE_ENTRY_SIZE);
+  modules.forEach(({ guestPhys, module }, i) => {
+    list.u32(i * MODULE_ENTRY_SIZE, guestPhys); // mod_start
+    list.u32(i * MODULE_ENTRY_SIZE + 4, guestPhys + module.bytes.length); // mod_end, one past the last byte (as GRUB)
+    list.u32(i * MODULE_ENTRY_SIZE + 8, stringAddresses[i]!); // string
+  });
   const nameBytes = cString(BOOT_LOADER_NAME, 'boot loader name');
 
   const map = multibootMemoryMap(ramSize);
@@ -311,10 +356,14 @@ function buildBootInformation(ramSize: number, cmdline: string): BootInformation
   });
 
   const info = new ByteWriter(INFO_SIZE);
-  info.u32(0, INFO_MEMORY | INFO_CMDLINE | INFO_MMAP | INFO_LOADER_NAME);
+  info.u32(0, INFO_MEMORY | INFO_CMDLINE | INFO_MMAP | INFO_LOADER_NAME | (modules.length > 0 ? INFO_MODS : 0));
   info.u32(4, MEM_LOWER_KIB);
   info.u32(8, (ramSize - HIGH_MEMORY_START) / KiB); // mem_upper: from 1 MiB to the first hole, the end of RAM
   info.u32(16, MULTIBOOT_CMDLINE_ADDRESS);
+  if (modules.length > 0) {
+    info.u32(20, modules.length); // mods_count
+    info.u32(24, listAddress); // mods_addr
+  }
   info.u32(44, mmap.bytes.length); // mmap_length
   info.u32(48, MULTIBOOT_MMAP_ADDRESS); // mmap_addr
   info.u32(64, MULTIBOOT_LOADER_NAME_ADDRESS);
@@ -324,6 +373,8 @@ function buildBootInformation(ramSize: number, cmdline: string): BootInformation
     [MULTIBOOT_MMAP_ADDRESS, mmap.bytes, 'multiboot memory map'],
     [MULTIBOOT_LOADER_NAME_ADDRESS, nameBytes, 'boot loader name'],
     [MULTIBOOT_CMDLINE_ADDRESS, cmdlineBytes, 'command line'],
+    ...strings.map((bytes, i): [number, Uint8Array, string] => [stringAddresses[i]!, bytes, `string of module ${i + 1}`]),
+    ...(modules.length > 0 ? [[listAddress, list.bytes, 'module list'] as [number, Uint8Array, string]] : []),
   ];
   return {
     chunks: parts.map(([guestPhys, bytes]) => ({ guestPhys, bytes })),
@@ -333,8 +384,21 @@ function buildBootInformation(ramSize: number, cmdline: string): BootInformation
 
 export interface MultibootOptions {
   ramSize: number;
-  /** Passed to the kernel as the NUL-terminated `cmdline` (§3.3); empty if absent. */
+  /** Passed to the kernel as the NUL-terminated `cmdline` (§3.3), after kernelName. */
   cmdline?: string;
+  /**
+   * The kernel's name as the user gave it: the command line's first word, as GRUB and QEMU
+   * pass it (a kernel that parses argv expects it there). Absent: the arguments alone.
+   */
+  kernelName?: string;
+  /** Boot modules (§3.3), in order. */
+  modules?: readonly BootModule[];
+}
+
+/** The command line a multiboot kernel gets: its name, then the arguments (QEMU's "%s %s"). */
+export function multibootCommandLine(kernelName: string | undefined, args: string | undefined): string {
+  if (kernelName === undefined) return args ?? '';
+  return args ? `${kernelName} ${args}` : kernelName;
 }
 
 export function planMultiboot(image: Uint8Array, opts: MultibootOptions): LoadPlan {
@@ -371,18 +435,30 @@ export function planMultiboot(image: Uint8Array, opts: MultibootOptions): LoadPl
   }
 
   const pm = flatProtectedModeState(kernel.entry);
-  const info = buildBootInformation(ramSize, opts.cmdline ?? '');
+  const kernelEnd = Math.max(HIGH_MEMORY_START, ...kernel.ranges.map((r) => r.end));
+  const modules = placeModules(opts.modules ?? [], kernelEnd);
+  const info = buildBootInformation(ramSize, multibootCommandLine(opts.kernelName, opts.cmdline), modules);
   const reserved = [pm.gdtReserved, ...info.reserved];
   // Everything from the EBDA to 1 MiB is outside the usable RAM the memory map
   // advertises: the reserved EBDA and BIOS entries and the unlisted VGA/ROM gap.
   const holes = [{ start: EBDA_START, end: HIGH_MEMORY_START, what: 'the EBDA, VGA and BIOS area' }];
   checkPlacement({ ramSize, subject: 'kernel', payload: kernel.ranges, reserved: reserved.map(rangeOf), holes });
+  modules.forEach(({ guestPhys, module }, i) => {
+    const range = checkedRange(guestPhys, Math.max(module.bytes.length, 1), `module ${i + 1}`);
+    if (range.end > ramSize) {
+      throw new LoadError(
+        'too-large',
+        `module ${i + 1} (${formatSize(module.bytes.length)}) would end at ${hex(range.end)}, past the end of guest RAM at ${hex(ramSize)}`,
+      );
+    }
+  });
+  const moduleWords = modules.length === 0 ? '' : `, ${modules.length} module${modules.length === 1 ? '' : 's'}`;
 
   return {
     format: 'multiboot',
-    description: `multiboot ${kernel.kind} kernel, entry ${hex(kernel.entry)}`,
+    description: `multiboot ${kernel.kind} kernel, entry ${hex(kernel.entry)}${moduleWords}`,
     cpuMode: pm.cpuMode,
-    chunks: [...kernel.chunks, pm.gdtChunk, ...info.chunks],
+    chunks: [...kernel.chunks, ...modules.map(({ guestPhys, module }) => ({ guestPhys, bytes: module.bytes })), pm.gdtChunk, ...info.chunks],
     zeroRanges: kernel.zeroRanges,
     entry: pm.entry,
     registers: { ...pm.registers, eax: MULTIBOOT_BOOTLOADER_MAGIC, ebx: MULTIBOOT_INFO_ADDRESS },

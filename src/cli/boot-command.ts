@@ -2,6 +2,8 @@
 import { openSync } from 'node:fs';
 import { LoadError, type LoadPlan } from '../boot/load-plan.js';
 import { planImage } from '../boot/detect.js';
+import { scanMultibootHeader, type BootModule } from '../boot/multiboot.js';
+import { parseModuleList } from './boot-modules.js';
 import { createEngine, UnknownEngine } from '../engines/index.js';
 import { Machine } from '../vmm/machine.js';
 import { engineCoreFor, NativeCoreMissing, STOP_MECHANISMS, type StopMechanism } from '../vmm/native.js';
@@ -90,12 +92,14 @@ function sizeOption(size: SizeOption, option: string | undefined, engineHasOne: 
   return kib * 1024;
 }
 
-export function planFromOptions(
-  image: Uint8Array,
-  ramBytes: number,
-  options: BootOptions,
-  initrd?: Uint8Array,
-): LoadPlan {
+/** What goes with the kernel: a Linux initrd, or a multiboot kernel's name and modules. */
+export interface BootExtras {
+  initrd?: Uint8Array;
+  modules?: BootModule[];
+  kernelName?: string;
+}
+
+export function planFromOptions(image: Uint8Array, ramBytes: number, options: BootOptions, extras: BootExtras = {}): LoadPlan {
   const format = options.format as (typeof FORMATS)[number];
   if (!FORMATS.includes(format)) {
     throw new UserError(`unknown image format '${options.format}'; choose one of ${FORMATS.join(', ')}`);
@@ -112,11 +116,29 @@ export function planFromOptions(
     };
   }
   try {
-    return planImage(image, { ramSize: ramBytes, cmdline: options.append, format, flat, initrd });
+    return planImage(image, { ramSize: ramBytes, cmdline: options.append, format, flat, ...extras });
   } catch (error) {
     if (error instanceof LoadError) throw new UserError(error.message);
     throw error;
   }
+}
+
+/**
+ * `--initrd` is one file for a Linux kernel (its whole value, spaces and commas included) and a
+ * module list for a multiboot kernel (boot-modules.ts), which also finds its own file name first
+ * on its command line.
+ */
+function bootExtras(image: Uint8Array, path: string, options: BootOptions, ramBytes: number): BootExtras {
+  const multiboot = options.format === 'multiboot' || (options.format === 'auto' && scanMultibootHeader(image).kind === 'found');
+  if (!multiboot) {
+    return { initrd: options.initrd === undefined ? undefined : readGuestImage(options.initrd, 'initrd', ramBytes) };
+  }
+  if (options.initrd === undefined) return { kernelName: path };
+  const modules = parseModuleList(options.initrd).map((entry, i) => {
+    if (entry.path === '') throw new UserError(`--initrd: module ${i + 1} has no file name`);
+    return { bytes: readGuestImage(entry.path, `module ${i + 1}`, ramBytes), cmdline: entry.cmdline };
+  });
+  return { kernelName: path, modules };
 }
 
 /** A guest loaded into a machine, ready to run: what `vmm boot` and `vmm trace` share. */
@@ -187,8 +209,7 @@ export function prepareRun(
   const path = imagePath ?? options.kernel ?? defaultGuestPath();
   const ramBytes = ramMiB * 1024 * 1024;
   const image = readGuestImage(path, 'image', ramBytes);
-  const initrd = options.initrd === undefined ? undefined : readGuestImage(options.initrd, 'initrd', ramBytes);
-  const plan = planFromOptions(image, ramBytes, options, initrd);
+  const plan = planFromOptions(image, ramBytes, options, bootExtras(image, path, options, ramBytes));
 
   let fd = serialFd;
   if (options.serial !== undefined) {

@@ -15,7 +15,7 @@ function addBootOptions(command: Command): Command {
     .option('-e, --engine <name>', `virtualisation engine: ${engineNames.join(', ')}`, bootDefaults.engine)
     .option('-a, --append <cmdline>', 'kernel command line (multiboot, Linux)', bootDefaults.append)
     .option('--kernel <file>', 'a Linux bzImage or other image (the same as the image argument)')
-    .option('--initrd <file>', 'initial ramdisk for a Linux kernel')
+    .option('--initrd <file>', "initial ramdisk for a Linux kernel; for a multiboot kernel, its modules: 'file args,file2 args' (QEMU's -initrd)")
     .option('--serial <file>', 'write the serial console to a file instead of the terminal')
     .option('--time-limit <seconds>', 'end the run after this much wall-clock time')
     .option('--max-exits <count>', 'end the run after this many VM exits')

@@ -103,6 +103,64 @@ describe('multiboot ELF kernels', () => {
     }
   });
 
+  it('puts the kernel\'s name first on the command line when given, as GRUB and QEMU do', () => {
+    const named = applyPlan(planMultiboot(multibootElf(), { ramSize, cmdline: 'exit=21 hello', kernelName: 'boot/kernel.elf' }), ramSize);
+    expect(cStringAt(named, 0x1300)).toBe('boot/kernel.elf exit=21 hello');
+    const alone = applyPlan(planMultiboot(multibootElf(), { ramSize, kernelName: 'boot/kernel.elf' }), ramSize);
+    expect(cStringAt(alone, 0x1300)).toBe('boot/kernel.elf');
+  });
+
+  it('loads boot modules page-aligned after the kernel and lists them with their strings (§3.3, flag 3)', () => {
+    const first = pattern(13, 1);
+    const second = pattern(5000, 2);
+    const plan = planMultiboot(multibootElf(), {
+      ramSize,
+      cmdline: 'x',
+      kernelName: 'k',
+      modules: [
+        { bytes: first, cmdline: '/m/one a=1' },
+        { bytes: second, cmdline: '/m/two' },
+      ],
+    });
+    expect(plan.description).toMatch(/, 2 modules$/);
+    const ram = applyPlan(plan, ramSize);
+    const info = 0x1000;
+    expect(u32At(ram, info) & 0x8).toBe(0x8);
+    expect(u32At(ram, info + 20)).toBe(2); // mods_count
+    const list = u32At(ram, info + 24); // mods_addr
+    expect(list % 4).toBe(0);
+    const kernelEnd = Math.max(...kernelRanges(planMultiboot(multibootElf(), { ramSize })).map((r) => r.end));
+    const starts = [u32At(ram, list), u32At(ram, list + 16)];
+    expect(starts[0]).toBe(Math.ceil(kernelEnd / 4096) * 4096);
+    expect(starts[1]).toBe(Math.ceil((starts[0] + 13) / 4096) * 4096);
+    expect([u32At(ram, list + 4), u32At(ram, list + 20)]).toEqual([starts[0] + 13, starts[1] + 5000]);
+    expect(ram.subarray(starts[0], starts[0] + 13)).toEqual(first);
+    expect(ram.subarray(starts[1], starts[1] + 5000)).toEqual(second);
+    expect([cStringAt(ram, u32At(ram, list + 8)), cStringAt(ram, u32At(ram, list + 24))]).toEqual(['/m/one a=1', '/m/two']);
+    expect(cStringAt(ram, 0x1300)).toBe('k x');
+    // The strings and the list are VMM structures of their own, below 0x7000.
+    expect(plan.reserved.map((r) => r.what)).toEqual(expect.arrayContaining(['string of module 1', 'string of module 2', 'module list']));
+    for (const r of plan.reserved) expect(r.guestPhys + r.length).toBeLessThanOrEqual(0x7000);
+  });
+
+  it('refuses modules that do not fit in RAM or whose strings overflow the room below 0x7000', () => {
+    expectLoadError(
+      () => planMultiboot(multibootElf(), { ramSize: 2 << 20, modules: [{ bytes: new Uint8Array(2 << 20), cmdline: 'big' }] }),
+      'too-large',
+      'module 1 (2 MiB) would end at 0x301000, past the end of guest RAM at 0x200000',
+    );
+    expectLoadError(
+      () => planMultiboot(multibootElf(), { ramSize, modules: [{ bytes: new Uint8Array(1), cmdline: 'y'.repeat(0x5d00) }] }),
+      'too-large',
+      'command line, module strings and module list are 23828 bytes but at most 23808 fit',
+    );
+    expectLoadError(
+      () => planImage(pattern(600, 3), { ramSize, format: 'flat', flat: { loadAddress: 0x7c00, bits: 16 }, modules: [] }),
+      'unsupported',
+      'boot modules need a multiboot kernel',
+    );
+  });
+
   it('describes memory with a §3.3 memory map: size 20 before each entry, PC holes reserved', () => {
     const ram = applyPlan(planMultiboot(multibootElf(), { ramSize }), ramSize);
     expect(readMmap(ram)).toEqual([

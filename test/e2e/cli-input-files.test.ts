@@ -25,10 +25,10 @@ describe('input files', () => {
     expectOneLineError(runVmm(['boot', '/dev/zero', '--no-stdin'], 15), /cannot read image '\/dev\/zero': it is a character device, not a regular file$/);
   });
 
-  it('/dev/zero as the initrd is refused at once', () => {
+  it('/dev/zero as the initrd (a multiboot kernel\'s first module) is refused at once', () => {
     expectOneLineError(
       runVmm(['boot', guestPath('multiboot.elf'), '--initrd', '/dev/zero', '--no-stdin'], 15),
-      /cannot read initrd '\/dev\/zero': it is a character device, not a regular file$/,
+      /cannot read module 1 '\/dev\/zero': it is a character device, not a regular file$/,
     );
   });
 
@@ -48,7 +48,7 @@ describe('input files', () => {
       );
       expectOneLineError(
         runVmm(['boot', guestPath('multiboot.elf'), '--initrd', big, '-m', '512', '--no-stdin'], 15),
-        /initrd '.*big\.img' is 3221225472 bytes, more than the guest's 512 MiB of RAM could hold/,
+        /module 1 '.*big\.img' is 3221225472 bytes, more than the guest's 512 MiB of RAM could hold/,
       );
     } finally {
       rmSync(big);

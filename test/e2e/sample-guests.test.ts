@@ -1,6 +1,9 @@
 // Every sample guest boots under `vmm boot` and prints exactly what it prints under QEMU; and
 // every registered engine runs every sample guest as the direct engine does (a new engine joins
 // by being registered), except where its technique cannot, as listed in UNFAITHFUL.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { engineNames } from '../../src/engines/index.js';
 import { exitCounts, guestPath, runVmm } from './run-vmm.js';
@@ -91,13 +94,38 @@ describe('sample guests under the direct engine', () => {
   it('multiboot kernel sees its command line and memory map and exits with the chosen status', () => {
     const run = boot('multiboot.elf', '-m', '32', '-a', 'exit=21 hello');
     expect(run.stdout).toContain('Hello from a multiboot kernel\n');
-    expect(run.stdout).toContain('cmdline: exit=21 hello\n');
+    // Its own file name first, as GRUB and QEMU pass it (argv[0]).
+    expect(run.stdout).toContain(`cmdline: ${guestPath('multiboot.elf')} exit=21 hello\n`);
+    expect(run.stdout).toContain('no modules\n');
     expect(run.stdout).toContain('mem_lower=639K mem_upper=31744K\n');
     expect(run.stdout).toContain('mmap 0x00000000 0x0009fc00 1\n');
     expect(run.stdout).toContain('mmap 0x00100000 0x01f00000 1\n');
     expect(run.stdout.endsWith('bye\n')).toBe(true);
     expect(run.status).toBe(43);
     expect(exitCounts(run.stderr).stop).toBe(1);
+  });
+
+  it('multiboot kernel gets its modules from --initrd, with their strings, as QEMU passes them', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vmm-modules-'));
+    try {
+      const first = Buffer.from('hello module\n');
+      const second = Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 31 + 7) & 0xff));
+      writeFileSync(join(dir, 'one.txt'), first);
+      writeFileSync(join(dir, 'two,bin'), second);
+      const sum = (b: Buffer) => b.reduce((a, x) => a + x, 0);
+      // QEMU's vocabulary: entries split at commas (",," is a comma), arguments after a space.
+      const spec = `${join(dir, 'one.txt')} first arg,${join(dir, 'two,,bin')}`;
+      const run = boot('multiboot.elf', '-m', '32', '--initrd', spec, '-a', 'exit=3');
+      expect(run.stdout).toContain('modules: 2\n');
+      expect(run.stdout).toContain(`module 0: '${join(dir, 'one.txt')} first arg' size=13 page-aligned sum=${sum(first)}\n`);
+      expect(run.stdout).toContain(`module 1: '${join(dir, 'two,bin')}' size=5000 page-aligned sum=${sum(second)}\n`);
+      expect(run.status).toBe(7);
+      const missing = boot('multiboot.elf', '--initrd', `${join(dir, 'one.txt')},${join(dir, 'none')}`);
+      expect(missing.status).toBe(2);
+      expect(missing.stderr).toMatch(new RegExp(`^vmm: error: cannot read module 2 '${join(dir, 'none')}': no such file$`, 'm'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a.out-kludge multiboot kernel loads, gets a zeroed bss and exits', () => {
