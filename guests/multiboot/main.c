@@ -2,7 +2,8 @@
  * multiboot - reports what a multiboot v1 loader passed in: the command line,
  * the mem_lower/mem_upper sizes, the BIOS memory map and the boot modules
  * (Multiboot spec §3.3): for each module, its string, its size, whether it
- * starts on a page boundary, and the sum of its bytes.
+ * starts on a page boundary, and the sum of its bytes; then what QEMU's fw_cfg
+ * says (signature, CPU count, RAM size), as guests written for QEMU read it.
  * Exits with the value of an "exit=N" command-line token; without one it halts
  * with interrupts disabled, which a VMM reports as a clean end (status 0).
  */
@@ -51,6 +52,37 @@ static void print_modules(const struct multiboot_info *mbi)
     }
 }
 
+/* QEMU's fw_cfg (ports 0x510/0x511): select a key, then read its bytes one at a time. */
+static uint32_t fw_cfg_read(uint16_t key, uint8_t *out, uint32_t length)
+{
+    __asm__ volatile("outw %0, %1" : : "a"(key), "Nd"((uint16_t)0x510));
+    for (uint32_t i = 0; i < length; i++)
+        out[i] = inb(0x511);
+    return length;
+}
+
+static void print_fw_cfg(void)
+{
+    uint8_t signature[5] = {0}, cpus[2], ram[8];
+    fw_cfg_read(0x00, signature, 4);
+    if (signature[0] != 'Q' || signature[1] != 'E' || signature[2] != 'M' || signature[3] != 'U') {
+        put_str("no fw_cfg\n");
+        return;
+    }
+    fw_cfg_read(0x05, cpus, 2);
+    fw_cfg_read(0x03, ram, 8);
+    uint64_t bytes = 0;
+    for (int i = 7; i >= 0; i--)
+        bytes = (bytes << 8) | ram[i];
+    put_str("fw_cfg: ");
+    put_str((const char *)signature);
+    put_str(" cpus=");
+    put_dec((uint32_t)cpus[0] | ((uint32_t)cpus[1] << 8));
+    put_str(" ram=");
+    put_dec((uint32_t)(bytes >> 20));
+    put_str("M\n");
+}
+
 void kmain(uint32_t magic, const struct multiboot_info *mbi)
 {
     uart_init();
@@ -85,6 +117,8 @@ void kmain(uint32_t magic, const struct multiboot_info *mbi)
         print_modules(mbi);
     else
         put_str("no modules\n");
+
+    print_fw_cfg();
 
     uint32_t code;
     int have_exit = cmdline_u32(mb_cmdline(mbi), "exit", &code);

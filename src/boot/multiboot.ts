@@ -329,6 +329,7 @@ function buildBootInformation(
     at += bytes.length;
     return address;
   });
+  // (Flag 3 is set with no modules too, mods_count 0, as QEMU does.)
   const listAddress = Math.ceil(at / 4) * 4;
   const end = modules.length > 0 ? listAddress + modules.length * MODULE_ENTRY_SIZE : at;
   const room = MULTIBOOT_CMDLINE_END - MULTIBOOT_CMDLINE_ADDRESS;
@@ -356,14 +357,12 @@ function buildBootInformation(
   });
 
   const info = new ByteWriter(INFO_SIZE);
-  info.u32(0, INFO_MEMORY | INFO_CMDLINE | INFO_MMAP | INFO_LOADER_NAME | (modules.length > 0 ? INFO_MODS : 0));
+  info.u32(0, INFO_MEMORY | INFO_CMDLINE | INFO_MODS | INFO_MMAP | INFO_LOADER_NAME);
   info.u32(4, MEM_LOWER_KIB);
   info.u32(8, (ramSize - HIGH_MEMORY_START) / KiB); // mem_upper: from 1 MiB to the first hole, the end of RAM
   info.u32(16, MULTIBOOT_CMDLINE_ADDRESS);
-  if (modules.length > 0) {
-    info.u32(20, modules.length); // mods_count
-    info.u32(24, listAddress); // mods_addr
-  }
+  info.u32(20, modules.length); // mods_count
+  info.u32(24, listAddress); // mods_addr
   info.u32(44, mmap.bytes.length); // mmap_length
   info.u32(48, MULTIBOOT_MMAP_ADDRESS); // mmap_addr
   info.u32(64, MULTIBOOT_LOADER_NAME_ADDRESS);

@@ -22,6 +22,9 @@ export const PCI_CONFIG_PORT_COUNT = 8;
 export const RTC_PORT = 0x70;
 export const RTC_PORT_COUNT = 2;
 export const RTC_IRQ = 8;
+/** QEMU's fw_cfg on a PC: the selector, then the data byte (docs/specs/fw_cfg.rst). */
+export const FW_CFG_PORT = 0x510;
+export const FW_CFG_PORT_COUNT = 2;
 export const I8042_DATA_PORT = 0x60;
 export const I8042_COMMAND_PORT = 0x64;
 export const KEYBOARD_IRQ = 1;

@@ -10,6 +10,7 @@ import { PciHost } from '../devices/pci-host.js';
 import { PicPair } from '../devices/pic8259.js';
 import { Pit8254 } from '../devices/pit8254.js';
 import { Port80 } from '../devices/port80.js';
+import { FwCfg } from '../devices/fw-cfg.js';
 import { SystemControlPort } from '../devices/system-control-port.js';
 import { Uart16550 } from '../devices/uart16550.js';
 import { applyLoadPlan } from './cpu-setup.js';
@@ -119,6 +120,7 @@ export class Machine {
     ports.attach(layout.I8042_COMMAND_PORT, 1, keyboardController.commandPort);
     ports.attach(layout.RTC_PORT, layout.RTC_PORT_COUNT, this.rtc);
     ports.attach(layout.POST_PORT, 1, new Port80());
+    ports.attach(layout.FW_CFG_PORT, layout.FW_CFG_PORT_COUNT, new FwCfg({ ramBytes: config.ramBytes }));
     ports.attach(layout.PCI_CONFIG_PORT, layout.PCI_CONFIG_PORT_COUNT, new PciHost());
     ports.attach(layout.COM1_PORT, layout.UART_PORT_COUNT, this.uart);
     ports.attach(layout.DEBUG_CONSOLE_PORT, 1, this.debugConsole);

@@ -84,11 +84,14 @@ describe('multiboot ELF kernels', () => {
     }
   });
 
-  it('fills in the boot information (§3.3): flags 0, 2, 6, 9', () => {
+  it('fills in the boot information (§3.3): flags 0, 2, 3, 6, 9', () => {
     const plan = planMultiboot(multibootElf(), { ramSize, cmdline: 'exit=21 hello' });
     const ram = applyPlan(plan, ramSize);
     const info = 0x1000;
-    expect(u32At(ram, info)).toBe(0x245);
+    expect(u32At(ram, info)).toBe(0x24d);
+    // No modules: flag 3 with mods_count 0, as QEMU passes it.
+    expect(u32At(ram, info + 20)).toBe(0);
+    expect(u32At(ram, info + 24)).toBe(0x1300 + 'exit=21 hello'.length + 1 + 2);
     expect(u32At(ram, info + 4)).toBe(639); // mem_lower, KiB below the EBDA
     expect(u32At(ram, info + 8)).toBe(31744); // mem_upper = (32 MiB - 1 MiB) / 1 KiB
     expect(u32At(ram, info + 16)).toBe(0x1300);
@@ -97,8 +100,8 @@ describe('multiboot ELF kernels', () => {
     expect(u32At(ram, info + 48)).toBe(0x1100);
     expect(u32At(ram, info + 64)).toBe(0x1200);
     expect(cStringAt(ram, 0x1200)).toBe('vmm');
-    // Fields whose flags are clear are zero: boot_device, mods, syms, drives, config, apm, vbe, framebuffer.
-    for (const offset of [12, 20, 24, 28, 32, 36, 40, 52, 56, 60, 68, 72, 76, 80, 84, 88, 112]) {
+    // Fields whose flags are clear are zero: boot_device, syms, drives, config, apm, vbe, framebuffer.
+    for (const offset of [12, 28, 32, 36, 40, 52, 56, 60, 68, 72, 76, 80, 84, 88, 112]) {
       expect(u32At(ram, info + offset), `offset ${offset}`).toBe(0);
     }
   });

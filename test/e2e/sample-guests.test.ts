@@ -96,7 +96,9 @@ describe('sample guests under the direct engine', () => {
     expect(run.stdout).toContain('Hello from a multiboot kernel\n');
     // Its own file name first, as GRUB and QEMU pass it (argv[0]).
     expect(run.stdout).toContain(`cmdline: ${guestPath('multiboot.elf')} exit=21 hello\n`);
-    expect(run.stdout).toContain('no modules\n');
+    expect(run.stdout).toContain('modules: 0\n');
+    // QEMU's fw_cfg, as guests written for QEMU read it.
+    expect(run.stdout).toContain('fw_cfg: QEMU cpus=1 ram=32M\n');
     expect(run.stdout).toContain('mem_lower=639K mem_upper=31744K\n');
     expect(run.stdout).toContain('mmap 0x00000000 0x0009fc00 1\n');
     expect(run.stdout).toContain('mmap 0x00100000 0x01f00000 1\n');
