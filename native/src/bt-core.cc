@@ -154,6 +154,7 @@ bool BtCore::on_block(uint64_t address, uint32_t size) {
 
 void BtCore::before_resume() {
   if (!active()) return;
+  in_place_from_ = kNone;
   // A far CALL or JMP through a gate enters the kernel where only the block hook sees it.
   if (!hooked_ && platform_->guest_gdt_has_gates()) need_block_hook();
   uint32_t eip = reg(kRegEip);
@@ -166,6 +167,12 @@ void BtCore::before_resume() {
   }
   if (eip >= kHoleLinear || vcpu_.current_cpl() != kGuestKernelRing) return;
   enter_translated(eip);
+}
+
+void BtCore::run_in_place(uint32_t guest) {
+  set_reg(kRegEip, guest);
+  in_place_at_ = guest;
+  if (!fetch_faults_at(guest)) need_block_hook();
 }
 
 bool BtCore::fetch_faults_at(uint32_t linear) {
@@ -187,6 +194,7 @@ void BtCore::need_block_hook() {
 bool BtCore::enter_translated(uint32_t linear) {
   if (linear == in_place_at_) {
     in_place_at_ = kNone;
+    in_place_from_ = linear;
     bt_.faulted_in_place++;
     return false;
   }
@@ -211,6 +219,7 @@ bool BtCore::enter_translated(uint32_t linear) {
     // shadows follow those tables), and the guest goes on where the core sees it again. Anything
     // else could run in place: the block hook sends the next block to the cache.
     if (!fetch_faults_at(linear)) need_block_hook();
+    in_place_from_ = linear;
     return false;
   }
   drop_stale_translations();
@@ -247,7 +256,7 @@ ExitKind BtCore::on_exception(uint32_t vector, bool software_interrupt) {
   }
   uint32_t eip = reg(kRegEip);
   bool in_cache = cache_->contains(eip);
-  if (!in_cache && !hooked_ && eip < kHoleLinear && eip != in_place_at_ && at_guest_kernel_ring()) {
+  if (!in_cache && !hooked_ && eip < kHoleLinear && eip != in_place_at_ && eip != in_place_from_ && at_guest_kernel_ring()) {
     // Guest kernel code ran in place, entered some way this core does not redirect: from now on
     // the block hook sends every kernel block to the cache. (Counted: none is expected.)
     bt_.escapes++;
@@ -506,9 +515,7 @@ ExitKind BtCore::handle_callout(const Callout& callout) {
       uint64_t flushes = cache_->counters().flushes;
       CachedBlock* target = lookup_or_translate(callout.guest_eip);
       if (!target) {
-        set_reg(kRegEip, callout.guest_eip);
-        in_place_at_ = callout.guest_eip;
-        need_block_hook();
+        run_in_place(callout.guest_eip);
         return kResumeGuest;
       }
       // The jump is chained unless the cache was flushed to make room (then it is gone).
@@ -545,9 +552,7 @@ ExitKind BtCore::handle_callout(const Callout& callout) {
       set_reg(kRegEsp, esp + 8);
       CachedBlock* target = lookup_or_translate(target_eip);
       if (!target) {
-        set_reg(kRegEip, target_eip);
-        in_place_at_ = target_eip;
-        need_block_hook();
+        run_in_place(target_eip);
         return kResumeGuest;
       }
       cache_->fill_lookup(target_eip, *target);

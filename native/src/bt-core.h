@@ -92,6 +92,9 @@ class BtCore final : public TrapCore, private CodeWatcher {
   void need_block_hook();
   // Whether the guest's tables leave `linear` unmapped (the CPU's fetch there raises #PF).
   bool fetch_faults_at(uint32_t linear);
+  // The guest kernel goes on at `guest` untranslated (no translation could be made there): the
+  // block hook from now on, unless the CPU's fetch there faults before anything runs.
+  void run_in_place(uint32_t guest);
   bool iret_target_translated(uint32_t guest_eip);
   static bool is_far_transfer(const TrappedInstruction& insn);
   uint32_t far_transfer(const TrappedInstruction& insn);
@@ -137,6 +140,7 @@ class BtCore final : public TrapCore, private CodeWatcher {
   std::unordered_map<uint32_t, uint32_t> global_pages_;
   std::unordered_map<uint32_t, uint32_t> local_pages_;
   uint32_t in_place_at_ = kNone;  // the next kernel block here runs in place (it cannot be translated)
+  uint32_t in_place_from_ = kNone;  // ... and has just been sent there, its fetch expected to fault
   uint32_t single_at_ = kNone;    // the next kernel block here is one instruction, unprotected
   bool hooked_ = false;           // need_block_hook has run
   bool handling_fault_ = false;   // a #PF is being handled (a write to translated code may be its)
