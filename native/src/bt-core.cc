@@ -350,7 +350,7 @@ uint32_t BtCore::fast_call(const Callout& call) {
   if (length) {
     guest = call.guest_eip + length;
     bt_.verify_in_core++;
-  } else if (iret_target_translated(call.guest_eip) && emulate_iret(call.guest_eip, &guest)) {
+  } else if (emulate_iret(call.guest_eip, &guest)) {
     bt_.iret_in_core++;
     vcpu_.trace().record_vmm_call(kTraceCallIret, call.guest_eip);
     // To ring 3: the VMM's stub, whose IRET enters user code where it is.
@@ -417,12 +417,8 @@ uint32_t BtCore::far_transfer(const TrappedInstruction& insn) {
     return 0;
   }
   // The guest's own view: a present, flat, 32-bit code segment of ring 0, reached with RPL 0.
-  // (The guest's GDT itself, not the real copy, whose ring-0 descriptors say ring 1.)
-  uint32_t index = selector & ~7u;
-  uint32_t raw[2] = {};
-  if ((selector & 7) != 0 || index == 0 || index + 7 > platform_->guest_gdt_limit()) return 0;
-  if (!vcpu_.injector().read_guest_linear(platform_->guest_gdt_base() + index, raw, sizeof raw)) return 0;
-  SegmentDescriptor code = decode_descriptor(raw[0], raw[1]);
+  SegmentDescriptor code{};
+  if ((selector & 3) != 0 || guest_gdt_descriptor(selector, &code) != GuestDescriptor::kRead) return 0;
   if (!code.present || !code.is_code() || code.dpl != 0 || code.base != 0 || !code.big) return 0;
   CachedBlock* block = nullptr;
   if (!(block = lookup_or_translate(offset, selector | kGuestKernelRing))) return 0;
@@ -434,19 +430,7 @@ uint32_t BtCore::far_transfer(const TrappedInstruction& insn) {
   return block->tc_start;
 }
 
-// Before an IRET is carried out in a fast call, where nothing can run in place afterwards (the
-// block hook may not be installed, and is only installed outside the CPU loop): the translation
-// of a return to the guest kernel must exist. False sends the IRET the slow way.
-bool BtCore::iret_target_translated(uint32_t guest_eip) {
-  uint8_t opcode = 0;
-  if (!vcpu_.injector().read_guest_linear(guest_eip, &opcode, 1) || opcode != kOpcodeIret) return false;
-  SegmentDescriptor stack{};
-  if (!vcpu_.injector().segment_descriptor(reg(kRegSs), &stack)) return false;
-  uint32_t frame[2] = {};
-  if (!vcpu_.injector().read_guest_linear(stack.base + reg(kRegEsp), frame, sizeof frame)) return false;
-  if ((frame[1] & 3) != 0) return true;  // to user mode: through the VMM's stub
-  return lookup_or_translate(frame[0], (frame[1] & 0xFFFF) | kGuestKernelRing) != nullptr;
-}
+bool BtCore::kernel_return_ready(uint32_t eip, uint32_t selector) { return lookup_or_translate(eip, selector) != nullptr; }
 
 bool BtCore::to_guest_eip(uint32_t tc) {
   uint32_t guest = 0;
@@ -593,11 +577,10 @@ uint32_t BtCore::emulate_verify(uint32_t guest_eip) {
   // (VERR: data, or readable code) or write (VERW: writable data); a conforming code segment
   // passes the privilege check. Null and LDT selectors fail.
   bool ok = false;
-  uint32_t index = selector & ~7u;
-  if (index != 0 && !(selector & 4) && index + 7 <= platform_->guest_gdt_limit()) {
-    uint32_t raw[2] = {};
-    if (!vcpu_.injector().read_guest_linear(platform_->guest_gdt_base() + index, raw, sizeof raw)) return 0;
-    SegmentDescriptor d = decode_descriptor(raw[0], raw[1]);
+  SegmentDescriptor d{};
+  GuestDescriptor found = guest_gdt_descriptor(selector, &d);
+  if (found == GuestDescriptor::kUnreadable) return 0;  // (the CPU would fault: TypeScript's)
+  if (found == GuestDescriptor::kRead) {
     bool conforming = d.is_code() && (d.type & kSegmentConforming);
     bool privileged = conforming || d.dpl >= (selector & 3);
     bool kind = write ? d.is_data() && (d.type & kSegmentWritable) : d.is_data() || (d.is_code() && (d.type & kSegmentReadable));
@@ -606,6 +589,17 @@ uint32_t BtCore::emulate_verify(uint32_t guest_eip) {
   uint32_t flags = reg(kRegEflags);
   set_reg(kRegEflags, ok ? flags | kFlagZf : flags & ~kFlagZf);
   return length;
+}
+
+// The guest's own descriptor for a GDT selector (not the real copy, whose ring-0 descriptors say
+// ring 1): none for a null or LDT selector or one past the limit.
+BtCore::GuestDescriptor BtCore::guest_gdt_descriptor(uint32_t selector, SegmentDescriptor* out) {
+  uint32_t index = selector & ~7u;
+  if (index == 0 || (selector & 4) || index + 7 > platform_->guest_gdt_limit()) return GuestDescriptor::kNone;
+  uint32_t raw[2] = {};
+  if (!vcpu_.injector().read_guest_linear(platform_->guest_gdt_base() + index, raw, sizeof raw)) return GuestDescriptor::kUnreadable;
+  *out = decode_descriptor(raw[0], raw[1]);
+  return GuestDescriptor::kRead;
 }
 
 void BtCore::drop_stale_translations() {

@@ -95,7 +95,9 @@ class BtCore final : public TrapCore, private CodeWatcher {
   // The guest kernel goes on at `guest` untranslated (no translation could be made there): the
   // block hook from now on, unless the CPU's fetch there faults before anything runs.
   void run_in_place(uint32_t guest);
-  bool iret_target_translated(uint32_t guest_eip);
+  bool kernel_return_ready(uint32_t eip, uint32_t selector) override;
+  enum class GuestDescriptor { kNone, kUnreadable, kRead };
+  GuestDescriptor guest_gdt_descriptor(uint32_t selector, SegmentDescriptor* out);
   static bool is_far_transfer(const TrappedInstruction& insn);
   uint32_t far_transfer(const TrappedInstruction& insn);
   CachedBlock* translate(uint32_t guest, bool single_instruction, uint32_t code_selector = kNone);

@@ -251,6 +251,7 @@ bool TrapCore::emulate_iret(uint32_t guest_eip, uint32_t* resume) {
   uint32_t keep = kernel.owned | kFlagVm | kFlagRf;
   uint32_t flags = (current & keep) | (frame[2] & ~keep & kDefinedFlags) | kFlagFixed;
   if ((cs & 3) == 0 && (cs & ~3u)) {
+    if (!kernel_return_ready(eip, cs | kGuestKernelRing)) return false;
     // (A CS load reads the descriptor again: skipped when the selector stays.)
     if (reg(kRegCs) != (cs | kGuestKernelRing)) write_register(uc_, kRegCs, cs | kGuestKernelRing);
     *resume = eip;

@@ -102,6 +102,10 @@ class TrapCore : public EngineCore {
   bool emulate_iret(uint32_t guest_eip, uint32_t* resume);
   // The same, EIP set too.
   bool emulate_iret(uint32_t guest_eip);
+  // An IRET to the guest kernel at `eip` with real CS `selector` is about to be carried out:
+  // false leaves it to TypeScript, before anything is changed. (The bt core makes the target's
+  // translation here, which an IRET carried out inside Unicorn's CPU loop must go on in.)
+  virtual bool kernel_return_ready(uint32_t eip, uint32_t selector) { return true; }
   // The real GDT was copied from the guest's again: no copy is due.
   virtual void gdt_reloaded();
   // Whether the guest wrote its GDT since the real one was copied.
