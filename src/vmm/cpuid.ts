@@ -1,6 +1,6 @@
 // The CPU the guest sees (Intel SDM Vol. 2A, CPUID): a plain 32-bit P6-class processor that
-// advertises only what the emulated CPU and the VMM really provide. No local APIC (leaf 1 EDX
-// bit 9) until the VMM emulates one, no hypervisor-specific leaves yet.
+// advertises only what the emulated CPU and the VMM really provide, no hypervisor-specific
+// leaves yet.
 export interface CpuidResult {
   eax: number;
   ebx: number;
@@ -31,12 +31,13 @@ const MAX_BASIC_LEAF = 0x15;
 //   MCA (14): IA32_MCG_CAP reports banks, the bank MSRs read.
 //   PAT (16): IA32_PAT reads its power-up value and holds a new one.
 //   CLFSH (19): CLFLUSH executes (leaf 1 EBX keeps the 64-byte line size).
+//   APIC (9): the local APIC (src/devices/local-apic.ts), while IA32_APIC_BASE enables it (SDM
+//     Vol. 3A §11.4.3: the flag reads 0 once software turns the APIC off there).
 // EDX, off:
 //   VME (1): STI/CLI at ring 3 under CR4.PVI raise #GP; QEMU's TCG has no VME (its VIF helpers
 //     are compiled out) and the VMM does not run virtual-8086 mode.
 //   DE (2): under `trap`, MOV from DR4 with CR4.DE set returns a value instead of #UD (SDM
 //     Vol. 3B 18.2.2): the emulated MOV DRn knows nothing of CR4.DE or I/O breakpoints.
-//   APIC (9): no local APIC until the VMM emulates one; 0xFEE00000 is open bus.
 //   SEP (11): Unicorn does not carry out SYSENTER/SYSEXIT (its SYSENTER only calls hooks, then
 //     adds the instruction's length to an EIP it has not brought up to date: the probe took a
 //     #UD somewhere after it), and Linux's vDSO would use them for every system call; without
@@ -74,12 +75,23 @@ function tscLeaf(tscHz: number): CpuidResult {
   return { eax: 1, ebx: 1, ecx: tscHz >>> 0, edx: 0 };
 }
 
-export function cpuid(leaf: number, _subleaf: number, tscHz: number): CpuidResult {
+/** What the CPUID answers depend on beyond the CPU model. */
+export interface CpuidFacts {
+  /** The host's TSC rate in Hz (0: unknown), for leaf 0x15. */
+  tscHz: number;
+  /** The local APIC is globally enabled (IA32_APIC_BASE bit 11). */
+  apic: boolean;
+}
+
+const LEAF1_EDX_APIC = 1 << 9;
+
+export function cpuid(leaf: number, _subleaf: number, facts: CpuidFacts): CpuidResult {
+  const { tscHz } = facts;
   switch (leaf >>> 0) {
     case 0:
       return { eax: MAX_BASIC_LEAF, ebx: ascii4(VENDOR, 0), edx: ascii4(VENDOR, 4), ecx: ascii4(VENDOR, 8) };
     case 1:
-      return { eax: LEAF1_EAX, ebx: LEAF1_EBX, ecx: LEAF1_ECX, edx: LEAF1_EDX >>> 0 };
+      return { eax: LEAF1_EAX, ebx: LEAF1_EBX, ecx: LEAF1_ECX, edx: (LEAF1_EDX | (facts.apic ? LEAF1_EDX_APIC : 0)) >>> 0 };
     case 0x15:
       return tscLeaf(tscHz);
     case 0x80000000:

@@ -41,6 +41,16 @@ export interface EngineMachine {
   readonly vcpu: NativeVcpu;
   readonly ram: Uint8Array;
   readonly mmio: IoBus;
+  /** The MSRs the platform's devices own (IA32_APIC_BASE), for an engine that emulates RDMSR/WRMSR. */
+  readonly platformMsrs: PlatformMsrs;
+}
+
+/** Model-specific registers that belong to a device rather than to the CPU core. */
+export interface PlatformMsrs {
+  /** The value of MSR `index`, or undefined if no device owns it. */
+  read(index: number): bigint | undefined;
+  /** Writes MSR `index`; false if no device owns it. */
+  write(index: number, value: bigint): boolean;
 }
 
 export interface Engine {

@@ -1,3 +1,5 @@
+import { APIC_DEFAULT_BASE } from '../devices/local-apic.js';
+
 // Every fixed address of the virtual PC in one place (ports follow the IBM PC/AT map).
 export const COM1_PORT = 0x3f8;
 export const COM1_IRQ = 4;
@@ -25,10 +27,26 @@ export const RTC_IRQ = 8;
 /** QEMU's fw_cfg on a PC: the selector, then the data byte (docs/specs/fw_cfg.rst). */
 export const FW_CFG_PORT = 0x510;
 export const FW_CFG_PORT_COUNT = 2;
+/** The ACPI PM registers (PM1a event, control, timer) where QEMU's PIIX4 has them, and the SCI. */
+export const ACPI_PM_PORT = 0x600;
+export const SCI_IRQ = 9;
+/** The PIIX3's reset control register, and the value that asks for a hard reset (the FADT's RESET_REG). */
+export const RESET_CONTROL_PORT = 0xcf9;
+export const RESET_CONTROL_HARD_RESET = 0x06;
 export const I8042_DATA_PORT = 0x60;
 export const I8042_COMMAND_PORT = 0x64;
 export const KEYBOARD_IRQ = 1;
 export const AUX_IRQ = 12;
+
+/** The APICs and the HPET, where a PC has them (and the MADT and HPET tables say). */
+/** IA32_APIC_BASE's reset value names the local APIC's page. */
+export const LOCAL_APIC_BASE = APIC_DEFAULT_BASE;
+export const IOAPIC_BASE = 0xfec00000;
+export const HPET_BASE = 0xfed00000;
+export const APIC_PAGE_BYTES = 0x1000;
+export const HPET_PAGE_BYTES = 0x1000;
+/** The local APIC timer's input when the host's TSC rate is unknown (CPUID leaf 0x15 then says nothing). */
+export const APIC_TIMER_FALLBACK_HZ = 1_000_000_000;
 
 /** Guest RAM starts at 0; the top of the 4 GiB space stays free for MMIO and the VMM's region. */
 export const MAX_RAM_MIB = 3584;

@@ -1,6 +1,9 @@
 // The virtual machine: guest RAM, one vCPU, the port and MMIO buses and the devices on them.
 // It turns the native core's inline exits (port I/O, MMIO, CPUID) into bus accesses.
 import type { LoadPlan } from '../boot/load-plan.js';
+import { AcpiPm, ACPI_PM_PORT_COUNT, SLP_TYP_S5 } from '../devices/acpi-pm.js';
+import type { Device } from '../devices/device.js';
+import { ACPI_TABLES_BASE, buildAcpiTables } from '../firmware/acpi-tables.js';
 import type { TimedDevice } from '../devices/clock.js';
 import { DebugConsole } from '../devices/debug-console.js';
 import { CmosRtc } from '../devices/cmos-rtc.js';
@@ -11,6 +14,9 @@ import { PicPair } from '../devices/pic8259.js';
 import { Pit8254 } from '../devices/pit8254.js';
 import { Port80 } from '../devices/port80.js';
 import { FwCfg } from '../devices/fw-cfg.js';
+import { Hpet } from '../devices/hpet.js';
+import { IoApic } from '../devices/io-apic.js';
+import { IA32_APIC_BASE, LocalApic } from '../devices/local-apic.js';
 import { SystemControlPort } from '../devices/system-control-port.js';
 import { Uart16550 } from '../devices/uart16550.js';
 import { applyLoadPlan } from './cpu-setup.js';
@@ -18,7 +24,9 @@ import { cpuid } from './cpuid.js';
 import { Field, InlineKind } from './exit-record.js';
 import { IoBus, PortBus } from './io-bus.js';
 import { HostClock } from './host-clock.js';
+import { isaIrqPin, IsaInterrupts } from './isa-interrupts.js';
 import * as layout from './layout.js';
+import type { PlatformMsrs } from './engine.js';
 import type { InterruptController } from './platform-interfaces.js';
 import type { RunObserver } from './run-observer.js';
 import { nativeCore, type EngineCoreKind, type NativeVcpu, type StopMechanism } from './native.js';
@@ -46,6 +54,8 @@ export interface MachineConfig {
 export type StopCause =
   | { kind: 'debug-exit'; status: number; value: number }
   | { kind: 'reset'; by: string }
+  /** The guest entered ACPI S5 (soft off). */
+  | { kind: 'poweroff' }
   | { kind: 'trace-complete'; instructions: number }
   | { kind: 'exit-limit' }
   /** The host ended the run (a signal, the console's quit key, an output that broke). */
@@ -66,14 +76,20 @@ export class Machine {
   readonly mmio = new IoBus('mmio');
   readonly clock = new HostClock();
   readonly pics: PicPair;
+  readonly ioApic: IoApic;
+  /** The CPU's local APIC: its interrupt input, with the 8259 pair behind LINT0. */
+  readonly localApic: LocalApic;
   readonly interrupts: InterruptController;
+  readonly isaInterrupts: IsaInterrupts;
+  readonly hpet: Hpet;
   readonly pit: Pit8254;
   readonly rtc: CmosRtc;
   readonly uart: Uart16550;
   readonly debugConsole: DebugConsole;
   /** Devices whose interrupts depend on time alone. */
   readonly timedDevices: TimedDevice[];
-  private readonly timedDeviceIrqs: Map<TimedDevice, number>;
+  /** For each timed device, whether its interrupt can reach the CPU now (to wake it from HLT). */
+  private readonly timedDeviceWakes: Map<TimedDevice, () => boolean>;
   /** Watches the run (the tracer). */
   observer: RunObserver | undefined;
   /** Set when the serial port has a host input attached: a halted guest may still be woken. */
@@ -94,21 +110,41 @@ export class Machine {
     this.vcpu = new Vcpu(config.ramBytes, config.translationBufferBytes, config.engineCore ?? false, config.stopMechanism ?? 'exact', undefined, config.translationCacheBytes, config.shadowPoolBytes);
     this.ram = new Uint8Array(this.vcpu.ram);
     this.record = new Uint32Array(this.vcpu.exitRecord);
-    // A rising INTR asks the vCPU for an interrupt-window exit: the guest stops as soon as it
-    // can take the interrupt, and is left alone while IF = 0.
+    // A request that may be deliverable asks the vCPU for an interrupt-window exit: the guest
+    // stops as soon as it can take the interrupt, and is left alone while IF = 0.
+    const requestWindow = () => this.vcpu.setInterruptPending(true);
     this.pics = new PicPair((asserted) => {
-      if (asserted) this.vcpu.setInterruptPending(true);
+      if (asserted) requestWindow();
     });
-    this.interrupts = this.pics;
-    this.pit = new Pit8254(this.clock, this.pics.irqLine(layout.PIT_IRQ));
-    this.uart = new Uart16550('com1', config.consoleOutput, this.pics.irqLine(layout.COM1_IRQ));
+    this.localApic = new LocalApic(this.clock, {
+      timerHz: this.tscHz > 0 ? this.tscHz : layout.APIC_TIMER_FALLBACK_HZ,
+      extInt: this.pics,
+      onRequest: requestWindow,
+      onLevelEoi: (vector) => this.ioApic.endOfInterrupt(vector),
+    });
+    this.ioApic = new IoApic(this.localApic);
+    this.interrupts = this.localApic;
+    const isa = (this.isaInterrupts = new IsaInterrupts(this.pics, this.ioApic));
+    this.pit = new Pit8254(this.clock, isa.pitIrq);
+    this.uart = new Uart16550('com1', config.consoleOutput, isa.isaIrq(layout.COM1_IRQ));
     this.debugConsole = new DebugConsole(config.consoleOutput);
-    this.rtc = new CmosRtc(this.clock, this.pics.irqLine(layout.RTC_IRQ), { startTime: Date.now(), ramBytes: config.ramBytes });
-    const keyboardController = new I8042(this.pics.irqLine(layout.KEYBOARD_IRQ), this.pics.irqLine(layout.AUX_IRQ), {
+    this.rtc = new CmosRtc(this.clock, isa.rtcIrq, { startTime: Date.now(), ramBytes: config.ramBytes });
+    this.hpet = new Hpet(this.clock, {
+      gsi: (pin) => isa.gsi(pin),
+      legacyIrq0: isa.hpetIrq0,
+      legacyIrq8: isa.hpetIrq8,
+      onLegacyReplacement: (on) => isa.setLegacyReplacement(on),
+    });
+    const keyboardController = new I8042(isa.isaIrq(layout.KEYBOARD_IRQ), isa.isaIrq(layout.AUX_IRQ), {
       onReset: () => this.stop({ kind: 'reset', by: 'the keyboard controller (command 0xFE)' }),
     });
-    this.timedDevices = [this.pit, this.rtc];
-    this.timedDeviceIrqs = new Map<TimedDevice, number>([[this.pit, layout.PIT_IRQ], [this.rtc, layout.RTC_IRQ]]);
+    this.timedDevices = [this.pit, this.rtc, this.hpet, this.localApic];
+    this.timedDeviceWakes = new Map<TimedDevice, () => boolean>([
+      [this.pit, () => isa.legacyTimersConnected && this.irqMayInterrupt(layout.PIT_IRQ)],
+      [this.rtc, () => isa.legacyTimersConnected && this.irqMayInterrupt(layout.RTC_IRQ)],
+      [this.hpet, () => this.hpet.mayInterrupt],
+      [this.localApic, () => this.localApic.timerMayInterrupt],
+    ]);
 
     const ports = this.ports;
     ports.attach(layout.PIC_MASTER_PORT, layout.PIC_PORT_COUNT, this.pics.master);
@@ -121,6 +157,9 @@ export class Machine {
     ports.attach(layout.RTC_PORT, layout.RTC_PORT_COUNT, this.rtc);
     ports.attach(layout.POST_PORT, 1, new Port80());
     ports.attach(layout.FW_CFG_PORT, layout.FW_CFG_PORT_COUNT, new FwCfg({ ramBytes: config.ramBytes }));
+    ports.attach(layout.ACPI_PM_PORT, ACPI_PM_PORT_COUNT, new AcpiPm(this.clock, (sleepType) => {
+      if (sleepType === SLP_TYP_S5) this.stop({ kind: 'poweroff' });
+    }));
     ports.attach(layout.PCI_CONFIG_PORT, layout.PCI_CONFIG_PORT_COUNT, new PciHost());
     ports.attach(layout.COM1_PORT, layout.UART_PORT_COUNT, this.uart);
     ports.attach(layout.DEBUG_CONSOLE_PORT, 1, this.debugConsole);
@@ -129,7 +168,45 @@ export class Machine {
       layout.DEBUG_EXIT_PORT_COUNT,
       new DebugExit((status, value) => this.stop({ kind: 'debug-exit', status, value })),
     );
+    this.attachMmio(layout.LOCAL_APIC_BASE, layout.APIC_PAGE_BYTES, this.localApic);
+    this.attachMmio(layout.IOAPIC_BASE, layout.APIC_PAGE_BYTES, this.ioApic);
+    this.attachMmio(layout.HPET_BASE, layout.HPET_PAGE_BYTES, this.hpet);
     this.vcpu.setInlineHandler((kind) => this.onInlineExit(kind));
+    // The ACPI tables, where a PC's firmware leaves them (the BIOS area, reserved in the memory map).
+    this.ram.set(
+      buildAcpiTables({
+        localApic: layout.LOCAL_APIC_BASE, ioApic: layout.IOAPIC_BASE, hpet: layout.HPET_BASE, sciIrq: layout.SCI_IRQ,
+        pmBase: layout.ACPI_PM_PORT, resetPort: layout.RESET_CONTROL_PORT, resetValue: layout.RESET_CONTROL_HARD_RESET,
+      }),
+      ACPI_TABLES_BASE,
+    );
+  }
+
+  /**
+   * MSRs of the platform's devices, for engines that emulate RDMSR and WRMSR (under `direct`
+   * Unicorn carries them out itself and reads IA32_APIC_BASE as 0).
+   */
+  readonly platformMsrs: PlatformMsrs = {
+    read: (index) => (index === IA32_APIC_BASE ? this.localApic.readBaseMsr() : undefined),
+    write: (index, value) => {
+      if (index !== IA32_APIC_BASE) return false;
+      this.localApic.writeBaseMsr(value);
+      return true;
+    },
+  };
+
+  /** A device's page of MMIO: the vCPU sends its accesses here instead of the open bus. */
+  private attachMmio(base: number, length: number, device: Device): void {
+    this.mmio.attach(base, length, device);
+    this.vcpu.mapMmio(base, length);
+  }
+
+  /**
+   * Whether ISA IRQ `irq` can interrupt the CPU now: through the 8259s (unmasked there, and the
+   * local APIC passes them on LINT0) or through its unmasked I/O APIC pin.
+   */
+  irqMayInterrupt(irq: number): boolean {
+    return (this.localApic.passesExtInt() && this.pics.unmasked(irq)) || this.ioApic.unmasked(isaIrqPin(irq));
   }
 
   load(plan: LoadPlan): void {
@@ -163,8 +240,8 @@ export class Machine {
    */
   nanosUntilNextWakeup(): number | undefined {
     let next: number | undefined;
-    for (const [device, irq] of this.timedDeviceIrqs) {
-      if (!this.pics.unmasked(irq)) continue;
+    for (const [device, mayInterrupt] of this.timedDeviceWakes) {
+      if (!mayInterrupt()) continue;
       const at = device.nextEventNs();
       if (at !== undefined && (next === undefined || at < next)) next = at;
     }
@@ -173,7 +250,7 @@ export class Machine {
 
   /** Whether serial input could wake a halted CPU (COM1's IRQ is not masked). */
   get inputMayInterrupt(): boolean {
-    return this.mayReceiveInput && this.pics.unmasked(layout.COM1_IRQ);
+    return this.mayReceiveInput && this.irqMayInterrupt(layout.COM1_IRQ);
   }
 
   /** The time slice for the next run(): at most `max`, ending at the next timer event. */
@@ -227,7 +304,7 @@ export class Machine {
         return;
       case InlineKind.cpuid: {
         this.counters.cpuid++;
-        const result = cpuid(r[Field.cpuidLeaf], r[Field.cpuidSubleaf], this.tscHz);
+        const result = cpuid(r[Field.cpuidLeaf], r[Field.cpuidSubleaf], { tscHz: this.tscHz, apic: this.localApic.globallyEnabled });
         r[Field.cpuidEax] = result.eax;
         r[Field.cpuidEbx] = result.ebx;
         r[Field.cpuidEcx] = result.ecx;

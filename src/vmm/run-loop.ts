@@ -5,7 +5,7 @@ import { csEip } from '../util/hex.js';
 import { decodeExit, type Exit } from './exit-record.js';
 import type { Machine } from './machine.js';
 import { EFLAGS_IF } from '../x86/eflags.js';
-import { vectorName } from '../x86/vectors.js';
+import { Vector, vectorName } from '../x86/vectors.js';
 import { Reg } from './registers.js';
 import { deliverExternalInterrupt, type DeliveryOutcome } from './event-delivery.js';
 import type { RunDebugger } from './run-debugger.js';
@@ -179,6 +179,9 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
         case 'reset':
           outcome = { kind: 'halted', status: 0, message: `guest reset the machine through ${cause.by}; vmm ends the run (reboot is not supported)` };
           break;
+        case 'poweroff':
+          outcome = { kind: 'halted', status: 0, message: 'guest powered off (ACPI S5)' };
+          break;
         case 'host-request':
           outcome = { kind: 'host-stop', status: 0, message: `the host ended the run at ${csEip(exit.cs, exit.eip)}` };
           break;
@@ -218,6 +221,13 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
  * asks the vCPU for an interrupt-window exit. Returns undefined when nothing was delivered.
  */
 function injectPendingInterrupt(machine: Machine): DeliveryOutcome | undefined {
+  // An NMI does not wait for IF (SDM Vol. 3A §6.7.1). Blocking further NMIs until the handler's
+  // IRET is not modelled: nothing on this PC raises them faster than a handler returns.
+  if (machine.localApic.takeNmi()) {
+    const delivered = deliverExternalInterrupt(machine.vcpu, Vector.NMI);
+    if (delivered.kind === 'delivered') machine.observer?.onInjected(Vector.NMI, 'external');
+    return delivered;
+  }
   if (!machine.interrupts.hasInterrupt()) {
     machine.vcpu.setInterruptPending(false);
     return undefined;
@@ -241,7 +251,7 @@ async function onHalt(machine: Machine, exit: Extract<Exit, { kind: 'hlt' }>): P
     return { kind: 'halted', status: 0, message: `guest halted with interrupts disabled at ${where}` };
   }
   machine.updateTimers();
-  if (machine.interrupts.hasInterrupt()) return undefined;
+  if (machine.interrupts.hasInterrupt() || machine.localApic.hasNmi) return undefined;
   // Only a source the interrupt controllers let through can wake the CPU (a PIT whose IRQ is
   // masked keeps counting, but never interrupts).
   const waitNs = machine.nanosUntilNextWakeup();

@@ -161,12 +161,17 @@ function emulateHoleAccess(ctx: TrapContext, insn: DecodedX86, next: () => void,
     if ('pageFault' in where) return holeFault(ctx, (linear + b) >>> 0, where.pageFault);
     physical.push(where.physical);
   }
+  // A device register is one access of the instruction's width (an APIC ignores narrower
+  // writes), when the operand lies in one page outside RAM; RAM is reached byte by byte.
+  const device = physical[0] >= ctx.machine.ram.length && physical[0] < 2 ** 32 && physical[size - 1] === physical[0] + size - 1;
   if (store) {
     const value = op === 0xc6 || op === 0xc7 ? insn.immediate ?? 0 : readReg();
-    for (let b = 0; b < size; b++) writePhysicalByte(ctx, (linear + b) >>> 0, physical[b], (value >>> (8 * b)) & 0xff);
+    if (device) ctx.machine.mmio.write(physical[0], size, value >>> 0);
+    else for (let b = 0; b < size; b++) writePhysicalByte(ctx, (linear + b) >>> 0, physical[b], (value >>> (8 * b)) & 0xff);
   } else {
     let value = 0;
-    for (let b = 0; b < size; b++) value |= readPhysicalByte(ctx, physical[b]) << (8 * b);
+    if (device) value = ctx.machine.mmio.read(physical[0], size);
+    else for (let b = 0; b < size; b++) value |= readPhysicalByte(ctx, physical[b]) << (8 * b);
     if (size === 4) vcpu.writeRegister(GENERAL_IDS[reg], value >>> 0);
     else if (size === 2) vcpu.writeRegister(GENERAL_IDS[reg], ((vcpu.readRegister(GENERAL_IDS[reg]) & ~0xffff) | value) >>> 0);
     else {
@@ -243,12 +248,14 @@ function emulateTwoByte(
       return done('wbinvd');
     case 0x30: { // WRMSR
       const value = (BigInt(vcpu.readRegister(Reg.edx) >>> 0) << 32n) | BigInt(vcpu.readRegister(Reg.eax) >>> 0);
-      vcpu.writeMsr(vcpu.readRegister(Reg.ecx) >>> 0, value);
+      const index = vcpu.readRegister(Reg.ecx) >>> 0;
+      if (!ctx.machine.platformMsrs.write(index, value)) vcpu.writeMsr(index, value);
       next();
       return done('wrmsr');
     }
     case 0x32: { // RDMSR
-      const value = vcpu.readMsr(vcpu.readRegister(Reg.ecx) >>> 0);
+      const index = vcpu.readRegister(Reg.ecx) >>> 0;
+      const value = ctx.machine.platformMsrs.read(index) ?? vcpu.readMsr(index);
       vcpu.writeRegister(Reg.eax, Number(value & 0xffffffffn));
       vcpu.writeRegister(Reg.edx, Number(value >> 32n));
       next();
