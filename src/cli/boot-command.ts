@@ -45,6 +45,8 @@ export interface BootOptions {
   gdb?: string;
   s?: boolean;
   gdbWait?: boolean;
+  /** False (--no-reboot): a guest that resets the machine ends the run, as QEMU's -no-reboot. */
+  reboot?: boolean;
 }
 
 export const bootDefaults = {
@@ -156,6 +158,8 @@ export interface PreparedRun {
   stopper: RunStopper;
   /** SIGINT, SIGTERM, SIGHUP: handled from the end of prepareRun. */
   signals: StopSignals;
+  /** A new machine and engine with the image loaded again: the machine after a reset. */
+  rebuild: () => { machine: Machine; engine: Engine };
 }
 
 /**
@@ -222,18 +226,26 @@ export function prepareRun(
   const outputName =
     options.serial !== undefined ? `serial output to '${options.serial}'` : fd === 1 ? 'standard output' : 'standard error';
   const output = new ConsoleOutput(fd, fd !== serialFd, (error) => stopper.stop(outputFailure(error, outputName)));
-  let machine: Machine;
-  try {
-    machine = new Machine({ ramBytes, consoleOutput: output.push, translationBufferBytes, engineCore: engineCoreFor(engine.requires), stopMechanism, translationCacheBytes, shadowPoolBytes });
-  } catch (error) {
-    if (error instanceof NativeCoreMissing) throw new UserError(error.message);
-    throw error;
-  }
-  machine.load(plan);
+  const build = (forEngine: Engine): Machine => {
+    let machine: Machine;
+    try {
+      machine = new Machine({ ramBytes, consoleOutput: output.push, translationBufferBytes, engineCore: engineCoreFor(forEngine.requires), stopMechanism, translationCacheBytes, shadowPoolBytes });
+    } catch (error) {
+      if (error instanceof NativeCoreMissing) throw new UserError(error.message);
+      throw error;
+    }
+    machine.load(plan);
+    return machine;
+  };
+  const machine = build(engine);
+  const rebuild = () => {
+    const next = createEngine(options.engine);
+    return { machine: build(next), engine: next };
+  };
   const closeSerial = () => output.close();
   const signals = new StopSignals(stopper);
   signals.install();
-  return { machine, engine, limits, plan, image, imagePath: path, output, closeSerial, stopper, signals };
+  return { machine, engine, limits, plan, image, imagePath: path, output, closeSerial, stopper, signals, rebuild };
 }
 
 /** A finished run, before it is reported. */
@@ -249,13 +261,17 @@ export interface FinishedRun {
 
 /** Runs a prepared guest to its end and waits for its console output to be written. */
 export async function executeRun(prepared: PreparedRun, options: BootOptions): Promise<FinishedRun> {
-  const { machine, engine, limits, output, stopper } = prepared;
+  const { limits, output, stopper } = prepared;
+  let { machine, engine } = prepared;
   const gdbAddress = gdbAddressFromOptions(options);
   if (gdbAddress && engine.debuggerUnsupported) throw new UserError(engine.debuggerUnsupported);
   const debuggee = gdbAddress ? new GuestDebugger(machine, engine, options.gdbWait === true) : undefined;
   const gdbServer = debuggee && new GdbServer(debuggee);
-  const detachInput = options.stdin ? attachSerialInput(machine, stopper) : () => {};
-  machine.mayReceiveInput = options.stdin;
+  const attachInput = () => {
+    machine.mayReceiveInput = options.stdin;
+    return options.stdin ? attachSerialInput(machine, stopper) : () => {};
+  };
+  let detachInput = attachInput();
   stopper.attach(() => {
     machine.stop({ kind: 'host-request' });
     debuggee?.hostStopped();
@@ -266,7 +282,28 @@ export async function executeRun(prepared: PreparedRun, options: BootOptions): P
   try {
     await engine.prepare?.();
     if (gdbServer && gdbAddress) await listenForDebugger(gdbServer, gdbAddress, options.gdbWait === true);
+    const started = process.hrtime.bigint();
     result = await runMachine(machine, engine, limits, debuggee);
+    // A reset boots the machine again from its image, as a PC's reset does, unless --no-reboot
+    // says to end there. A trace or a debugger follows one boot: there the reset ends the run.
+    while (result.outcome.kind === 'reset' && options.reboot !== false && !debuggee && !machine.observer) {
+      // The time limit covers every boot, and the time taken to build each machine.
+      const spentSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+      if (spentSeconds >= limits.timeLimitSeconds) {
+        const message = `wall-clock limit of ${limits.timeLimitSeconds} s reached; ${result.outcome.message} and was to boot again`;
+        result = { ...result, outcome: { kind: 'limit', status: 6, message } };
+        break;
+      }
+      process.stderr.write(`vmm: ${result.outcome.message}; booting it again\n`);
+      detachInput();
+      machine.close();
+      ({ machine, engine } = prepared.rebuild());
+      prepared.machine = machine;
+      prepared.engine = engine;
+      detachInput = attachInput();
+      await engine.prepare?.();
+      result = await runMachine(machine, engine, { ...limits, timeLimitSeconds: limits.timeLimitSeconds - spentSeconds });
+    }
     where = csEip(machine.vcpu.readRegister(Reg.cs), machine.vcpu.readRegister(Reg.eip));
   } finally {
     gdbServer?.close();
@@ -357,6 +394,7 @@ export function describeOutcome(result: RunResult): string {
     case 'debug-exit':
       return `guest exited through the debug-exit port with value 0x${o.value.toString(16)} (status ${o.status})`;
     case 'halted':
+    case 'reset':
     case 'guest-crashed':
     case 'limit':
     case 'host-stop':

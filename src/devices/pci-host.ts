@@ -6,9 +6,11 @@
 // Bus 0 holds one function, 00:00.0, an Intel 82441FX PMC host bridge (82441FX datasheet,
 // 290549, section 3.2): read-only except the few registers that are writable on the part, whose
 // values are kept but change nothing. Every other function reads as all ones: no device.
+// A byte at 0xCF9 is the PIIX3's reset control register (82371SB datasheet, RC): setting RST_CPU
+// (bit 2) resets the machine, soft or hard as SYS_RST (bit 1) says; the FADT's reset register.
 import { checkSnapshotVersion, type Device, type DeviceSnapshot } from './device.js';
 
-const SNAPSHOT_VERSION = 1;
+const SNAPSHOT_VERSION = 2;
 const ENABLE = 0x80000000;
 /** Reserved bits 30-24 and 1-0 of CONFIG_ADDRESS read as zero. */
 const ADDRESS_MASK = 0x80fffffc;
@@ -39,12 +41,24 @@ function hostBridgeConfig(): { space: Uint8Array; writable: Uint8Array } {
   return { space, writable };
 }
 
+const RESET_CONTROL_OFFSET = 1;
+const RC_SYS_RST = 1 << 1;
+const RC_RST_CPU = 1 << 2;
+const RC_WRITABLE = 0x0a; // SYS_RST and FULL_RST hold their value; RST_CPU acts and reads 0
+
 export class PciHost implements Device {
   readonly name = 'pci-host';
   private address = 0;
+  private resetControl = 0;
   private readonly config = hostBridgeConfig();
 
+  constructor(
+    /** RST_CPU was set: a hard reset when `hard` (SYS_RST), otherwise a CPU-only reset. */
+    private readonly onReset: (hard: boolean) => void = () => {},
+  ) {}
+
   read(offset: number, size: number): number {
+    if (offset === RESET_CONTROL_OFFSET && size === 1) return this.resetControl;
     if (offset < 4) return offset === 0 && size === 4 ? this.address : allOnes(size);
     const space = this.selected(offset, size);
     if (!space) return allOnes(size);
@@ -54,6 +68,11 @@ export class PciHost implements Device {
   }
 
   write(offset: number, size: number, value: number): void {
+    if (offset === RESET_CONTROL_OFFSET && size === 1) {
+      this.resetControl = value & RC_WRITABLE;
+      if (value & RC_RST_CPU) this.onReset((value & RC_SYS_RST) !== 0);
+      return;
+    }
     if (offset < 4) {
       if (offset === 0 && size === 4) this.address = (value & ADDRESS_MASK) >>> 0;
       return;
@@ -80,12 +99,13 @@ export class PciHost implements Device {
   }
 
   snapshot(): DeviceSnapshot {
-    return { version: SNAPSHOT_VERSION, address: this.address, hostBridge: Array.from(this.config.space) };
+    return { version: SNAPSHOT_VERSION, address: this.address, resetControl: this.resetControl, hostBridge: Array.from(this.config.space) };
   }
 
   restore(s: DeviceSnapshot): void {
     checkSnapshotVersion(this.name, SNAPSHOT_VERSION, s);
     this.address = s.address as number;
+    this.resetControl = s.resetControl as number;
     this.config.space.set(s.hostBridge as number[]);
   }
 }

@@ -18,6 +18,7 @@ export const PIT_PORT = 0x40;
 export const PIT_PORT_COUNT = 4;
 export const PIT_IRQ = 0;
 export const SYSTEM_CONTROL_PORT_B = 0x61;
+export const SYSTEM_CONTROL_PORT_A = 0x92;
 export const POST_PORT = 0x80;
 export const PCI_CONFIG_PORT = 0xcf8;
 export const PCI_CONFIG_PORT_COUNT = 8;

@@ -18,6 +18,7 @@ import { Hpet } from '../devices/hpet.js';
 import { IoApic } from '../devices/io-apic.js';
 import { IA32_APIC_BASE, LocalApic } from '../devices/local-apic.js';
 import { SystemControlPort } from '../devices/system-control-port.js';
+import { SystemControlPortA } from '../devices/system-control-port-a.js';
 import { Uart16550 } from '../devices/uart16550.js';
 import { applyLoadPlan } from './cpu-setup.js';
 import { cpuid } from './cpuid.js';
@@ -160,7 +161,10 @@ export class Machine {
     ports.attach(layout.ACPI_PM_PORT, ACPI_PM_PORT_COUNT, new AcpiPm(this.clock, (sleepType) => {
       if (sleepType === SLP_TYP_S5) this.stop({ kind: 'poweroff' });
     }));
-    ports.attach(layout.PCI_CONFIG_PORT, layout.PCI_CONFIG_PORT_COUNT, new PciHost());
+    ports.attach(layout.PCI_CONFIG_PORT, layout.PCI_CONFIG_PORT_COUNT, new PciHost((hard) => {
+      this.stop({ kind: 'reset', by: `the reset control register (port 0xcf9, ${hard ? 'hard' : 'soft'} reset)` });
+    }));
+    ports.attach(layout.SYSTEM_CONTROL_PORT_A, 1, new SystemControlPortA(() => this.stop({ kind: 'reset', by: 'port 0x92 (fast reset)' })));
     ports.attach(layout.COM1_PORT, layout.UART_PORT_COUNT, this.uart);
     ports.attach(layout.DEBUG_CONSOLE_PORT, 1, this.debugConsole);
     ports.attach(

@@ -21,6 +21,8 @@ export interface RunLimits {
 export type RunOutcome =
   | { kind: 'debug-exit'; status: number; value: number }
   | { kind: 'halted'; status: 0; message: string }
+  /** The guest reset the machine: the caller boots it again, or ends the run (--no-reboot). */
+  | { kind: 'reset'; status: 0; by: string; message: string }
   | { kind: 'guest-crashed'; status: 4; message: string }
   | { kind: 'limit'; status: 6; message: string }
   /** Ended on the host's request; the requester knows why and with which status vmm exits. */
@@ -177,7 +179,7 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
           outcome = { kind: 'halted', status: 0, message: `trace complete: ${cause.instructions} instructions recorded (--count)` };
           break;
         case 'reset':
-          outcome = { kind: 'halted', status: 0, message: `guest reset the machine through ${cause.by}; vmm ends the run (reboot is not supported)` };
+          outcome = { kind: 'reset', status: 0, by: cause.by, message: `guest reset the machine through ${cause.by}` };
           break;
         case 'poweroff':
           outcome = { kind: 'halted', status: 0, message: 'guest powered off (ACPI S5)' };

@@ -47,12 +47,31 @@ describe('the PC platform drives the guest', () => {
     expect(counts.time).toBeGreaterThanOrEqual(0.48);
   });
 
-  it('the keyboard controller reset command ends the run as a reset', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vmm-reset-'));
-    const image = join(dir, 'reset.bin');
-    writeFileSync(image, Uint8Array.from([0xb0, 0xfe, 0xe6, 0x64, 0xeb, 0xfe])); // mov al, 0xfe ; out 0x64, al ; jmp $
-    const run = runVmm(['boot', image, '--format', 'flat', '--load-address', '0x100000', '--no-stdin', '--time-limit', '10']);
-    expect(run.stderr).toMatch(/guest reset the machine through the keyboard controller \(command 0xFE\)/);
-    expect(run.status).toBe(0);
+  // Each program asks for a reset, then spins: mov al, V ; out P, al ; jmp $.
+  const resets = [
+    { by: 'the keyboard controller (command 0xFE)', code: [0xb0, 0xfe, 0xe6, 0x64] },
+    { by: 'port 0x92 (fast reset)', code: [0xb0, 0x03, 0xe6, 0x92] },
+    { by: 'the reset control register (port 0xcf9, hard reset)', code: [0xb0, 0x06, 0xba, 0xf9, 0x0c, 0x00, 0x00, 0xee] }, // mov edx, 0xcf9 ; out dx, al
+  ];
+  const resetImage = (code: number[]) => {
+    const image = join(mkdtempSync(join(tmpdir(), 'vmm-reset-')), 'reset.bin');
+    writeFileSync(image, Uint8Array.from([...code, 0xeb, 0xfe]));
+    return ['boot', image, '--format', 'flat', '--load-address', '0x100000', '--no-stdin'];
+  };
+
+  for (const { by, code } of resets) {
+    it(`a reset through ${by} ends the run with --no-reboot`, () => {
+      const run = runVmm([...resetImage(code), '--no-reboot', '--time-limit', '10']);
+      expect(run.stderr).toMatch(new RegExp(`^vmm: guest reset the machine through ${by.replace(/[()]/g, '\\$&')}$`, 'm'));
+      expect(run.status).toBe(0);
+    });
+  }
+
+  it('without --no-reboot, a reset boots the machine again from its image', () => {
+    const run = runVmm([...resetImage(resets[0].code), '--time-limit', '2']);
+    const reboots = run.stderr.split('booting it again').length - 1;
+    expect(reboots).toBeGreaterThan(2);
+    expect(run.stderr).toMatch(/^vmm: wall-clock limit of 2 s reached; guest reset the machine through the keyboard controller \(command 0xFE\) and was to boot again$/m);
+    expect(run.status).toBe(6);
   });
 });

@@ -62,6 +62,23 @@ describe('real guests under the direct engine', () => {
   }, 130_000);
 });
 
+describe('a guest that resets the machine', () => {
+  const rebootArgs = ['boot', '--kernel', image('vmlinuz'), '--initrd', image('initrd.gz'), '-a', 'console=ttyS0 quiet vmm.workload=reboot', '-m', '128', '--no-stdin'];
+
+  it('boots again from its image, as a PC does (Linux reboot -f through the ACPI reset register)', async () => {
+    const run = await runVmmUntil(rebootArgs, 'VMM-REBOOTING', 240, 2);
+    expect(run.stdout.split('VMM-REBOOTING').length - 1).toBe(2);
+    expect(run.stderr).toMatch(/^vmm: guest reset the machine through the reset control register \(port 0xcf9, hard reset\); booting it again$/m);
+  }, LINUX_TEST_MS);
+
+  it('ends the run instead with --no-reboot, under trap too', async () => {
+    const run = await runVmmAsync([...rebootArgs, '-e', 'trap', '--no-reboot', '--time-limit', '240'], 300);
+    expect(run.stdout).toContain('VMM-REBOOTING');
+    expect(run.stderr).toMatch(/^vmm: guest reset the machine through the reset control register \(port 0xcf9, hard reset\)$/m);
+    expect(run.status).toBe(0);
+  }, LINUX_TEST_MS);
+});
+
 describe('real guests under the trap engine', () => {
   it('Debian Linux boots deprivileged on shadow page tables, reaches user space and powers off', async () => {
     const run = await runVmmAsync(

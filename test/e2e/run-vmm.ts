@@ -44,13 +44,14 @@ export function runVmmAsync(args: string[], timeoutSeconds = 60): Promise<VmmRun
  * guest that never stops by itself, like memtest86+): a busy host delays the marker, it never
  * loses it. Gives up after timeoutSeconds.
  */
-export function runVmmUntil(args: string[], marker: string, timeoutSeconds = 120): Promise<VmmRun> {
+/** Runs vmm until its output holds `marker` `times` times, then ends it with SIGTERM. */
+export function runVmmUntil(args: string[], marker: string, timeoutSeconds = 120, times = 1): Promise<VmmRun> {
   const child = spawn(process.execPath, [VMM, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutSeconds * 1000 });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => {
     stdout += chunk.toString();
-    if (stdout.includes(marker)) child.kill('SIGTERM');
+    if (stdout.split(marker).length > times) child.kill('SIGTERM');
   });
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   return new Promise((resolve, reject) => {
