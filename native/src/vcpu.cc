@@ -987,8 +987,14 @@ Napi::Value Vcpu::GetOpenBusAccesses(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(open_bus_reads_ + open_bus_writes_));
 }
 
+// A device sees accesses of at most 32 bits, as on a 32-bit bus: an 8-byte access (MOVQ, a
+// 16-byte SSE access that Unicorn splits in two) reaches it as two, low half first.
 uint64_t Vcpu::OnMmioRead(uc_engine* uc, uint64_t offset, unsigned size, void* opaque) {
   MmioRegion* region = static_cast<MmioRegion*>(opaque);
+  if (size > 4) {
+    uint64_t low = OnMmioRead(uc, offset, 4, opaque);
+    return low | (OnMmioRead(uc, offset + 4, size - 4, opaque) << 32);
+  }
   Vcpu* vcpu = region->vcpu;
   uint64_t address = region->base + offset;
   vcpu->exit_record_[kFieldAddress] = static_cast<uint32_t>(address);
@@ -1001,6 +1007,11 @@ uint64_t Vcpu::OnMmioRead(uc_engine* uc, uint64_t offset, unsigned size, void* o
 
 void Vcpu::OnMmioWrite(uc_engine* uc, uint64_t offset, unsigned size, uint64_t value, void* opaque) {
   MmioRegion* region = static_cast<MmioRegion*>(opaque);
+  if (size > 4) {
+    OnMmioWrite(uc, offset, 4, value & 0xFFFFFFFFu, opaque);
+    OnMmioWrite(uc, offset + 4, size - 4, value >> 32, opaque);
+    return;
+  }
   Vcpu* vcpu = region->vcpu;
   uint64_t address = region->base + offset;
   vcpu->exit_record_[kFieldAddress] = static_cast<uint32_t>(address);

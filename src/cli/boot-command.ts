@@ -5,7 +5,7 @@ import { planImage } from '../boot/detect.js';
 import { scanMultibootHeader, type BootModule } from '../boot/multiboot.js';
 import { parseModuleList } from './boot-modules.js';
 import { createEngine, UnknownEngine } from '../engines/index.js';
-import { Machine } from '../vmm/machine.js';
+import { Machine, OPTIONAL_DEVICES, type OptionalDevice } from '../vmm/machine.js';
 import { engineCoreFor, NativeCoreMissing, STOP_MECHANISMS, type StopMechanism } from '../vmm/native.js';
 import { runMachine, type RunLimits, type RunResult } from '../vmm/run-loop.js';
 import { Reg } from '../vmm/registers.js';
@@ -45,6 +45,8 @@ export interface BootOptions {
   gdb?: string;
   s?: boolean;
   gdbWait?: boolean;
+  /** --device NAME, repeatable: optional devices (pc-testdev). */
+  device?: string[];
   /** False (--no-reboot): a guest that resets the machine ends the run, as QEMU's -no-reboot. */
   reboot?: boolean;
 }
@@ -201,6 +203,12 @@ export function prepareRun(
     throw new UserError(`unknown stop mechanism '${options.stopMechanism}'; choose one of ${STOP_MECHANISMS.join(', ')}`);
   }
   const stopMechanism = options.stopMechanism as StopMechanism;
+  const devices = (options.device ?? []).map((name) => {
+    if (!(OPTIONAL_DEVICES as readonly string[]).includes(name)) {
+      throw new UserError(`unknown device '${name}'; choose one of ${OPTIONAL_DEVICES.join(', ')}`);
+    }
+    return name as OptionalDevice;
+  });
   const translationCacheBytes = sizeOption(TRANSLATION_CACHE, options.translationCache, engine.requires.translationCache);
   const shadowPoolBytes = sizeOption(SHADOW_POOL, options.shadowPool, engine.requires.vmmRegion);
   const limits = {
@@ -229,7 +237,10 @@ export function prepareRun(
   const build = (forEngine: Engine): Machine => {
     let machine: Machine;
     try {
-      machine = new Machine({ ramBytes, consoleOutput: output.push, translationBufferBytes, engineCore: engineCoreFor(forEngine.requires), stopMechanism, translationCacheBytes, shadowPoolBytes });
+      machine = new Machine({
+        ramBytes, consoleOutput: output.push, translationBufferBytes, engineCore: engineCoreFor(forEngine.requires), stopMechanism,
+        translationCacheBytes, shadowPoolBytes, devices,
+      });
     } catch (error) {
       if (error instanceof NativeCoreMissing) throw new UserError(error.message);
       throw error;

@@ -24,6 +24,7 @@ function addBootOptions(command: Command): Command {
     .option('--entry <address>', 'flat images: entry point (default: the load address)')
     .option('--bits <16|32>', 'flat images: start in 16-bit real mode or 32-bit protected mode', '32')
     .option('--no-stdin', 'do not feed standard input to the serial port')
+    .option('--device <name>', 'add an optional device: pc-testdev (QEMU\'s, for KVM\'s unit tests); repeatable', (value: string, previous: string[] = []) => [...previous, value])
     .option('--no-reboot', 'end the run when the guest resets the machine, instead of booting it again')
     .option('--translation-cache <KiB>', 'bt: size of the translation cache, flushed when full (default and most 3968)')
     .option('--shadow-pool <KiB>', 'trap, bt: size of the shadow page-table pool, emptied when full (64 to 16256, the default)')

@@ -65,6 +65,11 @@ export class IsaInterrupts {
     return !this.legacyReplacement;
   }
 
+  /** Line n of the ISA bus as a card sees it: ISA IRQ n below 16 (the cascade's 2 reaches pin 2 only), pin n above. */
+  line(n: number): IrqLine {
+    return n < ISA_IRQS && n !== CASCADE_IRQ ? this.isaIrq(n) : this.gsi(n);
+  }
+
   /**
    * Global system interrupt `gsi` (an I/O APIC pin) for a source that names one, such as an HPET
    * timer's route: below 16 it is also the 8259 input of that number, as on a PC.

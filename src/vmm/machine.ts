@@ -11,6 +11,10 @@ import { DebugExit } from '../devices/debug-exit.js';
 import { I8042 } from '../devices/i8042.js';
 import { PciHost } from '../devices/pci-host.js';
 import { PicPair } from '../devices/pic8259.js';
+import {
+  PC_TESTDEV_IOMEM, PC_TESTDEV_IOMEM_BYTES, PC_TESTDEV_IRQ_COUNT, PC_TESTDEV_IRQ_PORT, PC_TESTDEV_PORT, PC_TESTDEV_PORT_COUNT,
+  PcTestdev, PcTestdevIrqLines, PcTestdevMemory,
+} from '../devices/pc-testdev.js';
 import { Pit8254 } from '../devices/pit8254.js';
 import { Port80 } from '../devices/port80.js';
 import { FwCfg } from '../devices/fw-cfg.js';
@@ -23,6 +27,8 @@ import { Uart16550 } from '../devices/uart16550.js';
 import { applyLoadPlan } from './cpu-setup.js';
 import { cpuid } from './cpuid.js';
 import { Field, InlineKind } from './exit-record.js';
+import { Reg } from './registers.js';
+import { EFLAGS_IF } from '../x86/eflags.js';
 import { IoBus, PortBus } from './io-bus.js';
 import { HostClock } from './host-clock.js';
 import { isaIrqPin, IsaInterrupts } from './isa-interrupts.js';
@@ -49,7 +55,13 @@ export interface MachineConfig {
   shadowPoolBytes?: number;
   /** How the running guest is stopped (see StopMechanism); exact by default. */
   stopMechanism?: StopMechanism;
+  /** Optional devices (`--device`): 'pc-testdev', QEMU's device for KVM's unit tests. */
+  devices?: readonly OptionalDevice[];
 }
+
+/** Devices a machine has only when asked for. */
+export const OPTIONAL_DEVICES = ['pc-testdev'] as const;
+export type OptionalDevice = (typeof OPTIONAL_DEVICES)[number];
 
 /** Why the machine asked the vCPU to stop, set by a device or a limit. */
 export type StopCause =
@@ -113,7 +125,13 @@ export class Machine {
     this.record = new Uint32Array(this.vcpu.exitRecord);
     // A request that may be deliverable asks the vCPU for an interrupt-window exit: the guest
     // stops as soon as it can take the interrupt, and is left alone while IF = 0.
-    const requestWindow = () => this.vcpu.setInterruptPending(true);
+    // A request raised by the guest's own I/O while interrupts are enabled (a self-IPI, a UART
+    // interrupt) is taken at once, as the CPU would at its next instruction boundary: the vCPU
+    // stops at the next block and the run loop delivers it.
+    const requestWindow = () => {
+      this.vcpu.setInterruptPending(true);
+      if (this.inInlineExit && (this.vcpu.readRegister(Reg.eflags) & EFLAGS_IF) !== 0) this.vcpu.requestStop();
+    };
     this.pics = new PicPair((asserted) => {
       if (asserted) requestWindow();
     });
@@ -175,6 +193,11 @@ export class Machine {
     this.attachMmio(layout.LOCAL_APIC_BASE, layout.APIC_PAGE_BYTES, this.localApic);
     this.attachMmio(layout.IOAPIC_BASE, layout.APIC_PAGE_BYTES, this.ioApic);
     this.attachMmio(layout.HPET_BASE, layout.HPET_PAGE_BYTES, this.hpet);
+    if (config.devices?.includes('pc-testdev')) {
+      ports.attach(PC_TESTDEV_PORT, PC_TESTDEV_PORT_COUNT, new PcTestdev());
+      ports.attach(PC_TESTDEV_IRQ_PORT, PC_TESTDEV_IRQ_COUNT, new PcTestdevIrqLines((irq) => isa.line(irq)));
+      this.attachMmio(PC_TESTDEV_IOMEM, PC_TESTDEV_IOMEM_BYTES, new PcTestdevMemory());
+    }
     this.vcpu.setInlineHandler((kind) => this.onInlineExit(kind));
     // The ACPI tables, where a PC's firmware leaves them (the BIOS area, reserved in the memory map).
     this.ram.set(
@@ -269,7 +292,19 @@ export class Machine {
     return c.portIn + c.portOut + c.mmioRead + c.mmioWrite + c.cpuid;
   }
 
+  /** Set while a device handles one of the running guest's accesses. */
+  private inInlineExit = false;
+
   private onInlineExit(kind: number): void {
+    this.inInlineExit = true;
+    try {
+      this.dispatchInlineExit(kind);
+    } finally {
+      this.inInlineExit = false;
+    }
+  }
+
+  private dispatchInlineExit(kind: number): void {
     const r = this.record;
     if (kind === InlineKind.traceFull) {
       this.observer?.onTraceBufferFull();

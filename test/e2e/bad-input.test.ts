@@ -62,6 +62,10 @@ describe('bad input', () => {
     expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '-e', 'warp']), /unknown engine 'warp'; available: direct/);
   });
 
+  it('unknown device', () => {
+    expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '--device', 'sb16']), /unknown device 'sb16'; choose one of pc-testdev/);
+  });
+
   it('an engine that is not built yet', () => {
     expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '-e', 'paravirt']), /engine 'paravirt' is not implemented yet/);
   });
