@@ -18,6 +18,7 @@
         "src/timeslice-timer.cc",
         "src/registers.cc",
         "src/shadow-mmu.cc",
+        "src/task-switch.cc",
         "src/trace-recorder.cc",
         "src/translation-cache.cc",
         "src/trap-core.cc",

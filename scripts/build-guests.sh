@@ -96,6 +96,7 @@ build_elf popf
 build_elf physscan
 build_elf trapbench
 build_elf cpuevents
+build_elf taskgate
 build_elf cpufeatures
 build_elf selfmod
 build_elf frames

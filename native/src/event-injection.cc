@@ -119,10 +119,6 @@ EventInjector::MaybeFault EventInjector::deliver_protected(const GuestEvent& eve
   const uint32_t ext = event.source == EventSource::kSoftware ? 0 : 1;
   const uint32_t idt_error = event.vector * 8 + 2 + ext;
   uint32_t old_flags = reg(UC_X86_REG_EFLAGS);
-  if (old_flags & kFlagVm) {
-    *unsupported = "event delivery from virtual-8086 mode";
-    return std::nullopt;
-  }
   uc_x86_mmr idtr{};
   uc_reg_read(uc_, UC_X86_REG_IDTR, &idtr);
   if (event.vector * 8 + 7 > idtr.limit) return Fault{kGp, idt_error, 0};
@@ -139,7 +135,14 @@ EventInjector::MaybeFault EventInjector::deliver_protected(const GuestEvent& eve
   uint32_t guest_cpl = guest_level(cpl);
 
   if (gate_type == kSystemTaskGate) {
-    *unsupported = "task gate in IDT entry " + std::to_string(event.vector);
+    if (event.source == EventSource::kSoftware && gate_descriptor.dpl < guest_cpl) return Fault{kGp, idt_error, 0};
+    if (!gate_descriptor.present) return Fault{kNp, idt_error, 0};
+    return switch_task_through_gate(event, static_cast<uint32_t>(gate >> 16) & 0xFFFF, ext, unsupported);
+  }
+  // A task gate leaves virtual-8086 mode by a task switch; an interrupt or trap gate would have
+  // to save the V86 segments on the ring-0 stack (§20.3.1.1), which is not modelled.
+  if (old_flags & kFlagVm) {
+    *unsupported = "event delivery from virtual-8086 mode through an interrupt or trap gate";
     return std::nullopt;
   }
   bool gate32 = gate_type == kSystemInterruptGate32 || gate_type == kSystemTrapGate32;
@@ -283,6 +286,12 @@ DeliveryOutcome EventInjector::deliver(GuestEvent event) {
       return {DeliveryResult::kShutdown, event.vector, "real-mode delivery of vector " + std::to_string(event.vector) + " faulted"};
     }
     if (fault->vector == kPf) write_register(uc_, kRegCr2, fault->cr2);
+    // A fault while delivering INT n, INT3 or INTO is a fault of that instruction: the handler
+    // returns to it and it runs again (SDM §6.5), so EIP goes back to its start.
+    if (event.source == EventSource::kSoftware) {
+      uint32_t eip = reg(UC_X86_REG_EIP) - int_instruction_length(event.vector);
+      uc_reg_write(uc_, UC_X86_REG_EIP, &eip);
+    }
     event = double_fault ? GuestEvent{kDf, EventSource::kException, true, 0}
                          : GuestEvent{fault->vector, EventSource::kException, fault->vector != 0, fault->error_code};
   }

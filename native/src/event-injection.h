@@ -3,7 +3,8 @@
 // in protected mode, with the stack switch from the TSS on a privilege change, error codes, CR2
 // for #PF, and the contributory / double-fault / triple-fault rules of §6.15 (Table 6-5).
 // Unicorn never delivers events itself (it reports them to the interrupt hook), so this is the
-// only delivery path. Task gates and virtual-8086 mode are reported as unsupported.
+// only delivery path. A task gate switches tasks (task-switch.cc); virtual-8086 mode is reported
+// as unsupported.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -87,6 +88,8 @@ class EventInjector {
 
   MaybeFault deliver_real_mode(const GuestEvent& event);
   MaybeFault deliver_protected(const GuestEvent& event, std::string* unsupported);
+  // The task switch an IDT task gate names (task-switch.cc).
+  MaybeFault switch_task_through_gate(const GuestEvent& event, uint32_t tss_selector, uint32_t ext, std::string* unsupported);
   MaybeFault read_linear(uint32_t linear, void* out, uint32_t length, uint32_t access, bool guest_mapping_only = false);
   MaybeFault write_linear(uint32_t linear, const void* data, uint32_t length, uint32_t access);
   MaybeFault read_descriptor(uint32_t selector, uint32_t ext, SegmentDescriptor* out);

@@ -126,11 +126,12 @@ export class Machine {
     // A request that may be deliverable asks the vCPU for an interrupt-window exit: the guest
     // stops as soon as it can take the interrupt, and is left alone while IF = 0.
     // A request raised by the guest's own I/O while interrupts are enabled (a self-IPI, a UART
-    // interrupt) is taken at once, as the CPU would at its next instruction boundary: the vCPU
-    // stops at the next block and the run loop delivers it.
+    // interrupt), or an NMI whatever IF says, is taken at once, as the CPU would at its next
+    // instruction boundary: the vCPU stops at the next block and the run loop delivers it.
     const requestWindow = () => {
       this.vcpu.setInterruptPending(true);
-      if (this.inInlineExit && (this.vcpu.readRegister(Reg.eflags) & EFLAGS_IF) !== 0) this.vcpu.requestStop();
+      if (!this.inInlineExit) return;
+      if (this.localApic.hasNmi || (this.vcpu.readRegister(Reg.eflags) & EFLAGS_IF) !== 0) this.vcpu.requestStop();
     };
     this.pics = new PicPair((asserted) => {
       if (asserted) requestWindow();

@@ -35,6 +35,22 @@ describe('event injection under the direct engine', () => {
   });
 });
 
+describe('an exception handled by a task (an IDT task gate)', () => {
+  it('switches to the handler task and back by its IRET, twice, under direct', () => {
+    const run = runVmm(['boot', guestPath('taskgate.elf'), '--no-stdin', '--time-limit', '20']);
+    expect(run.stdout).toBe('taskgate ok\n');
+    expect(run.status).toBe(1); // debug-exit value 0
+  });
+
+  for (const engine of ['trap', 'bt']) {
+    it(`ends the run with a report under ${engine}, which does not switch the deprivileged kernel's tasks`, () => {
+      const run = runVmm(['boot', guestPath('taskgate.elf'), '--no-stdin', '-e', engine, '--time-limit', '20']);
+      expect(run.stderr).toMatch(/^vmm: guest stopped at 0009:[0-9a-f]{8}: delivering #GP\(0x1234\) needs task gate in IDT entry 13 \(a task switch of the deprivileged kernel\)/m);
+      expect(run.status).toBe(4);
+    });
+  }
+});
+
 describe('the PC platform drives the guest', () => {
   it('PIT interrupts arrive through the 8259A at the programmed rate while the guest sleeps in HLT', () => {
     const run = runVmm(['boot', guestPath('timer.bin'), '--no-stdin', '--time-limit', '20']);

@@ -1,0 +1,126 @@
+/*
+ * taskgate - an exception handled by a task (SDM Vol. 3 §6.11, "Task Gate"; §7.3, "Task
+ * Switching"): IDT entry 13 is a task gate, so the #GP of loading the bad selector 0x1234 into
+ * ES switches to a handler task with its own TSS and stack. The handler task finds the error
+ * code on its stack, its TSS's previous-task link naming the main task, and NT set; it moves
+ * the main task's saved EIP past the faulting MOV and returns with IRET, which switches back
+ * (NT). Twice: the handler task's TSS is free again after each IRET, and the second switch
+ * resumes it after its IRET.
+ * Prints "taskgate ok" and exits with value 0; a failed check prints "FAILED: ..." and exits
+ * with value 1.
+ */
+#include "guest.h"
+
+#define SEL_CODE      0x08
+#define SEL_DATA      0x10
+#define SEL_MAIN_TSS  0x18
+#define SEL_TASK_TSS  0x20
+#define BAD_SELECTOR  0x1234
+#define EFLAGS_NT     (1u << 14)
+
+struct tss {
+    uint32_t link, esp0, ss0, esp1, ss1, esp2, ss2, cr3, eip, eflags;
+    uint32_t eax, ecx, edx, ebx, esp, ebp, esi, edi;
+    uint32_t es, cs, ss, ds, fs, gs, ldt, iomap;
+};
+
+static struct tss main_tss __attribute__((aligned(16)));
+static struct tss task_tss __attribute__((aligned(16)));
+static uint8_t task_stack[4096] __attribute__((aligned(16)));
+static uint64_t gdt[5] __attribute__((aligned(8)));
+static uint64_t idt[32] __attribute__((aligned(8)));
+static struct { uint16_t limit; uint32_t base; } __attribute__((packed)) gdtr, idtr;
+
+volatile uint32_t faults, error_code, link_seen, nt_seen;
+
+static uint64_t segment(uint32_t base, uint32_t limit, uint32_t access, uint32_t flags)
+{
+    return (uint64_t)(limit & 0xFFFF) | ((uint64_t)(base & 0xFFFFFF) << 16) | ((uint64_t)access << 40) |
+           ((uint64_t)((limit >> 16) & 0xF) << 48) | ((uint64_t)flags << 52) | ((uint64_t)(base >> 24) << 56);
+}
+
+static void fail(const char *what)
+{
+    put_str("FAILED: ");
+    put_str(what);
+    put_char('\n');
+    guest_exit(1);
+}
+
+/* Runs in the handler task, with the error code already taken off its stack. */
+void task_check(uint32_t code)
+{
+    uint32_t flags;
+    __asm__ volatile("pushf; pop %0" : "=r"(flags));
+    faults++;
+    error_code = code;
+    link_seen = task_tss.link;
+    nt_seen = flags & EFLAGS_NT;
+    main_tss.eip += 2;          /* mov %ax, %es is 8E C0 */
+}
+
+/* The handler task: entered by the task switch, left by IRET; the next switch resumes it after
+ * its IRET, so it loops. */
+void task_entry(void);
+__asm__(".globl task_entry\n"
+        "task_entry:\n"
+        "  call task_check_from_stack\n"
+        "  iret\n"
+        "  jmp task_entry\n"
+        "task_check_from_stack:\n"
+        "  pushl 4(%esp)\n"        /* the error code, below the return address */
+        "  call task_check\n"
+        "  add $4, %esp\n"
+        "  ret $4\n");             /* return and drop the error code */
+
+void kmain(uint32_t magic, const struct multiboot_info *mbi)
+{
+    (void)mbi;
+    mb_require_magic(magic);
+    uart_init();
+
+    gdt[1] = segment(0, 0xFFFFF, 0x9A, 0xC);
+    gdt[2] = segment(0, 0xFFFFF, 0x92, 0xC);
+    gdt[3] = segment((uint32_t)&main_tss, sizeof main_tss - 1, 0x89, 0);
+    gdt[4] = segment((uint32_t)&task_tss, sizeof task_tss - 1, 0x89, 0);
+    gdtr.limit = sizeof gdt - 1;
+    gdtr.base = (uint32_t)gdt;
+    /* IDT entry 13: a present task gate (type 5, DPL 0) naming the handler task's TSS. */
+    idt[13] = ((uint64_t)SEL_TASK_TSS << 16) | ((uint64_t)0x85 << 40);
+    idtr.limit = sizeof idt - 1;
+    idtr.base = (uint32_t)idt;
+
+    task_tss.eip = (uint32_t)task_entry;
+    task_tss.eflags = 0x2;
+    task_tss.esp = (uint32_t)(task_stack + sizeof task_stack);
+    task_tss.cs = SEL_CODE;
+    task_tss.ss = task_tss.ds = task_tss.es = task_tss.fs = task_tss.gs = SEL_DATA;
+    task_tss.iomap = sizeof task_tss;
+    main_tss.iomap = sizeof main_tss;
+
+    __asm__ volatile("lgdt %0\n\t"
+                     "ljmp $0x08, $1f\n"
+                     "1: mov $0x10, %%eax\n\t"
+                     "mov %%eax, %%ds\n\t mov %%eax, %%es\n\t mov %%eax, %%ss\n\t"
+                     "mov %%eax, %%fs\n\t mov %%eax, %%gs\n\t"
+                     "lidt %1\n\t"
+                     "ltr %w2"
+                     : : "m"(gdtr), "m"(idtr), "r"(SEL_MAIN_TSS) : "eax", "memory");
+
+    for (int round = 1; round <= 2; round++) {
+        __asm__ volatile("mov %0, %%ax\n\t"
+                         "mov %%ax, %%es\n\t"   /* #GP(0x1234): the handler task runs */
+                         "mov $0x10, %%ax\n\t"
+                         "mov %%ax, %%es"
+                         : : "i"(BAD_SELECTOR) : "eax", "memory");
+        if (faults != (uint32_t)round) fail("the #GP did not reach the handler task");
+        if (error_code != BAD_SELECTOR) fail("the handler task did not find the error code on its stack");
+        if (link_seen != SEL_MAIN_TSS) fail("the handler task's TSS does not link back to the main task");
+        if (!nt_seen) fail("NT was clear in the handler task");
+    }
+    uint32_t tr;
+    __asm__ volatile("str %0" : "=r"(tr));
+    if (tr != SEL_MAIN_TSS) fail("TR does not name the main task after the IRET");
+    put_str("taskgate ok\n");
+    guest_exit(0);
+}
