@@ -164,8 +164,15 @@ cell() {
     77) status=SKIP ;;
     127) status=ABORT ;;   # abort(), exit code 63: an unexpected exception, a failed assert
     124|137) status=TIMEOUT ;;
+    0) status=HALT ;;      # ended without the debug-exit port: halted, or shut down
     *) status="EXIT$rc" ;;
   esac
+  if [ "$2" != qemu ]; then   # vmm's own statuses (its README, "Exit status")
+    case "$rc" in
+      2) status=ERROR ;;      # bad input: vmm said why on stderr
+      4) status=CRASH ;;      # triple fault, wild jump, something vmm does not support
+    esac
+  fi
   summary="$(tr -d '\r' < "$base.out" | grep '^SUMMARY: ' | tail -n 1 || true)"
   if [[ "$summary" =~ ^SUMMARY:\ ([0-9]+)\ tests ]]; then
     local tests="${BASH_REMATCH[1]}" fails=0
@@ -269,7 +276,14 @@ IFS=',' read -r -a only_list <<< "$only"
 for n in "${only_list[@]}"; do
   [[ " ${names[*]} " == *" $n "* ]] || echo "kvm-unit-tests: x86/unittests.cfg has no entry '$n'" >&2
 done
-[ "${#to_run[@]}" -gt 0 ] || die "no test to run${only:+ (--only $only)}"
+print_not_run() {
+  local reason skipped
+  for reason in "${reasons[@]}"; do
+    read -r -a skipped <<< "${not_run[$reason]}"
+    echo "Not run, $reason (${#skipped[@]}):${not_run[$reason]}" | fold -s -w 100 | sed '2,$s/^/    /'
+  done
+}
+[ "${#to_run[@]}" -gt 0 ] || { print_not_run >&2; die "no test to run${only:+ (--only $only)}"; }
 
 # ---- run, --jobs at a time -------------------------------------------------------------------
 trap 'kill -TERM $(jobs -p) 2> /dev/null; exit 130' INT TERM
@@ -305,16 +319,15 @@ done
 echo
 echo "F/T: unexpected failures / tests in the test's SUMMARY line" \
   "(sN skipped, xN expected, kN known failures)."
-echo "Exit statuses: 1 PASS, 3 FAIL, 77 SKIP, 127 ABORT (abort()); TIMEOUT: over" \
-  "${time_limit:-the cfg timeout (default 90s)}; *: vmm ran the entry without what the notes list."
+echo "Exit statuses: 1 PASS, 3 FAIL, 77 SKIP, 127 ABORT (abort()), 0 HALT (no debug-exit);" \
+  "vmm: 4 CRASH, 2 ERROR; TIMEOUT: over ${time_limit:-the cfg timeout (default 90s)}."
+echo "*: vmm ran the entry without what the notes list."
 for r in "${runners[@]}"; do
   line=""
-  for s in PASS FAIL SKIP ABORT TIMEOUT ERROR; do line+="${totals[$r,$s]:-0} ${s,,}, "; done
+  for s in PASS FAIL SKIP ABORT TIMEOUT HALT CRASH ERROR; do line+="${totals[$r,$s]:-0} ${s,,}, "; done
   other=0
   for k in "${!totals[@]}"; do [[ "$k" == "$r,EXIT"* ]] && other=$((other + totals[$k])); done
   printf '%-7s %sother exit %d\n' "$r:" "$line" "$other"
 done
-for reason in "${reasons[@]}"; do
-  echo "Not run, $reason:${not_run[$reason]}"
-done
+print_not_run
 echo "Logs: $log_dir (NAME.RUNNER.out: serial console, .err: stderr, .cmd: the command)"
