@@ -1,6 +1,8 @@
 // The CPU the guest sees (Intel SDM Vol. 2A, CPUID): a plain 32-bit P6-class processor that
 // advertises only what the emulated CPU and the VMM really provide, no hypervisor-specific
 // leaves yet.
+import { CR4_MCE, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_PAE, CR4_PCE, CR4_PGE, CR4_PSE, CR4_TSD } from '../x86/control-registers.js';
+
 export interface CpuidResult {
   eax: number;
   ebx: number;
@@ -74,6 +76,16 @@ function tscLeaf(tscHz: number): CpuidResult {
   if (tscHz <= 0 || tscHz > 0xffffffff) return { eax: 0, ebx: 0, ecx: 0, edx: 0 };
   return { eax: 1, ebx: 1, ecx: tscHz >>> 0, edx: 0 };
 }
+
+/**
+ * The CR4 bits this CPU has, following what leaf 1 advertises (SDM Vol. 3A §2.5: setting a bit
+ * for a feature the processor lacks raises #GP): TSD (TSC), PSE, PAE, MCE, PGE, PCE, OSFXSR
+ * (FXSR) and OSXMMEXCPT (SSE). Not VME/PVI, DE, UMIP, or the 64-bit era's bits (LA57, PCIDE,
+ * OSXSAVE, SMEP, SMAP, ...). Engines that emulate MOV to CR4 refuse the rest with #GP; under
+ * `direct` Unicorn takes them.
+ */
+export const CR4_SUPPORTED_BITS =
+  CR4_TSD | CR4_PSE | CR4_PAE | CR4_MCE | CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT;
 
 /** What the CPUID answers depend on beyond the CPU model. */
 export interface CpuidFacts {
