@@ -75,7 +75,7 @@ export async function bootBench({ runs, configurations, log }: BootBenchOptions)
   const { kernel, initrd } = linuxImages();
   const vmmArgs = (c: BootConfiguration) => [
     vmmScript(), 'boot', '--kernel', kernel, '--initrd', initrd,
-    '-a', 'console=ttyS0 panic=-1', '-m', '128', '--no-stdin', '--time-limit', '300',
+    '-a', 'console=ttyS0 panic=-1', '-m', '128', '--no-stdin', '--no-reboot', '--time-limit', '300',
     '--engine', c.engine, '--stop-mechanism', c.stopMechanism,
   ];
   const qemu = ['-M', 'pc', '-accel', 'tcg', '-m', '128', '-display', 'none', '-serial', 'stdio', '-no-reboot',

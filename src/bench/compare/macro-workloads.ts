@@ -61,7 +61,7 @@ export function macroCommand(column: string, sizes: MacroSizes): { command: stri
   }
   return {
     command: process.execPath,
-    args: [vmmScript(), 'boot', '--kernel', kernel, '--initrd', initrd, '-a', append, '-m', String(MEMORY_MIB), '--no-stdin', '-e', column],
+    args: [vmmScript(), 'boot', '--kernel', kernel, '--initrd', initrd, '-a', append, '-m', String(MEMORY_MIB), '--no-stdin', '--no-reboot', '-e', column],
   };
 }
 
