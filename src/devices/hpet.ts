@@ -12,6 +12,7 @@
 // drives IRQ 0 and timer 1 IRQ 8 (the PIT and RTC lose theirs); otherwise a timer drives the
 // I/O APIC pin its route field names. A 32-bit timer compares with the counter's low half, so a
 // one-shot one fires again every 2^32 ticks. Not modelled: FSB (MSI) delivery.
+import { registerBytes } from './byte-io.js';
 import { nsAtTick, ticksBetween, type Clock, type TimedDevice } from './clock.js';
 import { checkSnapshotVersion, type Device, type DeviceSnapshot, type IrqLine } from './device.js';
 
@@ -172,9 +173,7 @@ export class Hpet implements Device, TimedDevice {
   read(offset: number, size: number): number {
     const register = offset & ~7;
     const high = (offset & 4) !== 0;
-    let value = this.readHalf(register, high);
-    value = value >>> ((offset & 3) * 8);
-    return size === 4 ? value >>> 0 : value & ((1 << (size * 8)) - 1);
+    return registerBytes(this.readHalf(register, high), offset, size);
   }
 
   private readHalf(register: number, high: boolean): number {

@@ -9,6 +9,7 @@
 // asserted then delivers again (datasheet §3.2.4, SDM Vol. 3A §11.8.5). The pins take their
 // logical level: the polarity bit is held, not applied (as in QEMU, the board's wiring already
 // speaks in asserted/deasserted). Not modelled: the delivery-status bit (delivery is immediate).
+import { registerBytes } from './byte-io.js';
 import { checkSnapshotVersion, type Device, type DeviceSnapshot, type IrqLine } from './device.js';
 
 const SNAPSHOT_VERSION = 1;
@@ -98,8 +99,7 @@ export class IoApic implements Device {
     let value = 0xffffffff;
     if (offset >= IOREGSEL && offset < IOREGSEL + 4) value = this.selected;
     else if (offset >= IOWIN && offset < IOWIN + 4) value = this.readRegister(this.selected);
-    value >>>= (offset & 3) * 8;
-    return size === 4 ? value >>> 0 : value & ((1 << (size * 8)) - 1);
+    return registerBytes(value, offset, size);
   }
 
   private readRegister(register: number): number {

@@ -15,6 +15,7 @@
 // performance and CMCI sources (their LVT entries hold values, nothing raises them), INIT and
 // SMI to this CPU (counted and ignored: one CPU has nothing to restart into), relocating the page
 // through IA32_APIC_BASE, and x2APIC.
+import { allOnes, registerBytes } from './byte-io.js';
 import { checkSnapshotVersion, type Device, type DeviceSnapshot } from './device.js';
 import { nsAtTick, ticksBetween, type Clock, type TimedDevice } from './clock.js';
 
@@ -394,9 +395,8 @@ export class LocalApic implements Device, TimedDevice {
 
   /** Reads are of whole 32-bit registers on 16-byte boundaries; a narrower read takes its bytes. */
   read(offset: number, size: number): number {
-    if (!this.globallyEnabled) return size === 4 ? 0xffffffff : (1 << (size * 8)) - 1;
-    const value = this.readRegister(offset & 0xff0) >>> ((offset & 3) * 8);
-    return size === 4 ? value >>> 0 : value & ((1 << (size * 8)) - 1);
+    if (!this.globallyEnabled) return allOnes(size);
+    return registerBytes(this.readRegister(offset & 0xff0), offset, size);
   }
 
   private readRegister(register: number): number {

@@ -6,6 +6,7 @@
 // The flush port asks QEMU to drop its host mapping of a page; this VMM keeps none to drop.
 // Left out: QEMU's byte-wise view of the scratch register at 0xE8-0xEB, which would cover this
 // machine's debug console at 0xE9 (the suite does not use it).
+import { allOnes, registerBytes } from './byte-io.js';
 import { checkSnapshotVersion, type Device, type DeviceSnapshot, type IrqLine } from './device.js';
 
 const SNAPSHOT_VERSION = 1;
@@ -27,10 +28,8 @@ export class PcTestdev implements Device {
   flushes = 0;
 
   read(offset: number, size: number): number {
-    if (offset >= FLUSH && offset < FLUSH_END) return size === 4 ? 0xffffffff : (1 << (size * 8)) - 1;
-    const at = offset & 3;
-    const mask = size === 4 ? 0xffffffff : (1 << (size * 8)) - 1;
-    return (this.scratch >>> (8 * at)) & mask;
+    if (offset >= FLUSH && offset < FLUSH_END) return allOnes(size);
+    return registerBytes(this.scratch, offset, size);
   }
 
   write(offset: number, size: number, value: number): void {
@@ -39,7 +38,7 @@ export class PcTestdev implements Device {
       return;
     }
     const at = offset & 3;
-    const mask = (size === 4 ? 0xffffffff : (1 << (size * 8)) - 1) << (8 * at);
+    const mask = allOnes(size) << (8 * at);
     this.scratch = ((this.scratch & ~mask) | ((value << (8 * at)) & mask)) >>> 0;
   }
 
@@ -60,7 +59,7 @@ export class PcTestdevIrqLines implements Device {
   constructor(private readonly line: (irq: number) => IrqLine) {}
 
   read(_offset: number, size: number): number {
-    return size === 4 ? 0xffffffff : (1 << (size * 8)) - 1;
+    return allOnes(size);
   }
 
   write(offset: number, size: number, value: number): void {

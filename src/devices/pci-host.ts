@@ -8,16 +8,13 @@
 // values are kept but change nothing. Every other function reads as all ones: no device.
 // A byte at 0xCF9 is the PIIX3's reset control register (82371SB datasheet, RC): setting RST_CPU
 // (bit 2) resets the machine, soft or hard as SYS_RST (bit 1) says; the FADT's reset register.
+import { allOnes } from './byte-io.js';
 import { checkSnapshotVersion, type Device, type DeviceSnapshot } from './device.js';
 
 const SNAPSHOT_VERSION = 2;
 const ENABLE = 0x80000000;
 /** Reserved bits 30-24 and 1-0 of CONFIG_ADDRESS read as zero. */
 const ADDRESS_MASK = 0x80fffffc;
-
-function allOnes(size: number): number {
-  return size >= 4 ? 0xffffffff : (1 << (size * 8)) - 1;
-}
 
 /** The 82441FX's power-on configuration space and its writable bits. */
 function hostBridgeConfig(): { space: Uint8Array; writable: Uint8Array } {

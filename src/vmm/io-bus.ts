@@ -1,5 +1,6 @@
 // One bus type for port I/O and MMIO, as in Firecracker's vmm::Bus: devices claim ranges, the bus
 // rejects overlaps, and a device only ever sees an offset into its own range.
+import { allOnes } from '../devices/byte-io.js';
 import type { Device } from '../devices/device.js';
 
 interface Mapping {
@@ -41,7 +42,7 @@ export class IoBus {
     const m = this.find(address);
     if (!m) {
       this.unclaimedReads++;
-      return size === 4 ? 0xffffffff : (1 << (size * 8)) - 1;
+      return allOnes(size);
     }
     return m.device.read(address - m.base, size);
   }
