@@ -87,6 +87,7 @@ build_flat ivt            guests/ivt/ivt.asm               512
 build_flat rings          guests/rings/rings.asm
 build_flat timer          guests/timer/timer.asm
 build_flat realsmc        guests/realsmc/realsmc.asm       512
+build_flat haltwait       guests/haltwait/haltwait.asm     512
 build_elf multiboot
 build_elf compute
 build_elf portio

@@ -14,16 +14,10 @@
 bits 16
 org 0x7C00
 
+%include "boot-sector.inc"
+
 start:
-    cli
-    jmp 0x0000:.flat                ; canonicalise CS:IP to 0000:7C00 so `org` holds
-.flat:
-    xor ax, ax
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov sp, 0x7C00                  ; stack grows down below the boot sector
-    cld
+    BOOT_SECTOR_ENTRY
     mov [boot_drive], dl            ; save DL before anything clobbers DX
 
     call uart_init
@@ -47,5 +41,4 @@ msg_hello:  db "Hello from a real-mode boot sector", 10, 0
 msg_drive:  db "boot drive 0x", 0
 boot_drive: db 0
 
-    times 510 - ($ - $$) db 0
-    dw 0xAA55                       ; boot signature: bytes 0x55 0xAA at offset 510
+    BOOT_SECTOR_SIGNATURE

@@ -8,12 +8,10 @@
 bits 16
 org 0x7C00
 
+%include "boot-sector.inc"
+
 start:
-    cli
-    jmp 0x0000:.flat                ; canonicalise CS:IP to 0000:7C00 so `org` holds
-.flat:
-    xor ax, ax
-    mov ds, ax
+    BOOT_SECTOR_ENTRY
     xor si, si                      ; the sum
     mov cx, 1
 patch_loop:
@@ -36,5 +34,4 @@ done:
     out 0xF4, al
     hlt
 
-times 510 - ($ - $$) db 0
-dw 0xAA55
+BOOT_SECTOR_SIGNATURE

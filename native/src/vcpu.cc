@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "guest-halt.h"
 #include "registers.h"
 #include "bt-core.h"
 #include "trap-core.h"
@@ -354,6 +355,8 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
       if (debug_.has_code_hooks()) debug_.instruction_restarted(injector_->current_linear_eip());
     } else if (debug_.stopped()) {
       break;
+    } else if (guest_halt().halted) {
+      break;  // whatever else was pending: the run never goes on past a HLT (guest-halt.h)
     } else if (timer_->take(&poll_fired_) && !stop_pending_.load(std::memory_order_acquire)) {
       // Stopped to look for an interrupt window: the run ends if it is open (at a point where the
       // engine core accepts a stop), goes on if not.
@@ -407,6 +410,12 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
     exit_record_[kFieldDebugAddress] = debug_.address();
   } else if (stop_requested_) {
     kind = kExitStop;
+    // Requested during the block that ended in HLT: taken before the HLT, as the CPU takes an
+    // interrupt a device raised at the boundary before the next instruction (the guest halts
+    // when it resumes).
+    if (guest_halt().halted) RewindHalt();
+  } else if (guest_halt().halted) {
+    kind = kExitHlt;  // a time slice or a window poll that ended with it is not what the guest did
   } else if (window_open_) {
     kind = kExitInterruptWindow;
   } else if (expired) {
@@ -431,10 +440,20 @@ void Vcpu::StopAsync() {
   if (async_stops_.load()) uc_emu_stop(uc_);
 }
 
+void Vcpu::RewindHalt() {
+  uint64_t eip = 0;
+  read_register(uc_, kRegEip, &eip);
+  eip = static_cast<uint32_t>(eip - guest_halt().length);
+  write_register(uc_, kRegEip, eip);
+  exit_record_[kFieldEip] = static_cast<uint32_t>(eip);
+  guest_halt() = GuestHalt{};
+}
+
 uc_err Vcpu::StartGuest() {
   if (engine_) engine_->before_resume();
   uint64_t eip = 0;
   read_register(uc_, kRegEip, &eip);
+  guest_halt() = GuestHalt{};
   return uc_emu_start(uc_, eip, kNoUntil, 0, 0);
 }
 

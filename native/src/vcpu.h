@@ -147,6 +147,8 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   void need_block_events() override { EnsureBlockHook(); }
   // uc_emu_start at the guest's EIP, after the engine core's before_resume.
   uc_err StartGuest();
+  // Moves EIP back onto the HLT the last run ended with (guest-halt.h).
+  void RewindHalt();
   // From the live CPU state where it was located, else CS's RPL (the same in protected mode).
   uint32_t current_cpl() override;
   // TraceRecorder::Host, for the trace recorder.

@@ -26,6 +26,7 @@ const SAMPLE_GUESTS: [string, ...string[]][] = [
   ['cpuevents.elf'],
   ['cpufeatures.elf'],
   ['realsmc.bin'],
+  ['haltwait.bin'],
   ['debuggee.elf'],
 ];
 
@@ -82,6 +83,15 @@ describe('sample guests under the direct engine', () => {
     const counts = exitCounts(run.stderr);
     expect(counts.hlt).toBe(1);
     expect(counts['io-out']).toBeGreaterThanOrEqual(run.stdout.length);
+  });
+
+  it.each(engineNames)('a HLT with interrupts disabled ends the run under %s while an interrupt waits and the VMM looks for a window', (engine) => {
+    // The block before the HLT is long enough for the VMM's own stops (window polls) to land in
+    // it; a stop taken for the HLT resumed the guest past it.
+    const run = boot('haltwait.bin', '--engine', engine);
+    expect(run.stdout).toBe('IRQ 0 waits; halting\n');
+    expect(run.stderr).toMatch(/guest halted with interrupts disabled at 0000:/);
+    expect(run.status).toBe(0);
   });
 
   it('protected-mode guest turns on paging, reads through an alias mapping and exits', () => {
