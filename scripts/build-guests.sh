@@ -98,6 +98,7 @@ build_elf physscan
 build_elf trapbench
 build_elf cpuevents
 build_elf taskgate
+build_elf eventwindows
 build_elf cpufeatures
 build_elf selfmod
 build_elf frames

@@ -33,10 +33,7 @@ extern char ud2_site[];
 
 static void fail(const char *what)
 {
-    put_str("FAILED: ");
-    put_str(what);
-    put_char('\n');
-    guest_exit(1);
+    guest_fail(what, 1);
 }
 
 void exception_dispatch(struct frame *f)

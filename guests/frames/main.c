@@ -67,10 +67,7 @@ extern char div_site[], div_resume[], int3_after[], pf_site[], ra_site_c[], ra_s
 
 static void fail(const char *what)
 {
-    put_str("FAILED: ");
-    put_str(what);
-    put_char('\n');
-    guest_exit(EXIT_CHECK);
+    guest_fail(what, EXIT_CHECK);
 }
 
 static void fail_value(const char *what, uint32_t got, uint32_t expected)

@@ -14,3 +14,11 @@ void guest_exit(uint8_t value)
     for (;;)
         __asm__ volatile("cli; hlt");
 }
+
+void guest_fail(const char *what, uint8_t value)
+{
+    put_str("FAILED: ");
+    put_str(what);
+    put_char('\n');
+    guest_exit(value);
+}

@@ -48,5 +48,7 @@ const char *mb_cmdline(const struct multiboot_info *mbi); /* "" if absent */
 
 /* exit.c: QEMU isa-debug-exit at port 0xF4; never returns. */
 void guest_exit(uint8_t value) __attribute__((noreturn));
+/* exit.c: prints "FAILED: <what>" on its own line, then guest_exit(value). */
+void guest_fail(const char *what, uint8_t value) __attribute__((noreturn));
 
 #endif

@@ -16,4 +16,12 @@ static inline void start_timer_1khz(void)
     start_timer_hz(1000);
 }
 
+/* The 8259A pair as start_timer_hz leaves it (vectors 0x20/0x28, only IRQ 0 unmasked). */
+void route_irq0_only(void);
+
+/* One IRQ 0 edge, `micros` (1 to 54925) from now: counter 0 in mode 0 (interrupt on terminal
+ * count), whose output rises once at the end of the count and stays high until the next count
+ * is written. After route_irq0_only(). */
+void timer_one_shot_us(uint32_t micros);
+
 #endif

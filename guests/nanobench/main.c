@@ -552,10 +552,7 @@ static void enable_paging(void)
 
 static void fail(const char *what)
 {
-    put_str("FAILED: ");
-    put_str(what);
-    put_char('\n');
-    guest_exit(EXIT_CHECK);
+    guest_fail(what, EXIT_CHECK);
 }
 
 void kmain(uint32_t magic, const struct multiboot_info *mbi)

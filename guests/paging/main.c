@@ -61,10 +61,7 @@ static inline void poke(uint32_t va, uint32_t v)
 
 static void fail(const char *what)
 {
-    put_str("FAILED: ");
-    put_str(what);
-    put_char('\n');
-    guest_exit(EXIT_CHECK);
+    guest_fail(what, EXIT_CHECK);
 }
 
 /* ---------------------------------------------------------------- frames and tables */

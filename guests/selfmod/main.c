@@ -124,10 +124,7 @@ __asm__(".section .rodata.smc_templates,\"a\",@progbits\n"
 
 static void fail(const char *what)
 {
-    put_str("FAILED: ");
-    put_str(what);
-    put_char('\n');
-    guest_exit(EXIT_CHECK);
+    guest_fail(what, EXIT_CHECK);
 }
 
 /* CPUID is serializing (SDM Vol. 3 §8.3): the fetches after it see every earlier store. */

@@ -41,10 +41,7 @@ static uint64_t segment(uint32_t base, uint32_t limit, uint32_t access, uint32_t
 
 static void fail(const char *what)
 {
-    put_str("FAILED: ");
-    put_str(what);
-    put_char('\n');
-    guest_exit(1);
+    guest_fail(what, 1);
 }
 
 /* Runs in the handler task, with the error code already taken off its stack. */

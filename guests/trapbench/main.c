@@ -61,10 +61,7 @@ void exception_dispatch(struct frame *f)
 
 static void fail(const char *what)
 {
-    put_str("FAILED: ");
-    put_str(what);
-    put_char('\n');
-    guest_exit(EXIT_CHECK);
+    guest_fail(what, EXIT_CHECK);
 }
 
 static inline uint64_t rdtsc(void)

@@ -19,7 +19,8 @@
 
 namespace vmm {
 
-enum class EventSource : uint32_t { kExternal = 0, kException = 1, kSoftware = 2 };
+// kNmi: an NMI, which the vCPU delivers as an external interrupt and then blocks NMIs after.
+enum class EventSource : uint32_t { kExternal = 0, kException = 1, kSoftware = 2, kNmi = 3 };
 
 struct GuestEvent {
   uint32_t vector;

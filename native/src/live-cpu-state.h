@@ -43,6 +43,8 @@ class LiveCpuState {
 
   // Whether flush_tlb_page() is available: QEMU's CPU object was found and proven.
   bool flushes_pages() const { return cpu_ != nullptr; }
+  // QEMU's CPUState, when found and proven (null otherwise).
+  void* cpu_object() const { return cpu_; }
   // Drops one page from Unicorn's TLB (every privilege level), and the cached code lookups for it,
   // as INVLPG does under QEMU; the whole TLB is flushed (uc_ctl_flush_tlb) otherwise.
   void flush_tlb_page(uint32_t linear) const;

@@ -63,6 +63,9 @@ Napi::Function Vcpu::Define(Napi::Env env) {
                          InstanceMethod<&Vcpu::WriteMsr>("writeMsr"),
                          InstanceMethod<&Vcpu::SetInlineHandler>("setInlineHandler"),
                          InstanceMethod<&Vcpu::SetInterruptPending>("setInterruptPending"),
+                         InstanceMethod<&Vcpu::SetNmiPending>("setNmiPending"),
+                         InstanceMethod<&Vcpu::NmiBlocked>("nmiBlocked"),
+                         InstanceAccessor<&Vcpu::GetWindowMechanism>("windowMechanism"),
                          InstanceMethod<&Vcpu::MapMmio>("mapMmio"),
                          InstanceMethod<&Vcpu::InvalidateCode>("invalidateCode"),
                          InstanceMethod<&Vcpu::UnicornErrorText>("unicornErrorText"),
@@ -168,6 +171,12 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
       trap_ = core.get();
       engine_ = std::move(core);
     }
+  }
+  // Exact interrupt and NMI windows where the guest's own IF and IRET decide them (direct).
+  if (err == UC_ERR_OK && !with_region) {
+    const EventWindowLayout& windows = event_window_layout(g_layout);
+    event_windows_ = EventWindows::create(uc_, live_state_.get(), windows);
+    if (!event_windows_) event_windows_why_not_ = windows.proven ? "the CPU state was not located" : windows.why_not;
   }
   if (err != UC_ERR_OK) {
     Napi::Error::New(env, std::string("Unicorn: ") + uc_strerror(err)).ThrowAsJavaScriptException();
@@ -331,7 +340,7 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
   poll_fired_.store(false);
   if (slice > 0) timer_->arm(static_cast<uint64_t>(slice));
   // Without the block hook, the interrupt window is looked for from the timer's thread.
-  if (interrupt_pending_ && !block_hook_everywhere_ && async_stops_.load()) timer_->start_polling();
+  if (interrupt_pending_ && !event_windows_ && !block_hook_everywhere_ && async_stops_.load()) timer_->start_polling();
   uc_err err = StartGuest();
   ExitKind engine_kind = kExitNone;  // the engine core ended the run with an exit of its own
   while (err == UC_ERR_OK && !handler_threw_) {
@@ -357,6 +366,9 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
       break;
     } else if (guest_halt().halted) {
       break;  // whatever else was pending: the run never goes on past a HLT (guest-halt.h)
+    } else if (window_taken_ != EventWindow::kNone) {
+      window_open_ = true;  // exactly where the guest can take it (event-windows.h)
+      break;
     } else if (timer_->take(&poll_fired_) && !stop_pending_.load(std::memory_order_acquire)) {
       // Stopped to look for an interrupt window: the run ends if it is open (at a point where the
       // engine core accepts a stop), goes on if not.
@@ -454,7 +466,12 @@ uc_err Vcpu::StartGuest() {
   uint64_t eip = 0;
   read_register(uc_, kRegEip, &eip);
   guest_halt() = GuestHalt{};
-  return uc_emu_start(uc_, eip, kNoUntil, 0, 0);
+  window_taken_ = EventWindow::kNone;
+  if (!event_windows_) return uc_emu_start(uc_, eip, kNoUntil, 0, 0);
+  event_windows_->begin_run();
+  uc_err err = uc_emu_start(uc_, eip, kNoUntil, 0, 0);
+  window_taken_ = event_windows_->end_run();
+  return err;
 }
 
 void Vcpu::OnSliceDeadline() {
@@ -481,6 +498,13 @@ void Vcpu::EnsureBlockHook() {
   // Blocks translated before have no call to the hook. (Only once the guest has run: a flush
   // resets the whole translation buffer, which costs up to seconds on a fresh engine.)
   if (has_run_) uc_ctl_flush_tb(uc_);
+}
+
+// How the vCPU finds interrupt and NMI windows: "exact" (event-windows.h), "polled: <why not
+// exact>" (direct), or "engine" (an engine core that traps the guest's IF and IRET itself).
+Napi::Value Vcpu::GetWindowMechanism(const Napi::CallbackInfo& info) {
+  std::string mechanism = event_windows_ ? "exact" : engine_ ? "engine" : "polled: " + event_windows_why_not_;
+  return Napi::String::New(info.Env(), mechanism);
 }
 
 Napi::Value Vcpu::GetStopMechanism(const Napi::CallbackInfo& info) {
@@ -529,8 +553,26 @@ void Vcpu::SetInlineHandler(const Napi::CallbackInfo& info) {
 
 void Vcpu::SetInterruptPending(const Napi::CallbackInfo& info) {
   interrupt_pending_ = info[0].As<Napi::Boolean>().Value();
+  if (event_windows_) {
+    event_windows_->watch(interrupt_pending_, nmi_pending_);
+    return;
+  }
   // Raised during a run (a device's I/O): look for the window from now on.
   if (interrupt_pending_ && running_ && !block_hook_everywhere_ && async_stops_.load()) timer_->start_polling();
+}
+
+// setNmiPending(pending): an NMI waits because NMIs are blocked; the run stops at the IRET that
+// unblocks them. (Only where NMI blocking is kept: nmiBlocked() is false otherwise.)
+void Vcpu::SetNmiPending(const Napi::CallbackInfo& info) {
+  nmi_pending_ = info[0].As<Napi::Boolean>().Value();
+  if (event_windows_) event_windows_->watch(interrupt_pending_, nmi_pending_);
+}
+
+// nmiBlocked(): an NMI was delivered and its handler has not run IRET yet (SDM Vol. 3 §6.7.1).
+// Kept where the guest runs its own IRET (direct, with exact windows); false elsewhere.
+Napi::Value Vcpu::NmiBlocked(const Napi::CallbackInfo& info) {
+  if (!CheckOpen(info.Env())) return info.Env().Undefined();
+  return Napi::Boolean::New(info.Env(), event_windows_ && event_windows_->nmi_blocked());
 }
 
 void Vcpu::MapMmio(const Napi::CallbackInfo& info) {
@@ -575,7 +617,11 @@ Napi::Value Vcpu::Inject(const Napi::CallbackInfo& info) {
   GuestEvent event{info[0].As<Napi::Number>().Uint32Value(),
                    static_cast<EventSource>(info[1].As<Napi::Number>().Uint32Value()),
                    info[2].As<Napi::Boolean>().Value(), info[3].As<Napi::Number>().Uint32Value()};
+  // An NMI enters its handler as an external interrupt does, then blocks further NMIs until IRET.
+  bool nmi = event.source == EventSource::kNmi;
+  if (nmi) event.source = EventSource::kExternal;
   DeliveryOutcome outcome = injector_->deliver(event);
+  if (nmi && outcome.result == DeliveryResult::kDelivered && event_windows_) event_windows_->block_nmis();
   injection_detail_ = outcome.detail;
   if (outcome.result == DeliveryResult::kDelivered && event.source != EventSource::kExternal) RearmCodeWriteChecks();
   if (engine_ && outcome.result == DeliveryResult::kDelivered) engine_->after_event_delivered();
@@ -899,7 +945,7 @@ void Vcpu::OnBlock(uc_engine* uc, uint64_t address, uint32_t size, void* self) {
   }
   // Reading EFLAGS makes Unicorn compute its lazy flags; polling every 256th block keeps a
   // guest that runs long with IF = 0 (a decompressor) at full speed, for a few µs of latency.
-  if (vcpu->interrupt_pending_ && (++vcpu->window_poll_ & 255) == 0 && vcpu->InterruptWindowOpen()) {
+  if (vcpu->interrupt_pending_ && !vcpu->event_windows_ && (++vcpu->window_poll_ & 255) == 0 && vcpu->InterruptWindowOpen()) {
     vcpu->window_open_ = true;
     vcpu->StopAtBlockStart(address);
     return;

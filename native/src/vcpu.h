@@ -13,6 +13,7 @@
 #include "debug-stops.h"
 #include "engine-core.h"
 #include "event-injection.h"
+#include "event-windows.h"
 #include "exact-stop.h"
 #include "exception-state.h"
 #include "live-cpu-state.h"
@@ -48,6 +49,8 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   void WriteMsr(const Napi::CallbackInfo& info);
   void SetInlineHandler(const Napi::CallbackInfo& info);
   void SetInterruptPending(const Napi::CallbackInfo& info);
+  void SetNmiPending(const Napi::CallbackInfo& info);
+  Napi::Value NmiBlocked(const Napi::CallbackInfo& info);
   void MapMmio(const Napi::CallbackInfo& info);
   void InvalidateCode(const Napi::CallbackInfo& info);
   Napi::Value UnicornErrorText(const Napi::CallbackInfo& info);
@@ -67,6 +70,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   void HoldInterruptShadow(const Napi::CallbackInfo& info);
   void EndInterruptShadow(const Napi::CallbackInfo& info);
   Napi::Value GetStopMechanism(const Napi::CallbackInfo& info);
+  Napi::Value GetWindowMechanism(const Napi::CallbackInfo& info);
   // Whether an interrupt must wait now (SDM Vol. 3 §6.8.3): the instruction just executed was
   // STI, MOV SS or POP SS (run by the CPU, or emulated by the VMM).
   bool InInterruptShadowNow();
@@ -169,6 +173,10 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   ExactStopLayout exact_layout_;  // the proven offset, or why there is none (exact-stop.h)
   std::unique_ptr<EventInjector> injector_;
   std::unique_ptr<EngineCore> engine_;  // none for the direct engine
+  // Exact interrupt and NMI windows (direct, where proven on this Unicorn build); null: polled.
+  std::unique_ptr<EventWindows> event_windows_;
+  std::string event_windows_why_not_;
+  EventWindow window_taken_ = EventWindow::kNone;  // by the last uc_emu_start
   TrapCore* trap_ = nullptr;            // engine_, when it is the trap engine's (with a VMM region)
   TraceRecorder trace_{*this};
   DebugStops debug_{*this};
@@ -188,6 +196,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   bool stopping_ = false;  // uc_emu_stop called in this run: the trace records no more instructions
   // Set by the VMM while an external interrupt waits for the guest to enable interrupts.
   bool interrupt_pending_ = false;
+  bool nmi_pending_ = false;  // an NMI waits for the handler of the last one to run IRET
   bool window_open_ = false;
   // Where an emulated STI or MOV SS holds the shadow (the CPU's own is in its hflags).
   static constexpr uint64_t kNoAddress = ~uint64_t{0};

@@ -5,7 +5,7 @@ import type { Exit } from './exit-record.js';
 import type { NativeVcpu } from './native.js';
 
 /** Mirrors native/src/event-injection.h. */
-export const EventSource = { external: 0, exception: 1, software: 2 } as const;
+export const EventSource = { external: 0, exception: 1, software: 2, nmi: 3 } as const;
 const DeliveryResult = { delivered: 0, shutdown: 1, unsupported: 2 } as const;
 
 export type DeliveryOutcome =
@@ -49,6 +49,11 @@ export function reflectException(vcpu: NativeVcpu, exit: Extract<Exit, { kind: '
   const what = software ? describeSoftwareInterrupt(exit.vector) : describeException(exit.vector, exit.errorCode, exit.cr2);
   const result = vcpu.inject(exit.vector, software ? EventSource.software : EventSource.exception, withCode, exit.errorCode);
   return outcome(vcpu, result, what);
+}
+
+/** Delivers an NMI (vector 2); the vCPU blocks further NMIs until the handler's IRET. */
+export function deliverNmi(vcpu: NativeVcpu): DeliveryOutcome {
+  return outcome(vcpu, vcpu.inject(Vector.NMI, EventSource.nmi, false, 0), 'NMI');
 }
 
 /** Delivers an external interrupt (from the interrupt controller) with the given vector. */

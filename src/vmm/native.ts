@@ -31,6 +31,12 @@ export interface NativeVcpu {
   setInlineHandler(handler: (inlineKind: number) => void): void;
   /** While true, run() ends with an interrupt-window exit as soon as the guest has IF = 1. */
   setInterruptPending(pending: boolean): void;
+  /** While true, run() ends with an interrupt-window exit as soon as NMIs are unblocked (IRET). */
+  setNmiPending(pending: boolean): void;
+  /** An NMI was delivered and its handler has not run IRET yet; kept under direct only. */
+  nmiBlocked(): boolean;
+  /** How windows are found: "exact", "polled: <why>" (direct) or "engine" (trap, bt). */
+  readonly windowMechanism: string;
   mapMmio(base: number, size: number): void;
   invalidateCode(start: number, end: number): void;
   unicornErrorText(code: number): string;

@@ -7,7 +7,7 @@ import type { Machine } from './machine.js';
 import { EFLAGS_IF } from '../x86/eflags.js';
 import { Vector, vectorName } from '../x86/vectors.js';
 import { Reg } from './registers.js';
-import { deliverExternalInterrupt, type DeliveryOutcome } from './event-delivery.js';
+import { deliverExternalInterrupt, deliverNmi, type DeliveryOutcome } from './event-delivery.js';
 import type { RunDebugger } from './run-debugger.js';
 
 export interface RunLimits {
@@ -223,12 +223,18 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
  * asks the vCPU for an interrupt-window exit. Returns undefined when nothing was delivered.
  */
 function injectPendingInterrupt(machine: Machine): DeliveryOutcome | undefined {
-  // An NMI does not wait for IF (SDM Vol. 3A §6.7.1). Blocking further NMIs until the handler's
-  // IRET is not modelled: nothing on this PC raises them faster than a handler returns.
-  if (machine.localApic.takeNmi()) {
-    const delivered = deliverExternalInterrupt(machine.vcpu, Vector.NMI);
-    if (delivered.kind === 'delivered') machine.observer?.onInjected(Vector.NMI, 'external');
-    return delivered;
+  // An NMI does not wait for IF, but one waits while the last one's handler has not run IRET
+  // (SDM Vol. 3A §6.7.1); a maskable interrupt may still be taken meanwhile. (The vCPU keeps
+  // that blocking under direct; elsewhere it reports NMIs unblocked.)
+  if (machine.localApic.hasNmi) {
+    if (!machine.vcpu.nmiBlocked()) {
+      machine.localApic.takeNmi();
+      machine.vcpu.setNmiPending(false);
+      const delivered = deliverNmi(machine.vcpu);
+      if (delivered.kind === 'delivered') machine.observer?.onInjected(Vector.NMI, 'external');
+      return delivered;
+    }
+    machine.vcpu.setNmiPending(true);
   }
   if (!machine.interrupts.hasInterrupt()) {
     machine.vcpu.setInterruptPending(false);
@@ -253,7 +259,7 @@ async function onHalt(machine: Machine, exit: Extract<Exit, { kind: 'hlt' }>): P
     return { kind: 'halted', status: 0, message: `guest halted with interrupts disabled at ${where}` };
   }
   machine.updateTimers();
-  if (machine.interrupts.hasInterrupt() || machine.localApic.hasNmi) return undefined;
+  if (machine.interrupts.hasInterrupt() || (machine.localApic.hasNmi && !machine.vcpu.nmiBlocked())) return undefined;
   // Only a source the interrupt controllers let through can wake the CPU (a PIT whose IRQ is
   // masked keeps counting, but never interrupts).
   const waitNs = machine.nanosUntilNextWakeup();

@@ -24,6 +24,7 @@ const SAMPLE_GUESTS: [string, ...string[]][] = [
   ['physscan.elf'],
   ['popf.elf'],
   ['cpuevents.elf'],
+  ['eventwindows.elf'],
   ['cpufeatures.elf'],
   ['realsmc.bin'],
   ['haltwait.bin'],
@@ -34,9 +35,14 @@ const SAMPLE_GUESTS: [string, ...string[]][] = [
 const UNFAITHFUL: Record<string, Record<string, string>> = {
   trap: {
     'popf.elf': 'POPF at ring 1 cannot clear IF and does not trap (the equivalence report names it)',
+    'eventwindows.elf':
+      'an interrupt waiting for STI is taken at a later exit, not after the instruction in its shadow; POPF at ring 1 cannot set IF; ' +
+      'a second NMI is not held until the first handler\'s IRET',
     'cpufeatures.elf': 'MOV from DR4 with CR4.DE set and execute-disable pages are not emulated on shadow page tables',
   },
   bt: {
+    'eventwindows.elf':
+      'an interrupt waiting for STI or POPF is taken at a later stop, not at the window; a second NMI is not held until the first handler\'s IRET',
     'cpufeatures.elf':
       'MOV from DR4 with CR4.DE set and execute-disable pages are not emulated on shadow page tables (as under trap); ' +
       "SYSENTER with SEP hidden runs as on hardware, where Unicorn's own under direct jumps to a stale EIP",
@@ -92,6 +98,17 @@ describe('sample guests under the direct engine', () => {
     expect(run.stdout).toBe('IRQ 0 waits; halting\n');
     expect(run.stderr).toMatch(/guest halted with interrupts disabled at 0000:/);
     expect(run.status).toBe(0);
+  });
+
+  it('interrupts and NMIs are taken exactly at their windows: after STI\'s shadow, right after POPF, right after the IRET that unblocks NMIs', () => {
+    const run = boot('eventwindows.elf');
+    expect(run.stdout).toBe(
+      "sti; nop; cli: 20 of 20 interrupts taken after the instruction in STI's shadow\n" +
+        'popf; cli: 20 of 20 interrupts taken right after POPF\n' +
+        "nmi: 2 delivered; the second after the first handler's IRET, at its return address\n" +
+        'eventwindows ok\n',
+    );
+    expect(run.status).toBe(1);
   });
 
   it('protected-mode guest turns on paging, reads through an alias mapping and exits', () => {
