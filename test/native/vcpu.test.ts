@@ -219,6 +219,54 @@ describe('native vCPU', () => {
     expectExactCountsAcrossSlices(v, 5_000_000, 200);
   });
 
+  it('under direct, interrupt windows are exact on this Unicorn build: a waiting interrupt stops the run after STI\'s shadow', () => {
+    const v = newVcpu();
+    expect(v.windowMechanism).toBe('exact');
+    // sti ; nop ; cli ; hlt, entered with IF = 0 and an interrupt waiting.
+    new Uint8Array(v.ram).set([0xfb, 0x90, 0xfa, 0xf4], CODE);
+    v.writeRegister(Reg.eip, CODE);
+    v.writeRegister(Reg.eflags, 0x2);
+    v.setInterruptPending(true);
+    expect(v.run(0)).toBe(ExitKind.interruptWindow);
+    expect(v.readRegister(Reg.eip)).toBe(CODE + 2);
+    // Taken by the VMM (nothing pending now): the guest goes on to its HLT.
+    v.setInterruptPending(false);
+    expect(v.run(0)).toBe(ExitKind.hlt);
+    expect(v.readRegister(Reg.eip)).toBe(CODE + 4);
+  });
+
+  it('under direct, a waiting NMI stops the run only once NMIs are unblocked, right after the IRET', () => {
+    const v = newVcpu();
+    expect(v.nmiBlocked()).toBe(false);
+    const ram = new Uint8Array(v.ram);
+    // Real mode, IVT entry 2 -> 0000:0x1100, an IRET there. The main code: nop ; nop ; hlt.
+    ram.set([0x00, 0x11, 0x00, 0x00], 2 * 4);
+    ram.set([0xcf], 0x1100);
+    ram.set([0x90, 0x90, 0xf4], CODE);
+    v.writeRegister(Reg.cr0, 0x10);
+    v.writeRegister(Reg.idtrBase, 0);
+    v.writeRegister(Reg.idtrLimit, 0x3ff);
+    v.writeRegister(Reg.cs, 0);
+    v.writeRegister(Reg.ss, 0);
+    v.writeRegister(Reg.esp, 0x8000);
+    v.writeRegister(Reg.eip, CODE);
+    v.writeRegister(Reg.eflags, 0x2);
+    expect(v.inject(2, 3, false, 0)).toBe(0); // the first NMI: into its handler, NMIs blocked
+    expect(v.nmiBlocked()).toBe(true);
+    expect(v.readRegister(Reg.eip)).toBe(0x1100);
+    v.setNmiPending(true); // a second one waits for the handler's IRET
+    expect(v.run(0)).toBe(ExitKind.interruptWindow);
+    expect(v.readRegister(Reg.eip)).toBe(CODE);
+    expect(v.nmiBlocked()).toBe(false);
+  });
+
+  it('a vCPU with an engine core leaves windows to it, and keeps no NMI blocking of its own', () => {
+    const v = new (nativeCore().Vcpu)(4 << 20, 0, 'trap');
+    vcpu = v;
+    expect(v.windowMechanism).toBe('engine');
+    expect(v.nmiBlocked()).toBe(false);
+  });
+
   it('reports a jump outside guest RAM as a Unicorn error, and the host stays healthy', () => {
     const v = newVcpu();
     new Uint8Array(v.ram).set([0xb8, 0x00, 0x00, 0x00, 0x80, 0xff, 0xe0], CODE); // mov eax, 0x80000000 ; jmp eax
