@@ -11,7 +11,10 @@
  *      interrupts (STI delays them by one instruction only, §6.8.3): 100 ticks;
  *   e. moffs and ModRM MOVs at linear 0xFFE00010 (in the top 4 MiB, where a VMM may keep its
  *      own pages): with paging off it is open bus (all ones, writes dropped); with paging on,
- *      mapped to a RAM page, reads and writes reach that page.
+ *      mapped to a RAM page, reads and writes reach that page;
+ *   f. CR4 bits the CPU does not have: MOV to CR4 with LA57 (bit 12) or SMEP (bit 20) set, which
+ *      CPUID does not offer, raises #GP(0) at the instruction and leaves CR4 as it was (SDM
+ *      Vol. 3 §2.5).
  * Prints "cpuevents ok" and exits with value 0; a failed check prints "FAILED: ..." and exits
  * with value 1; an unexpected exception exits with value 2.
  */
@@ -28,8 +31,9 @@
 #define SPIN_LIMIT     1000000000u
 
 static volatile uint32_t ud_count, ud_eip, bp_count, bp_cs, soft_count, soft_cs, ticks;
+static volatile uint32_t gp_count, gp_eip, gp_error;
 
-extern char ud2_site[];
+extern char ud2_site[], cr4_write_site[];
 
 static void fail(const char *what)
 {
@@ -47,6 +51,13 @@ void exception_dispatch(struct frame *f)
     if (f->vector == 3) {       /* a trap: EIP is already past the int3 */
         bp_count++;
         bp_cs = f->cs;
+        return;
+    }
+    if (f->vector == 13 && f->eip == (uint32_t)(uintptr_t)cr4_write_site) {
+        gp_count++;
+        gp_eip = f->eip;
+        gp_error = f->error;
+        f->eip += 3;            /* past the mov cr4, eax */
         return;
     }
     fail_on_exception(f, 2);
@@ -237,6 +248,39 @@ static void check_top_of_linear_space(void)
         fail("a MOV at 0xffe00010 missed the page the guest mapped there");
 }
 
+/* MOV CR4, EAX at a known address (one copy, however the caller's loop is compiled). */
+void write_cr4_at_site(uint32_t value);
+__asm__(".text\n"
+        "write_cr4_at_site:\n"
+        "    movl 4(%esp), %eax\n"
+        "cr4_write_site:\n"
+        "    movl %eax, %cr4\n"
+        "    ret\n");
+
+static uint32_t read_cr4_value(void)
+{
+    uint32_t v;
+    __asm__ volatile("mov %%cr4, %0" : "=r"(v));
+    return v;
+}
+
+static void check_unsupported_cr4_bits(void)
+{
+    static const uint32_t bits[] = {1u << 12, 1u << 20};  /* LA57, SMEP */
+    uint32_t before = read_cr4_value(), refused = 0;
+    for (uint32_t i = 0; i < sizeof bits / sizeof bits[0]; i++) {
+        uint32_t count = gp_count;
+        write_cr4_at_site(before | bits[i]);
+        if (gp_count == count + 1 && gp_error == 0 && read_cr4_value() == before)
+            refused++;
+    }
+    put_str("mov cr4 with LA57, SMEP: ");
+    put_dec(refused);
+    put_str(" of 2 refused with #GP(0)\n");
+    if (refused != 2)
+        fail("a CR4 bit the CPU does not offer was taken");
+}
+
 void kmain(uint32_t magic, const struct multiboot_info *mbi)
 {
     (void)mbi;
@@ -248,6 +292,7 @@ void kmain(uint32_t magic, const struct multiboot_info *mbi)
     check_self_modifying_code();
     check_interrupt_shadow();
     check_top_of_linear_space();
+    check_unsupported_cr4_bits();
     put_str("cpuevents ok\n");
     guest_exit(0);
 }

@@ -64,6 +64,7 @@ Napi::Function Vcpu::Define(Napi::Env env) {
                          InstanceMethod<&Vcpu::SetInlineHandler>("setInlineHandler"),
                          InstanceMethod<&Vcpu::SetInterruptPending>("setInterruptPending"),
                          InstanceMethod<&Vcpu::SetNmiPending>("setNmiPending"),
+                         InstanceMethod<&Vcpu::SetCr4SupportedBits>("setCr4SupportedBits"),
                          InstanceMethod<&Vcpu::NmiBlocked>("nmiBlocked"),
                          InstanceAccessor<&Vcpu::GetWindowMechanism>("windowMechanism"),
                          InstanceMethod<&Vcpu::MapMmio>("mapMmio"),
@@ -467,10 +468,12 @@ uc_err Vcpu::StartGuest() {
   read_register(uc_, kRegEip, &eip);
   guest_halt() = GuestHalt{};
   window_taken_ = EventWindow::kNone;
-  if (!event_windows_) return uc_emu_start(uc_, eip, kNoUntil, 0, 0);
-  event_windows_->begin_run();
+  // (An engine core emulates the guest kernel's privileged instructions itself.)
+  if (!engine_) set_running_cpu_checks(&cpu_checks_);
+  if (event_windows_) event_windows_->begin_run();
   uc_err err = uc_emu_start(uc_, eip, kNoUntil, 0, 0);
-  window_taken_ = event_windows_->end_run();
+  if (event_windows_) window_taken_ = event_windows_->end_run();
+  set_running_cpu_checks(nullptr);
   return err;
 }
 
@@ -566,6 +569,12 @@ void Vcpu::SetInterruptPending(const Napi::CallbackInfo& info) {
 void Vcpu::SetNmiPending(const Napi::CallbackInfo& info) {
   nmi_pending_ = info[0].As<Napi::Boolean>().Value();
   if (event_windows_) event_windows_->watch(interrupt_pending_, nmi_pending_);
+}
+
+// setCr4SupportedBits(mask): the CR4 bits the guest's CPU has (the VMM's CPU model); under
+// direct a MOV to CR4 with any other bit raises #GP(0) (direct-cpu-checks.h).
+void Vcpu::SetCr4SupportedBits(const Napi::CallbackInfo& info) {
+  cpu_checks_.cr4_supported = info[0].As<Napi::Number>().Uint32Value();
 }
 
 // nmiBlocked(): an NMI was delivered and its handler has not run IRET yet (SDM Vol. 3 §6.7.1).

@@ -11,6 +11,7 @@
 
 #include "block-address-set.h"
 #include "debug-stops.h"
+#include "direct-cpu-checks.h"
 #include "engine-core.h"
 #include "event-injection.h"
 #include "event-windows.h"
@@ -50,6 +51,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   void SetInlineHandler(const Napi::CallbackInfo& info);
   void SetInterruptPending(const Napi::CallbackInfo& info);
   void SetNmiPending(const Napi::CallbackInfo& info);
+  void SetCr4SupportedBits(const Napi::CallbackInfo& info);
   Napi::Value NmiBlocked(const Napi::CallbackInfo& info);
   void MapMmio(const Napi::CallbackInfo& info);
   void InvalidateCode(const Napi::CallbackInfo& info);
@@ -177,6 +179,8 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   std::unique_ptr<EventWindows> event_windows_;
   std::string event_windows_why_not_;
   EventWindow window_taken_ = EventWindow::kNone;  // by the last uc_emu_start
+  // What the guest's CPU refuses that Unicorn's would take (direct only).
+  DirectCpuChecks cpu_checks_;
   TrapCore* trap_ = nullptr;            // engine_, when it is the trap engine's (with a VMM region)
   TraceRecorder trace_{*this};
   DebugStops debug_{*this};

@@ -82,7 +82,7 @@ function tscLeaf(tscHz: number): CpuidResult {
  * for a feature the processor lacks raises #GP): TSD (TSC), PSE, PAE, MCE, PGE, PCE, OSFXSR
  * (FXSR) and OSXMMEXCPT (SSE). Not VME/PVI, DE, UMIP, or the 64-bit era's bits (LA57, PCIDE,
  * OSXSAVE, SMEP, SMAP, ...). Engines that emulate MOV to CR4 refuse the rest with #GP; under
- * `direct` Unicorn takes them.
+ * `direct`, where Unicorn would take them, the vCPU refuses them (native/src/direct-cpu-checks.h).
  */
 export const CR4_SUPPORTED_BITS =
   CR4_TSD | CR4_PSE | CR4_PAE | CR4_MCE | CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT;

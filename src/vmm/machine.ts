@@ -25,7 +25,7 @@ import { SystemControlPort } from '../devices/system-control-port.js';
 import { SystemControlPortA } from '../devices/system-control-port-a.js';
 import { Uart16550 } from '../devices/uart16550.js';
 import { applyLoadPlan } from './cpu-setup.js';
-import { cpuid } from './cpuid.js';
+import { CR4_SUPPORTED_BITS, cpuid } from './cpuid.js';
 import { Field, InlineKind } from './exit-record.js';
 import { Reg } from './registers.js';
 import { EFLAGS_IF } from '../x86/eflags.js';
@@ -123,6 +123,8 @@ export class Machine {
     this.vcpu = new Vcpu(config.ramBytes, config.translationBufferBytes, config.engineCore ?? false, config.stopMechanism ?? 'exact', undefined, config.translationCacheBytes, config.shadowPoolBytes);
     this.ram = new Uint8Array(this.vcpu.ram);
     this.record = new Uint32Array(this.vcpu.exitRecord);
+    // The CPU the guest is told about refuses other CR4 bits, under direct too.
+    this.vcpu.setCr4SupportedBits(CR4_SUPPORTED_BITS);
     // A request that may be deliverable asks the vCPU for an interrupt-window exit: the guest
     // stops as soon as it can take the interrupt, and is left alone while IF = 0.
     // A request raised by the guest's own I/O while interrupts are enabled (a self-IPI, a UART

@@ -35,6 +35,8 @@ export interface NativeVcpu {
   setNmiPending(pending: boolean): void;
   /** An NMI was delivered and its handler has not run IRET yet; kept under direct only. */
   nmiBlocked(): boolean;
+  /** The CR4 bits a MOV to CR4 may set; under direct any other raises #GP(0). */
+  setCr4SupportedBits(mask: number): void;
   /** How windows are found: "exact", "polled: <why>" (direct) or "engine" (trap, bt). */
   readonly windowMechanism: string;
   mapMmio(base: number, size: number): void;

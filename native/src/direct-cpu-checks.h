@@ -1,0 +1,24 @@
+// What Unicorn's CPU carries out under `direct` that the CPU the guest is told about refuses.
+//
+// Under `trap` and `bt` the guest kernel's MOV to CR4 traps and the VMM emulates it, refusing with
+// #GP(0) a bit that CPUID does not offer (SDM Vol. 3 §2.5: setting a reserved or unsupported CR4
+// bit raises #GP(0)). Under `direct` it runs in Unicorn, whose CPU takes any bit: CR4.LA57 on a
+// CPU that has no 5-level paging, for one. The addon is linked with --wrap for QEMU's
+// helper_write_crN (binding.gyp); while a direct vCPU runs, the wrapper raises #GP(0) for a CR4
+// value with a bit outside the supported set, at the instruction (QEMU's own exception path,
+// with the return address into the translated block, restores EIP to the MOV), before anything
+// of it takes effect.
+#pragma once
+#include <cstdint>
+
+namespace vmm {
+
+struct DirectCpuChecks {
+  // The CR4 bits a MOV to CR4 may set (the VMM's CPU model says which: cpuid.ts).
+  uint32_t cr4_supported = ~0u;
+};
+
+// Set by a direct vCPU around each of its runs (null after), on the thread that runs it.
+void set_running_cpu_checks(const DirectCpuChecks* checks);
+
+}  // namespace vmm
