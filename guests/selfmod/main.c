@@ -13,7 +13,10 @@
  *      names page B in CR2 and the instruction's start on page A as EIP, and after the handler
  *      maps B back the IRET restarts the instruction, which completes;
  *   e. code patched through another mapping: the frames behind c and d are written through the
- *      identity map, i.e. at other linear addresses than the ones the code runs at.
+ *      identity map, i.e. at other linear addresses than the ones the code runs at;
+ *   f. two routines in one page (`mov eax, imm32; ret` at offsets 0 and 64), both run, then
+ *      both patched before either runs again, 100 times: the second store must not leave the
+ *      second routine as it ran before.
  *
  * Self-modifying code (SDM Vol. 3 §8.1.3, "Handling Self- and Cross-Modifying Code"): a store
  * to an instruction followed by a jump to it is seen by the fetch after the jump (option 1 of
@@ -42,12 +45,14 @@
 #define SMC_ITERATIONS  1000u
 #define REMAP_ROUNDS    3u
 #define CALLS_PER_MAP   3u
+#define PAIR_ROUNDS     100u
+#define PAIR_SECOND     64u                     /* step f: the second routine's offset */
 
 #define EXIT_CHECK      1
 #define EXIT_EXCEPTION  2
 
 /* Physical frames (the identity map makes their linear addresses physical ones too). */
-enum { SAME_PAGE, PATCHER, CALLEE, F1, F2, F3, FA, FB1, FB2, FRAME_COUNT };
+enum { SAME_PAGE, PATCHER, CALLEE, F1, F2, F3, FA, FB1, FB2, PAIR, FRAME_COUNT };
 
 static uint32_t page_directory[1024] __attribute__((aligned(4096)));
 static uint32_t low_table[1024] __attribute__((aligned(4096)));      /* 0-4 MiB identity */
@@ -397,6 +402,32 @@ static void patch_through_alias(void)
         fail("alias patch: a write to page B's frame was not seen by the MOV starting on page A");
 }
 
+static void two_routines_in_one_page(void)
+{
+    volatile uint8_t *page = frames[PAIR];
+    const uint32_t at[2] = {0, PAIR_SECOND};
+    for (unsigned k = 0; k < 2; k++) {
+        page[at[k]] = 0xB8;                     /* mov eax, imm32 */
+        page[at[k] + 5] = 0xC3;                 /* ret */
+    }
+    uint32_t right = 0;
+    for (uint32_t round = 1; round <= PAIR_ROUNDS; round++) {
+        for (unsigned k = 0; k < 2; k++)
+            *(volatile uint32_t *)(page + at[k] + 1) = round * 2 + k;
+        uint32_t first = ((code0_fn)(uintptr_t)(page + at[0]))();
+        uint32_t second = ((code0_fn)(uintptr_t)(page + at[1]))();
+        if (first == round * 2 && second == round * 2 + 1)
+            right++;
+    }
+    put_str("one page, two routines patched: ");
+    put_dec(right);
+    put_str(" of ");
+    put_dec(PAIR_ROUNDS);
+    put_str(" rounds right\n");
+    if (right != PAIR_ROUNDS)
+        fail("a routine patched after another one in its page ran as it was");
+}
+
 void kmain(uint32_t magic, const struct multiboot_info *mbi)
 {
     (void)mbi;
@@ -409,6 +440,7 @@ void kmain(uint32_t magic, const struct multiboot_info *mbi)
     remapped_code();
     straddling_instruction();
     patch_through_alias();
+    two_routines_in_one_page();
     put_str("selfmod ok\n");
     guest_exit(0);
 }

@@ -17,6 +17,7 @@ const EXPECTED: [string, string][] = [
       'straddle fault: cr2 ok eip ok\n' +
       'straddle resumed: 0x33221144\n' +
       'alias patch: 0x00000007 0x33551144\n' +
+      'one page, two routines patched: 100 of 100 rounds right\n' +
       'selfmod ok\n',
   ],
   [
