@@ -8,12 +8,22 @@
 // value with a bit outside the supported set, at the instruction (QEMU's own exception path,
 // with the return address into the translated block, restores EIP to the MOV), before anything
 // of it takes effect.
+//
+// A MOV to DR7 (or to DR0-DR3 of an enabled breakpoint) that arms or disarms an instruction
+// breakpoint makes QEMU flush every translation (breakpoint_invalidate), which QEMU defers until
+// the CPU leaves the block but Unicorn does at once, under the block that is running: the host
+// crashed (SIGSEGV) when a guest armed one (KVM's emulator test does). The wrapped helper_set_dr
+// keeps such a value in the debug register without arming anything, as the `trap` and `bt`
+// engines keep the guest's debug registers: hardware breakpoints are held but not carried out.
 #pragma once
 #include <cstdint>
+
+#include <unicorn/unicorn.h>
 
 namespace vmm {
 
 struct DirectCpuChecks {
+  uc_engine* uc = nullptr;
   // The CR4 bits a MOV to CR4 may set (the VMM's CPU model says which: cpuid.ts).
   uint32_t cr4_supported = ~0u;
 };

@@ -173,6 +173,7 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
       engine_ = std::move(core);
     }
   }
+  cpu_checks_.uc = uc_;
   // Exact interrupt and NMI windows where the guest's own IF and IRET decide them (direct).
   if (err == UC_ERR_OK && !with_region) {
     const EventWindowLayout& windows = event_window_layout(g_layout);

@@ -44,6 +44,12 @@ describe.each(engineNames)('the vCPU under %s', (engine) => {
     expect(run.status).toBe(1);
   });
 
+  it('a guest that arms an instruction breakpoint in DR7 runs on, and the host stays up', () => {
+    const run = runVmm(['boot', assemble('test/e2e/instruction-breakpoint.asm'), '--format', 'flat', '--load-address', '0x100000', '-e', engine, '--time-limit', '10']);
+    expect(run.stderr).toMatch(/debug-exit port with value 0x0 \(status 1\)/);
+    expect(run.status).toBe(1);
+  });
+
   it('a halt with every interrupt source masked at the PIC ends the run', () => {
     const run = runVmm(['boot', assemble('test/e2e/masked-halt.asm'), '--format', 'flat', '--load-address', '0x100000', '-e', engine, '--time-limit', '10']);
     expect(run.stderr).toMatch(/guest halted at 000[89]:00100012 waiting for an interrupt, and no device will ever raise one/);
