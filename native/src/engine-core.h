@@ -28,6 +28,9 @@ class VcpuServices {
   virtual TraceRecorder& trace() = 0;
   // Whether the VMM waits to deliver an external interrupt (setInterruptPending).
   virtual bool interrupt_pending() const = 0;
+  // Whether interrupts wait one more instruction here (SDM Vol. 3 §6.8.3): after STI, MOV SS or
+  // POP SS, run by the CPU or emulated.
+  virtual bool in_interrupt_shadow() = 0;
   // Whether the run is to end (time slice, requestStop, a handler that threw): whatever the guest
   // could see is then left to TypeScript, which asked first.
   virtual bool stop_pending() const = 0;

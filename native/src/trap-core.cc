@@ -37,13 +37,15 @@ ExitKind TrapCore::on_exception(uint32_t vector, bool software_interrupt) {
   if (vector == kGp && !software_interrupt && !vcpu_.stop_pending() && at_guest_kernel_ring()) {
     TrappedInstruction insn;
     uint32_t length = 0;
-    if (fetch_trapped_instruction(&insn) &&
-        ((length = handle_interrupt_flag_trap(insn)) || (length = handle_invlpg(insn)) ||
-         (length = handle_control_register_move(insn)))) {
-      uint64_t eip = 0;
-      read_register(uc_, kRegEip, &eip);
-      write_register(uc_, kRegEip, eip + length);
-      return kResumeGuest;
+    if (fetch_trapped_instruction(&insn)) {
+      if (interrupt_window_before(insn)) return kExitInterruptWindow;
+      if ((length = handle_interrupt_flag_trap(insn)) || (length = handle_invlpg(insn)) ||
+          (length = handle_control_register_move(insn))) {
+        uint64_t eip = 0;
+        read_register(uc_, kRegEip, &eip);
+        write_register(uc_, kRegEip, eip + length);
+        return kResumeGuest;
+      }
     }
   }
   // IRET at real ring 1 is a task return (the VMM keeps NT set there), which raises #TS.
@@ -140,6 +142,17 @@ bool TrapCore::memory_operand_address(const TrappedInstruction& insn, uint32_t m
   if (!vcpu_.injector().segment_descriptor(reg(segment), &data)) return false;
   *linear = data.base + operand->offset;
   return true;
+}
+
+// A CLI of the guest kernel while an interrupt waits and the guest could take it (IF set, no
+// shadow: the window an earlier STI opened): the CPU takes the interrupt at this boundary, before
+// the CLI (SDM Vol. 3 §6.8.3), so the run ends here with an interrupt window and the CLI runs
+// (traps again) after the handler returns.
+bool TrapCore::interrupt_window_before(const TrappedInstruction& insn) {
+  if (insn.bytes[0] != kOpcodeCli || !vcpu_.interrupt_pending()) return false;
+  uint64_t eflags = 0;
+  read_register(uc_, kRegEflags, &eflags);
+  return (eflags & kFlagIf) && !vcpu_.in_interrupt_shadow();
 }
 
 // The trap engine's most frequent traps, CLI and STI from the guest kernel (real ring 1, where

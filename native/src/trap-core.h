@@ -91,6 +91,7 @@ class TrapCore : public EngineCore {
   // instruction's length when it has carried it out (EIP is the caller's to move: under bt the
   // instruction may run from a fast call, where EIP is not the guest's), 0 when it leaves it.
   uint32_t handle_interrupt_flag_trap(const TrappedInstruction& insn);
+  bool interrupt_window_before(const TrappedInstruction& insn);
   uint32_t handle_invlpg(const TrappedInstruction& insn);
   uint32_t handle_control_register_move(const TrappedInstruction& insn);
   // The guest's own exception, delivered in the core (kResumeGuest) or left to TypeScript.

@@ -147,6 +147,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   EventInjector& injector() override { return *injector_; }
   TraceRecorder& trace() override { return trace_; }
   bool interrupt_pending() const override { return interrupt_pending_; }
+  bool in_interrupt_shadow() override { return InInterruptShadowNow(); }
   bool stop_pending() const override { return stop_pending_.load(std::memory_order_acquire); }
   void hold_interrupt_shadow(uint32_t linear) override { emulated_shadow_at_ = linear; }
   bool reflect_exception(uint32_t vector, bool software_interrupt) override;
