@@ -39,12 +39,18 @@ start:
     mov sp, 0x7C00
     cld
 
-    ; SDM Vol. 3 §9.9.1: LGDT, set CR0.PE, then immediately a far JMP, which
-    ; serialises the processor and loads CS with a 32-bit code segment.
+    ; SDM Vol. 3 §9.9.1: LGDT, set CR0.PE, then a far JMP, which serialises the
+    ; processor and loads CS with a 32-bit code segment. Until that JMP the CPU
+    ; runs on with the real-mode CS it had: a spin of some tens of milliseconds
+    ; in between, long enough for a VMM to stop the guest there (it must not
+    ; take it for a protected-mode one yet).
     lgdt [gdt_desc]
     mov eax, cr0
     or eax, CR0_PE
     mov cr0, eax
+    mov ecx, 3000000
+.spin:
+    a32 loop .spin
     jmp CODE_SEL:pm_entry
 
 bits 32

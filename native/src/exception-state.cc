@@ -31,6 +31,7 @@ int32_t int32_at(const std::vector<uint8_t>& blob, size_t offset) {
 }
 
 constexpr uint32_t kInhibitIrq = 1u << 3;  // QEMU's HF_INHIBIT_IRQ_MASK
+constexpr uint32_t kCs32 = 1u << 4;        // QEMU's HF_CS32_MASK
 constexpr uint64_t kShadowProbeCode = 0x2000;
 
 // Stops at the block at the address user_data points to.
@@ -163,13 +164,17 @@ bool ExceptionState::is_software_interrupt() const {
   return is_int != 0;
 }
 
-bool ExceptionState::interrupt_shadow() {
-  if (live_hflags_) return *live_hflags_ & kInhibitIrq;
+uint32_t ExceptionState::hflags() {
+  if (live_hflags_) return static_cast<uint32_t>(*live_hflags_);
   uc_context_save(uc_, context_);
   uint32_t hflags;
   std::memcpy(&hflags, reinterpret_cast<uint8_t*>(context_) + layout_.hflags_offset, sizeof hflags);
-  return hflags & kInhibitIrq;
+  return hflags;
 }
+
+bool ExceptionState::interrupt_shadow() { return hflags() & kInhibitIrq; }
+
+bool ExceptionState::code_segment_32() { return hflags() & kCs32; }
 
 void ExceptionState::clear_interrupt_shadow() {
   if (live_hflags_) {

@@ -48,6 +48,9 @@ class ExceptionState {
   // Whether the CPU holds off interrupts for one instruction after STI, MOV SS or POP SS (SDM
   // Vol. 3 §6.8.3); true at the boundary right after one. Valid between blocks.
   bool interrupt_shadow();
+  // Whether the code segment the CPU runs with is a 32-bit one (QEMU's HF_CS32 in hflags): false in
+  // real mode, and between a MOV to CR0 that sets PE and the far jump that loads CS.
+  bool code_segment_32();
   // Delivering an event ends the shadow.
   void clear_interrupt_shadow();
   // Clears old_exception so the next exception is not escalated. Call after every uc_emu_start:
@@ -56,6 +59,7 @@ class ExceptionState {
   void reset_old_exception();
 
  private:
+  uint32_t hflags();
   uc_engine* uc_;
   uc_context* context_ = nullptr;
   ExceptionStateLayout layout_;

@@ -66,6 +66,7 @@ Napi::Function Vcpu::Define(Napi::Env env) {
                          InstanceMethod<&Vcpu::SetNmiPending>("setNmiPending"),
                          InstanceMethod<&Vcpu::SetCr4SupportedBits>("setCr4SupportedBits"),
                          InstanceMethod<&Vcpu::NmiBlocked>("nmiBlocked"),
+                         InstanceMethod<&Vcpu::CodeSegmentIs32>("codeSegmentIs32"),
                          InstanceAccessor<&Vcpu::GetWindowMechanism>("windowMechanism"),
                          InstanceMethod<&Vcpu::MapMmio>("mapMmio"),
                          InstanceMethod<&Vcpu::InvalidateCode>("invalidateCode"),
@@ -637,6 +638,13 @@ Napi::Value Vcpu::Inject(const Napi::CallbackInfo& info) {
   if (engine_ && outcome.result == DeliveryResult::kDelivered) engine_->after_event_delivered();
   exit_record_[kFieldVector] = outcome.delivered_vector;
   return Napi::Number::New(env, static_cast<uint32_t>(outcome.result));
+}
+
+// codeSegmentIs32(): the CPU runs a 32-bit code segment (false in real mode, and between the MOV
+// to CR0 that sets PE and the far jump that loads CS in protected mode).
+Napi::Value Vcpu::CodeSegmentIs32(const Napi::CallbackInfo& info) {
+  if (!CheckOpen(info.Env())) return info.Env().Undefined();
+  return Napi::Boolean::New(info.Env(), exception_state_->code_segment_32());
 }
 
 Napi::Value Vcpu::InInterruptShadow(const Napi::CallbackInfo& info) {

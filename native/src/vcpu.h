@@ -69,6 +69,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   // Drops Unicorn's TLB after a guest exception, without an engine core (see vcpu.cc).
   void RearmCodeWriteChecks();
   Napi::Value InInterruptShadow(const Napi::CallbackInfo& info);
+  Napi::Value CodeSegmentIs32(const Napi::CallbackInfo& info);
   void HoldInterruptShadow(const Napi::CallbackInfo& info);
   void EndInterruptShadow(const Napi::CallbackInfo& info);
   Napi::Value GetStopMechanism(const Napi::CallbackInfo& info);

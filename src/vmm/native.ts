@@ -33,6 +33,8 @@ export interface NativeVcpu {
   setInterruptPending(pending: boolean): void;
   /** While true, run() ends with an interrupt-window exit as soon as NMIs are unblocked (IRET). */
   setNmiPending(pending: boolean): void;
+  /** The CPU runs a 32-bit code segment: not in real mode, nor between setting CR0.PE and the far jump. */
+  codeSegmentIs32(): boolean;
   /** An NMI was delivered and its handler has not run IRET yet; kept under direct only. */
   nmiBlocked(): boolean;
   /** The CR4 bits a MOV to CR4 may set; under direct any other raises #GP(0). */

@@ -52,9 +52,14 @@ export class TrapEngine implements Engine {
     if (this.deprivileged) return undefined;
     const vcpu = machine.vcpu;
     const cr0 = vcpu.readRegister(Reg.cr0);
-    if ((cr0 & CR0_PE) === 0) {
+    // Real mode runs as under direct, and so does the stretch between the MOV to CR0 that sets
+    // PE and the far jump that loads a 32-bit CS (SDM Vol. 3 §9.9.1): a stop that lands there
+    // must not deprivilege a guest whose CS is still a real-mode segment (its far jump would
+    // then go through the VMM's GDT from ring 1). A guest that only toggles PE (big real mode)
+    // never leaves it.
+    if ((cr0 & CR0_PE) === 0 || !vcpu.codeSegmentIs32()) {
       this.ranInRealMode = true;
-      return undefined; // real mode runs as under direct
+      return undefined;
     }
     const core = vcpu.trap;
     if (!core) return { kind: 'fatal', reason: 'the trap engine needs a vCPU with a VMM region' };
