@@ -14,7 +14,9 @@
  *      mapped to a RAM page, reads and writes reach that page;
  *   f. CR4 bits the CPU does not have: MOV to CR4 with LA57 (bit 12) or SMEP (bit 20) set, which
  *      CPUID does not offer, raises #GP(0) at the instruction and leaves CR4 as it was (SDM
- *      Vol. 3 §2.5).
+ *      Vol. 3 §2.5);
+ *   g. the local APIC's MSR: RDMSR of IA32_APIC_BASE (0x1B) reads the APIC's base, enabled, on
+ *      the bootstrap processor (0xFEE00900, SDM Vol. 3 §11.4.4).
  * Prints "cpuevents ok" and exits with value 0; a failed check prints "FAILED: ..." and exits
  * with value 1; an unexpected exception exits with value 2.
  */
@@ -281,6 +283,17 @@ static void check_unsupported_cr4_bits(void)
         fail("a CR4 bit the CPU does not offer was taken");
 }
 
+static void check_apic_base_msr(void)
+{
+    uint32_t low, high;
+    __asm__ volatile("rdmsr" : "=a"(low), "=d"(high) : "c"(0x1Bu));
+    put_str("rdmsr IA32_APIC_BASE: ");
+    put_hex64(high, low);
+    put_char('\n');
+    if (high != 0 || low != 0xFEE00900u)
+        fail("IA32_APIC_BASE does not read as the local APIC's base, enabled, on the BSP");
+}
+
 void kmain(uint32_t magic, const struct multiboot_info *mbi)
 {
     (void)mbi;
@@ -293,6 +306,7 @@ void kmain(uint32_t magic, const struct multiboot_info *mbi)
     check_interrupt_shadow();
     check_top_of_linear_space();
     check_unsupported_cr4_bits();
+    check_apic_base_msr();
     put_str("cpuevents ok\n");
     guest_exit(0);
 }

@@ -53,12 +53,16 @@ bool keep_debug_register(const DirectCpuChecks& checks, int reg, uint32_t value)
 
 void set_running_cpu_checks(const DirectCpuChecks* checks) { t_checks = checks; }
 
+const DirectCpuChecks* running_cpu_checks() { return t_checks; }
+
 }  // namespace vmm
 
 extern "C" {
 
 void __real_helper_write_crN_x86_64(CPUX86State* env, int reg, uint64_t value);
 void __real_helper_set_dr_x86_64(CPUX86State* env, int reg, uint64_t value);
+void __real_helper_rdmsr_x86_64(CPUX86State* env);
+void __real_helper_wrmsr_x86_64(CPUX86State* env);
 [[noreturn]] void raise_exception_err_ra_x86_64(CPUX86State* env, int exception_index, int error_code, uintptr_t retaddr);
 
 __attribute__((visibility("hidden"))) void __wrap_helper_write_crN_x86_64(CPUX86State* env, int reg, uint64_t value) {
@@ -74,6 +78,31 @@ __attribute__((visibility("hidden"))) void __wrap_helper_set_dr_x86_64(CPUX86Sta
   const vmm::DirectCpuChecks* checks = vmm::t_checks;
   if (checks != nullptr && vmm::keep_debug_register(*checks, reg, static_cast<uint32_t>(value))) return;
   __real_helper_set_dr_x86_64(env, reg, value);
+}
+
+// (Also reached from Unicorn's own register access, uc_reg_read/uc_reg_write of an MSR, which the
+// vCPU makes with no checks in force.)
+__attribute__((visibility("hidden"))) void __wrap_helper_rdmsr_x86_64(CPUX86State* env) {
+  const vmm::DirectCpuChecks* checks = vmm::t_checks;
+  if (checks != nullptr && checks->msrs != nullptr) {
+    uint64_t value = 0;
+    if (checks->msrs->read_platform_msr(vmm::read32(checks->uc, UC_X86_REG_ECX), &value)) {
+      uint32_t low = static_cast<uint32_t>(value), high = static_cast<uint32_t>(value >> 32);
+      uc_reg_write(checks->uc, UC_X86_REG_EAX, &low);
+      uc_reg_write(checks->uc, UC_X86_REG_EDX, &high);
+      return;
+    }
+  }
+  __real_helper_rdmsr_x86_64(env);
+}
+
+__attribute__((visibility("hidden"))) void __wrap_helper_wrmsr_x86_64(CPUX86State* env) {
+  const vmm::DirectCpuChecks* checks = vmm::t_checks;
+  if (checks != nullptr && checks->msrs != nullptr) {
+    uint64_t value = (uint64_t{vmm::read32(checks->uc, UC_X86_REG_EDX)} << 32) | vmm::read32(checks->uc, UC_X86_REG_EAX);
+    if (checks->msrs->write_platform_msr(vmm::read32(checks->uc, UC_X86_REG_ECX), value)) return;
+  }
+  __real_helper_wrmsr_x86_64(env);
 }
 
 }  // extern "C"

@@ -22,13 +22,27 @@
 
 namespace vmm {
 
+// The MSRs of the VMM's platform (the local APIC's IA32_APIC_BASE), which the CPU alone cannot
+// carry out: RDMSR and WRMSR of the guest are offered to the VMM first (QEMU's helper_rdmsr and
+// helper_wrmsr are wrapped), as the trap and bt engines' emulation does.
+class PlatformMsrs {
+ public:
+  virtual ~PlatformMsrs() = default;
+  // True when the MSR is the platform's (`value` filled in / taken).
+  virtual bool read_platform_msr(uint32_t index, uint64_t* value) = 0;
+  virtual bool write_platform_msr(uint32_t index, uint64_t value) = 0;
+};
+
 struct DirectCpuChecks {
   uc_engine* uc = nullptr;
+  PlatformMsrs* msrs = nullptr;
   // The CR4 bits a MOV to CR4 may set (the VMM's CPU model says which: cpuid.ts).
   uint32_t cr4_supported = ~0u;
 };
 
 // Set by a direct vCPU around each of its runs (null after), on the thread that runs it.
 void set_running_cpu_checks(const DirectCpuChecks* checks);
+// The checks in force on this thread (null outside a direct vCPU's run).
+const DirectCpuChecks* running_cpu_checks();
 
 }  // namespace vmm

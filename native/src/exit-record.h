@@ -38,7 +38,11 @@ enum InlineKind : uint32_t {
   kInlineMmioWrite = 4,
   kInlineCpuid = 5,
   kInlineTraceFull = 6,  // the trace buffer is full: drain it
-  kInlineNewBlock = 7,   // block discovery: a block at kFieldAddress (kFieldSize bytes) runs for the first time
+  kInlineNewBlock = 7,
+  // Under direct, the guest's RDMSR/WRMSR of kFieldMsrIndex: the VMM sets kFieldMsrClaimed when
+  // the MSR is one of its platform's (the value in kFieldMsrLow/High), else the CPU's own runs.
+  kInlineMsrRead = 8,
+  kInlineMsrWrite = 9,   // block discovery: a block at kFieldAddress (kFieldSize bytes) runs for the first time
 };
 
 enum ExitField : uint32_t {
@@ -67,6 +71,10 @@ enum ExitField : uint32_t {
   kFieldUnmappedAddressHigh = 22,  // bits 32-63 of kFieldUnmappedAddress
   kFieldDebugReason = 23,   // a DebugStopReason
   kFieldDebugAddress = 24,
+  kFieldMsrIndex = 25,
+  kFieldMsrLow = 26,
+  kFieldMsrHigh = 27,
+  kFieldMsrClaimed = 28,
   kExitRecordWords = 32,
 };
 

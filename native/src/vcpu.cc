@@ -175,6 +175,7 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
     }
   }
   cpu_checks_.uc = uc_;
+  cpu_checks_.msrs = this;
   // Exact interrupt and NMI windows where the guest's own IF and IRET decide them (direct).
   if (err == UC_ERR_OK && !with_region) {
     const EventWindowLayout& windows = event_window_layout(g_layout);
@@ -538,9 +539,29 @@ Napi::Value Vcpu::ReadMsr(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return env.Undefined();
   uint64_t value = 0;
+  // The VMM's own access (the CPU's MSR, not the platform's), also from inside a run.
+  const DirectCpuChecks* checks = running_cpu_checks();
+  set_running_cpu_checks(nullptr);
   uc_err err = read_msr(uc_, info[0].As<Napi::Number>().Uint32Value(), &value);
+  set_running_cpu_checks(checks);
   if (ThrowIfFailed(env, err, "reading an MSR")) return env.Undefined();
   return Napi::BigInt::New(env, value);
+}
+
+bool Vcpu::read_platform_msr(uint32_t index, uint64_t* value) {
+  exit_record_[kFieldMsrIndex] = index;
+  exit_record_[kFieldMsrClaimed] = 0;
+  if (!CallInlineHandler(kInlineMsrRead) || !exit_record_[kFieldMsrClaimed]) return false;
+  *value = (uint64_t{exit_record_[kFieldMsrHigh]} << 32) | exit_record_[kFieldMsrLow];
+  return true;
+}
+
+bool Vcpu::write_platform_msr(uint32_t index, uint64_t value) {
+  exit_record_[kFieldMsrIndex] = index;
+  exit_record_[kFieldMsrLow] = static_cast<uint32_t>(value);
+  exit_record_[kFieldMsrHigh] = static_cast<uint32_t>(value >> 32);
+  exit_record_[kFieldMsrClaimed] = 0;
+  return CallInlineHandler(kInlineMsrWrite) && exit_record_[kFieldMsrClaimed];
 }
 
 void Vcpu::WriteMsr(const Napi::CallbackInfo& info) {
@@ -548,7 +569,10 @@ void Vcpu::WriteMsr(const Napi::CallbackInfo& info) {
   if (!CheckOpen(env)) return;
   bool lossless = false;
   uint64_t value = info[1].As<Napi::BigInt>().Uint64Value(&lossless);
+  const DirectCpuChecks* checks = running_cpu_checks();
+  set_running_cpu_checks(nullptr);
   uc_err err = write_msr(uc_, info[0].As<Napi::Number>().Uint32Value(), value);
+  set_running_cpu_checks(checks);
   ThrowIfFailed(env, err, "writing an MSR");
 }
 

@@ -30,7 +30,8 @@ class TrapCore;
 // The generic vCPU: Unicorn, its hooks, the run loop, stops and interrupt windows, block
 // discovery, tracing and the N-API binding. Engine-specific work happens in the engine core it
 // holds (engine-core.h), never here.
-class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceRecorder::Host, private DebugStops::Host {
+class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceRecorder::Host, private DebugStops::Host,
+             private PlatformMsrs {
  public:
   static Napi::Function Define(Napi::Env env);
   explicit Vcpu(const Napi::CallbackInfo& info);
@@ -149,6 +150,9 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   TraceRecorder& trace() override { return trace_; }
   bool interrupt_pending() const override { return interrupt_pending_; }
   bool in_interrupt_shadow() override { return InInterruptShadowNow(); }
+  // PlatformMsrs (direct-cpu-checks.h): asked of TypeScript through an inline exit.
+  bool read_platform_msr(uint32_t index, uint64_t* value) override;
+  bool write_platform_msr(uint32_t index, uint64_t value) override;
   bool stop_pending() const override { return stop_pending_.load(std::memory_order_acquire); }
   void hold_interrupt_shadow(uint32_t linear) override { emulated_shadow_at_ = linear; }
   bool reflect_exception(uint32_t vector, bool software_interrupt) override;

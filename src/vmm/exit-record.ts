@@ -21,6 +21,9 @@ export const InlineKind = {
   cpuid: 5,
   traceFull: 6,
   newBlock: 7,
+  /** Under direct: the guest's RDMSR/WRMSR, offered to the platform's MSRs first. */
+  msrRead: 8,
+  msrWrite: 9,
 } as const;
 
 export const Field = {
@@ -49,6 +52,11 @@ export const Field = {
   unmappedAddressHigh: 22,
   debugReason: 23,
   debugAddress: 24,
+  msrIndex: 25,
+  msrLow: 26,
+  msrHigh: 27,
+  /** Set by the VMM when the MSR is its platform's. */
+  msrClaimed: 28,
 } as const;
 
 /** Why a debugger stop was taken (native/src/debug-stops.h, DebugStopReason). */

@@ -213,8 +213,8 @@ export class Machine {
   }
 
   /**
-   * MSRs of the platform's devices, for engines that emulate RDMSR and WRMSR (under `direct`
-   * Unicorn carries them out itself and reads IA32_APIC_BASE as 0).
+   * MSRs of the platform's devices: the engines that emulate RDMSR and WRMSR ask here first, and
+   * under `direct` the vCPU does (an inline exit from the CPU's RDMSR/WRMSR).
    */
   readonly platformMsrs: PlatformMsrs = {
     read: (index) => (index === IA32_APIC_BASE ? this.localApic.readBaseMsr() : undefined),
@@ -353,6 +353,18 @@ export class Machine {
         r[Field.cpuidEdx] = result.edx;
         return;
       }
+      case InlineKind.msrRead: {
+        const value = this.platformMsrs.read(r[Field.msrIndex]);
+        r[Field.msrClaimed] = value === undefined ? 0 : 1;
+        if (value !== undefined) {
+          r[Field.msrLow] = Number(value & 0xffffffffn);
+          r[Field.msrHigh] = Number(value >> 32n);
+        }
+        return;
+      }
+      case InlineKind.msrWrite:
+        r[Field.msrClaimed] = this.platformMsrs.write(r[Field.msrIndex], (BigInt(r[Field.msrHigh]) << 32n) | BigInt(r[Field.msrLow])) ? 1 : 0;
+        return;
       default:
         throw new Error(`native core sent an unknown inline exit ${kind}`);
     }

@@ -26,7 +26,7 @@ describe.each(engineNames)('the vCPU under %s', (engine) => {
     expect(run.status).toBe(1);
   });
 
-  it('#UD, INT3 and INT n from ring 0, self-modifying code, the STI shadow, MOVs at the top of the linear space, #GP for CR4 bits the CPU lacks', () => {
+  it('#UD, INT3 and INT n from ring 0, self-modifying code, the STI shadow, MOVs at the top of the linear space, #GP for CR4 bits the CPU lacks, the APIC's MSR', () => {
     const run = boot(engine, 'cpuevents.elf');
     expect(run.stdout).toMatch(
       new RegExp(
@@ -38,6 +38,7 @@ describe.each(engineNames)('the vCPU under %s', (engine) => {
           '0xffe00010, paging off: open bus\n' +
           '0xffe00010, mapped: moffs 0xa1b2c3d4, modrm 0xa1b2c3d4, byte 0x000000c3, written 0x600df00d\n' +
           'mov cr4 with LA57, SMEP: 2 of 2 refused with #GP\\(0\\)\n' +
+          'rdmsr IA32_APIC_BASE: 0xfee00900\n' +
           'cpuevents ok\n$',
       ),
     );
