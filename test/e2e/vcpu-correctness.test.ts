@@ -26,7 +26,7 @@ describe.each(engineNames)('the vCPU under %s', (engine) => {
     expect(run.status).toBe(1);
   });
 
-  it('#UD, INT3 and INT n from ring 0, self-modifying code, the STI shadow, MOVs at the top of the linear space, #GP for CR4 bits the CPU lacks, the APIC's MSR', () => {
+  it("#UD, INT3 and INT n from ring 0, self-modifying code, the STI shadow, MOVs at the top of the linear space, #GP for CR4 bits the CPU lacks, the APIC's MSR", () => {
     const run = boot(engine, 'cpuevents.elf');
     expect(run.stdout).toMatch(
       new RegExp(
