@@ -4,8 +4,9 @@ import type { ElfSymbol } from '../boot/elf32.js';
 import { lookupSymbol } from '../boot/elf32.js';
 import type { Decoder } from '../decode/decoder.js';
 import type { Exit } from '../vmm/exit-record.js';
-import { Field } from '../vmm/exit-record.js';
+import { Field, InlineKind } from '../vmm/exit-record.js';
 import type { NativeVcpu } from '../vmm/native.js';
+import { Reg } from '../vmm/registers.js';
 import type { RunObserver } from '../vmm/run-observer.js';
 import { CR0_PE, CR0_PG } from '../x86/control-registers.js';
 import { selectorRpl } from '../x86/selector.js';
@@ -29,10 +30,10 @@ const VMM_CALL_KINDS: Record<number, VmmCallKind> = { 1: 'exit', 2: 'lookup-miss
 const SNAPSHOT_REGISTERS: TracedRegister[] = [
   'eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi', 'eflags', 'es', 'cs', 'ss', 'ds', 'fs', 'gs', 'cr0', 'cr2', 'cr3', 'cr4',
 ];
-// The native register ids of the same registers (src/vmm/registers.ts), to read the state at exits.
-const REGISTER_IDS = [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
+// The native register ids of the same registers, to read the state at exits.
+const REGISTER_IDS = SNAPSHOT_REGISTERS.map((name) => Reg[name]);
 // Positions of CR0, CR3 and CR4 in SNAPSHOT_REGISTERS: a change is a VMM-visible "control" event.
-const CONTROL_REGISTERS: [index: number, name: 'cr0' | 'cr3' | 'cr4'][] = [[15, 'cr0'], [17, 'cr3'], [18, 'cr4']];
+const CONTROL_REGISTERS = (['cr0', 'cr3', 'cr4'] as const).map((name) => [SNAPSHOT_REGISTERS.indexOf(name), name] as const);
 
 interface Pending {
   record: InstructionRecord;
@@ -93,10 +94,12 @@ export class Tracer implements RunObserver {
     const timeNs = this.options.now();
     const seq = Math.max(0, this.seq - 1);
     let event: EventRecord | undefined;
-    if (kind === 1 || kind === 2) {
-      event = { type: 'io', seq, timeNs, direction: kind === 1 ? 'in' : 'out', port: r[Field.address], size: r[Field.size], value: r[Field.value] };
-    } else if (kind === 3 || kind === 4) {
-      event = { type: 'mmio', seq, timeNs, direction: kind === 3 ? 'read' : 'write', address: r[Field.address], size: r[Field.size], value: r[Field.value] };
+    if (kind === InlineKind.portIn || kind === InlineKind.portOut) {
+      const direction = kind === InlineKind.portIn ? 'in' : 'out';
+      event = { type: 'io', seq, timeNs, direction, port: r[Field.address], size: r[Field.size], value: r[Field.value] };
+    } else if (kind === InlineKind.mmioRead || kind === InlineKind.mmioWrite) {
+      const direction = kind === InlineKind.mmioRead ? 'read' : 'write';
+      event = { type: 'mmio', seq, timeNs, direction, address: r[Field.address], size: r[Field.size], value: r[Field.value] };
     }
     if (event) this.pending ? this.pending.events.push(event) : this.emitEvent(event);
   }
@@ -104,7 +107,7 @@ export class Tracer implements RunObserver {
   onExit(exit: Exit, durationNs: number): void {
     this.drain();
     // The last instruction's effects are the registers as the run left them.
-    if (this.pending) this.complete(this.pending, this.currentRegisters(), this.vcpu.readRegister(8));
+    if (this.pending) this.complete(this.pending, this.currentRegisters(), this.vcpu.readRegister(Reg.eip));
     this.pending = undefined;
     this.emitEvent({ type: 'exit', seq: this.seq, timeNs: this.options.now(), durationNs, reason: exit.kind });
   }
