@@ -91,48 +91,45 @@ static void wait_for_irq0(void)
     }
 }
 
-static void check_sti_window(void)
-{
-    uint32_t taken = 0;
-    for (uint32_t i = 0; i < WINDOWS; i++) {
-        uint32_t before = ticks;
-        wait_for_irq0();
-        __asm__ volatile("sti\n\t"
-                         "nop\n"
-                         "sti_window_site:\n\t"
-                         "cli" : : : "memory");
-        if (ticks == before + 1 && tick_eip == (uint32_t)(uintptr_t)sti_window_site)
-            taken++;
-    }
-    put_str("sti; nop; cli: ");
-    put_dec(taken);
-    put_str(" of ");
-    put_dec(WINDOWS);
-    put_str(" interrupts taken after the instruction in STI's shadow\n");
-    if (taken != WINDOWS)
-        fail("an interrupt waiting for STI was not taken in its window");
-}
+/* The two windows, each a function of its own so that its CLI has one address. */
+void sti_window(void);
+void popf_window(void);
+__asm__(".text\n"
+        "sti_window:\n"
+        "    sti\n"
+        "    nop\n"
+        "sti_window_site:\n"
+        "    cli\n"
+        "    ret\n"
+        "popf_window:\n"
+        "    pushl $0x202\n"               /* IF set */
+        "    popfl\n"
+        "popf_window_site:\n"
+        "    cli\n"
+        "    ret\n");
 
-static void check_popf_window(void)
+/* Opens `window` WINDOWS times with IRQ 0 waiting and prints "<name>: <n> of WINDOWS<taken>";
+ * fails with `failure` unless each time exactly one interrupt was taken, at `site` (the CLI). */
+static void check_window(void (*window)(void), const char *site, const char *name, const char *taken_where,
+                         const char *failure)
 {
     uint32_t taken = 0;
     for (uint32_t i = 0; i < WINDOWS; i++) {
         uint32_t before = ticks;
         wait_for_irq0();
-        __asm__ volatile("pushl $0x202\n\t"  /* IF set */
-                         "popfl\n"
-                         "popf_window_site:\n\t"
-                         "cli" : : : "memory", "cc");
-        if (ticks == before + 1 && tick_eip == (uint32_t)(uintptr_t)popf_window_site)
+        window();
+        if (ticks == before + 1 && tick_eip == (uint32_t)(uintptr_t)site)
             taken++;
     }
-    put_str("popf; cli: ");
+    put_str(name);
+    put_str(": ");
     put_dec(taken);
     put_str(" of ");
     put_dec(WINDOWS);
-    put_str(" interrupts taken right after POPF\n");
+    put_str(taken_where);
+    put_char('\n');
     if (taken != WINDOWS)
-        fail("an interrupt waiting for POPF was not taken right after it");
+        fail(failure);
 }
 
 static void check_nmi_blocking(void)
@@ -162,8 +159,11 @@ void kmain(uint32_t magic, const struct multiboot_info *mbi)
     load_descriptors();
     set_interrupt_gate(0x20, timer_entry, 0);
     route_irq0_only();
-    check_sti_window();
-    check_popf_window();
+    check_window(sti_window, sti_window_site, "sti; nop; cli",
+                 " interrupts taken after the instruction in STI's shadow",
+                 "an interrupt waiting for STI was not taken in its window");
+    check_window(popf_window, popf_window_site, "popf; cli", " interrupts taken right after POPF",
+                 "an interrupt waiting for POPF was not taken right after it");
     outb(0x21, 0xFF);               /* the timer's part is over */
     check_nmi_blocking();
     put_str("eventwindows ok\n");
