@@ -97,8 +97,7 @@ bool BtCore::code_segment_flat(uint32_t selector) {
 }
 
 CachedBlock* BtCore::lookup_or_translate(uint32_t guest, uint32_t code_selector) {
-  uint32_t tc = cache_->find(guest);
-  if (tc) return cache_->block_at(tc);
+  if (CachedBlock* block = cache_->block_for(guest)) return block;
   return translate(guest, false, code_selector);
 }
 

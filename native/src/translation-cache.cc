@@ -14,7 +14,12 @@ void put32(uint8_t* at, uint32_t v) { std::memcpy(at, &v, 4); }
 }  // namespace
 
 TranslationCache::TranslationCache(uint8_t* host, uint32_t linear, uint32_t bytes)
-    : host_(host), linear_(linear), bytes_(bytes), slot_guest_(kLookupEntries, kEmptySlot) {
+    : host_(host), linear_(linear), bytes_(bytes), by_guest_(size_t{bytes} / 48), slot_guest_(kLookupEntries, kEmptySlot) {
+  // (Sized for a full cache of Linux's blocks, about 60 bytes each, so that nothing rehashes while
+  // the guest waits.)
+  by_frame_.reserve(4096);
+  by_page_.reserve(4096);
+  page_first_.reserve((bytes >> 12) + 1);
   lookup_table = linear_;
   miss_ = linear_ + kTableBytes;
   gdt_stale = miss_ + kStaleFlagOffset;
@@ -43,9 +48,8 @@ void TranslationCache::write_slot(uint32_t slot, uint32_t guest, uint32_t tc) {
 
 void TranslationCache::flush() {
   blocks_.clear();
+  page_first_.clear();
   by_guest_.clear();
-  callouts_.clear();
-  site_exit_.clear();
   by_frame_.clear();
   by_page_.clear();
   for (uint32_t slot = 0; slot < kLookupEntries; slot++) write_slot(slot, kEmptySlot, 0);
@@ -57,8 +61,13 @@ void TranslationCache::flush() {
 }
 
 uint32_t TranslationCache::find(uint32_t guest) const {
-  auto it = by_guest_.find(guest);
-  return it == by_guest_.end() ? 0 : blocks_[it->second].tc_start;
+  uint32_t index;
+  return by_guest_.find(guest, &index) ? blocks_[index].tc_start : 0;
+}
+
+CachedBlock* TranslationCache::block_for(uint32_t guest) {
+  uint32_t index;
+  return by_guest_.find(guest, &index) ? &blocks_[index] : nullptr;
 }
 
 CachedBlock& TranslationCache::install(BlockTranslation&& translation, std::vector<uint32_t> frames, std::vector<uint32_t> pages) {
@@ -89,17 +98,14 @@ CachedBlock& TranslationCache::install(BlockTranslation&& translation, std::vect
   block.boundaries = std::move(translation.boundaries);
   block.frames = std::move(frames);
   block.pages = std::move(pages);
-  for (const auto& [address, callout] : translation.callouts) {
-    callouts_[address] = callout;
-    if (callout.kind == CalloutKind::kDirectExit && callout.site) site_exit_[callout.site] = address;
-  }
-  by_guest_[block.guest_start] = index;
+  block.callouts = std::move(translation.callouts);
+  for (uint32_t page = (tc - linear_) >> 12; page_first_.size() <= page;) page_first_.push_back(index);
+  by_guest_.set(block.guest_start, index);
   for (uint32_t frame : block.frames) by_frame_[frame].push_back(index);
   for (uint32_t page : block.pages) by_page_[page].push_back(index);
   for (const auto& [site, target] : translation.links) {
-    auto it = by_guest_.find(target);
-    if (it != by_guest_.end()) {
-      blocks_[it->second].incoming.push_back({site, false});
+    if (CachedBlock* existing = block_for(target)) {
+      existing->incoming.push_back({site, false});
       counters_.chain_links++;
     }
   }
@@ -107,9 +113,17 @@ CachedBlock& TranslationCache::install(BlockTranslation&& translation, std::vect
   return blocks_[index];
 }
 
-CachedBlock* TranslationCache::block_at(uint32_t tc) {
-  auto it = std::upper_bound(blocks_.begin(), blocks_.end(), tc, [](uint32_t value, const CachedBlock& b) { return value < b.tc_start; });
-  if (it == blocks_.begin()) return nullptr;
+const CachedBlock* TranslationCache::block_at(uint32_t tc) const {
+  if (!contains(tc)) return nullptr;
+  // Only a block that starts in tc's page, or the last one before it, can cover it.
+  uint32_t page = (tc - linear_) >> 12;
+  uint32_t count = static_cast<uint32_t>(blocks_.size());
+  uint32_t first = page < page_first_.size() ? page_first_[page] : count;
+  uint32_t end = page + 1 < page_first_.size() ? page_first_[page + 1] : count;
+  if (first > 0) first--;
+  auto it = std::upper_bound(blocks_.begin() + first, blocks_.begin() + end, tc,
+                             [](uint32_t value, const CachedBlock& b) { return value < b.tc_start; });
+  if (it == blocks_.begin() + first) return nullptr;
   --it;
   return tc < it->tc_end ? &*it : nullptr;
 }
@@ -132,8 +146,21 @@ bool TranslationCache::guest_point(uint32_t tc, uint32_t* guest, bool* precise) 
 }
 
 const Callout* TranslationCache::callout_at(uint32_t tc) const {
-  auto it = callouts_.find(tc);
-  return it == callouts_.end() ? nullptr : &it->second;
+  const CachedBlock* block = block_at(tc);
+  if (!block) return nullptr;
+  for (const auto& [address, callout] : block->callouts) {
+    if (address == tc) return &callout;
+  }
+  return nullptr;
+}
+
+uint32_t TranslationCache::exit_of(uint32_t site) const {
+  const CachedBlock* block = block_at(site);
+  if (!block) return 0;
+  for (const auto& [address, callout] : block->callouts) {
+    if (callout.kind == CalloutKind::kDirectExit && callout.site == site) return address;
+  }
+  return 0;
 }
 
 void TranslationCache::write_rel32(uint32_t site, uint32_t target) {
@@ -158,9 +185,9 @@ void TranslationCache::write_stub(uint32_t stub, uint32_t target) {
 }
 
 void TranslationCache::chain(uint32_t site, CachedBlock& block) {
-  auto exit = site_exit_.find(site);
-  if (exit == site_exit_.end()) return;
-  write_stub(exit->second, block.tc_start);
+  uint32_t exit = exit_of(site);
+  if (!exit) return;
+  write_stub(exit, block.tc_start);
   block.incoming.push_back({site, true});
   counters_.chain_links++;
 }
@@ -169,17 +196,16 @@ void TranslationCache::invalidate(CachedBlock& block) {
   if (!block.live) return;
   block.live = false;
   counters_.invalidated_blocks++;
-  auto it = by_guest_.find(block.guest_start);
-  if (it != by_guest_.end() && blocks_[it->second].tc_start == block.tc_start) by_guest_.erase(it);
+  if (block_for(block.guest_start) == &block) by_guest_.erase(block.guest_start);
   uint32_t slot = slot_of(block.guest_start);
   if (slot_guest_[slot] == block.guest_start) write_slot(slot, kEmptySlot, 0);
   for (const CachedBlock::Link& link : block.incoming) {
-    auto exit = site_exit_.find(link.site);
-    if (exit == site_exit_.end()) continue;
+    uint32_t exit = exit_of(link.site);
+    if (!exit) continue;
     if (link.through_stub) {
-      write_stub(exit->second, 0);
+      write_stub(exit, 0);
     } else {
-      write_rel32(link.site, exit->second);
+      write_rel32(link.site, exit);
     }
     counters_.chain_unlinks++;
   }

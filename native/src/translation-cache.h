@@ -14,10 +14,12 @@
 // translated are reported by take_stale_ranges(), for the core to drop from Unicorn's cache.
 #pragma once
 #include <cstdint>
+#include <deque>
 #include <unordered_map>
 #include <vector>
 
 #include "bt-translator.h"
+#include "guest-address-map.h"
 
 namespace vmm {
 
@@ -30,6 +32,7 @@ struct CachedBlock {
   std::vector<Boundary> boundaries;
   std::vector<uint32_t> frames;        // guest-physical frames of its bytes
   std::vector<uint32_t> pages;         // the linear pages they were read through
+  std::vector<std::pair<uint32_t, Callout>> callouts;  // by cache address
   // Jumps chained to it: the rel32 `site` of a jump that reaches it directly (linked when the
   // jump was translated), or through the site's exit stub (linked when the stub first ran).
   struct Link {
@@ -56,6 +59,8 @@ class TranslationCache final : public TranslationTargets {
 
   bool contains(uint32_t linear) const { return linear - linear_ < bytes_; }  // (the cache may end at 4 GiB)
   uint32_t find(uint32_t guest) const override;
+  // The live translation of `guest` (nullptr: none).
+  CachedBlock* block_for(uint32_t guest);
   // The byte translated segment loads test (TranslationTargets::gdt_stale).
   void set_gdt_stale(bool stale) { *at(gdt_stale) = stale ? 1 : 0; }
   // Where the fast call that is running goes on (TranslationTargets::resume_slot).
@@ -73,7 +78,8 @@ class TranslationCache final : public TranslationTargets {
   void flush();
 
   // The block a cache address lies in (nullptr in the lookup or routines).
-  CachedBlock* block_at(uint32_t tc);
+  CachedBlock* block_at(uint32_t tc) { return const_cast<CachedBlock*>(static_cast<const TranslationCache*>(this)->block_at(tc)); }
+  const CachedBlock* block_at(uint32_t tc) const;
   // The guest state a cache address stands for: false if it is not a point in a translation.
   bool guest_point(uint32_t tc, uint32_t* guest, bool* precise);
   // The point of a translation at cache address `tc`, if there is one.
@@ -112,16 +118,21 @@ class TranslationCache final : public TranslationTargets {
   void write_slot(uint32_t slot, uint32_t guest, uint32_t tc);
   void build_routines();
   void stale(uint64_t start, uint64_t end) { stale_.push_back({start, end}); }
+  // The exit stub of the direct jump whose rel32 is at `site` (0: none).
+  uint32_t exit_of(uint32_t site) const;
 
   uint8_t* host_;
   uint32_t linear_;
   uint32_t bytes_;
   uint32_t used_ = 0;
   uint32_t miss_ = 0;
-  std::vector<CachedBlock> blocks_;  // in cache order
-  std::unordered_map<uint32_t, uint32_t> by_guest_;  // guest address -> index in blocks_
-  std::unordered_map<uint32_t, Callout> callouts_;
-  std::unordered_map<uint32_t, uint32_t> site_exit_;   // chained rel32 site -> its exit stub
+  // In cache order. (A deque: a block stays where it is while others are added, and growing
+  // moves none of them.)
+  std::deque<CachedBlock> blocks_;
+  // For each cache page up to the last block's, the index of the first block that starts in it
+  // or after it: block_at() searches only the blocks that can cover an address.
+  std::vector<uint32_t> page_first_;
+  GuestAddressMap by_guest_;  // guest address -> index in blocks_
   std::unordered_map<uint32_t, std::vector<uint32_t>> by_frame_;  // frame -> block indices
   std::unordered_map<uint32_t, std::vector<uint32_t>> by_page_;   // linear page -> block indices
   std::vector<uint32_t> slot_guest_;  // which guest address each table entry leads to
