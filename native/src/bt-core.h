@@ -60,6 +60,7 @@ class BtCore final : public TrapCore, private CodeWatcher {
   bool on_block(uint64_t address, uint32_t size) override;
   // Guest addresses only: translated code runs without the block hook.
   uint64_t block_events_end() const override { return kHoleLinear - 1; }
+  uint64_t unwritable_code_start() const override { return kTcLinear; }
   // IRET is translated: nothing to arrange after a delivery (the trap engine sets NT here).
   void after_event_delivered() override {}
   void gdt_reloaded() override;

@@ -15,4 +15,19 @@
 // stale. A block translated in the page afterwards marks its TLB entries again. The cost falls on
 // pages that hold both code and data that is written, where a loop that stores into its own page
 // is translated again after each store that follows a new translation there.
+//
+// Each new block costs a walk of the whole TLB, every entry of every MMU mode (Unicorn's
+// tlb_reset_dirty_by_vaddr, which tb_gen_code calls to set the mark again): a third of what a
+// small block's translation costs. The bt engine's translation cache is mapped read-only, so no
+// TLB entry lets a store reach it and the walk finds nothing to mark; tlb_reset_dirty_by_vaddr
+// is wrapped too, and skips the walk for blocks in it.
 #pragma once
+#include <cstdint>
+
+namespace vmm {
+
+// Set by a vCPU around each of its runs, on the thread that runs it: the first linear address of
+// code no guest store can reach (EngineCore::unwritable_code_start), ~0 for none.
+void set_running_unwritable_code(uint64_t start);
+
+}  // namespace vmm

@@ -111,6 +111,10 @@ class EngineCore {
   // code of its own above it (the bt engine's translation cache) keeps the hook out of that code.
   // Only with exact stops, which need no block hook to take a stop.
   virtual uint64_t block_events_end() const { return ~uint64_t{0}; }
+  // The first linear address of code the core makes that no guest store can reach (the bt
+  // engine's translation cache, mapped read-only), or ~0: Unicorn's translations there need not
+  // be write-checked (code-write-checks.h).
+  virtual uint64_t unwritable_code_start() const { return ~uint64_t{0}; }
 
   // The vCPU has just delivered an event into the guest (inject()): a core that must catch the
   // handler's return (the trap engine's IRET) arranges it here.

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "code-write-checks.h"
 #include "guest-halt.h"
 #include "registers.h"
 #include "bt-core.h"
@@ -473,10 +474,12 @@ uc_err Vcpu::StartGuest() {
   window_taken_ = EventWindow::kNone;
   // (An engine core emulates the guest kernel's privileged instructions itself.)
   if (!engine_) set_running_cpu_checks(&cpu_checks_);
+  set_running_unwritable_code(engine_ ? engine_->unwritable_code_start() : ~uint64_t{0});
   if (event_windows_) event_windows_->begin_run();
   uc_err err = uc_emu_start(uc_, eip, kNoUntil, 0, 0);
   if (event_windows_) window_taken_ = event_windows_->end_run();
   set_running_cpu_checks(nullptr);
+  set_running_unwritable_code(~uint64_t{0});
   return err;
 }
 
