@@ -65,7 +65,13 @@ constexpr uint8_t kLeaEaxMinusIoplOne[] = {0x8D, 0x80, 0x00, 0xF0, 0xFF, 0xFF}; 
 constexpr uint8_t kUd2[] = {0x0F, 0x0B};
 constexpr uint8_t kPushfd = 0x9C;
 constexpr uint8_t kPushEcx = 0x51;
-constexpr uint8_t kMovzxEcxAx[] = {0x0F, 0xB7, 0xC8};            // movzx ecx, ax
+// lookup_slot(eax) into ecx, the flags untouched.
+constexpr uint8_t kLookupSlotEcx[] = {
+    0x8D, 0x0C, 0xC0,  // lea ecx, [eax + eax*8]
+    0x0F, 0xC9,        // bswap ecx
+    0x8D, 0x0C, 0x01,  // lea ecx, [ecx + eax]
+    0x0F, 0xB7, 0xC9,  // movzx ecx, cx
+};
 constexpr uint8_t kJmpTableEcx[] = {0xFF, 0x24, 0x8D};           // jmp [ecx*4 + disp32]
 constexpr uint8_t kPushImm32 = 0x68;
 constexpr uint8_t kCpuid[] = {0x0F, 0xA2};
@@ -248,14 +254,14 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
     direct(target);
   };
   // The end of every lookup (eax = target, [esp] the guest's eax): the guest's ecx saved below
-  // it, and a jump through the table entry the target's low 16 bits select, to the lookup entry
+  // it, and a jump through the table entry lookup_slot() of the target selects, to the lookup entry
   // of a block (which checks that it is the target's) or to the miss. Nothing here is a guest
   // instruction boundary.
   auto to_lookup = [&](uint32_t guest_eip) {
     inside(guest_eip);
     e.u8(kPushEcx);
     inside(guest_eip);
-    e.raw(kMovzxEcxAx, sizeof kMovzxEcxAx);
+    e.raw(kLookupSlotEcx, sizeof kLookupSlotEcx);
     inside(guest_eip);
     e.raw(kJmpTableEcx, sizeof kJmpTableEcx);
     e.u32(targets.lookup_table);

@@ -25,8 +25,8 @@ class CodeSource {
 
 // Where a translation may jump: the cache's shared routines and the translations that exist.
 struct TranslationTargets {
-  // The indirect-branch lookup table: kLookupEntries cache addresses, indexed by a target's low 16
-  // bits (translation-cache.h). Reached with eax = target, [esp] = the guest's ecx, [esp+4] its eax.
+  // The indirect-branch lookup table: kLookupEntries cache addresses, indexed by lookup_slot() of
+  // a target (translation-cache.h). Reached with eax = target, [esp] = the guest's ecx, [esp+4] its eax.
   uint32_t lookup_table;
   uint32_t gdt_stale = 0;  // a byte the VMM sets while the real GDT lags behind the guest's (0: no check)
   // The dword a fast call jumps through: where the VMM says the guest goes on (0: no fast calls).
@@ -143,9 +143,16 @@ int32_t rel32_to(uint32_t site, uint32_t target);
 constexpr uint8_t kExitStub[] = {0x0F, 0x0B, 0xCC, 0xCC, 0xCC};  // ud2; int3 x 3 (never reached)
 constexpr uint8_t kJmpRel32 = 0xE9;
 
-// The indirect-branch lookup: a direct-mapped table of 2^16 cache addresses indexed by the low 16
-// bits of the guest target, entered with instructions that leave the flags alone (no PUSHFD or
-// POPFD, whose emulation computes the flags and, for POPFD, ends Unicorn's translated block).
+// The indirect-branch lookup: a direct-mapped table of 2^16 cache addresses indexed by a hash of
+// the guest target, computed with instructions that leave the flags alone (no PUSHFD or POPFD,
+// whose emulation computes the flags and, for POPFD, ends Unicorn's translated block): LEA, BSWAP
+// and MOVZX. The target's low 16 bits alone made return addresses 64 KiB apart share an entry, and
+// the hot ones of a fork and exit took turns missing (61 misses a fork in Linux).
 constexpr uint32_t kLookupEntries = 1u << 16;
+// The entry of guest target t: the low 16 bits of bswap(9t) + t, which bring the target's high
+// bytes down onto its low ones (lookup_index in the translator emits the same).
+inline uint32_t lookup_slot(uint32_t target) {
+  return (__builtin_bswap32(target * 9u) + target) & (kLookupEntries - 1);
+}
 
 }  // namespace vmm

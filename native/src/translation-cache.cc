@@ -6,8 +6,8 @@
 namespace vmm {
 namespace {
 
-// The table entry a guest target selects: its low 16 bits (what `movzx ecx, ax` takes).
-uint32_t slot_of(uint32_t guest) { return guest & (kLookupEntries - 1); }
+// The table entry a guest target selects (what the translated lookup computes).
+uint32_t slot_of(uint32_t guest) { return lookup_slot(guest); }
 
 void put32(uint8_t* at, uint32_t v) { std::memcpy(at, &v, 4); }
 
@@ -79,7 +79,7 @@ CachedBlock& TranslationCache::install(BlockTranslation&& translation, std::vect
   uint8_t entry[kEntryBytes] = {
       0x8D, 0x88, 0, 0, 0, 0,  // lea ecx, [eax - guest_start]
       0xE3, 0x05,              // jecxz hit
-      0xE9, 0, 0, 0, 0,        // jmp miss (another target with the same low 16 bits)
+      0xE9, 0, 0, 0, 0,        // jmp miss (another target in the same entry)
       0x59,                    // hit: pop ecx
       0x58,                    // pop eax
   };

@@ -1,8 +1,8 @@
 // The bt engine's translation cache (docs/bt-engine.md): a fixed area of the VMM region, mapped
 // in the hole, where translated guest code runs. It holds
-// - the lookup table: kLookupEntries cache addresses, indexed by the low 16 bits of a guest
+// - the lookup table: kLookupEntries cache addresses, indexed by lookup_slot() of a guest
 //   target, data that only the VMM writes. RET and indirect JMP/CALL translations jump through
-//   it (`push ecx; movzx ecx, ax; jmp [ecx*4 + table]`, eax = target) to the lookup entry of the
+//   it (`push ecx; <ecx = lookup_slot(eax)>; jmp [ecx*4 + table]`, eax = target) to the lookup entry of the
 //   last block filled there, or to the miss (a UD2, a call into the VMM);
 // - the routines: the lookup's miss (a UD2), the byte that says the real GDT is stale, and the
 //   dword fast calls jump through;
