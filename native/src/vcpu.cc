@@ -1,5 +1,6 @@
 #include "vcpu.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "code-write-checks.h"
@@ -22,6 +23,11 @@ constexpr uint64_t kMaxRamBytes = uint64_t{3584} << 20;
 constexpr uint64_t kPhysicalTop = uint64_t{1} << 32;
 // The end of the physical space a PAE entry can name (bits 12-51, SDM Vol. 3 §4.4.2).
 constexpr uint64_t kPhysicalLimit = uint64_t{1} << 52;
+// Where a PC's device windows begin (I/O APIC, HPET, local APIC, firmware: the top 32 MiB below
+// 4 GiB). The open bus below 4 GiB is two regions, split here: carving a device window out of a
+// region makes Unicorn unmap and remap all of it, flushing its TLB one page at a time, and the
+// windows then cost 8,192 flushes each instead of a million (a tenth of a second at start-up).
+constexpr uint64_t kDeviceAreaBase = 0xFE000000u;
 // A Linux boot to userspace translates less than this, under either engine.
 constexpr uint32_t kDefaultTranslationBufferBytes = 64u << 20;
 
@@ -152,16 +158,21 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   // Physical addresses with nothing behind them read as all ones and ignore writes, as on a PC's
   // bus: Linux reads a stack canary through a virtual address before paging is on, and real
   // hardware lets that pass. Device MMIO windows are carved out of this region by mapMmio().
-  if (err == UC_ERR_OK && !with_region) {
-    err = uc_mmio_map(uc_, ram_bytes, kPhysicalTop - ram_bytes, OnOpenBusRead, this, OnOpenBusWrite, this);
-  }
+  auto map_open_bus = [&](uint64_t from, uint64_t to) {
+    uc_err result = UC_ERR_OK;
+    if (from < std::min(to, kDeviceAreaBase)) result = uc_mmio_map(uc_, from, std::min(to, kDeviceAreaBase) - from, OnOpenBusRead, this, OnOpenBusWrite, this);
+    from = std::max(from, kDeviceAreaBase);
+    if (result == UC_ERR_OK && from < to) result = uc_mmio_map(uc_, from, to - from, OnOpenBusRead, this, OnOpenBusWrite, this);
+    return result;
+  };
+  if (err == UC_ERR_OK && !with_region) err = map_open_bus(ram_bytes, kPhysicalTop);
   // Above 4 GiB (PAE reaches 64 GiB, and Unicorn's walker takes PTE frames up to bit 51) there
   // is nothing either: open bus too, never a 32-bit alias of RAM.
   if (err == UC_ERR_OK) err = uc_mmio_map(uc_, kPhysicalTop, kPhysicalLimit - kPhysicalTop, OnOpenBusRead, this, OnOpenBusWrite, this);
   if (err == UC_ERR_OK && with_region) {
     uint64_t region_end = region_base + kRegionBytes;
-    if (region_base > ram_bytes) err = uc_mmio_map(uc_, ram_bytes, region_base - ram_bytes, OnOpenBusRead, this, OnOpenBusWrite, this);
-    if (err == UC_ERR_OK) err = uc_mmio_map(uc_, region_end, kPhysicalTop - region_end, OnOpenBusRead, this, OnOpenBusWrite, this);
+    if (region_base > ram_bytes) err = map_open_bus(ram_bytes, region_base);
+    if (err == UC_ERR_OK) err = map_open_bus(region_end, kPhysicalTop);
     if (err == UC_ERR_OK) {
       GuestRam ram(memory_->base(), ram_bytes);
       // Optional sixth argument: the bt engine's translation cache in bytes (tests, experiments).
