@@ -87,7 +87,9 @@ CachedBlock& TranslationCache::install(BlockTranslation&& translation, std::vect
   put32(entry + 9, static_cast<uint32_t>(rel32_to(tc - kEntryBytes + 9, miss_)));
   std::memcpy(at(tc - kEntryBytes), entry, kEntryBytes);
   std::memcpy(at(tc), translation.code.data(), translation.code.size());
-  used_ += static_cast<uint32_t>((kEntryBytes + translation.code.size() + 15) & ~size_t{15});
+  // (Packed: x86 code needs no alignment, and blocks that share a cache page chain directly in
+  // Unicorn, which links jumps only within a page.)
+  used_ += static_cast<uint32_t>(kEntryBytes + translation.code.size());
   blocks_.emplace_back();
   CachedBlock& block = blocks_.back();
   block.guest_start = translation.guest_start;
