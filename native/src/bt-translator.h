@@ -150,7 +150,7 @@ constexpr uint8_t kJmpRel32 = 0xE9;
 // the hot ones of a fork and exit took turns missing (61 misses a fork in Linux).
 constexpr uint32_t kLookupEntries = 1u << 16;
 // The entry of guest target t: the low 16 bits of bswap(9t) + t, which bring the target's high
-// bytes down onto its low ones (lookup_index in the translator emits the same).
+// bytes down onto its low ones (the translator emits the same, kLookupSlotEcx).
 inline uint32_t lookup_slot(uint32_t target) {
   return (__builtin_bswap32(target * 9u) + target) & (kLookupEntries - 1);
 }

@@ -6,9 +6,6 @@
 namespace vmm {
 namespace {
 
-// The table entry a guest target selects (what the translated lookup computes).
-uint32_t slot_of(uint32_t guest) { return lookup_slot(guest); }
-
 void put32(uint8_t* at, uint32_t v) { std::memcpy(at, &v, 4); }
 
 }  // namespace
@@ -171,7 +168,7 @@ void TranslationCache::write_rel32(uint32_t site, uint32_t target) {
 }
 
 void TranslationCache::fill_lookup(uint32_t guest, const CachedBlock& block) {
-  write_slot(slot_of(guest), guest, block.tc_start);
+  write_slot(lookup_slot(guest), guest, block.tc_start);
   counters_.lookup_fills++;
 }
 
@@ -199,7 +196,7 @@ void TranslationCache::invalidate(CachedBlock& block) {
   block.live = false;
   counters_.invalidated_blocks++;
   if (block_for(block.guest_start) == &block) by_guest_.erase(block.guest_start);
-  uint32_t slot = slot_of(block.guest_start);
+  uint32_t slot = lookup_slot(block.guest_start);
   if (slot_guest_[slot] == block.guest_start) write_slot(slot, kEmptySlot, 0);
   for (const CachedBlock::Link& link : block.incoming) {
     uint32_t exit = exit_of(link.site);
