@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <mutex>
+#include <optional>
 #include <vector>
 
 #include "x86.h"
@@ -55,26 +57,50 @@ std::vector<size_t> find_all(const std::vector<uint8_t>& haystack, const std::ve
   return at;
 }
 
+// Where QEMU's CPUState lies relative to the live registers, and where its env_ptr and uc fields
+// lie in it: the same for every engine of one Unicorn build.
+struct CpuObjectShape {
+  size_t registers_at = 0;  // the live registers' distance from the object's start
+  size_t env_ptr_at = 0;
+  size_t engine_at = 0;
+  bool operator==(const CpuObjectShape& o) const {
+    return registers_at == o.registers_at && env_ptr_at == o.env_ptr_at && engine_at == o.engine_at;
+  }
+};
+
 // QEMU's CPUState (the object the engine points to, whose architecture state holds the live
 // registers): proven by the two pointers it must hold before that state, its env_ptr (to the
 // registers, the first field of CPUX86State) and its uc (back to the engine). Null otherwise.
+//
+// Any other object the engine points to that lies less than the scan window below the CPU object
+// passes that test too (the range up to the registers then spans the CPU object): where malloc
+// put the engine's other allocations decides whether one does, so it happens now and then. The
+// engine holds no pointer into the CPU object's interior, so the CPU object is the highest
+// candidate; and its shape must be the one the first object found in this process had, so that a
+// build where that reasoning fails gives no object rather than a wrong one.
 void* find_cpu_object(uc_engine* uc, uintptr_t registers, const std::vector<std::pair<uintptr_t, uintptr_t>>& behind) {
-  std::vector<uintptr_t> proven;
+  uintptr_t best = 0;
+  CpuObjectShape best_shape;
   for (const auto& [pointer, live] : behind) {
-    if (live != registers || pointer >= registers) continue;
+    if (live != registers || pointer >= registers || pointer <= best) continue;
     std::vector<uint8_t> object = read_own_memory(pointer, registers - pointer);
+    CpuObjectShape shape;
+    shape.registers_at = registers - pointer;
     bool env_ptr = false, engine = false;
     for (size_t i = 0; i + sizeof(uintptr_t) <= object.size(); i += sizeof(uintptr_t)) {
       uintptr_t word;
       std::memcpy(&word, object.data() + i, sizeof word);
-      env_ptr |= word == registers;
-      engine |= word == reinterpret_cast<uintptr_t>(uc);
+      if (!env_ptr && word == registers) env_ptr = true, shape.env_ptr_at = i;
+      if (!engine && word == reinterpret_cast<uintptr_t>(uc)) engine = true, shape.engine_at = i;
     }
-    bool known = false;
-    for (uintptr_t p : proven) known |= p == pointer;
-    if (env_ptr && engine && !known) proven.push_back(pointer);
+    if (env_ptr && engine) best = pointer, best_shape = shape;
   }
-  return proven.size() == 1 ? reinterpret_cast<void*>(proven[0]) : nullptr;
+  if (best == 0) return nullptr;
+  static std::mutex mutex;
+  static std::optional<CpuObjectShape> first;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (!first) first = best_shape;
+  return *first == best_shape ? reinterpret_cast<void*>(best) : nullptr;
 }
 
 }  // namespace

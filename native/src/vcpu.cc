@@ -192,7 +192,11 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   if (err == UC_ERR_OK && !with_region) {
     const EventWindowLayout& windows = event_window_layout(g_layout);
     event_windows_ = EventWindows::create(uc_, live_state_.get(), windows);
-    if (!event_windows_) event_windows_why_not_ = windows.proven ? "the CPU state was not located" : windows.why_not;
+    if (!event_windows_) {
+      event_windows_why_not_ = !windows.proven ? windows.why_not
+                               : live_state_   ? "QEMU's CPU object was not found"
+                                               : "the CPU state was not located: " + live_state_why_not_;
+    }
   }
   if (err != UC_ERR_OK) {
     Napi::Error::New(env, std::string("Unicorn: ") + uc_strerror(err)).ThrowAsJavaScriptException();
