@@ -4,6 +4,9 @@ import type { LoadPlan } from '../boot/load-plan.js';
 import { AcpiPm, ACPI_PM_PORT_COUNT, SLP_TYP_S5 } from '../devices/acpi-pm.js';
 import type { Device } from '../devices/device.js';
 import { ACPI_TABLES_BASE, buildAcpiTables } from '../firmware/acpi-tables.js';
+import { FIRMWARE_CALL_PORT, leaveBiosState, SERVICE_STUB_PUSHED_BYTES } from '../firmware/bios-state.js';
+import { FirmwareCallPort } from '../devices/firmware-call-port.js';
+import { EBDA_START } from '../boot/multiboot.js';
 import type { TimedDevice } from '../devices/clock.js';
 import { DebugConsole } from '../devices/debug-console.js';
 import { CmosRtc } from '../devices/cmos-rtc.js';
@@ -29,6 +32,7 @@ import { CR4_SUPPORTED_BITS, cpuid } from './cpuid.js';
 import { Field, InlineKind } from './exit-record.js';
 import { Reg } from './registers.js';
 import { EFLAGS_IF } from '../x86/eflags.js';
+import { csEip } from '../util/hex.js';
 import { IoBus, PortBus } from './io-bus.js';
 import { HostClock } from './host-clock.js';
 import { isaIrqPin, IsaInterrupts } from './isa-interrupts.js';
@@ -72,7 +76,9 @@ export type StopCause =
   | { kind: 'trace-complete'; instructions: number }
   | { kind: 'exit-limit' }
   /** The host ended the run (a signal, the console's quit key, an output that broke). */
-  | { kind: 'host-request' };
+  | { kind: 'host-request' }
+  /** The guest called a BIOS service, which a firmware-less boot does not provide. */
+  | { kind: 'bios-call'; vector: number; caller: string };
 
 export interface InlineCounters {
   portIn: number;
@@ -150,7 +156,8 @@ export class Machine {
     this.pit = new Pit8254(this.clock, isa.pitIrq);
     this.uart = new Uart16550('com1', config.consoleOutput, isa.isaIrq(layout.COM1_IRQ));
     this.debugConsole = new DebugConsole(config.consoleOutput);
-    this.rtc = new CmosRtc(this.clock, isa.rtcIrq, { startTime: Date.now(), ramBytes: config.ramBytes });
+    const startTime = Date.now();
+    this.rtc = new CmosRtc(this.clock, isa.rtcIrq, { startTime, ramBytes: config.ramBytes });
     this.hpet = new Hpet(this.clock, {
       gsi: (pin) => isa.gsi(pin),
       legacyIrq0: isa.hpetIrq0,
@@ -201,6 +208,9 @@ export class Machine {
       ports.attach(PC_TESTDEV_IRQ_PORT, PC_TESTDEV_IRQ_COUNT, new PcTestdevIrqLines((irq) => isa.line(irq)));
       this.attachMmio(PC_TESTDEV_IOMEM, PC_TESTDEV_IOMEM_BYTES, new PcTestdevMemory());
     }
+    ports.attach(FIRMWARE_CALL_PORT, 1, new FirmwareCallPort((vector) => {
+      this.stop({ kind: 'bios-call', vector, caller: this.realModeInterruptCaller(SERVICE_STUB_PUSHED_BYTES) });
+    }));
     this.vcpu.setInlineHandler((kind) => this.onInlineExit(kind));
     // The ACPI tables, where a PC's firmware leaves them (the BIOS area, reserved in the memory map).
     this.ram.set(
@@ -210,6 +220,27 @@ export class Machine {
       }),
       ACPI_TABLES_BASE,
     );
+    // The IVT, BIOS data area and 8259s as the BIOS leaves them for a boot loader.
+    leaveBiosState(this.ram, {
+      baseMemoryKiB: EBDA_START >> 10,
+      ebdaSegment: EBDA_START >> 4,
+      com1Port: layout.COM1_PORT,
+      startTime,
+      writePort: (port, value) => ports.write(port, 1, value),
+    });
+  }
+
+  /**
+   * CS:IP of the instruction after the INT n that entered a real-mode handler (its interrupt
+   * frame, SDM Vol. 3 §20.1.4), when the handler has pushed `pushed` bytes since.
+   */
+  private realModeInterruptCaller(pushed: number): string {
+    const ss = this.vcpu.readRegister(Reg.ss);
+    const frame = ss * 16 + ((this.vcpu.readRegister(Reg.esp) + pushed) & 0xffff);
+    if (frame + 4 > this.ram.length) return 'an unknown caller';
+    const ip = this.ram[frame] | (this.ram[frame + 1] << 8);
+    const cs = this.ram[frame + 2] | (this.ram[frame + 3] << 8);
+    return csEip(cs, ip);
   }
 
   /**

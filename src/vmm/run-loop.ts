@@ -1,7 +1,8 @@
 // The VMM's run loop: re-enter the guest, dispatch each exit, and decide when the run is over.
 // Runs in time slices so that host events (serial input, signals) are served between them.
 import type { Engine } from './engine.js';
-import { csEip } from '../util/hex.js';
+import { csEip, hex } from '../util/hex.js';
+import { BIOS_SERVICES } from '../firmware/bios-state.js';
 import { decodeExit, type Exit } from './exit-record.js';
 import type { Machine } from './machine.js';
 import { EFLAGS_IF } from '../x86/eflags.js';
@@ -184,6 +185,15 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
         case 'poweroff':
           outcome = { kind: 'halted', status: 0, message: 'guest powered off (ACPI S5)' };
           break;
+        case 'bios-call': {
+          const service = BIOS_SERVICES.get(cause.vector) ?? 'a BIOS service';
+          outcome = {
+            kind: 'guest-crashed',
+            status: 4,
+            message: `guest called the BIOS (INT ${hex(cause.vector, 2)}h, ${service}, returning to ${cause.caller}): vmm boots its guests without firmware, so there is no BIOS to serve it`,
+          };
+          break;
+        }
         case 'host-request':
           outcome = { kind: 'host-stop', status: 0, message: `the host ended the run at ${csEip(exit.cs, exit.eip)}` };
           break;

@@ -63,6 +63,18 @@ describe.each(engineNames)('the vCPU under %s', (engine) => {
     expect(run.status).toBe(4);
   });
 
+  it('a real-mode guest finds the 8259s and the timer as a BIOS leaves them: INT 1Ch hooked, three ticks counted at 0040:006C', () => {
+    const run = runVmm(['boot', assemble('test/e2e/bios-timer.asm'), '-e', engine, '--no-stdin', '--time-limit', '20']);
+    expect(run.stderr).toMatch(/debug-exit port with value 0x3 \(status 7\)/);
+    expect(run.status).toBe(7);
+  });
+
+  it('a boot sector that calls the BIOS ends with a message naming the service', () => {
+    const run = runVmm(['boot', assemble('test/e2e/bios-call.asm'), '-e', engine, '--no-stdin', '--time-limit', '10']);
+    expect(run.stderr).toMatch(/^vmm: guest called the BIOS \(INT 10h, video, returning to 0000:00007c06\): vmm boots its guests without firmware, so there is no BIOS to serve it$/m);
+    expect(run.status).toBe(4);
+  });
+
   it('running off the end of RAM names the first address outside it', () => {
     const run = runVmm(['boot', assemble('test/e2e/run-off-ram.asm'), '--format', 'flat', '--load-address', '0x100000', '-m', '64', '-e', engine, '--no-stdin']);
     expect(run.stderr).toMatch(/instruction fetch from physical address 0x4000000, where there is no RAM/);

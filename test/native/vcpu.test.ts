@@ -283,6 +283,25 @@ describe('native vCPU', () => {
     expect(v.nmiBlocked()).toBe(false);
   });
 
+  it('PUSHF never shows RF, even after an IRET whose image set it (SDM Vol. 2B, PUSHF)', () => {
+    const v = newVcpu();
+    const target = CODE + 18;
+    // Real mode: mov eax, 0x10002 ; push eax ; push cs ; push dword target ; iretd ;
+    // target: pushfd ; pop ebx ; hlt
+    new Uint8Array(v.ram).set([
+      0x66, 0xb8, 0x02, 0x00, 0x01, 0x00, 0x66, 0x50, 0x66, 0x0e, 0x66, 0x68, ...le32(target), 0x66, 0xcf,
+      0x66, 0x9c, 0x66, 0x5b, 0xf4,
+    ], CODE);
+    v.writeRegister(Reg.cr0, 0x10);
+    for (const segment of [Reg.cs, Reg.ss, Reg.ds]) v.writeRegister(segment, 0);
+    v.writeRegister(Reg.esp, 0x8000);
+    v.writeRegister(Reg.eip, CODE);
+    v.writeRegister(Reg.eflags, 0x2);
+    expect(v.run(0)).toBe(ExitKind.hlt);
+    expect(v.readRegister(Reg.eip)).toBe(target + 5);
+    expect(v.readRegister(Reg.ebx) & 0x10000).toBe(0);
+  });
+
   it('a vCPU with an engine core leaves windows to it, and keeps no NMI blocking of its own', () => {
     const v = new (nativeCore().Vcpu)(4 << 20, 0, 'trap');
     vcpu = v;
