@@ -16,9 +16,9 @@
 # Both get an environment file as the multiboot module (QEMU's -initrd), as the suite passes.
 # Runs go N at a time (--jobs, default 2). Entries for x86_64 only, for accel=kvm only, in the
 # nodefault group (unless named with --only) or whose `check` host setting does not hold are
-# not run, with the reason. vmm gets --smp and --device pc-testdev etc. only where
-# `vmm boot --help` lists them, and no -cpu/-machine options: such entries still run on vmm,
-# marked `*`, and the notes say what vmm left out.
+# not run, with the reason. vmm gets --smp, --device pc-testdev etc. and --cpu MODEL (for a
+# -cpu that is a bare model name) only where `vmm boot --help` lists them, and no -machine
+# options: such entries still run on vmm, marked `*`, and the notes say what vmm left out.
 #
 # The suite's exit statuses come from the isa-debug-exit port, status = (code << 1) | 1:
 # 1 pass, 3 fail, 77 skip, 127 abort(); vmm exits with the same encoding. The table shows
@@ -151,6 +151,8 @@ to_mib() {
   esac
 }
 vmm_has() { grep -q -- "$1" <<< "${vmm_help:-}"; }
+# Whether vmm's --cpu offers this QEMU -cpu value as it is (a model name, no +/-features).
+vmm_cpu_model() { [[ "$1" =~ ^[a-z0-9-]+$ ]] && grep -- '--cpu' <<< "${vmm_help:-}" | grep -qw -- "$1"; }
 
 # The table cell for a finished run: status, then F/T from the SUMMARY line.
 cell() {
@@ -211,6 +213,8 @@ run_one() {
         -append) append="${extra[$((j + 1))]}"; j=$((j + 2)) ;;
         -device) if vmm_has "${extra[$((j + 1))]%%,*}"; then cmd+=(--device "${extra[$((j + 1))]}"); fi
                  j=$((j + 2)) ;;
+        -cpu) if vmm_cpu_model "${extra[$((j + 1))]}"; then cmd+=(--cpu "${extra[$((j + 1))]}"); fi
+              j=$((j + 2)) ;;
         *) j=$((j + 1)) ;;
       esac
     done
@@ -266,7 +270,8 @@ for i in "${!names[@]}"; do
       -enable-kvm) note+="$p; " ;;
       -*) flag="" ;;
       *) if [ -n "${flag:-}" ]; then
-           { [ "$flag" = -device ] && vmm_has "${p%%,*}"; } || note+="$flag $p; "
+           { [ "$flag" = -device ] && vmm_has "${p%%,*}"; } || { [ "$flag" = -cpu ] && vmm_cpu_model "$p"; } ||
+             note+="$flag $p; "
          fi; flag="" ;;
     esac
   done

@@ -178,6 +178,8 @@ static int wrong_because(const char *at, int bad, const char *why)
 #define CR4_OSFXSR     (1u << 9)
 #define CR4_OSXMMEXCPT (1u << 10)
 #define CR4_OSXSAVE    (1u << 18)
+#define CR4_SMEP       (1u << 20)
+#define CR4_SMAP       (1u << 21)
 
 #define EFLAGS_IF  (1u << 9)
 #define EFLAGS_VIF (1u << 19)
@@ -192,6 +194,7 @@ static int wrong_because(const char *at, int bad, const char *why)
 #define MSR_PAT             0x277u
 #define MSR_MC0_STATUS      0x401u
 #define MSR_EFER            0xC0000080u
+#define MSR_TSC_AUX         0xC0000103u
 #define EFER_NXE            (1u << 11)
 
 struct regs4 {
@@ -892,6 +895,85 @@ static void probe_nx(void)
     CHECK32("call into an execute-disable page", xd_error & 0x11u, 0x11u);
 }
 
+/* SMEP and SMAP (SDM Vol. 3A 4.6.1): with CR4.SMEP a supervisor-mode fetch from a user page is
+ * a #PF with I/D in the error code; with CR4.SMAP a supervisor-mode read of a user page is a #PF
+ * unless EFLAGS.AC is set (STAC sets it, CLAC clears it). code_page is made a user page at
+ * EXEC_PAGE (its PDE and PTE get U/S). */
+#define PG_U  0x004u
+
+static int paging_pae_user_on(uint32_t cr4_bit)
+{
+    if (paging_pae_on() != 0)
+        return -1;
+    pae_pd_high[0] |= PG_U;
+    pae_pt[1] |= PG_U;
+    if (try_write_cr4(read_cr4() | cr4_bit) || try_write_cr3((uint32_t)(uintptr_t)pdpt)) {
+        paging_off(CR4_PAE | cr4_bit);
+        return -1;
+    }
+    return 0;
+}
+
+static void probe_smep(void)
+{
+    if (paging_pae_user_on(CR4_SMEP) != 0)
+        return;
+    int32_t vector = call_at(EXEC_PAGE);
+    uint32_t error = fault_error;
+    paging_off(CR4_PAE | CR4_SMEP);
+    CHECK("call into a user page at CPL 0", vector >= 0, "it ran");
+    CHECK32("call into a user page at CPL 0", (uint32_t)vector, 14u);
+    CHECK32("call into a user page at CPL 0", error & 0x15u, 0x11u);
+}
+
+static void probe_smap(void)
+{
+    if (paging_pae_user_on(CR4_SMAP) != 0)
+        return;
+    uint32_t v = 0, denied = 0;
+    arm();
+    __asm__ volatile(ARM "stac" RESUME : RESUME_OP : : "memory");
+    int bad = faulted("stac");
+    if (!bad) {
+        arm();
+        __asm__ volatile(ARM "movzbl (%[a]), %[v]" RESUME : RESUME_OP, [v] "=r"(v) : [a] "r"(EXEC_PAGE) : "memory");
+        bad = faulted("read of a user page after stac");
+    }
+    if (!bad) {
+        arm();
+        __asm__ volatile(ARM "clac" RESUME : RESUME_OP : : "memory");
+        bad = faulted("clac");
+    }
+    int32_t vector = -1;
+    uint32_t error = 0;
+    if (!bad) {
+        arm();
+        __asm__ volatile(ARM "movzbl (%[a]), %[v]" RESUME : RESUME_OP, [v] "+r"(denied) : [a] "r"(EXEC_PAGE) : "memory");
+        probe_resume = 0;
+        vector = fault_vector;
+        error = fault_error;
+    }
+    paging_off(CR4_PAE | CR4_SMAP);
+    if (bad)
+        return;
+    CHECK32("read of a user page after stac", v, 0xC3u);
+    CHECK("read of a user page after clac", vector >= 0, "it read the page");
+    CHECK32("read of a user page after clac", (uint32_t)vector, 14u);
+    CHECK32("read of a user page after clac", error & 0x17u, 0x01u);
+}
+
+static void probe_rdtscp(void)
+{
+    /* RDTSCP returns the TSC and IA32_TSC_AUX in ECX (SDM Vol. 2B, RDTSCP). */
+    uint32_t lo1, hi1, lo2, hi2, aux = 0;
+    if (try_wrmsr(MSR_TSC_AUX, 0, 0x1234u, "wrmsr 0xc0000103"))
+        return;
+    TRY("rdtscp", ARM "rdtscp" RESUME : RESUME_OP, "=a"(lo1), "=d"(hi1), "=c"(aux) : : "memory");
+    CHECK32("rdtscp", aux, 0x1234u);
+    TRY("rdtscp", ARM "rdtscp" RESUME : RESUME_OP, "=a"(lo2), "=d"(hi2), "=c"(aux) : : "memory");
+    CHECK("rdtscp", hi2 > hi1 || (hi2 == hi1 && lo2 > lo1), "the TSC did not advance");
+}
+
 static void probe_apic(void)
 {
     /* The local APIC's version register at its default base (SDM Vol. 3A 10.4.8): open bus
@@ -903,8 +985,8 @@ static void probe_apic(void)
 
 /* ---------------------------------------------------------------- the families */
 
-enum reg { L1_EDX, L1_ECX, X1_EDX, X1_ECX };
-static const char *const reg_names[] = {"leaf1-edx", "leaf1-ecx", "ext1-edx", "ext1-ecx"};
+enum reg { L1_EDX, L1_ECX, X1_EDX, X1_ECX, L7_EBX };
+static const char *const reg_names[] = {"leaf1-edx", "leaf1-ecx", "ext1-edx", "ext1-ecx", "leaf7-ebx"};
 
 struct family {
     const char *name;
@@ -958,7 +1040,10 @@ static const struct family families[] = {
     FLAG("hypervisor", L1_ECX, 31, "it says the CPU is virtual and enables nothing"),
     UNTRIED("syscall", X1_EDX, 11, "SYSCALL is a 64-bit-mode instruction on Intel processors"),
     PROBE("nx", X1_EDX, 20, probe_nx),
+    PROBE("rdtscp", X1_EDX, 27, probe_rdtscp),
     UNTRIED("lm", X1_EDX, 29, "64-bit mode is outside a 32-bit guest"),
+    PROBE("smep", L7_EBX, 7, probe_smep),
+    PROBE("smap", L7_EBX, 20, probe_smap),
 };
 
 #define NFAMILIES (sizeof families / sizeof families[0])
@@ -1040,7 +1125,11 @@ void kmain(uint32_t magic, const struct multiboot_info *mbi)
     struct regs4 x1 = {0, 0, 0, 0};
     if (x0.eax >= 0x80000001u && x0.eax <= 0x8000FFFFu)
         x1 = cpuid(0x80000001u);
-    uint32_t bits[4] = {l1.edx, l1.ecx, x1.edx, x1.ecx};
+    struct regs4 l0 = cpuid(0);
+    struct regs4 l7 = {0, 0, 0, 0};
+    if (l0.eax >= 7)
+        l7 = cpuid(7);
+    uint32_t bits[5] = {l1.edx, l1.ecx, x1.edx, x1.ecx, l7.ebx};
 
     put_str("cpuid 1: edx ");
     put_hex32(l1.edx);
@@ -1050,9 +1139,11 @@ void kmain(uint32_t magic, const struct multiboot_info *mbi)
     put_hex32(x1.edx);
     put_str(" ecx ");
     put_hex32(x1.ecx);
+    put_str("; 7: ebx ");
+    put_hex32(l7.ebx);
     put_char('\n');
 
-    uint32_t advertised = 0, failing = 0, known[4] = {0, 0, 0, 0};
+    uint32_t advertised = 0, failing = 0, known[5] = {0, 0, 0, 0, 0};
     for (uint32_t i = 0; i < NFAMILIES; i++) {
         const struct family *fam = &families[i];
         int on = (bits[fam->reg] >> fam->bit) & 1;
@@ -1099,7 +1190,7 @@ void kmain(uint32_t magic, const struct multiboot_info *mbi)
     }
 
     /* A set bit this kernel has no family for is not known to work either. */
-    for (int r = 0; r < 4; r++) {
+    for (int r = 0; r < 5; r++) {
         uint32_t unknown = bits[r] & ~known[r];
         for (int b = 0; b < 32; b++) {
             if (!((unknown >> b) & 1))

@@ -130,6 +130,19 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
     return;
   }
   uc_err err = uc_open(UC_ARCH_X86, UC_MODE_32, &uc_);
+  // Optional eighth argument: Unicorn's CPU model (src/vmm/cpu-model.ts), "qemu64" (Unicorn's
+  // default) or "broadwell". Its translator decodes only the instruction families the model has,
+  // and QEMU drops CR4.SMAP on a model without SMAP; CPUID is the VMM's whatever the model.
+  if (err == UC_ERR_OK && info.Length() > 7 && info[7].IsString()) {
+    std::string model = info[7].As<Napi::String>().Utf8Value();
+    if (model == "broadwell") {
+      err = uc_ctl_set_cpu_model(uc_, UC_CPU_X86_BROADWELL);
+    } else if (model != "qemu64") {
+      Napi::TypeError::New(env, "the emulated CPU must be 'qemu64' or 'broadwell'").ThrowAsJavaScriptException();
+      Release();
+      return;
+    }
+  }
   // Optional second argument: the size of Unicorn's translated-code buffer (it can only be set
   // before anything is mapped; default kDefaultTranslationBufferBytes). Every flush zeroes the
   // whole buffer, and the constructor flushes once (below), so the buffer is committed from the

@@ -6,6 +6,7 @@ import { scanMultibootHeader, type BootModule } from '../boot/multiboot.js';
 import { parseModuleList } from './boot-modules.js';
 import { createEngine, UnknownEngine } from '../engines/index.js';
 import { Machine, OPTIONAL_DEVICES, type OptionalDevice } from '../vmm/machine.js';
+import { cpuModel, UnknownCpuModel } from '../vmm/cpu-model.js';
 import { engineCoreFor, NativeCoreMissing, STOP_MECHANISMS, type StopMechanism } from '../vmm/native.js';
 import { runMachine, type RunLimits, type RunResult } from '../vmm/run-loop.js';
 import { Reg } from '../vmm/registers.js';
@@ -49,6 +50,8 @@ export interface BootOptions {
   device?: string[];
   /** False (--no-reboot): a guest that resets the machine ends the run, as QEMU's -no-reboot. */
   reboot?: boolean;
+  /** --cpu MODEL: the CPU the guest is told it runs on. */
+  cpu: string;
 }
 
 export const bootDefaults = {
@@ -56,6 +59,7 @@ export const bootDefaults = {
   engine: 'direct',
   append: '',
   format: 'auto',
+  cpu: 'qemu32',
   // VMM_STOP_MECHANISM lets a whole test suite run with the other mechanism.
   stopMechanism: process.env.VMM_STOP_MECHANISM ?? 'exact',
 };
@@ -209,6 +213,16 @@ export function prepareRun(
     }
     return name as OptionalDevice;
   });
+  // The model as the engine that runs the guest can carry it out (build() may be given another).
+  const modelFor = (forEngine: Engine) => {
+    try {
+      return cpuModel(options.cpu ?? bootDefaults.cpu, { deprivilegedKernel: forEngine.requires.vmmRegion });
+    } catch (error) {
+      if (error instanceof UnknownCpuModel) throw new UserError(error.message);
+      throw error;
+    }
+  };
+  modelFor(engine);
   const translationCacheBytes = sizeOption(TRANSLATION_CACHE, options.translationCache, engine.requires.translationCache);
   const shadowPoolBytes = sizeOption(SHADOW_POOL, options.shadowPool, engine.requires.vmmRegion);
   const limits = {
@@ -239,7 +253,7 @@ export function prepareRun(
     try {
       machine = new Machine({
         ramBytes, consoleOutput: output.push, translationBufferBytes, engineCore: engineCoreFor(forEngine.requires), stopMechanism,
-        translationCacheBytes, shadowPoolBytes, devices,
+        translationCacheBytes, shadowPoolBytes, devices, cpuModel: modelFor(forEngine),
       });
     } catch (error) {
       if (error instanceof NativeCoreMissing) throw new UserError(error.message);

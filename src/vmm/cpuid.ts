@@ -87,6 +87,14 @@ function tscLeaf(tscHz: number): CpuidResult {
 export const CR4_SUPPORTED_BITS =
   CR4_TSD | CR4_PSE | CR4_PAE | CR4_MCE | CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT;
 
+/** The bits a CPU model (cpu-model.ts) adds to the leaves below. */
+export interface CpuidModel {
+  /** Leaf 7, subleaf 0, EBX. */
+  readonly leaf7Ebx: number;
+  /** Leaf 0x80000001, EDX. */
+  readonly extendedEdx: number;
+}
+
 /** What the CPUID answers depend on beyond the CPU model. */
 export interface CpuidFacts {
   /** The host's TSC rate in Hz (0: unknown), for leaf 0x15. */
@@ -97,23 +105,26 @@ export interface CpuidFacts {
 
 const LEAF1_EDX_APIC = 1 << 9;
 
-export function cpuid(leaf: number, _subleaf: number, facts: CpuidFacts): CpuidResult {
+export function cpuid(leaf: number, subleaf: number, facts: CpuidFacts, model: CpuidModel): CpuidResult {
   const { tscHz } = facts;
   switch (leaf >>> 0) {
     case 0:
       return { eax: MAX_BASIC_LEAF, ebx: ascii4(VENDOR, 0), edx: ascii4(VENDOR, 4), ecx: ascii4(VENDOR, 8) };
     case 1:
       return { eax: LEAF1_EAX, ebx: LEAF1_EBX, ecx: LEAF1_ECX, edx: (LEAF1_EDX | (facts.apic ? LEAF1_EDX_APIC : 0)) >>> 0 };
+    case 7:
+      // Structured extended features (SDM Vol. 2A, CPUID, table 3-8): subleaf 0 only (EAX = 0).
+      return { eax: 0, ebx: subleaf === 0 ? model.leaf7Ebx >>> 0 : 0, ecx: 0, edx: 0 };
     case 0x15:
       return tscLeaf(tscHz);
     case 0x80000000:
       return { eax: 0x80000004, ebx: 0, ecx: 0, edx: 0 };
     case 0x80000001:
-      // Extended features (SDM Vol. 2A, CPUID, table 3-8), all off. NX (EDX 20): Unicorn's MMU
+      // Extended features (SDM Vol. 2A, CPUID, table 3-8): off but for what the model adds. NX (EDX 20): Unicorn's MMU
       // honours EFER.NXE, but the trap engine's shadow page tables drop the XD bit, so a page
       // the guest made non-executable runs there. LM (29), SYSCALL (11), LAHF-SAHF (ECX 0):
-      // 64-bit mode, which a 32-bit VMM does not run.
-      return { eax: 0, ebx: 0, ecx: 0, edx: 0 };
+      // 64-bit mode, which a 32-bit VMM does not run. RDTSCP (27) where the model has it.
+      return { eax: 0, ebx: 0, ecx: 0, edx: model.extendedEdx >>> 0 };
     case 0x80000002:
     case 0x80000003:
     case 0x80000004: {
@@ -121,7 +132,7 @@ export function cpuid(leaf: number, _subleaf: number, facts: CpuidFacts): CpuidR
       return { eax: ascii4(BRAND, at), ebx: ascii4(BRAND, at + 4), ecx: ascii4(BRAND, at + 8), edx: ascii4(BRAND, at + 12) };
     }
     default:
-      // Leaves 2-0x14 (caches, topology, extended features) are not modelled: all zeros, which
+      // Leaves 2-0x14 but 7 (caches, topology, ...) are not modelled: all zeros, which
       // guests read as "nothing to report".
       return { eax: 0, ebx: 0, ecx: 0, edx: 0 };
   }

@@ -3,6 +3,7 @@
 // the machine in `requires`, and is registered in src/engines/index.ts; nothing else names it.
 // The contract lives with the machine it runs on, so the run loop depends on it and not on any
 // engine (src/engines implements it; layers import downward only).
+import type { CpuModel } from './cpu-model.js';
 import type { Exit } from './exit-record.js';
 import type { IoBus } from './io-bus.js';
 import type { NativeVcpu } from './native.js';
@@ -43,6 +44,8 @@ export interface EngineMachine {
   readonly mmio: IoBus;
   /** The MSRs the platform's devices own (IA32_APIC_BASE), for an engine that emulates RDMSR/WRMSR. */
   readonly platformMsrs: PlatformMsrs;
+  /** The CPU the guest is told it runs on: the CR4 bits an emulated MOV to CR4 may set. */
+  readonly cpuModel: CpuModel;
 }
 
 /** Model-specific registers that belong to a device rather than to the CPU core. */

@@ -28,7 +28,8 @@ import { SystemControlPort } from '../devices/system-control-port.js';
 import { SystemControlPortA } from '../devices/system-control-port-a.js';
 import { Uart16550 } from '../devices/uart16550.js';
 import { applyLoadPlan } from './cpu-setup.js';
-import { CR4_SUPPORTED_BITS, cpuid } from './cpuid.js';
+import { cpuid } from './cpuid.js';
+import { cpuModel, type CpuModel } from './cpu-model.js';
 import { Field, InlineKind } from './exit-record.js';
 import { Reg } from './registers.js';
 import { EFLAGS_IF } from '../x86/eflags.js';
@@ -61,6 +62,8 @@ export interface MachineConfig {
   stopMechanism?: StopMechanism;
   /** Optional devices (`--device`): 'pc-testdev', QEMU's device for KVM's unit tests. */
   devices?: readonly OptionalDevice[];
+  /** The CPU the guest is told it runs on (`--cpu`); qemu32 by default. */
+  cpuModel?: CpuModel;
 }
 
 /** Devices a machine has only when asked for. */
@@ -122,15 +125,21 @@ export class Machine {
   inlineExitBudget = Infinity;
   private readonly record: Uint32Array;
   private readonly tscHz: number;
+  /** The CPU the guest is told it runs on. */
+  readonly cpuModel: CpuModel;
 
   constructor(config: MachineConfig) {
     const { Vcpu, hostTscHz } = nativeCore();
     this.tscHz = hostTscHz();
-    this.vcpu = new Vcpu(config.ramBytes, config.translationBufferBytes, config.engineCore ?? false, config.stopMechanism ?? 'exact', undefined, config.translationCacheBytes, config.shadowPoolBytes);
+    this.cpuModel = config.cpuModel ?? cpuModel('qemu32', { deprivilegedKernel: config.engineCore !== undefined });
+    this.vcpu = new Vcpu(
+      config.ramBytes, config.translationBufferBytes, config.engineCore ?? false, config.stopMechanism ?? 'exact', undefined,
+      config.translationCacheBytes, config.shadowPoolBytes, this.cpuModel.emulatedAs,
+    );
     this.ram = new Uint8Array(this.vcpu.ram);
     this.record = new Uint32Array(this.vcpu.exitRecord);
     // The CPU the guest is told about refuses other CR4 bits, under direct too.
-    this.vcpu.setCr4SupportedBits(CR4_SUPPORTED_BITS);
+    this.vcpu.setCr4SupportedBits(this.cpuModel.cr4Bits);
     // A request that may be deliverable asks the vCPU for an interrupt-window exit: the guest
     // stops as soon as it can take the interrupt, and is left alone while IF = 0.
     // A request raised by the guest's own I/O while interrupts are enabled (a self-IPI, a UART
@@ -377,7 +386,7 @@ export class Machine {
         return;
       case InlineKind.cpuid: {
         this.counters.cpuid++;
-        const result = cpuid(r[Field.cpuidLeaf], r[Field.cpuidSubleaf], { tscHz: this.tscHz, apic: this.localApic.globallyEnabled });
+        const result = cpuid(r[Field.cpuidLeaf], r[Field.cpuidSubleaf], { tscHz: this.tscHz, apic: this.localApic.globallyEnabled }, this.cpuModel);
         r[Field.cpuidEax] = result.eax;
         r[Field.cpuidEbx] = result.ebx;
         r[Field.cpuidEcx] = result.ecx;

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../util/project-root.js';
+import type { EmulatedCpu } from './cpu-model.js';
 
 /**
  * How a running guest is stopped: `exact` (the default) turns Unicorn's load/store exit checks off
@@ -184,6 +185,7 @@ interface NativeModule {
     exactStopOffset?: number,
     translationCacheBytes?: number,
     shadowPoolBytes?: number,
+    emulatedCpu?: EmulatedCpu,
   ) => NativeVcpu;
   abiVersion: number;
   unicornVersion: string;

@@ -47,3 +47,7 @@ export const CR4_OSFXSR = 1 << 9;
 export const CR4_OSXMMEXCPT = 1 << 10;
 /** CR4.UMIP: SGDT, SIDT, SLDT, SMSW and STR raise #GP at CPL > 0. */
 export const CR4_UMIP = 1 << 11;
+/** CR4.SMEP: a supervisor-mode fetch from a user page is a #PF (SDM Vol. 3A §4.6.1). */
+export const CR4_SMEP = 1 << 20;
+/** CR4.SMAP: a supervisor-mode data access to a user page is a #PF unless EFLAGS.AC is set. */
+export const CR4_SMAP = 1 << 21;

@@ -62,6 +62,10 @@ describe('bad input', () => {
     expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '-e', 'warp']), /unknown engine 'warp'; available: direct/);
   });
 
+  it('unknown CPU model', () => {
+    expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '--cpu', 'pentium9']), /unknown CPU model 'pentium9'; choose one of qemu32, max/);
+  });
+
   it('unknown device', () => {
     expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '--device', 'sb16']), /unknown device 'sb16'; choose one of pc-testdev/);
   });

@@ -4,7 +4,8 @@
 // family the emulated CPU cannot run (SSSE3 once was: a C library that saw it used PSHUFB and
 // the guest stopped) fails here with the instruction named.
 import { describe, expect, it } from 'vitest';
-import { engineNames } from '../../src/engines/index.js';
+import { createEngine, engineNames } from '../../src/engines/index.js';
+import { cpuModel, LEAF7_EBX_SMAP, LEAF7_EBX_SMEP } from '../../src/vmm/cpu-model.js';
 import { guestPath, runVmm } from './run-vmm.js';
 
 function boot(engine: string, ...extra: string[]) {
@@ -42,6 +43,17 @@ describe.each(engineNames)('CPU features under %s', (engine) => {
       if (verdict.startsWith('not advertised')) expect(verdict, name).not.toBe('not advertised, not tried');
     }
     expect(lines.get('ssse3')).toMatch(/^not advertised, /);
+    expect(run.stdout).toMatch(/^advertised families: [1-9]\d*, failing: 0$/m);
+    expect(run.status).toBe(1);
+  });
+
+  it('--cpu max adds RDTSCP everywhere, and SMEP and SMAP where the engine carries them out; each executes as advertised', () => {
+    const model = cpuModel('max', { deprivilegedKernel: createEngine(engine).requires.vmmRegion });
+    const run = boot(engine, '--cpu', 'max', '-a', 'unadvertised=0');
+    const lines = families(run.stdout);
+    expect(lines.get('rdtscp')).toBe('advertised, executes');
+    expect(lines.get('smep')).toBe(model.leaf7Ebx & LEAF7_EBX_SMEP ? 'advertised, executes' : 'not advertised, not tried');
+    expect(lines.get('smap')).toBe(model.leaf7Ebx & LEAF7_EBX_SMAP ? 'advertised, executes' : 'not advertised, not tried');
     expect(run.stdout).toMatch(/^advertised families: [1-9]\d*, failing: 0$/m);
     expect(run.status).toBe(1);
   });

@@ -8,7 +8,6 @@ import { hex } from '../../util/hex.js';
 import type { EngineMachine, ExceptionExit, ExceptionOutcome } from '../../vmm/engine.js';
 import { EventSource } from '../../vmm/event-delivery.js';
 import type { NativeTrapCore, NativeVcpu } from '../../vmm/native.js';
-import { CR4_SUPPORTED_BITS } from '../../vmm/cpuid.js';
 import { HOLE_LINEAR } from '../../vmm/layout.js';
 import { Reg } from '../../vmm/registers.js';
 import { CR0_EM, CR0_ET, CR0_MP, CR0_PE, CR0_PG, CR0_TS, CR0_WP } from '../../x86/control-registers.js';
@@ -227,7 +226,7 @@ function emulateTwoByte(
     case 0x22: { // MOV CRn, r32
       const value = vcpu.readRegister(GENERAL_IDS[rm]) >>> 0;
       // A CR4 bit this CPU does not have is #GP(0), the trapped #GP itself (SDM Vol. 3A §2.5).
-      if (reg === 4 && (value & ~CR4_SUPPORTED_BITS) !== 0) return { kind: 'reflect' };
+      if (reg === 4 && (value & ~ctx.machine.cpuModel.cr4Bits) !== 0) return { kind: 'reflect' };
       const problem = writeControlRegister(ctx, reg, value);
       if (problem) return { kind: 'fatal', reason: problem };
       next();

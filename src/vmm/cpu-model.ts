@@ -1,0 +1,67 @@
+// The CPU models a guest can be given (`vmm boot --cpu MODEL`), in QEMU's vocabulary: `qemu32`,
+// the plain P6-class processor every guest gets by default, and `max`, which adds every feature
+// the emulated CPU and the engine carry out beyond it. What each feature bit means and how it
+// was checked is in cpuid.ts; a model only chooses among those bits.
+import { CR4_SMAP, CR4_SMEP } from '../x86/control-registers.js';
+import { CR4_SUPPORTED_BITS } from './cpuid.js';
+
+export const CPU_MODEL_NAMES = ['qemu32', 'max'] as const;
+export type CpuModelName = (typeof CPU_MODEL_NAMES)[number];
+
+/** Unicorn's CPU models the emulated CPU decodes and executes as (native/src/vcpu.cc maps them). */
+export type EmulatedCpu = 'qemu64' | 'broadwell';
+
+export interface CpuModel {
+  readonly name: CpuModelName;
+  /**
+   * Unicorn's model: its translator decodes an instruction family only if that model has it, and
+   * QEMU ignores CR4.SMAP on a model without SMAP.
+   */
+  readonly emulatedAs: EmulatedCpu;
+  /** CPUID leaf 7, subleaf 0, EBX (structured extended features). */
+  readonly leaf7Ebx: number;
+  /** CPUID leaf 0x80000001, EDX (extended features). */
+  readonly extendedEdx: number;
+  /** The CR4 bits a MOV to CR4 may set; the rest raise #GP(0) (SDM Vol. 3A §2.5). */
+  readonly cr4Bits: number;
+}
+
+/** Leaf 7 EBX bit 7: SMEP. Bit 20: SMAP, with STAC and CLAC (SDM Vol. 2A, CPUID, table 3-8). */
+export const LEAF7_EBX_SMEP = 1 << 7;
+export const LEAF7_EBX_SMAP = 1 << 20;
+/** Leaf 0x80000001 EDX bit 27: RDTSCP and IA32_TSC_AUX. */
+export const EXTENDED_EDX_RDTSCP = 1 << 27;
+
+/** What the engine running the guest can carry out, where engines differ. */
+export interface EngineCpuSupport {
+  /**
+   * The guest kernel runs deprivileged (on ring 1, under `trap` and `bt`): supervisor-mode
+   * protections (SMEP, SMAP) would need the engine to emulate CR4's bits, STAC and CLAC, which
+   * it does not; such a model leaves them out.
+   */
+  readonly deprivilegedKernel: boolean;
+}
+
+export class UnknownCpuModel extends Error {}
+
+export function cpuModel(name: string, engine: EngineCpuSupport): CpuModel {
+  switch (name) {
+    case 'qemu32':
+      return { name, emulatedAs: 'qemu64', leaf7Ebx: 0, extendedEdx: 0, cr4Bits: CR4_SUPPORTED_BITS };
+    case 'max': {
+      // Checked by guests/cpufeatures (rdtscp, and SMEP/SMAP faults) and kvm-unit-tests' smap and
+      // tsc tests. Broadwell is Unicorn's first model with SMAP; its other extensions (SSSE3,
+      // SSE4, AVX, ...) are not advertised: each would need checking as cpuid.ts's bits were.
+      const supervisor = engine.deprivilegedKernel ? 0 : LEAF7_EBX_SMEP | LEAF7_EBX_SMAP;
+      return {
+        name,
+        emulatedAs: 'broadwell',
+        leaf7Ebx: supervisor,
+        extendedEdx: EXTENDED_EDX_RDTSCP,
+        cr4Bits: CR4_SUPPORTED_BITS | (engine.deprivilegedKernel ? 0 : CR4_SMEP | CR4_SMAP),
+      };
+    }
+    default:
+      throw new UnknownCpuModel(`unknown CPU model '${name}'; choose one of ${CPU_MODEL_NAMES.join(', ')}`);
+  }
+}
