@@ -22,7 +22,7 @@ const REG_ID = 0x00;
 const REG_VERSION = 0x01;
 const REG_ARBITRATION = 0x02;
 const REG_REDIRECTION = 0x10;
-const VERSION = 0x11 | ((IOAPIC_PINS - 1) << 16);
+export const IO_APIC_VERSION = 0x11 | ((IOAPIC_PINS - 1) << 16);
 
 // Redirection entry fields (datasheet §3.2.4).
 const VECTOR_MASK = 0xff;
@@ -104,7 +104,7 @@ export class IoApic implements Device {
 
   private readRegister(register: number): number {
     if (register === REG_ID || register === REG_ARBITRATION) return this.id << 24;
-    if (register === REG_VERSION) return VERSION;
+    if (register === REG_VERSION) return IO_APIC_VERSION;
     const index = register - REG_REDIRECTION;
     if (index >= 0 && index < 2 * IOAPIC_PINS) return index & 1 ? this.high[index >>> 1] : this.low[index >>> 1];
     return 0xffffffff;

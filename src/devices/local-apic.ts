@@ -57,7 +57,7 @@ export const ApicRegister = {
 } as const;
 
 /** Version 0x14 (an integrated xAPIC, as QEMU's), six LVT entries (max LVT 5). */
-const VERSION = 0x14 | (5 << 16);
+export const LOCAL_APIC_VERSION = 0x14 | (5 << 16);
 const LVT_OFFSETS = [
   ApicRegister.LVT_TIMER, ApicRegister.LVT_THERMAL, ApicRegister.LVT_PERF,
   ApicRegister.LVT_LINT0, ApicRegister.LVT_LINT1, ApicRegister.LVT_ERROR,
@@ -402,7 +402,7 @@ export class LocalApic implements Device, TimedDevice {
   private readRegister(register: number): number {
     switch (register) {
       case ApicRegister.ID: return this.id << 24;
-      case ApicRegister.VERSION: return VERSION;
+      case ApicRegister.VERSION: return LOCAL_APIC_VERSION;
       case ApicRegister.TPR: return this.tpr;
       case ApicRegister.APR: return 0;
       case ApicRegister.PPR: return this.ppr();

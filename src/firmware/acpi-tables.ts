@@ -6,6 +6,7 @@
 // Everything sits in the BIOS area, which the memory map reserves.
 import { HPET_CAPABILITIES_LOW } from '../devices/hpet.js';
 import { AcpiPmPort, SLP_TYP_S5 } from '../devices/acpi-pm.js';
+import { le32, TableBytes } from './table-bytes.js';
 
 /** Where the tables go: the start of the BIOS ROM area, reserved in every memory map we give. */
 export const ACPI_TABLES_BASE = 0xf0000;
@@ -28,26 +29,7 @@ const OEM_TABLE_ID = 'VMMPC   ';
 const CREATOR_ID = 'VMM ';
 const HEADER_BYTES = 36;
 
-class TableWriter {
-  readonly bytes: Uint8Array;
-  private readonly view: DataView;
-
-  constructor(length: number) {
-    this.bytes = new Uint8Array(length);
-    this.view = new DataView(this.bytes.buffer);
-  }
-
-  u8(at: number, value: number): void { this.view.setUint8(at, value); }
-  u16(at: number, value: number): void { this.view.setUint16(at, value, true); }
-  u32(at: number, value: number): void { this.view.setUint32(at, value >>> 0, true); }
-  u64(at: number, value: number): void {
-    this.u32(at, value % 2 ** 32);
-    this.u32(at + 4, Math.floor(value / 2 ** 32));
-  }
-  ascii(at: number, text: string): void {
-    for (let i = 0; i < text.length; i++) this.bytes[at + i] = text.charCodeAt(i);
-  }
-
+class TableWriter extends TableBytes {
   /** A Generic Address Structure (§5.2.3.2). */
   gas(at: number, space: number, bitWidth: number, accessSize: number, address: number): void {
     this.u8(at, space);
@@ -67,14 +49,6 @@ class TableWriter {
     this.u32(24, 1);
     this.ascii(28, CREATOR_ID);
     this.u32(32, 1);
-  }
-
-  /** Sets byte `at` so that bytes [0, length) sum to zero. */
-  checksum(at: number, length = this.bytes.length): void {
-    this.bytes[at] = 0;
-    let sum = 0;
-    for (let i = 0; i < length; i++) sum += this.bytes[i];
-    this.bytes[at] = (256 - (sum & 0xff)) & 0xff;
   }
 }
 
@@ -213,10 +187,6 @@ function hpetTable(platform: AcpiPlatform): Uint8Array {
   t.u8(55, 0); // no page protection
   t.checksum(9);
   return t.bytes;
-}
-
-function le32(value: number): number[] {
-  return [value & 0xff, (value >>> 8) & 0xff, (value >>> 16) & 0xff, (value >>> 24) & 0xff];
 }
 
 /** Every table, laid out from `base` (16-byte aligned, the FACS 64): one block of bytes. */

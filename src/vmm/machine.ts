@@ -4,6 +4,7 @@ import type { LoadPlan } from '../boot/load-plan.js';
 import { AcpiPm, ACPI_PM_PORT_COUNT, SLP_TYP_S5 } from '../devices/acpi-pm.js';
 import type { Device } from '../devices/device.js';
 import { ACPI_TABLES_BASE, buildAcpiTables } from '../firmware/acpi-tables.js';
+import { buildMpTables, MP_TABLE_BASE } from '../firmware/mp-table.js';
 import { FIRMWARE_CALL_PORT, leaveBiosState, SERVICE_STUB_PUSHED_BYTES } from '../firmware/bios-state.js';
 import { FirmwareCallPort } from '../devices/firmware-call-port.js';
 import { EBDA_START } from '../boot/multiboot.js';
@@ -22,8 +23,8 @@ import { Pit8254 } from '../devices/pit8254.js';
 import { Port80 } from '../devices/port80.js';
 import { FwCfg } from '../devices/fw-cfg.js';
 import { Hpet } from '../devices/hpet.js';
-import { IoApic } from '../devices/io-apic.js';
-import { IA32_APIC_BASE, LocalApic } from '../devices/local-apic.js';
+import { IO_APIC_VERSION, IoApic } from '../devices/io-apic.js';
+import { IA32_APIC_BASE, LOCAL_APIC_VERSION, LocalApic } from '../devices/local-apic.js';
 import { SystemControlPort } from '../devices/system-control-port.js';
 import { SystemControlPortA } from '../devices/system-control-port-a.js';
 import { Uart16550 } from '../devices/uart16550.js';
@@ -228,6 +229,16 @@ export class Machine {
         pmBase: layout.ACPI_PM_PORT, resetPort: layout.RESET_CONTROL_PORT, resetValue: layout.RESET_CONTROL_HARD_RESET,
       }),
       ACPI_TABLES_BASE,
+    );
+    // The MP tables, for guests without ACPI; the CPU they describe is the one CPUID describes.
+    const leaf1 = cpuid(1, 0, { tscHz: this.tscHz, apic: true }, this.cpuModel);
+    this.ram.set(
+      buildMpTables({
+        localApic: layout.LOCAL_APIC_BASE, localApicVersion: LOCAL_APIC_VERSION & 0xff,
+        ioApic: layout.IOAPIC_BASE, ioApicId: 0, ioApicVersion: IO_APIC_VERSION & 0xff,
+        cpuSignature: leaf1.eax, cpuFeatures: leaf1.edx, sciIrq: layout.SCI_IRQ,
+      }),
+      MP_TABLE_BASE,
     );
     // The IVT, BIOS data area and 8259s as the BIOS leaves them for a boot loader.
     leaveBiosState(this.ram, {

@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/devices/clock.js';
 import { AcpiPm, PM_TIMER_HZ, SLP_TYP_S5 } from '../../src/devices/acpi-pm.js';
 import { ACPI_TABLES_BASE, buildAcpiTables, type AcpiPlatform } from '../../src/firmware/acpi-tables.js';
+import { buildMpTables, MP_TABLE_BASE } from '../../src/firmware/mp-table.js';
+import { BIOS_HANDLERS_OFFSET, BIOS_SEGMENT } from '../../src/firmware/bios-state.js';
 import { ports } from './helpers.js';
 
 const PLATFORM: AcpiPlatform = {
@@ -107,5 +109,25 @@ describe('ACPI PM registers', () => {
     io.outw(0x604, (SLP_TYP_S5 << 10) | (1 << 13) | 1);
     expect(sleeps).toEqual([SLP_TYP_S5]);
     expect(io.inw(0x604) & (1 << 13)).toBe(0); // SLP_EN reads as 0
+  });
+});
+
+describe('the BIOS area', () => {
+  it('holds the ACPI tables, then the MP tables (floating pointer and configuration table, checksums zero), then the BIOS handlers, without overlap', () => {
+    expect(ACPI_TABLES_BASE + buildAcpiTables(PLATFORM).length).toBeLessThanOrEqual(MP_TABLE_BASE);
+    const mp = buildMpTables({
+      localApic: 0xfee00000, localApicVersion: 0x14, ioApic: 0xfec00000, ioApicId: 0, ioApicVersion: 0x11,
+      cpuSignature: 0x663, cpuFeatures: 0x0789f3f9, sciIrq: 9,
+    });
+    const tables = new TableReader(mp, MP_TABLE_BASE);
+    expect(MP_TABLE_BASE % 16).toBe(0);
+    expect(tables.text(MP_TABLE_BASE, 4)).toBe('_MP_');
+    expect(tables.sum(MP_TABLE_BASE, 16)).toBe(0);
+    const table = tables.u32(MP_TABLE_BASE + 4);
+    expect(tables.text(table, 4)).toBe('PCMP');
+    expect(tables.sum(table, tables.u16(table + 4))).toBe(0);
+    // One processor, the ISA bus, the I/O APIC, ExtINT and 15 ISA IRQs on its pins, LINT0 and LINT1.
+    expect(tables.u16(table + 34)).toBe(1 + 1 + 1 + 1 + 15 + 2);
+    expect(MP_TABLE_BASE + mp.length).toBeLessThanOrEqual(BIOS_SEGMENT * 16 + BIOS_HANDLERS_OFFSET);
   });
 });

@@ -48,6 +48,22 @@ describe('real guests under the direct engine', () => {
     expect(counts['exception-reflected']).toBeGreaterThan(100); // page faults, INT 0x80 system calls
   }, LINUX_TEST_MS);
 
+  it('Debian Linux without ACPI (acpi=off) finds the MP table and runs on the I/O APIC it describes', async () => {
+    const run = await runVmmUntil(
+      ['boot', '--kernel', image('vmlinuz'), '--initrd', image('initrd.gz'), '-a', 'console=ttyS0 acpi=off', '-m', '128', '--no-stdin'],
+      'VMM-USERSPACE-DONE',
+      240,
+    );
+    const log = run.stdout.replaceAll('\r\n', '\n');
+    expect(log).toContain('found SMP MP-table at [mem 0x000f8000-0x000f800f]');
+    expect(log).toContain('Intel MultiProcessor Specification v1.4');
+    expect(log).toContain('IOAPIC[0]: apic_id 0, version 17, address 0xfec00000, GSI 0-23');
+    expect(log).toContain('Enabling APIC mode:  Flat.  Using 1 I/O APICs');
+    expect(log).toMatch(/\.\.TIMER: vector=0x\w+ apic1=0 pin1=2/);
+    expect(log).toContain('VMM-USERSPACE-DONE\n');
+    expect(log).not.toMatch(/panic|BUG:|WARNING:/i);
+  }, LINUX_TEST_MS);
+
   it('memtest86+ prints its banner and starts its first test on the serial console', async () => {
     expect(existsSync(image('memtest86+ia32.bin')), 'run scripts/setup.sh to fetch the images').toBe(true);
     // memtest never stops on its own: the run ends with SIGTERM once the first test is shown.
