@@ -1,21 +1,8 @@
-// A firmware table being laid out in bytes: little-endian fields, ASCII strings, and the
-// checksum byte that makes a range sum to zero, as both the ACPI tables and the MP tables use.
-export class TableBytes {
-  readonly bytes: Uint8Array;
-  private readonly view: DataView;
+// A firmware table being laid out in bytes: the loaders' little-endian writer, with ASCII strings
+// and the checksum byte that makes a range sum to zero, as both the ACPI and the MP tables use.
+import { ByteWriter } from '../boot/bytes.js';
 
-  constructor(length: number) {
-    this.bytes = new Uint8Array(length);
-    this.view = new DataView(this.bytes.buffer);
-  }
-
-  u8(at: number, value: number): void { this.view.setUint8(at, value); }
-  u16(at: number, value: number): void { this.view.setUint16(at, value, true); }
-  u32(at: number, value: number): void { this.view.setUint32(at, value >>> 0, true); }
-  u64(at: number, value: number): void {
-    this.u32(at, value % 2 ** 32);
-    this.u32(at + 4, Math.floor(value / 2 ** 32));
-  }
+export class TableBytes extends ByteWriter {
   ascii(at: number, text: string): void {
     for (let i = 0; i < text.length; i++) this.bytes[at + i] = text.charCodeAt(i);
   }
