@@ -6,6 +6,9 @@
  * the main task's saved EIP past the faulting MOV and returns with IRET, which switches back
  * (NT). Twice: the handler task's TSS is free again after each IRET, and the second switch
  * resumes it after its IRET.
+ * Then a far JMP through a task gate in the GDT to a third task, which finds no link and the main
+ * task no longer busy (a JMP does not nest, §7.3 Table 7-2), and jumps back to the main task's TSS
+ * directly; its TSS then holds its EFLAGS with NT clear, and it is no longer busy either.
  * Prints "taskgate ok" and exits with value 0; a failed check prints "FAILED: ..." and exits
  * with value 1.
  */
@@ -15,6 +18,9 @@
 #define SEL_DATA      0x10
 #define SEL_MAIN_TSS  0x18
 #define SEL_TASK_TSS  0x20
+#define SEL_JUMP_GATE 0x28
+#define SEL_JUMP_TSS  0x30
+#define TSS_BUSY      (2ull << 40)
 #define BAD_SELECTOR  0x1234
 #define EFLAGS_NT     (1u << 14)
 
@@ -26,12 +32,15 @@ struct tss {
 
 static struct tss main_tss __attribute__((aligned(16)));
 static struct tss task_tss __attribute__((aligned(16)));
+static struct tss jump_tss __attribute__((aligned(16)));
 static uint8_t task_stack[4096] __attribute__((aligned(16)));
-static uint64_t gdt[5] __attribute__((aligned(8)));
+static uint8_t jump_stack[4096] __attribute__((aligned(16)));
+static uint64_t gdt[7] __attribute__((aligned(8)));
 static uint64_t idt[32] __attribute__((aligned(8)));
 static struct { uint16_t limit; uint32_t base; } __attribute__((packed)) gdtr, idtr;
 
 volatile uint32_t faults, error_code, link_seen, nt_seen;
+volatile uint32_t jumps, jump_link_seen, main_busy_seen;
 
 static uint64_t segment(uint32_t base, uint32_t limit, uint32_t access, uint32_t flags)
 {
@@ -70,6 +79,21 @@ __asm__(".globl task_entry\n"
         "  add $4, %esp\n"
         "  ret $4\n");             /* return and drop the error code */
 
+/* The third task, entered by the far JMP through the gate: it records what it finds and jumps
+ * back to the main task's TSS; the next JMP to it would resume after that. */
+void jump_check(void)
+{
+    jumps++;
+    jump_link_seen = jump_tss.link;
+    main_busy_seen = (gdt[SEL_MAIN_TSS / 8] & TSS_BUSY) != 0;
+}
+void jump_entry(void);
+__asm__(".globl jump_entry\n"
+        "jump_entry:\n"
+        "  call jump_check\n"
+        "  ljmp $0x18, $0\n"
+        "  jmp jump_entry\n");
+
 void kmain(uint32_t magic, const struct multiboot_info *mbi)
 {
     (void)mbi;
@@ -80,6 +104,9 @@ void kmain(uint32_t magic, const struct multiboot_info *mbi)
     gdt[2] = segment(0, 0xFFFFF, 0x92, 0xC);
     gdt[3] = segment((uint32_t)&main_tss, sizeof main_tss - 1, 0x89, 0);
     gdt[4] = segment((uint32_t)&task_tss, sizeof task_tss - 1, 0x89, 0);
+    /* A present task gate (type 5, DPL 0) in the GDT, naming the third task's TSS. */
+    gdt[SEL_JUMP_GATE / 8] = ((uint64_t)SEL_JUMP_TSS << 16) | ((uint64_t)0x85 << 40);
+    gdt[SEL_JUMP_TSS / 8] = segment((uint32_t)&jump_tss, sizeof jump_tss - 1, 0x89, 0);
     gdtr.limit = sizeof gdt - 1;
     gdtr.base = (uint32_t)gdt;
     /* IDT entry 13: a present task gate (type 5, DPL 0) naming the handler task's TSS. */
@@ -93,6 +120,12 @@ void kmain(uint32_t magic, const struct multiboot_info *mbi)
     task_tss.cs = SEL_CODE;
     task_tss.ss = task_tss.ds = task_tss.es = task_tss.fs = task_tss.gs = SEL_DATA;
     task_tss.iomap = sizeof task_tss;
+    jump_tss.eip = (uint32_t)jump_entry;
+    jump_tss.eflags = 0x2;
+    jump_tss.esp = (uint32_t)(jump_stack + sizeof jump_stack);
+    jump_tss.cs = SEL_CODE;
+    jump_tss.ss = jump_tss.ds = jump_tss.es = jump_tss.fs = jump_tss.gs = SEL_DATA;
+    jump_tss.iomap = sizeof jump_tss;
     main_tss.iomap = sizeof main_tss;
 
     __asm__ volatile("lgdt %0\n\t"
@@ -115,6 +148,12 @@ void kmain(uint32_t magic, const struct multiboot_info *mbi)
         if (link_seen != SEL_MAIN_TSS) fail("the handler task's TSS does not link back to the main task");
         if (!nt_seen) fail("NT was clear in the handler task");
     }
+    __asm__ volatile("ljmp $0x28, $0" : : : "memory");
+    if (jumps != 1) fail("the far JMP through the task gate did not reach the third task");
+    if (jump_link_seen != 0) fail("the far JMP linked the third task back (a JMP does not nest)");
+    if (jump_tss.eflags & EFLAGS_NT) fail("the third task ran with NT set (a JMP does not nest)");
+    if (main_busy_seen) fail("the main task stayed busy after it jumped away");
+    if (gdt[SEL_JUMP_TSS / 8] & TSS_BUSY) fail("the third task stayed busy after it jumped back");
     uint32_t tr;
     __asm__ volatile("str %0" : "=r"(tr));
     if (tr != SEL_MAIN_TSS) fail("TR does not name the main task after the IRET");

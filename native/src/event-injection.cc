@@ -270,8 +270,10 @@ DeliveryOutcome EventInjector::deliver(GuestEvent event) {
   for (int attempt = 0; attempt < 4; attempt++) {
     std::string unsupported;
     bool protected_mode = reg(UC_X86_REG_CR0) & kCr0Pe;
+    task_switch_requested_ = false;
     MaybeFault fault = protected_mode ? deliver_protected(event, &unsupported) : deliver_real_mode(event);
     if (!unsupported.empty()) return {DeliveryResult::kUnsupported, event.vector, unsupported};
+    if (task_switch_requested_) return {DeliveryResult::kTaskSwitch, event.vector, "a task switch"};
     if (!fault) return {DeliveryResult::kDelivered, event.vector, ""};
     // A fault while delivering (SDM §6.15, Table 6-5).
     if (event.vector == kDf && event.source == EventSource::kException) {

@@ -46,12 +46,22 @@ struct TrapView {
   std::function<void(uint32_t cs, uint32_t eip, uint32_t eflags, uint32_t ss, uint32_t esp)> enter;
 };
 
-enum class DeliveryResult : uint32_t { kDelivered = 0, kShutdown = 1, kUnsupported = 2 };
+// kTaskSwitch: the event needs a task switch of the trap engine's deprivileged kernel, whose
+// task state (TR, CR3, the guest's NT) the engine keeps: nothing was changed, and the engine
+// carries the switch out (task_switch() says which).
+enum class DeliveryResult : uint32_t { kDelivered = 0, kShutdown = 1, kUnsupported = 2, kTaskSwitch = 3 };
 
 struct DeliveryOutcome {
   DeliveryResult result;
   uint32_t delivered_vector;  // what finally reached the guest (#DF after a double fault)
   std::string detail;         // why a shutdown or what is unsupported
+};
+
+// An event whose IDT gate is a task gate, for the engine to switch tasks with.
+struct TaskSwitchRequest {
+  GuestEvent event;
+  uint32_t tss_selector;
+  uint32_t ext;  // EXT of an error code the switch raises (SDM §6.13)
 };
 
 class EventInjector {
@@ -78,6 +88,8 @@ class EventInjector {
   bool read_guest_linear(uint32_t linear, void* out, uint32_t length, bool guest_mapping_only = false) {
     return !read_linear(linear, out, length, 0, guest_mapping_only);
   }
+  // The task switch the last deliver() returned kTaskSwitch for.
+  const TaskSwitchRequest& task_switch() const { return task_switch_; }
 
  private:
   struct Fault {
@@ -101,6 +113,8 @@ class EventInjector {
   LiveCpuState* live_;
   GuestRam ram_;
   const TrapView* trap_view_ = nullptr;
+  TaskSwitchRequest task_switch_{};
+  bool task_switch_requested_ = false;
 };
 
 }  // namespace vmm

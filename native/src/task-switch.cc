@@ -5,8 +5,9 @@
 // registers and the LDT); CR0.TS is set; an error code is pushed on the new task's stack. The
 // way back is the handler task's IRET with NT set, which the emulated CPU carries out itself.
 //
-// Only 32-bit TSSs, and only for a guest the CPU runs as it is (not the trap engine's
-// deprivileged kernel, whose TR and segments are the VMM's). A fault found while checking the
+// Only 32-bit TSSs, and only for a guest the CPU runs as it is. The trap engine's deprivileged
+// kernel, whose TR and segments are the VMM's, gets a request instead (kTaskSwitch), which the
+// engine carries out. A fault found while checking the
 // new TSS is raised in the old task, before anything is saved; one found while loading the new
 // task (its LDT, its stack for the error code) is raised in the new task, as §7.3 orders.
 #include <cstring>
@@ -40,7 +41,9 @@ constexpr int kSegmentRegisters[6] = {UC_X86_REG_ES, UC_X86_REG_CS, UC_X86_REG_S
 EventInjector::MaybeFault EventInjector::switch_task_through_gate(const GuestEvent& event, uint32_t tss_selector, uint32_t ext,
                                                                   std::string* unsupported) {
   if (trap_view_) {
-    *unsupported = "task gate in IDT entry " + std::to_string(event.vector) + " (a task switch of the deprivileged kernel)";
+    // The deprivileged kernel's task state is the engine's (src/engines/trap/task-switch.ts).
+    task_switch_ = {event, tss_selector, ext};
+    task_switch_requested_ = true;
     return std::nullopt;
   }
   // The new TSS: a GDT descriptor of an available 32-bit TSS, present, at least 104 bytes.

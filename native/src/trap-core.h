@@ -48,6 +48,9 @@ class TrapCore : public EngineCore {
   void enter(uint32_t cs, uint32_t eip, uint32_t eflags, uint32_t ss, uint32_t esp) { platform_->enter(cs, eip, eflags, ss, esp); }
   // trapSetGuestTss(base, limit)
   void set_guest_tss(uint32_t base, uint32_t limit) { platform_->set_guest_tss(base, limit); }
+  // The guest's own EFLAGS.NT (the real one is the VMM's at ring 1): its IRET is then a task
+  // return, which the engine carries out, not the core.
+  void set_guest_nested_task(bool nested) { guest_nested_task_ = nested; }
   // trapInvalidatePage(linear): the guest's INVLPG.
   void invalidate_page(uint32_t linear) { platform_->mmu().invalidate_page(linear); }
   // setDirtyLogging(on), takeDirtyLog()
@@ -125,6 +128,7 @@ class TrapCore : public EngineCore {
   uint64_t cr3_writes_in_core_ = 0;
   uint64_t reflected_in_core_ = 0;
   uint64_t iret_in_core_ = 0;
+  bool guest_nested_task_ = false;
   uint32_t guest_cr2_ = 0;
 };
 

@@ -91,6 +91,7 @@ Napi::Function Vcpu::Define(Napi::Env env) {
                          InstanceMethod<&Vcpu::DropTranslations>("dropTranslations"),
                          InstanceAccessor<&Vcpu::GetTraceBuffer>("traceBuffer"),
                          InstanceAccessor<&Vcpu::GetInjectionDetail>("injectionDetail"),
+                         InstanceAccessor<&Vcpu::GetTaskSwitch>("taskSwitch"),
                          InstanceAccessor<&Vcpu::GetOpenBusAccesses>("openBusAccesses"),
                          InstanceMethod<&Vcpu::SetExceptionReflection>("setExceptionReflection"),
                          InstanceMethod<&Vcpu::EndInterruptShadow>("endInterruptShadow"),
@@ -893,6 +894,22 @@ bool Vcpu::drain_trace_buffer() {
   return CallInlineHandler(kInlineTraceFull);
 }
 
+// taskSwitch: the event the last inject() returned kTaskSwitch for, with the TSS selector its task
+// gate names (for the trap engine, which switches its deprivileged kernel's tasks itself).
+Napi::Value Vcpu::GetTaskSwitch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  const TaskSwitchRequest& request = injector_->task_switch();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("vector", request.event.vector);
+  out.Set("source", static_cast<uint32_t>(request.event.source));
+  out.Set("hasErrorCode", request.event.has_error_code);
+  out.Set("errorCode", request.event.error_code);
+  out.Set("selector", request.tss_selector);
+  out.Set("ext", request.ext);
+  return out;
+}
+
 Napi::Value Vcpu::GetInjectionDetail(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), injection_detail_);
 }
@@ -1278,6 +1295,9 @@ Napi::Value Vcpu::GetTrap(const Napi::CallbackInfo& info) {
   }));
   trap.Set("setGuestCr2", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
     if (trap_) trap_->set_guest_cr2(i[0].As<Napi::Number>().Uint32Value());
+  }));
+  trap.Set("setGuestNestedTask", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
+    if (trap_) trap_->set_guest_nested_task(i[0].As<Napi::Boolean>().Value());
   }));
   trap.Set("regionBase", Napi::Number::New(env, static_cast<double>(trap_->region_physical())));
   trap.DefineProperty(Napi::PropertyDescriptor::Value("vcpu", info.This(), napi_default));

@@ -59,6 +59,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   Napi::Value UnicornErrorText(const Napi::CallbackInfo& info);
   Napi::Value Inject(const Napi::CallbackInfo& info);
   Napi::Value GetInjectionDetail(const Napi::CallbackInfo& info);
+  Napi::Value GetTaskSwitch(const Napi::CallbackInfo& info);
   Napi::Value GetOpenBusAccesses(const Napi::CallbackInfo& info);
   void SetExceptionReflection(const Napi::CallbackInfo& info);
   Napi::Value GetReflectedExceptions(const Napi::CallbackInfo& info);

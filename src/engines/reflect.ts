@@ -5,7 +5,11 @@ import { reflectException } from '../vmm/event-delivery.js';
 import type { NativeVcpu } from '../vmm/native.js';
 import type { ExceptionExit, ExceptionOutcome } from '../vmm/engine.js';
 
-export function reflectToGuest(exit: ExceptionExit, vcpu: NativeVcpu): ExceptionOutcome {
+/**
+ * `switchTask`: an engine that keeps the guest's task state itself (the deprivileged kernel's)
+ * carries out a task gate's switch; it says why not when it cannot.
+ */
+export function reflectToGuest(exit: ExceptionExit, vcpu: NativeVcpu, switchTask?: () => string | undefined): ExceptionOutcome {
   const delivered = reflectException(vcpu, exit);
   switch (delivered.kind) {
     case 'delivered':
@@ -14,5 +18,10 @@ export function reflectToGuest(exit: ExceptionExit, vcpu: NativeVcpu): Exception
       return { kind: 'shutdown', reason: `guest triple-faulted at ${csEip(exit.cs, exit.eip)}: ${delivered.reason}` };
     case 'unsupported':
       return { kind: 'fatal', reason: `guest stopped at ${csEip(exit.cs, exit.eip)}: ${delivered.reason}` };
+    case 'task-switch': {
+      const problem = switchTask ? switchTask() : 'an engine that keeps the task state';
+      if (problem === undefined) return { kind: 'resume' };
+      return { kind: 'fatal', reason: `guest stopped at ${csEip(exit.cs, exit.eip)}: ${delivered.reason}, which needs ${problem}; this VMM does not support that` };
+    }
   }
 }

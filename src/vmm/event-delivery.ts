@@ -6,12 +6,14 @@ import type { NativeVcpu } from './native.js';
 
 /** Mirrors native/src/event-injection.h. */
 export const EventSource = { external: 0, exception: 1, software: 2, nmi: 3 } as const;
-const DeliveryResult = { delivered: 0, shutdown: 1, unsupported: 2 } as const;
+const DeliveryResult = { delivered: 0, shutdown: 1, unsupported: 2, taskSwitch: 3 } as const;
 
 export type DeliveryOutcome =
   | { kind: 'delivered'; vector: number }
   | { kind: 'shutdown'; reason: string }
-  | { kind: 'unsupported'; reason: string };
+  | { kind: 'unsupported'; reason: string }
+  /** The gate is a task gate of the trap engine's deprivileged kernel: the engine switches tasks (vcpu.taskSwitch). */
+  | { kind: 'task-switch'; reason: string };
 
 function outcome(vcpu: NativeVcpu, result: number, what: string): DeliveryOutcome {
   switch (result) {
@@ -19,6 +21,8 @@ function outcome(vcpu: NativeVcpu, result: number, what: string): DeliveryOutcom
       return { kind: 'delivered', vector: new Uint32Array(vcpu.exitRecord)[1] };
     case DeliveryResult.shutdown:
       return { kind: 'shutdown', reason: `${vcpu.injectionDetail} (while delivering ${what})` };
+    case DeliveryResult.taskSwitch:
+      return { kind: 'task-switch', reason: `delivering ${what} needs a task switch through IDT entry ${vcpu.taskSwitch.vector}` };
     default:
       return { kind: 'unsupported', reason: `delivering ${what} needs ${vcpu.injectionDetail}, which this VMM does not support` };
   }

@@ -69,6 +69,8 @@ export interface NativeVcpu {
   readonly traceBuffer: ArrayBuffer | undefined;
   /** Why the last inject() ended in shutdown or was unsupported. */
   readonly injectionDetail: string;
+  /** The event the last inject() answered with a task switch for (the trap engine's kernel), and its gate's TSS selector. */
+  readonly taskSwitch: TaskSwitchRequest;
   close(): void;
 
   /** The trap engine's core (a vCPU created with a VMM region: the trap or bt core); undefined otherwise. */
@@ -108,6 +110,17 @@ export interface FpuState {
   mxcsr: number;
 }
 
+/** An event whose IDT gate is a task gate (native/src/event-injection.h). */
+export interface TaskSwitchRequest {
+  vector: number;
+  source: number;
+  hasErrorCode: boolean;
+  errorCode: number;
+  selector: number;
+  /** EXT for an error code the switch raises. */
+  ext: number;
+}
+
 /** The trap engine's methods, on their own object (`vcpu.trap`). */
 export interface NativeTrapCore {
   /** Unicorn-physical base of the VMM region. */
@@ -121,6 +134,8 @@ export interface NativeTrapCore {
   invalidatePage(linear: number): void;
   /** The guest's TSS (its TR is virtual): inner stacks for deliveries from guest ring 3. */
   setGuestTss(base: number, limit: number): void;
+  /** The guest's own EFLAGS.NT: its IRET is then a task return, left to the engine. */
+  setGuestNestedTask(nested: boolean): void;
   counters(): ShadowCounters;
   /** The guest's CR3 as it last loaded it: the core carries out MOV to CR3 itself. */
   guestCr3(): number;

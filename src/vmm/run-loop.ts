@@ -101,7 +101,8 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
     if (stepping) machine.vcpu.setInterruptPending(false);
     const delivery = stepping ? undefined : injectPendingInterrupt(machine);
     if (delivery && delivery.kind !== 'delivered') {
-      outcome = { kind: 'guest-crashed', status: 4, message: `guest could not take an interrupt: ${delivery.reason}` };
+      const which = delivery.kind === 'task-switch' ? ' (the engine takes task gates for exceptions only)' : '';
+      outcome = { kind: 'guest-crashed', status: 4, message: `guest could not take an interrupt: ${delivery.reason}${which}` };
       break;
     }
     if (delivery) injected++;

@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { engineNames } from '../../src/engines/index.js';
 import { exitCounts, guestPath, runVmm } from './run-vmm.js';
 
 describe('event injection under the direct engine', () => {
@@ -36,17 +37,20 @@ describe('event injection under the direct engine', () => {
 });
 
 describe('an exception handled by a task (an IDT task gate)', () => {
-  it('switches to the handler task and back by its IRET, twice, under direct', () => {
-    const run = runVmm(['boot', guestPath('taskgate.elf'), '--no-stdin', '--time-limit', '20']);
-    expect(run.stdout).toBe('taskgate ok\n');
-    expect(run.status).toBe(1); // debug-exit value 0
-  });
-
-  for (const engine of ['trap', 'bt']) {
-    it(`ends the run with a report under ${engine}, which does not switch the deprivileged kernel's tasks`, () => {
+  // Under trap and bt the deprivileged kernel's task state (TR, CR3, NT) is the engine's, which
+  // switches tasks itself (src/engines/trap/task-switch.ts).
+  for (const engine of engineNames) {
+    it(`switches to the handler task and back by its IRET, twice, under ${engine}`, () => {
       const run = runVmm(['boot', guestPath('taskgate.elf'), '--no-stdin', '-e', engine, '--time-limit', '20']);
-      expect(run.stderr).toMatch(/^vmm: guest stopped at 0009:[0-9a-f]{8}: delivering #GP\(0x1234\) needs task gate in IDT entry 13 \(a task switch of the deprivileged kernel\)/m);
-      expect(run.status).toBe(4);
+      // The guest's last check reads TR with STR, which does not trap at ring 1: where the
+      // equivalence report names it (trap), the guest sees the VMM's TR, and only there.
+      if (/^vmm: +[0-9a-f]{8} +str: STR does not fault/m.test(run.stderr)) {
+        expect(run.stdout).toBe('FAILED: TR does not name the main task after the IRET\n');
+        expect(run.status).toBe(3);
+      } else {
+        expect(run.stdout).toBe('taskgate ok\n');
+        expect(run.status).toBe(1); // debug-exit value 0
+      }
     });
   }
 });

@@ -49,7 +49,7 @@ export function emulateVmmCall(ctx: TrapContext, cs: number, eip: number): Emula
   const reg = insn.modrm?.reg ?? 0;
   switch (op) {
     case 0xcf:
-      return emulateIret(ctx, insn);
+      return emulateIret(ctx, insn, eip);
     case 0x0e: // PUSH CS, PUSH SS: the guest's selectors, RPL 0 (QEMU pushes them zero-extended)
     case 0x16: {
       const selector = VirtualCpu.guestSelector(vcpu.readRegister(op === 0x0e ? Reg.cs : Reg.ss));

@@ -23,6 +23,7 @@ import { EFLAGS_DEFINED, EFLAGS_FIXED, EFLAGS_IF, EFLAGS_IOPL, EFLAGS_NT, EFLAGS
 import { descriptorOffset, isLdtSelector, isNullSelector, withRpl } from '../../x86/selector.js';
 import { Vector } from '../../x86/vectors.js';
 import type { EquivalenceReport } from './equivalence-report.js';
+import { returnFromNestedTask, switchTaskForFarTransfer } from './task-switch.js';
 import { VirtualCpu } from './virtual-cpu.js';
 
 export interface TrapContext {
@@ -83,7 +84,7 @@ export function emulatePrivileged(ctx: TrapContext, exit: ExceptionExit): Emulat
   const eflags = vcpu.readRegister(Reg.eflags);
 
   if (exit.vector === Vector.TS) {
-    if (op[0] === 0xcf && eflags & EFLAGS_NT) return emulateIret(ctx, insn);
+    if (op[0] === 0xcf && eflags & EFLAGS_NT) return emulateIret(ctx, insn, exit.eip);
     return { kind: 'reflect' };
   }
 
@@ -118,9 +119,29 @@ export function emulatePrivileged(ctx: TrapContext, exit: ExceptionExit): Emulat
       return emulateTwoByte(ctx, insn, next, done);
     case 0x88: case 0x89: case 0x8a: case 0x8b: case 0xc6: case 0xc7: case 0xa0: case 0xa1: case 0xa2: case 0xa3:
       return emulateHoleAccess(ctx, insn, next, done);
+    case 0xea: case 0x9a: // JMP, CALL ptr16:32
+      return emulateTaskTransfer(ctx, insn, exit.eip, insn.farPointer?.selector, op[0] === 0x9a);
+    case 0xff: { // JMP m16:32 (/5), CALL m16:32 (/3)
+      const reg = insn.modrm?.reg;
+      if ((reg !== 3 && reg !== 5) || !insn.memory || insn.prefixes.operandSize !== 32) return { kind: 'reflect' };
+      const pointer = vcpu.readGuestLinear(memoryAddress(ctx, insn), 6);
+      return emulateTaskTransfer(ctx, insn, exit.eip, pointer ? pointer[4] | (pointer[5] << 8) : undefined, reg === 3);
+    }
     default:
       return { kind: 'reflect' };
   }
+}
+
+/**
+ * A far JMP or CALL to a task gate or TSS: from ring 1 the CPU refuses the guest's DPL-0 gate with
+ * #GP, and the task state is the engine's anyway (task-switch.ts). Anything else: the guest's #GP.
+ */
+function emulateTaskTransfer(ctx: TrapContext, insn: DecodedX86, eip: number, selector: number | undefined, call: boolean): EmulationResult {
+  if (selector === undefined) return { kind: 'reflect' };
+  const outcome = switchTaskForFarTransfer(ctx, selector, (eip + insn.length) >>> 0, call);
+  if (outcome === 'not-a-task') return { kind: 'reflect' };
+  if (outcome) return { kind: 'fatal', reason: `a far ${call ? 'CALL' : 'JMP'} to a task needs ${outcome}, which this VMM does not support` };
+  return { kind: 'emulated', name: call ? 'call-task' : 'jmp-task', outcome: resume };
 }
 
 /** An instruction that touched the hole and raised #PF there (not #GP): the same MOV emulation. */
@@ -348,8 +369,14 @@ function writeControlRegister(ctx: TrapContext, index: number, value: number): s
  * IRET (SDM Vol. 2, IRET: protected-mode return, same or outer level): trapped through NT under
  * the trap engine, a call into the VMM under bt.
  */
-export function emulateIret(ctx: TrapContext, insn: DecodedX86): EmulationResult {
+export function emulateIret(ctx: TrapContext, insn: DecodedX86, iretEip: number): EmulationResult {
   const { vcpu } = ctx;
+  if (ctx.cpu.nestedTask) {
+    // The guest's NT: a return to the task this one is nested in (task-switch.ts).
+    const problem = returnFromNestedTask(ctx, iretEip, insn.length);
+    if (problem) return { kind: 'fatal', reason: `IRET to the previous task needs ${problem}, which this VMM does not support` };
+    return { kind: 'emulated', name: 'iret-task', outcome: resume };
+  }
   const size = insn.prefixes.operandSize / 8;
   const ss = vcpu.readRegister(Reg.ss);
   const esp = vcpu.readRegister(Reg.esp);

@@ -19,6 +19,7 @@ import type { Engine, EngineMachine, EngineName, EngineRequirements, ExceptionEx
 import { reflectToGuest } from '../reflect.js';
 import { EquivalenceReport } from './equivalence-report.js';
 import { emulateHoleInstruction, emulatePrivileged, TRAP_KERNEL_FLAGS, useGuestTss, type KernelRingFlags, type TrapContext } from './privileged.js';
+import { switchTaskForEvent } from './task-switch.js';
 import { VirtualCpu } from './virtual-cpu.js';
 
 
@@ -124,7 +125,9 @@ export class TrapEngine implements Engine {
       if (result.kind === 'fatal') return { kind: 'fatal', reason: `guest stopped at ${csEip(exit.cs, exit.eip)}: ${result.reason}` };
     }
     if (this.deprivileged && exit.vector === Vector.PF && exit.softwareInterruptLength === 0) this.cpu.cr2 = exit.cr2;
-    return reflectToGuest(exit, vcpu);
+    // A task gate: the deprivileged kernel's task state (TR, CR3, NT) is this engine's.
+    const switchTask = this.deprivileged ? () => switchTaskForEvent(this.context(vcpu, machine), vcpu.taskSwitch) : undefined;
+    return reflectToGuest(exit, vcpu, switchTask);
   }
 
   onReservedAccess(address: number, cs: number, eip: number, machine: EngineMachine): ExceptionOutcome {

@@ -44,6 +44,8 @@ export class VirtualCpu {
   idtr: DescriptorTableRegister = { base: 0, limit: 0x3ff };
   ldtr = 0;
   tr = 0;
+  /** The guest's EFLAGS.NT (the real flag is the VMM's): its IRET returns to the task TR links to. */
+  nestedTask = false;
   readonly dr = [0, 0, 0, 0, 0, 0, 0xffff0ff0, 0x400];
 
   /** Guest ring 0 runs on real ring 1, guest ring 3 on ring 3 (SDM rings 1-2 are not used). */
