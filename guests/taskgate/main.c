@@ -94,6 +94,17 @@ __asm__(".globl jump_entry\n"
         "  ljmp $0x18, $0\n"
         "  jmp jump_entry\n");
 
+/* A task that starts at `entry` on its own stack, with flat ring-0 segments and IF clear. */
+static void init_task(struct tss *tss, void (*entry)(void), uint8_t *stack_top)
+{
+    tss->eip = (uint32_t)entry;
+    tss->eflags = 0x2;
+    tss->esp = (uint32_t)stack_top;
+    tss->cs = SEL_CODE;
+    tss->ss = tss->ds = tss->es = tss->fs = tss->gs = SEL_DATA;
+    tss->iomap = sizeof *tss;
+}
+
 void kmain(uint32_t magic, const struct multiboot_info *mbi)
 {
     (void)mbi;
@@ -114,18 +125,8 @@ void kmain(uint32_t magic, const struct multiboot_info *mbi)
     idtr.limit = sizeof idt - 1;
     idtr.base = (uint32_t)idt;
 
-    task_tss.eip = (uint32_t)task_entry;
-    task_tss.eflags = 0x2;
-    task_tss.esp = (uint32_t)(task_stack + sizeof task_stack);
-    task_tss.cs = SEL_CODE;
-    task_tss.ss = task_tss.ds = task_tss.es = task_tss.fs = task_tss.gs = SEL_DATA;
-    task_tss.iomap = sizeof task_tss;
-    jump_tss.eip = (uint32_t)jump_entry;
-    jump_tss.eflags = 0x2;
-    jump_tss.esp = (uint32_t)(jump_stack + sizeof jump_stack);
-    jump_tss.cs = SEL_CODE;
-    jump_tss.ss = jump_tss.ds = jump_tss.es = jump_tss.fs = jump_tss.gs = SEL_DATA;
-    jump_tss.iomap = sizeof jump_tss;
+    init_task(&task_tss, task_entry, task_stack + sizeof task_stack);
+    init_task(&jump_tss, jump_entry, jump_stack + sizeof jump_stack);
     main_tss.iomap = sizeof main_tss;
 
     __asm__ volatile("lgdt %0\n\t"
