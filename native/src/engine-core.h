@@ -119,6 +119,10 @@ class EngineCore {
   // The vCPU has just delivered an event into the guest (inject()): a core that must catch the
   // handler's return (the trap engine's IRET) arranges it here.
   virtual void after_event_delivered() {}
+  // An NMI was delivered (SDM Vol. 3 §6.7.1): further NMIs wait for the handler's IRET. A core
+  // that emulates the guest kernel's IRET keeps this blocking (the CPU's own never sees the IRET).
+  virtual void block_nmis() {}
+  virtual bool nmis_blocked() const { return false; }
 
   // What the core did without TypeScript, for the run summary.
   virtual std::vector<EngineCounter> counters() const = 0;

@@ -245,7 +245,8 @@ bool TrapCore::emulate_iret(uint32_t guest_eip) {
 bool TrapCore::emulate_iret(uint32_t guest_eip, uint32_t* resume) {
   EventInjector& injector = vcpu_.injector();
   uint8_t opcode = 0;
-  if (guest_nested_task_) return false;
+  // A task return, or the IRET that unblocks NMIs (a waiting one is then delivered): TypeScript's.
+  if (guest_nested_task_ || nmis_blocked_) return false;
   if (!injector.read_guest_linear(guest_eip, &opcode, 1) || opcode != kOpcodeIret) return false;
   auto reg = [this](uint32_t id) {
     uint64_t value = 0;

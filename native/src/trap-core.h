@@ -51,6 +51,11 @@ class TrapCore : public EngineCore {
   // The guest's own EFLAGS.NT (the real one is the VMM's at ring 1): its IRET is then a task
   // return, which the engine carries out, not the core.
   void set_guest_nested_task(bool nested) { guest_nested_task_ = nested; }
+  // NMI blocking (engine-core.h): the IRET that ends it is emulated by TypeScript, which
+  // unblocks them; the core leaves the guest's IRETs to it meanwhile.
+  void block_nmis() override { nmis_blocked_ = true; }
+  bool nmis_blocked() const override { return nmis_blocked_; }
+  void unblock_nmis() { nmis_blocked_ = false; }
   // trapInvalidatePage(linear): the guest's INVLPG.
   void invalidate_page(uint32_t linear) { platform_->mmu().invalidate_page(linear); }
   // setDirtyLogging(on), takeDirtyLog()
@@ -129,6 +134,7 @@ class TrapCore : public EngineCore {
   uint64_t reflected_in_core_ = 0;
   uint64_t iret_in_core_ = 0;
   bool guest_nested_task_ = false;
+  bool nmis_blocked_ = false;
   uint32_t guest_cr2_ = 0;
 };
 

@@ -639,7 +639,7 @@ void Vcpu::SetCr4SupportedBits(const Napi::CallbackInfo& info) {
 // Kept where the guest runs its own IRET (direct, with exact windows); false elsewhere.
 Napi::Value Vcpu::NmiBlocked(const Napi::CallbackInfo& info) {
   if (!CheckOpen(info.Env())) return info.Env().Undefined();
-  return Napi::Boolean::New(info.Env(), event_windows_ && event_windows_->nmi_blocked());
+  return Napi::Boolean::New(info.Env(), (event_windows_ && event_windows_->nmi_blocked()) || (engine_ && engine_->nmis_blocked()));
 }
 
 void Vcpu::MapMmio(const Napi::CallbackInfo& info) {
@@ -688,7 +688,10 @@ Napi::Value Vcpu::Inject(const Napi::CallbackInfo& info) {
   bool nmi = event.source == EventSource::kNmi;
   if (nmi) event.source = EventSource::kExternal;
   DeliveryOutcome outcome = injector_->deliver(event);
-  if (nmi && outcome.result == DeliveryResult::kDelivered && event_windows_) event_windows_->block_nmis();
+  if (nmi && outcome.result == DeliveryResult::kDelivered) {
+    if (event_windows_) event_windows_->block_nmis();
+    if (engine_) engine_->block_nmis();
+  }
   injection_detail_ = outcome.detail;
   if (outcome.result == DeliveryResult::kDelivered && event.source != EventSource::kExternal) RearmCodeWriteChecks();
   if (engine_ && outcome.result == DeliveryResult::kDelivered) engine_->after_event_delivered();
@@ -1295,6 +1298,9 @@ Napi::Value Vcpu::GetTrap(const Napi::CallbackInfo& info) {
   }));
   trap.Set("setGuestCr2", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
     if (trap_) trap_->set_guest_cr2(i[0].As<Napi::Number>().Uint32Value());
+  }));
+  trap.Set("unblockNmis", Napi::Function::New(env, [this](const Napi::CallbackInfo&) {
+    if (trap_) trap_->unblock_nmis();
   }));
   trap.Set("setGuestNestedTask", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
     if (trap_) trap_->set_guest_nested_task(i[0].As<Napi::Boolean>().Value());

@@ -134,6 +134,8 @@ export interface NativeTrapCore {
   invalidatePage(linear: number): void;
   /** The guest's TSS (its TR is virtual): inner stacks for deliveries from guest ring 3. */
   setGuestTss(base: number, limit: number): void;
+  /** The guest kernel's IRET ran (emulated): NMIs are no longer blocked (SDM Vol. 3 §6.7.1). */
+  unblockNmis(): void;
   /** The guest's own EFLAGS.NT: its IRET is then a task return, left to the engine. */
   setGuestNestedTask(nested: boolean): void;
   counters(): ShadowCounters;

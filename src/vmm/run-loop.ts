@@ -236,7 +236,7 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
 function injectPendingInterrupt(machine: Machine): DeliveryOutcome | undefined {
   // An NMI does not wait for IF, but one waits while the last one's handler has not run IRET
   // (SDM Vol. 3A §6.7.1); a maskable interrupt may still be taken meanwhile. (The vCPU keeps
-  // that blocking under direct; elsewhere it reports NMIs unblocked.)
+  // that blocking under direct, the trap and bt engines in their cores, where IRET is emulated.)
   if (machine.localApic.hasNmi) {
     if (!machine.vcpu.nmiBlocked()) {
       machine.localApic.takeNmi();

@@ -22,6 +22,15 @@ export const SegmentType = {
   tss32Busy: 0xb,
 } as const;
 
+/** A code or data segment's type bits (§3.4.5.1, Table 3-1): code (else data); for data, writable. */
+export const TYPE_CODE = 0x8;
+export const TYPE_DATA_WRITABLE = 0x2;
+
+/** Whether a descriptor can be loaded into SS (§5.10.4.2: a present, writable data segment). */
+export function isWritableDataSegment(d: SegmentDescriptor): boolean {
+  return d.present && d.codeOrData && (d.type & TYPE_CODE) === 0 && (d.type & TYPE_DATA_WRITABLE) !== 0;
+}
+
 /** The type bit that marks a TSS busy (§7.2.2). */
 export const TSS_BUSY = 1 << 1;
 

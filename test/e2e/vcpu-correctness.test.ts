@@ -75,6 +75,13 @@ describe.each(engineNames)('the vCPU under %s', (engine) => {
     expect(run.status).toBe(4);
   });
 
+  it('time slices that end after the jump into protected mode but before SS is reloaded leave the guest whole', () => {
+    // Under trap and bt a deprivileging taken there once entered ring 1 with the real-mode SS.
+    const run = runVmm(['boot', assemble('test/e2e/late-segment-reload.asm'), '-e', engine, '--no-stdin', '--time-limit', '20']);
+    expect(run.stderr).toMatch(/debug-exit port with value 0x2a \(status 85\)/);
+    expect(run.status).toBe(85);
+  });
+
   it('running off the end of RAM names the first address outside it', () => {
     const run = runVmm(['boot', assemble('test/e2e/run-off-ram.asm'), '--format', 'flat', '--load-address', '0x100000', '-m', '64', '-e', engine, '--no-stdin']);
     expect(run.stderr).toMatch(/instruction fetch from physical address 0x4000000, where there is no RAM/);

@@ -371,6 +371,8 @@ function writeControlRegister(ctx: TrapContext, index: number, value: number): s
  */
 export function emulateIret(ctx: TrapContext, insn: DecodedX86, iretEip: number): EmulationResult {
   const { vcpu } = ctx;
+  // Every IRET ends an NMI handler's blocking of NMIs; a waiting one is delivered next.
+  ctx.core.unblockNmis();
   if (ctx.cpu.nestedTask) {
     // The guest's NT: a return to the task this one is nested in (task-switch.ts).
     const problem = returnFromNestedTask(ctx, iretEip, insn.length);

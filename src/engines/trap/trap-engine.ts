@@ -15,6 +15,8 @@ import { Reg } from '../../vmm/registers.js';
 import { CR0_PE } from '../../x86/control-registers.js';
 import { EFLAGS_IF, EFLAGS_IOPL, EFLAGS_NT, EFLAGS_RF, EFLAGS_TF, EFLAGS_VM } from '../../x86/eflags.js';
 import { Vector } from '../../x86/vectors.js';
+import { decodeSegmentDescriptor, DESCRIPTOR_SIZE, isWritableDataSegment } from '../../x86/descriptor.js';
+import { descriptorOffset, isLdtSelector, isNullSelector } from '../../x86/selector.js';
 import type { Engine, EngineMachine, EngineName, EngineRequirements, ExceptionExit, ExceptionOutcome } from '../../vmm/engine.js';
 import { reflectToGuest } from '../reflect.js';
 import { EquivalenceReport } from './equivalence-report.js';
@@ -58,7 +60,7 @@ export class TrapEngine implements Engine {
     // must not deprivilege a guest whose CS is still a real-mode segment (its far jump would
     // then go through the VMM's GDT from ring 1). A guest that only toggles PE (big real mode)
     // never leaves it.
-    if ((cr0 & CR0_PE) === 0 || !vcpu.codeSegmentIs32()) {
+    if ((cr0 & CR0_PE) === 0 || !vcpu.codeSegmentIs32() || !this.segmentsAreProtectedMode(vcpu)) {
       this.ranInRealMode = true;
       return undefined;
     }
@@ -89,6 +91,25 @@ export class TrapEngine implements Engine {
     // runs at guest ring 0 (the block hook hands its address over once: onNewBlock).
     if (this.scansForDivergence) vcpu.setBlockDiscovery(true);
     return undefined;
+  }
+
+  /**
+   * Whether the guest's stack and data segment registers hold protected-mode selectors yet. After
+   * the far jump that loads CS they still hold real-mode values until the guest reloads them (a
+   * stop under load lands there now and then): SS 0 cannot be entered at ring 1, and a real-mode
+   * DS would name an arbitrary descriptor. Until then the guest runs as under direct.
+   */
+  private segmentsAreProtectedMode(vcpu: NativeVcpu): boolean {
+    const gdt = { base: vcpu.readRegister(Reg.gdtrBase), limit: vcpu.readRegister(Reg.gdtrLimit) };
+    const inGdt = (selector: number) => !isLdtSelector(selector) && descriptorOffset(selector) + DESCRIPTOR_SIZE - 1 <= gdt.limit;
+    const ss = vcpu.readRegister(Reg.ss);
+    if (isNullSelector(ss) || !inGdt(ss)) return false;
+    const stack = vcpu.readGuestLinear((gdt.base + descriptorOffset(ss)) >>> 0, DESCRIPTOR_SIZE);
+    if (!stack || !isWritableDataSegment(decodeSegmentDescriptor(stack))) return false;
+    return [Reg.ds, Reg.es, Reg.fs, Reg.gs].every((id) => {
+      const selector = vcpu.readRegister(id);
+      return isNullSelector(selector) || inGdt(selector);
+    });
   }
 
   /** Whether sensitive instructions that do not trap are looked for (they run as they are). */

@@ -1,0 +1,41 @@
+; Enters protected mode and spins for a while before reloading SS and the data segments, which
+; still hold real-mode values: time slices end there. An engine that deprivileges the guest must
+; wait until SS holds a protected-mode selector. Exits through the debug-exit port with 0x2a
+; after using the stack.
+bits 16
+org 0x7c00
+    cli
+    xor ax, ax
+    mov ds, ax
+    mov ss, ax
+    mov sp, 0x7c00
+    lgdt [gdtr]
+    mov eax, cr0
+    or al, 1
+    mov cr0, eax
+    jmp 0x08:protected
+bits 32
+protected:
+    mov ecx, 30000000
+spin:
+    dec ecx
+    jnz spin
+    mov ax, 0x10
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    mov esp, 0x7c00
+    push dword 0x2a
+    pop eax
+    out 0xf4, al
+    hlt
+align 8
+gdt:
+    dq 0
+    dq 0x00cf9a000000ffff             ; 0x08: flat 32-bit code
+    dq 0x00cf92000000ffff             ; 0x10: flat data
+gdtr:
+    dw gdtr - gdt - 1
+    dd gdt
+    times 510 - ($ - $$) db 0
+    dw 0xaa55
