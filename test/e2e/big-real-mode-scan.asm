@@ -3,13 +3,10 @@
 ; RAM, it writes and reads the first MiB above RAM, one dword per 4 KiB: all of it must be open
 ; bus (reads all ones, writes ignored), under every engine, whatever a VMM keeps there.
 ; Exits with 0x11 when it is, 0x55 when something answered.
+%include "boot-sector.inc"
 bits 16
 org 0x7c00
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    mov sp, 0x7c00
+    BOOT_SECTOR_ENTRY
     lgdt [gdtr]
     mov eax, cr0
     or al, 1
@@ -40,5 +37,4 @@ gdt:
 gdtr:
     dw gdtr - gdt - 1
     dd gdt
-    times 510 - ($ - $$) db 0
-    dw 0xaa55
+    BOOT_SECTOR_SIGNATURE

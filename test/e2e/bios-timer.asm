@@ -2,13 +2,10 @@
 ; vector 08h, master mask B8h), the BIOS's timer handler counting ticks at 0040:006C and calling
 ; the INT 1Ch hook. It hooks INT 1Ch, waits for three ticks with HLT, and exits through the
 ; debug-exit port with the ticks the BIOS counted (3), or 0x7f if the mask was not the BIOS's.
+%include "boot-sector.inc"
 bits 16
 org 0x7c00
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    mov sp, 0x7c00
+    BOOT_SECTOR_ENTRY
     in al, 0x21
     cmp al, 0xb8
     jne fail
@@ -34,5 +31,4 @@ tick_hook:
     iret
 hooks: dw 0
 start: dd 0
-    times 510 - ($ - $$) db 0
-    dw 0xaa55
+    BOOT_SECTOR_SIGNATURE

@@ -2,13 +2,10 @@
 ; still hold real-mode values: time slices end there. An engine that deprivileges the guest must
 ; wait until SS holds a protected-mode selector. Exits through the debug-exit port with 0x2a
 ; after using the stack.
+%include "boot-sector.inc"
 bits 16
 org 0x7c00
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    mov sp, 0x7c00
+    BOOT_SECTOR_ENTRY
     lgdt [gdtr]
     mov eax, cr0
     or al, 1
@@ -37,5 +34,4 @@ gdt:
 gdtr:
     dw gdtr - gdt - 1
     dd gdt
-    times 510 - ($ - $$) db 0
-    dw 0xaa55
+    BOOT_SECTOR_SIGNATURE

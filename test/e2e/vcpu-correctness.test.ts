@@ -10,7 +10,7 @@ import { guestPath, ROOT, runVmm } from './run-vmm.js';
 
 function assemble(source: string): string {
   const image = join(mkdtempSync(join(tmpdir(), 'vmm-vcpu-')), 'guest.bin');
-  execFileSync('nasm', ['-f', 'bin', '-o', image, join(ROOT, source)]);
+  execFileSync('nasm', ['-f', 'bin', '-I', `${join(ROOT, 'guests', 'lib')}/`, '-o', image, join(ROOT, source)]);
   return image;
 }
 
