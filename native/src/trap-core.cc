@@ -18,15 +18,12 @@ std::unique_ptr<TrapCore> TrapCore::create(VcpuServices& vcpu, uc_engine* uc, Li
   return std::unique_ptr<TrapCore>(new TrapCore(vcpu, uc, std::move(platform)));
 }
 
-bool TrapCore::configure(const PagingState& guest) {
-  // The real CR3 is about to name a shadow root in the region: the region must be there.
-  if (!active_ && platform_->reveal_region() != UC_ERR_OK) return false;
+void TrapCore::configure(const PagingState& guest) {
   platform_->set_guest_paging(guest);
   vcpu_.injector().set_trap_view(platform_->view());
   bool first = !active_;
   active_ = true;
   if (first) configured();
-  return true;
 }
 
 ExitKind TrapCore::on_exception(uint32_t vector, bool software_interrupt) {

@@ -34,8 +34,7 @@ class TrapCore : public EngineCore {
 
   // trapConfigure(cr0, cr3, cr4): the guest's paging state; from now on the guest runs
   // deprivileged on shadows, and this core handles its exceptions.
-  // False when the VMM region could not be mapped (the guest is then not deprivileged).
-  bool configure(const PagingState& guest);
+  void configure(const PagingState& guest);
   // The guest's CR3 as the guest last loaded it (the core carries out MOV to CR3 itself).
   uint32_t guest_cr3() const { return platform_->view()->guest_paging.cr3; }
   // The guest's CR2: the address of its last page fault (the real CR2 also changes with the

@@ -39,9 +39,8 @@ std::unique_ptr<TrapPlatform> TrapPlatform::create(uc_engine* uc, LiveCpuState* 
     *err = UC_ERR_NOMEM;
     return nullptr;
   }
-  // (Not mapped into the guest's physical space yet: reveal_region(), when the guest is
-  // deprivileged. Until then it runs as under direct, and sees open bus there.)
-  *err = UC_ERR_OK;
+  *err = uc_mem_map_ptr(uc, physical, kRegionBytes, UC_PROT_ALL, memory->base());
+  if (*err != UC_ERR_OK) return nullptr;
   std::unique_ptr<TrapPlatform> platform(new TrapPlatform(uc, std::move(memory), physical));
   platform->build_region();
   platform->kernel_flags_ = kernel_flags;
@@ -64,17 +63,6 @@ std::unique_ptr<TrapPlatform> TrapPlatform::create(uc_engine* uc, LiveCpuState* 
     self->enter(cs, eip, eflags, ss, esp);
   };
   return platform;
-}
-
-uc_err TrapPlatform::reveal_region() {
-  if (revealed_) return UC_ERR_OK;
-  // The vCPU's open-bus placeholder goes; the region takes its place.
-  uc_mem_unmap(uc_, physical_, kRegionBytes);
-  uc_err err = uc_mem_map_ptr(uc_, physical_, kRegionBytes, UC_PROT_ALL, memory_->base());
-  if (err != UC_ERR_OK) return err;
-  uc_ctl_flush_tlb(uc_);
-  revealed_ = true;
-  return UC_ERR_OK;
 }
 
 void TrapPlatform::build_region() {

@@ -186,9 +186,6 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   if (err == UC_ERR_OK && with_region) {
     uint64_t region_end = region_base + kRegionBytes;
     if (region_base > ram_bytes) err = map_open_bus(ram_bytes, region_base);
-    // The region's own range is open bus too until the guest is deprivileged (reveal_region()):
-    // mapped on its own, so that it can be replaced whole.
-    if (err == UC_ERR_OK) err = uc_mmio_map(uc_, region_base, kRegionBytes, OnOpenBusRead, this, OnOpenBusWrite, this);
     if (err == UC_ERR_OK) err = map_open_bus(region_end, kPhysicalTop);
     if (err == UC_ERR_OK) {
       GuestRam ram(memory_->base(), ram_bytes);
@@ -1235,10 +1232,7 @@ TrapCore* Vcpu::CheckTrap(Napi::Env env) {
 }
 
 void Vcpu::TrapConfigure(const Napi::CallbackInfo& info) {
-  TrapCore* trap = CheckTrap(info.Env());
-  if (trap && !trap->configure({U32(info[0]), U32(info[1]), U32(info[2])})) {
-    Napi::Error::New(info.Env(), "cannot map the VMM region").ThrowAsJavaScriptException();
-  }
+  if (TrapCore* trap = CheckTrap(info.Env())) trap->configure({U32(info[0]), U32(info[1]), U32(info[2])});
 }
 
 Napi::Value Vcpu::TrapLoadGdt(const Napi::CallbackInfo& info) {

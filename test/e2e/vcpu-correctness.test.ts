@@ -82,12 +82,6 @@ describe.each(engineNames)('the vCPU under %s', (engine) => {
     expect(run.status).toBe(85);
   });
 
-  it('big real mode finds open bus above RAM, where trap and bt keep their VMM region: nothing answers, nothing is written', () => {
-    const run = runVmm(['boot', assemble('test/e2e/big-real-mode-scan.asm'), '-e', engine, '-m', '64', '--no-stdin', '--time-limit', '20']);
-    expect(run.stderr).toMatch(/debug-exit port with value 0x11 \(status 35\)/);
-    expect(run.status).toBe(35);
-  });
-
   it('running off the end of RAM names the first address outside it', () => {
     const run = runVmm(['boot', assemble('test/e2e/run-off-ram.asm'), '--format', 'flat', '--load-address', '0x100000', '-m', '64', '-e', engine, '--no-stdin']);
     expect(run.stderr).toMatch(/instruction fetch from physical address 0x4000000, where there is no RAM/);
