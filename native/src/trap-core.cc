@@ -19,6 +19,7 @@ std::unique_ptr<TrapCore> TrapCore::create(VcpuServices& vcpu, uc_engine* uc, Li
 }
 
 void TrapCore::configure(const PagingState& guest) {
+  if (!active_) platform_->reveal_region();
   platform_->set_guest_paging(guest);
   vcpu_.injector().set_trap_view(platform_->view());
   bool first = !active_;

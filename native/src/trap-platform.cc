@@ -39,7 +39,9 @@ std::unique_ptr<TrapPlatform> TrapPlatform::create(uc_engine* uc, LiveCpuState* 
     *err = UC_ERR_NOMEM;
     return nullptr;
   }
-  *err = uc_mem_map_ptr(uc, physical, kRegionBytes, UC_PROT_ALL, memory->base());
+  // No access until the guest is deprivileged (reveal_region()): a guest that runs as under
+  // direct forms physical addresses with no shadow in the way (big real mode).
+  *err = uc_mem_map_ptr(uc, physical, kRegionBytes, UC_PROT_NONE, memory->base());
   if (*err != UC_ERR_OK) return nullptr;
   std::unique_ptr<TrapPlatform> platform(new TrapPlatform(uc, std::move(memory), physical));
   platform->build_region();
@@ -63,6 +65,13 @@ std::unique_ptr<TrapPlatform> TrapPlatform::create(uc_engine* uc, LiveCpuState* 
     self->enter(cs, eip, eflags, ss, esp);
   };
   return platform;
+}
+
+uc_err TrapPlatform::reveal_region() {
+  if (revealed_) return UC_ERR_OK;
+  uc_err err = uc_mem_protect(uc_, physical_, kRegionBytes, UC_PROT_ALL);
+  if (err == UC_ERR_OK) revealed_ = true;
+  return err;
 }
 
 void TrapPlatform::build_region() {

@@ -36,6 +36,9 @@ class TrapPlatform {
   // `pool_bytes`: the shadow page-table pool's size (0: all the region offers).
   static std::unique_ptr<TrapPlatform> create(uc_engine* uc, LiveCpuState* live, GuestRam ram, uint64_t ram_bytes,
                                               uint64_t physical, KernelRingFlags kernel_flags, uint32_t pool_bytes, uc_err* err);
+  // Opens the region to the CPU once the guest is deprivileged, when every guest access goes
+  // through shadow page tables that never map it; before, no access reaches it.
+  uc_err reveal_region();
   // The translation cache's host memory (vmm-region.h).
   uint8_t* translation_cache() { return memory_->base() + kRegionTc; }
   // Maps the translation cache's first `bytes` into the hole (those not mapped yet).
@@ -85,6 +88,7 @@ class TrapPlatform {
   LiveCpuState* live_ = nullptr;
   std::unique_ptr<GuestMemory> memory_;
   uint64_t physical_;
+  bool revealed_ = false;
   std::unique_ptr<ShadowMmu> mmu_;
   TrapView view_{};
   GuestRam ram_{nullptr, 0};

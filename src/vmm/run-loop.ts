@@ -302,6 +302,9 @@ function describeUnicornError(machine: Machine, exit: Extract<Exit, { kind: 'uni
       return `${exit.size}-byte write to ${at}, outside guest RAM`;
     case 10: // UC_ERR_INSN_INVALID
       return `invalid instruction: ${text}`;
+    case 12: // UC_ERR_WRITE_PROT
+    case 13: // UC_ERR_READ_PROT: the VMM region of trap and bt, closed until the guest is deprivileged
+      return `a ${exit.code === 12 ? 'write' : 'read'} outside guest RAM, in the VMM region of this engine, refused (${text}): the guest runs as under direct until it is deprivileged, and no shadow page table keeps it out of the region`;
     default:
       return text;
   }

@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { engineNames } from '../../src/engines/index.js';
+import { createEngine, engineNames } from '../../src/engines/index.js';
 import { guestPath, ROOT, runVmm } from './run-vmm.js';
 
 function assemble(source: string): string {
@@ -80,6 +80,17 @@ describe.each(engineNames)('the vCPU under %s', (engine) => {
     const run = runVmm(['boot', assemble('test/e2e/late-segment-reload.asm'), '-e', engine, '--no-stdin', '--time-limit', '20']);
     expect(run.stderr).toMatch(/debug-exit port with value 0x2a \(status 85\)/);
     expect(run.status).toBe(85);
+  });
+
+  it('big real mode never reaches the VMM region above RAM: open bus without one, the run refused with one', () => {
+    const run = runVmm(['boot', assemble('test/e2e/big-real-mode-scan.asm'), '-e', engine, '-m', '64', '--no-stdin', '--time-limit', '20']);
+    if (createEngine(engine).requires.vmmRegion) {
+      expect(run.stderr).toMatch(/^vmm: guest stopped at 0000:[0-9a-f]{8}: a write outside guest RAM, in the VMM region of this engine, refused/m);
+      expect(run.status).toBe(4);
+    } else {
+      expect(run.stderr).toMatch(/debug-exit port with value 0x11 \(status 35\)/);
+      expect(run.status).toBe(35);
+    }
   });
 
   it('running off the end of RAM names the first address outside it', () => {
