@@ -20,6 +20,8 @@ export const SegmentType = {
   tss32Available: 0x9,
   /** 32-bit TSS, busy (S = 0). */
   tss32Busy: 0xb,
+  /** Task gate (S = 0, §7.2.5). */
+  taskGate: 0x5,
 } as const;
 
 /** A code or data segment's type bits (§3.4.5.1, Table 3-1): code (else data); for data, writable. */

@@ -446,10 +446,15 @@ export function segmentBase(ctx: TrapContext, selector: number): number {
 }
 
 function markTssBusy(ctx: TrapContext, selector: number): void {
-  const at = (ctx.cpu.gdtr.base + descriptorOffset(selector) + ACCESS_BYTE_OFFSET) >>> 0;
-  const type = ctx.vcpu.readGuestLinear(at, 1);
-  if (type) ctx.vcpu.writeGuestLinear(at, Uint8Array.of(type[0] | TSS_BUSY));
+  setTssBusy(ctx, selector, true);
   useGuestTss(ctx.vcpu, ctx.core, ctx.cpu);
+}
+
+/** Sets or clears the busy bit of a TSS descriptor in the guest's GDT (SDM Vol. 3A §7.2.2). */
+export function setTssBusy(ctx: TrapContext, selector: number, busy: boolean): void {
+  const at = (ctx.cpu.gdtr.base + descriptorOffset(selector) + ACCESS_BYTE_OFFSET) >>> 0;
+  const access = ctx.vcpu.readGuestLinear(at, 1);
+  if (access) ctx.vcpu.writeGuestLinear(at, Uint8Array.of(busy ? access[0] | TSS_BUSY : access[0] & ~TSS_BUSY));
 }
 
 /** Tells the native core where the guest's TSS is (its inner stacks serve deliveries from ring 3). */

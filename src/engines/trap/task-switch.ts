@@ -14,10 +14,10 @@
 import type { TaskSwitchRequest } from '../../vmm/native.js';
 import { Reg } from '../../vmm/registers.js';
 import { CR0_PG, CR0_TS } from '../../x86/control-registers.js';
-import { ACCESS_BYTE_OFFSET, SegmentType, TSS_BUSY, type SegmentDescriptor } from '../../x86/descriptor.js';
+import { SegmentType, type SegmentDescriptor } from '../../x86/descriptor.js';
 import { EFLAGS_FIXED, EFLAGS_NT, EFLAGS_VM } from '../../x86/eflags.js';
-import { descriptorOffset, isLdtSelector, isNullSelector } from '../../x86/selector.js';
-import { guestDescriptor, GENERAL_IDS, useGuestTss, type TrapContext } from './privileged.js';
+import { isLdtSelector, isNullSelector } from '../../x86/selector.js';
+import { guestDescriptor, GENERAL_IDS, setTssBusy, useGuestTss, type TrapContext } from './privileged.js';
 import { VirtualCpu } from './virtual-cpu.js';
 
 /** The 32-bit TSS (SDM Vol. 3A Figure 7-2). */
@@ -30,8 +30,6 @@ const TSS_ES = 0x48; // then CS, SS, DS, FS, GS
 const TSS_LDT = 0x60;
 const TSS_BYTES = 0x68;
 const SEGMENT_IDS = [Reg.es, Reg.cs, Reg.ss, Reg.ds, Reg.fs, Reg.gs];
-/** A task gate's system-descriptor type (§7.2.5). */
-const TASK_GATE = 0x5;
 
 /** Why a switch could not be made, for the run's report; undefined when it was. */
 export type TaskSwitchProblem = string | undefined;
@@ -58,7 +56,7 @@ export function switchTaskForFarTransfer(ctx: TrapContext, selector: number, nex
   const target = guestDescriptor(ctx.vcpu, ctx.cpu, selector);
   if (!target || target.codeOrData) return 'not-a-task';
   let tss = selector;
-  if (target.type === TASK_GATE) {
+  if (target.type === SegmentType.taskGate) {
     // The gate's TSS selector sits where a segment descriptor has base bits 15-0.
     tss = target.base & 0xffff;
   } else if (target.type !== SegmentType.tss32Available) {
@@ -77,9 +75,9 @@ function switchTask(ctx: TrapContext, selector: number, resumeEip: number, initi
     // Nesting (§7.4): the new task links back to the old one, which stays busy.
     writeU16(ctx, incoming.descriptor.base + TSS_LINK, cpu.tr);
   } else {
-    setBusy(ctx, cpu.tr, false);
+    setTssBusy(ctx, cpu.tr, false);
   }
-  setBusy(ctx, selector, true);
+  setTssBusy(ctx, selector, true);
   let esp = incoming.state.getUint32(TSS_EAX + 16, true);
   if (errorCode !== undefined) {
     // The error code goes on the new task's stack (§6.12.2, "Interrupt Tasks").
@@ -106,7 +104,7 @@ export function returnFromNestedTask(ctx: TrapContext, iretEip: number, iretLeng
   // The task may be entered again later, after its IRET; the image of its NT is cleared.
   const problem = saveOutgoing(ctx, (iretEip + iretLength) >>> 0, false);
   if (problem) return problem;
-  setBusy(ctx, cpu.tr, false);
+  setTssBusy(ctx, cpu.tr, false);
   const nested = (previous.state.getUint32(TSS_EFLAGS, true) & EFLAGS_NT) !== 0;
   return loadIncoming(ctx, back, previous.state, nested, previous.state.getUint32(TSS_EAX + 16, true));
 }
@@ -169,11 +167,6 @@ function loadIncoming(ctx: TrapContext, selector: number, state: DataView, neste
   return undefined;
 }
 
-function setBusy(ctx: TrapContext, selector: number, busy: boolean): void {
-  const at = (ctx.cpu.gdtr.base + descriptorOffset(selector) + ACCESS_BYTE_OFFSET) >>> 0;
-  const access = ctx.vcpu.readGuestLinear(at, 1);
-  if (access) ctx.vcpu.writeGuestLinear(at, Uint8Array.of(busy ? access[0] | TSS_BUSY : access[0] & ~TSS_BUSY));
-}
 
 function writeU16(ctx: TrapContext, linear: number, value: number): void {
   ctx.vcpu.writeGuestLinear(linear >>> 0, Uint8Array.of(value & 0xff, (value >>> 8) & 0xff));
