@@ -33,6 +33,12 @@ class LiveCpuState {
   uint32_t cpl() const { return *hflags_ & 3u; }
   // Sets the CPL alone, for the moment between two segment loads of a ring switch (below).
   void set_cpl(uint32_t cpl) { *hflags_ = (*hflags_ & ~3u) | (cpl & 3u); }
+  // Whether the code segment the CPU runs is 32-bit (QEMU's HF_CS32_MASK, hflags bit 4): the
+  // default operand size.
+  bool code_segment_is_32() const { return (*hflags_ & (1u << 4)) != 0; }
+  // QEMU's CPUX86State, which the live registers open (its first field is the general
+  // registers): what QEMU's own helpers take as `env`.
+  void* cpu_env() const { return reinterpret_cast<void*>(origin_ + state_start_); }
   // The live field that a saved context holds at `context_offset` (a saved context is a copy of
   // the live state): what uc_context_save and uc_context_restore would copy whole to reach one
   // field, read or written in place. Null for an offset outside the state.

@@ -6,6 +6,7 @@
 #include "code-write-checks.h"
 #include "guest-halt.h"
 #include "registers.h"
+#include "smsw-register-form.h"
 #include "bt-core.h"
 #include "trap-core.h"
 #include "vmm-region.h"
@@ -505,7 +506,9 @@ uc_err Vcpu::StartGuest() {
   if (!engine_) set_running_cpu_checks(&cpu_checks_);
   set_running_unwritable_code(engine_ ? engine_->unwritable_code_start() : ~uint64_t{0});
   if (event_windows_) event_windows_->begin_run();
+  set_translating_cpu(live_state_.get());
   uc_err err = uc_emu_start(uc_, eip, kNoUntil, 0, 0);
+  set_translating_cpu(nullptr);
   if (event_windows_) window_taken_ = event_windows_->end_run();
   set_running_cpu_checks(nullptr);
   set_running_unwritable_code(~uint64_t{0});

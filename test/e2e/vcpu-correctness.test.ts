@@ -93,6 +93,12 @@ describe.each(engineNames)('the vCPU under %s', (engine) => {
     }
   });
 
+  it('SMSW into a 32-bit register stores all of CR0; into a 16-bit register or memory, its low half', () => {
+    const run = runVmm(['boot', assemble('test/e2e/smsw-register.asm'), '-e', engine, '-m', '64', '--no-stdin', '--time-limit', '20']);
+    expect(run.stderr).toMatch(/debug-exit port with value 0x2a \(status 85\)/);
+    expect(run.status).toBe(85);
+  });
+
   it('running off the end of RAM names the first address outside it', () => {
     const run = runVmm(['boot', assemble('test/e2e/run-off-ram.asm'), '--format', 'flat', '--load-address', '0x100000', '-m', '64', '-e', engine, '--no-stdin']);
     expect(run.stderr).toMatch(/instruction fetch from physical address 0x4000000, where there is no RAM/);
