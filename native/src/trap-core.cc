@@ -27,6 +27,22 @@ void TrapCore::configure(const PagingState& guest) {
   if (first) configured();
 }
 
+bool TrapCore::leave() {
+  if (!active_) return true;
+  LiveCpuState* live = platform_->live();
+  if (!live) return false;
+  live->set_cpl(0);
+  active_ = false;
+  vcpu_.injector().set_trap_view(nullptr);
+  platform_->mmu().invalidate_all();
+  platform_->conceal_region();
+  gdt_refresh_countdown_ = 0;
+  want_user_blocks(false);
+  want_block_events(false);
+  left();
+  return true;
+}
+
 ExitKind TrapCore::on_exception(uint32_t vector, bool software_interrupt) {
   // Before trapConfigure the guest still runs as it was loaded: TypeScript sees everything.
   if (!active_) return kExitException;

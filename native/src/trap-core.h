@@ -35,6 +35,14 @@ class TrapCore : public EngineCore {
   // trapConfigure(cr0, cr3, cr4): the guest's paging state; from now on the guest runs
   // deprivileged on shadows, and this core handles its exceptions.
   void configure(const PagingState& guest);
+  // trapLeave(): the guest cleared CR0.PE (SDM Vol. 3 §9.9.2) and from now on runs as under
+  // direct until it is deprivileged again (configure): no shadows (every one is dropped, since
+  // its page tables may change unseen), the VMM region closed, events delivered by the CPU. The
+  // CPL becomes 0, as the guest's own ring-0 code would have it, with every segment cache kept
+  // (big real mode keeps the limits it loaded). The caller gives the CPU the guest's CR0, CR3,
+  // CR4, descriptor-table registers and EFLAGS. False, with nothing changed, when the CPL cannot
+  // be set without reloading SS (Unicorn's live CPU state was not located).
+  bool leave();
   // The guest's CR3 as the guest last loaded it (the core carries out MOV to CR3 itself).
   uint32_t guest_cr3() const { return platform_->view()->guest_paging.cr3; }
   // The guest's CR2: the address of its last page fault (the real CR2 also changes with the
@@ -70,8 +78,9 @@ class TrapCore : public EngineCore {
     // Only the GDT refresh counts block starts at every level.
     want_user_blocks(false);
   }
-  // Called once the guest is deprivileged (configure).
+  // Called once the guest is deprivileged (configure), and when it leaves (leave).
   virtual void configured() {}
+  virtual void left() {}
   // The guest wrote its GDT (the write is let through): the real one must follow before a segment
   // is loaded from it. Here: copied at the second block start after the writing instruction.
   virtual void descriptors_written();

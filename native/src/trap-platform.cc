@@ -74,6 +74,13 @@ uc_err TrapPlatform::reveal_region() {
   return err;
 }
 
+uc_err TrapPlatform::conceal_region() {
+  if (!revealed_) return UC_ERR_OK;
+  uc_err err = uc_mem_protect(uc_, physical_, kRegionBytes, UC_PROT_NONE);
+  if (err == UC_ERR_OK) revealed_ = false;
+  return err;
+}
+
 void TrapPlatform::build_region() {
   uint8_t* base = memory_->base();
   // The hole's page table: region offset x at linear kHoleLinear + x, supervisor and read-only.

@@ -39,11 +39,15 @@ class TrapPlatform {
   // Opens the region to the CPU once the guest is deprivileged, when every guest access goes
   // through shadow page tables that never map it; before, no access reaches it.
   uc_err reveal_region();
+  // Closes it again when the guest leaves protected mode and runs as under direct.
+  uc_err conceal_region();
   // The translation cache's host memory (vmm-region.h).
   uint8_t* translation_cache() { return memory_->base() + kRegionTc; }
   // Maps the translation cache's first `bytes` into the hole (those not mapped yet).
   void map_translation_cache(uint32_t bytes);
   const KernelRingFlags& kernel_flags() const { return kernel_flags_; }
+  // The vCPU's live state (null: not located).
+  LiveCpuState* live() const { return live_; }
 
   // The guest's CR0/CR3/CR4 as it believes them; the real ones get the shadow and the VMM's bits.
   void set_guest_paging(const PagingState& guest);

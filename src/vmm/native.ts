@@ -138,6 +138,12 @@ export interface NativeTrapCore {
   unblockNmis(): void;
   /** The guest's own EFLAGS.NT: its IRET is then a task return, left to the engine. */
   setGuestNestedTask(nested: boolean): void;
+  /**
+   * The guest cleared CR0.PE: it runs as under direct from now on (no shadows, the VMM region
+   * closed, CPL 0 with the segment caches kept) until configure(); the caller loads the guest's
+   * control and descriptor-table registers. False when the CPL cannot be set that way.
+   */
+  leave(): boolean;
   counters(): ShadowCounters;
   /** The guest's CR3 as it last loaded it: the core carries out MOV to CR3 itself. */
   guestCr3(): number;

@@ -99,6 +99,14 @@ describe.each(engineNames)('the vCPU under %s', (engine) => {
     expect(run.status).toBe(85);
   });
 
+  it('a return to real mode and back, three times: big real mode keeps its limit; deprivileging engines follow each time', () => {
+    const run = runVmm(['boot', assemble('test/e2e/real-mode-return.asm'), '--format', 'flat', '--load-address', '0x8000', '-e', engine, '-m', '64', '--no-stdin', '--time-limit', '30']);
+    expect(run.stderr).toMatch(/debug-exit port with value 0x2a \(status 85\)/);
+    expect(run.status).toBe(85);
+    // Each CR0.PE clear came from the deprivileged kernel: it trapped, and the engine let go.
+    if (createEngine(engine).requires.vmmRegion) expect(run.stderr).toMatch(/ trap-mov-to-cr0=3 /);
+  });
+
   it('running off the end of RAM names the first address outside it', () => {
     const run = runVmm(['boot', assemble('test/e2e/run-off-ram.asm'), '--format', 'flat', '--load-address', '0x100000', '-m', '64', '-e', engine, '--no-stdin']);
     expect(run.stderr).toMatch(/instruction fetch from physical address 0x4000000, where there is no RAM/);

@@ -89,7 +89,7 @@ export class BtEngine extends TrapEngine {
 
   override counters(): Record<string, number> {
     const trap = super.counters();
-    if (!this.deprivileged || !this.core) return trap;
+    if (!this.core) return trap;
     const native = this.core.counters() as unknown as Record<string, number>;
     this.ranInPlace = native.btRanInPlace ?? 0;
     this.escapes = native.btEscapes ?? 0;
@@ -112,7 +112,7 @@ export class BtEngine extends TrapEngine {
     const lines: string[] = [];
     if (this.ranInRealMode) lines.push('real mode: the guest\'s real-mode code ran in place, as under direct (nothing to deprivilege or translate)');
     const inPlace = this.ranInPlace;
-    if (!this.deprivileged) return lines;
+    if (!this.core) return lines;
     if (this.escapes > 0) {
       lines.push(
         `equivalence: guest kernel code ran in place ${this.escapes} time(s), entered where the core does not send it to the cache ` +

@@ -10,7 +10,7 @@ import { EventSource } from '../../vmm/event-delivery.js';
 import type { NativeTrapCore, NativeVcpu } from '../../vmm/native.js';
 import { HOLE_LINEAR } from '../../vmm/layout.js';
 import { Reg } from '../../vmm/registers.js';
-import { CR0_EM, CR0_ET, CR0_MP, CR0_PE, CR0_PG, CR0_TS, CR0_WP } from '../../x86/control-registers.js';
+import { CR0_CD, CR0_EM, CR0_ET, CR0_MP, CR0_NW, CR0_PE, CR0_PG, CR0_TS, CR0_WP } from '../../x86/control-registers.js';
 import {
   ACCESS_BYTE_OFFSET,
   decodePseudoDescriptor,
@@ -36,6 +36,11 @@ export interface TrapContext {
   enter: (cs: number, eip: number, eflags: number, ss: number, esp: number) => void;
   /** The EFLAGS the VMM keeps for itself while the guest kernel runs (native KernelRingFlags). */
   kernelFlags: KernelRingFlags;
+  /**
+   * The guest cleared CR0.PE (to `cr0`): the engine stops deprivileging it and hands the real CPU
+   * back (SDM Vol. 3 §9.9.2). Returns why it cannot, if it cannot.
+   */
+  leaveProtectedMode: (cr0: number) => string | undefined;
 }
 
 /**
@@ -248,6 +253,8 @@ function emulateTwoByte(
       const value = vcpu.readRegister(GENERAL_IDS[rm]) >>> 0;
       // A CR4 bit this CPU does not have is #GP(0), the trapped #GP itself (SDM Vol. 3A §2.5).
       if (reg === 4 && (value & ~ctx.machine.cpuModel.cr4Bits) !== 0) return { kind: 'reflect' };
+      // So is paging without protection, and NW without CD (SDM Vol. 2B, MOV—Move to/from Control Registers).
+      if (reg === 0 && (((value & CR0_PG) && !(value & CR0_PE)) || ((value & CR0_NW) && !(value & CR0_CD)))) return { kind: 'reflect' };
       const problem = writeControlRegister(ctx, reg, value);
       if (problem) return { kind: 'fatal', reason: problem };
       next();
@@ -342,7 +349,7 @@ function writeControlRegister(ctx: TrapContext, index: number, value: number): s
   const { cpu, vcpu } = ctx;
   switch (index) {
     case 0: {
-      if (!(value & CR0_PE)) return 'the guest left protected mode (CR0.PE cleared), which the trap engine cannot follow';
+      if (!(value & CR0_PE)) return ctx.leaveProtectedMode((value | CR0_ET) >>> 0);
       const before = cpu.cr0;
       cpu.cr0 = (value | CR0_ET) >>> 0;
       if ((before ^ cpu.cr0) & CR0_CONFIGURED) ctx.core.configure(cpu.cr0, cpu.cr3, cpu.cr4);

@@ -3,7 +3,8 @@
 // core shadows the guest's descriptor and page tables); every privileged instruction raises #GP
 // and is emulated here against the virtual CPU. Hidden page faults never reach this file: the
 // native shadow MMU fills them. Real mode cannot be deprivileged this way (VMware used V8086 mode
-// and binary translation): until the guest sets CR0.PE it runs as under `direct`.
+// and binary translation): until the guest sets CR0.PE, and again once it clears it, it runs as
+// under `direct`.
 import { Decoder } from '../../decode/decoder.js';
 import { instructionLength } from '../../decode/length.js';
 import { decodeInstruction } from '../../decode/modrm.js';
@@ -66,6 +67,13 @@ export class TrapEngine implements Engine {
     }
     const core = vcpu.trap;
     if (!core) return { kind: 'fatal', reason: 'the trap engine needs a vCPU with a VMM region' };
+    // LDTR and TR are the guest's from its first time in protected mode on (after a return to
+    // real mode the real ones are still the VMM's): real mode cannot load them (LLDT and LTR are
+    // #UD there, SDM Vol. 2A).
+    if (!this.core) {
+      this.cpu.ldtr = vcpu.readRegister(Reg.ldtr);
+      this.cpu.tr = vcpu.readRegister(Reg.tr);
+    }
     this.core = core;
     const cr4 = vcpu.readRegister(Reg.cr4);
     // Take over: the guest's CR0/CR3/CR4 and descriptor tables become virtual.
@@ -75,8 +83,6 @@ export class TrapEngine implements Engine {
     this.cpu.cr4 = cr4;
     this.cpu.gdtr = { base: vcpu.readRegister(Reg.gdtrBase), limit: vcpu.readRegister(Reg.gdtrLimit) };
     this.cpu.idtr = { base: vcpu.readRegister(Reg.idtrBase), limit: vcpu.readRegister(Reg.idtrLimit) };
-    this.cpu.ldtr = vcpu.readRegister(Reg.ldtr);
-    this.cpu.tr = vcpu.readRegister(Reg.tr);
     core.configure(this.cpu.cr0, this.cpu.cr3, this.cpu.cr4);
     this.cpu.keepControlRegistersIn(core);
     useGuestTss(vcpu, core, this.cpu);
@@ -85,7 +91,10 @@ export class TrapEngine implements Engine {
     }
     const cs = VirtualCpu.realSelector(vcpu.readRegister(Reg.cs));
     const ss = VirtualCpu.realSelector(vcpu.readRegister(Reg.ss));
-    core.enter(cs, vcpu.readRegister(Reg.eip), vcpu.readRegister(Reg.eflags), ss, vcpu.readRegister(Reg.esp));
+    const eflags = vcpu.readRegister(Reg.eflags);
+    this.cpu.nestedTask = (eflags & EFLAGS_NT) !== 0;
+    core.setGuestNestedTask(this.cpu.nestedTask);
+    core.enter(cs, vcpu.readRegister(Reg.eip), eflags, ss, vcpu.readRegister(Reg.esp));
     this.deprivileged = true;
     // Sensitive instructions that do not trap are found by scanning each block the first time it
     // runs at guest ring 0 (the block hook hands its address over once: onNewBlock).
@@ -118,7 +127,7 @@ export class TrapEngine implements Engine {
   }
 
   onNewBlock(linear: number, size: number, vcpu: NativeVcpu): void {
-    if (VirtualCpu.guestCpl(vcpu.readRegister(Reg.cs)) !== 0 || !this.decoder) return;
+    if (!this.deprivileged || VirtualCpu.guestCpl(vcpu.readRegister(Reg.cs)) !== 0 || !this.decoder) return;
     const bytes = vcpu.readGuestLinear(linear, Math.min(size, 4096));
     if (!bytes) return;
     for (let offset = 0; offset < bytes.length; ) {
@@ -174,7 +183,44 @@ export class TrapEngine implements Engine {
     const core = this.core;
     // Traps and hole accesses come only from a deprivileged guest, which has the core.
     if (!core) throw new Error('trap engine: a trap before the guest was deprivileged');
-    return { vcpu, core, machine, cpu: this.cpu, report: this.equivalence, enter: (...a) => core.enter(...a), kernelFlags: this.kernelFlags };
+    return {
+      vcpu,
+      core,
+      machine,
+      cpu: this.cpu,
+      report: this.equivalence,
+      enter: (...a) => core.enter(...a),
+      kernelFlags: this.kernelFlags,
+      leaveProtectedMode: (cr0) => this.leaveProtectedMode(vcpu, core, cr0),
+    };
+  }
+
+  /**
+   * The guest kernel cleared CR0.PE (SDM Vol. 3 §9.9.2, switching back to real-address mode):
+   * the real CPU gets the guest's control registers, descriptor-table registers and flags back,
+   * at CPL 0 with the segment caches the guest loaded (big real mode keeps its limits), and the
+   * guest runs as under direct until it is back in protected mode (beforeRun). The selectors
+   * still hold RPL 1 until the guest reloads them, as its far jump to real mode does at once.
+   */
+  private leaveProtectedMode(vcpu: NativeVcpu, core: NativeTrapCore, cr0: number): string | undefined {
+    if (!core.leave()) return "the guest left protected mode (CR0.PE cleared), which the trap engine follows only with Unicorn's live CPU state, not located in this process";
+    const cpu = this.cpu;
+    cpu.cr0 = cr0;
+    cpu.releaseControlRegisters();
+    vcpu.writeRegister(Reg.cr0, cpu.cr0);
+    vcpu.writeRegister(Reg.cr4, cpu.cr4);
+    vcpu.writeRegister(Reg.cr3, cpu.cr3);
+    vcpu.writeRegister(Reg.cr2, cpu.cr2);
+    vcpu.writeRegister(Reg.gdtrBase, cpu.gdtr.base);
+    vcpu.writeRegister(Reg.gdtrLimit, cpu.gdtr.limit);
+    vcpu.writeRegister(Reg.idtrBase, cpu.idtr.base);
+    vcpu.writeRegister(Reg.idtrLimit, cpu.idtr.limit);
+    const eflags = vcpu.readRegister(Reg.eflags) & ~this.kernelFlags.owned;
+    vcpu.writeRegister(Reg.eflags, (eflags | (cpu.nestedTask ? EFLAGS_NT : 0)) >>> 0);
+    this.deprivileged = false;
+    this.ranInRealMode = true;
+    if (this.scansForDivergence) vcpu.setBlockDiscovery(false);
+    return undefined;
   }
 
   guestRegister(id: number, vcpu: NativeVcpu): number | undefined {
@@ -220,7 +266,7 @@ export class TrapEngine implements Engine {
   }
 
   counters(): Record<string, number> {
-    if (!this.deprivileged || !this.core) return { 'trap-emulated': 0 };
+    if (!this.core) return { 'trap-emulated': 0 };
     const mmu = this.core.counters();
     // CLI, STI, INVLPG, IRET and the CR2/CR3/CR4 moves are mostly carried out in the native core; the counts include both paths.
     const trapped = { ...this.trapped };

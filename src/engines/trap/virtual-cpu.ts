@@ -40,6 +40,13 @@ export class VirtualCpu {
     core.setGuestCr2(this.loaded.cr2);
     this.core = core;
   }
+
+  /** The guest left protected mode: CR2 and CR3 are the CPU's again, as the core last had them. */
+  releaseControlRegisters(): void {
+    if (!this.core) return;
+    this.loaded = { cr2: this.core.guestCr2(), cr3: this.core.guestCr3() };
+    this.core = undefined;
+  }
   gdtr: DescriptorTableRegister = { base: 0, limit: 0 };
   idtr: DescriptorTableRegister = { base: 0, limit: 0x3ff };
   ldtr = 0;
