@@ -3,6 +3,7 @@
 ; wait until SS holds a protected-mode selector. Exits through the debug-exit port with 0x2a
 ; after using the stack.
 %include "boot-sector.inc"
+%include "flat-gdt.inc"
 bits 16
 org 0x7c00
     BOOT_SECTOR_ENTRY
@@ -28,9 +29,7 @@ spin:
     hlt
 align 8
 gdt:
-    dq 0
-    dq 0x00cf9a000000ffff             ; 0x08: flat 32-bit code
-    dq 0x00cf92000000ffff             ; 0x10: flat data
+    FLAT_GDT_ENTRIES
 gdtr:
     dw gdtr - gdt - 1
     dd gdt

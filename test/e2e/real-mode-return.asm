@@ -4,6 +4,7 @@
 ; each return it does again at a time slice of the spin. In real mode DS keeps the 4 GiB limit
 ; it had (big real mode) and adds to a word above 1 MiB through it. Exits through the
 ; debug-exit port with 0x2a when the word holds what the three rounds added, else 0x01.
+%include "flat-gdt.inc"
 bits 32
 org 0x8000
     lgdt [gdtr]
@@ -55,9 +56,7 @@ done:
     hlt
 align 8
 gdt:
-    dq 0
-    dq 0x00cf9a000000ffff             ; 0x08: flat 32-bit code
-    dq 0x00cf92000000ffff             ; 0x10: flat 32-bit data
+    FLAT_GDT_ENTRIES
     dq 0x00009a000000ffff             ; 0x18: 16-bit code, base 0, 64 KiB
     dq 0x008f92000000ffff             ; 0x20: 16-bit data, base 0, 4 GiB
 gdtr:
