@@ -121,7 +121,7 @@ CachedBlock* BtCore::translate(uint32_t guest, bool single_instruction, uint32_t
   std::vector<bool> global;
   for (uint64_t page = guest & ~uint64_t{kPageSize - 1}; page < t.guest_end; page += kPageSize) {
     Translation walk = walk_guest_page_tables(ram_, paging, static_cast<uint32_t>(page), 0);
-    if (!walk.ok || (walk.physical >> 12) >= ram_pages_) return nullptr;
+    if (fetch_refused(walk) || (walk.physical >> 12) >= ram_pages_) return nullptr;
     frames.push_back(static_cast<uint32_t>(walk.physical >> 12));
     pages.push_back(static_cast<uint32_t>(page));
     global.push_back(maps_globally(walk, paging));
@@ -176,11 +176,19 @@ void BtCore::run_in_place(uint32_t guest) {
 
 bool BtCore::fetch_faults_at(uint32_t linear) {
   const PagingState& paging = platform_->guest_paging();
-  if (!walk_guest_page_tables(ram_, paging, linear, 0).ok) return true;
+  if (fetch_refused(walk_guest_page_tables(ram_, paging, linear, 0))) return true;
   // An instruction that starts within its longest length of the page's end may need the next
   // page (the translator stopped short of its bytes).
   uint32_t next = (linear | (kPageSize - 1)) + 1;
-  return next - linear < kMaxInstructionLength && !walk_guest_page_tables(ram_, paging, next, 0).ok;
+  return next - linear < kMaxInstructionLength && fetch_refused(walk_guest_page_tables(ram_, paging, next, 0));
+}
+
+// Whether the guest kernel's fetch through this walk faults: nothing mapped, or, with CR4.SMEP,
+// a user page (SDM Vol. 3 §4.6.1). Such code is not translated: run in place, the CPU's own
+// fetch raises the fault (the real CR4 has the guest's SMEP).
+bool BtCore::fetch_refused(const Translation& walk) const {
+  const PagingState& paging = platform_->guest_paging();
+  return !walk.ok || (walk.user && (paging.cr0 & kCr0Pg) && (paging.cr4 & kCr4Smep));
 }
 
 void BtCore::need_block_hook() {

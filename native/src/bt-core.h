@@ -93,6 +93,7 @@ class BtCore final : public TrapCore, private CodeWatcher {
   void need_block_hook();
   // Whether the guest's tables leave `linear` unmapped (the CPU's fetch there raises #PF).
   bool fetch_faults_at(uint32_t linear);
+  bool fetch_refused(const Translation& walk) const;
   // The guest kernel goes on at `guest` untranslated (no translation could be made there): the
   // block hook from now on, unless the CPU's fetch there faults before anything runs.
   void run_in_place(uint32_t guest);

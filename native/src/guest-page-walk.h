@@ -14,6 +14,7 @@ struct PagingState {
 };
 
 enum AccessFlags : uint32_t {
+  kAccessProtection = 1u << 0,  // in a #PF error code: the page was present (a rights violation)
   kAccessWrite = 1u << 1,  // same bit positions as the #PF error code (SDM §4.7)
   kAccessUser = 1u << 2,
   kAccessFetch = 1u << 4,

@@ -324,7 +324,7 @@ void ShadowMmu::protect_code_frame(uint32_t frame) {
   }
 }
 
-ShadowFault ShadowMmu::handle_fault(uint32_t linear, uint32_t error_code) {
+ShadowFault ShadowMmu::handle_fault(uint32_t linear, uint32_t error_code, bool user_data_for_supervisor) {
   if (linear >= kHoleLinear) return {FaultOutcome::kHole, 0};
   if (current_ == nullptr) return {FaultOutcome::kPoolExhausted, 0};
   uint32_t access = error_code & (kAccessWrite | kAccessUser);
@@ -335,6 +335,19 @@ ShadowFault ShadowMmu::handle_fault(uint32_t linear, uint32_t error_code) {
     return {FaultOutcome::kGuestFault, t.page_fault_error};
   }
   bool paging = guest_.cr0 & kCr0Pg;
+  bool supervisor = !(error_code & kAccessUser);
+  // SMEP and SMAP (SDM Vol. 3 §4.6.1): a supervisor fetch from a user page, or a supervisor data
+  // access to one without AC, is the guest's fault even where its tables grant the page. The
+  // real CPU (its CR4 has the guest's SMEP and SMAP) reports one as a protection fault on a
+  // present shadow entry, with I/D set for a fetch under SMEP; a not-present fault does not say
+  // whether it was a fetch, so it is filled, and the retried access faults again if it must.
+  if (paging && t.user && supervisor && (error_code & kAccessProtection)) {
+    bool fetch = error_code & kAccessFetch;
+    if (fetch ? (guest_.cr4 & kCr4Smep) != 0 : ((guest_.cr4 & kCr4Smap) != 0 && !user_data_for_supervisor)) {
+      counters_.true_faults++;
+      return {FaultOutcome::kGuestFault, kAccessProtection | (error_code & (kAccessWrite | kAccessFetch))};
+    }
+  }
   uint64_t guest_frame = t.physical >> 12;
   bool in_ram = guest_frame < ram_pages_;
   if (write && in_ram && (frame_flags_[guest_frame] & kWatched)) page_table_written(static_cast<uint32_t>(guest_frame));
@@ -384,10 +397,14 @@ ShadowFault ShadowMmu::handle_fault(uint32_t linear, uint32_t error_code) {
   // Rights: the guest's, less write until the guest's D bit is set (so the first write comes here
   // and sets it), less write on watched page tables and on pages the dirty log has not seen written.
   uint32_t entry = host_frame(t.physical) | kPtePresent;
-  if (t.user) entry |= kPteUser;
-  // A supervisor write with CR0.WP clear may write a read-only page; the shadow then has to allow
-  // it, which is sound only if user code cannot reach the page.
-  bool writable = t.writable || (!(guest_.cr0 & kCr0Wp) && !t.user);
+  // A supervisor write with CR0.WP clear may write a read-only page (SDM Vol. 3 §4.6.1). The
+  // shadow then has to allow it, which is sound only if user code cannot reach the page: a user
+  // page is made supervisor-only meanwhile, as KVM's shadow MMU does, and the next user access
+  // faults here and gets its read-only user mapping back. (With CR4.SMAP or SMEP on as well, the
+  // guest kernel is then not stopped at that page until then.)
+  bool supervisor_write_over_read_only = !(guest_.cr0 & kCr0Wp) && !t.writable && t.user && write && supervisor;
+  if (t.user && !supervisor_write_over_read_only) entry |= kPteUser;
+  bool writable = t.writable || (!(guest_.cr0 & kCr0Wp) && (!t.user || supervisor_write_over_read_only));
   if (writable && (t.dirty || !paging)) {
     bool allow = true;
     if (in_ram) {

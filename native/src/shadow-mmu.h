@@ -84,8 +84,11 @@ class ShadowMmu {
 
   // The shadow root (a physical address for the real CR3) for the guest's paging state.
   uint32_t activate(const PagingState& guest);
-  // Handles a real #PF at `linear` with the CPU's error code (P, W, U bits).
-  ShadowFault handle_fault(uint32_t linear, uint32_t error_code);
+  // Handles a real #PF at `linear` with the CPU's error code (P, W, U, I/D bits).
+  // `user_data_for_supervisor`: whether a supervisor data access may touch a user page now
+  // (CR4.SMAP clear, or EFLAGS.AC set at CPL < 3: SDM Vol. 3 §4.6.1); the real CPU judged it
+  // already, the guest's own tables decide whether that fault was the guest's.
+  ShadowFault handle_fault(uint32_t linear, uint32_t error_code, bool user_data_for_supervisor = true);
   // INVLPG: the guest changed the mapping of one page.
   void invalidate_page(uint32_t linear);
   // A paging-mode change (CR0.PG/WP, CR4.PSE/PAE): every shadow is dropped.

@@ -65,6 +65,16 @@ ExitKind TrapCore::on_exception(uint32_t vector, bool software_interrupt) {
       }
     }
   }
+  if (vector == kUd && !software_interrupt && !vcpu_.stop_pending() && at_guest_kernel_ring()) {
+    TrappedInstruction insn;
+    uint32_t length = 0;
+    if (fetch_trapped_instruction(&insn) && (length = handle_access_flag_instruction(insn))) {
+      uint64_t eip = 0;
+      read_register(uc_, kRegEip, &eip);
+      write_register(uc_, kRegEip, eip + length);
+      return kResumeGuest;
+    }
+  }
   // IRET at real ring 1 is a task return (the VMM keeps NT set there), which raises #TS.
   if (vector == kTs && !software_interrupt && !vcpu_.stop_pending() && at_guest_kernel_ring() &&
       emulate_iret(vcpu_.injector().current_linear_eip())) {
@@ -93,7 +103,7 @@ ExitKind TrapCore::reflect_to_guest(uint32_t vector, bool software_interrupt) {
 // tables give, or the VMM's hole.
 ExitKind TrapCore::handle_shadow_fault() {
   uint32_t* record = vcpu_.exit_record();
-  ShadowFault fault = platform_->mmu().handle_fault(record[kFieldCr2], record[kFieldErrorCode]);
+  ShadowFault fault = platform_->mmu().handle_fault(record[kFieldCr2], record[kFieldErrorCode], user_data_for_supervisor());
   switch (fault.outcome) {
     case FaultOutcome::kHidden:
       if (fault.new_root) platform_->load_shadow_root(fault.new_root);
@@ -136,6 +146,29 @@ void TrapCore::gdt_reloaded() {
 }
 
 bool TrapCore::at_guest_kernel_ring() { return vcpu_.current_cpl() == kGuestKernelRing; }
+
+// SMAP (SDM Vol. 3 §4.6.1): supervisor data accesses to user pages are allowed with CR4.SMAP
+// clear, or at CPL < 3 with EFLAGS.AC set (the real AC is the guest's: STAC, CLAC and POPF set
+// it); an implicit supervisor access from CPL 3 (a descriptor table read) is always checked.
+bool TrapCore::user_data_for_supervisor() {
+  if (!(platform_->guest_paging().cr4 & kCr4Smap)) return true;
+  uint64_t eflags = 0;
+  read_register(uc_, kRegEflags, &eflags);
+  return (eflags & kFlagAc) && at_guest_kernel_ring();
+}
+
+// CLAC and STAC (0F 01 CA, 0F 01 CB; SDM Vol. 2A) are #UD at CPL > 0, so the deprivileged kernel's
+// raise #UD: carried out here on the real AC, where the CPU the guest is told about has SMAP.
+uint32_t TrapCore::handle_access_flag_instruction(const TrappedInstruction& insn) {
+  if (!smap_offered_ || insn.available < 3 || insn.bytes[0] != 0x0F || insn.bytes[1] != 0x01) return 0;
+  if (insn.bytes[2] != kModrmClac && insn.bytes[2] != kModrmStac) return 0;
+  uint64_t eflags = 0;
+  read_register(uc_, kRegEflags, &eflags);
+  eflags = insn.bytes[2] == kModrmStac ? (eflags | kFlagAc) : (eflags & ~uint64_t{kFlagAc});
+  write_register(uc_, kRegEflags, eflags);
+  access_flag_in_core_++;
+  return 3;
+}
 
 // An instruction the core carries out, read once for its handlers. It may end just before an
 // unmapped page: no further than the page's end is read (a longer instruction there is left to
@@ -316,6 +349,7 @@ std::vector<EngineCounter> TrapCore::counters() const {
   const ShadowCounters& c = platform_->mmu().counters();
   return {
       {"invlpgInCore", invlpg_in_core_},
+      {"accessFlagInCore", access_flag_in_core_},
       {"crReadsInCore", cr_reads_in_core_},
       {"cr3WritesInCore", cr3_writes_in_core_},
       {"reflectedInCore", reflected_in_core_},

@@ -35,6 +35,9 @@ class TrapCore : public EngineCore {
   // trapConfigure(cr0, cr3, cr4): the guest's paging state; from now on the guest runs
   // deprivileged on shadows, and this core handles its exceptions.
   void configure(const PagingState& guest);
+  // trapSetSmapOffered(offered): CPUID tells the guest it has SMAP, so its CLAC and STAC are
+  // carried out (they raise #UD at ring 1).
+  void set_smap_offered(bool offered) { smap_offered_ = offered; }
   // trapLeave(): the guest cleared CR0.PE (SDM Vol. 3 §9.9.2) and from now on runs as under
   // direct until it is deprivileged again (configure): no shadows (every one is dropped, since
   // its page tables may change unseen), the VMM region closed, events delivered by the CPU. The
@@ -129,6 +132,10 @@ class TrapCore : public EngineCore {
   // Whether the guest wrote its GDT since the real one was copied.
   virtual bool gdt_copy_stale() const { return gdt_refresh_countdown_ > 0; }
   bool at_guest_kernel_ring();
+  bool user_data_for_supervisor();
+  uint32_t handle_access_flag_instruction(const TrappedInstruction& insn);
+  static constexpr uint8_t kModrmClac = 0xCA;
+  static constexpr uint8_t kModrmStac = 0xCB;
 
   VcpuServices& vcpu_;
   uc_engine* uc_;
@@ -142,6 +149,8 @@ class TrapCore : public EngineCore {
   uint64_t cr3_writes_in_core_ = 0;
   uint64_t reflected_in_core_ = 0;
   uint64_t iret_in_core_ = 0;
+  uint64_t access_flag_in_core_ = 0;  // CLAC and STAC
+  bool smap_offered_ = false;
   bool guest_nested_task_ = false;
   bool nmis_blocked_ = false;
   uint32_t guest_cr2_ = 0;

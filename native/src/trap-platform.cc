@@ -127,6 +127,9 @@ void TrapPlatform::set_guest_paging(const PagingState& guest) {
   // PAE guests get PAE shadows; otherwise 32-bit shadows with 4 KiB pages only.
   bool pae = (guest.cr0 & kCr0Pg) && (guest.cr4 & kCr4Pae);
   uint32_t cr4 = (guest.cr4 & ~(kCr4Pse | kCr4Pae | kCr4Pge)) | (pae ? kCr4Pae : 0);
+  // SMEP and SMAP act only with paging on (SDM Vol. 3 §4.6.1); the real CPU always pages, through
+  // user-accessible shadows of physical memory while the guest does not.
+  if (!(guest.cr0 & kCr0Pg)) cr4 &= ~(kCr4Smep | kCr4Smap);
   write_register(uc_, kRegCr4, cr4);
   write_register(uc_, kRegCr3, root);
   write_register(uc_, kRegCr0, cr0);

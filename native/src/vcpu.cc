@@ -1308,6 +1308,9 @@ Napi::Value Vcpu::GetTrap(const Napi::CallbackInfo& info) {
   trap.Set("setGuestNestedTask", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
     if (trap_) trap_->set_guest_nested_task(i[0].As<Napi::Boolean>().Value());
   }));
+  trap.Set("setSmapOffered", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
+    if (trap_) trap_->set_smap_offered(i[0].As<Napi::Boolean>().Value());
+  }));
   trap.Set("leave", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
     return Napi::Boolean::New(i.Env(), trap_ && trap_->leave());
   }));

@@ -28,6 +28,10 @@ constexpr uint32_t kCr3PdptMask = 0xFFFFFFE0u;
 constexpr uint32_t kCr4Pse = 1u << 4;
 constexpr uint32_t kCr4Pae = 1u << 5;
 constexpr uint32_t kCr4Pge = 1u << 7;
+// Supervisor-mode execution and access prevention (§4.6.1): no fetch from, and no data access
+// without EFLAGS.AC, to a user page from CPL < 3.
+constexpr uint32_t kCr4Smep = 1u << 20;
+constexpr uint32_t kCr4Smap = 1u << 21;
 
 // EFLAGS (§2.3).
 constexpr uint32_t kFlagFixed = 1u << 1;  // always 1

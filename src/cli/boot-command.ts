@@ -213,16 +213,14 @@ export function prepareRun(
     }
     return name as OptionalDevice;
   });
-  // The model as the engine that runs the guest can carry it out (build() may be given another).
-  const modelFor = (forEngine: Engine) => {
+  const model = (() => {
     try {
-      return cpuModel(options.cpu ?? bootDefaults.cpu, { deprivilegedKernel: forEngine.requires.vmmRegion });
+      return cpuModel(options.cpu ?? bootDefaults.cpu);
     } catch (error) {
       if (error instanceof UnknownCpuModel) throw new UserError(error.message);
       throw error;
     }
-  };
-  modelFor(engine);
+  })();
   const translationCacheBytes = sizeOption(TRANSLATION_CACHE, options.translationCache, engine.requires.translationCache);
   const shadowPoolBytes = sizeOption(SHADOW_POOL, options.shadowPool, engine.requires.vmmRegion);
   const limits = {
@@ -253,7 +251,7 @@ export function prepareRun(
     try {
       machine = new Machine({
         ramBytes, consoleOutput: output.push, translationBufferBytes, engineCore: engineCoreFor(forEngine.requires), stopMechanism,
-        translationCacheBytes, shadowPoolBytes, devices, cpuModel: modelFor(forEngine),
+        translationCacheBytes, shadowPoolBytes, devices, cpuModel: model,
       });
     } catch (error) {
       if (error instanceof NativeCoreMissing) throw new UserError(error.message);

@@ -32,33 +32,23 @@ export const LEAF7_EBX_SMAP = 1 << 20;
 /** Leaf 0x80000001 EDX bit 27: RDTSCP and IA32_TSC_AUX. */
 export const EXTENDED_EDX_RDTSCP = 1 << 27;
 
-/** What the engine running the guest can carry out, where engines differ. */
-export interface EngineCpuSupport {
-  /**
-   * The guest kernel runs deprivileged (on ring 1, under `trap` and `bt`): supervisor-mode
-   * protections (SMEP, SMAP) would need the engine to emulate CR4's bits, STAC and CLAC, which
-   * it does not; such a model leaves them out.
-   */
-  readonly deprivilegedKernel: boolean;
-}
-
 export class UnknownCpuModel extends Error {}
 
-export function cpuModel(name: string, engine: EngineCpuSupport): CpuModel {
+export function cpuModel(name: string): CpuModel {
   switch (name) {
     case 'qemu32':
       return { name, emulatedAs: 'qemu64', leaf7Ebx: 0, extendedEdx: 0, cr4Bits: CR4_SUPPORTED_BITS };
     case 'max': {
       // Checked by guests/cpufeatures (rdtscp, and SMEP/SMAP faults) and kvm-unit-tests' smap and
-      // tsc tests. Broadwell is Unicorn's first model with SMAP; its other extensions (SSSE3,
+      // tsc tests, under every engine (the deprivileged kernel's CLAC and STAC are carried out by
+      // the trap core, its SMEP and SMAP faults told from the shadows' own by the shadow MMU). Broadwell is Unicorn's first model with SMAP; its other extensions (SSSE3,
       // SSE4, AVX, ...) are not advertised: each would need checking as cpuid.ts's bits were.
-      const supervisor = engine.deprivilegedKernel ? 0 : LEAF7_EBX_SMEP | LEAF7_EBX_SMAP;
       return {
         name,
         emulatedAs: 'broadwell',
-        leaf7Ebx: supervisor,
+        leaf7Ebx: LEAF7_EBX_SMEP | LEAF7_EBX_SMAP,
         extendedEdx: EXTENDED_EDX_RDTSCP,
-        cr4Bits: CR4_SUPPORTED_BITS | (engine.deprivilegedKernel ? 0 : CR4_SMEP | CR4_SMAP),
+        cr4Bits: CR4_SUPPORTED_BITS | CR4_SMEP | CR4_SMAP,
       };
     }
     default:

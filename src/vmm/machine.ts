@@ -132,7 +132,7 @@ export class Machine {
   constructor(config: MachineConfig) {
     const { Vcpu, hostTscHz } = nativeCore();
     this.tscHz = hostTscHz();
-    this.cpuModel = config.cpuModel ?? cpuModel('qemu32', { deprivilegedKernel: config.engineCore !== undefined });
+    this.cpuModel = config.cpuModel ?? cpuModel('qemu32');
     this.vcpu = new Vcpu(
       config.ramBytes, config.translationBufferBytes, config.engineCore ?? false, config.stopMechanism ?? 'exact', undefined,
       config.translationCacheBytes, config.shadowPoolBytes, this.cpuModel.emulatedAs,

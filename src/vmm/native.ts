@@ -144,6 +144,8 @@ export interface NativeTrapCore {
    * control and descriptor-table registers. False when the CPL cannot be set that way.
    */
   leave(): boolean;
+  /** CPUID offers SMAP: the guest kernel's CLAC and STAC (#UD at ring 1) are carried out. */
+  setSmapOffered(offered: boolean): void;
   counters(): ShadowCounters;
   /** The guest's CR3 as it last loaded it: the core carries out MOV to CR3 itself. */
   guestCr3(): number;
@@ -174,6 +176,8 @@ export interface ShadowCounters {
   reflectedInCore: number;
   /** IRETs of the guest kernel (trapped through NT) carried out in the native core. */
   iretInCore: number;
+  /** CLAC and STAC of the guest kernel (#UD at ring 1) carried out in the native core. */
+  accessFlagInCore: number;
 }
 
 /** The native engine core a vCPU is built with (native/src/engine-core.h). */

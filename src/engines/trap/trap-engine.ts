@@ -12,6 +12,7 @@ import { classifyInstruction } from '../../decode/sensitive.js';
 import { csEip, hex } from '../../util/hex.js';
 import type { NativeTrapCore, NativeVcpu } from '../../vmm/native.js';
 import { HOLE_LINEAR } from '../../vmm/layout.js';
+import { LEAF7_EBX_SMAP } from '../../vmm/cpu-model.js';
 import { Reg } from '../../vmm/registers.js';
 import { CR0_PE } from '../../x86/control-registers.js';
 import { EFLAGS_IF, EFLAGS_IOPL, EFLAGS_NT, EFLAGS_RF, EFLAGS_TF, EFLAGS_VM } from '../../x86/eflags.js';
@@ -83,6 +84,7 @@ export class TrapEngine implements Engine {
     this.cpu.cr4 = cr4;
     this.cpu.gdtr = { base: vcpu.readRegister(Reg.gdtrBase), limit: vcpu.readRegister(Reg.gdtrLimit) };
     this.cpu.idtr = { base: vcpu.readRegister(Reg.idtrBase), limit: vcpu.readRegister(Reg.idtrLimit) };
+    core.setSmapOffered((machine.cpuModel.leaf7Ebx & LEAF7_EBX_SMAP) !== 0);
     core.configure(this.cpu.cr0, this.cpu.cr3, this.cpu.cr4);
     this.cpu.keepControlRegistersIn(core);
     useGuestTss(vcpu, core, this.cpu);
@@ -276,7 +278,8 @@ export class TrapEngine implements Engine {
     trapped['mov-from-cr'] = (trapped['mov-from-cr'] ?? 0) + mmu.crReadsInCore;
     trapped['mov-to-cr3'] = (trapped['mov-to-cr3'] ?? 0) + mmu.cr3WritesInCore;
     trapped.iret = (trapped.iret ?? 0) + mmu.iretInCore;
-    const inCore = mmu.cliInCore + mmu.stiInCore + mmu.invlpgInCore + mmu.crReadsInCore + mmu.cr3WritesInCore + mmu.iretInCore;
+    trapped['clac-stac'] = mmu.accessFlagInCore;
+    const inCore = mmu.cliInCore + mmu.stiInCore + mmu.invlpgInCore + mmu.crReadsInCore + mmu.cr3WritesInCore + mmu.iretInCore + mmu.accessFlagInCore;
     const byInstruction = Object.fromEntries(Object.entries(trapped).filter(([, n]) => n > 0).map(([name, n]) => [`trap-${name}`, n]));
     return {
       'trap-emulated': this.emulated + inCore,
