@@ -26,6 +26,7 @@
 
 #define PG_P  0x001u            /* present */
 #define PG_W  0x002u            /* writable */
+#define PG_U  0x004u            /* user */
 #define PG_A  0x020u            /* accessed */
 #define PG_D  0x040u            /* dirty */
 #define PG_PS 0x080u            /* PDE: 4 MiB page (needs CR4.PSE) */
@@ -377,6 +378,54 @@ static void change_tables(void)
     slow_handler_spins = 0;
 }
 
+/* CR0.WP (SDM Vol. 3 §4.6.1): clear, the kernel writes through a read-only user mapping; set, the
+ * same write is a #PF with P and W, which the handler answers by mapping the page writable. */
+#define CR0_WP 0x00010000u
+
+static void set_write_protect(int on)
+{
+    uint32_t t;
+    if (on)
+        __asm__ volatile("mov %%cr0, %0\n\tor %1, %0\n\tmov %0, %%cr0" : "=&r"(t) : "i"(CR0_WP) : "memory");
+    else
+        __asm__ volatile("mov %%cr0, %0\n\tand %1, %0\n\tmov %0, %%cr0" : "=&r"(t) : "i"(~CR0_WP) : "memory");
+}
+
+static void write_protect(void)
+{
+    uint32_t va = DEMAND_BASE + REMAP_PAGE * PAGE;
+    volatile uint32_t *pte = kernel_pte(va);
+    uint32_t frame = *pte & ~0xFFFu;
+    kernel_pd[va >> 22] |= PG_U;
+    *pte = frame | PG_U | PG_P;
+    invlpg(va);
+    set_write_protect(0);
+    poke(va + 16, 0x600D0005u);
+    set_write_protect(1);
+    uint32_t clear = peek(va + 16);
+    expect_va = va;
+    expect_frame = frame;
+    expected_faults = 0;
+    seen_error = 0xFFFFFFFFu;
+    pf_mode = PF_EXPECT;
+    poke(va + 16, 0x600D0006u);
+    pf_mode = PF_NONE;
+    uint32_t set = peek(va + 16);
+    kernel_pd[va >> 22] &= ~PG_U;
+    write_cr3(read_cr3());
+    put_str("read-only user page, WP clear: wrote ");
+    put_hex32(clear);
+    put_str("; WP set: ");
+    put_dec(expected_faults);
+    put_str(" #PF error ");
+    put_hex32(seen_error);
+    put_str(", mapped writable, wrote ");
+    put_hex32(set);
+    put_char('\n');
+    if (clear != 0x600D0005u || expected_faults != 1 || seen_error != 0x3u || set != 0x600D0006u)
+        fail("write protection");
+}
+
 void kmain(uint32_t magic, const struct multiboot_info *mbi)
 {
     uart_init();
@@ -406,6 +455,7 @@ void kmain(uint32_t magic, const struct multiboot_info *mbi)
     accessed_dirty();
     address_spaces();
     change_tables();
+    write_protect();
     put_str("paging ok\n");
     guest_exit(0);
 }

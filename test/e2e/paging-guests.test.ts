@@ -56,12 +56,14 @@ describe('paging guests under the direct engine', () => {
         // The handler computes across many of the VMM's time slices before it reads CR2.
         'unmapped page read, slow handler: 1 #PF cr2=0x4000500c error 0x00000000, mapped again, read 0x600d0003\n' +
         'unmapped page write, slow handler: 1 #PF cr2=0x4000500c error 0x00000002, mapped again, read 0x600d0003\n' +
+        'read-only user page, WP clear: wrote 0x600d0005; WP set: 1 #PF error 0x00000003, mapped writable, wrote 0x600d0006\n' +
         'paging ok\n',
     );
     expect(run.stderr).toMatch(/debug-exit port with value 0x0 \(status 1\)/);
     expect(run.status).toBe(1);
-    // Every page fault went to the guest's own handler: 8192 + 8 demand faults, 2 in step f, 2 in g.
-    expect(exitCounts(run.stderr)['exception-reflected']).toBe(8204);
+    // Every page fault went to the guest's own handler: 8192 + 8 demand faults, 2 in step f, 2 in
+    // g, 1 for write protection.
+    expect(exitCounts(run.stderr)['exception-reflected']).toBe(8205);
     expect(exitCounts(run.stderr).timeslice).toBeGreaterThan(2);
   });
 

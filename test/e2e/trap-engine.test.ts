@@ -17,8 +17,8 @@ describe('trap engine', () => {
     const run = boot('trap', 'paging.elf');
     expect(run.stdout).toContain('paging ok');
     const counts = exitCounts(run.stderr);
-    // The guest's own #PF handler runs 8200 + 4 times: those are the true faults.
-    expect(counts['pf-true']).toBe(8204);
+    // The guest's own #PF handler runs 8200 + 5 times: those are the true faults.
+    expect(counts['pf-true']).toBe(8205);
     expect(counts['pf-hidden']).toBeGreaterThan(8192);
     // The true faults went to the guest's handler from the core, and every exception exit is an
     // instruction emulated in TypeScript (plus the HLT after the debug-exit OUT, which the stop
