@@ -1,4 +1,6 @@
-// Exact interrupt and NMI windows under `direct`, from QEMU's own interrupt check.
+// Exact interrupt and NMI windows under `direct`, from QEMU's own interrupt check; interrupt
+// windows alone under `bt`, whose guest kernel runs CLI, STI and POPF on the real IF (its IRET is
+// emulated, so NMI blocking is the engine core's there).
 //
 // Under `direct` the guest kernel runs STI, POPF and IRET itself, so the VMM cannot see IF turn
 // on, nor an IRET end an NMI handler (SDM Vol. 3 §6.7.1: NMIs stay blocked until the next IRET).

@@ -203,8 +203,10 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   }
   cpu_checks_.uc = uc_;
   cpu_checks_.msrs = this;
-  // Exact interrupt and NMI windows where the guest's own IF and IRET decide them (direct).
-  if (err == UC_ERR_OK && !with_region) {
+  // Exact interrupt and NMI windows where the guest's own IF and IRET decide them (direct), and
+  // exact interrupt windows where the guest kernel's CLI, STI and POPF act on the real IF without
+  // trapping (bt: event-windows.h). The trap engine sees IF change: each STI traps.
+  if (err == UC_ERR_OK && (!with_region || core_kind == "bt")) {
     const EventWindowLayout& windows = event_window_layout(g_layout);
     event_windows_ = EventWindows::create(uc_, live_state_.get(), windows);
     if (!event_windows_) {
@@ -376,6 +378,7 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
   if (slice > 0) timer_->arm(static_cast<uint64_t>(slice));
   // Without the block hook, the interrupt window is looked for from the timer's thread.
   if (interrupt_pending_ && !event_windows_ && !block_hook_everywhere_ && async_stops_.load()) timer_->start_polling();
+  if (event_windows_) WatchWindows();  // (a run that fell back to polling turned it off)
   uc_err err = StartGuest();
   ExitKind engine_kind = kExitNone;  // the engine core ended the run with an exit of its own
   while (err == UC_ERR_OK && !handler_threw_) {
@@ -402,8 +405,16 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
     } else if (guest_halt().halted) {
       break;  // whatever else was pending: the run never goes on past a HLT (guest-halt.h)
     } else if (window_taken_ != EventWindow::kNone) {
-      window_open_ = true;  // exactly where the guest can take it (event-windows.h)
-      break;
+      // Exactly where the guest can take it (event-windows.h), unless the engine core's code holds
+      // guest state of its own there (the bt engine's expansion of one guest instruction, after
+      // STI's one-instruction shadow). QEMU would find the same window again before anything ran,
+      // so the rest of this run looks for it from the timer's thread, as without exact windows.
+      if (StopAllowedHere()) {
+        window_open_ = true;
+        break;
+      }
+      event_windows_->watch(false, false);
+      timer_->start_polling();
     } else if (timer_->take(&poll_fired_) && !stop_pending_.load(std::memory_order_acquire)) {
       // Stopped to look for an interrupt window: the run ends if it is open (at a point where the
       // engine core accepts a stop), goes on if not.
@@ -618,7 +629,7 @@ void Vcpu::SetInlineHandler(const Napi::CallbackInfo& info) {
 void Vcpu::SetInterruptPending(const Napi::CallbackInfo& info) {
   interrupt_pending_ = info[0].As<Napi::Boolean>().Value();
   if (event_windows_) {
-    event_windows_->watch(interrupt_pending_, nmi_pending_);
+    WatchWindows();
     return;
   }
   // Raised during a run (a device's I/O): look for the window from now on.
@@ -629,8 +640,12 @@ void Vcpu::SetInterruptPending(const Napi::CallbackInfo& info) {
 // unblocks them. (Only where NMI blocking is kept: nmiBlocked() is false otherwise.)
 void Vcpu::SetNmiPending(const Napi::CallbackInfo& info) {
   nmi_pending_ = info[0].As<Napi::Boolean>().Value();
-  if (event_windows_) event_windows_->watch(interrupt_pending_, nmi_pending_);
+  if (event_windows_) WatchWindows();
 }
+
+// With an engine core, NMI blocking is the core's (the guest kernel's IRET is emulated, so QEMU's
+// blocking bit would never be cleared): only interrupt windows are watched.
+void Vcpu::WatchWindows() { event_windows_->watch(interrupt_pending_, nmi_pending_ && !engine_); }
 
 // setCr4SupportedBits(mask): the CR4 bits the guest's CPU has (the VMM's CPU model); under
 // direct a MOV to CR4 with any other bit raises #GP(0) (direct-cpu-checks.h).
@@ -642,7 +657,7 @@ void Vcpu::SetCr4SupportedBits(const Napi::CallbackInfo& info) {
 // Kept where the guest runs its own IRET (direct, with exact windows); false elsewhere.
 Napi::Value Vcpu::NmiBlocked(const Napi::CallbackInfo& info) {
   if (!CheckOpen(info.Env())) return info.Env().Undefined();
-  return Napi::Boolean::New(info.Env(), (event_windows_ && event_windows_->nmi_blocked()) || (engine_ && engine_->nmis_blocked()));
+  return Napi::Boolean::New(info.Env(), engine_ ? engine_->nmis_blocked() : event_windows_ && event_windows_->nmi_blocked());
 }
 
 void Vcpu::MapMmio(const Napi::CallbackInfo& info) {
@@ -692,8 +707,11 @@ Napi::Value Vcpu::Inject(const Napi::CallbackInfo& info) {
   if (nmi) event.source = EventSource::kExternal;
   DeliveryOutcome outcome = injector_->deliver(event);
   if (nmi && outcome.result == DeliveryResult::kDelivered) {
-    if (event_windows_) event_windows_->block_nmis();
-    if (engine_) engine_->block_nmis();
+    if (engine_) {
+      engine_->block_nmis();
+    } else if (event_windows_) {
+      event_windows_->block_nmis();
+    }
   }
   injection_detail_ = outcome.detail;
   if (outcome.result == DeliveryResult::kDelivered && event.source != EventSource::kExternal) RearmCodeWriteChecks();

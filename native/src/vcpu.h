@@ -143,6 +143,8 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   bool RunningAtCpl3() { return current_cpl() == 3; }
   // Whether the engine core accepts a stop at the current EIP (EngineCore::stop_allowed_at).
   bool StopAllowedHere();
+  // Which windows the exact-window mechanism watches for, from what is pending (event-windows.h).
+  void WatchWindows();
   void Release();
 
   // VcpuServices, for the engine core.

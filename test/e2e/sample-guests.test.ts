@@ -40,8 +40,6 @@ const UNFAITHFUL: Record<string, Record<string, string>> = {
     'cpufeatures.elf': 'MOV from DR4 with CR4.DE set and execute-disable pages are not emulated on shadow page tables',
   },
   bt: {
-    'eventwindows.elf':
-      'an interrupt waiting for STI or POPF is taken at a later stop, not at the window; the guest stops at that check',
     'cpufeatures.elf':
       'MOV from DR4 with CR4.DE set and execute-disable pages are not emulated on shadow page tables (as under trap); ' +
       "SYSENTER with SEP hidden runs as on hardware, where Unicorn's own under direct jumps to a stale EIP",
