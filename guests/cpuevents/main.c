@@ -16,7 +16,11 @@
  *      CPUID does not offer, raises #GP(0) at the instruction and leaves CR4 as it was (SDM
  *      Vol. 3 §2.5);
  *   g. the local APIC's MSR: RDMSR of IA32_APIC_BASE (0x1B) reads the APIC's base, enabled, on
- *      the bootstrap processor (0xFEE00900, SDM Vol. 3 §11.4.4).
+ *      the bootstrap processor (0xFEE00900, SDM Vol. 3 §11.4.4);
+ *   h. MSRs the CPU does not have: on this 32-bit CPU without NX, long mode or RDTSCP, RDMSR of
+ *      IA32_EFER, IA32_LSTAR, IA32_KERNEL_GS_BASE and IA32_TSC_AUX, and WRMSR of IA32_EFER, raise
+ *      #GP(0) at the instruction (SDM Vol. 2B, RDMSR and WRMSR), while IA32_TIME_STAMP_COUNTER
+ *      reads.
  * Prints "cpuevents ok" and exits with value 0; a failed check prints "FAILED: ..." and exits
  * with value 1; an unexpected exception exits with value 2.
  */
@@ -35,7 +39,7 @@
 static volatile uint32_t ud_count, ud_eip, bp_count, bp_cs, soft_count, soft_cs, ticks;
 static volatile uint32_t gp_count, gp_eip, gp_error;
 
-extern char ud2_site[], cr4_write_site[];
+extern char ud2_site[], cr4_write_site[], rdmsr_site[], wrmsr_site[];
 
 static void fail(const char *what)
 {
@@ -60,6 +64,12 @@ void exception_dispatch(struct frame *f)
         gp_eip = f->eip;
         gp_error = f->error;
         f->eip += 3;            /* past the mov cr4, eax */
+        return;
+    }
+    if (f->vector == 13 && (f->eip == (uint32_t)(uintptr_t)rdmsr_site || f->eip == (uint32_t)(uintptr_t)wrmsr_site)) {
+        gp_count++;
+        gp_error = f->error;
+        f->eip += 2;            /* past the rdmsr or wrmsr */
         return;
     }
     fail_on_exception(f, 2);
@@ -294,6 +304,46 @@ static void check_apic_base_msr(void)
         fail("IA32_APIC_BASE does not read as the local APIC's base, enabled, on the BSP");
 }
 
+/* RDMSR and WRMSR of ECX at known addresses (EDX:EAX zero for the write). */
+void rdmsr_at_site(uint32_t index);
+void wrmsr_at_site(uint32_t index);
+__asm__(".text\n"
+        "rdmsr_at_site:\n"
+        "    movl 4(%esp), %ecx\n"
+        "rdmsr_site:\n"
+        "    rdmsr\n"
+        "    ret\n"
+        "wrmsr_at_site:\n"
+        "    movl 4(%esp), %ecx\n"
+        "    xorl %eax, %eax\n"
+        "    xorl %edx, %edx\n"
+        "wrmsr_site:\n"
+        "    wrmsr\n"
+        "    ret\n");
+
+static int msr_refused(void (*access)(uint32_t), uint32_t index)
+{
+    uint32_t count = gp_count;
+    access(index);
+    return gp_count == count + 1 && gp_error == 0;
+}
+
+static void check_absent_msrs(void)
+{
+    static const uint32_t reads[] = {0xC0000080u, 0xC0000082u, 0xC0000102u, 0xC0000103u};
+    uint32_t refused = 0;
+    for (uint32_t i = 0; i < sizeof reads / sizeof reads[0]; i++)
+        refused += msr_refused(rdmsr_at_site, reads[i]);
+    refused += msr_refused(wrmsr_at_site, 0xC0000080u);
+    int tsc_refused = msr_refused(rdmsr_at_site, 0x10u);
+    put_str("rdmsr EFER, LSTAR, KERNEL_GS_BASE, TSC_AUX, wrmsr EFER: ");
+    put_dec(refused);
+    put_str(" of 5 refused with #GP(0); rdmsr TSC ");
+    put_str(tsc_refused ? "refused\n" : "reads\n");
+    if (refused != 5 || tsc_refused)
+        fail("an MSR the CPU does not have was taken, or one it has refused");
+}
+
 void kmain(uint32_t magic, const struct multiboot_info *mbi)
 {
     (void)mbi;
@@ -307,6 +357,7 @@ void kmain(uint32_t magic, const struct multiboot_info *mbi)
     check_top_of_linear_space();
     check_unsupported_cr4_bits();
     check_apic_base_msr();
+    check_absent_msrs();
     put_str("cpuevents ok\n");
     guest_exit(0);
 }

@@ -84,6 +84,9 @@ __attribute__((visibility("hidden"))) void __wrap_helper_set_dr_x86_64(CPUX86Sta
 // vCPU makes with no checks in force.)
 __attribute__((visibility("hidden"))) void __wrap_helper_rdmsr_x86_64(CPUX86State* env) {
   const vmm::DirectCpuChecks* checks = vmm::t_checks;
+  if (checks != nullptr && checks->msr_absent(vmm::read32(checks->uc, UC_X86_REG_ECX))) {
+    raise_exception_err_ra_x86_64(env, vmm::kGp, 0, reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
+  }
   if (checks != nullptr && checks->msrs != nullptr) {
     uint64_t value = 0;
     if (checks->msrs->read_platform_msr(vmm::read32(checks->uc, UC_X86_REG_ECX), &value)) {
@@ -98,6 +101,9 @@ __attribute__((visibility("hidden"))) void __wrap_helper_rdmsr_x86_64(CPUX86Stat
 
 __attribute__((visibility("hidden"))) void __wrap_helper_wrmsr_x86_64(CPUX86State* env) {
   const vmm::DirectCpuChecks* checks = vmm::t_checks;
+  if (checks != nullptr && checks->msr_absent(vmm::read32(checks->uc, UC_X86_REG_ECX))) {
+    raise_exception_err_ra_x86_64(env, vmm::kGp, 0, reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
+  }
   if (checks != nullptr && checks->msrs != nullptr) {
     uint64_t value = (uint64_t{vmm::read32(checks->uc, UC_X86_REG_EDX)} << 32) | vmm::read32(checks->uc, UC_X86_REG_EAX);
     if (checks->msrs->write_platform_msr(vmm::read32(checks->uc, UC_X86_REG_ECX), value)) return;

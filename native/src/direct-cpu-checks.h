@@ -9,6 +9,13 @@
 // with the return address into the translated block, restores EIP to the MOV), before anything
 // of it takes effect.
 //
+// RDMSR and WRMSR of an MSR the CPU model lacks (the 64-bit ones, EFER without NX or LM) raise
+// #GP(0) the same way, before Unicorn's helper reads or writes it.
+//
+// The checks are in force under every engine: the trap and bt engines' guest runs as under
+// direct until it is deprivileged (real mode), and once it is, its kernel's privileged
+// instructions fault at ring 1 before any of these helpers runs.
+//
 // A MOV to DR7 (or to DR0-DR3 of an enabled breakpoint) that arms or disarms an instruction
 // breakpoint makes QEMU flush every translation (breakpoint_invalidate), which QEMU defers until
 // the CPU leaves the block but Unicorn does at once, under the block that is running: the host
@@ -17,6 +24,7 @@
 // engines keep the guest's debug registers: hardware breakpoints are held but not carried out.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include <unicorn/unicorn.h>
 
@@ -38,11 +46,20 @@ struct DirectCpuChecks {
   PlatformMsrs* msrs = nullptr;
   // The CR4 bits a MOV to CR4 may set (the VMM's CPU model says which: cpuid.ts).
   uint32_t cr4_supported = ~0u;
+  // MSRs the CPU model lacks though Unicorn's has them (cpu-model.ts, absentMsrs): RDMSR and
+  // WRMSR of one raise #GP(0).
+  std::vector<uint32_t> absent_msrs;
+  bool msr_absent(uint32_t index) const {
+    for (uint32_t absent : absent_msrs) {
+      if (absent == index) return true;
+    }
+    return false;
+  }
 };
 
-// Set by a direct vCPU around each of its runs (null after), on the thread that runs it.
+// Set by a vCPU around each of its runs (null after), on the thread that runs it.
 void set_running_cpu_checks(const DirectCpuChecks* checks);
-// The checks in force on this thread (null outside a direct vCPU's run).
+// The checks in force on this thread (null outside a vCPU's run).
 const DirectCpuChecks* running_cpu_checks();
 
 }  // namespace vmm

@@ -73,6 +73,7 @@ Napi::Function Vcpu::Define(Napi::Env env) {
                          InstanceMethod<&Vcpu::SetInterruptPending>("setInterruptPending"),
                          InstanceMethod<&Vcpu::SetNmiPending>("setNmiPending"),
                          InstanceMethod<&Vcpu::SetCr4SupportedBits>("setCr4SupportedBits"),
+                         InstanceMethod<&Vcpu::SetAbsentMsrs>("setAbsentMsrs"),
                          InstanceMethod<&Vcpu::NmiBlocked>("nmiBlocked"),
                          InstanceMethod<&Vcpu::CodeSegmentIs32>("codeSegmentIs32"),
                          InstanceAccessor<&Vcpu::GetWindowMechanism>("windowMechanism"),
@@ -513,8 +514,8 @@ uc_err Vcpu::StartGuest() {
   read_register(uc_, kRegEip, &eip);
   guest_halt() = GuestHalt{};
   window_taken_ = EventWindow::kNone;
-  // (An engine core emulates the guest kernel's privileged instructions itself.)
-  if (!engine_) set_running_cpu_checks(&cpu_checks_);
+  // (Under an engine core the deprivileged kernel's privileged instructions fault before these.)
+  set_running_cpu_checks(&cpu_checks_);
   set_running_unwritable_code(engine_ ? engine_->unwritable_code_start() : ~uint64_t{0});
   if (event_windows_) event_windows_->begin_run();
   set_translating_cpu(live_state_.get());
@@ -651,6 +652,16 @@ void Vcpu::WatchWindows() { event_windows_->watch(interrupt_pending_, nmi_pendin
 // direct a MOV to CR4 with any other bit raises #GP(0) (direct-cpu-checks.h).
 void Vcpu::SetCr4SupportedBits(const Napi::CallbackInfo& info) {
   cpu_checks_.cr4_supported = info[0].As<Napi::Number>().Uint32Value();
+}
+
+// setAbsentMsrs(indices): the MSRs the guest's CPU lacks (the VMM's CPU model); RDMSR and WRMSR
+// of one raise #GP(0) (direct-cpu-checks.h).
+void Vcpu::SetAbsentMsrs(const Napi::CallbackInfo& info) {
+  Napi::Array indices = info[0].As<Napi::Array>();
+  cpu_checks_.absent_msrs.clear();
+  for (uint32_t i = 0; i < indices.Length(); i++) {
+    cpu_checks_.absent_msrs.push_back(indices.Get(i).As<Napi::Number>().Uint32Value());
+  }
 }
 
 // nmiBlocked(): an NMI was delivered and its handler has not run IRET yet (SDM Vol. 3 §6.7.1).

@@ -53,6 +53,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   void SetInterruptPending(const Napi::CallbackInfo& info);
   void SetNmiPending(const Napi::CallbackInfo& info);
   void SetCr4SupportedBits(const Napi::CallbackInfo& info);
+  void SetAbsentMsrs(const Napi::CallbackInfo& info);
   Napi::Value NmiBlocked(const Napi::CallbackInfo& info);
   void MapMmio(const Napi::CallbackInfo& info);
   void InvalidateCode(const Napi::CallbackInfo& info);

@@ -3,6 +3,7 @@
 // the emulated CPU and the engine carry out beyond it. What each feature bit means and how it
 // was checked is in cpuid.ts; a model only chooses among those bits.
 import { CR4_SMAP, CR4_SMEP } from '../x86/control-registers.js';
+import { IA32_EFER, IA32_FMASK, IA32_FS_BASE, IA32_KERNEL_GS_BASE, IA32_STAR, IA32_TSC_AUX } from '../x86/msrs.js';
 import { CR4_SUPPORTED_BITS } from './cpuid.js';
 
 export const CPU_MODEL_NAMES = ['qemu32', 'max'] as const;
@@ -24,6 +25,20 @@ export interface CpuModel {
   readonly extendedEdx: number;
   /** The CR4 bits a MOV to CR4 may set; the rest raise #GP(0) (SDM Vol. 3A §2.5). */
   readonly cr4Bits: number;
+}
+
+/**
+ * MSRs this CPU does not have although Unicorn's (a 64-bit QEMU model) carries them out: RDMSR and
+ * WRMSR of one raise #GP(0) (SDM Vol. 2B, RDMSR: an unimplemented MSR), as on the 32-bit CPU the
+ * guest is told about. EFER exists with NX or LM, which neither model offers; the SYSCALL and
+ * segment-base MSRs only with LM; IA32_TSC_AUX with RDTSCP.
+ */
+export function absentMsrs(model: CpuModel): number[] {
+  const absent = [IA32_EFER];
+  for (let index = IA32_STAR; index <= IA32_FMASK; index++) absent.push(index);
+  for (let index = IA32_FS_BASE; index <= IA32_KERNEL_GS_BASE; index++) absent.push(index);
+  if (!(model.extendedEdx & EXTENDED_EDX_RDTSCP)) absent.push(IA32_TSC_AUX);
+  return absent;
 }
 
 /** Leaf 7 EBX bit 7: SMEP. Bit 20: SMAP, with STAC and CLAC (SDM Vol. 2A, CPUID, table 3-8). */

@@ -30,7 +30,7 @@ import { SystemControlPortA } from '../devices/system-control-port-a.js';
 import { Uart16550 } from '../devices/uart16550.js';
 import { applyLoadPlan } from './cpu-setup.js';
 import { cpuid } from './cpuid.js';
-import { cpuModel, type CpuModel } from './cpu-model.js';
+import { absentMsrs, cpuModel, type CpuModel } from './cpu-model.js';
 import { Field, InlineKind } from './exit-record.js';
 import { Reg } from './registers.js';
 import { EFLAGS_IF } from '../x86/eflags.js';
@@ -141,6 +141,7 @@ export class Machine {
     this.record = new Uint32Array(this.vcpu.exitRecord);
     // The CPU the guest is told about refuses other CR4 bits, under direct too.
     this.vcpu.setCr4SupportedBits(this.cpuModel.cr4Bits);
+    this.vcpu.setAbsentMsrs(absentMsrs(this.cpuModel));
     // A request that may be deliverable asks the vCPU for an interrupt-window exit: the guest
     // stops as soon as it can take the interrupt, and is left alone while IF = 0.
     // A request raised by the guest's own I/O while interrupts are enabled (a self-IPI, a UART

@@ -40,6 +40,8 @@ export interface NativeVcpu {
   nmiBlocked(): boolean;
   /** The CR4 bits a MOV to CR4 may set; under direct any other raises #GP(0). */
   setCr4SupportedBits(mask: number): void;
+  /** The MSRs the guest's CPU lacks: its RDMSR and WRMSR of one raise #GP(0). */
+  setAbsentMsrs(indices: number[]): void;
   /** How windows are found: "exact", "polled: <why>" (direct) or "engine" (trap, bt). */
   readonly windowMechanism: string;
   mapMmio(base: number, size: number): void;

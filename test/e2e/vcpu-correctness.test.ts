@@ -39,6 +39,7 @@ describe.each(engineNames)('the vCPU under %s', (engine) => {
           '0xffe00010, mapped: moffs 0xa1b2c3d4, modrm 0xa1b2c3d4, byte 0x000000c3, written 0x600df00d\n' +
           'mov cr4 with LA57, SMEP: 2 of 2 refused with #GP\\(0\\)\n' +
           'rdmsr IA32_APIC_BASE: 0xfee00900\n' +
+          'rdmsr EFER, LSTAR, KERNEL_GS_BASE, TSC_AUX, wrmsr EFER: 5 of 5 refused with #GP\\(0\\); rdmsr TSC reads\n' +
           'cpuevents ok\n$',
       ),
     );

@@ -60,7 +60,7 @@ describe('engine cores', () => {
     expect(trapCore(v).counters()).toEqual({
       hiddenFaults: 0, trueFaults: 0, shadowPagesBuilt: 0, shadowPoolResets: 0, pageTableWrites: 0, dirtyLogFaults: 0,
       rootSwitches: 0, rootCacheHits: 0, pagesInvalidated: 0, cliInCore: 0, stiInCore: 0, invlpgInCore: 0,
-      crReadsInCore: 0, cr3WritesInCore: 0, reflectedInCore: 0, iretInCore: 0,
+      crReadsInCore: 0, cr3WritesInCore: 0, reflectedInCore: 0, iretInCore: 0, accessFlagInCore: 0,
     });
   });
 
@@ -83,6 +83,27 @@ describe('engine cores', () => {
     expect(trapCore(v).guestCr3()).toBe(0x3000);
     const counters = trapCore(v).counters();
     expect([counters.crReadsInCore, counters.cr3WritesInCore]).toEqual([3, 1]);
+  });
+
+  it('the trap core carries out STAC and CLAC (#UD at ring 1) where CPUID offers SMAP, and leaves them #UD elsewhere', () => {
+    const STAC_CLAC_STAC_HLT = [0x0f, 0x01, 0xcb, 0x0f, 0x01, 0xca, 0x0f, 0x01, 0xcb, 0xf4];
+    const EFLAGS_AC = 1 << 18;
+    const offered = newVcpu(true);
+    deprivilege(offered, STAC_CLAC_STAC_HLT);
+    trapCore(offered).setSmapOffered(true);
+    const record = new Uint32Array(offered.exitRecord);
+    expect(offered.run(0)).toBe(ExitKind.exception);
+    expect([record[Field.vector], record[Field.eip]]).toEqual([13, CODE + 9]); // the HLT
+    expect(offered.readRegister(Reg.eflags) & EFLAGS_AC).toBe(EFLAGS_AC);
+    expect(trapCore(offered).counters().accessFlagInCore).toBe(3);
+    offered.close();
+
+    const plain = newVcpu(true);
+    deprivilege(plain, STAC_CLAC_STAC_HLT);
+    const plainRecord = new Uint32Array(plain.exitRecord);
+    expect(plain.run(0)).toBe(ExitKind.exception);
+    expect([plainRecord[Field.vector], plainRecord[Field.eip]]).toEqual([6, CODE]);
+    expect(trapCore(plain).counters().accessFlagInCore).toBe(0);
   });
 
   it('the trap core carries out CLI and STI at guest ring 0 and leaves HLT to TypeScript', () => {

@@ -5,6 +5,7 @@
 // as under `direct` (like a VT-x I/O bitmap).
 import { decodeInstruction, effectiveAddress, type DecodedX86 } from '../../decode/modrm.js';
 import { hex } from '../../util/hex.js';
+import { absentMsrs } from '../../vmm/cpu-model.js';
 import type { EngineMachine, ExceptionExit, ExceptionOutcome } from '../../vmm/engine.js';
 import { EventSource } from '../../vmm/event-delivery.js';
 import type { NativeTrapCore, NativeVcpu } from '../../vmm/native.js';
@@ -279,12 +280,15 @@ function emulateTwoByte(
     case 0x30: { // WRMSR
       const value = (BigInt(vcpu.readRegister(Reg.edx) >>> 0) << 32n) | BigInt(vcpu.readRegister(Reg.eax) >>> 0);
       const index = vcpu.readRegister(Reg.ecx) >>> 0;
+      // An MSR this CPU lacks: #GP(0), the trapped #GP itself (SDM Vol. 2B, WRMSR).
+      if (absentMsrs(ctx.machine.cpuModel).includes(index)) return { kind: 'reflect' };
       if (!ctx.machine.platformMsrs.write(index, value)) vcpu.writeMsr(index, value);
       next();
       return done('wrmsr');
     }
     case 0x32: { // RDMSR
       const index = vcpu.readRegister(Reg.ecx) >>> 0;
+      if (absentMsrs(ctx.machine.cpuModel).includes(index)) return { kind: 'reflect' };
       const value = ctx.machine.platformMsrs.read(index) ?? vcpu.readMsr(index);
       vcpu.writeRegister(Reg.eax, Number(value & 0xffffffffn));
       vcpu.writeRegister(Reg.edx, Number(value >> 32n));
