@@ -37,12 +37,9 @@ const UNFAITHFUL: Record<string, Record<string, string>> = {
     'popf.elf': 'POPF at ring 1 cannot clear IF and does not trap (the equivalence report names it)',
     'eventwindows.elf':
       'POPF at ring 1 cannot set IF (the equivalence report names it); the guest stops at that check',
-    'cpufeatures.elf': 'MOV from DR4 with CR4.DE set and execute-disable pages are not emulated on shadow page tables',
   },
   bt: {
-    'cpufeatures.elf':
-      'MOV from DR4 with CR4.DE set and execute-disable pages are not emulated on shadow page tables (as under trap); ' +
-      "SYSENTER with SEP hidden runs as on hardware, where Unicorn's own under direct jumps to a stale EIP",
+    'cpufeatures.elf': "SYSENTER with SEP hidden runs as on hardware, where Unicorn's own under direct jumps to a stale EIP",
   },
 };
 
