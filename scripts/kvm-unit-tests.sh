@@ -17,7 +17,7 @@
 # Runs go N at a time (--jobs, default 2). Entries for x86_64 only, for accel=kvm only, in the
 # nodefault group (unless named with --only) or whose `check` host setting does not hold are
 # not run, with the reason. vmm gets --smp, --device pc-testdev etc. and --cpu MODEL (for a
-# -cpu that is a bare model name) only where `vmm boot --help` lists them, and no -machine
+# -cpu whose model vmm has; the properties after it are left out) only where `vmm boot --help` lists them, and no -machine
 # options: such entries still run on vmm, marked `*`, and the notes say what vmm left out.
 #
 # The suite's exit statuses come from the isa-debug-exit port, status = (code << 1) | 1:
@@ -153,6 +153,8 @@ to_mib() {
 vmm_has() { grep -q -- "$1" <<< "${vmm_help:-}"; }
 # Whether vmm's --cpu offers this QEMU -cpu value as it is (a model name, no +/-features).
 vmm_cpu_model() { [[ "$1" =~ ^[a-z0-9-]+$ ]] && grep -- '--cpu' <<< "${vmm_help:-}" | grep -qw -- "$1"; }
+# The model of a QEMU -cpu value (before its first comma) when vmm's --cpu offers it; empty if not.
+vmm_cpu_model_of() { if vmm_cpu_model "${1%%,*}"; then echo "${1%%,*}"; fi; }
 
 # The table cell for a finished run: status, then F/T from the SUMMARY line.
 cell() {
@@ -204,7 +206,7 @@ run_one() {
     [ "${#args[@]}" -eq 0 ] || cmd+=(-append "${args[*]}")
     cmd+=(-initrd "$env_qemu")
   else
-    local append="${args[*]}" mem=128 j=0 opt
+    local append="${args[*]}" mem=128 j=0 opt model
     cmd=("${VMM[@]}" boot "$kernel" --no-stdin -e "$runner")
     while [ "$j" -lt "${#extra[@]}" ]; do   # keep what vmm understands of the QEMU options
       opt="${extra[$j]}"
@@ -213,7 +215,8 @@ run_one() {
         -append) append="${extra[$((j + 1))]}"; j=$((j + 2)) ;;
         -device) if vmm_has "${extra[$((j + 1))]%%,*}"; then cmd+=(--device "${extra[$((j + 1))]}"); fi
                  j=$((j + 2)) ;;
-        -cpu) if vmm_cpu_model "${extra[$((j + 1))]}"; then cmd+=(--cpu "${extra[$((j + 1))]}"); fi
+        -cpu) model="$(vmm_cpu_model_of "${extra[$((j + 1))]}")"
+              if [ -n "$model" ]; then cmd+=(--cpu "$model"); fi
               j=$((j + 2)) ;;
         *) j=$((j + 1)) ;;
       esac
@@ -270,8 +273,12 @@ for i in "${!names[@]}"; do
       -enable-kvm) note+="$p; " ;;
       -*) flag="" ;;
       *) if [ -n "${flag:-}" ]; then
-           { [ "$flag" = -device ] && vmm_has "${p%%,*}"; } || { [ "$flag" = -cpu ] && vmm_cpu_model "$p"; } ||
-             note+="$flag $p; "
+           if [ "$flag" = -cpu ] && ! vmm_cpu_model "$p" && [ -n "$(vmm_cpu_model_of "$p")" ]; then
+             note+="-cpu $p (vmm: --cpu ${p%%,*}); "
+           else
+             { [ "$flag" = -device ] && vmm_has "${p%%,*}"; } || { [ "$flag" = -cpu ] && vmm_cpu_model "$p"; } ||
+               note+="$flag $p; "
+           fi
          fi; flag="" ;;
     esac
   done

@@ -17,7 +17,8 @@
  *      Vol. 3 §2.5);
  *   g. the local APIC's MSR: RDMSR of IA32_APIC_BASE (0x1B) reads the APIC's base, enabled, on
  *      the bootstrap processor (0xFEE00900, SDM Vol. 3 §11.4.4);
- *   h. MSRs the CPU does not have: on this 32-bit CPU without NX, long mode or RDTSCP, RDMSR of
+ *   h. MSRs the CPU does not have: on a 32-bit CPU without NX, long mode or RDTSCP (vmm's default
+ *      model, qemu32), RDMSR of
  *      IA32_EFER, IA32_LSTAR, IA32_KERNEL_GS_BASE and IA32_TSC_AUX, and WRMSR of IA32_EFER, raise
  *      #GP(0) at the instruction (SDM Vol. 2B, RDMSR and WRMSR), while IA32_TIME_STAMP_COUNTER
  *      reads.

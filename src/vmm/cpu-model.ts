@@ -25,18 +25,26 @@ export interface CpuModel {
   readonly extendedEdx: number;
   /** The CR4 bits a MOV to CR4 may set; the rest raise #GP(0) (SDM Vol. 3A §2.5). */
   readonly cr4Bits: number;
+  /**
+   * Whether the CPU is a 64-bit one, with IA32_EFER and the SYSCALL and segment-base MSRs, though
+   * CPUID does not offer long mode or NX to the guest (as a 64-bit CPU under a CPUID mask).
+   */
+  readonly has64BitMsrs: boolean;
 }
 
 /**
  * MSRs this CPU does not have although Unicorn's (a 64-bit QEMU model) carries them out: RDMSR and
- * WRMSR of one raise #GP(0) (SDM Vol. 2B, RDMSR: an unimplemented MSR), as on the 32-bit CPU the
- * guest is told about. EFER exists with NX or LM, which neither model offers; the SYSCALL and
- * segment-base MSRs only with LM; IA32_TSC_AUX with RDTSCP.
+ * WRMSR of one raise #GP(0) (SDM Vol. 2B, RDMSR: an unimplemented MSR). A 32-bit CPU has no EFER
+ * (it comes with NX or LM), no SYSCALL or segment-base MSRs (with LM); IA32_TSC_AUX comes with
+ * RDTSCP.
  */
 export function absentMsrs(model: CpuModel): number[] {
-  const absent = [IA32_EFER];
-  for (let index = IA32_STAR; index <= IA32_FMASK; index++) absent.push(index);
-  for (let index = IA32_FS_BASE; index <= IA32_KERNEL_GS_BASE; index++) absent.push(index);
+  const absent: number[] = [];
+  if (!model.has64BitMsrs) {
+    absent.push(IA32_EFER);
+    for (let index = IA32_STAR; index <= IA32_FMASK; index++) absent.push(index);
+    for (let index = IA32_FS_BASE; index <= IA32_KERNEL_GS_BASE; index++) absent.push(index);
+  }
   if (!(model.extendedEdx & EXTENDED_EDX_RDTSCP)) absent.push(IA32_TSC_AUX);
   return absent;
 }
@@ -52,18 +60,24 @@ export class UnknownCpuModel extends Error {}
 export function cpuModel(name: string): CpuModel {
   switch (name) {
     case 'qemu32':
-      return { name, emulatedAs: 'qemu64', leaf7Ebx: 0, extendedEdx: 0, cr4Bits: CR4_SUPPORTED_BITS };
+      // A P6-class 32-bit processor (family 6, model 6).
+      return { name, emulatedAs: 'qemu64', leaf7Ebx: 0, extendedEdx: 0, cr4Bits: CR4_SUPPORTED_BITS, has64BitMsrs: false };
     case 'max': {
       // Checked by guests/cpufeatures (rdtscp, and SMEP/SMAP faults) and kvm-unit-tests' smap and
       // tsc tests, under every engine (the deprivileged kernel's CLAC and STAC are carried out by
-      // the trap core, its SMEP and SMAP faults told from the shadows' own by the shadow MMU). Broadwell is Unicorn's first model with SMAP; its other extensions (SSSE3,
-      // SSE4, AVX, ...) are not advertised: each would need checking as cpuid.ts's bits were.
+      // the trap core, its SMEP and SMAP faults told from the shadows' own by the shadow MMU).
+      // Broadwell is Unicorn's first model with SMAP; its other extensions (SSSE3, SSE4, AVX, ...)
+      // are not advertised: each would need checking as cpuid.ts's bits were.
       return {
         name,
         emulatedAs: 'broadwell',
         leaf7Ebx: LEAF7_EBX_SMEP | LEAF7_EBX_SMAP,
         extendedEdx: EXTENDED_EDX_RDTSCP,
         cr4Bits: CR4_SUPPORTED_BITS | CR4_SMEP | CR4_SMAP,
+        // Broadwell is a 64-bit CPU: its EFER is there for guests written for QEMU's `max`, which
+        // read it whatever CPUID says (kvm-unit-tests' la57 does), though long mode and NX are not
+        // offered (the trap engine's shadows drop XD).
+        has64BitMsrs: true,
       };
     }
     default:
