@@ -65,13 +65,16 @@ ExitKind TrapCore::on_exception(uint32_t vector, bool software_interrupt) {
       }
     }
   }
-  if (vector == kUd && !software_interrupt && !vcpu_.stop_pending() && at_guest_kernel_ring()) {
+  if (vector == kUd && !software_interrupt && smap_offered_ && at_guest_kernel_ring()) {
     TrappedInstruction insn;
-    uint32_t length = 0;
-    if (fetch_trapped_instruction(&insn) && (length = handle_access_flag_instruction(insn))) {
-      uint64_t eip = 0;
-      read_register(uc_, kRegEip, &eip);
-      write_register(uc_, kRegEip, eip + length);
+    if (fetch_trapped_instruction(&insn) && is_access_flag_instruction(insn)) {
+      // With a stop pending the run stops here, before the instruction, which raises #UD again
+      // when the guest goes on (the CPU's #UD is never the guest's).
+      if (!vcpu_.stop_pending()) {
+        uint64_t eip = 0;
+        read_register(uc_, kRegEip, &eip);
+        write_register(uc_, kRegEip, eip + handle_access_flag_instruction(insn));
+      }
       return kResumeGuest;
     }
   }
@@ -159,9 +162,13 @@ bool TrapCore::user_data_for_supervisor() {
 
 // CLAC and STAC (0F 01 CA, 0F 01 CB; SDM Vol. 2A) are #UD at CPL > 0, so the deprivileged kernel's
 // raise #UD: carried out here on the real AC, where the CPU the guest is told about has SMAP.
+bool TrapCore::is_access_flag_instruction(const TrappedInstruction& insn) const {
+  return insn.available >= 3 && insn.bytes[0] == 0x0F && insn.bytes[1] == 0x01 &&
+         (insn.bytes[2] == kModrmClac || insn.bytes[2] == kModrmStac);
+}
+
 uint32_t TrapCore::handle_access_flag_instruction(const TrappedInstruction& insn) {
-  if (!smap_offered_ || insn.available < 3 || insn.bytes[0] != 0x0F || insn.bytes[1] != 0x01) return 0;
-  if (insn.bytes[2] != kModrmClac && insn.bytes[2] != kModrmStac) return 0;
+  if (!smap_offered_ || !is_access_flag_instruction(insn)) return 0;
   uint64_t eflags = 0;
   read_register(uc_, kRegEflags, &eflags);
   eflags = insn.bytes[2] == kModrmStac ? (eflags | kFlagAc) : (eflags & ~uint64_t{kFlagAc});

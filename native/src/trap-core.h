@@ -133,6 +133,7 @@ class TrapCore : public EngineCore {
   virtual bool gdt_copy_stale() const { return gdt_refresh_countdown_ > 0; }
   bool at_guest_kernel_ring();
   bool user_data_for_supervisor();
+  bool is_access_flag_instruction(const TrappedInstruction& insn) const;
   uint32_t handle_access_flag_instruction(const TrappedInstruction& insn);
   static constexpr uint8_t kModrmClac = 0xCA;
   static constexpr uint8_t kModrmStac = 0xCB;
