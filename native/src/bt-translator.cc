@@ -4,20 +4,11 @@
 
 #include <cstring>
 
+#include "modrm.h"
 #include "x86.h"
 
 namespace vmm {
 namespace {
-
-// Legacy prefixes (SDM Vol. 2 §2.1.1).
-bool is_prefix(uint8_t b) {
-  switch (b) {
-    case 0xF0: case 0xF2: case 0xF3: case 0x2E: case 0x36: case 0x3E: case 0x26: case 0x64: case 0x65: case 0x66: case 0x67:
-      return true;
-    default:
-      return false;
-  }
-}
 
 // One decoded guest instruction, as far as the translator looks at it.
 struct GuestInsn {
@@ -298,7 +289,7 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
     uint64_t address = pc;
     if (!handle_ || !cs_disasm_iter(handle_, &code, &size, &address, insn)) break;
     i.length = insn->size;
-    while (i.prefixes < i.length && is_prefix(i.bytes[i.prefixes])) {
+    while (i.prefixes < i.length && is_legacy_prefix(i.bytes[i.prefixes])) {
       if (i.bytes[i.prefixes] == 0x66) i.operand16 = true;
       if (i.bytes[i.prefixes] == 0x67) i.address16 = true;
       i.prefixes++;

@@ -84,12 +84,13 @@ __attribute__((visibility("hidden"))) void __wrap_helper_set_dr_x86_64(CPUX86Sta
 // vCPU makes with no checks in force.)
 __attribute__((visibility("hidden"))) void __wrap_helper_rdmsr_x86_64(CPUX86State* env) {
   const vmm::DirectCpuChecks* checks = vmm::t_checks;
-  if (checks != nullptr && checks->msr_absent(vmm::read32(checks->uc, UC_X86_REG_ECX))) {
+  uint32_t index = checks != nullptr ? vmm::read32(checks->uc, UC_X86_REG_ECX) : 0;
+  if (checks != nullptr && checks->msr_absent(index)) {
     raise_exception_err_ra_x86_64(env, vmm::kGp, 0, reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
   }
   if (checks != nullptr && checks->msrs != nullptr) {
     uint64_t value = 0;
-    if (checks->msrs->read_platform_msr(vmm::read32(checks->uc, UC_X86_REG_ECX), &value)) {
+    if (checks->msrs->read_platform_msr(index, &value)) {
       uint32_t low = static_cast<uint32_t>(value), high = static_cast<uint32_t>(value >> 32);
       uc_reg_write(checks->uc, UC_X86_REG_EAX, &low);
       uc_reg_write(checks->uc, UC_X86_REG_EDX, &high);
@@ -101,12 +102,13 @@ __attribute__((visibility("hidden"))) void __wrap_helper_rdmsr_x86_64(CPUX86Stat
 
 __attribute__((visibility("hidden"))) void __wrap_helper_wrmsr_x86_64(CPUX86State* env) {
   const vmm::DirectCpuChecks* checks = vmm::t_checks;
-  if (checks != nullptr && checks->msr_absent(vmm::read32(checks->uc, UC_X86_REG_ECX))) {
+  uint32_t index = checks != nullptr ? vmm::read32(checks->uc, UC_X86_REG_ECX) : 0;
+  if (checks != nullptr && checks->msr_absent(index)) {
     raise_exception_err_ra_x86_64(env, vmm::kGp, 0, reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
   }
   if (checks != nullptr && checks->msrs != nullptr) {
     uint64_t value = (uint64_t{vmm::read32(checks->uc, UC_X86_REG_EDX)} << 32) | vmm::read32(checks->uc, UC_X86_REG_EAX);
-    if (checks->msrs->write_platform_msr(vmm::read32(checks->uc, UC_X86_REG_ECX), value)) return;
+    if (checks->msrs->write_platform_msr(index, value)) return;
   }
   __real_helper_wrmsr_x86_64(env);
 }

@@ -9,8 +9,9 @@
 // with the return address into the translated block, restores EIP to the MOV), before anything
 // of it takes effect.
 //
-// RDMSR and WRMSR of an MSR the CPU model lacks (the 64-bit ones, EFER without NX or LM) raise
-// #GP(0) the same way, before Unicorn's helper reads or writes it.
+// RDMSR and WRMSR of an MSR the CPU model lacks (src/vmm/cpu-model.ts, absentMsrs: on a 32-bit
+// model EFER and the other 64-bit MSRs) raise #GP(0) the same way, before Unicorn's helper reads
+// or writes it.
 //
 // The checks are in force under every engine: the trap and bt engines' guest runs as under
 // direct until it is deprivileged (real mode), and once it is, its kernel's privileged

@@ -13,6 +13,16 @@ struct MemoryOperand {
   bool stack_segment;        // the default segment is SS (an ESP or EBP base), else DS
 };
 
+// Legacy prefixes (SDM Vol. 2 §2.1.1: lock and repeat, segment overrides, operand and address size).
+constexpr bool is_legacy_prefix(uint8_t b) {
+  switch (b) {
+    case 0xF0: case 0xF2: case 0xF3: case 0x2E: case 0x36: case 0x3E: case 0x26: case 0x64: case 0x65: case 0x66: case 0x67:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // The segment register a segment-override prefix names (SDM Vol. 2 §2.1.1, prefix group 2), or
 // kNoSegmentOverride for any other byte.
 constexpr uint32_t kNoSegmentOverride = ~0u;

@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <mutex>
 
+#include "modrm.h"
+
 namespace vmm {
 namespace {
 
@@ -38,15 +40,6 @@ constexpr uint8_t kMovFromControl = 0x20;      // 0F 20: MOV r32, CRn
 constexpr uint8_t kSmswRegisterForm = 0xE0;    // ModRM mod 11, reg 100: SMSW r16/r32
 constexpr uint8_t kModrmRegisterForm = 0xC0;   // ModRM mod 11, reg 000 (CR0)
 constexpr int kMaxPrefixes = 14;               // an instruction is at most 15 bytes
-
-bool is_other_prefix(uint8_t byte) {
-  switch (byte) {
-    case 0x67: case 0xF2: case 0xF3: case 0x26: case 0x2E: case 0x36: case 0x3E: case 0x64: case 0x65:
-      return true;
-    default:
-      return false;
-  }
-}
 
 // The rewrite in force for the instruction being translated on this thread.
 struct Rewrite {
@@ -108,7 +101,7 @@ void plan_rewrite(const LiveCpuState& cpu, uint64_t pc) {
     // 66h selects the other operand size; repeated, it is still one prefix (SDM Vol. 2 §2.1.1).
     if (byte == kOperandSizePrefix) {
       operand_32 = !cpu.code_segment_is_32();
-    } else if (!is_other_prefix(byte)) {
+    } else if (!is_legacy_prefix(byte)) {
       break;
     }
   }

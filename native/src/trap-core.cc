@@ -39,7 +39,6 @@ bool TrapCore::leave() {
   gdt_refresh_countdown_ = 0;
   want_user_blocks(false);
   want_block_events(false);
-  left();
   return true;
 }
 
@@ -73,7 +72,7 @@ ExitKind TrapCore::on_exception(uint32_t vector, bool software_interrupt) {
       if (!vcpu_.stop_pending()) {
         uint64_t eip = 0;
         read_register(uc_, kRegEip, &eip);
-        write_register(uc_, kRegEip, eip + handle_access_flag_instruction(insn));
+        write_register(uc_, kRegEip, eip + carry_out_access_flag_instruction(insn));
       }
       return kResumeGuest;
     }
@@ -106,7 +105,10 @@ ExitKind TrapCore::reflect_to_guest(uint32_t vector, bool software_interrupt) {
 // tables give, or the VMM's hole.
 ExitKind TrapCore::handle_shadow_fault() {
   uint32_t* record = vcpu_.exit_record();
-  ShadowFault fault = platform_->mmu().handle_fault(record[kFieldCr2], record[kFieldErrorCode], user_data_for_supervisor());
+  // (AC matters only to a supervisor protection fault: EFLAGS is read for those alone.)
+  uint32_t error_code = record[kFieldErrorCode];
+  bool supervisor_protection = (error_code & (kAccessProtection | kAccessUser)) == kAccessProtection;
+  ShadowFault fault = platform_->mmu().handle_fault(record[kFieldCr2], error_code, !supervisor_protection || user_data_for_supervisor());
   switch (fault.outcome) {
     case FaultOutcome::kHidden:
       if (fault.new_root) platform_->load_shadow_root(fault.new_root);
@@ -167,8 +169,7 @@ bool TrapCore::is_access_flag_instruction(const TrappedInstruction& insn) const 
          (insn.bytes[2] == kModrmClac || insn.bytes[2] == kModrmStac);
 }
 
-uint32_t TrapCore::handle_access_flag_instruction(const TrappedInstruction& insn) {
-  if (!smap_offered_ || !is_access_flag_instruction(insn)) return 0;
+uint32_t TrapCore::carry_out_access_flag_instruction(const TrappedInstruction& insn) {
   uint64_t eflags = 0;
   read_register(uc_, kRegEflags, &eflags);
   eflags = insn.bytes[2] == kModrmStac ? (eflags | kFlagAc) : (eflags & ~uint64_t{kFlagAc});

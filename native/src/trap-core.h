@@ -81,9 +81,8 @@ class TrapCore : public EngineCore {
     // Only the GDT refresh counts block starts at every level.
     want_user_blocks(false);
   }
-  // Called once the guest is deprivileged (configure), and when it leaves (leave).
+  // Called once the guest is deprivileged (configure).
   virtual void configured() {}
-  virtual void left() {}
   // The guest wrote its GDT (the write is let through): the real one must follow before a segment
   // is loaded from it. Here: copied at the second block start after the writing instruction.
   virtual void descriptors_written();
@@ -134,7 +133,8 @@ class TrapCore : public EngineCore {
   bool at_guest_kernel_ring();
   bool user_data_for_supervisor();
   bool is_access_flag_instruction(const TrappedInstruction& insn) const;
-  uint32_t handle_access_flag_instruction(const TrappedInstruction& insn);
+  // CLAC or STAC (is_access_flag_instruction) on the real AC; returns its length.
+  uint32_t carry_out_access_flag_instruction(const TrappedInstruction& insn);
   static constexpr uint8_t kModrmClac = 0xCA;
   static constexpr uint8_t kModrmStac = 0xCB;
 
