@@ -6,6 +6,9 @@
 #include <cstring>
 #include <thread>
 
+#include <pthread.h>
+#include <sched.h>
+
 namespace vmm {
 namespace {
 
@@ -14,6 +17,7 @@ constexpr uint32_t kCounters = 0x8000;
 // The scan stays well inside uc_struct, which is over 12 KiB (its nested-run jump buffers alone).
 constexpr size_t kScanBytes = 8192;
 constexpr int kMinimumStops = 8;
+constexpr std::chrono::seconds kProofTimeLimit{5};
 
 // The anchor: an int equal to cpu_context_size (uc_context_size() less a header of 16 to 32
 // bytes), then the 8-byte-aligned next_pc, then the bools hook_insert, first_tb,
@@ -69,28 +73,44 @@ bool prove_exact_stops(size_t no_exit_request_offset, std::string* why_not) {
         if (!done.load()) uc_emu_stop(uc);
       }
     });
-    uint64_t eip = kCode;
+    // As the time-slice timer's (which makes the real stops): on a busy host a normal thread may
+    // not wake at all while a round of the loop runs.
+    sched_param param{};
+    param.sched_priority = sched_get_priority_min(SCHED_FIFO);
+    pthread_setschedparam(stopper.native_handle(), SCHED_FIFO, &param);
+    // Rounds of the loop until enough stops have landed in them, so that the proof does not hang
+    // on how the host schedules the stopper; every round must end with exact counts.
+    const auto give_up = std::chrono::steady_clock::now() + kProofTimeLimit;
     int stops = 0;
+    bool counts_exact = true;
     uc_err err = UC_ERR_OK;
-    while (err == UC_ERR_OK && eip != kCode + sizeof code) {
-      err = uc_emu_start(uc, eip, 0, 0, 0);
-      uint32_t value = 0;
-      uc_reg_read(uc, UC_X86_REG_EIP, &value);
-      eip = value;
-      if (eip != kCode + sizeof code) stops++;
-    }
+    do {
+      const uint32_t zero[2] = {0, 0};
+      uc_mem_write(uc, kCounters, zero, sizeof zero);
+      uint32_t esi = 0;
+      uc_reg_write(uc, UC_X86_REG_ESI, &esi);
+      uint64_t eip = kCode;
+      while (err == UC_ERR_OK && eip != kCode + sizeof code) {
+        err = uc_emu_start(uc, eip, 0, 0, 0);
+        uint32_t value = 0;
+        uc_reg_read(uc, UC_X86_REG_EIP, &value);
+        eip = value;
+        if (eip != kCode + sizeof code) stops++;
+      }
+      uint32_t count = 0, sum = 0;
+      uc_reg_read(uc, UC_X86_REG_ESI, &esi);
+      uc_mem_read(uc, kCounters, &count, 4);
+      uc_mem_read(uc, kCounters + 4, &sum, 4);
+      counts_exact = esi == kLoops && count == kLoops && sum == 3 * kLoops;
+    } while (err == UC_ERR_OK && counts_exact && stops < kMinimumStops && std::chrono::steady_clock::now() < give_up);
     done.store(true);
     stopper.join();
-    uint32_t esi = 0, count = 0, sum = 0;
-    uc_reg_read(uc, UC_X86_REG_ESI, &esi);
-    uc_mem_read(uc, kCounters, &count, 4);
-    uc_mem_read(uc, kCounters + 4, &sum, 4);
     if (err != UC_ERR_OK) {
       *why_not = std::string("the proof loop failed: ") + uc_strerror(err);
+    } else if (!counts_exact) {
+      *why_not = "stops re-executed guest instructions with the candidate offset";
     } else if (stops < kMinimumStops) {
       *why_not = "the proof loop was stopped only " + std::to_string(stops) + " times";
-    } else if (esi != kLoops || count != kLoops || sum != 3 * kLoops) {
-      *why_not = "stops re-executed guest instructions with the candidate offset";
     } else {
       exact = true;
     }

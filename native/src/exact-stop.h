@@ -8,8 +8,9 @@
 // The field's offset is not public. It is found at start-up in a scratch engine, next to fields
 // whose values are known (`cpu_context_size` is uc_context_size() less the context header; the
 // bool after `no_exit_request`, `init_done`, reads 1 once the engine is initialised), and then
-// proven by behaviour: a loop of loads and stores, stopped from another thread every 100 µs, must
-// end with every counter exact. Only a proven offset is ever written in a real engine; anything
+// proven by behaviour: rounds of a loop of loads and stores, stopped from another thread every
+// 100 µs until eight stops have landed in them (however busy the host), must each end with every
+// counter exact. Only a proven offset is ever written in a real engine; anything
 // else leaves the vCPU on the block hook, and says why.
 #pragma once
 #include <cstddef>
