@@ -7,7 +7,7 @@ export default defineConfig({
     pool: 'forks',
     // End-to-end tests run the built CLI, so the build must match the sources under test.
     globalSetup: ['test/global-setup.ts'],
-    setupFiles: ['test/yield-between-tests.ts'],
+    setupFiles: ['test/yield-between-tests.ts', 'test/blocked-worker-watchdog.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

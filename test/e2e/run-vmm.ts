@@ -1,5 +1,6 @@
 // Runs the built `vmm` command as a user would, capturing what it prints and its exit status.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -16,10 +17,13 @@ export function runVmm(args: string[], timeoutSeconds = 60): VmmRun {
   const result = spawnSync(process.execPath, [VMM, ...args], {
     encoding: 'utf8',
     timeout: timeoutSeconds * 1000,
+    // A vmm that outlives its time is a failure to report, not something to wait for: a process
+    // stuck where its SIGTERM handler cannot run would otherwise block this worker for good.
+    killSignal: 'SIGKILL',
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: ROOT,
   });
-  if (result.error) throw result.error;
+  if (result.error) throw new Error(`vmm ${args.join(' ')}: ${result.error.message}; stderr so far:\n${result.stderr}`);
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -28,7 +32,7 @@ export function runVmm(args: string[], timeoutSeconds = 60): VmmRun {
  * guest runs, where a synchronous wait of a minute or more makes vitest's own messages time out.
  */
 export function runVmmAsync(args: string[], timeoutSeconds = 60): Promise<VmmRun> {
-  const child = spawn(process.execPath, [VMM, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutSeconds * 1000 });
+  const child = spawnWithDeadline(args, timeoutSeconds);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -42,11 +46,10 @@ export function runVmmAsync(args: string[], timeoutSeconds = 60): Promise<VmmRun
 /**
  * Runs vmm until the guest prints `marker`, then ends the run as a user would with SIGTERM (a
  * guest that never stops by itself, like memtest86+): a busy host delays the marker, it never
- * loses it. Gives up after timeoutSeconds.
+ * loses it. `times`: wait for that many occurrences. Gives up after timeoutSeconds.
  */
-/** Runs vmm until its output holds `marker` `times` times, then ends it with SIGTERM. */
 export function runVmmUntil(args: string[], marker: string, timeoutSeconds = 120, times = 1): Promise<VmmRun> {
-  const child = spawn(process.execPath, [VMM, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutSeconds * 1000 });
+  const child = spawnWithDeadline(args, timeoutSeconds);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => {
@@ -58,6 +61,21 @@ export function runVmmUntil(args: string[], marker: string, timeoutSeconds = 120
     child.on('error', reject);
     child.on('close', (status) => resolve({ status, stdout, stderr }));
   });
+}
+
+/**
+ * A vmm child that gets SIGTERM (a clean end, with its summary) once its time is up, and SIGKILL
+ * if it is still there 10 s later: a run never outlives its test.
+ */
+function spawnWithDeadline(args: string[], timeoutSeconds: number): ChildProcessByStdio<null, Readable, Readable> {
+  const child = spawn(process.execPath, [VMM, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const term = setTimeout(() => child.kill('SIGTERM'), timeoutSeconds * 1000);
+  const kill = setTimeout(() => child.kill('SIGKILL'), timeoutSeconds * 1000 + 10_000);
+  child.on('exit', () => {
+    clearTimeout(term);
+    clearTimeout(kill);
+  });
+  return child;
 }
 
 export function guestPath(name: string): string {

@@ -10,6 +10,7 @@ import { TrapEngine } from '../../src/engines/trap/trap-engine.js';
 import { decodeExit } from '../../src/vmm/exit-record.js';
 import { Machine } from '../../src/vmm/machine.js';
 import { ROOT } from '../e2e/run-vmm.js';
+import { GUARD_SLICE_MICROS } from '../native/run-guard.js';
 
 let machine: Machine | undefined;
 afterEach(() => machine?.close());
@@ -38,7 +39,8 @@ it('reports exactly the pages written since the last read', async () => {
   const record = new Uint32Array(vcpu.exitRecord);
   const runToHalt = () => {
     for (;;) {
-      const exit = decodeExit(vcpu.run(0), record);
+      const exit = decodeExit(vcpu.run(GUARD_SLICE_MICROS), record);
+      if (exit.kind === 'timeslice') throw new Error(`the guest did not halt; it runs at ${exit.eip.toString(16)}`);
       if (exit.kind !== 'exception') continue;
       const handled = engine.handleException(exit, vcpu, machine!);
       if (handled.kind === 'halt') return;

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { nativeCore, type NativeTrapCore, type NativeVcpu } from '../../src/vmm/native.js';
 import { Reg } from '../../src/vmm/registers.js';
 import { ExitKind, Field } from '../../src/vmm/exit-record.js';
+import { GUARD_SLICE_MICROS } from './run-guard.js';
 
 const CODE = 0x1000;
 const GDT = 0x500;
@@ -50,7 +51,7 @@ describe('engine cores', () => {
     expect(() => v.takeDirtyLog()).toThrow(/no VMM region/);
     new Uint8Array(v.ram).set([0x0f, 0x0b], CODE); // ud2
     v.writeRegister(Reg.eip, CODE);
-    expect(v.run(0)).toBe(ExitKind.exception);
+    expect(v.run(GUARD_SLICE_MICROS)).toBe(ExitKind.exception);
     expect(new Uint32Array(v.exitRecord)[Field.vector]).toBe(6);
   });
 
@@ -75,7 +76,7 @@ describe('engine cores', () => {
       0x0f, 0x20, 0xc3, //       mov ebx, cr0   (TypeScript's: an exit)
     ]);
     const record = new Uint32Array(v.exitRecord);
-    expect(v.run(0)).toBe(ExitKind.exception);
+    expect(v.run(GUARD_SLICE_MICROS)).toBe(ExitKind.exception);
     expect(record[Field.vector]).toBe(13);
     expect(record[Field.eip]).toBe(CODE + 17);
     expect(v.readRegister(Reg.ecx)).toBe(0x3000);
@@ -92,7 +93,7 @@ describe('engine cores', () => {
     deprivilege(offered, STAC_CLAC_STAC_HLT);
     trapCore(offered).setSmapOffered(true);
     const record = new Uint32Array(offered.exitRecord);
-    expect(offered.run(0)).toBe(ExitKind.exception);
+    expect(offered.run(GUARD_SLICE_MICROS)).toBe(ExitKind.exception);
     expect([record[Field.vector], record[Field.eip]]).toEqual([13, CODE + 9]); // the HLT
     expect(offered.readRegister(Reg.eflags) & EFLAGS_AC).toBe(EFLAGS_AC);
     expect(trapCore(offered).counters().accessFlagInCore).toBe(3);
@@ -101,7 +102,7 @@ describe('engine cores', () => {
     const plain = newVcpu(true);
     deprivilege(plain, STAC_CLAC_STAC_HLT);
     const plainRecord = new Uint32Array(plain.exitRecord);
-    expect(plain.run(0)).toBe(ExitKind.exception);
+    expect(plain.run(GUARD_SLICE_MICROS)).toBe(ExitKind.exception);
     expect([plainRecord[Field.vector], plainRecord[Field.eip]]).toEqual([6, CODE]);
     expect(trapCore(plain).counters().accessFlagInCore).toBe(0);
   });
@@ -110,7 +111,7 @@ describe('engine cores', () => {
     const v = newVcpu(true);
     deprivilege(v);
     const record = new Uint32Array(v.exitRecord);
-    expect(v.run(0)).toBe(ExitKind.exception);
+    expect(v.run(GUARD_SLICE_MICROS)).toBe(ExitKind.exception);
     expect(record[Field.vector]).toBe(13); // HLT at real ring 1
     expect(record[Field.eip]).toBe(CODE + 2);
     expect(record[Field.cs] & 3).toBe(1);
@@ -126,7 +127,7 @@ describe('engine cores', () => {
     deprivilege(v);
     v.setInterruptPending(true);
     const record = new Uint32Array(v.exitRecord);
-    expect(v.run(0)).toBe(ExitKind.exception);
+    expect(v.run(GUARD_SLICE_MICROS)).toBe(ExitKind.exception);
     expect(record[Field.vector]).toBe(13);
     expect(record[Field.eip]).toBe(CODE + 1); // the STI
     const counters = trapCore(v).counters();
@@ -141,7 +142,7 @@ describe('engine cores', () => {
       0x0f, 0x01, 0x38, 0x64, 0x0f, 0x01, 0x7c, 0x8b, 0x10, 0x0f, 0x01, 0x3d, 0x78, 0x56, 0x34, 0x12, 0xf4];
     deprivilege(v, code);
     const record = new Uint32Array(v.exitRecord);
-    expect(v.run(0)).toBe(ExitKind.exception);
+    expect(v.run(GUARD_SLICE_MICROS)).toBe(ExitKind.exception);
     expect(record[Field.vector]).toBe(13); // the HLT, at real ring 1
     expect(record[Field.eip]).toBe(CODE + code.length - 1);
     const counters = trapCore(v).counters();

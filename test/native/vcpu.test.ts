@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { nativeCore, type NativeVcpu } from '../../src/vmm/native.js';
 import { Reg } from '../../src/vmm/registers.js';
 import { ExitKind, Field, InlineKind } from '../../src/vmm/exit-record.js';
+import { GUARD_SLICE_MICROS } from './run-guard.js';
 
 const CODE = 0x1000;
 let vcpu: NativeVcpu | undefined;
@@ -86,7 +87,7 @@ describe('native vCPU', () => {
     ram.set([0xa1, 0x00, 0x20, 0x00, 0x00, 0xc7, 0x05, 0x00, 0x30, 0x00, 0x00, 0xaa, 0x55, 0xaa, 0x55, 0xf4], CODE);
     new DataView(v.ram).setUint32(0x2000, 0xfeedface, true);
     v.writeRegister(Reg.eip, CODE);
-    expect(v.run(0)).toBe(ExitKind.hlt);
+    expect(v.run(GUARD_SLICE_MICROS)).toBe(ExitKind.hlt);
     expect(v.readRegister(Reg.eax)).toBe(0xfeedface);
     expect(new DataView(v.ram).getUint32(0x3000, true)).toBe(0x55aa55aa);
   });
@@ -100,7 +101,7 @@ describe('native vCPU', () => {
       new Uint8Array(v.ram).set([0xb8, selector & 0xff, selector >> 8, 0, 0, 0x8e, 0xd8, 0xf4], CODE);
       v.invalidateCode(CODE, CODE + 0x1000);
       v.writeRegister(Reg.eip, CODE);
-      expect(v.run(0)).toBe(ExitKind.exception);
+      expect(v.run(GUARD_SLICE_MICROS)).toBe(ExitKind.exception);
       expect(record[Field.vector]).toBe(13);
       expect(record[Field.errorCode]).toBe(selector);
       expect(record[Field.eip]).toBe(CODE + 5); // the faulting instruction
@@ -113,7 +114,7 @@ describe('native vCPU', () => {
     const record = new Uint32Array(v.exitRecord);
     for (let n = 0; n < 5; n++) {
       v.writeRegister(Reg.eip, CODE);
-      expect(v.run(0)).toBe(ExitKind.exception);
+      expect(v.run(GUARD_SLICE_MICROS)).toBe(ExitKind.exception);
       expect(record[Field.vector]).toBe(0);
     }
   });
@@ -129,7 +130,7 @@ describe('native vCPU', () => {
     v.writeRegister(Reg.esp, 0x8000);
     v.writeRegister(Reg.eflags, 0x2);
     v.writeRegister(Reg.eip, CODE);
-    expect(v.run(0)).toBe(ExitKind.hlt);
+    expect(v.run(GUARD_SLICE_MICROS)).toBe(ExitKind.hlt);
     const zf = 0x40;
     expect((v.readRegister(Reg.edi) & ~0x8d5) >>> 0, 'EFLAGS as PUSHF saw it').toBe(0x2);
     expect(v.readRegister(Reg.edi) & zf).toBe(zf); // EDX:EAX matched the quadword
@@ -154,7 +155,7 @@ describe('native vCPU', () => {
     v.writeRegister(Reg.ecx, 3);
     v.writeRegister(Reg.esp, 0x8000);
     v.writeRegister(Reg.eip, start);
-    expect(v.run(0)).toBe(ExitKind.hlt);
+    expect(v.run(GUARD_SLICE_MICROS)).toBe(ExitKind.hlt);
     expect(v.readRegister(Reg.eax)).toBe(3 * blocks);
     expect(v.readRegister(Reg.ecx)).toBe(0);
   });
@@ -175,7 +176,7 @@ describe('native vCPU', () => {
     });
     v.writeRegister(Reg.eax, 0);
     v.writeRegister(Reg.eip, CODE);
-    expect(v.run(0)).toBe(ExitKind.hlt);
+    expect(v.run(GUARD_SLICE_MICROS)).toBe(ExitKind.hlt);
     expect(v.readRegister(Reg.ebx)).toBe(0x5a);
     expect(seen).toEqual(['in 60/1', 'out 80=5a']);
   });
@@ -199,7 +200,7 @@ describe('native vCPU', () => {
     v.writeRegister(Reg.esi, 0);
     v.writeRegister(Reg.eip, CODE);
     let slices = 0;
-    while (v.run(sliceMicros) === ExitKind.timeslice) slices++;
+    while (v.run(sliceMicros) === ExitKind.timeslice && slices < 100_000) slices++;
     const memory = new DataView(v.ram);
     expect(slices).toBeGreaterThan(3);
     expect(v.readRegister(Reg.esi)).toBe(loops);
@@ -250,11 +251,11 @@ describe('native vCPU', () => {
     v.writeRegister(Reg.eip, CODE);
     v.writeRegister(Reg.eflags, 0x2);
     v.setInterruptPending(true);
-    expect(v.run(0)).toBe(ExitKind.interruptWindow);
+    expect(v.run(GUARD_SLICE_MICROS)).toBe(ExitKind.interruptWindow);
     expect(v.readRegister(Reg.eip)).toBe(CODE + 2);
     // Taken by the VMM (nothing pending now): the guest goes on to its HLT.
     v.setInterruptPending(false);
-    expect(v.run(0)).toBe(ExitKind.hlt);
+    expect(v.run(GUARD_SLICE_MICROS)).toBe(ExitKind.hlt);
     expect(v.readRegister(Reg.eip)).toBe(CODE + 4);
   });
 
@@ -278,7 +279,7 @@ describe('native vCPU', () => {
     expect(v.nmiBlocked()).toBe(true);
     expect(v.readRegister(Reg.eip)).toBe(0x1100);
     v.setNmiPending(true); // a second one waits for the handler's IRET
-    expect(v.run(0)).toBe(ExitKind.interruptWindow);
+    expect(v.run(GUARD_SLICE_MICROS)).toBe(ExitKind.interruptWindow);
     expect(v.readRegister(Reg.eip)).toBe(CODE);
     expect(v.nmiBlocked()).toBe(false);
   });
@@ -297,7 +298,7 @@ describe('native vCPU', () => {
     v.writeRegister(Reg.esp, 0x8000);
     v.writeRegister(Reg.eip, CODE);
     v.writeRegister(Reg.eflags, 0x2);
-    expect(v.run(0)).toBe(ExitKind.hlt);
+    expect(v.run(GUARD_SLICE_MICROS)).toBe(ExitKind.hlt);
     expect(v.readRegister(Reg.eip)).toBe(target + 5);
     expect(v.readRegister(Reg.ebx) & 0x10000).toBe(0);
   });
@@ -313,7 +314,7 @@ describe('native vCPU', () => {
     const v = newVcpu();
     new Uint8Array(v.ram).set([0xb8, 0x00, 0x00, 0x00, 0x80, 0xff, 0xe0], CODE); // mov eax, 0x80000000 ; jmp eax
     v.writeRegister(Reg.eip, CODE);
-    expect(v.run(0)).toBe(ExitKind.unicornError);
+    expect(v.run(GUARD_SLICE_MICROS)).toBe(ExitKind.unicornError);
     expect(v.unicornErrorText(new Uint32Array(v.exitRecord)[Field.ucError])).toMatch(/fetch/i);
   });
 
@@ -324,7 +325,7 @@ describe('native vCPU', () => {
       throw new Error('device failed');
     });
     v.writeRegister(Reg.eip, CODE);
-    expect(() => v.run(0)).toThrow('device failed');
+    expect(() => v.run(GUARD_SLICE_MICROS)).toThrow('device failed');
   });
 
   it('rejects a RAM size that is not a multiple of 4 KiB', () => {
