@@ -29,7 +29,8 @@
         "src/translation-cache.cc",
         "src/trap-core.cc",
         "src/trap-platform.cc",
-        "src/vcpu.cc"
+        "src/vcpu.cc",
+        "src/zero-by-release.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
@@ -43,7 +44,7 @@
       ],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-      "ldflags": ["-Wl,--exclude-libs,ALL", "-Wl,--wrap=cpu_cc_compute_all_x86_64", "-Wl,--wrap=helper_hlt_x86_64", "-Wl,--wrap=x86_cpu_exec_interrupt_x86_64", "-Wl,--wrap=helper_write_crN_x86_64", "-Wl,--wrap=tb_invalidate_phys_page_fast_x86_64", "-Wl,--wrap=tlb_reset_dirty_by_vaddr_x86_64", "-Wl,--wrap=helper_set_dr_x86_64", "-Wl,--wrap=helper_rdmsr_x86_64", "-Wl,--wrap=helper_wrmsr_x86_64", "-Wl,--wrap=helper_read_eflags_x86_64", "-Wl,--wrap=translator_loop_x86_64", "-Wl,--wrap=cpu_ldub_code_x86_64"]
+      "ldflags": ["-Wl,--exclude-libs,ALL", "-Wl,--wrap=cpu_cc_compute_all_x86_64", "-Wl,--wrap=helper_hlt_x86_64", "-Wl,--wrap=x86_cpu_exec_interrupt_x86_64", "-Wl,--wrap=helper_write_crN_x86_64", "-Wl,--wrap=tb_invalidate_phys_page_fast_x86_64", "-Wl,--wrap=tlb_reset_dirty_by_vaddr_x86_64", "-Wl,--wrap=helper_set_dr_x86_64", "-Wl,--wrap=helper_rdmsr_x86_64", "-Wl,--wrap=helper_wrmsr_x86_64", "-Wl,--wrap=helper_read_eflags_x86_64", "-Wl,--wrap=translator_loop_x86_64", "-Wl,--wrap=cpu_ldub_code_x86_64", "-Wl,--wrap=memset"]
     }
   ]
 }

@@ -11,6 +11,7 @@
 #include "trap-core.h"
 #include "vmm-region.h"
 #include "x86.h"
+#include "zero-by-release.h"
 
 namespace vmm {
 namespace {
@@ -291,7 +292,10 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   // table, the page lists and the chained jumps keep pointing at zeroed or rewritten blocks and
   // the process crashes soon after (tb_add_jump, tb_invalidate_phys_page_range__locked). A flush
   // assigns the region now; every later fill takes Unicorn's real flush.
-  uc_ctl_flush_tb(uc_);
+  {
+    ZeroByRelease release;  // not 64 MiB written at every start (zero-by-release.h)
+    uc_ctl_flush_tb(uc_);
+  }
 
   // The engine is always opened in 32-bit mode: in UC_MODE_16, uc_emu_start rewrites only the
   // 16-bit IP (from CS*16), which breaks a restart once the guest has entered protected mode.

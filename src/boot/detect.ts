@@ -8,7 +8,7 @@ import { planFlat } from './flat.js';
 import { badLinuxHeaderError, hasLinuxHeader, looksLikeLinuxKernel } from './linux-evidence.js';
 import { LoadError, type LoadPlan } from './load-plan.js';
 import { checkRamSize } from './memory.js';
-import { planMultiboot, scanMultibootHeader, type BootModule, type MultibootOptions } from './multiboot.js';
+import { hasMultibootHeader, planMultiboot, scanMultibootHeader, type BootModule, type MultibootOptions } from './multiboot.js';
 
 export type ImageFormat = 'auto' | 'flat' | 'bootsector' | 'multiboot' | 'linux';
 
@@ -76,12 +76,13 @@ function modulesNeedMultiboot(): LoadError {
  */
 function planDetected(image: Uint8Array, options: MultibootOptions, initrd: Uint8Array | undefined): LoadPlan {
   const { ramSize, cmdline } = options;
-  const multiboot = scanMultibootHeader(image);
-  if (multiboot.kind === 'found') return planMultiboot(image, options);
+  // The whole file is scanned only to explain a refusal.
+  if (hasMultibootHeader(image)) return planMultiboot(image, options);
   if (image.length === BOOT_SECTOR_SIZE && hasBootSignature(image)) return planBootSector(image, { ramSize });
   // A bzImage also ends its first sector with 0x55 0xAA, so check it before
   // treating a longer signed image as a mistaken boot sector.
   if (hasLinuxHeader(image)) return planBzImage(image, { ramSize, cmdline, initrd });
+  const multiboot = scanMultibootHeader(image);
   // A broken multiboot header is reported as such rather than as "unknown".
   if (multiboot.kind !== 'none') return planMultiboot(image, options);
   // A kernel whose "HdrS" is damaged is not a disk image.

@@ -100,9 +100,12 @@ export function scanMultibootHeader(image: Uint8Array): MultibootScan {
   const view = new DataView(image.buffer, image.byteOffset, image.byteLength);
   const u32 = (at: number) => view.getUint32(at, true);
   let badChecksum: MultibootScan | undefined;
-  let offset = 0;
-  for (; offset + MAGIC_FIELDS_SIZE <= image.length; offset += HEADER_ALIGN) {
-    if (u32(offset) !== MULTIBOOT_HEADER_MAGIC) continue;
+  // The magic's bytes are found natively (a bzImage is megabytes long), then checked for alignment.
+  const bytes = Buffer.from(image.buffer, image.byteOffset, image.byteLength);
+  const magic = Buffer.alloc(4);
+  magic.writeUInt32LE(MULTIBOOT_HEADER_MAGIC);
+  for (let offset = bytes.indexOf(magic); offset >= 0 && offset + MAGIC_FIELDS_SIZE <= image.length; offset = bytes.indexOf(magic, offset + 1)) {
+    if (offset % HEADER_ALIGN !== 0) continue;
     const flags = u32(offset + 4);
     const sum = (MULTIBOOT_HEADER_MAGIC + flags + u32(offset + 8)) >>> 0;
     const withinLimit = offset + MAGIC_FIELDS_SIZE <= MULTIBOOT_SEARCH_LIMIT;
@@ -114,6 +117,14 @@ export function scanMultibootHeader(image: Uint8Array): MultibootScan {
     return badChecksum ?? { kind: 'beyond-limit', offset };
   }
   return badChecksum ?? { kind: 'none' };
+}
+
+/**
+ * Whether the image carries a valid multiboot header where §3.1.1 wants it (the first 8192
+ * bytes): all that choosing the format needs, without scanning a megabytes-long bzImage.
+ */
+export function hasMultibootHeader(image: Uint8Array): boolean {
+  return scanMultibootHeader(image.subarray(0, MULTIBOOT_SEARCH_LIMIT)).kind === 'found';
 }
 
 function describeScanFailure(scan: Exclude<MultibootScan, { kind: 'found' }>): LoadError {

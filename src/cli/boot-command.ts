@@ -2,7 +2,7 @@
 import { openSync } from 'node:fs';
 import { LoadError, type LoadPlan } from '../boot/load-plan.js';
 import { planImage } from '../boot/detect.js';
-import { scanMultibootHeader, type BootModule } from '../boot/multiboot.js';
+import { hasMultibootHeader, type BootModule } from '../boot/multiboot.js';
 import { parseModuleList } from './boot-modules.js';
 import { createEngine, UnknownEngine } from '../engines/index.js';
 import { Machine, OPTIONAL_DEVICES, type OptionalDevice } from '../vmm/machine.js';
@@ -137,7 +137,7 @@ export function planFromOptions(image: Uint8Array, ramBytes: number, options: Bo
  * on its command line.
  */
 function bootExtras(image: Uint8Array, path: string, options: BootOptions, ramBytes: number): BootExtras {
-  const multiboot = options.format === 'multiboot' || (options.format === 'auto' && scanMultibootHeader(image).kind === 'found');
+  const multiboot = options.format === 'multiboot' || (options.format === 'auto' && hasMultibootHeader(image));
   if (!multiboot) {
     return { initrd: options.initrd === undefined ? undefined : readGuestImage(options.initrd, 'initrd', ramBytes) };
   }
