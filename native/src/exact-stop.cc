@@ -61,7 +61,7 @@ bool prove_exact_stops(size_t no_exit_request_offset, std::string* why_not) {
     reinterpret_cast<uint8_t*>(uc)[no_exit_request_offset] = 1;
     // mov ecx, N ; l: inc esi ; inc dword [kCounters] ; add dword [kCounters+4], 3 ; dec ecx ;
     // jnz l ; hlt. A stop taken after the first store re-runs `inc esi` and the store.
-    constexpr uint32_t kLoops = 4000000;
+    constexpr uint32_t kLoops = 1000000;
     uint8_t code[] = {0xB9, 0, 0, 0, 0, 0x46, 0xFF, 0x05, 0x00, 0x80, 0x00, 0x00, 0x83, 0x05,
                       0x04, 0x80, 0x00, 0x00, 0x03, 0x49, 0x75, 0xEF, 0xF4};
     std::memcpy(code + 1, &kLoops, sizeof kLoops);
