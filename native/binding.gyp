@@ -20,6 +20,7 @@
         "src/lazy-flags.cc",
         "src/live-cpu-state.cc",
         "src/timeslice-timer.cc",
+        "src/realtime-priority.cc",
         "src/registers.cc",
         "src/resume-flag.cc",
         "src/shadow-mmu.cc",

@@ -6,8 +6,7 @@
 #include <cstring>
 #include <thread>
 
-#include <pthread.h>
-#include <sched.h>
+#include "realtime-priority.h"
 
 namespace vmm {
 namespace {
@@ -73,11 +72,9 @@ bool prove_exact_stops(size_t no_exit_request_offset, std::string* why_not) {
         if (!done.load()) uc_emu_stop(uc);
       }
     });
-    // As the time-slice timer's (which makes the real stops): on a busy host a normal thread may
-    // not wake at all while a round of the loop runs.
-    sched_param param{};
-    param.sched_priority = sched_get_priority_min(SCHED_FIFO);
-    pthread_setschedparam(stopper.native_handle(), SCHED_FIFO, &param);
+    // As the time-slice timer, which makes the real stops: on a busy host a normal thread may not
+    // wake at all while a round of the loop runs.
+    make_realtime(stopper);
     // Rounds of the loop until enough stops have landed in them, so that the proof does not hang
     // on how the host schedules the stopper; every round must end with exact counts.
     const auto give_up = std::chrono::steady_clock::now() + kProofTimeLimit;

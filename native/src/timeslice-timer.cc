@@ -1,10 +1,8 @@
 #include "timeslice-timer.h"
 
 #include <algorithm>
-#include <cstring>
 
-#include <pthread.h>
-#include <sched.h>
+#include "realtime-priority.h"
 
 namespace vmm {
 namespace {
@@ -17,15 +15,10 @@ constexpr std::chrono::microseconds kRefire{200};
 
 TimesliceTimer::TimesliceTimer(std::function<void()> on_deadline, std::function<void()> on_poll)
     : on_deadline_(std::move(on_deadline)), on_poll_(std::move(on_poll)), thread_([this] { loop(); }) {
-  // Real-time priority (the lowest SCHED_FIFO level): on a busy host a normal thread waking from
-  // its wait can sit behind other processes for milliseconds, and while it does, an interrupt
-  // the guest could take waits too. A Linux guest that printed a line and powered off at once
-  // lost the line that way (its UART interrupt came after the power-off). The thread sleeps
-  // between callbacks of a few microseconds, so it never holds a CPU.
-  sched_param param{};
-  param.sched_priority = sched_get_priority_min(SCHED_FIFO);
-  int error = pthread_setschedparam(thread_.native_handle(), SCHED_FIFO, &param);
-  if (error != 0) why_not_realtime_ = std::strerror(error);
+  // Real-time priority (realtime-priority.h): while the thread waits behind other processes, an
+  // interrupt the guest could take waits too. A Linux guest that printed a line and powered off
+  // at once lost the line that way (its UART interrupt came after the power-off).
+  why_not_realtime_ = make_realtime(thread_);
 }
 
 TimesliceTimer::~TimesliceTimer() {
