@@ -16,7 +16,8 @@
 # Both get an environment file as the multiboot module (QEMU's -initrd), as the suite passes.
 # Runs go N at a time (--jobs, default 2). Entries for x86_64 only, for accel=kvm only, in the
 # nodefault group (unless named with --only) or whose `check` host setting does not hold are
-# not run, with the reason. vmm gets --smp, --device pc-testdev etc. and --cpu MODEL (for a
+# not run, with the reason. vmm gets --pv kvm (KVM's paravirtual interface, as the suite expects
+# of KVM), --smp, --device pc-testdev etc. and --cpu MODEL (for a
 # -cpu whose model vmm has; the properties after it are left out) only where `vmm boot --help` lists them, and no -machine
 # options: such entries still run on vmm, marked `*`, and the notes say what vmm left out.
 #
@@ -224,6 +225,8 @@ run_one() {
     cmd+=(-m "$mem")
     if [ "$smp" != 1 ] && vmm_has '--smp'; then cmd+=(--smp "$smp"); fi
     for dev in pc-testdev pci-testdev; do vmm_has "$dev" && cmd+=(--device "$dev"); done
+    # The suite is KVM's: its guests find KVM's paravirtual interface (hypercalls, kvmclock), as under KVM.
+    if vmm_has '--pv'; then cmd+=(--pv kvm); fi
     [ -z "$append" ] || cmd+=(--append "$append")
     cmd+=(--initrd "$env_vmm")
   fi

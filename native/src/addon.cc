@@ -12,7 +12,7 @@
 
 namespace {
 
-constexpr uint32_t kAbiVersion = 6;
+constexpr uint32_t kAbiVersion = 7;
 
 // Guest code from a byte string at a given address, for translateBlock.
 class BytesAt final : public vmm::CodeSource {
@@ -92,6 +92,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("translateBlock", Napi::Function::New(env, TranslateBlock));
   exports.Set("hostTscHz", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(vmm::host_tsc_hz()));
+  }));
+  exports.Set("hostTsc", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(vmm::host_tsc()));
   }));
   // exactStops(): where the proof found Unicorn's no_exit_request, or why not.
   exports.Set("exactStops", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {

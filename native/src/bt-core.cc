@@ -237,7 +237,7 @@ bool BtCore::enter_translated(uint32_t linear) {
 }
 
 ExitKind BtCore::on_exception(uint32_t vector, bool software_interrupt) {
-  if (!active()) return kExitException;
+  if (!active()) return TrapCore::on_exception(vector, software_interrupt);  // (a hypercall, or TypeScript's)
   bool page_fault = vector == kPf && !software_interrupt;
   ExitKind fault_outcome = kExitException;
   if (page_fault) {

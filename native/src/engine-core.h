@@ -47,6 +47,9 @@ class VcpuServices {
   // Unicorn's translations are dropped, so that every block calls it from then on. Outside
   // Unicorn's CPU loop only (from on_exception or before_resume).
   virtual void need_block_events() = 0;
+  // The #UD being reported is a hypercall the VMM answered (hypercall.h): EAX holds its result
+  // and EIP is past the instruction. False: not a hypercall, or hypercalls are off.
+  virtual bool take_hypercall(bool from_user) = 0;
 
  protected:
   ~VcpuServices() = default;

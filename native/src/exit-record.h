@@ -38,11 +38,14 @@ enum InlineKind : uint32_t {
   kInlineMmioWrite = 4,
   kInlineCpuid = 5,
   kInlineTraceFull = 6,  // the trace buffer is full: drain it
-  kInlineNewBlock = 7,
+  kInlineNewBlock = 7,    // block discovery: a block at kFieldAddress (kFieldSize bytes) runs for the first time
   // Under direct, the guest's RDMSR/WRMSR of kFieldMsrIndex: the VMM sets kFieldMsrClaimed when
   // the MSR is one of its platform's (the value in kFieldMsrLow/High), else the CPU's own runs.
   kInlineMsrRead = 8,
-  kInlineMsrWrite = 9,   // block discovery: a block at kFieldAddress (kFieldSize bytes) runs for the first time
+  kInlineMsrWrite = 9,
+  // A hypercall (hypercall.h): number and arguments in kFieldHypercall*, the VMM's answer in
+  // kFieldHypercallResult, which becomes the guest's EAX.
+  kInlineHypercall = 10,
 };
 
 enum ExitField : uint32_t {
@@ -75,7 +78,16 @@ enum ExitField : uint32_t {
   kFieldMsrLow = 26,
   kFieldMsrHigh = 27,
   kFieldMsrClaimed = 28,
-  kExitRecordWords = 32,
+  // A hypercall's EAX (its number), EBX, ECX, EDX and ESI (its arguments), whether it came from
+  // guest user mode, and the result the VMM answers with.
+  kFieldHypercallNr = 29,
+  kFieldHypercallArg0 = 30,
+  kFieldHypercallArg1 = 31,
+  kFieldHypercallArg2 = 32,
+  kFieldHypercallArg3 = 33,
+  kFieldHypercallFromUser = 34,
+  kFieldHypercallResult = 35,
+  kExitRecordWords = 36,
 };
 
 }  // namespace vmm

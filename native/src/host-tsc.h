@@ -6,7 +6,11 @@
 
 namespace vmm {
 
-// Measured once over ~20 ms of the monotonic clock; 0 where there is no usable TSC.
+// Measured once over ~20 ms of the monotonic clock (robust to the thread being preempted meanwhile);
+// 0 where there is no usable TSC.
 uint64_t host_tsc_hz();
+
+// The host's TSC now: what the guest's RDTSC would read at this moment (kvmclock's reference).
+uint64_t host_tsc();
 
 }  // namespace vmm

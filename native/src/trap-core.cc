@@ -43,6 +43,11 @@ bool TrapCore::leave() {
 }
 
 ExitKind TrapCore::on_exception(uint32_t vector, bool software_interrupt) {
+  // A hypercall (hypercall.h) from the guest kernel, or refused to its user mode: at real ring 1
+  // the kernel is the guest's ring 0; before trapConfigure the guest runs at its own privilege.
+  if (vector == kUd && !software_interrupt && vcpu_.take_hypercall(active_ ? !at_guest_kernel_ring() : vcpu_.current_cpl() != 0)) {
+    return kResumeGuest;
+  }
   // Before trapConfigure the guest still runs as it was loaded: TypeScript sees everything.
   if (!active_) return kExitException;
   if (vector == kPf && !software_interrupt) {

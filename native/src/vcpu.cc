@@ -5,6 +5,7 @@
 
 #include "code-write-checks.h"
 #include "guest-halt.h"
+#include "hypercall.h"
 #include "registers.h"
 #include "smsw-register-form.h"
 #include "bt-core.h"
@@ -97,6 +98,7 @@ Napi::Function Vcpu::Define(Napi::Env env) {
                          InstanceAccessor<&Vcpu::GetTaskSwitch>("taskSwitch"),
                          InstanceAccessor<&Vcpu::GetOpenBusAccesses>("openBusAccesses"),
                          InstanceMethod<&Vcpu::SetExceptionReflection>("setExceptionReflection"),
+                         InstanceMethod<&Vcpu::SetHypercalls>("setHypercalls"),
                          InstanceMethod<&Vcpu::EndInterruptShadow>("endInterruptShadow"),
                          InstanceAccessor<&Vcpu::GetLiveCpuStateMissing>("liveCpuStateMissing"),
                          InstanceAccessor<&Vcpu::GetReflectedExceptions>("reflectedExceptions"),
@@ -389,7 +391,13 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
   while (err == UC_ERR_OK && !handler_threw_) {
     if (exception_pending_) {
       if (!engine_) {
-        if (!ReflectPendingException()) break;
+        // A hypercall is answered here whatever else is pending: the guest reached the instruction.
+        if (take_hypercall(current_cpl() != 0)) {
+          exception_pending_ = false;
+          exception_state_->reset_old_exception();
+        } else if (!ReflectPendingException()) {
+          break;
+        }
         if (stop_pending_.load(std::memory_order_acquire)) break;
         stopping_ = false;
         err = StartGuest();
@@ -1123,6 +1131,31 @@ void Vcpu::OnOpenBusWrite(uc_engine* uc, uint64_t offset, unsigned size, uint64_
 // raised goes straight to its own handler inside run(), as on a CPU with hardware assist, where
 // an exception the VMM does not intercept causes no exit. Off (the default, and whenever the run
 // loop wants to see each exception: a trace, a debugger), every exception ends the run.
+void Vcpu::SetHypercalls(const Napi::CallbackInfo& info) {
+  hypercalls_ = info[0].As<Napi::Boolean>().Value();
+}
+
+bool Vcpu::take_hypercall(bool from_user) {
+  if (!hypercalls_ || exit_record_[kFieldVector] != kUd || exception_is_int_) return false;
+  uint8_t insn[kHypercallInstructionLength];
+  if (!injector_->read_guest_linear(injector_->current_linear_eip(), insn, sizeof insn) || !is_hypercall_instruction(insn)) {
+    return false;
+  }
+  static constexpr int kArgs[] = {kRegEax, kRegEbx, kRegEcx, kRegEdx, kRegEsi};
+  for (uint32_t i = 0; i < 5; i++) {
+    uint64_t value = 0;
+    read_register(uc_, kArgs[i], &value);
+    exit_record_[kFieldHypercallNr + i] = static_cast<uint32_t>(value);
+  }
+  exit_record_[kFieldHypercallFromUser] = from_user ? 1 : 0;
+  if (!CallInlineHandler(kInlineHypercall)) return handler_threw_;  // (the run ends on a throw)
+  write_register(uc_, kRegEax, exit_record_[kFieldHypercallResult]);
+  uint64_t eip = 0;
+  read_register(uc_, kRegEip, &eip);
+  write_register(uc_, kRegEip, static_cast<uint32_t>(eip + kHypercallInstructionLength));
+  return true;
+}
+
 void Vcpu::SetExceptionReflection(const Napi::CallbackInfo& info) {
   reflect_exceptions_ = info[0].As<Napi::Boolean>().Value();
 }

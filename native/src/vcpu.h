@@ -63,6 +63,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   Napi::Value GetTaskSwitch(const Napi::CallbackInfo& info);
   Napi::Value GetOpenBusAccesses(const Napi::CallbackInfo& info);
   void SetExceptionReflection(const Napi::CallbackInfo& info);
+  void SetHypercalls(const Napi::CallbackInfo& info);
   Napi::Value GetReflectedExceptions(const Napi::CallbackInfo& info);
   Napi::Value GetLiveCpuStateMissing(const Napi::CallbackInfo& info);
   // Delivers the pending exception to the guest's own handler without leaving the run (no engine
@@ -161,6 +162,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   void hold_interrupt_shadow(uint32_t linear) override { emulated_shadow_at_ = linear; }
   bool reflect_exception(uint32_t vector, bool software_interrupt) override;
   void need_block_events() override { EnsureBlockHook(); }
+  bool take_hypercall(bool from_user) override;
   // uc_emu_start at the guest's EIP, after the engine core's before_resume.
   uc_err StartGuest();
   // Moves EIP back onto the HLT the last run ended with (guest-halt.h).
@@ -231,6 +233,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   bool exception_pending_ = false;
   bool exception_is_int_ = false;  // the pending event came from INT n / INT3 / INTO
   bool reflect_exceptions_ = false;  // setExceptionReflection
+  bool hypercalls_ = false;          // setHypercalls: VMCALL and VMMCALL are hypercalls (hypercall.h)
   uint64_t reflected_exceptions_ = 0;
   bool handler_threw_ = false;
 };

@@ -5,7 +5,7 @@ import { planImage } from '../boot/detect.js';
 import { hasMultibootHeader, type BootModule } from '../boot/multiboot.js';
 import { parseModuleList } from './boot-modules.js';
 import { createEngine, UnknownEngine } from '../engines/index.js';
-import { Machine, OPTIONAL_DEVICES, type OptionalDevice } from '../vmm/machine.js';
+import { Machine, OPTIONAL_DEVICES, PARAVIRT_INTERFACES, type OptionalDevice, type ParavirtInterface } from '../vmm/machine.js';
 import { cpuModel, UnknownCpuModel } from '../vmm/cpu-model.js';
 import { engineCoreFor, NativeCoreMissing, STOP_MECHANISMS, type StopMechanism } from '../vmm/native.js';
 import { runMachine, type RunLimits, type RunResult } from '../vmm/run-loop.js';
@@ -52,6 +52,8 @@ export interface BootOptions {
   reboot?: boolean;
   /** --cpu MODEL: the CPU the guest is told it runs on. */
   cpu: string;
+  /** --pv NAME: a paravirtual interface offered to the guest (kvm). */
+  pv?: string;
 }
 
 export const bootDefaults = {
@@ -221,6 +223,13 @@ export function prepareRun(
       throw error;
     }
   })();
+  const paravirt = (() => {
+    if (options.pv === undefined) return undefined;
+    if (!(PARAVIRT_INTERFACES as readonly string[]).includes(options.pv)) {
+      throw new UserError(`unknown paravirtual interface '${options.pv}'; choose one of ${PARAVIRT_INTERFACES.join(', ')}`);
+    }
+    return options.pv as ParavirtInterface;
+  })();
   const translationCacheBytes = sizeOption(TRANSLATION_CACHE, options.translationCache, engine.requires.translationCache);
   const shadowPoolBytes = sizeOption(SHADOW_POOL, options.shadowPool, engine.requires.vmmRegion);
   const limits = {
@@ -251,7 +260,7 @@ export function prepareRun(
     try {
       machine = new Machine({
         ramBytes, consoleOutput: output.push, translationBufferBytes, engineCore: engineCoreFor(forEngine.requires), stopMechanism,
-        translationCacheBytes, shadowPoolBytes, devices, cpuModel: model,
+        translationCacheBytes, shadowPoolBytes, devices, cpuModel: model, paravirt,
       });
     } catch (error) {
       if (error instanceof NativeCoreMissing) throw new UserError(error.message);

@@ -26,6 +26,7 @@ function addBootOptions(command: Command): Command {
     .option('--bits <16|32>', 'flat images: start in 16-bit real mode or 32-bit protected mode', '32')
     .option('--no-stdin', 'do not feed standard input to the serial port')
     .option('--cpu <model>', `${CPU_MODEL_NAMES.join(' or ')}: the CPU the guest is told it runs on (max adds RDTSCP, and SMEP and SMAP under direct)`, bootDefaults.cpu)
+    .option('--pv <interface>', "offer the guest a hypervisor's paravirtual interface: kvm (kvmclock, steal time, PV EOI, hypercalls), which Linux finds and uses on its own")
     .option('--device <name>', 'add an optional device: pc-testdev (QEMU\'s, for KVM\'s unit tests); repeatable', (value: string, previous: string[] = []) => [...previous, value])
     .option('--no-reboot', 'end the run when the guest resets the machine, instead of booting it again')
     .option('--translation-cache <KiB>', 'bt: size of the translation cache, flushed when full (default and most 3968)')

@@ -11,7 +11,8 @@
 //
 // It is the CPU's interrupt input: the run loop asks it, not the 8259s, for the next vector. Its
 // own requests come first, then the 8259 pair's INTR through LINT0 (QEMU's cpu_get_pic_interrupt
-// does the same). Not modelled: TSC-deadline mode (CPUID does not offer it), the thermal,
+// does the same). With a paravirtual EOI flag attached (KVM's PV EOI, see PvEoiFlag), the guest
+// may end an interrupt by clearing a flag in its memory instead of writing EOI. Not modelled: TSC-deadline mode (CPUID does not offer it), the thermal,
 // performance and CMCI sources (their LVT entries hold values, nothing raises them), INIT and
 // SMI to this CPU (counted and ignored: one CPU has nothing to restart into), relocating the page
 // through IA32_APIC_BASE, and x2APIC.
@@ -117,6 +118,19 @@ export interface LocalApicConfig {
   onLevelEoi?: (vector: number) => void;
 }
 
+/**
+ * KVM's paravirtual EOI (Documentation/virt/kvm/x86/msr.rst, MSR_KVM_PV_EOI_EN): a flag in guest
+ * memory. The APIC sets it when it hands the CPU an interrupt whose EOI nothing else waits for
+ * (edge-triggered, nothing else in service or requested); the guest's EOI then clears the flag
+ * instead of writing the EOI register, which under a VMM is an exit. The APIC notices the cleared
+ * flag the next time it is asked anything, and ends the interrupt then: nothing can tell the
+ * difference, because only a new request or a read of the APIC depends on it.
+ */
+export interface PvEoiFlag {
+  isSet(): boolean;
+  set(on: boolean): void;
+}
+
 /** What snapshot() saves. */
 interface SavedApic {
   apicBase: number; id: number; tpr: number; ldr: number; dfr: number; svr: number;
@@ -137,6 +151,14 @@ class VectorBits {
 
   has(vector: number): boolean {
     return (this.words[vector >>> 5] & (1 << (vector & 31))) !== 0;
+  }
+
+  /** Whether `vector` is the only one set. */
+  onlyHas(vector: number): boolean {
+    for (let w = 0; w < 8; w++) {
+      if (this.words[w] !== (w === vector >>> 5 ? 1 << (vector & 31) : 0)) return false;
+    }
+    return true;
   }
 
   /** The highest vector set, or -1. */
@@ -177,6 +199,11 @@ export class LocalApic implements Device, TimedDevice {
   private divideConfig = 0;
   private counting = false;
   private expiries = 0;
+  private pvEoi: PvEoiFlag | undefined;
+  /** The flag was set for the interrupt in service (and the guest may have cleared it since). */
+  private pvEoiOffered = false;
+  /** EOIs the guest made through the flag. */
+  pvEois = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -190,6 +217,37 @@ export class LocalApic implements Device, TimedDevice {
   private virtualWire(): void {
     this.lvt[LVT.lint0] = DeliveryMode.extInt << DELIVERY_MODE_SHIFT;
     this.lvt[LVT.lint1] = DeliveryMode.nmi << DELIVERY_MODE_SHIFT;
+  }
+
+  // --- KVM's paravirtual EOI -------------------------------------------------------------------
+
+  /** Attaches the guest's PV EOI flag (undefined: the guest turned it off). */
+  attachPvEoi(flag: PvEoiFlag | undefined): void {
+    this.takePvEoi();
+    this.withdrawPvEoi();
+    this.pvEoi = flag;
+  }
+
+  /** The guest cleared the flag: its EOI, carried out now. */
+  private takePvEoi(): void {
+    if (!this.pvEoiOffered || this.pvEoi!.isSet()) return;
+    this.pvEoiOffered = false;
+    this.pvEois++;
+    this.endOfInterrupt();
+  }
+
+  /** The flag no longer applies (a new request must be seen at the EOI): the guest writes EOI. */
+  private withdrawPvEoi(): void {
+    if (!this.pvEoiOffered) return;
+    this.pvEoiOffered = false;
+    this.pvEoi!.set(false);
+  }
+
+  /** After `vector` entered service: offer the flag if nothing but this EOI depends on it. */
+  private offerPvEoi(vector: number): void {
+    if (!this.pvEoi || this.tmr.has(vector) || this.irr.highest() >= 0 || !this.isr.onlyHas(vector)) return;
+    this.pvEoi.set(true);
+    this.pvEoiOffered = true;
   }
 
   // --- The CPU's side -------------------------------------------------------------------------
@@ -242,6 +300,7 @@ export class LocalApic implements Device, TimedDevice {
 
   /** INTR is asserted: an APIC request the priority lets through, or the 8259s through LINT0. */
   hasInterrupt(): boolean {
+    this.takePvEoi();
     return this.deliverableVector() >= 0 || (this.passesExtInt() && this.config.extInt.hasInterrupt());
   }
 
@@ -251,10 +310,12 @@ export class LocalApic implements Device, TimedDevice {
    * rose meanwhile), the spurious vector comes back and nothing enters service (§11.9).
    */
   acknowledge(): number {
+    this.takePvEoi();
     const vector = this.deliverableVector();
     if (vector >= 0) {
       this.irr.set(vector, false);
       this.isr.set(vector, true);
+      this.offerPvEoi(vector);
       return vector;
     }
     if (this.passesExtInt() && this.config.extInt.hasInterrupt()) return this.config.extInt.acknowledge();
@@ -286,6 +347,8 @@ export class LocalApic implements Device, TimedDevice {
           return;
         }
         if (!this.softwareEnabled) return;
+        this.takePvEoi();
+        this.withdrawPvEoi();
         this.irr.set(vector, true);
         this.tmr.set(vector, levelTriggered);
         if (this.deliverableVector() >= 0) this.config.onRequest();
@@ -396,6 +459,7 @@ export class LocalApic implements Device, TimedDevice {
   /** Reads are of whole 32-bit registers on 16-byte boundaries; a narrower read takes its bytes. */
   read(offset: number, size: number): number {
     if (!this.globallyEnabled) return allOnes(size);
+    this.takePvEoi();
     return registerBytes(this.readRegister(offset & 0xff0), offset, size);
   }
 
@@ -429,6 +493,9 @@ export class LocalApic implements Device, TimedDevice {
   /** Writes narrower than 32 bits have no defined effect on an xAPIC: ignored, as QEMU does. */
   write(offset: number, size: number, value: number): void {
     if (!this.globallyEnabled || size !== 4 || (offset & 3) !== 0) return;
+    this.takePvEoi();
+    // An EOI the flag did not carry: the flag is taken back first, so it cannot end another one.
+    if ((offset & 0xff0) === ApicRegister.EOI) this.withdrawPvEoi();
     this.writeRegister(offset & 0xff0, value >>> 0);
   }
 
@@ -532,6 +599,8 @@ export class LocalApic implements Device, TimedDevice {
   }
 
   snapshot(): DeviceSnapshot {
+    this.takePvEoi();
+    this.withdrawPvEoi();
     return {
       version: SNAPSHOT_VERSION,
       apicBase: this.apicBase, id: this.id, tpr: this.tpr, ldr: this.ldr, dfr: this.dfr, svr: this.svr,

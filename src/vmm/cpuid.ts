@@ -1,6 +1,6 @@
 // The CPU the guest sees (Intel SDM Vol. 2A, CPUID): a plain 32-bit P6-class processor that
-// advertises only what the emulated CPU and the VMM really provide, no hypervisor-specific
-// leaves yet.
+// advertises only what the emulated CPU and the VMM really provide. The hypervisor leaves
+// (0x40000000 on) belong to the paravirtual interface offered, if any (src/paravirt/kvm).
 import { CR4_MCE, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_PAE, CR4_PCE, CR4_PGE, CR4_PSE, CR4_TSD } from '../x86/control-registers.js';
 
 export interface CpuidResult {
@@ -101,9 +101,17 @@ export interface CpuidFacts {
   tscHz: number;
   /** The local APIC is globally enabled (IA32_APIC_BASE bit 11). */
   apic: boolean;
+  /** A hypervisor interface is offered (`--pv`): leaf 1 ECX bit 31 says so. */
+  hypervisor: boolean;
 }
 
 const LEAF1_EDX_APIC = 1 << 9;
+/**
+ * Leaf 1 ECX bit 31, which Intel and AMD leave to hypervisors: set only when the VMM offers a
+ * paravirtual interface (`--pv`); otherwise the guest is told it runs on hardware. Guests look
+ * for the hypervisor's leaves at 0x40000000 only with it set.
+ */
+const LEAF1_ECX_HYPERVISOR = 1 << 31;
 
 export function cpuid(leaf: number, subleaf: number, facts: CpuidFacts, model: CpuidModel): CpuidResult {
   const { tscHz } = facts;
@@ -111,7 +119,7 @@ export function cpuid(leaf: number, subleaf: number, facts: CpuidFacts, model: C
     case 0:
       return { eax: MAX_BASIC_LEAF, ebx: ascii4(VENDOR, 0), edx: ascii4(VENDOR, 4), ecx: ascii4(VENDOR, 8) };
     case 1:
-      return { eax: LEAF1_EAX, ebx: LEAF1_EBX, ecx: LEAF1_ECX, edx: (LEAF1_EDX | (facts.apic ? LEAF1_EDX_APIC : 0)) >>> 0 };
+      return { eax: LEAF1_EAX, ebx: LEAF1_EBX, ecx: (LEAF1_ECX | (facts.hypervisor ? LEAF1_ECX_HYPERVISOR : 0)) >>> 0, edx: (LEAF1_EDX | (facts.apic ? LEAF1_EDX_APIC : 0)) >>> 0 };
     case 7:
       // Structured extended features (SDM Vol. 2A, CPUID, table 3-8): subleaf 0 only (EAX = 0).
       return { eax: 0, ebx: subleaf === 0 ? model.leaf7Ebx >>> 0 : 0, ecx: 0, edx: 0 };

@@ -24,6 +24,8 @@ export const InlineKind = {
   /** Under direct: the guest's RDMSR/WRMSR, offered to the platform's MSRs first. */
   msrRead: 8,
   msrWrite: 9,
+  /** A VMCALL or VMMCALL of the guest (hypercall fields below), with hypercalls on. */
+  hypercall: 10,
 } as const;
 
 export const Field = {
@@ -57,6 +59,16 @@ export const Field = {
   msrHigh: 27,
   /** Set by the VMM when the MSR is its platform's. */
   msrClaimed: 28,
+  /** A hypercall's EAX (its number), EBX, ECX, EDX and ESI. */
+  hypercallNr: 29,
+  hypercallArg0: 30,
+  hypercallArg1: 31,
+  hypercallArg2: 32,
+  hypercallArg3: 33,
+  /** 1 when it came from guest user mode. */
+  hypercallFromUser: 34,
+  /** Set by the VMM: the guest's EAX after the hypercall. */
+  hypercallResult: 35,
 } as const;
 
 /** Why a debugger stop was taken (native/src/debug-stops.h, DebugStopReason). */

@@ -30,7 +30,9 @@ import { SystemControlPortA } from '../devices/system-control-port-a.js';
 import { Uart16550 } from '../devices/uart16550.js';
 import { applyLoadPlan } from './cpu-setup.js';
 import { cpuid } from './cpuid.js';
+import { performance } from 'node:perf_hooks';
 import { absentMsrs, cpuModel, type CpuModel } from './cpu-model.js';
+import { KvmParavirt } from '../paravirt/kvm/kvm-paravirt.js';
 import { Field, InlineKind } from './exit-record.js';
 import { Reg } from './registers.js';
 import { EFLAGS_IF } from '../x86/eflags.js';
@@ -65,7 +67,13 @@ export interface MachineConfig {
   devices?: readonly OptionalDevice[];
   /** The CPU the guest is told it runs on (`--cpu`); qemu32 by default. */
   cpuModel?: CpuModel;
+  /** A paravirtual interface offered to the guest (`--pv`): KVM's, under any engine. */
+  paravirt?: ParavirtInterface;
 }
+
+/** Paravirtual interfaces a machine can offer its guest (`--pv`). */
+export const PARAVIRT_INTERFACES = ['kvm'] as const;
+export type ParavirtInterface = (typeof PARAVIRT_INTERFACES)[number];
 
 /** Devices a machine has only when asked for. */
 export const OPTIONAL_DEVICES = ['pc-testdev'] as const;
@@ -90,6 +98,8 @@ export interface InlineCounters {
   mmioRead: number;
   mmioWrite: number;
   cpuid: number;
+  /** Hypercalls (`--pv kvm`): VMCALL and VMMCALL answered by the VMM. */
+  hypercall: number;
 }
 
 export class Machine {
@@ -117,7 +127,9 @@ export class Machine {
   observer: RunObserver | undefined;
   /** Set when the serial port has a host input attached: a halted guest may still be woken. */
   mayReceiveInput = false;
-  readonly counters: InlineCounters = { portIn: 0, portOut: 0, mmioRead: 0, mmioWrite: 0, cpuid: 0 };
+  readonly counters: InlineCounters = { portIn: 0, portOut: 0, mmioRead: 0, mmioWrite: 0, cpuid: 0, hypercall: 0 };
+  /** KVM's paravirtual interface, when the guest is offered it (`--pv kvm`). */
+  readonly kvm: KvmParavirt | undefined;
   stopCause: StopCause | undefined;
   /** Block discovery (see NativeVcpu.setBlockDiscovery): a block runs for the first time; the
    * run loop hands it to the engine. */
@@ -130,7 +142,7 @@ export class Machine {
   readonly cpuModel: CpuModel;
 
   constructor(config: MachineConfig) {
-    const { Vcpu, hostTscHz } = nativeCore();
+    const { Vcpu, hostTscHz, hostTsc } = nativeCore();
     this.tscHz = hostTscHz();
     this.cpuModel = config.cpuModel ?? cpuModel('qemu32');
     this.vcpu = new Vcpu(
@@ -162,6 +174,16 @@ export class Machine {
       onLevelEoi: (vector) => this.ioApic.endOfInterrupt(vector),
     });
     this.ioApic = new IoApic(this.localApic);
+    if (config.paravirt === 'kvm') {
+      const clock = this.clock;
+      this.kvm = new KvmParavirt({
+        ram: this.ram, localApic: this.localApic, tscHz: this.tscHz, tsc: hostTsc,
+        nowNs: () => clock.nowNs(),
+        get pausedSeconds() { return clock.pausedSeconds; },
+        realtimeNs: () => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6)),
+      });
+      this.vcpu.setHypercalls(true);
+    }
     this.interrupts = this.localApic;
     const isa = (this.isaInterrupts = new IsaInterrupts(this.pics, this.ioApic));
     this.pit = new Pit8254(this.clock, isa.pitIrq);
@@ -232,7 +254,7 @@ export class Machine {
       ACPI_TABLES_BASE,
     );
     // The MP tables, for guests without ACPI; the CPU they describe is the one CPUID describes.
-    const leaf1 = cpuid(1, 0, { tscHz: this.tscHz, apic: true }, this.cpuModel);
+    const leaf1 = cpuid(1, 0, { tscHz: this.tscHz, apic: true, hypervisor: false }, this.cpuModel);
     this.ram.set(
       buildMpTables({
         localApic: layout.LOCAL_APIC_BASE, localApicVersion: LOCAL_APIC_VERSION & 0xff,
@@ -269,9 +291,9 @@ export class Machine {
    * under `direct` the vCPU does (an inline exit from the CPU's RDMSR/WRMSR).
    */
   readonly platformMsrs: PlatformMsrs = {
-    read: (index) => (index === IA32_APIC_BASE ? this.localApic.readBaseMsr() : undefined),
+    read: (index) => (index === IA32_APIC_BASE ? this.localApic.readBaseMsr() : this.kvm?.readMsr(index)),
     write: (index, value) => {
-      if (index !== IA32_APIC_BASE) return false;
+      if (index !== IA32_APIC_BASE) return this.kvm?.writeMsr(index, value) ?? false;
       this.localApic.writeBaseMsr(value);
       return true;
     },
@@ -304,6 +326,7 @@ export class Machine {
   /** Lets every timed device raise what is due now. */
   updateTimers(): void {
     for (const device of this.timedDevices) device.update();
+    this.kvm?.update(this.clock.nowNs());
   }
 
   /** Nanoseconds until the earliest timer event, or undefined if no timer is armed. */
@@ -344,7 +367,7 @@ export class Machine {
 
   get inlineExits(): number {
     const c = this.counters;
-    return c.portIn + c.portOut + c.mmioRead + c.mmioWrite + c.cpuid;
+    return c.portIn + c.portOut + c.mmioRead + c.mmioWrite + c.cpuid + c.hypercall;
   }
 
   /** Set while a device handles one of the running guest's accesses. */
@@ -398,7 +421,10 @@ export class Machine {
         return;
       case InlineKind.cpuid: {
         this.counters.cpuid++;
-        const result = cpuid(r[Field.cpuidLeaf], r[Field.cpuidSubleaf], { tscHz: this.tscHz, apic: this.localApic.globallyEnabled }, this.cpuModel);
+        const leaf = r[Field.cpuidLeaf];
+        const result =
+          this.kvm?.cpuid(leaf) ??
+          cpuid(leaf, r[Field.cpuidSubleaf], { tscHz: this.tscHz, apic: this.localApic.globallyEnabled, hypervisor: this.kvm !== undefined }, this.cpuModel);
         r[Field.cpuidEax] = result.eax;
         r[Field.cpuidEbx] = result.ebx;
         r[Field.cpuidEcx] = result.ecx;
@@ -416,6 +442,11 @@ export class Machine {
       }
       case InlineKind.msrWrite:
         r[Field.msrClaimed] = this.platformMsrs.write(r[Field.msrIndex], (BigInt(r[Field.msrHigh]) << 32n) | BigInt(r[Field.msrLow])) ? 1 : 0;
+        return;
+      case InlineKind.hypercall:
+        // (The vCPU asks only while hypercalls are on, which only the KVM interface turns on.)
+        this.counters.hypercall++;
+        r[Field.hypercallResult] = this.kvm!.hypercall(r[Field.hypercallNr], r[Field.hypercallFromUser] !== 0);
         return;
       default:
         throw new Error(`native core sent an unknown inline exit ${kind}`);

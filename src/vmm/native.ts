@@ -56,6 +56,11 @@ export interface NativeVcpu {
    * with no exit (false: every exception ends the run, for the run loop to reflect).
    */
   setExceptionReflection(on: boolean): void;
+  /**
+   * VMCALL and VMMCALL of the guest are hypercalls (native/src/hypercall.h), answered through an
+   * inline exit instead of the #UD the CPU raises for them.
+   */
+  setHypercalls(on: boolean): void;
   /** Exceptions delivered that way so far. */
   readonly reflectedExceptions: number;
   /** Why the core reads the CPL through CS on this Unicorn build: '' when it found the live CPU state. */
@@ -220,6 +225,8 @@ interface NativeModule {
   unicornVersion: string;
   /** The host TSC rate, which is the guest's too (Unicorn's RDTSC reads the host TSC). */
   hostTscHz(): number;
+  /** The host TSC now: what the guest's RDTSC reads at this moment. */
+  hostTsc(): bigint;
   /** Whether exact stops were proven on this Unicorn build (and Unicorn's private offset), or why not. */
   exactStops(): { proven: boolean; offset: number; whyNot: string };
   /** The bt engine's translator on a byte string (tests): the code for cacheAddress and its map. */
@@ -228,7 +235,7 @@ interface NativeModule {
   proveExactStops(offset: number): { proven: boolean; whyNot: string };
 }
 
-const EXPECTED_ABI_VERSION = 6;
+const EXPECTED_ABI_VERSION = 7;
 let loaded: NativeModule | undefined;
 
 export class NativeCoreMissing extends Error {}
