@@ -97,6 +97,7 @@ build_elf popf
 build_elf physscan
 build_elf trapbench
 build_elf cpuevents
+build_elf kvmpv
 build_elf taskgate
 build_elf eventwindows
 build_elf cpufeatures

@@ -65,7 +65,7 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
     'mmio-read': machine.counters.mmioRead,
     'mmio-write': machine.counters.mmioWrite,
     cpuid: machine.counters.cpuid,
-    ...(machine.kvm ? { hypercall: machine.counters.hypercall } : {}),
+    ...machine.kvm?.counters(),
     ...loopExits,
     'irq-injected': injected,
     'open-bus': machine.vcpu.openBusAccesses,

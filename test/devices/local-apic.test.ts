@@ -215,4 +215,65 @@ describe('local APIC (xAPIC)', () => {
     expect(copy.snapshot()).toEqual(apic.snapshot());
     expect(copy.acknowledge()).toBe(0x44);
   });
+
+  describe("KVM's paravirtual EOI flag", () => {
+    let flag: { on: boolean; isSet(): boolean; set(on: boolean): void };
+    beforeEach(() => {
+      flag = { on: false, isSet: () => flag.on, set: (on) => (flag.on = on) };
+      enable();
+      apic.attachPvEoi(flag);
+    });
+    const inService = (vector: number) => (read(R.ISR + (vector >>> 5) * 0x10) >>> (vector & 31)) & 1;
+
+    it('is set for an edge-triggered interrupt alone in service; clearing it ends the interrupt', () => {
+      apic.deliver(0, 0x40, false);
+      expect(apic.acknowledge()).toBe(0x40);
+      expect(flag.on).toBe(true);
+      // The same vector again waits while 0x40 is in service (same priority class) ...
+      apic.deliver(0, 0x40, false);
+      expect(flag.on).toBe(false); // a new request: the EOI must be written after all
+      expect(apic.hasInterrupt()).toBe(false);
+      write(R.EOI, 0);
+      expect(apic.hasInterrupt()).toBe(true);
+      expect(apic.acknowledge()).toBe(0x40);
+      expect(flag.on).toBe(true);
+      // ... and the guest's clearing the flag is its EOI, noticed at the next question.
+      flag.on = false;
+      expect(inService(0x40)).toBe(0);
+      expect(apic.pvEois).toBe(1);
+    });
+
+    it('is not set for a level-triggered vector, nor with another vector waiting', () => {
+      apic.deliver(0, 0x70, true);
+      expect(apic.acknowledge()).toBe(0x70);
+      expect(flag.on).toBe(false);
+      write(R.EOI, 0);
+      expect(levelEois).toEqual([0x70]);
+      apic.deliver(0, 0x50, false);
+      apic.deliver(0, 0x40, false);
+      expect(apic.acknowledge()).toBe(0x50);
+      expect(flag.on).toBe(false); // 0x40 waits for this EOI
+    });
+
+    it('an EOI the guest writes while the flag is set takes the flag back: one EOI, not two', () => {
+      apic.deliver(0, 0x40, false);
+      apic.acknowledge();
+      apic.deliver(0, 0x90, false);
+      expect(flag.on).toBe(false);
+      apic.acknowledge(); // 0x90 nested on 0x40
+      expect(flag.on).toBe(false); // two in service
+      write(R.EOI, 0); // ends 0x90
+      expect(inService(0x40)).toBe(1);
+      write(R.EOI, 0);
+      expect(inService(0x40)).toBe(0);
+      expect(apic.pvEois).toBe(0);
+    });
+
+    it('turned off, the flag is left alone', () => {
+      apic.attachPvEoi(undefined);
+      apic.deliver(0, 0x40, false);
+      apic.acknowledge();
+      expect(flag.on).toBe(false);
+    });
+  });
 });

@@ -24,6 +24,8 @@ const SAMPLE_GUESTS: [string, ...string[]][] = [
   ['physscan.elf'],
   ['popf.elf'],
   ['cpuevents.elf'],
+  ['kvmpv.elf'],
+  ['kvmpv.elf', '--pv', 'kvm'],
   ['eventwindows.elf'],
   ['cpufeatures.elf'],
   ['realsmc.bin'],

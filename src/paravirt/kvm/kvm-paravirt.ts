@@ -25,7 +25,7 @@ export interface KvmParavirtHost extends KvmClockHost {
   /** Guest RAM. */
   readonly ram: Uint8Array;
   /** The local APIC, which carries out PV EOI. */
-  readonly localApic: { attachPvEoi(flag: PvEoiFlag | undefined): void };
+  readonly localApic: { attachPvEoi(flag: PvEoiFlag | undefined): void; readonly pvEois: number };
   /** The host's run delay for the vCPU's thread (steal time); undefined where unknown. */
   runDelayNs?: () => bigint | undefined;
 }
@@ -187,10 +187,10 @@ export class KvmParavirt {
     this.stealTime?.update(nowNs);
   }
 
-  /** For the run summary. */
+  /** For the run summary: hypercalls answered, and EOIs the guest made through the PV EOI flag. */
   counters(): Record<string, number> {
     let hypercalls = 0;
     for (const count of this.hypercalls.values()) hypercalls += count;
-    return { hypercall: hypercalls };
+    return { hypercall: hypercalls, 'pv-eoi': this.host.localApic.pvEois };
   }
 }
