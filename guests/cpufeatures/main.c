@@ -983,6 +983,42 @@ static void probe_apic(void)
     CHECK("mov from 0xfee00030", v != 0xFFFFFFFFu && v != 0, "no APIC version register");
 }
 
+/*
+ * The local APIC timer's TSC-deadline mode (SDM Vol. 3A 10.5.4.1): with the LVT timer entry in
+ * that mode (masked: no interrupt is wanted here), IA32_TSC_DEADLINE (0x6E0) reads back a deadline
+ * far ahead, and a deadline just ahead expires: the MSR reads 0 again within about a second of TSC.
+ */
+static void probe_tsc_deadline(void)
+{
+    volatile uint32_t *svr = (volatile uint32_t *)0xFEE000F0, *lvt_timer = (volatile uint32_t *)0xFEE00320;
+    uint32_t old_svr = *svr, old_lvt = *lvt_timer, hi, lo, t_lo, t_hi;
+    *svr = old_svr | 0x100;                         /* software-enabled */
+    *lvt_timer = (2u << 17) | (1u << 16) | 0x40;    /* TSC-deadline mode, masked, vector 0x40 */
+    __asm__ volatile("rdtsc" : "=a"(t_lo), "=d"(t_hi));
+    if (try_wrmsr(0x6E0, t_hi + 0x1000, t_lo, "wrmsr 0x6e0 (far)") || try_rdmsr(0x6E0, &hi, &lo, "rdmsr 0x6e0"))
+        goto out;
+    if (wrong64("rdmsr 0x6e0", hi, lo, t_hi + 0x1000, t_lo))
+        goto out;
+    __asm__ volatile("rdtsc" : "=a"(t_lo), "=d"(t_hi));
+    if (try_wrmsr(0x6E0, t_hi, t_lo + 0x10000 < t_lo ? t_lo : t_lo + 0x10000, "wrmsr 0x6e0 (near)"))
+        goto out;
+    for (;;) {
+        uint32_t n_lo, n_hi;
+        if (try_rdmsr(0x6E0, &hi, &lo, "rdmsr 0x6e0 (expiry)"))
+            goto out;
+        if ((hi | lo) == 0)
+            break;
+        __asm__ volatile("rdtsc" : "=a"(n_lo), "=d"(n_hi));
+        if (n_hi > t_hi + 1) {                      /* 2^32 TSC ticks: a second or two */
+            wrong_because("rdmsr 0x6e0 (expiry)", 1, "the deadline never expired");
+            goto out;
+        }
+    }
+out:
+    *lvt_timer = old_lvt;
+    *svr = old_svr;
+}
+
 /* ---------------------------------------------------------------- the families */
 
 enum reg { L1_EDX, L1_ECX, X1_EDX, X1_ECX, L7_EBX };
@@ -1034,6 +1070,7 @@ static const struct family families[] = {
     PROBE("sse4.2", L1_ECX, 20, probe_sse42),
     PROBE("movbe", L1_ECX, 22, probe_movbe),
     PROBE("popcnt", L1_ECX, 23, probe_popcnt),
+    PROBE("tsc-deadline", L1_ECX, 24, probe_tsc_deadline),
     PROBE("aes", L1_ECX, 25, probe_aes),
     PROBE("xsave", L1_ECX, 26, probe_xsave),
     PROBE("rdrand", L1_ECX, 30, probe_rdrand),

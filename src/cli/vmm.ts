@@ -84,7 +84,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--port-writes <n>', 'OUTs performed by the port-I/O guest', '1000000')
     .option('--pages <n>', 'trap: pages the trapbench guest touches (16 MiB: larger regions mostly time the host\'s own paging)', '4096')
     .option('--pairs <n>', 'trap: CLI/STI pairs the trapbench guest executes', '100000')
-    .option('--engines <list>', 'boot: comma-separated vmm configurations from direct (exact stops), direct-block-hook, trap, bt (exact stops); default: all')
+    .option('--engines <list>', 'boot: comma-separated vmm configurations from direct (exact stops), direct-block-hook, trap, bt (exact stops), and direct-pv, trap-pv, bt-pv (with --pv kvm); default: all')
     .option('--quick', 'compare: one run with smaller Linux workloads (about a minute)')
     .option('--output <dir>', 'compare: folder for compare.md, compare.json and compare.html', 'vmm-bench-compare')
     .option('--from <file>', 'compare: re-render the reports of a recorded compare.json instead of running')

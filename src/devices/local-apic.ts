@@ -11,16 +11,18 @@
 //
 // It is the CPU's interrupt input: the run loop asks it, not the 8259s, for the next vector. Its
 // own requests come first, then the 8259 pair's INTR through LINT0 (QEMU's cpu_get_pic_interrupt
-// does the same). With a paravirtual EOI flag attached (KVM's PV EOI, see PvEoiFlag), the guest
-// may end an interrupt by clearing a flag in its memory instead of writing EOI. Not modelled: TSC-deadline mode (CPUID does not offer it), the thermal,
-// performance and CMCI sources (their LVT entries hold values, nothing raises them), INIT and
-// SMI to this CPU (counted and ignored: one CPU has nothing to restart into), relocating the page
+// does the same). With a TSC source, the timer also has TSC-deadline mode (§11.5.4.1:
+// IA32_TSC_DEADLINE, CPUID.1:ECX bit 24). With a paravirtual EOI flag attached (KVM's PV EOI, see
+// PvEoiFlag), the guest may end an interrupt by clearing a flag in its memory instead of writing
+// EOI. Not modelled: the thermal, performance and CMCI sources (their LVT entries hold values,
+// nothing raises them), INIT and SMI to this CPU (counted and ignored: one CPU has nothing to
+// restart into), relocating the page
 // through IA32_APIC_BASE, and x2APIC.
 import { allOnes, registerBytes } from './byte-io.js';
 import { checkSnapshotVersion, type Device, type DeviceSnapshot } from './device.js';
 import { nsAtTick, ticksBetween, type Clock, type TimedDevice } from './clock.js';
 
-const SNAPSHOT_VERSION = 1;
+const SNAPSHOT_VERSION = 2;
 
 /** Where the page is and what IA32_APIC_BASE holds after reset (SDM Vol. 3A §11.4.4). */
 export const APIC_DEFAULT_BASE = 0xfee00000;
@@ -71,6 +73,9 @@ const DELIVERY_MODE_SHIFT = 8;
 const LVT_MASKED = 1 << 16;
 const TIMER_MODE_SHIFT = 17;
 const TIMER_PERIODIC = 1;
+const TIMER_TSC_DEADLINE = 2;
+/** IA32_TSC_DEADLINE (SDM Vol. 3A §11.5.4.1): the TSC value at which a TSC-deadline timer fires. */
+export const IA32_TSC_DEADLINE = 0x6e0;
 /** Writable bits per LVT entry: the timer has a mode, LINT0/1 polarity and trigger, the error entry neither. */
 const LVT_WRITABLE = [
   VECTOR_MASK | LVT_MASKED | (3 << TIMER_MODE_SHIFT),
@@ -107,9 +112,17 @@ export interface ExtIntSource {
   acknowledge(): number;
 }
 
+/** The CPU's time-stamp counter, for the TSC-deadline timer. */
+export interface TscSource {
+  tsc(): bigint;
+  readonly hz: number;
+}
+
 export interface LocalApicConfig {
   /** The timer's input clock in Hz before the divider: the core crystal CPUID leaf 0x15 reports. */
   timerHz: number;
+  /** The TSC, when the timer offers TSC-deadline mode (CPUID.1:ECX bit 24 says so). */
+  tsc?: TscSource;
   /** The 8259 pair, wired to LINT0. */
   extInt: ExtIntSource;
   /** A request may now be deliverable: the vCPU should look for its interrupt window. */
@@ -136,7 +149,7 @@ interface SavedApic {
   apicBase: number; id: number; tpr: number; ldr: number; dfr: number; svr: number;
   irr: number[]; isr: number[]; tmr: number[]; esr: number; pendingErrors: number; icrLow: number; icrHigh: number;
   lvt: number[]; nmiPending: boolean; initialCount: number; countAtStart: number; startNs: number;
-  divideConfig: number; counting: boolean; expiries: number;
+  divideConfig: number; counting: boolean; expiries: number; deadline: string; deadlineNs: number | null;
 }
 
 /** A 256-bit vector register (IRR, ISR, TMR) as eight 32-bit words, as the page shows it. */
@@ -199,6 +212,9 @@ export class LocalApic implements Device, TimedDevice {
   private divideConfig = 0;
   private counting = false;
   private expiries = 0;
+  /** TSC-deadline mode: IA32_TSC_DEADLINE (0: disarmed), and when it falls in guest time. */
+  private deadline = 0n;
+  private deadlineNs: number | undefined;
   private pvEoi: PvEoiFlag | undefined;
   /** The flag was set for the interrupt in service (and the guest may have cleared it since). */
   private pvEoiOffered = false;
@@ -397,6 +413,36 @@ export class LocalApic implements Device, TimedDevice {
 
   // --- The timer (§11.5.4) --------------------------------------------------------------------
 
+  /** Whether the timer has TSC-deadline mode (CPUID.1:ECX.TSC_Deadline). */
+  get offersTscDeadline(): boolean {
+    return this.config.tsc !== undefined;
+  }
+
+  private get tscDeadlineMode(): boolean {
+    return this.offersTscDeadline && ((this.lvt[LVT.timer] >>> TIMER_MODE_SHIFT) & 3) === TIMER_TSC_DEADLINE;
+  }
+
+  /** RDMSR IA32_TSC_DEADLINE: the armed deadline, 0 once it fired or outside TSC-deadline mode. */
+  readDeadlineMsr(): bigint {
+    return this.tscDeadlineMode ? this.deadline : 0n;
+  }
+
+  /**
+   * WRMSR IA32_TSC_DEADLINE (§11.5.4.1): arms the timer for that TSC value (one already past fires
+   * at once), or disarms it with 0; ignored outside TSC-deadline mode.
+   */
+  writeDeadlineMsr(value: bigint): void {
+    if (!this.tscDeadlineMode) return;
+    this.deadline = BigInt.asUintN(64, value);
+    if (this.deadline === 0n) {
+      this.deadlineNs = undefined;
+      return;
+    }
+    const { tsc, hz } = this.config.tsc!;
+    const ticks = this.deadline - tsc();
+    this.deadlineNs = this.clock.nowNs() + (ticks > 0n ? (Number(ticks) * 1e9) / hz : 0);
+  }
+
   private get timerHz(): number {
     // Divide configuration bits 0, 1 and 3: 0b111 divides by 1, n by 2^(n+1).
     const code = (this.divideConfig & 3) | ((this.divideConfig & 8) >>> 1);
@@ -432,6 +478,7 @@ export class LocalApic implements Device, TimedDevice {
   }
 
   nextEventNs(): number | undefined {
+    if (this.tscDeadlineMode) return this.deadlineNs;
     if (!this.counting) return undefined;
     const next = this.expiries;
     const tick = next === 0 ? this.countAtStart : this.countAtStart + next * this.initialCount;
@@ -441,10 +488,18 @@ export class LocalApic implements Device, TimedDevice {
 
   /** Whether the timer could interrupt a halted CPU: counting with its entry unmasked. */
   get timerMayInterrupt(): boolean {
-    return this.counting && this.softwareEnabled && (this.lvt[LVT.timer] & LVT_MASKED) === 0;
+    const armed = this.tscDeadlineMode ? this.deadlineNs !== undefined : this.counting;
+    return armed && this.softwareEnabled && (this.lvt[LVT.timer] & LVT_MASKED) === 0;
   }
 
   update(): void {
+    if (this.tscDeadlineMode) {
+      if (this.deadlineNs === undefined || this.clock.nowNs() < this.deadlineNs) return;
+      this.deadline = 0n;
+      this.deadlineNs = undefined;
+      this.fireLvt(LVT.timer);
+      return;
+    }
     if (!this.counting) return;
     const expiries = this.expiriesBy(this.clock.nowNs());
     if (expiries <= this.expiries) return;
@@ -477,7 +532,7 @@ export class LocalApic implements Device, TimedDevice {
       case ApicRegister.ICR_LOW: return this.icrLow;
       case ApicRegister.ICR_HIGH: return this.icrHigh;
       case ApicRegister.TIMER_INITIAL: return this.initialCount;
-      case ApicRegister.TIMER_CURRENT: return this.currentCount(this.clock.nowNs());
+      case ApicRegister.TIMER_CURRENT: return this.tscDeadlineMode ? 0 : this.currentCount(this.clock.nowNs());
       case ApicRegister.TIMER_DIVIDE: return this.divideConfig;
       case ApicRegister.EOI: return 0;
     }
@@ -536,6 +591,7 @@ export class LocalApic implements Device, TimedDevice {
         this.icrHigh = value & 0xff000000;
         return;
       case ApicRegister.TIMER_INITIAL:
+        if (this.tscDeadlineMode) return; // the count is not used in TSC-deadline mode (§11.5.4.1)
         this.initialCount = value;
         this.startCount(value);
         return;
@@ -556,9 +612,19 @@ export class LocalApic implements Device, TimedDevice {
     if (lvt >= 0) {
       let entry = value & LVT_WRITABLE[lvt];
       if (!this.softwareEnabled) entry |= LVT_MASKED;
+      if (lvt === LVT.timer && !this.offersTscDeadline && ((entry >>> TIMER_MODE_SHIFT) & 3) === TIMER_TSC_DEADLINE) {
+        entry &= ~(3 << TIMER_MODE_SHIFT); // a reserved mode on a CPU without the deadline timer
+      }
       const wasPeriodic = this.periodic;
+      const wasDeadline = this.tscDeadlineMode;
       this.lvt[lvt] = entry;
-      if (lvt === LVT.timer && wasPeriodic !== this.periodic) this.expiries = this.expiriesBy(this.clock.nowNs());
+      if (lvt === LVT.timer && wasDeadline !== this.tscDeadlineMode) {
+        // A change into or out of TSC-deadline mode disarms the timer, as KVM does.
+        this.initialCount = 0;
+        this.counting = false;
+        this.deadline = 0n;
+        this.deadlineNs = undefined;
+      } else if (lvt === LVT.timer && wasPeriodic !== this.periodic) this.expiries = this.expiriesBy(this.clock.nowNs());
       if (lvt === LVT.lint0) this.config.onRequest();
       return;
     }
@@ -609,6 +675,7 @@ export class LocalApic implements Device, TimedDevice {
       lvt: [...this.lvt], nmiPending: this.nmiPending,
       initialCount: this.initialCount, countAtStart: this.countAtStart, startNs: this.startNs,
       divideConfig: this.divideConfig, counting: this.counting, expiries: this.expiries,
+      deadline: this.deadline.toString(), deadlineNs: this.deadlineNs ?? null,
     };
   }
 
@@ -621,5 +688,6 @@ export class LocalApic implements Device, TimedDevice {
     this.lvt.splice(0, this.lvt.length, ...s.lvt); this.nmiPending = s.nmiPending;
     this.initialCount = s.initialCount; this.countAtStart = s.countAtStart; this.startNs = s.startNs;
     this.divideConfig = s.divideConfig; this.counting = s.counting; this.expiries = s.expiries;
+    this.deadline = BigInt(s.deadline); this.deadlineNs = s.deadlineNs ?? undefined;
   }
 }

@@ -73,7 +73,26 @@ const compute: SoakGuest = {
   expected: { status: 1, checkConsole: exactLines(['checksum 0x634c43cd']) },
 };
 
-export const soakGuests: readonly SoakGuest[] = [linux, paging, compute];
+const linuxPv: SoakGuest = {
+  ...linux,
+  name: 'linux-pv',
+  summary: `the linux guest on KVM's paravirtual interface (--pv kvm: kvm-clock, PV EOI, steal time)`,
+  byDefault: false,
+  bootArgs: () => [...linux.bootArgs(), '--pv', 'kvm'],
+};
+
+const kvmpv: SoakGuest = {
+  name: 'kvmpv',
+  summary: "the sample guest of KVM's paravirtual interface (hypercalls, kvmclock, PV EOI, steal time)",
+  weight: 3,
+  timeLimitSeconds: 60,
+  byDefault: false,
+  files: () => [built('kvmpv.elf')],
+  bootArgs: () => [built('kvmpv.elf'), '--memory', '64', '--no-stdin', '--pv', 'kvm'],
+  expected: { status: 1, checkConsole: lastLine('kvmpv ok') },
+};
+
+export const soakGuests: readonly SoakGuest[] = [linux, linuxPv, paging, compute, kvmpv];
 
 /** The first file a guest needs that is missing, as a path from the project root. */
 export function missingFile(guest: SoakGuest): string | undefined {

@@ -51,7 +51,8 @@ const LEAF1_EDX =
   (1 << 0) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) |
   (1 << 12) | (1 << 13) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 19) |
   (1 << 23) | (1 << 24) | (1 << 25) | (1 << 26);
-// ECX, on: SSE3 (0): HADDPS and LDDQU execute with the right results.
+// ECX, on: SSE3 (0): HADDPS and LDDQU execute with the right results. TSC-Deadline (24): the
+//   local APIC's timer mode (src/devices/local-apic.ts), where the host TSC rate is known.
 // ECX, off: SSSE3 (9), SSE4.1 (19), SSE4.2 (20), POPCNT (23), PCLMULQDQ (1), MOVBE (22),
 //   AES (25), XSAVE (26), RDRAND (30), MONITOR (3): #UD on this CPU model (a C library that saw
 //   SSSE3 chose PSHUFB string routines and the guest stopped). CX16 (13): CMPXCHG16B is a
@@ -101,6 +102,8 @@ export interface CpuidFacts {
   tscHz: number;
   /** The local APIC is globally enabled (IA32_APIC_BASE bit 11). */
   apic: boolean;
+  /** The local APIC's timer has TSC-deadline mode (IA32_TSC_DEADLINE). */
+  tscDeadline: boolean;
   /** A hypervisor interface is offered (`--pv`): leaf 1 ECX bit 31 says so. */
   hypervisor: boolean;
 }
@@ -112,6 +115,8 @@ const LEAF1_EDX_APIC = 1 << 9;
  * for the hypervisor's leaves at 0x40000000 only with it set.
  */
 const LEAF1_ECX_HYPERVISOR = 1 << 31;
+/** Leaf 1 ECX bit 24: the local APIC timer's TSC-deadline mode (SDM Vol. 3A §11.5.4.1). */
+const LEAF1_ECX_TSC_DEADLINE = 1 << 24;
 
 export function cpuid(leaf: number, subleaf: number, facts: CpuidFacts, model: CpuidModel): CpuidResult {
   const { tscHz } = facts;
@@ -119,7 +124,7 @@ export function cpuid(leaf: number, subleaf: number, facts: CpuidFacts, model: C
     case 0:
       return { eax: MAX_BASIC_LEAF, ebx: ascii4(VENDOR, 0), edx: ascii4(VENDOR, 4), ecx: ascii4(VENDOR, 8) };
     case 1:
-      return { eax: LEAF1_EAX, ebx: LEAF1_EBX, ecx: (LEAF1_ECX | (facts.hypervisor ? LEAF1_ECX_HYPERVISOR : 0)) >>> 0, edx: (LEAF1_EDX | (facts.apic ? LEAF1_EDX_APIC : 0)) >>> 0 };
+      return { eax: LEAF1_EAX, ebx: LEAF1_EBX, ecx: (LEAF1_ECX | (facts.tscDeadline ? LEAF1_ECX_TSC_DEADLINE : 0) | (facts.hypervisor ? LEAF1_ECX_HYPERVISOR : 0)) >>> 0, edx: (LEAF1_EDX | (facts.apic ? LEAF1_EDX_APIC : 0)) >>> 0 };
     case 7:
       // Structured extended features (SDM Vol. 2A, CPUID, table 3-8): subleaf 0 only (EAX = 0).
       return { eax: 0, ebx: subleaf === 0 ? model.leaf7Ebx >>> 0 : 0, ecx: 0, edx: 0 };

@@ -24,7 +24,7 @@ import { Port80 } from '../devices/port80.js';
 import { FwCfg } from '../devices/fw-cfg.js';
 import { Hpet } from '../devices/hpet.js';
 import { IO_APIC_VERSION, IoApic } from '../devices/io-apic.js';
-import { IA32_APIC_BASE, LOCAL_APIC_VERSION, LocalApic } from '../devices/local-apic.js';
+import { IA32_APIC_BASE, IA32_TSC_DEADLINE, LOCAL_APIC_VERSION, LocalApic } from '../devices/local-apic.js';
 import { SystemControlPort } from '../devices/system-control-port.js';
 import { SystemControlPortA } from '../devices/system-control-port-a.js';
 import { Uart16550 } from '../devices/uart16550.js';
@@ -169,6 +169,7 @@ export class Machine {
     });
     this.localApic = new LocalApic(this.clock, {
       timerHz: this.tscHz > 0 ? this.tscHz : layout.APIC_TIMER_FALLBACK_HZ,
+      tsc: this.tscHz > 0 ? { tsc: hostTsc, hz: this.tscHz } : undefined,
       extInt: this.pics,
       onRequest: requestWindow,
       onLevelEoi: (vector) => this.ioApic.endOfInterrupt(vector),
@@ -254,7 +255,7 @@ export class Machine {
       ACPI_TABLES_BASE,
     );
     // The MP tables, for guests without ACPI; the CPU they describe is the one CPUID describes.
-    const leaf1 = cpuid(1, 0, { tscHz: this.tscHz, apic: true, hypervisor: false }, this.cpuModel);
+    const leaf1 = cpuid(1, 0, { tscHz: this.tscHz, apic: true, tscDeadline: false, hypervisor: false }, this.cpuModel);
     this.ram.set(
       buildMpTables({
         localApic: layout.LOCAL_APIC_BASE, localApicVersion: LOCAL_APIC_VERSION & 0xff,
@@ -291,10 +292,15 @@ export class Machine {
    * under `direct` the vCPU does (an inline exit from the CPU's RDMSR/WRMSR).
    */
   readonly platformMsrs: PlatformMsrs = {
-    read: (index) => (index === IA32_APIC_BASE ? this.localApic.readBaseMsr() : this.kvm?.readMsr(index)),
+    read: (index) => {
+      if (index === IA32_APIC_BASE) return this.localApic.readBaseMsr();
+      if (index === IA32_TSC_DEADLINE && this.localApic.offersTscDeadline) return this.localApic.readDeadlineMsr();
+      return this.kvm?.readMsr(index);
+    },
     write: (index, value) => {
-      if (index !== IA32_APIC_BASE) return this.kvm?.writeMsr(index, value) ?? false;
-      this.localApic.writeBaseMsr(value);
+      if (index === IA32_APIC_BASE) this.localApic.writeBaseMsr(value);
+      else if (index === IA32_TSC_DEADLINE && this.localApic.offersTscDeadline) this.localApic.writeDeadlineMsr(value);
+      else return this.kvm?.writeMsr(index, value) ?? false;
       return true;
     },
   };
@@ -424,7 +430,7 @@ export class Machine {
         const leaf = r[Field.cpuidLeaf];
         const result =
           this.kvm?.cpuid(leaf) ??
-          cpuid(leaf, r[Field.cpuidSubleaf], { tscHz: this.tscHz, apic: this.localApic.globallyEnabled, hypervisor: this.kvm !== undefined }, this.cpuModel);
+          cpuid(leaf, r[Field.cpuidSubleaf], { tscHz: this.tscHz, apic: this.localApic.globallyEnabled, tscDeadline: this.localApic.offersTscDeadline, hypervisor: this.kvm !== undefined }, this.cpuModel);
         r[Field.cpuidEax] = result.eax;
         r[Field.cpuidEbx] = result.ebx;
         r[Field.cpuidEcx] = result.ecx;

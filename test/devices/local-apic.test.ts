@@ -276,4 +276,65 @@ describe('local APIC (xAPIC)', () => {
       expect(flag.on).toBe(false);
     });
   });
+
+  describe('TSC-deadline mode', () => {
+    let tsc: bigint;
+    beforeEach(() => {
+      tsc = 1_000_000n;
+      // A 1 GHz TSC: one tick per nanosecond of the manual clock.
+      apic = new LocalApic(clock, { timerHz: TIMER_HZ, extInt: pics, onRequest: () => requests++, tsc: { tsc: () => tsc, hz: 1e9 } });
+      enable();
+      write(R.LVT_TIMER, (2 << 17) | 0x40);
+    });
+    const advance = (ns: number) => {
+      clock.advance(ns);
+      tsc += BigInt(ns);
+      apic.update();
+    };
+
+    it('fires when the TSC reaches IA32_TSC_DEADLINE, which then reads 0', () => {
+      expect(apic.offersTscDeadline).toBe(true);
+      apic.writeDeadlineMsr(tsc + 5000n);
+      expect(apic.readDeadlineMsr()).toBe(1_005_000n);
+      expect(apic.nextEventNs()).toBe(5000);
+      advance(4999);
+      expect(apic.hasInterrupt()).toBe(false);
+      advance(1);
+      expect(apic.acknowledge()).toBe(0x40);
+      expect(apic.readDeadlineMsr()).toBe(0n);
+      expect(apic.nextEventNs()).toBeUndefined();
+    });
+
+    it('a deadline already past fires at once; 0 disarms; the initial count is ignored', () => {
+      apic.writeDeadlineMsr(1n);
+      apic.update();
+      expect(apic.acknowledge()).toBe(0x40);
+      write(R.EOI, 0);
+      write(R.TIMER_INITIAL, 100);
+      expect(read(R.TIMER_CURRENT)).toBe(0);
+      apic.writeDeadlineMsr(tsc + 10n);
+      apic.writeDeadlineMsr(0n);
+      advance(100);
+      expect(apic.hasInterrupt()).toBe(false);
+    });
+
+    it('leaving the mode disarms the timer, and the MSR is ignored outside it', () => {
+      apic.writeDeadlineMsr(tsc + 10n);
+      write(R.LVT_TIMER, 0x40); // one-shot
+      expect(apic.readDeadlineMsr()).toBe(0n);
+      advance(100);
+      expect(apic.hasInterrupt()).toBe(false);
+      apic.writeDeadlineMsr(tsc + 10n);
+      advance(100);
+      expect(apic.hasInterrupt()).toBe(false);
+    });
+
+    it('is a reserved mode on an APIC without a TSC source: the entry keeps one-shot mode', () => {
+      apic = new LocalApic(clock, { timerHz: TIMER_HZ, extInt: pics, onRequest: () => requests++ });
+      enable();
+      write(R.LVT_TIMER, (2 << 17) | 0x40);
+      expect(apic.offersTscDeadline).toBe(false);
+      expect(read(R.LVT_TIMER)).toBe(0x40);
+    });
+  });
 });
