@@ -56,7 +56,7 @@ describe.skipIf(!haveQemu)('vmm bench foundation with tiny workloads', () => {
 describe('vmm bench --engines', () => {
   // Refused before anything is booted: no guest images or qemu are needed to see it.
   it.each([
-    ['an unknown configuration', ['boot', '--engines', 'direct,warp'], /^vmm: error: unknown engine configuration 'warp' in --engines; choose from direct, direct-block-hook, trap, bt\n$/],
+    ['an unknown configuration', ['boot', '--engines', 'direct,warp'], /^vmm: error: unknown engine configuration 'warp' in --engines; choose from direct, direct-block-hook, trap, bt, direct-pv, trap-pv, bt-pv\n$/],
     ['an empty list', ['boot', '--engines', ','], /^vmm: error: no engine configuration given to --engines; choose from /],
     ['a suite it does not apply to', ['trap', '--engines', 'trap'], /^vmm: error: --engines applies to the boot benchmark only\n$/],
   ])('refuses %s with one line and a non-zero status', (_, args, message) => {

@@ -54,7 +54,7 @@ describe('vmm soak', () => {
     expect(engine.stderr).toMatch(/^vmm: error: unknown engine 'warp'; choose from direct, /);
     expect(engine.status).toBe(2);
     const guest = runVmm(['soak', '--guests', 'plan9']);
-    expect(guest.stderr).toMatch(/^vmm: error: unknown guest 'plan9'; choose from linux, paging/);
+    expect(guest.stderr).toMatch(/^vmm: error: unknown guest 'plan9'; choose from linux, linux-pv, paging, compute, kvmpv/);
     expect(guest.status).toBe(2);
   });
 });
