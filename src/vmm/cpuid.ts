@@ -1,6 +1,7 @@
 // The CPU the guest sees (Intel SDM Vol. 2A, CPUID): a plain 32-bit P6-class processor that
 // advertises only what the emulated CPU and the VMM really provide. The hypervisor leaves
 // (0x40000000 on) belong to the paravirtual interface offered, if any (src/paravirt/kvm).
+import { cpuidTextWord } from '../x86/cpuid-text.js';
 import { CR4_MCE, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_PAE, CR4_PCE, CR4_PGE, CR4_PSE, CR4_TSD } from '../x86/control-registers.js';
 
 export interface CpuidResult {
@@ -62,12 +63,6 @@ const LEAF1_ECX = 1 << 0;
 const LEAF1_EAX = (6 << 8) | (6 << 4) | 3;
 const LEAF1_EBX = 8 << 8; // CLFLUSH line size 64 bytes, one logical processor, APIC id 0
 
-function ascii4(text: string, at: number): number {
-  let v = 0;
-  for (let i = 3; i >= 0; i--) v = (v << 8) | (text.charCodeAt(at + i) || 0);
-  return v >>> 0;
-}
-
 /**
  * Leaf 0x15 (SDM Vol. 2A, "Time Stamp Counter and Nominal Core Crystal Clock"): TSC = crystal ×
  * EBX / EAX. With a 1:1 ratio ECX is the TSC rate itself, so Linux's native_calibrate_tsc() knows
@@ -122,7 +117,7 @@ export function cpuid(leaf: number, subleaf: number, facts: CpuidFacts, model: C
   const { tscHz } = facts;
   switch (leaf >>> 0) {
     case 0:
-      return { eax: MAX_BASIC_LEAF, ebx: ascii4(VENDOR, 0), edx: ascii4(VENDOR, 4), ecx: ascii4(VENDOR, 8) };
+      return { eax: MAX_BASIC_LEAF, ebx: cpuidTextWord(VENDOR, 0), edx: cpuidTextWord(VENDOR, 4), ecx: cpuidTextWord(VENDOR, 8) };
     case 1:
       return { eax: LEAF1_EAX, ebx: LEAF1_EBX, ecx: (LEAF1_ECX | (facts.tscDeadline ? LEAF1_ECX_TSC_DEADLINE : 0) | (facts.hypervisor ? LEAF1_ECX_HYPERVISOR : 0)) >>> 0, edx: (LEAF1_EDX | (facts.apic ? LEAF1_EDX_APIC : 0)) >>> 0 };
     case 7:
@@ -142,7 +137,7 @@ export function cpuid(leaf: number, subleaf: number, facts: CpuidFacts, model: C
     case 0x80000003:
     case 0x80000004: {
       const at = (leaf - 0x80000002) * 16;
-      return { eax: ascii4(BRAND, at), ebx: ascii4(BRAND, at + 4), ecx: ascii4(BRAND, at + 8), edx: ascii4(BRAND, at + 12) };
+      return { eax: cpuidTextWord(BRAND, at), ebx: cpuidTextWord(BRAND, at + 4), ecx: cpuidTextWord(BRAND, at + 8), edx: cpuidTextWord(BRAND, at + 12) };
     }
     default:
       // Leaves 2-0x14 but 7 (caches, topology, ...) are not modelled: all zeros, which

@@ -11,9 +11,6 @@ export const KVM_CPUID_FEATURES = 0x40000001;
 export const HYPERVISOR_CPUID_LAST = 0x4000ffff;
 export const KVM_SIGNATURE = 'KVMKVMKVM\0\0\0';
 
-/** CPUID.1:ECX bit 31: a hypervisor is present (reserved for this use by Intel and AMD). */
-export const CPUID_1_ECX_HYPERVISOR = 1 << 31;
-
 /** KVM_CPUID_FEATURES EAX bits. */
 export const KvmFeature = {
   /** kvmclock at MSRs 0x11 and 0x12. */

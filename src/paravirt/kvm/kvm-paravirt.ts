@@ -10,16 +10,15 @@
 // (PV_UNHALT, PV_TLB_FLUSH, PV_SEND_IPI, PV_SCHED_YIELD): their hypercalls answer -KVM_ENOSYS,
 // as KVM does for a feature it does not offer.
 import type { PvEoiFlag } from '../../devices/local-apic.js';
+import { cpuidTextWord } from '../../x86/cpuid-text.js';
 import {
-  CPUID_1_ECX_HYPERVISOR, HYPERVISOR_CPUID_LAST, KVM_CPUID_FEATURES, KVM_CPUID_SIGNATURE, KVM_ENOSYS, KVM_EPERM,
+  HYPERVISOR_CPUID_LAST, KVM_CPUID_FEATURES, KVM_CPUID_SIGNATURE, KVM_ENOSYS, KVM_EPERM,
   KVM_MSR_ENABLED, KVM_SIGNATURE, KvmFeature, KvmHypercall, KvmStealTime, MSR_KVM_PV_EOI_EN, MSR_KVM_STEAL_TIME,
   MSR_KVM_SYSTEM_TIME, MSR_KVM_SYSTEM_TIME_NEW, MSR_KVM_WALL_CLOCK, MSR_KVM_WALL_CLOCK_NEW, PvclockTimeInfo,
   PvclockWallClock,
 } from './kvm-abi.js';
 import { KvmClock, type KvmClockHost } from './kvm-clock.js';
 import { StealTime, threadRunDelayNs } from './steal-time.js';
-
-export { CPUID_1_ECX_HYPERVISOR };
 
 export interface KvmParavirtHost extends KvmClockHost {
   /** Guest RAM. */
@@ -35,12 +34,6 @@ interface Leaf {
   ebx: number;
   ecx: number;
   edx: number;
-}
-
-function signatureWord(at: number): number {
-  let word = 0;
-  for (let i = 3; i >= 0; i--) word = (word << 8) | KVM_SIGNATURE.charCodeAt(at + i);
-  return word >>> 0;
 }
 
 /** The flag bit 0 of a u32 in guest memory (Linux's kvm_apic_eoi, KVM_PV_EOI_BIT). */
@@ -91,7 +84,7 @@ export class KvmParavirt {
     if (leaf < KVM_CPUID_SIGNATURE || leaf > HYPERVISOR_CPUID_LAST) return undefined;
     switch (leaf) {
       case KVM_CPUID_SIGNATURE:
-        return { eax: KVM_CPUID_FEATURES, ebx: signatureWord(0), ecx: signatureWord(4), edx: signatureWord(8) };
+        return { eax: KVM_CPUID_FEATURES, ebx: cpuidTextWord(KVM_SIGNATURE, 0), ecx: cpuidTextWord(KVM_SIGNATURE, 4), edx: cpuidTextWord(KVM_SIGNATURE, 8) };
       case KVM_CPUID_FEATURES:
         return { eax: this.features, ebx: 0, ecx: 0, edx: 0 };
       default:
