@@ -236,6 +236,13 @@ void ShadowMmu::page_table_written(uint32_t frame) {
   flush_stale(true);
 }
 
+void ShadowMmu::page_table_updated(uint32_t frame) {
+  if (frame >= ram_pages_) return;
+  counters_.page_table_writes++;
+  drop_derived(frame);
+  flush_stale(true);
+}
+
 void ShadowMmu::drop_derived(uint32_t frame) {
   for (Root& root : roots_) {
     const std::vector<uint32_t>& dirs = root.directory_frames;

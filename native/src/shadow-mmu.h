@@ -93,6 +93,9 @@ class ShadowMmu {
   void invalidate_page(uint32_t linear);
   // A paging-mode change (CR0.PG/WP, CR4.PSE/PAE): every shadow is dropped.
   void invalidate_all();
+  // The VMM itself wrote an entry of the guest page table in `frame` (the paravirt engine's
+  // validated updates): what was derived from it is dropped now, as a write fault would.
+  void page_table_updated(uint32_t frame);
 
   // Dirty log (KVM_GET_DIRTY_LOG semantics): pages written since the last take.
   void set_dirty_logging(bool on);

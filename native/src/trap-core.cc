@@ -50,6 +50,7 @@ ExitKind TrapCore::on_exception(uint32_t vector, bool software_interrupt) {
   }
   // Before trapConfigure the guest still runs as it was loaded: TypeScript sees everything.
   if (!active_) return kExitException;
+  if (paravirtual_) return on_paravirtual_exception(vector, software_interrupt);
   if (vector == kPf && !software_interrupt) {
     ExitKind outcome = handle_shadow_fault();
     return outcome == kExitException ? reflect_to_guest(kPf, false) : outcome;
@@ -93,6 +94,28 @@ ExitKind TrapCore::on_exception(uint32_t vector, bool software_interrupt) {
   return reflect_to_guest(vector, software_interrupt);
 }
 
+// A paravirtual kernel: hidden faults are filled and its own exceptions delivered through the
+// gates of its virtual trap table, as under trap; a hypercall, and every #GP, #TS and #UD of the
+// kernel (a privileged instruction the engine names, or the kernel's own fault), go to TypeScript.
+ExitKind TrapCore::on_paravirtual_exception(uint32_t vector, bool software_interrupt) {
+  if (software_interrupt && vector == hypercall_vector_) return kExitException;
+  if (vector == kPf && !software_interrupt) {
+    ExitKind outcome = handle_shadow_fault();
+    return outcome == kExitException ? reflect_to_guest(kPf, false) : outcome;
+  }
+  if (!software_interrupt && (vector == kGp || vector == kTs || vector == kUd) && at_guest_kernel_ring()) return kExitException;
+  return reflect_to_guest(vector, software_interrupt);
+}
+
+void TrapCore::set_paravirtual_kernel_stack(uint32_t ss, uint32_t esp) {
+  uint8_t* tss = platform_->region_bytes(kRegionParavirtTss);
+  // ESP0 and SS0 of a 32-bit TSS (SDM Vol. 3 Figure 8-2); the delivery takes slot 0 for the
+  // deprivileged kernel.
+  std::memcpy(tss + 4, &esp, 4);
+  std::memcpy(tss + 8, &ss, 4);
+  set_guest_tss(kHoleLinear + kRegionParavirtTss, kParavirtTssBytes - 1);
+}
+
 // Any other exception, INT n and a true page fault are the guest's own: delivered to its handler
 // here, as TypeScript would (through the guest's IDT, as the guest's ring 0 sees it), without
 // the round trip, whenever the run loop allows it.
@@ -100,7 +123,10 @@ ExitKind TrapCore::reflect_to_guest(uint32_t vector, bool software_interrupt) {
   uint32_t cr2 = vcpu_.exit_record()[kFieldCr2];
   if (!vcpu_.reflect_exception(vector, software_interrupt)) return kExitException;
   // The guest's CR2 (SDM Vol. 3 §4.7), which its handler reads with a trapped MOV.
-  if (vector == kPf && !software_interrupt) guest_cr2_ = cr2;
+  if (vector == kPf && !software_interrupt) {
+    guest_cr2_ = cr2;
+    if (paravirtual_ && platform_->ram().contains(fault_address_slot_, 4)) platform_->ram().write32(fault_address_slot_, cr2);
+  }
   reflected_in_core_++;
   return kResumeGuest;
 }

@@ -7,6 +7,7 @@
 // trap-only methods of the vCPU object (src/vmm/native.ts).
 #pragma once
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -72,6 +73,25 @@ class TrapCore : public EngineCore {
   // setDirtyLogging(on), takeDirtyLog()
   void set_dirty_logging(bool on) { platform_->mmu().set_dirty_logging(on); }
   std::vector<uint8_t> take_dirty_log() { return platform_->mmu().take_dirty_log(); }
+  // Paravirtual mode (the paravirt engine, docs/paravirt-abi.md): the guest kernel asks through
+  // hypercalls, so the core carries out none of its privileged instructions (each comes to
+  // TypeScript, which ends the run naming it); INT `hypercall_vector` comes to TypeScript too; a
+  // #PF delivered to the guest stores its address at guest-physical `fault_address_slot` (the
+  // shared-info page: the kernel cannot read CR2), unless that is ~0.
+  void set_paravirtual(uint32_t hypercall_vector, uint32_t fault_address_slot) {
+    paravirtual_ = true;
+    hypercall_vector_ = hypercall_vector;
+    fault_address_slot_ = fault_address_slot;
+  }
+  // The gates the paravirt engine built from the guest's virtual trap table (2 KiB, 256 gates),
+  // into the region's IDT, which the real IDTR names (kRegionParavirtIdt).
+  void set_paravirtual_idt(const uint8_t* gates) { std::memcpy(platform_->region_bytes(kRegionParavirtIdt), gates, kParavirtIdtBytes); }
+  // The kernel stack for deliveries from guest ring 3 (the stack-switch hypercall): a TSS image of
+  // the VMM's, which the delivery reads as the guest's TSS.
+  void set_paravirtual_kernel_stack(uint32_t ss, uint32_t esp);
+  // The VMM wrote a guest page-table entry in `frame` on the guest's behalf (a validated update):
+  // the shadows derived from it go at once.
+  void page_table_updated(uint32_t frame) { platform_->mmu().page_table_updated(frame); }
   // trapRegionBase
   uint64_t region_physical() const { return platform_->region_physical(); }
 
@@ -155,6 +175,10 @@ class TrapCore : public EngineCore {
   bool guest_nested_task_ = false;
   bool nmis_blocked_ = false;
   uint32_t guest_cr2_ = 0;
+  bool paravirtual_ = false;
+  uint32_t hypercall_vector_ = 0;
+  uint32_t fault_address_slot_ = ~0u;
+  ExitKind on_paravirtual_exception(uint32_t vector, bool software_interrupt);
 };
 
 }  // namespace vmm

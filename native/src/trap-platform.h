@@ -41,6 +41,9 @@ class TrapPlatform {
   uc_err reveal_region();
   // Closes it again when the guest leaves protected mode and runs as under direct.
   uc_err conceal_region();
+  // The region's host memory at `offset` (vmm-region.h), which only the VMM writes.
+  uint8_t* region_bytes(uint32_t offset) { return memory_->base() + offset; }
+  GuestRam& ram() { return ram_; }
   // The translation cache's host memory (vmm-region.h).
   uint8_t* translation_cache() { return memory_->base() + kRegionTc; }
   // Maps the translation cache's first `bytes` into the hole (those not mapped yet).

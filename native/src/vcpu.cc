@@ -1374,6 +1374,23 @@ Napi::Value Vcpu::GetTrap(const Napi::CallbackInfo& info) {
   trap.Set("setGuestNestedTask", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
     if (trap_) trap_->set_guest_nested_task(i[0].As<Napi::Boolean>().Value());
   }));
+  trap.Set("paravirtualize", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
+    if (trap_) trap_->set_paravirtual(i[0].As<Napi::Number>().Uint32Value(), i[1].As<Napi::Number>().Uint32Value());
+  }));
+  trap.Set("setParavirtualIdt", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
+    Napi::Uint8Array gates = i[0].As<Napi::Uint8Array>();
+    if (gates.ByteLength() != kParavirtIdtBytes) {
+      Napi::RangeError::New(i.Env(), "setParavirtualIdt: 2048 bytes of gates expected").ThrowAsJavaScriptException();
+      return;
+    }
+    if (trap_) trap_->set_paravirtual_idt(gates.Data());
+  }));
+  trap.Set("setParavirtualKernelStack", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
+    if (trap_) trap_->set_paravirtual_kernel_stack(i[0].As<Napi::Number>().Uint32Value(), i[1].As<Napi::Number>().Uint32Value());
+  }));
+  trap.Set("pageTableUpdated", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
+    if (trap_) trap_->page_table_updated(i[0].As<Napi::Number>().Uint32Value());
+  }));
   trap.Set("setSmapOffered", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
     if (trap_) trap_->set_smap_offered(i[0].As<Napi::Boolean>().Value());
   }));

@@ -16,6 +16,12 @@ constexpr uint32_t kRegionHolePageTable = 0x00000;  // the PT behind PDE 1023 of
 constexpr uint32_t kRegionGdt = 0x01000;            // the real GDT: 64 KiB, 8192 descriptors
 constexpr uint32_t kRegionTss = 0x11000;            // the real TSS (no I/O bitmap)
 constexpr uint32_t kRegionStub = 0x12000;           // world-switch code (an IRET)
+// The paravirt engine's tables in the rest of the stub's page: the IDT it builds from the guest's
+// virtual trap table (256 gates), and the TSS image that holds the kernel stack the guest names.
+constexpr uint32_t kRegionParavirtIdt = 0x12800;
+constexpr uint32_t kParavirtIdtBytes = 256 * 8;
+constexpr uint32_t kRegionParavirtTss = 0x12100;
+constexpr uint32_t kParavirtTssBytes = 104;
 constexpr uint32_t kRegionStack = 0x13000;          // the world switch's stack page
 constexpr uint32_t kRegionMappedBytes = 0x14000;    // what the hole maps
 constexpr uint32_t kRegionHolePaeTables = 0x14000;  // the same mappings as two PAE page tables (8 KiB)

@@ -18,6 +18,7 @@ const EV_CURRENT = 1;
 export const ET_EXEC = 2;
 export const EM_386 = 3;
 export const PT_LOAD = 1;
+export const PT_NOTE = 4;
 
 const EHDR_SIZE = 52;
 const PHDR_SIZE = 32;
@@ -153,6 +154,31 @@ export class Elf32File {
     return this.programHeaders.filter((ph) => ph.type === PT_LOAD);
   }
 
+  /**
+   * The notes of the PT_NOTE segments (System V ABI, "Note Section"): each a name, a type and a
+   * descriptor, name and descriptor padded to 4 bytes.
+   */
+  notes(): { name: string; type: number; desc: Uint8Array }[] {
+    const r = this.reader;
+    const notes: { name: string; type: number; desc: Uint8Array }[] = [];
+    for (const ph of this.programHeaders.filter((h) => h.type === PT_NOTE)) {
+      const what = `note segment ${ph.index}`;
+      const end = ph.offset + ph.filesz;
+      for (let at = ph.offset; at + 12 <= end; ) {
+        const namesz = r.u32(at, what);
+        const descsz = r.u32(at + 4, what);
+        const type = r.u32(at + 8, what);
+        const nameBytes = r.slice(at + 12, namesz, what);
+        const descAt = at + 12 + align4(namesz);
+        const desc = r.slice(descAt, descsz, what);
+        const name = new TextDecoder().decode(nameBytes).replace(/\0+$/, '');
+        notes.push({ name, type, desc });
+        at = descAt + align4(descsz);
+      }
+    }
+    return notes;
+  }
+
   /** The file bytes of a program header's segment (a view into the image). */
   segmentData(ph: Elf32ProgramHeader): Uint8Array {
     return this.reader.slice(ph.offset, ph.filesz, `segment ${ph.index} data`);
@@ -269,4 +295,8 @@ export function lookupSymbol(
     if (!best || (best.type !== 'func' && s.type === 'func')) best = s;
   }
   return best ? { symbol: best, offset: address - best.address } : undefined;
+}
+
+function align4(n: number): number {
+  return (n + 3) & ~3;
 }

@@ -40,6 +40,8 @@ export interface LoadPlan {
   gdt?: { base: number; limit: number };
   /** VMM-built structures in guest RAM (GDT, multiboot information, Linux zero page...). */
   reserved: { guestPhys: number; length: number; what: string }[];
+  /** The kernel's ELF notes (PT_NOTE), as the image has them: requests to the VMM. */
+  notes?: { name: string; type: number; desc: Uint8Array }[];
 }
 
 /**

@@ -162,6 +162,8 @@ interface KernelLayout {
   /** Everything the kernel occupies, for the placement checks. */
   ranges: PhysRange[];
   entry: number;
+  /** ELF notes (PT_NOTE), for whoever runs the kernel (the paravirt engine's hypercall page). */
+  notes?: { name: string; type: number; desc: Uint8Array }[];
 }
 
 /** §3.1.3: load by header_addr/load_addr/load_end_addr/bss_end_addr/entry_addr. */
@@ -278,7 +280,7 @@ function layoutFromElf(image: Uint8Array): KernelLayout {
   // translated to the physical address its segment is loaded at.
   const home = segments.find((ph) => entry >= ph.vaddr && entry - ph.vaddr < ph.memsz);
   if (!home) throw new LoadError('bad-header', `ELF entry point ${hex(entry)} is not inside any loadable segment`);
-  return { kind: 'ELF', chunks, zeroRanges, ranges, entry: entry - home.vaddr + home.paddr };
+  return { kind: 'ELF', chunks, zeroRanges, ranges, entry: entry - home.vaddr + home.paddr, notes: elf.notes() };
 }
 
 /** The §3.3 memory map: usable RAM below the EBDA and from 1 MiB up. */
@@ -475,5 +477,6 @@ export function planMultiboot(image: Uint8Array, opts: MultibootOptions): LoadPl
     segments: pm.segments,
     gdt: pm.gdt,
     reserved,
+    ...(kernel.notes && kernel.notes.length > 0 ? { notes: kernel.notes } : {}),
   };
 }

@@ -2,7 +2,7 @@
 // Markdown tables, and writes the three reports into the output folder.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { engineNames } from '../engines/index.js';
+import { unmodifiedGuestEngines } from '../engines/index.js';
 import { runCompare } from '../bench/compare/compare-bench.js';
 import { DEFAULT_MACRO_SIZES, QUICK_MACRO_SIZES } from '../bench/compare/macro-workloads.js';
 import { htmlReport } from '../bench/compare/report/html-report.js';
@@ -69,7 +69,7 @@ async function measure(options: CompareCommandOptions): Promise<CompareResults> 
   try {
     return await runCompare({
       runs: options.runs,
-      engines: engineNames,
+      engines: unmodifiedGuestEngines,
       qemu: options.qemu,
       macroSizes: options.quick ? QUICK_MACRO_SIZES : DEFAULT_MACRO_SIZES,
       nanoInOneBoot: options.quick,

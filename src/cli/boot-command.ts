@@ -425,6 +425,8 @@ export function describeOutcome(result: RunResult): string {
   switch (o.kind) {
     case 'debug-exit':
       return `guest exited through the debug-exit port with value 0x${o.value.toString(16)} (status ${o.status})`;
+    case 'guest-exit':
+      return `${o.message} (status ${o.status})`;
     case 'halted':
     case 'reset':
     case 'guest-crashed':

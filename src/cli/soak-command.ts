@@ -1,6 +1,6 @@
 // `vmm soak`: options checked up front, SIGINT turned into a clean stop with the partial report.
 import type { Command } from 'commander';
-import { engineNames } from '../engines/index.js';
+import { engineNames, paravirtualEngines, unmodifiedGuestEngines } from '../engines/index.js';
 import { missingFile, soakGuests, type SoakGuest } from '../soak/soak-guests.js';
 import { soak } from '../soak/soak.js';
 import { parsePositiveInteger } from './options.js';
@@ -20,8 +20,11 @@ export interface SoakOptions {
 
 /** Enough for a failure that comes once in twenty runs to show: 8 Linux boots, 40 paging runs. */
 export const DEFAULT_RUNS = 48;
-/** For CI: each engine boots Linux once and runs the paging guest four times (a few minutes). */
-export const QUICK_RUNS = 5 * engineNames.length;
+/**
+ * For CI: each engine boots Linux once and runs the paging guest four times, each paravirtual
+ * engine runs the paravirtual kernel four times (a few minutes).
+ */
+export const QUICK_RUNS = 5 * unmodifiedGuestEngines.length + 4 * paravirtualEngines.length;
 
 function pickList<T>(what: string, text: string | undefined, all: readonly T[], name: (item: T) => string, fallback: readonly T[]): T[] {
   if (text === undefined) return [...fallback];
@@ -56,6 +59,7 @@ export async function soakCommand(options: SoakOptions): Promise<number> {
     return await soak({
       guests,
       engines,
+      paravirtualEngine: (engine) => paravirtualEngines.includes(engine),
       runs,
       parallel,
       logDir: options.logDir,

@@ -241,7 +241,7 @@ export class GuestDebugger implements DebugTarget, RunDebugger {
     const report = this.onStop;
     this.onStop = undefined;
     if (!report) return;
-    if (outcome.kind === 'debug-exit' || outcome.kind === 'halted') report({ kind: 'exited', status: outcome.status });
+    if (outcome.kind === 'debug-exit' || outcome.kind === 'guest-exit' || outcome.kind === 'halted') report({ kind: 'exited', status: outcome.status });
     else report({ kind: 'terminated', status: outcome.status, message: outcome.message });
   }
 

@@ -15,6 +15,8 @@ export interface SoakGuest {
   timeLimitSeconds: number;
   /** Booted when --guests is not given. */
   byDefault: boolean;
+  /** A paravirtual kernel: booted under the paravirtual engines only, which boot nothing else. */
+  paravirtual?: boolean;
   /** The files the guest needs (built by scripts/setup.sh). */
   files(): string[];
   /** Arguments after `vmm boot`, without --engine and --time-limit. */
@@ -92,7 +94,19 @@ const kvmpv: SoakGuest = {
   expected: { status: 1, checkConsole: lastLine('kvmpv ok') },
 };
 
-export const soakGuests: readonly SoakGuest[] = [linux, linuxPv, paging, compute, kvmpv];
+const pvkernel: SoakGuest = {
+  name: 'pvkernel',
+  summary: 'the paravirtual sample kernel (hypercalls, validated page tables, events), under the paravirtual engine',
+  weight: 5,
+  timeLimitSeconds: 60,
+  byDefault: true,
+  paravirtual: true,
+  files: () => [built('pvkernel.elf')],
+  bootArgs: () => [built('pvkernel.elf'), '--memory', '64', '--no-stdin'],
+  expected: { status: 1, checkConsole: lastLine('pvkernel ok') },
+};
+
+export const soakGuests: readonly SoakGuest[] = [linux, linuxPv, paging, compute, kvmpv, pvkernel];
 
 /** The first file a guest needs that is missing, as a path from the project root. */
 export function missingFile(guest: SoakGuest): string | undefined {

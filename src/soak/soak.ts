@@ -13,6 +13,8 @@ import { failureLine } from './verdict.js';
 export interface SoakOptions {
   guests: readonly SoakGuest[];
   engines: readonly string[];
+  /** The engines that run only paravirtual kernels (and the paravirtual guests only under them). */
+  paravirtualEngine?: (engine: string) => boolean;
   /** Total guest runs, shared out among guests and engines. */
   runs: number;
   /** Runs at the same time. */
@@ -27,7 +29,7 @@ export interface SoakOptions {
 /** Runs the soak and prints its report; returns the exit status. */
 export async function soak(options: SoakOptions): Promise<number> {
   const { guests, engines, log, interrupt } = options;
-  const plan = planRuns(guests, engines, options.runs);
+  const plan = planRuns(guests, engines, options.runs, options.paravirtualEngine);
   const vmm = join(projectRoot(), 'dist', 'src', 'cli', 'vmm.js');
   const byName = new Map(guests.map((guest) => [guest.name, guest]));
   const parallel = Math.min(options.parallel, plan.length);

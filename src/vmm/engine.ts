@@ -18,7 +18,9 @@ export type ExceptionOutcome =
   /** The guest executed HLT (trapped): the run loop waits for an interrupt as for a HLT exit. */
   | { kind: 'halt' }
   | { kind: 'shutdown'; reason: string }
-  | { kind: 'fatal'; reason: string };
+  | { kind: 'fatal'; reason: string }
+  /** The guest asked to end its run with `value` (the paravirtual shutdown hypercall). */
+  | { kind: 'exit'; value: number; how: string };
 
 /** What the machine must provide before the engine can run a guest on it. */
 export interface EngineRequirements {
@@ -46,6 +48,12 @@ export interface EngineMachine {
   readonly platformMsrs: PlatformMsrs;
   /** The CPU the guest is told it runs on: the CR4 bits an emulated MOV to CR4 may set. */
   readonly cpuModel: CpuModel;
+  /** The machine's clock: guest time in ns (standing still while a debugger holds the machine). */
+  readonly clock: { nowNs(): number };
+  /** The loaded kernel's ELF notes (PT_NOTE). */
+  readonly kernelNotes: readonly { name: string; type: number; desc: Uint8Array }[];
+  /** Where the guest's console output goes (the serial console's sink): a paravirtual console. */
+  writeConsole(bytes: Uint8Array): void;
 }
 
 /** Model-specific registers that belong to a device rather than to the CPU core. */
@@ -90,6 +98,20 @@ export interface Engine {
   readonly reflectsExceptionsInCore?: boolean;
   /** Why a debugger cannot be attached under this engine (undefined: it can). */
   readonly debuggerUnsupported?: string;
+  /** The engine runs only kernels written for it (its hypercall ABI), not unmodified guests. */
+  readonly paravirtual?: boolean;
+  /**
+   * The guest takes no interrupts from the machine's interrupt controllers: events of the
+   * engine's own take their place (a paravirtual kernel has no EFLAGS.IF to open a window with).
+   */
+  readonly ownsGuestEvents?: boolean;
+  /**
+   * Events of the engine's own (a paravirtual timer): ns until the next one is due, undefined for
+   * none. Time slices end there, and a halted guest sleeps no longer.
+   */
+  nanosUntilEvent?(): number | undefined;
+  /** Whether an event of the engine's own waits to be delivered: a halted guest wakes at once. */
+  hasPendingEvent?(): boolean;
   /** Engine-specific counters for the run summary. */
   counters?(vcpu: NativeVcpu): Record<string, number>;
   /** Lines for the end of the run: where the guest saw a difference from real hardware. */

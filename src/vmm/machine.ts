@@ -141,8 +141,11 @@ export class Machine {
   /** The CPU the guest is told it runs on. */
   readonly cpuModel: CpuModel;
 
+  private readonly consoleOutput: (byte: number) => void;
+
   constructor(config: MachineConfig) {
     const { Vcpu, hostTscHz, hostTsc } = nativeCore();
+    this.consoleOutput = config.consoleOutput;
     this.tscHz = hostTscHz();
     this.cpuModel = config.cpuModel ?? cpuModel('qemu32');
     this.vcpu = new Vcpu(
@@ -319,8 +322,17 @@ export class Machine {
     return (this.localApic.passesExtInt() && this.pics.unmasked(irq)) || this.ioApic.unmasked(isaIrqPin(irq));
   }
 
+  /** The console's sink, for output that does not come through a device (a paravirtual console). */
+  writeConsole(bytes: Uint8Array): void {
+    for (const byte of bytes) this.consoleOutput(byte);
+  }
+
+  /** The loaded kernel's ELF notes (the paravirt engine reads its hypercall page there). */
+  kernelNotes: readonly { name: string; type: number; desc: Uint8Array }[] = [];
+
   load(plan: LoadPlan): void {
     applyLoadPlan(this.vcpu, this.ram, plan);
+    this.kernelNotes = plan.notes ?? [];
   }
 
   stop(cause: StopCause): void {

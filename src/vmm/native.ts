@@ -153,6 +153,18 @@ export interface NativeTrapCore {
   leave(): boolean;
   /** CPUID offers SMAP: the guest kernel's CLAC and STAC (#UD at ring 1) are carried out. */
   setSmapOffered(offered: boolean): void;
+  /**
+   * Paravirtual mode (the paravirt engine): the core carries out none of the kernel's privileged
+   * instructions (they come here), INT `hypercallVector` comes here, and a #PF it delivers stores
+   * its address at guest-physical `faultAddressSlot` (~0 for none).
+   */
+  paravirtualize(hypercallVector: number, faultAddressSlot: number): void;
+  /** 256 gates (2048 bytes) into the VMM region's IDT (vmm-region.h, kRegionParavirtIdt). */
+  setParavirtualIdt(gates: Uint8Array): void;
+  /** The kernel stack for deliveries from guest ring 3, in a TSS image of the VMM's. */
+  setParavirtualKernelStack(ss: number, esp: number): void;
+  /** The VMM wrote an entry of the guest page table in `frame`: shadows derived from it go. */
+  pageTableUpdated(frame: number): void;
   counters(): ShadowCounters;
   /** The guest's CR3 as it last loaded it: the core carries out MOV to CR3 itself. */
   guestCr3(): number;

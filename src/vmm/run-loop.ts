@@ -1,6 +1,6 @@
 // The VMM's run loop: re-enter the guest, dispatch each exit, and decide when the run is over.
 // Runs in time slices so that host events (serial input, signals) are served between them.
-import type { Engine } from './engine.js';
+import type { Engine, ExceptionOutcome } from './engine.js';
 import { csEip, hex } from '../util/hex.js';
 import { BIOS_SERVICES } from '../firmware/bios-state.js';
 import { decodeExit, type Exit } from './exit-record.js';
@@ -21,6 +21,8 @@ export interface RunLimits {
 /** How a run ended; `status` is what `vmm` exits with (see README, "Exit status"). */
 export type RunOutcome =
   | { kind: 'debug-exit'; status: number; value: number }
+  /** The guest ended its run itself, with `value` (status (value << 1) | 1, as the debug-exit port's). */
+  | { kind: 'guest-exit'; status: number; value: number; message: string }
   | { kind: 'halted'; status: 0; message: string }
   /** The guest reset the machine: the caller boots it again, or ends the run (--no-reboot). */
   | { kind: 'reset'; status: 0; by: string; message: string }
@@ -95,12 +97,14 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
     }
     const taken = engine.beforeRun?.(machine);
     if (taken && taken.kind !== 'resume' && taken.kind !== 'halt') {
-      outcome = { kind: 'guest-crashed', status: 4, message: taken.reason };
+      outcome = endedByEngine(taken);
       break;
     }
     machine.updateTimers();
     if (stepping) machine.vcpu.setInterruptPending(false);
-    const delivery = stepping ? undefined : injectPendingInterrupt(machine);
+    // (A guest whose events are the engine's asks for no interrupt window either.)
+    if (engine.ownsGuestEvents) machine.vcpu.setInterruptPending(false);
+    const delivery = stepping || engine.ownsGuestEvents ? undefined : injectPendingInterrupt(machine);
     if (delivery && delivery.kind !== 'delivered') {
       const which = delivery.kind === 'task-switch' ? ' (the engine takes task gates for exceptions only)' : '';
       outcome = { kind: 'guest-crashed', status: 4, message: `guest could not take an interrupt: ${delivery.reason}${which}` };
@@ -110,13 +114,13 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
     // Each slice ends at the next timer event, so every timer edge reaches the interrupt
     // controller on time (a missed period would merge two ticks and the guest's clock would lag).
     const runStarted = machine.clock.nowNs();
-    const exit = decodeExit(machine.vcpu.run(machine.microsUntilNextEvent(TIMESLICE_MICROS)), record);
+    const exit = decodeExit(machine.vcpu.run(sliceMicros(machine, engine)), record);
     machine.observer?.onExit(exit, machine.clock.nowNs() - runStarted);
     if (exit.kind !== 'engine-error') loopExits[exit.kind]++;
     machine.inlineExitBudget = limits.maxExits - totalExits();
     switch (exit.kind) {
       case 'hlt':
-        outcome = await onHalt(machine, exit);
+        outcome = await onHalt(machine, exit, engine);
         break;
       case 'exception': {
         // A device asked to stop (the debug-exit port) before this: the stop wins, as it does
@@ -127,9 +131,9 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
           machine.observer?.onInjected(exit.vector, exit.softwareInterruptLength > 0 ? 'software' : 'exception', exit.errorCode, exit.cr2);
         } else if (handled.kind === 'halt') {
           // An emulated HLT: EIP is past it now, where the CPU's own HLT leaves it.
-          outcome = await onHalt(machine, { kind: 'hlt', cs: exit.cs, eip: machine.vcpu.readRegister(Reg.eip) });
+          outcome = await onHalt(machine, { kind: 'hlt', cs: exit.cs, eip: machine.vcpu.readRegister(Reg.eip) }, engine);
         } else {
-          outcome = { kind: 'guest-crashed', status: 4, message: handled.reason };
+          outcome = endedByEngine(handled);
         }
         break;
       }
@@ -230,6 +234,22 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
   return { outcome, engine: engine.name, stopMechanism: machine.vcpu.stopMechanism, guestSeconds: elapsedSeconds(), exits, totalExits: totalExits() };
 }
 
+/** How an engine's verdict ends the run. */
+function endedByEngine(verdict: Exclude<ExceptionOutcome, { kind: 'resume' } | { kind: 'halt' }>): RunOutcome {
+  if (verdict.kind === 'exit') {
+    const value = verdict.value & 0xff;
+    return { kind: 'guest-exit', status: ((value << 1) | 1) & 0xff, value, message: `guest ended its run through ${verdict.how} with value 0x${value.toString(16)}` };
+  }
+  return { kind: 'guest-crashed', status: 4, message: verdict.reason };
+}
+
+/** The next time slice: it ends at the next timer event of the machine or of the engine. */
+function sliceMicros(machine: Machine, engine: Engine): number {
+  const slice = machine.microsUntilNextEvent(TIMESLICE_MICROS);
+  const engineNs = engine.nanosUntilEvent?.();
+  return engineNs === undefined ? slice : Math.max(20, Math.min(slice, Math.ceil(engineNs / 1000)));
+}
+
 /**
  * Delivers the interrupt controller's pending interrupt if the guest can take it now; otherwise
  * asks the vCPU for an interrupt-window exit. Returns undefined when nothing was delivered.
@@ -264,18 +284,22 @@ function injectPendingInterrupt(machine: Machine): DeliveryOutcome | undefined {
 }
 
 /** HLT: with IF=0 the run is over; with IF=1 the vCPU sleeps until the next timer event. */
-async function onHalt(machine: Machine, exit: Extract<Exit, { kind: 'hlt' }>): Promise<RunOutcome | undefined> {
+async function onHalt(machine: Machine, exit: Extract<Exit, { kind: 'hlt' }>, engine: Engine): Promise<RunOutcome | undefined> {
   const interruptsEnabled = (machine.vcpu.readRegister(Reg.eflags) & EFLAGS_IF) !== 0;
   const where = csEip(exit.cs, exit.eip);
   if (!interruptsEnabled) {
     return { kind: 'halted', status: 0, message: `guest halted with interrupts disabled at ${where}` };
   }
   machine.updateTimers();
-  if (machine.interrupts.hasInterrupt() || (machine.localApic.hasNmi && !machine.vcpu.nmiBlocked())) return undefined;
+  const devicesWake = !engine.ownsGuestEvents;
+  if (devicesWake && (machine.interrupts.hasInterrupt() || (machine.localApic.hasNmi && !machine.vcpu.nmiBlocked()))) return undefined;
+  if (engine.hasPendingEvent?.()) return undefined;
   // Only a source the interrupt controllers let through can wake the CPU (a PIT whose IRQ is
-  // masked keeps counting, but never interrupts).
-  const waitNs = machine.nanosUntilNextWakeup();
-  if (waitNs === undefined && !machine.inputMayInterrupt) {
+  // masked keeps counting, but never interrupts), or an event of the engine's own.
+  const deviceNs = devicesWake ? machine.nanosUntilNextWakeup() : undefined;
+  const engineNs = engine.nanosUntilEvent?.();
+  const waitNs = deviceNs === undefined ? engineNs : engineNs === undefined ? deviceNs : Math.min(deviceNs, engineNs);
+  if (waitNs === undefined && !(devicesWake && machine.inputMayInterrupt)) {
     return {
       kind: 'halted',
       status: 0,
@@ -284,8 +308,23 @@ async function onHalt(machine: Machine, exit: Extract<Exit, { kind: 'hlt' }>): P
   }
   // Sleep on the host until the next timer event (or input), like a real CPU in HLT.
   const waitMs = Math.min(waitNs === undefined ? 10 : waitNs / 1e6, 10);
-  await new Promise((resolve) => (waitMs >= 1 ? setTimeout(resolve, waitMs) : setImmediate(resolve)));
+  await sleep(waitMs);
+  // A guest blocked on the engine's events (the block hypercall) stays blocked until one is due,
+  // in slices of at most 10 ms (host events are served between them) and 100 ms in all, so that
+  // the run's limits are still checked; a native HLT goes on after one slice, as before.
+  if (engine.ownsGuestEvents) {
+    for (let slept = waitMs; slept < 100 && !machine.stopCause && !engine.hasPendingEvent?.(); ) {
+      const ns = engine.nanosUntilEvent?.();
+      const ms = Math.min(ns === undefined ? 10 : ns / 1e6, 10);
+      await sleep(ms);
+      slept += Math.max(ms, 0.01);
+    }
+  }
   return undefined;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => (ms >= 1 ? setTimeout(resolve, ms) : setImmediate(resolve)));
 }
 
 function describeUnicornError(machine: Machine, exit: Extract<Exit, { kind: 'unicorn-error' }>): string {

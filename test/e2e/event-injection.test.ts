@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { engineNames } from '../../src/engines/index.js';
+import { unmodifiedGuestEngines } from '../../src/engines/index.js';
 import { exitCounts, guestPath, runVmm } from './run-vmm.js';
 
 describe('event injection under the direct engine', () => {
@@ -39,7 +39,7 @@ describe('event injection under the direct engine', () => {
 describe('an exception handled by a task (an IDT task gate)', () => {
   // Under trap and bt the deprivileged kernel's task state (TR, CR3, NT) is the engine's, which
   // switches tasks itself (src/engines/trap/task-switch.ts).
-  for (const engine of engineNames) {
+  for (const engine of unmodifiedGuestEngines) {
     it(`switches to the handler task and back by its IRET, twice, under ${engine}`, () => {
       const run = runVmm(['boot', guestPath('taskgate.elf'), '--no-stdin', '-e', engine, '--time-limit', '20']);
       // The guest's last check reads TR with STR, which does not trap at ring 1: where the

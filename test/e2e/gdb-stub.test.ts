@@ -5,7 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { createEngine, engineNames } from '../../src/engines/index.js';
+import { createEngine, unmodifiedGuestEngines } from '../../src/engines/index.js';
 import { exitCounts, guestPath, ROOT, runVmm, VMM, type VmmRun } from './run-vmm.js';
 
 const DEBUGGEE = guestPath('debuggee.elf');
@@ -90,7 +90,7 @@ describe('the GDB stub', () => {
   });
 
   // Engines that take a debugger; the others refuse it with a one-line error (tested below).
-  const debuggable = engineNames.filter((name) => !createEngine(name).debuggerUnsupported);
+  const debuggable = unmodifiedGuestEngines.filter((name) => !createEngine(name).debuggerUnsupported);
   for (const engine of debuggable) {
     it(`under ${engine}: breakpoints by name, registers, locals, exact steps, a watchpoint and the exit status`, async () => {
       const stub = await startStub(['--engine', engine, '--gdb-wait', DEBUGGEE]);

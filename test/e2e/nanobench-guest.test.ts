@@ -3,7 +3,7 @@
 // and exit with value 0. The timings themselves are the host's business, not this test's: only
 // their shape and that each loop took some cycles are checked.
 import { describe, expect, it } from 'vitest';
-import { engineNames } from '../../src/engines/index.js';
+import { unmodifiedGuestEngines } from '../../src/engines/index.js';
 import { guestPath, runVmm } from './run-vmm.js';
 
 /** The op-loop benchmarks, in the order the guest runs them; `timer` comes last. */
@@ -27,7 +27,7 @@ function expectCycles(line: string, pattern: string): void {
   expect(Number(match![2])).toBeGreaterThan(0);
 }
 
-describe.each(engineNames)('nanobench under %s', (engine) => {
+describe.each(unmodifiedGuestEngines)('nanobench under %s', (engine) => {
   it('prints a line for each of the 11 benchmarks, then nanobench ok', () => {
     const run = boot(engine, `iterations=${ITERATIONS}`);
     expect(run.stderr).toMatch(new RegExp(`engine=${engine} `));
@@ -49,13 +49,13 @@ describe.each(engineNames)('nanobench under %s', (engine) => {
 
 describe('nanobench command line', () => {
   it('only=cr3 runs just that benchmark', () => {
-    const run = boot(engineNames[0], 'only=cr3 iterations=50');
+    const run = boot(unmodifiedGuestEngines[0], 'only=cr3 iterations=50');
     expect(run.status).toBe(1);
     expect(run.stdout).toMatch(/^nanobench cr3 iterations=50 cycles=[1-9]\d* empty=[1-9]\d*\nnanobench ok\n$/);
   });
 
   it('only=bogus fails with value 1', () => {
-    const run = boot(engineNames[0], 'only=bogus');
+    const run = boot(unmodifiedGuestEngines[0], 'only=bogus');
     expect(run.stdout).toBe('FAILED: unknown benchmark in only=bogus\n');
     expect(run.stderr).toMatch(/debug-exit port with value 0x1 \(status 3\)/);
     expect(run.status).toBe(3);

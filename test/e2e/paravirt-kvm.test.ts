@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runWithLineTimes } from '../../src/bench/line-times.js';
-import { engineNames } from '../../src/engines/index.js';
+import { unmodifiedGuestEngines } from '../../src/engines/index.js';
 import { threadRunDelayNs } from '../../src/paravirt/kvm/steal-time.js';
 import { exitCounts, guestPath, ROOT, runVmm, runVmmAsync, VMM } from './run-vmm.js';
 
@@ -17,7 +17,7 @@ const linux = (append: string, ...extra: string[]) => [
 // Steal time is offered where the host keeps run delays (this test's host tells the same way).
 const stealOffered = threadRunDelayNs() !== undefined;
 
-describe.each(engineNames)('KVM paravirtual interface under %s', (engine) => {
+describe.each(unmodifiedGuestEngines)('KVM paravirtual interface under %s', (engine) => {
   it('kvmpv: CPUID leaves, hypercalls (ring 0 and ring 3), kvmclock, PV EOI and steal time as KVM documents them', () => {
     const run = runVmm(['boot', guestPath('kvmpv.elf'), '-e', engine, '--pv', 'kvm', '--no-stdin', '--time-limit', '60']);
     expect(run.stdout).toBe(

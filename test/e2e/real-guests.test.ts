@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createEngine, engineNames } from '../../src/engines/index.js';
+import { createEngine, unmodifiedGuestEngines } from '../../src/engines/index.js';
 import { exitCounts, ROOT, runVmmAsync, runVmmUntil } from './run-vmm.js';
 
 const images = join(ROOT, 'guests', 'images');
@@ -186,7 +186,7 @@ describe('real guests under the bt engine', () => {
 // Every engine with shadow page tables: a pool of 16 pages runs out again and again during a boot.
 // Each time every shadow is dropped, the real CR3 moves to the rebuilt root (the old root's page
 // is free then, and becomes some other shadow page), and Linux boots on.
-describe.each(engineNames.filter((name) => createEngine(name).requires.vmmRegion))('a shadow pool that runs out, under %s', (engine) => {
+describe.each(unmodifiedGuestEngines.filter((name) => createEngine(name).requires.vmmRegion))('a shadow pool that runs out, under %s', (engine) => {
   it('Debian Linux boots to its userspace markers with a 64 KiB shadow pool', async () => {
     const run = await runVmmAsync(
       ['boot', '--kernel', image('vmlinuz'), '--initrd', image('initrd.gz'), '-a', 'console=ttyS0 quiet', '-m', '128', '--no-stdin', '-e', engine, '--shadow-pool', '64', '--time-limit', '240'],

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { engineNames } from '../../src/engines/index.js';
+import { unmodifiedGuestEngines } from '../../src/engines/index.js';
 import { exitCounts, guestPath, runVmm } from './run-vmm.js';
 
 /** Every sample guest, with the arguments that keep its run short. */
@@ -56,7 +56,7 @@ function directRun(image: string, extra: string[]) {
   return underDirect.get(key)!;
 }
 
-describe.each(engineNames.filter((name) => name !== 'direct'))('every sample guest under %s', (engine) => {
+describe.each(unmodifiedGuestEngines.filter((name) => name !== 'direct'))('every sample guest under %s', (engine) => {
   it.each(SAMPLE_GUESTS)('%s: same output and exit status as under direct, or a listed difference', (image, ...extra) => {
     const run = bootUnder(engine, image, ...extra);
     expect(run.stderr).toMatch(new RegExp(`engine=${engine} `));
@@ -87,7 +87,7 @@ describe('sample guests under the direct engine', () => {
     expect(counts['io-out']).toBeGreaterThanOrEqual(run.stdout.length);
   });
 
-  it.each(engineNames)('a HLT with interrupts disabled ends the run under %s while an interrupt waits and the VMM looks for a window', (engine) => {
+  it.each(unmodifiedGuestEngines)('a HLT with interrupts disabled ends the run under %s while an interrupt waits and the VMM looks for a window', (engine) => {
     // The block before the HLT is long enough for the VMM's own stops (window polls) to land in
     // it; a stop taken for the HLT resumed the guest past it.
     const run = boot('haltwait.bin', '--engine', engine);

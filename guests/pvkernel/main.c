@@ -1,0 +1,722 @@
+/*
+ * pvkernel - a paravirtual kernel for vmm's `paravirt` engine (docs/paravirt-abi.md).
+ *
+ * It does the work of three native sample guests, written against the hypercall ABI instead of
+ * the hardware, and prints their lines where the work is the same:
+ *   - `paging`: demand paging of 0x40000000-0x41FFFFFF (8192 pages), A/D bits, three address
+ *     spaces, remapping, page faults for a read and a write (with a slow handler too). Its page
+ *     tables are read-only to it: every change is an mmu_update hypercall, every CR3 load a
+ *     new_baseptr, every INVLPG a tlb_flush; the fault address comes from the shared-info page;
+ *   - `rings`: a ring-3 process making system calls (INT 0x80 through a DPL-3 entry of its
+ *     virtual trap table) and taking a page fault; it enters ring 3 with the iret hypercall;
+ *   - `timer`: 50 timer events (set_timer and block, delivered to its event callback).
+ * Then what only a paravirtual kernel has: events held back by the mask and delivered once
+ * unmasked, and the VMM's refusals of page-table updates that would break isolation.
+ * Prints "pvkernel ok" and shuts down with value 0; a failed check prints "FAILED: ..." and
+ * shuts down with 1, an unexpected exception with 2, too little RAM with 4.
+ *
+ * Command line: `privileged=cli` (or `hlt`, `cr3`) executes that privileged instruction after
+ * the start-up, which a paravirtual kernel never does: the VMM ends the run naming it.
+ *
+ * Memory: the image at 1 MiB; page tables from a pool at 2-3 MiB that is zeroed before paging
+ * and mapped read-only; other frames from 4 MiB up; 0-64 MiB identity-mapped with 4 KiB pages.
+ */
+#include "guest.h"
+#include "cpu-tables.h"
+#include "pv.h"
+
+#define PG_P 0x001u
+#define PG_W 0x002u
+#define PG_U 0x004u
+#define PG_A 0x020u
+#define PG_D 0x040u
+
+#define PAGE          4096u
+#define IDENTITY_END  0x04000000u       /* 64 MiB */
+#define POOL_BASE     0x00200000u
+#define POOL_END      0x00300000u
+#define FRAMES_START  0x00400000u
+#define DEMAND_BASE   0x40000000u
+#define DEMAND_PAGES  8192u
+#define DEMAND_TABLES (DEMAND_PAGES / 1024u)
+#define SPACES        3u
+#define SPACE_VADDR   0x50000000u
+#define SWITCHES      300u
+#define REMAP_PAGE    5u
+#define USER_MISSING  0x60000000u       /* a user page that is not present until ring 3 reads it */
+#define TIMER_EVENTS  50u
+#define TIMER_PERIOD_NS 10000000u
+
+#define SEL_KCODE 0x08
+#define EXIT_CHECK 1
+#define EXIT_EXCEPTION 2
+#define EXIT_MEMORY 4
+
+/* The exception frame of pvstubs.asm; from ring 3 the delivery also pushed ESP and SS. */
+struct pv_frame {
+    uint32_t edi, esi, ebp, esp, ebx, edx, ecx, eax;
+    uint32_t vector, error;
+    uint32_t eip, cs, eflags;
+    uint32_t user_esp, user_ss;
+};
+
+extern char kernel_end[];
+extern void entry_0(void), entry_3(void), entry_6(void), entry_13(void), entry_14(void), entry_128(void);
+extern void event_entry(void);
+
+static union {
+    struct shared_info info;
+    uint8_t page[PAGE];
+} shared_page __attribute__((aligned(4096)));
+#define shared (&shared_page.info)
+
+static uint32_t ram_end;
+static uint32_t next_frame = FRAMES_START;
+static uint32_t next_table = POOL_BASE;
+static uint32_t kernel_pd;                  /* physical = linear (identity) */
+static uint32_t identity_tables[IDENTITY_END >> 22];
+
+static inline uint32_t peek(uint32_t va) { return *(volatile uint32_t *)(uintptr_t)va; }
+static inline void poke(uint32_t va, uint32_t v) { *(volatile uint32_t *)(uintptr_t)va = v; }
+
+static void fail(const char *what) { guest_fail(what, EXIT_CHECK); }
+
+static void put_signed(int32_t v)
+{
+    if (v < 0) {
+        put_char('-');
+        v = -v;
+    }
+    put_dec((uint32_t)v);
+}
+
+/* ---------------------------------------------------------------- hypercalls */
+
+static int32_t mmu_try(uint32_t entry, uint32_t value)
+{
+    struct mmu_update u = { entry, value };
+    return hypercall2(HC_MMU_UPDATE, (uint32_t)(uintptr_t)&u, 1);
+}
+
+static void mmu(uint32_t entry, uint32_t value)
+{
+    int32_t r = mmu_try(entry, value);
+    if (r != 0) {
+        put_str("mmu_update of ");
+        put_hex32(entry);
+        put_str(" to ");
+        put_hex32(value);
+        put_str(": ");
+        put_signed(r);
+        put_char('\n');
+        fail("a page-table update was refused");
+    }
+}
+
+static void flush_page(uint32_t va) { hypercall2(HC_TLB_FLUSH, TLB_FLUSH_PAGE, va); }
+static void flush_all(void) { hypercall2(HC_TLB_FLUSH, TLB_FLUSH_ALL, 0); }
+
+static void load_base(uint32_t pd)
+{
+    int32_t r = hypercall1(HC_NEW_BASEPTR, pd);
+    if (r != 0) {
+        put_str("new_baseptr ");
+        put_hex32(pd);
+        put_str(": ");
+        put_signed(r);
+        put_char('\n');
+        fail("a page directory was refused");
+    }
+}
+
+static uint64_t now_ns(void) { return shared->system_time_ns; }
+
+static void set_timer(uint64_t deadline)
+{
+    hypercall2(HC_SET_TIMER, (uint32_t)deadline, (uint32_t)(deadline >> 32));
+}
+
+/* ---------------------------------------------------------------- frames and tables */
+
+static uint32_t alloc_frame(void)
+{
+    if (next_frame + PAGE > ram_end || next_frame + PAGE > IDENTITY_END) {
+        put_str("FAILED: out of physical frames at ");
+        put_hex32(next_frame);
+        put_char('\n');
+        guest_exit(EXIT_MEMORY);
+    }
+    uint32_t frame = next_frame;
+    next_frame += PAGE;
+    for (uint32_t i = 0; i < PAGE; i += 4)
+        poke(frame + i, 0);
+    return frame;
+}
+
+/* A zeroed frame of the pool, already mapped read-only: ready to become a page table. */
+static uint32_t alloc_table(void)
+{
+    if (next_table >= POOL_END)
+        fail("page-table pool exhausted");
+    uint32_t t = next_table;
+    next_table += PAGE;
+    return t;
+}
+
+/* Physical address of the identity-map entry that maps frame `pa`. */
+static uint32_t identity_entry(uint32_t pa)
+{
+    return identity_tables[pa >> 22] + ((pa >> 12) & 0x3FF) * 4;
+}
+
+/* A frame the kernel wrote as an ordinary page becomes read-only, so that it can be a table. */
+static void make_read_only(uint32_t pa)
+{
+    mmu(identity_entry(pa), pa | PG_U | PG_P);
+    flush_page(pa);
+}
+
+/* The entry that maps va in directory pd (its table must exist). */
+static uint32_t pte_address(uint32_t pd, uint32_t va)
+{
+    uint32_t pde = peek(pd + (va >> 22) * 4);
+    return (pde & ~0xFFFu) + ((va >> 12) & 0x3FF) * 4;
+}
+
+static uint32_t pattern(uint32_t va) { return va * 0x9E3779B1u + 0x5EED1234u; }
+
+/* ---------------------------------------------------------------- exceptions and events */
+
+enum pf_mode { PF_NONE, PF_DEMAND, PF_EXPECT, PF_SKIP_STORE };
+static volatile enum pf_mode pf_mode = PF_NONE;
+static volatile uint32_t page_faults, table_faults, odd_errors;
+static volatile uint32_t expect_va, expect_frame, seen_cr2, seen_error, expected_faults;
+static volatile uint32_t slow_handler_spins;
+static volatile uint32_t events_delivered, timer_events;
+static volatile int timer_periodic;
+static uint32_t kernel_stack_top;
+
+static void after_ring3(void) __attribute__((noreturn));
+
+static void report_exception(const struct pv_frame *f)
+{
+    put_str("FAILED: exception ");
+    put_dec(f->vector);
+    put_str(" error ");
+    put_hex32(f->error);
+    put_str(" at eip ");
+    put_hex32(f->eip);
+    if (f->vector == 14) {
+        put_str(" cr2 ");
+        put_hex32(shared->fault_address);
+    }
+    put_char('\n');
+    guest_exit(EXIT_EXCEPTION);
+}
+
+static void page_fault(struct pv_frame *f)
+{
+    for (volatile uint32_t i = 0; i < slow_handler_spins; i++)
+        ;
+    uint32_t cr2 = shared->fault_address;
+    if ((f->cs & 3) == 3) {
+        put_str("page fault from ring 3: ");
+        int ok = f->error == 0x4 && cr2 == USER_MISSING && f->cs == SEL_UCODE;
+        put_str(ok ? "frame ok\n" : "frame BAD\n");
+        mmu(pte_address(kernel_pd, USER_MISSING), alloc_frame() | PG_U | PG_W | PG_P);
+        return;
+    }
+    if (pf_mode == PF_DEMAND && cr2 - DEMAND_BASE < DEMAND_PAGES * PAGE) {
+        if (f->error != 0x2)
+            odd_errors++;
+        uint32_t pde_at = kernel_pd + (cr2 >> 22) * 4;
+        if (!(peek(pde_at) & PG_P)) {
+            mmu(pde_at, alloc_table() | PG_W | PG_P);
+            table_faults++;
+            return;
+        }
+        uint32_t pte_at = pte_address(kernel_pd, cr2);
+        if (!(peek(pte_at) & PG_P)) {
+            mmu(pte_at, alloc_frame() | PG_W | PG_P);
+            page_faults++;
+            return;
+        }
+    } else if (pf_mode == PF_EXPECT && (cr2 & ~0xFFFu) == expect_va) {
+        seen_cr2 = cr2;
+        seen_error = f->error;
+        expected_faults++;
+        mmu(pte_address(kernel_pd, expect_va), expect_frame | PG_W | PG_P);
+        return;
+    } else if (pf_mode == PF_SKIP_STORE) {
+        /* The store is `mov %eax, (%edx)` (2 bytes): recorded and skipped. */
+        seen_cr2 = cr2;
+        seen_error = f->error;
+        expected_faults++;
+        f->eip += 2;
+        return;
+    }
+    report_exception(f);
+}
+
+static void system_call(struct pv_frame *f)
+{
+    if (f->eax == 1) {
+        put_str((const char *)(uintptr_t)f->esi);
+        put_str("int 0x80 from ring 3: ");
+        /* The frame sits at the top of the kernel stack the stack_switch hypercall named. */
+        int ok = f->cs == SEL_UCODE && f->user_ss == SEL_UDATA && (uint32_t)(uintptr_t)(f + 1) == kernel_stack_top;
+        put_str(ok ? "frame ok\n" : "frame BAD\n");
+        return;
+    }
+    if (f->eax == 2)
+        after_ring3();
+    report_exception(f);
+}
+
+void pv_exception(struct pv_frame *f)
+{
+    if (f->vector == 14)
+        page_fault(f);
+    else if (f->vector == 0x80)
+        system_call(f);
+    else
+        report_exception(f);
+}
+
+/* The event callback (entered with events masked). */
+void pv_event(void)
+{
+    events_delivered++;
+    uint32_t pending = __atomic_exchange_n(&shared->pending_ports, 0, __ATOMIC_SEQ_CST);
+    if (pending & (1u << EVENT_PORT_TIMER)) {
+        timer_events++;
+        if (timer_periodic && timer_events < TIMER_EVENTS)
+            set_timer(now_ns() + TIMER_PERIOD_NS);
+    }
+    shared->upcall_mask = 0;
+}
+
+/* ---------------------------------------------------------------- set-up */
+
+static uint64_t gdt[5] = {
+    0,
+    0x00CF9A000000FFFFull,      /* 0x08 kernel code (the VMM runs it on ring 1) */
+    0x00CF92000000FFFFull,      /* 0x10 kernel data */
+    0x00CFFA000000FFFFull,      /* 0x1B user code */
+    0x00CFF2000000FFFFull,      /* 0x23 user data */
+};
+
+static uint8_t kernel_stack[16384] __attribute__((aligned(16)));
+static uint8_t user_stack[4096] __attribute__((aligned(16)));
+
+static void set_up(void)
+{
+    if (hypercall1(HC_REGISTER_SHARED_INFO, (uint32_t)(uintptr_t)shared) != 0)
+        fail("register_shared_info");
+    if (hypercall2(HC_SET_GDT, (uint32_t)(uintptr_t)gdt, 5) != 0)
+        fail("set_gdt");
+    __asm__ volatile("mov %0, %%ds\n\tmov %0, %%es\n\tmov %0, %%fs\n\tmov %0, %%gs" : : "r"(SEL_KDATA));
+    static struct trap_info traps[] = {
+        { 0, 0, SEL_KCODE, 0 }, { 3, 3, SEL_KCODE, 0 }, { 6, 0, SEL_KCODE, 0 },
+        { 13, 0, SEL_KCODE, 0 }, { 14, 0, SEL_KCODE, 0 }, { 0x80, 3, SEL_KCODE, 0 },
+        { 0, 0, 0, 0 },
+    };
+    traps[0].address = (uint32_t)(uintptr_t)entry_0;
+    traps[1].address = (uint32_t)(uintptr_t)entry_3;
+    traps[2].address = (uint32_t)(uintptr_t)entry_6;
+    traps[3].address = (uint32_t)(uintptr_t)entry_13;
+    traps[4].address = (uint32_t)(uintptr_t)entry_14;
+    traps[5].address = (uint32_t)(uintptr_t)entry_128;
+    if (hypercall1(HC_SET_TRAP_TABLE, (uint32_t)(uintptr_t)traps) != 0)
+        fail("set_trap_table");
+    kernel_stack_top = (uint32_t)(uintptr_t)(kernel_stack + sizeof kernel_stack);
+    if (hypercall2(HC_STACK_SWITCH, SEL_KDATA, kernel_stack_top) != 0)
+        fail("stack_switch");
+    if (hypercall2(HC_SET_CALLBACK, SEL_KCODE, (uint32_t)(uintptr_t)event_entry) != 0)
+        fail("set_callback");
+}
+
+/* Builds the identity map while paging is off (every frame is still the kernel's to write),
+ * with the table pool read-only, and loads it: from then on tables change by hypercall only. */
+static void enable_paging(void)
+{
+    for (uint32_t a = POOL_BASE; a < POOL_END; a += 4)
+        poke(a, 0);
+    kernel_pd = alloc_table();
+    uint32_t end = ram_end < IDENTITY_END ? ram_end & ~0x3FFFFFu : IDENTITY_END;
+    for (uint32_t pde = 0; pde < (end >> 22); pde++) {
+        uint32_t table = alloc_table();
+        identity_tables[pde] = table;
+        for (uint32_t i = 0; i < 1024; i++) {
+            uint32_t pa = (pde << 22) | (i << 12);
+            uint32_t flags = (pa >= POOL_BASE && pa < POOL_END) ? PG_U | PG_P : PG_U | PG_W | PG_P;
+            poke(table + i * 4, pa | flags);
+        }
+        poke(kernel_pd + pde * 4, table | PG_U | PG_W | PG_P);
+    }
+    /* The user page of the ring-3 part has its table already, its entry not present. */
+    poke(kernel_pd + (USER_MISSING >> 22) * 4, alloc_table() | PG_U | PG_W | PG_P);
+    load_base(kernel_pd);
+}
+
+/* ---------------------------------------------------------------- the paging twin */
+
+static void touch_all(void)
+{
+    pf_mode = PF_DEMAND;
+    for (uint32_t va = DEMAND_BASE; va < DEMAND_BASE + DEMAND_PAGES * PAGE; va += 4)
+        poke(va, pattern(va));
+    pf_mode = PF_NONE;
+    put_str("touched ");
+    put_dec(DEMAND_PAGES);
+    put_str(" pages: ");
+    put_dec(page_faults + table_faults);
+    put_str(" page faults (");
+    put_dec(page_faults);
+    put_str(" pages + ");
+    put_dec(table_faults);
+    put_str(" page tables)\n");
+    if (page_faults != DEMAND_PAGES || table_faults != DEMAND_TABLES)
+        fail("expected one fault per page and one per page table");
+    if (odd_errors)
+        fail("a demand fault's error code was not 0x2 (supervisor write, not present)");
+}
+
+static void read_back(void)
+{
+    uint32_t bad = 0;
+    for (uint32_t va = DEMAND_BASE; va < DEMAND_BASE + DEMAND_PAGES * PAGE; va += 4)
+        if (peek(va) != pattern(va))
+            bad++;
+    put_str("read back ");
+    put_dec(DEMAND_PAGES);
+    put_str(" pages: ");
+    if (bad) {
+        put_dec(bad);
+        put_str(" dwords differ\n");
+        fail("pattern mismatch");
+    }
+    put_str("patterns ok, ");
+    put_dec(page_faults + table_faults);
+    put_str(" page faults in all\n");
+    if (page_faults + table_faults != DEMAND_PAGES + DEMAND_TABLES)
+        fail("reading faulted");
+}
+
+static void put_ad(const char *what, uint32_t pte)
+{
+    put_str(what);
+    put_str(" A=");
+    put_dec((pte & PG_A) ? 1 : 0);
+    put_str(" D=");
+    put_dec((pte & PG_D) ? 1 : 0);
+}
+
+static void accessed_dirty(void)
+{
+    uint32_t both = 0;
+    for (uint32_t i = 0; i < DEMAND_PAGES; i++) {
+        uint32_t pte = peek(pte_address(kernel_pd, DEMAND_BASE + i * PAGE));
+        if ((pte & (PG_A | PG_D)) == (PG_A | PG_D))
+            both++;
+    }
+    put_str("A/D after writes: ");
+    put_dec(both);
+    put_str(" of ");
+    put_dec(DEMAND_PAGES);
+    put_str(" PTEs accessed and dirty\n");
+    if (both != DEMAND_PAGES)
+        fail("written pages without A and D");
+    for (uint32_t i = 0; i < 3; i++) {
+        uint32_t va = DEMAND_BASE + i * PAGE;
+        uint32_t at = pte_address(kernel_pd, va);
+        mmu(at, peek(at) & ~(PG_A | PG_D));
+        flush_page(va);
+    }
+    uint32_t read_va = DEMAND_BASE, write_va = DEMAND_BASE + PAGE, idle_va = DEMAND_BASE + 2 * PAGE;
+    if (peek(read_va) != pattern(read_va))
+        fail("read after clearing A/D");
+    poke(write_va + 8, pattern(write_va + 8) ^ 0xFFFFFFFFu);
+    poke(write_va + 8, pattern(write_va + 8));
+    uint32_t r = peek(pte_address(kernel_pd, read_va));
+    uint32_t w = peek(pte_address(kernel_pd, write_va));
+    uint32_t n = peek(pte_address(kernel_pd, idle_va));
+    put_ad("A/D after clearing: read page", r);
+    put_ad(", written page", w);
+    put_ad(", untouched page", n);
+    put_char('\n');
+    if ((r & (PG_A | PG_D)) != PG_A || (w & (PG_A | PG_D)) != (PG_A | PG_D) || (n & (PG_A | PG_D)))
+        fail("wrong A/D bits");
+}
+
+static void address_spaces(void)
+{
+    uint32_t dirs[SPACES], frames[SPACES];
+    for (uint32_t k = 0; k < SPACES; k++) {
+        /* Written as ordinary pages, then made read-only: then they may be tables. */
+        uint32_t pd = alloc_frame(), pt = alloc_frame();
+        frames[k] = alloc_frame();
+        for (uint32_t i = 0; i < 1024; i++)
+            poke(pd + i * 4, peek(kernel_pd + i * 4));
+        poke(pd + (SPACE_VADDR >> 22) * 4, pt | PG_W | PG_P);
+        poke(pt + ((SPACE_VADDR >> 12) & 0x3FF) * 4, frames[k] | PG_W | PG_P);
+        poke(frames[k], 0xA5500000u + k);
+        make_read_only(pd);
+        make_read_only(pt);
+        dirs[k] = pd;
+    }
+    for (uint32_t n = 0; n < SWITCHES; n++) {
+        uint32_t k = n % SPACES;
+        load_base(dirs[k]);
+        if (peek(SPACE_VADDR) != 0xA5500000u + k) {
+            load_base(kernel_pd);
+            fail("wrong marker after a CR3 switch");
+        }
+        poke(SPACE_VADDR + 4, peek(SPACE_VADDR + 4) + 1);
+    }
+    load_base(kernel_pd);
+    put_str("3 address spaces at ");
+    put_hex32(SPACE_VADDR);
+    put_str(": ");
+    put_dec(SWITCHES);
+    put_str(" CR3 switches, markers ok, visits");
+    for (uint32_t k = 0; k < SPACES; k++) {
+        put_char(' ');
+        put_dec(peek(frames[k] + 4));
+    }
+    put_char('\n');
+    for (uint32_t k = 0; k < SPACES; k++)
+        if (peek(frames[k] + 4) != SWITCHES / SPACES)
+            fail("visit counts");
+}
+
+static void expect_fault(const char *what, int write, uint32_t va, uint32_t frame)
+{
+    uint32_t at = pte_address(kernel_pd, va);
+    mmu(at, peek(at) & ~PG_P);
+    flush_page(va);
+    expect_va = va;
+    expect_frame = frame;
+    expected_faults = 0;
+    seen_cr2 = seen_error = 0xFFFFFFFFu;
+    pf_mode = PF_EXPECT;
+    uint32_t v;
+    if (write) {
+        poke(va + 12, 0x600D0003u);
+        v = peek(va + 12);
+    } else {
+        v = peek(va + 12);
+    }
+    pf_mode = PF_NONE;
+    put_str(what);
+    put_str(": ");
+    put_dec(expected_faults);
+    put_str(" #PF cr2=");
+    put_hex32(seen_cr2);
+    put_str(" error ");
+    put_hex32(seen_error);
+    put_str(", mapped again, read ");
+    put_hex32(v);
+    put_char('\n');
+    if (expected_faults != 1 || seen_cr2 != va + 12 || seen_error != (write ? 0x2u : 0x0u))
+        fail("wrong page fault");
+}
+
+static void change_tables(void)
+{
+    uint32_t va = DEMAND_BASE + REMAP_PAGE * PAGE;
+    uint32_t at = pte_address(kernel_pd, va);
+    uint32_t g = alloc_frame();
+    poke(g, 0x600D0001u);
+    if (peek(va) != pattern(va))
+        fail("page before remapping");
+    mmu(at, g | PG_W | PG_P);
+    flush_page(va);
+    uint32_t v = peek(va);
+    put_str("remap with INVLPG: read ");
+    put_hex32(v);
+    put_char('\n');
+    if (v != 0x600D0001u)
+        fail("old frame still seen after a page flush");
+    uint32_t h = alloc_frame();
+    poke(h, 0x600D0002u);
+    mmu(at, h | PG_W | PG_P);
+    flush_all();
+    v = peek(va);
+    put_str("remap with CR3 reload: read ");
+    put_hex32(v);
+    put_char('\n');
+    if (v != 0x600D0002u)
+        fail("old frame still seen after a full flush");
+    poke(h + 12, 0x600D0004u);
+    expect_fault("unmapped page read", 0, va, h);
+    if (peek(h + 12) != 0x600D0004u)
+        fail("read of a remapped page");
+    expect_fault("unmapped page write", 1, va, h);
+    if (peek(h + 12) != 0x600D0003u)
+        fail("write to a remapped page did not reach the frame");
+    slow_handler_spins = 4000000u;
+    expect_fault("unmapped page read, slow handler", 0, va, h);
+    expect_fault("unmapped page write, slow handler", 1, va, h);
+    slow_handler_spins = 0;
+    put_str("paging ok\n");
+}
+
+/* ---------------------------------------------------------------- the rings twin */
+
+static void user_main(void)
+{
+    static const char hello[] = "hello from ring 3\n";
+    __asm__ volatile("int $0x80" : : "a"(1), "S"(hello) : "memory");
+    (void)peek(USER_MISSING);
+    __asm__ volatile("int $0x80" : : "a"(2) : "memory");
+    for (;;)
+        ;
+}
+
+static void enter_ring3(void) __attribute__((noreturn));
+static void enter_ring3(void)
+{
+    uint32_t user_esp = (uint32_t)(uintptr_t)(user_stack + sizeof user_stack);
+    /* The iret hypercall's frame (its stub pushes EAX over it): EIP, CS, EFLAGS, ESP, SS. */
+    __asm__ volatile("push %0\n\tpush %1\n\tpush %2\n\tpush %3\n\tpush %4\n\tjmp " IRET_STUB
+                     : : "i"(SEL_UDATA), "r"(user_esp), "i"(0x202), "i"(SEL_UCODE), "r"(user_main) : "memory");
+    __builtin_unreachable();
+}
+
+/* ---------------------------------------------------------------- events, the timer twin */
+
+static void timer_twin(void)
+{
+    timer_events = 0;
+    timer_periodic = 1;
+    set_timer(now_ns() + TIMER_PERIOD_NS);
+    while (timer_events < TIMER_EVENTS)
+        hypercall0(HC_BLOCK);
+    timer_periodic = 0;
+    put_dec(timer_events);
+    put_str(" timer interrupts\n");
+}
+
+/* The mask holds an event back however long the VMM runs the kernel; once unmasked, the kernel
+ * sees the pending flag and makes a hypercall, at which the VMM delivers it (Xen's pattern). */
+static void masked_event(void)
+{
+    shared->upcall_mask = 1;
+    uint32_t before = events_delivered;
+    set_timer(now_ns() + 1000000u);
+    for (uint32_t spins = 0; !shared->upcall_pending; spins++)
+        if (spins == 0xFFFFFFFFu)
+            fail("the timer event never became pending");
+    for (volatile uint32_t i = 0; i < 2000000u; i++)
+        ;
+    uint32_t while_masked = events_delivered - before;
+    shared->upcall_mask = 0;
+    if (shared->upcall_pending)
+        hypercall0(HC_YIELD);
+    uint32_t after = events_delivered - before;
+    put_str("events: 1 pending while masked, ");
+    put_dec(while_masked);
+    put_str(" delivered; ");
+    put_dec(after);
+    put_str(" delivered after the unmask\n");
+    if (while_masked != 0 || after != 1)
+        fail("events while masked");
+}
+
+/* ---------------------------------------------------------------- what the VMM refuses */
+
+static void refusals(void)
+{
+    uint32_t entry = pte_address(kernel_pd, USER_MISSING + PAGE);
+    int32_t beyond = mmu_try(entry, ram_end | PG_W | PG_P);
+    int32_t device = mmu_try(entry, 0xFEE00000u | PG_W | PG_P);
+    int32_t writable_table = mmu_try(entry, kernel_pd | PG_W | PG_P);
+    int32_t large = mmu_try(kernel_pd + 0x300 * 4, 0x00000000u | 0x80u | PG_W | PG_P);
+    int32_t not_a_table = mmu_try(FRAMES_START, 0);
+    /* A store into its own page directory faults (mapped read-only): recorded and skipped. */
+    pf_mode = PF_SKIP_STORE;
+    expected_faults = 0;
+    __asm__ volatile("mov %%eax, (%%edx)" : : "a"(0x12345678u), "d"(kernel_pd + 0x300 * 4) : "memory");
+    pf_mode = PF_NONE;
+    put_str("refused: frame beyond RAM ");
+    put_signed(beyond);
+    put_str(", device page ");
+    put_signed(device);
+    put_str(", page table writable ");
+    put_signed(writable_table);
+    put_str(", 4 MiB page ");
+    put_signed(large);
+    put_str(", not a table ");
+    put_signed(not_a_table);
+    put_str("; a store into the page directory: ");
+    put_dec(expected_faults);
+    put_str(" #PF error ");
+    put_hex32(seen_error);
+    put_char('\n');
+    if (beyond != -PV_EINVAL || device != -PV_EINVAL || writable_table != -PV_EPERM || large != -PV_EINVAL ||
+        not_a_table != -PV_EINVAL || expected_faults != 1 || seen_error != 0x3u || peek(kernel_pd + 0x300 * 4) != 0)
+        fail("the VMM let an unsafe page-table change through");
+}
+
+static const char *cmdline;
+
+static void privileged(void)
+{
+    const char *word;
+    uint32_t length;
+    if (!cmdline_word(cmdline, "privileged", &word, &length))
+        return;
+    put_str("executing a privileged instruction\n");
+    if (length == 3 && word[0] == 'c' && word[1] == 'l' && word[2] == 'i')
+        __asm__ volatile("cli");
+    else if (length == 3 && word[0] == 'h')
+        __asm__ volatile("hlt");
+    else
+        __asm__ volatile("mov %%eax, %%cr3" : : "a"(kernel_pd));
+    fail("the privileged instruction did not end the run");
+}
+
+static void after_ring3(void)
+{
+    put_str("ring 3 done\n");
+    timer_twin();
+    masked_event();
+    refusals();
+    put_str("pvkernel ok\n");
+    guest_exit(0);
+}
+
+void kmain(uint32_t magic, const struct multiboot_info *mbi)
+{
+    mb_require_magic(magic);
+    set_up();
+    cmdline = mb_cmdline(mbi);
+    if (!(mbi->flags & MULTIBOOT_INFO_MEMORY)) {
+        put_str("FAILED: no mem_upper from the loader\n");
+        guest_exit(EXIT_MEMORY);
+    }
+    ram_end = 0x100000u + mbi->mem_upper * 1024u;
+    if ((uint32_t)(uintptr_t)kernel_end > POOL_BASE)
+        fail("the kernel image runs into the page-table pool");
+    uint32_t need = FRAMES_START + (DEMAND_PAGES + 3 * SPACES + 2 + 16) * PAGE;
+    if (ram_end < need) {
+        put_str("FAILED: not enough memory: mem_upper=");
+        put_dec(mbi->mem_upper);
+        put_str("K, need ");
+        put_dec((need - 0x100000u) / 1024u);
+        put_str("K\n");
+        guest_exit(EXIT_MEMORY);
+    }
+    put_str("pvkernel: paravirtual, hypercall page at ");
+    put_hex32((uint32_t)(uintptr_t)hypercall_page);
+    put_char('\n');
+    privileged();
+    enable_paging();
+    touch_all();
+    read_back();
+    accessed_dirty();
+    address_spaces();
+    change_tables();
+    enter_ring3();
+}
