@@ -23,6 +23,7 @@
  */
 #include "guest.h"
 #include "cpu-tables.h"
+#include "paging-report.h"
 
 #define PG_P  0x001u            /* present */
 #define PG_W  0x002u            /* writable */
@@ -96,10 +97,6 @@ static volatile uint32_t *kernel_pte(uint32_t va)
     return &table[(va >> 12) & 0x3FF];
 }
 
-static uint32_t pattern(uint32_t va)
-{
-    return va * 0x9E3779B1u + 0x5EED1234u;  /* odd multiplier: distinct for every dword */
-}
 
 /* ---------------------------------------------------------------- page faults */
 
@@ -173,19 +170,9 @@ static void enable_paging(void)
 static void touch_all(void)
 {
     pf_mode = PF_DEMAND;
-    for (uint32_t va = DEMAND_BASE; va < DEMAND_BASE + DEMAND_PAGES * PAGE; va += 4)
-        poke(va, pattern(va));
+    write_patterns(DEMAND_BASE, DEMAND_PAGES);
     pf_mode = PF_NONE;
-
-    put_str("touched ");
-    put_dec(DEMAND_PAGES);
-    put_str(" pages: ");
-    put_dec(page_faults + table_faults);
-    put_str(" page faults (");
-    put_dec(page_faults);
-    put_str(" pages + ");
-    put_dec(table_faults);
-    put_str(" page tables)\n");
+    report_touched(DEMAND_PAGES, page_faults, table_faults);
     if (page_faults != DEMAND_PAGES || table_faults != DEMAND_TABLES)
         fail("expected one fault per page and one per page table");
     if (odd_errors)
@@ -194,33 +181,11 @@ static void touch_all(void)
 
 static void read_back(void)
 {
-    uint32_t bad = 0;
-    for (uint32_t va = DEMAND_BASE; va < DEMAND_BASE + DEMAND_PAGES * PAGE; va += 4)
-        if (peek(va) != pattern(va))
-            bad++;
-    put_str("read back ");
-    put_dec(DEMAND_PAGES);
-    put_str(" pages: ");
-    if (bad) {
-        put_dec(bad);
-        put_str(" dwords differ\n");
-        fail("pattern mismatch");
-    }
-    put_str("patterns ok, ");
-    put_dec(page_faults + table_faults);
-    put_str(" page faults in all\n");
+    report_read_back(DEMAND_PAGES, pattern_mismatches(DEMAND_BASE, DEMAND_PAGES), page_faults + table_faults);
     if (page_faults + table_faults != DEMAND_PAGES + DEMAND_TABLES)
         fail("reading faulted");
 }
 
-static void put_ad(const char *what, uint32_t pte)
-{
-    put_str(what);
-    put_str(" A=");
-    put_dec((pte & PG_A) ? 1 : 0);
-    put_str(" D=");
-    put_dec((pte & PG_D) ? 1 : 0);
-}
 
 static void accessed_dirty(void)
 {
@@ -230,11 +195,7 @@ static void accessed_dirty(void)
         if ((pte & (PG_A | PG_D)) == (PG_A | PG_D))
             both++;
     }
-    put_str("A/D after writes: ");
-    put_dec(both);
-    put_str(" of ");
-    put_dec(DEMAND_PAGES);
-    put_str(" PTEs accessed and dirty\n");
+    report_accessed_dirty(both, DEMAND_PAGES);
     if (both != DEMAND_PAGES)
         fail("written pages without A and D");
 
@@ -245,15 +206,12 @@ static void accessed_dirty(void)
         invlpg(va);
     }
     uint32_t read_va = DEMAND_BASE, write_va = DEMAND_BASE + PAGE, idle_va = DEMAND_BASE + 2 * PAGE;
-    if (peek(read_va) != pattern(read_va))
+    if (peek(read_va) != paging_pattern(read_va))
         fail("read after clearing A/D");
-    poke(write_va + 8, pattern(write_va + 8) ^ 0xFFFFFFFFu);
-    poke(write_va + 8, pattern(write_va + 8));
+    poke(write_va + 8, paging_pattern(write_va + 8) ^ 0xFFFFFFFFu);
+    poke(write_va + 8, paging_pattern(write_va + 8));
     uint32_t r = *kernel_pte(read_va), w = *kernel_pte(write_va), n = *kernel_pte(idle_va);
-    put_ad("A/D after clearing: read page", r);
-    put_ad(", written page", w);
-    put_ad(", untouched page", n);
-    put_char('\n');
+    report_cleared_ad(r, w, n);
     if ((r & (PG_A | PG_D)) != PG_A || (w & (PG_A | PG_D)) != (PG_A | PG_D) || (n & (PG_A | PG_D)))
         fail("wrong A/D bits");
 }
@@ -285,16 +243,10 @@ static void address_spaces(void)
     }
     write_cr3(kernel_cr3);
 
-    put_str("3 address spaces at ");
-    put_hex32(SPACE_VADDR);
-    put_str(": ");
-    put_dec(SWITCHES);
-    put_str(" CR3 switches, markers ok, visits");
-    for (uint32_t k = 0; k < SPACES; k++) {
-        put_char(' ');
-        put_dec(peek(frames[k] + 4));           /* through the identity map */
-    }
-    put_char('\n');
+    uint32_t visits[SPACES];
+    for (uint32_t k = 0; k < SPACES; k++)
+        visits[k] = peek(frames[k] + 4);           /* through the identity map */
+    report_address_spaces(SPACE_VADDR, SWITCHES, visits, SPACES);
     for (uint32_t k = 0; k < SPACES; k++)
         if (peek(frames[k] + 4) != SWITCHES / SPACES)
             fail("visit counts");
@@ -317,16 +269,7 @@ static void expect_fault(const char *what, int write, uint32_t va, uint32_t fram
         v = peek(va + 12);
     }
     pf_mode = PF_NONE;
-    put_str(what);
-    put_str(": ");
-    put_dec(expected_faults);
-    put_str(" #PF cr2=");
-    put_hex32(seen_cr2);
-    put_str(" error ");
-    put_hex32(seen_error);
-    put_str(", mapped again, read ");
-    put_hex32(v);
-    put_char('\n');
+    report_expected_fault(what, expected_faults, seen_cr2, seen_error, v);
     if (expected_faults != 1 || seen_cr2 != va + 12 || seen_error != (write ? 0x2u : 0x0u))
         fail("wrong page fault");
 }
@@ -339,14 +282,12 @@ static void change_tables(void)
     /* Remap with INVLPG. The read before it caches the old translation. */
     uint32_t g = alloc_frame();
     poke(g, 0x600D0001u);
-    if (peek(va) != pattern(va))
+    if (peek(va) != paging_pattern(va))
         fail("page before remapping");
     *pte = g | PG_W | PG_P;
     invlpg(va);
     uint32_t v = peek(va);
-    put_str("remap with INVLPG: read ");
-    put_hex32(v);
-    put_char('\n');
+    report_read("remap with INVLPG", v);
     if (v != 0x600D0001u)
         fail("old frame still seen after INVLPG");
 
@@ -356,9 +297,7 @@ static void change_tables(void)
     *pte = h | PG_W | PG_P;
     write_cr3(read_cr3());
     v = peek(va);
-    put_str("remap with CR3 reload: read ");
-    put_hex32(v);
-    put_char('\n');
+    report_read("remap with CR3 reload", v);
     if (v != 0x600D0002u)
         fail("old frame still seen after a CR3 reload");
 
