@@ -156,24 +156,25 @@ export class Elf32File {
 
   /**
    * The notes of the PT_NOTE segments (System V ABI, "Note Section"): each a name, a type and a
-   * descriptor, name and descriptor padded to 4 bytes.
+   * descriptor, name and descriptor padded to 4 bytes. A segment's notes end at the first one that
+   * does not fit in it (nothing here needs them to load the kernel).
    */
   notes(): { name: string; type: number; desc: Uint8Array }[] {
     const r = this.reader;
     const notes: { name: string; type: number; desc: Uint8Array }[] = [];
     for (const ph of this.programHeaders.filter((h) => h.type === PT_NOTE)) {
-      const what = `note segment ${ph.index}`;
-      const end = ph.offset + ph.filesz;
+      const end = Math.min(ph.offset + ph.filesz, r.length);
       for (let at = ph.offset; at + 12 <= end; ) {
+        const what = `note segment ${ph.index}`;
         const namesz = r.u32(at, what);
         const descsz = r.u32(at + 4, what);
         const type = r.u32(at + 8, what);
-        const nameBytes = r.slice(at + 12, namesz, what);
         const descAt = at + 12 + align4(namesz);
-        const desc = r.slice(descAt, descsz, what);
-        const name = new TextDecoder().decode(nameBytes).replace(/\0+$/, '');
-        notes.push({ name, type, desc });
-        at = descAt + align4(descsz);
+        const next = descAt + align4(descsz);
+        if (namesz > end || descsz > end || next > end) break;
+        const name = new TextDecoder().decode(r.slice(at + 12, namesz, what)).replace(/\0+$/, '');
+        notes.push({ name, type, desc: r.slice(descAt, descsz, what) });
+        at = next;
       }
     }
     return notes;

@@ -20,6 +20,31 @@ describe('parseElf32', () => {
     expect(elf.segmentData(elf.loadSegments()[1])).toEqual(segments[2].data);
   });
 
+  it('reads the notes of PT_NOTE segments, padded names and descriptors, and stops at one that does not fit', () => {
+    const note = (name: string, type: number, desc: number[]) => {
+      const nameBytes = new TextEncoder().encode(`${name}\0`);
+      const padded = (n: number) => (n + 3) & ~3;
+      const bytes = new Uint8Array(12 + padded(nameBytes.length) + padded(desc.length));
+      const view = new DataView(bytes.buffer);
+      view.setUint32(0, nameBytes.length, true);
+      view.setUint32(4, desc.length, true);
+      view.setUint32(8, type, true);
+      bytes.set(nameBytes, 12);
+      bytes.set(desc, 12 + padded(nameBytes.length));
+      return bytes;
+    };
+    const broken = new Uint8Array(12);
+    new DataView(broken.buffer).setUint32(0, 1000, true);
+    const data = new Uint8Array([...note('VMM', 1, [0x00, 0x30, 0x10, 0x00]), ...note('GNU', 3, [1, 2, 3]), ...broken]);
+    const elf = parseElf32(buildElf32({ entry: 0x100000, segments: [{ paddr: 0x100000, data: pattern(16) }, { paddr: 0, data, type: 4 }] }));
+    expect(elf.notes()).toEqual([
+      { name: 'VMM', type: 1, desc: new Uint8Array([0x00, 0x30, 0x10, 0x00]) },
+      { name: 'GNU', type: 3, desc: new Uint8Array([1, 2, 3]) },
+    ]);
+    // The fixture's PT_NOTE holds no valid note at all.
+    expect(parseElf32(buildElf32({ entry: 0x100000, segments })).notes()).toEqual([]);
+  });
+
   it('reports a truncated ELF header', () => {
     const image = buildElf32({ entry: 0, segments: [] }).subarray(0, 20);
     expectLoadError(() => parseElf32(image), 'truncated', "truncated ELF: ELF header ends at 0x34 beyond the file's 20 bytes");

@@ -37,6 +37,19 @@ describe('soak plan', () => {
     }
   });
 
+  it('runs a paravirtual kernel under the paravirtual engines only, and nothing else under them', () => {
+    const mixed = [...guests, { name: 'pvkernel', weight: 5, paravirtual: true }];
+    const paravirtual = (engine: string) => engine === 'paravirt';
+    const engines = ['direct', 'trap', 'paravirt'];
+    // Cells: linux, paging and pvkernel, each under direct, trap and paravirt.
+    expect(runsPerCell(mixed, engines, 19, paravirtual)).toEqual([1, 1, 0, 6, 6, 0, 0, 0, 5]);
+    expect(runsPerCell(mixed, engines, 2, paravirtual)).toEqual([1, 1, 0, 0, 0, 0, 0, 0, 0]);
+    const plan = planRuns(mixed, engines, 19, paravirtual);
+    expect(plan).toHaveLength(19);
+    expect(plan.filter((run) => run.engine === 'paravirt').every((run) => run.guest === 'pvkernel')).toBe(true);
+    expect(plan.filter((run) => run.guest === 'pvkernel').every((run) => run.engine === 'paravirt')).toBe(true);
+  });
+
   it('with fewer runs than cells, covers the engines first', () => {
     expect(runsPerCell(guests, ['direct', 'trap'], 3)).toEqual([1, 1, 1, 0]);
   });

@@ -67,6 +67,11 @@ export class PageTableGuard {
       this.useTable(entry >>> 12);
       taken.push(entry >>> 12);
     }
+    // One of its own tables may map the directory writable: counted only now that they are tables.
+    if (this.writableMappings[frame] > 0) {
+      for (const table of taken) this.releaseTable(table);
+      return refuse(Errno.EPERM, `page directory 0x${hex(physical)} is mapped writable through one of its tables`);
+    }
     this.directories.add(frame);
     return ok;
   }
