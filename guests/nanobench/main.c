@@ -43,6 +43,7 @@
  * "FAILED: <what>" and exits with value 1, an unexpected exception exits with value 2.
  */
 #include "guest.h"
+#include "nanobench-lib.h"
 #include "cpu-tables.h"
 #include "pc-timer.h"
 
@@ -57,9 +58,6 @@
 #define PIC_MASTER_IMR  0x21                    /* the port `in` reads */
 #define TIMER_HZ        10000u
 #define TIMER_WARM_UP   1000u                   /* iterations of timer's untimed first pass */
-#define TIMER_ROUNDS    9u                      /* timer: rounds of loop pairs, the median reported */
-#define STRINGIFY(x)    #x
-#define TO_STRING(x)    STRINGIFY(x)
 
 #define EXIT_CHECK      1
 #define EXIT_EXCEPTION  2
@@ -80,67 +78,6 @@ uint8_t nb_user_stack[4096] __attribute__((aligned(4096)));          /* ring 3's
 
 /* ---------------------------------------------------------------- timed loops */
 
-/*
- * The loop every benchmark shares: RDTSC, START once, then ECX times OP, then RDTSC; leaves the
- * cycles in EDX:EAX and in ECX the iterations not run (0 unless OP left through label 2). The
- * start time is kept on the stack so that OP has EBX, ESI, EDI (and EAX, EDX) to itself. The
- * loop head is 16-byte aligned so that the op loop and the empty one start alike.
- */
-#define TIMED(start, op)                \
-    "rdtsc\n\t"                         \
-    "pushl %edx\n\t"                    \
-    "pushl %eax\n\t"                    \
-    start                               \
-    ".p2align 4\n"                      \
-    "1:\n\t"                            \
-    op                                  \
-    "decl %ecx\n\t"                     \
-    "jnz 1b\n"                          \
-    "2:\n\t"                            \
-    "rdtsc\n\t"                         \
-    "subl (%esp), %eax\n\t"             \
-    "sbbl 4(%esp), %edx\n\t"            \
-    "addl $8, %esp\n\t"
-
-/*
- * uint64_t name(uint32_t n, ...): a cdecl function around TIMED; SETUP runs before the first
- * RDTSC and finds the arguments after n at 20, 24 and 28(%esp). Stores ECX in nb_loop_left.
- */
-#define KERNEL_LOOP(name, setup, start, op)     \
-    ".globl " name "\n"                         \
-    ".type " name ", @function\n"               \
-    name ":\n\t"                                \
-    "pushl %ebx\n\t"                            \
-    "pushl %esi\n\t"                            \
-    "pushl %edi\n\t"                            \
-    "movl 16(%esp), %ecx\n\t"                   \
-    setup                                       \
-    TIMED(start, op)                            \
-    "movl %ecx, nb_loop_left\n\t"               \
-    "popl %edi\n\t"                             \
-    "popl %esi\n\t"                             \
-    "popl %ebx\n\t"                             \
-    "ret\n"
-
-/* Ring-3 code, entered by nb_run_user with ECX = n: back to the kernel through INT 0x81. */
-#define USER_LOOP(name, op)                     \
-    name ":\n\t"                                \
-    TIMED("", op)                               \
-    "int $0x81\n"
-
-/* One xorshift32 round (Marsaglia 2003) on EBX with EAX as scratch: no memory access. */
-#define XORSHIFT_EBX                            \
-    "movl %ebx, %eax\n\t"                       \
-    "shll $13, %eax\n\t"                        \
-    "xorl %eax, %ebx\n\t"                       \
-    "movl %ebx, %eax\n\t"                       \
-    "shrl $17, %eax\n\t"                        \
-    "xorl %eax, %ebx\n\t"                       \
-    "movl %ebx, %eax\n\t"                       \
-    "shll $5, %eax\n\t"                         \
-    "xorl %eax, %ebx\n\t"
-
-volatile uint32_t nb_loop_left;
 
 uint64_t nb_empty(uint32_t n);
 uint64_t nb_in(uint32_t n);
@@ -157,7 +94,7 @@ extern char nb_div_site[];
 
 __asm__(".pushsection .text.nb_loops,\"ax\",@progbits\n"
         KERNEL_LOOP("nb_empty", "", "", "")
-        KERNEL_LOOP("nb_in", "", "movl $" TO_STRING(PIC_MASTER_IMR) ", %edx\n\t",
+        KERNEL_LOOP("nb_in", "", "movl $" NB_TO_STRING(PIC_MASTER_IMR) ", %edx\n\t",
                     "inb %dx, %al\n\t")
         KERNEL_LOOP("nb_out", "", "", "outb %al, $0x80\n\t")
         KERNEL_LOOP("nb_cli_sti", "", "", "cli\n\tsti\n\t")
@@ -225,20 +162,20 @@ __asm__(".pushsection .text.nb_run_user,\"ax\",@progbits\n"
         "movl %esp, nb_kernel_esp\n\t"
         "movl 20(%esp), %eax\n\t"
         "movl 24(%esp), %ecx\n\t"
-        "movw $" TO_STRING(SEL_UDATA) ", %dx\n\t"
+        "movw $" NB_TO_STRING(SEL_UDATA) ", %dx\n\t"
         "movw %dx, %ds\n\t"
         "movw %dx, %es\n\t"
         "movw %dx, %fs\n\t"
         "movw %dx, %gs\n\t"
-        "pushl $" TO_STRING(SEL_UDATA) "\n\t"
+        "pushl $" NB_TO_STRING(SEL_UDATA) "\n\t"
         "pushl $nb_user_stack + 4096\n\t"
         "pushl $0x202\n\t"
-        "pushl $" TO_STRING(SEL_UCODE) "\n\t"
+        "pushl $" NB_TO_STRING(SEL_UCODE) "\n\t"
         "pushl %eax\n\t"
         "iretl\n"
         ".globl nb_user_return\n"
         "nb_user_return:\n\t"                   /* INT 0x81: EDX:EAX = the loop's cycles */
-        "movw $" TO_STRING(SEL_KDATA) ", %cx\n\t"
+        "movw $" NB_TO_STRING(SEL_KDATA) ", %cx\n\t"
         "movw %cx, %ds\n\t"
         "movw %cx, %es\n\t"
         "movw %cx, %fs\n\t"
@@ -267,45 +204,16 @@ static uint32_t address_of(const void *p)
     return (uint32_t)(uintptr_t)p;
 }
 
-/* The handlers count what they took: one #PF or #DE per iteration, or the loop went wrong. */
-static void check_taken(const char *what, uint32_t taken, uint32_t n)
-{
-    if (taken == n)
-        return;
-    put_str("FAILED: ");
-    put_str(what);
-    put_char(' ');
-    put_dec(taken);
-    put_str(" times in ");
-    put_dec(n);
-    put_str(" iterations\n");
-    guest_exit(EXIT_CHECK);
-}
 
 static volatile uint32_t *region_pte(uint32_t va)
 {
     return &region_table[(va - REGION) >> 12];
 }
 
-static void report(const char *name, const char *count_key, uint32_t count, uint64_t cycles,
-                   uint64_t empty)
-{
-    put_str("nanobench ");
-    put_str(name);
-    put_char(' ');
-    put_str(count_key);
-    put_char('=');
-    put_dec(count);
-    put_str(" cycles=");
-    put_dec64(cycles);
-    put_str(" empty=");
-    put_dec64(empty);
-    put_char('\n');
-}
 
 static void report_loop(const char *name, uint32_t n, uint64_t cycles)
 {
-    report(name, "iterations", n, cycles, nb_empty(n));
+    nanobench_report(name, "iterations", n, cycles, nb_empty(n));
 }
 
 /* ---------------------------------------------------------------- exceptions */
@@ -334,7 +242,7 @@ void exception_dispatch(struct frame *f)
 static void bench_syscall(uint32_t n)
 {
     uint64_t cycles = nb_run_user(nb_user_syscall, n);
-    report("syscall", "iterations", n, cycles, nb_run_user(nb_user_empty, n));
+    nanobench_report("syscall", "iterations", n, cycles, nb_run_user(nb_user_empty, n));
 }
 
 static void bench_in(uint32_t n)
@@ -409,7 +317,7 @@ static void bench_pgfault(uint32_t n)
     invlpg(PGFAULT_VA);
     pgfaults = 0;
     uint64_t cycles = nb_pgfault(n, PGFAULT_VA, region_pte(PGFAULT_VA));
-    check_taken("pgfault: #PF taken", pgfaults, n);
+    nanobench_check_taken("pgfault: #PF taken", pgfaults, n);
     report_loop("pgfault", n, cycles);
 }
 
@@ -417,7 +325,7 @@ static void bench_divzero(uint32_t n)
 {
     divides = 0;
     uint64_t cycles = nb_divzero(n);
-    check_taken("divzero: #DE taken", divides, n);
+    nanobench_check_taken("divzero: #DE taken", divides, n);
     report_loop("divzero", n, cycles);
 }
 
@@ -453,6 +361,9 @@ static void bench_cr3(uint32_t n)
  * per-interrupt cost is the median is reported (a preemption of the host spoils one round, not
  * the result).
  */
+static void timer_masked(void) { outb(PIC_MASTER_IMR, 0xFF); }       /* IRQ 0 masked */
+static void timer_unmasked(void) { outb(PIC_MASTER_IMR, 0xFE); }     /* IRQ 0 only */
+
 static void bench_timer(uint32_t n)
 {
     /* A first, untimed pass: a translating engine (or QEMU's TCG) translates the loop on its
@@ -461,37 +372,7 @@ static void bench_timer(uint32_t n)
     set_interrupt_gate(0x20, nb_timer_entry, 0);
     outb(PIC_MASTER_IMR, 0xFF);
     start_timer_hz(TIMER_HZ);
-    uint32_t per_round = n / TIMER_ROUNDS ? n / TIMER_ROUNDS : 1;
-    uint32_t interrupts[TIMER_ROUNDS];
-    uint64_t with[TIMER_ROUNDS], without[TIMER_ROUNDS];
-    uint32_t cost[TIMER_ROUNDS];    /* cycles per interrupt, 0xFFFFFFFF for a round with none */
-    for (uint32_t r = 0; r < TIMER_ROUNDS; r++) {
-        outb(PIC_MASTER_IMR, 0xFF);     /* IRQ 0 masked: the loop without interrupts */
-        without[r] = nb_xorshift(per_round);
-        uint32_t before = nb_timer_interrupts;
-        outb(PIC_MASTER_IMR, 0xFE);     /* IRQ 0 only */
-        with[r] = nb_xorshift(per_round);
-        outb(PIC_MASTER_IMR, 0xFF);
-        interrupts[r] = nb_timer_interrupts - before;
-        /* (32-bit division: the freestanding build has no 64-bit one; a round beyond 4G extra
-         * cycles is a spoiled round and sorts last.) */
-        uint64_t extra64 = with[r] > without[r] ? with[r] - without[r] : 0;
-        uint32_t extra = extra64 < 0xFFFFFFFEull ? (uint32_t)extra64 : 0xFFFFFFFEu;
-        cost[r] = interrupts[r] ? extra / interrupts[r] : 0xFFFFFFFFu;
-    }
-    /* The median round by cost (a selection sort of indices: nine rounds). */
-    uint32_t order[TIMER_ROUNDS];
-    for (uint32_t r = 0; r < TIMER_ROUNDS; r++)
-        order[r] = r;
-    for (uint32_t i = 0; i < TIMER_ROUNDS; i++)
-        for (uint32_t j = i + 1; j < TIMER_ROUNDS; j++)
-            if (cost[order[j]] < cost[order[i]]) {
-                uint32_t t = order[i];
-                order[i] = order[j];
-                order[j] = t;
-            }
-    uint32_t m = order[TIMER_ROUNDS / 2];
-    report("timer", "interrupts", interrupts[m], with[m], without[m]);
+    nanobench_timer_rounds(n, nb_xorshift, timer_unmasked, timer_masked, &nb_timer_interrupts);
 }
 
 /*
@@ -500,11 +381,7 @@ static void bench_timer(uint32_t n)
  * native core (0.2-1 us) but a guest exception, an IRET or a MOV to CR3 goes out to the VMM
  * (20-30 us, as is every exception under direct); POPF and CALL/RET are slowest under bt.
  */
-static const struct benchmark {
-    const char *name;
-    uint32_t iterations;
-    void (*run)(uint32_t n);
-} benchmarks[] = {
+static const struct nanobench benchmarks[] = {
     {"syscall", 2000, bench_syscall},
     {"in", 100000, bench_in},
     {"out", 200000, bench_out},
@@ -520,14 +397,6 @@ static const struct benchmark {
 
 #define BENCHMARKS (sizeof benchmarks / sizeof benchmarks[0])
 
-static int word_is(const char *word, uint32_t length, const char *name)
-{
-    uint32_t i = 0;
-    for (; i < length && name[i]; i++)
-        if (word[i] != name[i])
-            return 0;
-    return i == length && !name[i];
-}
 
 /* ---------------------------------------------------------------- set-up */
 
@@ -550,38 +419,15 @@ static void enable_paging(void)
     __asm__ volatile("mov %%cr0, %0\n\tor $0x80000000, %0\n\tmov %0, %%cr0" : "=&r"(t) : : "memory");
 }
 
-static void fail(const char *what)
-{
-    guest_fail(what, EXIT_CHECK);
-}
 
 void kmain(uint32_t magic, const struct multiboot_info *mbi)
 {
     uart_init();
     mb_require_magic(magic);
 
-    const char *cmdline = mb_cmdline(mbi);
-    const char *only = 0;
-    uint32_t only_length = 0, iterations = 0;
-    const struct benchmark *selected = 0;
-    int have_only = cmdline_word(cmdline, "only", &only, &only_length);
-    if (have_only && !word_is(only, only_length, "none")) {
-        for (uint32_t i = 0; i < BENCHMARKS; i++)
-            if (word_is(only, only_length, benchmarks[i].name))
-                selected = &benchmarks[i];
-        if (!selected) {
-            put_str("FAILED: unknown benchmark in only=");
-            for (uint32_t i = 0; i < only_length; i++)
-                put_char(only[i]);
-            put_char('\n');
-            guest_exit(EXIT_CHECK);
-        }
-    }
-    const char *word;
-    uint32_t length;
-    if (cmdline_word(cmdline, "iterations", &word, &length) &&
-        (!cmdline_u32(cmdline, "iterations", &iterations) || iterations == 0))
-        fail("iterations must be a decimal number from 1 to 4294967295");
+    int run_none;
+    uint32_t iterations;
+    const struct nanobench *selected = nanobench_select(mb_cmdline(mbi), benchmarks, BENCHMARKS, &run_none, &iterations);
 
     load_descriptors();
     load_user_segments(address_of(ring0_stack + sizeof ring0_stack));
@@ -593,12 +439,5 @@ void kmain(uint32_t magic, const struct multiboot_info *mbi)
     outb(0xA1, 0xFF);
     __asm__ volatile("sti" : : : "memory");
 
-    for (uint32_t i = 0; i < BENCHMARKS; i++) {
-        const struct benchmark *b = &benchmarks[i];
-        if (have_only && b != selected)
-            continue;
-        b->run(iterations ? iterations : b->iterations);
-    }
-    put_str("nanobench ok\n");
-    guest_exit(0);
+    nanobench_run(benchmarks, BENCHMARKS, selected, run_none, iterations);
 }
