@@ -16,6 +16,7 @@
         "src/exact-stop.cc",
         "src/exception-state.cc",
         "src/guest-page-walk.cc",
+        "src/page-table-guard.cc",
         "src/host-tsc.cc",
         "src/lazy-flags.cc",
         "src/live-cpu-state.cc",

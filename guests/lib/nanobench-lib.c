@@ -3,6 +3,7 @@
 #include "nanobench-lib.h"
 
 #define TIMER_ROUNDS 9u
+#define TIMER_WARM_UP 1000u     /* iterations of the untimed first pass */
 
 volatile uint32_t nb_loop_left;
 
@@ -38,6 +39,10 @@ void nanobench_check_taken(const char *what, uint32_t taken, uint32_t n)
 void nanobench_timer_rounds(uint32_t n, uint64_t (*work)(uint32_t n), void (*ticking)(void), void (*quiet)(void),
                             volatile uint32_t *count)
 {
+    /* A first, untimed pass: a translating engine (or QEMU's TCG) translates the loop on its
+     * first run, which would otherwise count as time the interrupts took. */
+    quiet();
+    work(n < TIMER_WARM_UP ? n : TIMER_WARM_UP);
     uint32_t per_round = n / TIMER_ROUNDS ? n / TIMER_ROUNDS : 1;
     uint32_t interrupts[TIMER_ROUNDS];
     uint64_t with[TIMER_ROUNDS], without[TIMER_ROUNDS];

@@ -90,7 +90,8 @@ void nanobench_check_taken(const char *what, uint32_t taken, uint32_t n);
  * which a busy host disturbs by more than the interrupts cost: the work is split into nine rounds,
  * each timed with `quiet` and then with `ticking` in force (`count` counting the interrupts), and
  * the round whose per-interrupt cost is the median is reported (a preemption of the host spoils
- * one round, not the result). `work(n)` times n rounds of register-only work.
+ * one round, not the result). `work(n)` times n rounds of register-only work; an untimed first
+ * pass comes before.
  */
 void nanobench_timer_rounds(uint32_t n, uint64_t (*work)(uint32_t n), void (*ticking)(void), void (*quiet)(void),
                             volatile uint32_t *count);

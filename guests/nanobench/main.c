@@ -57,7 +57,6 @@
 #define PTEMOD_VA       (REGION + PAGE)         /* ptemod's page */
 #define PIC_MASTER_IMR  0x21                    /* the port `in` reads */
 #define TIMER_HZ        10000u
-#define TIMER_WARM_UP   1000u                   /* iterations of timer's untimed first pass */
 
 #define EXIT_CHECK      1
 #define EXIT_EXCEPTION  2
@@ -366,9 +365,6 @@ static void timer_unmasked(void) { outb(PIC_MASTER_IMR, 0xFE); }     /* IRQ 0 on
 
 static void bench_timer(uint32_t n)
 {
-    /* A first, untimed pass: a translating engine (or QEMU's TCG) translates the loop on its
-     * first run, which would otherwise count as time the interrupts took. */
-    nb_xorshift(n < TIMER_WARM_UP ? n : TIMER_WARM_UP);
     set_interrupt_gate(0x20, nb_timer_entry, 0);
     outb(PIC_MASTER_IMR, 0xFF);
     start_timer_hz(TIMER_HZ);

@@ -25,14 +25,11 @@
 #include "cpu-tables.h"
 #include "paging-report.h"
 #include "pv.h"
+#include "pvkernel.h"
 
-#define PG_P 0x001u
-#define PG_W 0x002u
-#define PG_U 0x004u
 #define PG_A 0x020u
 #define PG_D 0x040u
 
-#define PAGE          4096u
 #define IDENTITY_END  0x04000000u       /* 64 MiB */
 #define POOL_BASE     0x00200000u
 #define POOL_END      0x00300000u
@@ -48,18 +45,9 @@
 #define TIMER_EVENTS  50u
 #define TIMER_PERIOD_NS 10000000u
 
-#define SEL_KCODE 0x08
 #define EXIT_CHECK 1
 #define EXIT_EXCEPTION 2
 #define EXIT_MEMORY 4
-
-/* The exception frame of pvstubs.asm; from ring 3 the delivery also pushed ESP and SS. */
-struct pv_frame {
-    uint32_t edi, esi, ebp, esp, ebx, edx, ecx, eax;
-    uint32_t vector, error;
-    uint32_t eip, cs, eflags;
-    uint32_t user_esp, user_ss;
-};
 
 extern char kernel_end[];
 extern void entry_0(void), entry_3(void), entry_6(void), entry_13(void), entry_14(void), entry_128(void);
@@ -70,11 +58,13 @@ static union {
     uint8_t page[PAGE];
 } shared_page __attribute__((aligned(4096)));
 #define shared (&shared_page.info)
+struct shared_info *const shared_info = &shared_page.info;
 
 static uint32_t ram_end;
 static uint32_t next_frame = FRAMES_START;
 static uint32_t next_table = POOL_BASE;
 static uint32_t kernel_pd;                  /* physical = linear (identity) */
+uint32_t kernel_directory(void) { return kernel_pd; }
 static uint32_t identity_tables[IDENTITY_END >> 22];
 
 static inline uint32_t peek(uint32_t va) { return *(volatile uint32_t *)(uintptr_t)va; }
@@ -93,13 +83,13 @@ static void put_signed(int32_t v)
 
 /* ---------------------------------------------------------------- hypercalls */
 
-static int32_t mmu_try(uint32_t entry, uint32_t value)
+int32_t mmu_try(uint32_t entry, uint32_t value)
 {
     struct mmu_update u = { entry, value };
     return hypercall2(HC_MMU_UPDATE, (uint32_t)(uintptr_t)&u, 1);
 }
 
-static void mmu(uint32_t entry, uint32_t value)
+void mmu(uint32_t entry, uint32_t value)
 {
     int32_t r = mmu_try(entry, value);
     if (r != 0) {
@@ -114,10 +104,25 @@ static void mmu(uint32_t entry, uint32_t value)
     }
 }
 
-static void flush_page(uint32_t va) { hypercall2(HC_TLB_FLUSH, TLB_FLUSH_PAGE, va); }
+void map_page(uint32_t va, uint32_t entry)
+{
+    int32_t r = hypercall3(HC_UPDATE_VA_MAPPING, va, entry, UVMF_INVLPG);
+    if (r != 0) {
+        put_str("update_va_mapping of ");
+        put_hex32(va);
+        put_str(" to ");
+        put_hex32(entry);
+        put_str(": ");
+        put_signed(r);
+        put_char('\n');
+        fail("a page-table update was refused");
+    }
+}
+
+void flush_page(uint32_t va) { hypercall2(HC_TLB_FLUSH, TLB_FLUSH_PAGE, va); }
 static void flush_all(void) { hypercall2(HC_TLB_FLUSH, TLB_FLUSH_ALL, 0); }
 
-static void load_base(uint32_t pd)
+void load_base(uint32_t pd)
 {
     int32_t r = hypercall1(HC_NEW_BASEPTR, pd);
     if (r != 0) {
@@ -130,16 +135,16 @@ static void load_base(uint32_t pd)
     }
 }
 
-static uint64_t now_ns(void) { return shared->system_time_ns; }
+uint64_t now_ns(void) { return shared->system_time_ns; }
 
-static void set_timer(uint64_t deadline)
+void set_timer(uint64_t deadline)
 {
     hypercall2(HC_SET_TIMER, (uint32_t)deadline, (uint32_t)(deadline >> 32));
 }
 
 /* ---------------------------------------------------------------- frames and tables */
 
-static uint32_t alloc_frame(void)
+uint32_t alloc_frame(void)
 {
     if (next_frame + PAGE > ram_end || next_frame + PAGE > IDENTITY_END) {
         put_str("FAILED: out of physical frames at ");
@@ -155,7 +160,7 @@ static uint32_t alloc_frame(void)
 }
 
 /* A zeroed frame of the pool, already mapped read-only: ready to become a page table. */
-static uint32_t alloc_table(void)
+uint32_t alloc_table(void)
 {
     if (next_table >= POOL_END)
         fail("page-table pool exhausted");
@@ -171,14 +176,14 @@ static uint32_t identity_entry(uint32_t pa)
 }
 
 /* A frame the kernel wrote as an ordinary page becomes read-only, so that it can be a table. */
-static void make_read_only(uint32_t pa)
+void make_read_only(uint32_t pa)
 {
     mmu(identity_entry(pa), pa | PG_U | PG_P);
     flush_page(pa);
 }
 
 /* The entry that maps va in directory pd (its table must exist). */
-static uint32_t pte_address(uint32_t pd, uint32_t va)
+uint32_t pte_address(uint32_t pd, uint32_t va)
 {
     uint32_t pde = peek(pd + (va >> 22) * 4);
     return (pde & ~0xFFFu) + ((va >> 12) & 0x3FF) * 4;
@@ -192,8 +197,9 @@ static volatile enum pf_mode pf_mode = PF_NONE;
 static volatile uint32_t page_faults, table_faults, odd_errors;
 static volatile uint32_t expect_va, expect_frame, seen_cr2, seen_error, expected_faults;
 static volatile uint32_t slow_handler_spins;
-static volatile uint32_t events_delivered, timer_events;
-static volatile int timer_periodic;
+static volatile uint32_t events_delivered;
+volatile uint32_t timer_events;
+int (*exception_hook)(struct pv_frame *f);
 static uint32_t kernel_stack_top;
 
 static void after_ring3(void) __attribute__((noreturn));
@@ -223,7 +229,7 @@ static void page_fault(struct pv_frame *f)
         put_str("page fault from ring 3: ");
         int ok = f->error == 0x4 && cr2 == USER_MISSING && f->cs == SEL_UCODE;
         put_str(ok ? "frame ok\n" : "frame BAD\n");
-        mmu(pte_address(kernel_pd, USER_MISSING), alloc_frame() | PG_U | PG_W | PG_P);
+        map_page(USER_MISSING, alloc_frame() | PG_U | PG_W | PG_P);
         return;
     }
     if (pf_mode == PF_DEMAND && cr2 - DEMAND_BASE < DEMAND_PAGES * PAGE) {
@@ -235,9 +241,8 @@ static void page_fault(struct pv_frame *f)
             table_faults++;
             return;
         }
-        uint32_t pte_at = pte_address(kernel_pd, cr2);
-        if (!(peek(pte_at) & PG_P)) {
-            mmu(pte_at, alloc_frame() | PG_W | PG_P);
+        if (!(peek(pte_address(kernel_pd, cr2)) & PG_P)) {
+            map_page(cr2 & ~0xFFFu, alloc_frame() | PG_W | PG_P);
             page_faults++;
             return;
         }
@@ -245,7 +250,7 @@ static void page_fault(struct pv_frame *f)
         seen_cr2 = cr2;
         seen_error = f->error;
         expected_faults++;
-        mmu(pte_address(kernel_pd, expect_va), expect_frame | PG_W | PG_P);
+        map_page(expect_va, expect_frame | PG_W | PG_P);
         return;
     } else if (pf_mode == PF_SKIP_STORE) {
         /* The store is `mov %eax, (%edx)` (2 bytes): recorded and skipped. */
@@ -275,6 +280,8 @@ static void system_call(struct pv_frame *f)
 
 void pv_exception(struct pv_frame *f)
 {
+    if (exception_hook && exception_hook(f))
+        return;
     if (f->vector == 14)
         page_fault(f);
     else if (f->vector == 0x80)
@@ -288,11 +295,8 @@ void pv_event(void)
 {
     events_delivered++;
     uint32_t pending = __atomic_exchange_n(&shared->pending_ports, 0, __ATOMIC_SEQ_CST);
-    if (pending & (1u << EVENT_PORT_TIMER)) {
+    if (pending & (1u << EVENT_PORT_TIMER))
         timer_events++;
-        if (timer_periodic && timer_events < TIMER_EVENTS)
-            set_timer(now_ns() + TIMER_PERIOD_NS);
-    }
     shared->upcall_mask = 0;
 }
 
@@ -308,6 +312,7 @@ static uint64_t gdt[5] = {
 
 static uint8_t kernel_stack[16384] __attribute__((aligned(16)));
 static uint8_t user_stack[4096] __attribute__((aligned(16)));
+uint32_t user_stack_top(void) { return (uint32_t)(uintptr_t)(user_stack + sizeof user_stack); }
 
 static void set_up(void)
 {
@@ -532,11 +537,10 @@ static void enter_ring3(void)
 static void timer_twin(void)
 {
     timer_events = 0;
-    timer_periodic = 1;
-    set_timer(now_ns() + TIMER_PERIOD_NS);
+    hypercall1(HC_SET_PERIODIC_TIMER, TIMER_PERIOD_NS);
     while (timer_events < TIMER_EVENTS)
         hypercall0(HC_BLOCK);
-    timer_periodic = 0;
+    hypercall1(HC_SET_PERIODIC_TIMER, 0);
     put_dec(timer_events);
     put_str(" timer interrupts\n");
 }
@@ -650,6 +654,12 @@ void kmain(uint32_t magic, const struct multiboot_info *mbi)
         put_dec((need - 0x100000u) / 1024u);
         put_str("K\n");
         guest_exit(EXIT_MEMORY);
+    }
+    const char *word;
+    uint32_t length;
+    if (cmdline_word(cmdline, "bench", &word, &length)) {
+        enable_paging();
+        pv_bench(cmdline);
     }
     put_str("pvkernel: paravirtual, hypercall page at ");
     put_hex32((uint32_t)(uintptr_t)hypercall_page);

@@ -24,6 +24,8 @@ enum hypercall {
     HC_SET_GDT = 11,
     HC_REGISTER_SHARED_INFO = 12,
     HC_SET_CALLBACK = 13,
+    HC_UPDATE_VA_MAPPING = 14,
+    HC_SET_PERIODIC_TIMER = 15,
 };
 
 #define PV_EPERM  1
@@ -33,6 +35,9 @@ enum hypercall {
 
 #define TLB_FLUSH_ALL  0
 #define TLB_FLUSH_PAGE 1
+
+#define UVMF_INVLPG    1                /* update_va_mapping: the page's translation goes (always) */
+#define UVMF_TLB_FLUSH 2                /* ... and every other one */
 
 #define EVENT_PORT_TIMER 0
 
@@ -68,6 +73,16 @@ static inline int32_t hypercall2(uint32_t nr, uint32_t a, uint32_t b)
     __asm__ volatile("call *%[stub]"
                      : "=a"(result)
                      : [stub] "r"(hypercall_page + nr * 32), "b"(a), "c"(b)
+                     : "memory");
+    return result;
+}
+
+static inline int32_t hypercall3(uint32_t nr, uint32_t a, uint32_t b, uint32_t c)
+{
+    int32_t result;
+    __asm__ volatile("call *%[stub]"
+                     : "=a"(result)
+                     : [stub] "r"(hypercall_page + nr * 32), "b"(a), "c"(b), "d"(c)
                      : "memory");
     return result;
 }

@@ -41,6 +41,7 @@ class GuestRam {
   void write32(uint64_t physical, uint32_t value);
   void write64(uint64_t physical, uint64_t value);
   uint8_t* at(uint64_t physical) const { return base_ + physical; }
+  size_t size() const { return size_; }
 
  private:
   uint8_t* base_;

@@ -25,6 +25,7 @@ ShadowMmu::ShadowMmu(GuestRam ram, uint64_t ram_bytes, ShadowRegion region, std:
   pool_pages_ = static_cast<uint32_t>((region.pool_end - kRegionPool) >> 12);
   frame_flags_.assign(ram_pages_, 0);
   reverse_map_.resize(ram_pages_);
+  derived_tables_.resize(ram_pages_);
   table_slot_.assign(pool_pages_, kNoPage);
   roots_.reserve(kCachedRoots);
 }
@@ -195,6 +196,14 @@ void ShadowMmu::drop_table(Root& root, uint32_t slot) {
   free_page(page);
   directory_entry(root, slot) = 0;
   root.tables[slot] = kNoPage;
+  if (root.sources[slot] != kNoSource) {
+    std::vector<uint32_t>& derived = derived_tables_[root.sources[slot]];
+    auto it = std::find(derived.begin(), derived.end(), page);
+    if (it != derived.end()) {
+      *it = derived.back();
+      derived.pop_back();
+    }
+  }
   root.sources[slot] = kNoSource;
 }
 
@@ -236,11 +245,26 @@ void ShadowMmu::page_table_written(uint32_t frame) {
   flush_stale(true);
 }
 
-void ShadowMmu::page_table_updated(uint32_t frame) {
+void ShadowMmu::guest_entry_updated(uint32_t frame, uint32_t index) {
   if (frame >= ram_pages_) return;
   counters_.page_table_writes++;
-  drop_derived(frame);
-  flush_stale(true);
+  for (Root& root : roots_) {
+    // (PAE shadows index differently: everything derived from the frame goes.)
+    if (root.pae) {
+      drop_derived(frame);
+      flush_stale(true);
+      return;
+    }
+  }
+  for (Root& root : roots_) {
+    const std::vector<uint32_t>& dirs = root.directory_frames;
+    if (std::find(dirs.begin(), dirs.end(), frame) != dirs.end() && !is_hole_slot(root, index)) drop_table(root, index);
+  }
+  for (uint32_t page : derived_tables_[frame]) {
+    uint32_t linear = 0;
+    if (unmap_entry(page, index, false) && current_linear(page, index, &linear)) note_stale(linear);
+  }
+  flush_stale(false);
 }
 
 void ShadowMmu::drop_derived(uint32_t frame) {
@@ -397,6 +421,7 @@ ShadowFault ShadowMmu::handle_fault(uint32_t linear, uint32_t error_code, bool u
     bool in_directory = std::find(dirs.begin(), dirs.end(), leaf_frame) != dirs.end();
     if (paging && !in_directory && leaf_frame < ram_pages_) {
       root.sources[pde] = static_cast<uint32_t>(t.leaf_table >> 12);
+      derived_tables_[root.sources[pde]].push_back(page);
       watch_table(root.sources[pde]);
     }
   }
@@ -437,6 +462,15 @@ ShadowFault ShadowMmu::handle_fault(uint32_t linear, uint32_t error_code, bool u
   if (in_ram) reverse_map_[guest_frame].push_back(reverse_key(page, index, root.pae));
   counters_.hidden_faults++;
   return {FaultOutcome::kHidden, 0};
+}
+
+ShadowFault ShadowMmu::prefill(uint32_t linear) {
+  ShadowFault filled = handle_fault(linear, 0);
+  if (filled.outcome == FaultOutcome::kHidden && !filled.new_root) {
+    counters_.hidden_faults--;
+    counters_.prefills++;
+  }
+  return filled;
 }
 
 void ShadowMmu::watch_descriptor_frames(const std::vector<uint32_t>& frames, PhysicalRange bytes) {

@@ -32,6 +32,7 @@ struct ShadowCounters {
   uint64_t root_cache_hits = 0;      // ... from an already built shadow
   uint64_t pages_invalidated = 0;    // INVLPG
   uint64_t pool_resets = 0;          // the pool ran out: every shadow dropped, rebuilt on demand
+  uint64_t prefills = 0;             // entries filled ahead of the guest's access (prefill)
 };
 
 enum class FaultOutcome { kHidden, kGuestFault, kHole, kPoolExhausted };
@@ -93,9 +94,14 @@ class ShadowMmu {
   void invalidate_page(uint32_t linear);
   // A paging-mode change (CR0.PG/WP, CR4.PSE/PAE): every shadow is dropped.
   void invalidate_all();
-  // The VMM itself wrote an entry of the guest page table in `frame` (the paravirt engine's
-  // validated updates): what was derived from it is dropped now, as a write fault would.
-  void page_table_updated(uint32_t frame);
+  // The VMM itself wrote entry `index` of the guest's page table or directory in `frame` (the
+  // paravirt engine's validated updates): the shadow entries derived from it go now, and their
+  // pages leave the TLB (a directory entry takes its slot's shadow table with it).
+  void guest_entry_updated(uint32_t frame, uint32_t index);
+  // Fills the shadow entry for `linear` before the guest's first access, as a read fault would,
+  // for a mapping whose guest entries already have A set (the walk then changes nothing the guest
+  // can see): a paravirtual kernel's new mapping, which would otherwise cost a hidden fault.
+  ShadowFault prefill(uint32_t linear);
 
   // Dirty log (KVM_GET_DIRTY_LOG semantics): pages written since the last take.
   void set_dirty_logging(bool on);
@@ -192,6 +198,7 @@ class ShadowMmu {
   std::vector<uint8_t> frame_flags_;
   std::vector<uint32_t> unsynced_;  // frames with kUnsynced set
   std::vector<std::vector<uint32_t>> reverse_map_;  // shadow PTEs mapping the frame: reverse_key()
+  std::vector<std::vector<uint32_t>> derived_tables_;  // per guest table frame: the pool pages shadowing it
   std::vector<uint32_t> table_slot_;  // per pool page: the directory slot it was last a table for
   std::vector<uint32_t> stale_pages_;
   bool stale_all_ = false;

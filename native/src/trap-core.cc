@@ -98,13 +98,148 @@ ExitKind TrapCore::on_exception(uint32_t vector, bool software_interrupt) {
 // gates of its virtual trap table, as under trap; a hypercall, and every #GP, #TS and #UD of the
 // kernel (a privileged instruction the engine names, or the kernel's own fault), go to TypeScript.
 ExitKind TrapCore::on_paravirtual_exception(uint32_t vector, bool software_interrupt) {
-  if (software_interrupt && vector == hypercall_vector_) return kExitException;
+  if (software_interrupt && vector == hypercall_vector_) {
+    if (!at_guest_kernel_ring() || !carry_out_hypercall()) return kExitException;
+    // An unmask the kernel made before this call (the callback's, before its iret) is noticed
+    // here: the run ends, and the engine enters the callback before the next one.
+    return upcall_deliverable() ? kExitInterruptWindow : kResumeGuest;
+  }
   if (vector == kPf && !software_interrupt) {
     ExitKind outcome = handle_shadow_fault();
     return outcome == kExitException ? reflect_to_guest(kPf, false) : outcome;
   }
   if (!software_interrupt && (vector == kGp || vector == kTs || vector == kUd) && at_guest_kernel_ring()) return kExitException;
   return reflect_to_guest(vector, software_interrupt);
+}
+
+void TrapCore::set_paravirtual(uint32_t hypercall_vector, uint32_t shared_info) {
+  paravirtual_ = true;
+  hypercall_vector_ = hypercall_vector;
+  shared_info_ = shared_info;
+  if (!guard_) guard_ = std::make_unique<PageTableGuard>(platform_->ram());
+}
+
+int32_t TrapCore::update_page_table(uint32_t pointer, uint32_t value) {
+  if (!guard_) return kErrnoInval;
+  uint32_t frame = 0;
+  int32_t refused = guard_->update(pointer, value, &frame);
+  if (!refused) platform_->mmu().guest_entry_updated(frame, (pointer % kPageSize) / 4);
+  return refused;
+}
+
+bool TrapCore::carry_out_hypercall() {
+  int32_t result = 0;
+  switch (register32(kRegEax)) {
+    case kHypercallIret:
+      if (!paravirtual_iret()) return false;
+      pv_iret_in_core_++;
+      return true;
+    case kHypercallMmuUpdate:
+      result = mmu_update(register32(kRegEbx), register32(kRegEcx));
+      pv_mmu_update_in_core_++;
+      break;
+    case kHypercallTlbFlush:
+      result = tlb_flush(register32(kRegEbx), register32(kRegEcx));
+      pv_tlb_flush_in_core_++;
+      break;
+    case kHypercallUpdateVaMapping:
+      result = update_va_mapping(register32(kRegEbx), register32(kRegEcx), register32(kRegEdx));
+      pv_update_va_in_core_++;
+      break;
+    case kHypercallNewBaseptr:
+      // The first one turns paging on, which TypeScript's view of CR0 must follow.
+      if (!(platform_->guest_paging().cr0 & kCr0Pg)) return false;
+      result = new_baseptr(register32(kRegEbx));
+      pv_new_baseptr_in_core_++;
+      break;
+    default:
+      return false;
+  }
+  if (result) pv_refused_in_core_++;
+  write_register(uc_, kRegEax, static_cast<uint32_t>(-result));
+  return true;
+}
+
+int32_t TrapCore::mmu_update(uint32_t requests, uint32_t count) {
+  if (count > kMaxMmuUpdates) return kErrnoInval;
+  uint32_t batch[2 * 64];
+  for (uint32_t done = 0; done < count;) {
+    uint32_t n = std::min<uint32_t>(count - done, 64);
+    if (!vcpu_.injector().read_guest_linear(requests + done * kMmuUpdateRequestBytes, batch, n * kMmuUpdateRequestBytes)) return kErrnoFault;
+    for (uint32_t i = 0; i < n; i++) {
+      if (int32_t refused = update_page_table(batch[2 * i], batch[2 * i + 1])) return refused;
+    }
+    done += n;
+  }
+  return 0;
+}
+
+int32_t TrapCore::tlb_flush(uint32_t kind, uint32_t linear) {
+  if (kind == kTlbFlushPage) {
+    platform_->mmu().invalidate_page(linear);
+    return 0;
+  }
+  if (kind != kTlbFlushAll) return kErrnoInval;
+  configure(platform_->guest_paging());
+  platform_->reload_guest_gdt(vcpu_.injector());
+  return 0;
+}
+
+// Xen's update_va_mapping: the entry that maps `linear` in the current tables, updated as
+// mmu_update would, with its page's translation gone; a new mapping whose entries have A set is
+// filled into the shadow at once (its first access would fault only to fill it).
+int32_t TrapCore::update_va_mapping(uint32_t linear, uint32_t value, uint32_t flags) {
+  const PagingState& guest = platform_->guest_paging();
+  if (!(guest.cr0 & kCr0Pg) || linear >= kHoleLinear) return kErrnoInval;
+  GuestRam& ram = platform_->ram();
+  uint32_t pde_at = (guest.cr3 & ~(kPageSize - 1)) + (linear >> 22) * 4;
+  if (!ram.contains(pde_at, 4)) return kErrnoInval;
+  uint32_t pde = ram.read32(pde_at);
+  if (!(pde & kPtePresent) || (pde & kPteLargePage)) return kErrnoInval;
+  if (int32_t refused = update_page_table((pde & ~(kPageSize - 1)) + ((linear >> 12) & 0x3FF) * 4, value)) return refused;
+  if (flags == kUpdateVaFlushAll) return tlb_flush(kTlbFlushAll, 0);
+  if ((value & (kPtePresent | kPteAccessed)) == (kPtePresent | kPteAccessed) && (pde & kPteAccessed)) {
+    ShadowFault filled = platform_->mmu().prefill(linear);
+    if (filled.new_root) platform_->load_shadow_root(filled.new_root);
+  }
+  return 0;
+}
+
+int32_t TrapCore::new_baseptr(uint32_t directory) {
+  if (int32_t refused = guard_->pin_directory(directory)) return refused;
+  PagingState guest = platform_->guest_paging();
+  guest.cr3 = directory;
+  configure(guest);
+  // The kernel's GDT is read through its linear addresses, which the new tables may map anew.
+  platform_->reload_guest_gdt(vcpu_.injector());
+  return 0;
+}
+
+// The iret hypercall (Xen's HYPERVISOR_iret): its stub pushed EAX over the frame of an event or
+// exception; EAX comes back from there, then the frame is popped as an IRET would, with IF set
+// (events stand in for it).
+bool TrapCore::paravirtual_iret() {
+  EventInjector& injector = vcpu_.injector();
+  SegmentDescriptor stack{};
+  if (!injector.segment_descriptor(register32(kRegSs), &stack)) return false;
+  uint32_t esp = register32(kRegEsp), saved = 0;
+  if (!injector.read_guest_linear(stack.base + esp, &saved, 4)) return false;
+  write_register(uc_, kRegEsp, esp + 4);
+  uint32_t resume = 0;
+  if (!return_from_frame(&resume, kFlagIf)) {
+    write_register(uc_, kRegEsp, esp);
+    return false;
+  }
+  write_register(uc_, kRegEax, saved);
+  write_register(uc_, kRegEip, resume);
+  return true;
+}
+
+bool TrapCore::upcall_deliverable() {
+  GuestRam& ram = platform_->ram();
+  if (!ram.contains(shared_info_, kSharedInfoFaultAddress)) return false;
+  const uint8_t* page = ram.at(shared_info_);
+  return page[kSharedInfoUpcallPending] != 0 && page[kSharedInfoUpcallMask] == 0;
 }
 
 void TrapCore::set_paravirtual_kernel_stack(uint32_t ss, uint32_t esp) {
@@ -125,7 +260,9 @@ ExitKind TrapCore::reflect_to_guest(uint32_t vector, bool software_interrupt) {
   // The guest's CR2 (SDM Vol. 3 §4.7), which its handler reads with a trapped MOV.
   if (vector == kPf && !software_interrupt) {
     guest_cr2_ = cr2;
-    if (paravirtual_ && platform_->ram().contains(fault_address_slot_, 4)) platform_->ram().write32(fault_address_slot_, cr2);
+    if (paravirtual_ && platform_->ram().contains(uint64_t{shared_info_} + kSharedInfoFaultAddress, 4)) {
+      platform_->ram().write32(uint64_t{shared_info_} + kSharedInfoFaultAddress, cr2);
+    }
   }
   reflected_in_core_++;
   return kResumeGuest;
@@ -337,27 +474,29 @@ bool TrapCore::emulate_iret(uint32_t guest_eip, uint32_t* resume) {
   // A task return, or the IRET that unblocks NMIs (a waiting one is then delivered): TypeScript's.
   if (guest_nested_task_ || nmis_blocked_) return false;
   if (!injector.read_guest_linear(guest_eip, &opcode, 1) || opcode != kOpcodeIret) return false;
-  auto reg = [this](uint32_t id) {
-    uint64_t value = 0;
-    read_register(uc_, id, &value);
-    return static_cast<uint32_t>(value);
-  };
   const KernelRingFlags& kernel = platform_->kernel_flags();
-  uint32_t current = reg(kRegEflags);
+  uint32_t current = register32(kRegEflags);
   // NT is the guest's task return only where the VMM does not set it for itself.
   if ((current & kFlagVm) || (current & kFlagNt & ~kernel.set)) return false;
+  return return_from_frame(resume, 0);
+}
+
+bool TrapCore::return_from_frame(uint32_t* resume, uint32_t forced_flags) {
+  EventInjector& injector = vcpu_.injector();
+  const KernelRingFlags& kernel = platform_->kernel_flags();
+  uint32_t current = register32(kRegEflags);
   SegmentDescriptor stack{};
-  if (!injector.segment_descriptor(reg(kRegSs), &stack)) return false;
-  uint32_t esp = reg(kRegEsp);
+  if (!injector.segment_descriptor(register32(kRegSs), &stack)) return false;
+  uint32_t esp = register32(kRegEsp);
   uint32_t frame[5] = {};
   if (!injector.read_guest_linear(stack.base + esp, frame, 12)) return false;
   uint32_t eip = frame[0], cs = frame[1] & 0xFFFF;
   uint32_t keep = kernel.owned | kFlagVm | kFlagRf;
-  uint32_t flags = (current & keep) | (frame[2] & ~keep & kDefinedFlags) | kFlagFixed;
+  uint32_t flags = (current & keep) | (frame[2] & ~keep & kDefinedFlags) | kFlagFixed | forced_flags;
   if ((cs & 3) == 0 && (cs & ~3u)) {
     if (!kernel_return_ready(eip, cs | kGuestKernelRing)) return false;
     // (A CS load reads the descriptor again: skipped when the selector stays.)
-    if (reg(kRegCs) != (cs | kGuestKernelRing)) write_register(uc_, kRegCs, cs | kGuestKernelRing);
+    if (register32(kRegCs) != (cs | kGuestKernelRing)) write_register(uc_, kRegCs, cs | kGuestKernelRing);
     *resume = eip;
     write_register(uc_, kRegEflags, (flags & ~kernel.owned) | kernel.set);
     write_register(uc_, kRegEsp, esp + 12);
@@ -404,6 +543,13 @@ std::vector<EngineCounter> TrapCore::counters() const {
       {"pagesInvalidated", c.pages_invalidated},
       {"cliInCore", cli_in_core_},
       {"stiInCore", sti_in_core_},
+      {"pvIretInCore", pv_iret_in_core_},
+      {"pvMmuUpdateInCore", pv_mmu_update_in_core_},
+      {"pvTlbFlushInCore", pv_tlb_flush_in_core_},
+      {"pvNewBaseptrInCore", pv_new_baseptr_in_core_},
+      {"pvRefusedInCore", pv_refused_in_core_},
+      {"pvUpdateVaMappingInCore", pv_update_va_in_core_},
+      {"shadowPrefills", c.prefills},
   };
 }
 

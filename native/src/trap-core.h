@@ -15,6 +15,8 @@
 
 #include "engine-core.h"
 #include "modrm.h"
+#include "page-table-guard.h"
+#include "paravirt-abi.h"
 #include "trap-platform.h"
 
 namespace vmm {
@@ -75,23 +77,21 @@ class TrapCore : public EngineCore {
   std::vector<uint8_t> take_dirty_log() { return platform_->mmu().take_dirty_log(); }
   // Paravirtual mode (the paravirt engine, docs/paravirt-abi.md): the guest kernel asks through
   // hypercalls, so the core carries out none of its privileged instructions (each comes to
-  // TypeScript, which ends the run naming it); INT `hypercall_vector` comes to TypeScript too; a
-  // #PF delivered to the guest stores its address at guest-physical `fault_address_slot` (the
-  // shared-info page: the kernel cannot read CR2), unless that is ~0.
-  void set_paravirtual(uint32_t hypercall_vector, uint32_t fault_address_slot) {
-    paravirtual_ = true;
-    hypercall_vector_ = hypercall_vector;
-    fault_address_slot_ = fault_address_slot;
-  }
+  // TypeScript, which ends the run naming it). INT `hypercall_vector` from the kernel is a
+  // hypercall: iret, mmu_update, update_va_mapping, tlb_flush and new_baseptr (with paging on) are carried out here
+  // (paravirt-abi.h), the rest go to TypeScript. `shared_info` is the guest-physical shared-info
+  // page (~0: none yet): a #PF delivered to the kernel stores its address there (the kernel cannot
+  // read CR2), and an event that became deliverable ends the run after a hypercall.
+  void set_paravirtual(uint32_t hypercall_vector, uint32_t shared_info);
+  // The page-table rules (page-table-guard.h), for new_baseptr and mmu_update from TypeScript.
+  int32_t pin_page_directory(uint32_t physical) { return guard_ ? guard_->pin_directory(physical) : kErrnoInval; }
+  int32_t update_page_table(uint32_t pointer, uint32_t value);
   // The gates the paravirt engine built from the guest's virtual trap table (2 KiB, 256 gates),
   // into the region's IDT, which the real IDTR names (kRegionParavirtIdt).
   void set_paravirtual_idt(const uint8_t* gates) { std::memcpy(platform_->region_bytes(kRegionParavirtIdt), gates, kParavirtIdtBytes); }
   // The kernel stack for deliveries from guest ring 3 (the stack-switch hypercall): a TSS image of
   // the VMM's, which the delivery reads as the guest's TSS.
   void set_paravirtual_kernel_stack(uint32_t ss, uint32_t esp);
-  // The VMM wrote a guest page-table entry in `frame` on the guest's behalf (a validated update):
-  // the shadows derived from it go at once.
-  void page_table_updated(uint32_t frame) { platform_->mmu().page_table_updated(frame); }
   // trapRegionBase
   uint64_t region_physical() const { return platform_->region_physical(); }
 
@@ -151,6 +151,11 @@ class TrapCore : public EngineCore {
   // Whether the guest wrote its GDT since the real one was copied.
   virtual bool gdt_copy_stale() const { return gdt_refresh_countdown_ > 0; }
   bool at_guest_kernel_ring();
+  uint32_t register32(uint32_t id) {
+    uint64_t value = 0;
+    read_register(uc_, id, &value);
+    return static_cast<uint32_t>(value);
+  }
   bool user_data_for_supervisor();
   bool is_access_flag_instruction(const TrappedInstruction& insn) const;
   // CLAC or STAC (is_access_flag_instruction) on the real AC; returns its length.
@@ -177,8 +182,27 @@ class TrapCore : public EngineCore {
   uint32_t guest_cr2_ = 0;
   bool paravirtual_ = false;
   uint32_t hypercall_vector_ = 0;
-  uint32_t fault_address_slot_ = ~0u;
+  uint32_t shared_info_ = ~0u;
+  std::unique_ptr<PageTableGuard> guard_;
+  uint64_t pv_iret_in_core_ = 0;
+  uint64_t pv_mmu_update_in_core_ = 0;
+  uint64_t pv_tlb_flush_in_core_ = 0;
+  uint64_t pv_new_baseptr_in_core_ = 0;
+  uint64_t pv_refused_in_core_ = 0;
+  uint64_t pv_update_va_in_core_ = 0;
   ExitKind on_paravirtual_exception(uint32_t vector, bool software_interrupt);
+  // A hypercall the core answers: true when carried out (EAX holds its result, the guest goes
+  // on), false to leave it to TypeScript.
+  bool carry_out_hypercall();
+  int32_t mmu_update(uint32_t requests, uint32_t count);
+  int32_t tlb_flush(uint32_t kind, uint32_t linear);
+  int32_t update_va_mapping(uint32_t linear, uint32_t value, uint32_t flags);
+  int32_t new_baseptr(uint32_t directory);
+  bool paravirtual_iret();
+  bool upcall_deliverable();
+  // The frame an IRET pops at SS:ESP (EIP, CS, EFLAGS, and ESP, SS to user mode), to guest ring 0
+  // or 3, with `forced_flags` set in what it loads; false, with nothing changed, for other forms.
+  bool return_from_frame(uint32_t* resume, uint32_t forced_flags);
 };
 
 }  // namespace vmm

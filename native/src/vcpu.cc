@@ -1388,8 +1388,11 @@ Napi::Value Vcpu::GetTrap(const Napi::CallbackInfo& info) {
   trap.Set("setParavirtualKernelStack", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
     if (trap_) trap_->set_paravirtual_kernel_stack(i[0].As<Napi::Number>().Uint32Value(), i[1].As<Napi::Number>().Uint32Value());
   }));
-  trap.Set("pageTableUpdated", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
-    if (trap_) trap_->page_table_updated(i[0].As<Napi::Number>().Uint32Value());
+  trap.Set("pinPageDirectory", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
+    return Napi::Number::New(i.Env(), trap_ ? trap_->pin_page_directory(i[0].As<Napi::Number>().Uint32Value()) : kErrnoInval);
+  }));
+  trap.Set("updatePageTable", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
+    return Napi::Number::New(i.Env(), trap_ ? trap_->update_page_table(i[0].As<Napi::Number>().Uint32Value(), i[1].As<Napi::Number>().Uint32Value()) : kErrnoInval);
   }));
   trap.Set("setSmapOffered", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
     if (trap_) trap_->set_smap_offered(i[0].As<Napi::Boolean>().Value());

@@ -155,16 +155,20 @@ export interface NativeTrapCore {
   setSmapOffered(offered: boolean): void;
   /**
    * Paravirtual mode (the paravirt engine): the core carries out none of the kernel's privileged
-   * instructions (they come here), INT `hypercallVector` comes here, and a #PF it delivers stores
-   * its address at guest-physical `faultAddressSlot` (~0 for none).
+   * instructions (they come here); INT `hypercallVector` from the kernel is a hypercall, of which
+   * the core answers iret, mmu_update, tlb_flush and new_baseptr with paging on (the rest come
+   * here); a #PF it delivers stores its address in the shared-info page at guest-physical
+   * `sharedInfo` (~0 for none yet).
    */
-  paravirtualize(hypercallVector: number, faultAddressSlot: number): void;
+  paravirtualize(hypercallVector: number, sharedInfo: number): void;
   /** 256 gates (2048 bytes) into the VMM region's IDT (vmm-region.h, kRegionParavirtIdt). */
   setParavirtualIdt(gates: Uint8Array): void;
   /** The kernel stack for deliveries from guest ring 3, in a TSS image of the VMM's. */
   setParavirtualKernelStack(ss: number, esp: number): void;
-  /** The VMM wrote an entry of the guest page table in `frame`: shadows derived from it go. */
-  pageTableUpdated(frame: number): void;
+  /** Validates and pins a page directory (native/src/page-table-guard.h): 0, or the errno refusing it. */
+  pinPageDirectory(physical: number): number;
+  /** One validated page-table update, carried out with the shadows following: 0, or the errno refusing it. */
+  updatePageTable(pointer: number, value: number): number;
   counters(): ShadowCounters;
   /** The guest's CR3 as it last loaded it: the core carries out MOV to CR3 itself. */
   guestCr3(): number;
@@ -195,6 +199,15 @@ export interface ShadowCounters {
   reflectedInCore: number;
   /** IRETs of the guest kernel (trapped through NT) carried out in the native core. */
   iretInCore: number;
+  /** The paravirt engine's hypercalls carried out in the native core, and those it refused. */
+  pvIretInCore: number;
+  pvMmuUpdateInCore: number;
+  pvTlbFlushInCore: number;
+  pvNewBaseptrInCore: number;
+  pvRefusedInCore: number;
+  pvUpdateVaMappingInCore: number;
+  /** Shadow entries filled ahead of the guest's first access (a paravirtual kernel's new mappings). */
+  shadowPrefills: number;
   /** CLAC and STAC of the guest kernel (#UD at ring 1) carried out in the native core. */
   accessFlagInCore: number;
 }

@@ -46,6 +46,14 @@ export const Hypercall = {
   registerSharedInfo: 12,
   /** (EBX CS, ECX EIP): the event callback. */
   setCallback: 13,
+  /**
+   * (EBX linear address, ECX new entry, EDX UpdateVaFlags): the entry that maps that address in the
+   * current tables, updated as mmu_update would; that page's translation always goes (Xen's
+   * update_va_mapping, the call of a page-fault handler).
+   */
+  updateVaMapping: 14,
+  /** (EBX period in ns, at most 2^32 - 1; 0 stops it): a periodic timer event on the timer port. */
+  setPeriodicTimer: 15,
 } as const;
 export type HypercallName = keyof typeof Hypercall;
 export const HYPERCALL_NAMES: readonly HypercallName[] = (Object.keys(Hypercall) as HypercallName[]).sort((a, b) => Hypercall[a] - Hypercall[b]);
@@ -87,6 +95,8 @@ export const TrapTableEntry = {
 export const MAX_TRAP_TABLE_ENTRIES = 256;
 
 export const TlbFlush = { all: 0, page: 1 } as const;
+/** update_va_mapping's flags: the page's own translation always goes; `all` flushes every one. */
+export const UpdateVaFlags = { page: 1, all: 2 } as const;
 
 /** One page-table update (as Xen's mmu_update): the entry's guest-physical address, its new value. */
 export const MmuUpdateRequest = { bytes: 8, pointer: 0, value: 4 } as const;

@@ -10,8 +10,10 @@ export class EventChannel {
   /** Guest-physical address of the shared-info page (undefined until registered). */
   private page: number | undefined;
   private readonly view: DataView;
-  /** The one-shot timer's deadline (machine clock, ns). */
+  /** The timer's next deadline (machine clock, ns). */
   private timerDeadlineNs: number | undefined;
+  /** The periodic timer's period (ns), while it runs. */
+  private periodNs: number | undefined;
   raised = 0;
 
   constructor(
@@ -34,10 +36,17 @@ export class EventChannel {
     return true;
   }
 
-  /** The one-shot timer: an event at `deadlineNs` (machine clock); undefined cancels it. */
+  /** The one-shot timer: an event at `deadlineNs` (machine clock); undefined cancels it (and a periodic one). */
   setTimer(deadlineNs: number | undefined): void {
+    this.periodNs = undefined;
     this.timerDeadlineNs = deadlineNs;
     this.raiseDue();
+  }
+
+  /** The periodic timer: an event every `periodNs` from now; undefined stops it. */
+  setPeriodic(periodNs: number | undefined): void {
+    this.periodNs = periodNs;
+    this.timerDeadlineNs = periodNs === undefined ? undefined : this.nowNs() + periodNs;
   }
 
   /** ns until the timer fires (0: due), undefined when none is set. */
@@ -47,8 +56,11 @@ export class EventChannel {
 
   /** Fires the timer if it is due. */
   raiseDue(): void {
-    if (this.timerDeadlineNs !== undefined && this.timerDeadlineNs <= this.nowNs()) {
-      this.timerDeadlineNs = undefined;
+    const now = this.nowNs();
+    if (this.timerDeadlineNs !== undefined && this.timerDeadlineNs <= now) {
+      // Periods missed while the guest did not run (a busy host) fire once, as Xen coalesces them.
+      const next = this.periodNs === undefined ? undefined : this.timerDeadlineNs + this.periodNs;
+      this.timerDeadlineNs = next === undefined ? undefined : next > now ? next : now + this.periodNs!;
       this.raise(EventPort.timer);
     }
   }

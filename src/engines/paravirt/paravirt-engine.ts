@@ -22,10 +22,9 @@ import { TrapEngine } from '../trap/trap-engine.js';
 import { VirtualCpu } from '../trap/virtual-cpu.js';
 import {
   Errno, EVENT_CALLBACK_VECTOR, Hypercall, HYPERCALL_NAMES, HYPERCALL_STUB_BYTES, HYPERCALL_VECTOR, MAX_MMU_UPDATES,
-  MAX_TRAP_TABLE_ENTRIES, MmuUpdateRequest, NOTE_HYPERCALL_PAGE, NOTE_NAME, TlbFlush, TrapTableEntry, type HypercallName,
+  MAX_TRAP_TABLE_ENTRIES, MmuUpdateRequest, NOTE_HYPERCALL_PAGE, NOTE_NAME, TlbFlush, TrapTableEntry, UpdateVaFlags, type HypercallName,
 } from './abi.js';
 import { EventChannel } from './event-channel.js';
-import { PageTableGuard } from './page-table-guard.js';
 
 /** A hypercall's answer: EAX's new value, or how the run goes on (iret sets EAX itself). */
 type HypercallResult = { eax: number } | { outcome: ExceptionOutcome; eax?: number };
@@ -45,7 +44,6 @@ export class ParavirtEngine extends TrapEngine {
   /** Device interrupts never reach the kernel: it has events instead (event-channel.ts). */
   readonly ownsGuestEvents = true;
   private events: EventChannel | undefined;
-  private guard: PageTableGuard | undefined;
   private readonly gates = new Uint8Array(PARAVIRT_IDT_BYTES);
   private readonly calls = new Map<HypercallName | 'unknown', number>();
   private eventsDelivered = 0;
@@ -80,7 +78,6 @@ export class ParavirtEngine extends TrapEngine {
     const core = this.core;
     if (!this.deprivileged || !core) return { kind: 'fatal', reason: 'the paravirtual kernel could not be deprivileged: its segment registers do not hold protected-mode selectors' };
     this.events = new EventChannel(machine.ram, () => machine.clock.nowNs());
-    this.guard = new PageTableGuard(machine.ram, (frame) => core.pageTableUpdated(frame));
     core.paravirtualize(HYPERCALL_VECTOR, 0xffffffff);
     core.setParavirtualIdt(this.gates);
     vcpu.writeRegister(Reg.idtrBase, PARAVIRT_IDT_LINEAR);
@@ -170,7 +167,6 @@ export class ParavirtEngine extends TrapEngine {
   private dispatch(name: HypercallName | 'unknown', [a, b]: number[], vcpu: NativeVcpu, machine: EngineMachine): HypercallResult {
     const core = this.core!;
     const events = this.events!;
-    const guard = this.guard!;
     const error = (errno: number): HypercallResult => {
       this.refused++;
       return { eax: -errno };
@@ -198,14 +194,14 @@ export class ParavirtEngine extends TrapEngine {
         const view = new DataView(requests.buffer, requests.byteOffset, requests.byteLength);
         for (let i = 0; i < b; i++) {
           const at = i * MmuUpdateRequest.bytes;
-          const done = guard.update(view.getUint32(at + MmuUpdateRequest.pointer, true), view.getUint32(at + MmuUpdateRequest.value, true));
-          if (!done.ok) return error(done.errno);
+          const refused = core.updatePageTable(view.getUint32(at + MmuUpdateRequest.pointer, true), view.getUint32(at + MmuUpdateRequest.value, true));
+          if (refused !== 0) return error(refused);
         }
         return { eax: 0 };
       }
       case 'newBaseptr': {
-        const pinned = guard.pinDirectory(a);
-        if (!pinned.ok) return error(pinned.errno);
+        const refused = core.pinPageDirectory(a);
+        if (refused !== 0) return error(refused);
         // Paging with write protection on, as Xen runs its guests: the kernel's own tables are read-only to it.
         this.cpu.cr0 = (this.cpu.cr0 | CR0_PG | CR0_WP) >>> 0;
         core.configure(this.cpu.cr0, a, this.cpu.cr4);
@@ -215,6 +211,18 @@ export class ParavirtEngine extends TrapEngine {
         if (a === TlbFlush.page) core.invalidatePage(b);
         else if (a === TlbFlush.all) core.configure(this.cpu.cr0, core.guestCr3(), this.cpu.cr4);
         else return error(Errno.EINVAL);
+        return { eax: 0 };
+      case 'updateVaMapping': {
+        // (The native core carries this out; here only when it left it, as the others.)
+        const pte = this.entryMapping(vcpu, a, machine.ram);
+        if (pte === undefined) return error(Errno.EINVAL);
+        const refused = core.updatePageTable(pte, b);
+        if (refused !== 0) return error(refused);
+        if (vcpu.readRegister(Reg.edx) === UpdateVaFlags.all) core.configure(this.cpu.cr0, core.guestCr3(), this.cpu.cr4);
+        return { eax: 0 };
+      }
+      case 'setPeriodicTimer':
+        events.setPeriodic(a === 0 ? undefined : a);
         return { eax: 0 };
       case 'setTimer': {
         const deadline = b * 2 ** 32 + a;
@@ -237,7 +245,7 @@ export class ParavirtEngine extends TrapEngine {
       }
       case 'registerSharedInfo':
         if (!events.register(a)) return error(Errno.EINVAL);
-        core.paravirtualize(HYPERCALL_VECTOR, events.faultAddressSlot!);
+        core.paravirtualize(HYPERCALL_VECTOR, a);
         return { eax: 0 };
       case 'setCallback':
         if (isNullSelector(a) || selectorRpl(a) !== 0 || b >= HOLE_LINEAR) return error(Errno.EINVAL);
@@ -247,6 +255,17 @@ export class ParavirtEngine extends TrapEngine {
       case 'unknown':
         return error(Errno.ENOSYS);
     }
+  }
+
+  /** The guest-physical address of the entry that maps `linear` in the current tables (32-bit, 4 KiB pages). */
+  private entryMapping(vcpu: NativeVcpu, linear: number, ram: Uint8Array): number | undefined {
+    if ((this.cpu.cr0 & CR0_PG) === 0 || linear >= HOLE_LINEAR) return undefined;
+    const view = new DataView(ram.buffer, ram.byteOffset, ram.byteLength);
+    const pdeAt = ((this.core!.guestCr3() & ~0xfff) + (linear >>> 22) * 4) >>> 0;
+    if (pdeAt + 4 > ram.length) return undefined;
+    const pde = view.getUint32(pdeAt, true);
+    if ((pde & 1) === 0 || (pde & 0x80) !== 0) return undefined;
+    return ((pde & ~0xfff) + ((linear >>> 12) & 0x3ff) * 4) >>> 0;
   }
 
   /** The virtual trap table: each entry becomes a gate of the VMM's IDT (the callback's stays). */
@@ -328,16 +347,31 @@ export class ParavirtEngine extends TrapEngine {
 
   override counters(): Record<string, number> {
     const trap = super.counters();
-    const total = [...this.calls.values()].reduce((a, b) => a + b, 0);
-    const byName = Object.fromEntries([...this.calls].filter(([, n]) => n > 0).map(([name, n]) => [`pv-${kebab(name)}`, n]));
+    const core = this.core?.counters();
+    // The calls the native core carried out, with those TypeScript answered.
+    const calls = new Map(this.calls);
+    const add = (name: HypercallName, n: number) => calls.set(name, (calls.get(name) ?? 0) + n);
+    if (core) {
+      add('iret', core.pvIretInCore);
+      add('mmuUpdate', core.pvMmuUpdateInCore);
+      add('tlbFlush', core.pvTlbFlushInCore);
+      add('newBaseptr', core.pvNewBaseptrInCore);
+      add('updateVaMapping', core.pvUpdateVaMappingInCore);
+    }
+    const inCore = core ? core.pvIretInCore + core.pvMmuUpdateInCore + core.pvTlbFlushInCore + core.pvNewBaseptrInCore + core.pvUpdateVaMappingInCore : 0;
+    const refused = this.refused + (core?.pvRefusedInCore ?? 0);
+    const total = [...calls.values()].reduce((a, b) => a + b, 0);
+    const byName = Object.fromEntries([...calls].filter(([, n]) => n > 0).map(([name, n]) => [`pv-${kebab(name)}`, n]));
     return {
       'pv-hypercalls': total,
+      'pv-in-core': inCore,
       ...byName,
       'pv-events': this.eventsDelivered,
-      ...(this.refused > 0 ? { 'pv-refused': this.refused } : {}),
+      ...(refused > 0 ? { 'pv-refused': refused } : {}),
       'pf-hidden': trap['pf-hidden'] ?? 0,
       'pf-true': trap['pf-true'] ?? 0,
       'shadow-pages-built': trap['shadow-pages-built'] ?? 0,
+      'shadow-prefills': core?.shadowPrefills ?? 0,
       ...(trap['shadow-pool-resets'] ? { 'shadow-pool-resets': trap['shadow-pool-resets'] } : {}),
       'pt-updates': trap['pt-writes-tracked'] ?? 0,
       'cr3-switches': trap['cr3-switches'] ?? 0,

@@ -63,4 +63,21 @@ describe('EventChannel', () => {
     expect(c.events.nanosUntilTimer()).toBeUndefined();
     expect(c.events.raised).toBe(1);
   });
+
+  it('runs the periodic timer, firing once for periods missed while the guest did not run', () => {
+    const c = channel();
+    c.events.register(c.page);
+    c.events.setPeriodic(100_000);
+    expect(c.events.nanosUntilTimer()).toBe(100_000);
+    c.advance(100_000);
+    c.events.raiseDue();
+    expect(c.events.raised).toBe(1);
+    expect(c.events.nanosUntilTimer()).toBe(100_000);
+    c.advance(1_000_000);
+    c.events.raiseDue();
+    expect(c.events.raised).toBe(2);
+    expect(c.events.nanosUntilTimer()).toBe(100_000);
+    c.events.setPeriodic(undefined);
+    expect(c.events.nanosUntilTimer()).toBeUndefined();
+  });
 });
