@@ -2,7 +2,7 @@
 // Markdown tables, and writes the three reports into the output folder.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { unmodifiedGuestEngines } from '../engines/index.js';
+import { engineNames, paravirtualEngines } from '../engines/index.js';
 import { runCompare } from '../bench/compare/compare-bench.js';
 import { DEFAULT_MACRO_SIZES, QUICK_MACRO_SIZES } from '../bench/compare/macro-workloads.js';
 import { htmlReport } from '../bench/compare/report/html-report.js';
@@ -69,7 +69,8 @@ async function measure(options: CompareCommandOptions): Promise<CompareResults> 
   try {
     return await runCompare({
       runs: options.runs,
-      engines: unmodifiedGuestEngines,
+      engines: engineNames,
+      paravirtualEngines,
       qemu: options.qemu,
       macroSizes: options.quick ? QUICK_MACRO_SIZES : DEFAULT_MACRO_SIZES,
       nanoInOneBoot: options.quick,

@@ -15,6 +15,11 @@ export interface CompareOptions {
   runs: number;
   /** vmm engines, `direct` first. */
   engines: readonly string[];
+  /**
+   * Those of them that run only paravirtual kernels: their nanobenchmarks are the paravirtual
+   * kernel's (where it has the operation), and they run no Linux workload.
+   */
+  paravirtualEngines?: readonly string[];
   /** Run the macro workloads under qemu-system-i386 too. */
   qemu: boolean;
   macroSizes: MacroSizes;
@@ -40,6 +45,9 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
   const tscHz = nativeCore().hostTscHz();
   const qemu = options.qemu ? qemuVersion() : undefined;
   const columns = qemu === undefined ? [...engines] : [...engines, QEMU_COLUMN];
+  const paravirtual = (engine: string) => options.paravirtualEngines?.includes(engine) === true;
+  const nanoOf = (engine: string) => NANOBENCHMARKS.filter((b) => !paravirtual(engine) || b.paravirtual !== undefined);
+  const macroColumns = columns.filter((column) => !paravirtual(column));
   const started: Pick<CompareResults, 'date' | 'command' | 'machine'> = {
     date: new Date().toISOString(),
     command: ownCommandLine(),
@@ -50,8 +58,8 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
   const macro = new Map<string, MacroSample[]>();
   const failures = new Map<string, string>();
   const key = (benchmark: string, column: string) => `${benchmark}\0${column}`;
-  const nanoBoots = options.nanoInOneBoot ? 1 : NANOBENCHMARKS.length + 1;
-  const steps = runs * (engines.length * nanoBoots + columns.length);
+  const nanoBoots = (engine: string) => (options.nanoInOneBoot ? 1 : nanoOf(engine).length + 1);
+  const steps = runs * (engines.reduce((sum, engine) => sum + nanoBoots(engine), 0) + macroColumns.length);
   let step = 0;
   const say = (what: string, run: number) => progress(`[${++step}/${steps}] run ${run + 1} of ${runs}: ${what}`);
 
@@ -62,20 +70,21 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
         nano.set(key(name, engine), samples);
         samples.push(sample);
       };
+      const pv = paravirtual(engine);
       if (options.nanoInOneBoot) {
         say(`nanobenchmarks under ${engine}`, run);
-        const all = await runNanobench(engine, 'all');
-        for (const { name } of NANOBENCHMARKS) record(name, nanoSample(name, all, undefined, tscHz));
+        const all = await runNanobench(engine, 'all', undefined, pv);
+        for (const { name } of nanoOf(engine)) record(name, nanoSample(name, all, undefined, tscHz));
         continue;
       }
       say(`nanobench baseline under ${engine}`, run);
-      const baseline = await runNanobench(engine, 'none');
-      for (const { name } of NANOBENCHMARKS) {
+      const baseline = await runNanobench(engine, 'none', undefined, pv);
+      for (const { name } of nanoOf(engine)) {
         say(`nanobench ${name} under ${engine}`, run);
-        record(name, nanoSample(name, await runNanobench(engine, name), baseline, tscHz));
+        record(name, nanoSample(name, await runNanobench(engine, name, undefined, pv), baseline, tscHz));
       }
     }
-    for (const column of columns) {
+    for (const column of macroColumns) {
       say(`Linux macro workloads under ${column}`, run);
       if (failures.has(key('macro', column))) continue;
       try {
@@ -91,10 +100,16 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
   }
 
   const benchmarks: BenchmarkResult[] = [];
-  for (const { name, description } of NANOBENCHMARKS) {
+  const withParavirtual = engines.some(paravirtual);
+  for (const { name, description: native, paravirtual: pvForm } of NANOBENCHMARKS) {
+    const description = withParavirtual && pvForm !== undefined ? `${native} (the paravirtual kernel: ${pvForm})` : native;
     const cells: Record<string, Cell> = {};
     for (const column of columns) {
       const samples = nano.get(key(name, column));
+      if (samples === undefined && paravirtual(column)) {
+        cells[column] = { status: 'not-applicable', reason: `${column} runs only a paravirtual kernel, which has no such operation (it does no port I/O and has no EFLAGS.IF)` };
+        continue;
+      }
       if (samples === undefined) {
         cells[column] = { status: 'not-applicable', reason: 'qemu-system-i386 is the outside reference for the macro workloads only: it has no exit counters, and vmm’s engines are what is compared' };
         continue;
@@ -117,6 +132,10 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
   for (const { name, description } of MACRO_WORKLOADS) {
     const cells: Record<string, Cell> = {};
     for (const column of columns) {
+      if (paravirtual(column)) {
+        cells[column] = { status: 'not-applicable', reason: `${column} runs only paravirtual kernels, and Linux is not one (its 32-bit Xen-style support is gone)` };
+        continue;
+      }
       const failure = failures.get(key('macro', column));
       const samples = macro.get(column) ?? [];
       if (failure !== undefined || samples.length === 0) {
