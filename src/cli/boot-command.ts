@@ -4,7 +4,7 @@ import { LoadError, type LoadPlan } from '../boot/load-plan.js';
 import { planImage } from '../boot/detect.js';
 import { hasMultibootHeader, type BootModule } from '../boot/multiboot.js';
 import { parseModuleList } from './boot-modules.js';
-import { createEngine, UnknownEngine } from '../engines/index.js';
+import { createEngine, engineNames, UnknownEngine } from '../engines/index.js';
 import { Machine, OPTIONAL_DEVICES, PARAVIRT_INTERFACES, type OptionalDevice, type ParavirtInterface } from '../vmm/machine.js';
 import { cpuModel, UnknownCpuModel } from '../vmm/cpu-model.js';
 import { engineCoreFor, NativeCoreMissing, STOP_MECHANISMS, type StopMechanism } from '../vmm/native.js';
@@ -77,17 +77,22 @@ interface SizeOption {
   max: number;
 }
 
+/** The registered engines that have something, by name: the one list the messages give. */
+function enginesThat(has: (engine: Engine) => boolean): string {
+  return engineNames.filter((name) => has(createEngine(name))).join(', ');
+}
+
 const TRANSLATION_CACHE: SizeOption = {
   flag: '--translation-cache',
   what: 'translation cache',
-  whichEngines: 'an engine with a translation cache (bt)',
+  whichEngines: `an engine with a translation cache (${enginesThat((e) => e.requires.translationCache)})`,
   min: MIN_TRANSLATION_CACHE_KIB,
   max: MAX_TRANSLATION_CACHE_KIB,
 };
 const SHADOW_POOL: SizeOption = {
   flag: '--shadow-pool',
   what: 'shadow pool',
-  whichEngines: 'an engine with shadow page tables (trap, bt)',
+  whichEngines: `an engine with shadow page tables (${enginesThat((e) => e.requires.vmmRegion)})`,
   min: MIN_SHADOW_POOL_KIB,
   max: MAX_SHADOW_POOL_KIB,
 };
@@ -243,6 +248,8 @@ export function prepareRun(
   const ramBytes = ramMiB * 1024 * 1024;
   const image = readGuestImage(path, 'image', ramBytes);
   const plan = planFromOptions(image, ramBytes, options, bootExtras(image, path, options, ramBytes));
+  const refused = engine.refusesKernel?.(plan.notes ?? []);
+  if (refused !== undefined) throw new UserError(`${path}: ${refused}`);
 
   let fd = serialFd;
   if (options.serial !== undefined) {

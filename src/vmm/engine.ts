@@ -100,6 +100,8 @@ export interface Engine {
   readonly debuggerUnsupported?: string;
   /** The engine runs only kernels written for it (its hypercall ABI), not unmodified guests. */
   readonly paravirtual?: boolean;
+  /** Why the engine cannot run a kernel with these ELF notes (undefined: it can), before anything runs. */
+  refusesKernel?(notes: readonly { name: string; type: number; desc: Uint8Array }[]): string | undefined;
   /**
    * The guest takes no interrupts from the machine's interrupt controllers: events of the
    * engine's own take their place (a paravirtual kernel has no EFLAGS.IF to open a window with).

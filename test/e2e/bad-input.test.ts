@@ -70,8 +70,9 @@ describe('bad input', () => {
     expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '--device', 'sb16']), /unknown device 'sb16'; choose one of pc-testdev/);
   });
 
-  it('an engine that is not built yet', () => {
-    expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '-e', 'paravirt']), /engine 'paravirt' is not implemented yet/);
+  it('an unknown engine, and a kernel the paravirtual engine cannot run', () => {
+    expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '-e', 'xen']), /unknown engine 'xen'; available: direct, trap, bt, paravirt/);
+    expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '-e', 'paravirt']), /bootsector\.bin: the paravirt engine runs paravirtual kernels only, and this one names no hypercall page/);
   });
 
   it('a debugger under an engine that cannot take one', () => {
@@ -87,7 +88,7 @@ describe('bad input', () => {
   });
 
   it('a shadow pool size for an engine without shadow page tables, or out of bounds', () => {
-    expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '--shadow-pool', '1024']), /--shadow-pool applies to an engine with shadow page tables \(trap, bt\) only/);
+    expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '--shadow-pool', '1024']), /--shadow-pool applies to an engine with shadow page tables \(trap, bt, paravirt\) only/);
     expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '-e', 'trap', '--shadow-pool', '16']), /invalid shadow pool size '16': give KiB from 64 to 16256/);
     expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '-e', 'bt', '--shadow-pool', '1x']), /invalid shadow pool size '1x'/);
   });

@@ -49,6 +49,10 @@ export class ParavirtEngine extends TrapEngine {
   private eventsDelivered = 0;
   private refused = 0;
 
+  refusesKernel(notes: readonly KernelNote[]): string | undefined {
+    return hypercallPage(notes) === undefined ? NO_HYPERCALL_PAGE : undefined;
+  }
+
   override beforeRun(machine: EngineMachine): ExceptionOutcome | undefined {
     if (!this.deprivileged) {
       const taken = this.start(machine);
@@ -60,11 +64,8 @@ export class ParavirtEngine extends TrapEngine {
   /** The first entry: the kernel is deprivileged at once, with the VMM's IDT and its hypercall page. */
   private start(machine: EngineMachine): ExceptionOutcome | undefined {
     const vcpu = machine.vcpu;
-    const note = machine.kernelNotes.find((n) => n.name === NOTE_NAME && n.type === NOTE_HYPERCALL_PAGE && n.desc.length >= 4);
-    if (!note) {
-      return { kind: 'fatal', reason: `the paravirt engine runs paravirtual kernels only, and this one names no hypercall page (ELF note "${NOTE_NAME}", type ${NOTE_HYPERCALL_PAGE}; docs/paravirt-abi.md)` };
-    }
-    const page = new DataView(note.desc.buffer, note.desc.byteOffset, 4).getUint32(0, true);
+    const page = hypercallPage(machine.kernelNotes);
+    if (page === undefined) return { kind: 'fatal', reason: NO_HYPERCALL_PAGE };
     if (page % 4096 !== 0 || page + 4096 > machine.ram.length) {
       return { kind: 'fatal', reason: `the kernel's hypercall page 0x${hex(page)} is not a page of guest RAM` };
     }
@@ -377,6 +378,16 @@ export class ParavirtEngine extends TrapEngine {
       'cr3-switches': trap['cr3-switches'] ?? 0,
     };
   }
+}
+
+type KernelNote = { name: string; type: number; desc: Uint8Array };
+
+const NO_HYPERCALL_PAGE = `the paravirt engine runs paravirtual kernels only, and this one names no hypercall page (ELF note "${NOTE_NAME}", type ${NOTE_HYPERCALL_PAGE}; docs/paravirt-abi.md)`;
+
+/** The hypercall page the kernel's note names (as Xen's XEN_ELFNOTE_HYPERCALL_PAGE), if it has one. */
+function hypercallPage(notes: readonly KernelNote[]): number | undefined {
+  const note = notes.find((n) => n.name === NOTE_NAME && n.type === NOTE_HYPERCALL_PAGE && n.desc.length >= 4);
+  return note && new DataView(note.desc.buffer, note.desc.byteOffset, 4).getUint32(0, true);
 }
 
 /** A 32-bit trap gate (SDM Vol. 3 Figure 6-2) into `gates`. */
