@@ -125,7 +125,8 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
         return values.every((v): v is number => v !== undefined) ? median(values) : undefined;
       };
       const vmmCalls = counted((s) => s.vmmCallsPerOp);
-      cells[column] = measuredCell(measured.map((s) => s.ns), counted((s) => s.exitsPerOp), vmmCalls !== undefined && (column === 'bt' || vmmCalls !== 0) ? vmmCalls : undefined);
+      const callsShown = column === 'bt' || paravirtual(column) || vmmCalls !== 0;
+      cells[column] = measuredCell(measured.map((s) => s.ns), counted((s) => s.exitsPerOp), vmmCalls !== undefined && callsShown ? vmmCalls : undefined);
     }
     benchmarks.push({ name, kind: 'nano', unit: 'ns', description, cells: withRatios(cells) });
   }
