@@ -581,6 +581,10 @@ static void refusals(void)
     int32_t writable_table = mmu_try(entry, kernel_pd | PG_W | PG_P);
     int32_t large = mmu_try(kernel_pd + 0x300 * 4, 0x00000000u | 0x80u | PG_W | PG_P);
     int32_t not_a_table = mmu_try(FRAMES_START, 0);
+    /* Buffers in the VMM's hole (the top 4 MiB, where the VMM keeps its tables) are not the
+     * kernel's: a hypercall never reads them. */
+    int32_t hole_console = hypercall2(HC_CONSOLE_WRITE, 0xFFC01000u, 16);
+    int32_t hole_requests = hypercall2(HC_MMU_UPDATE, 0xFFC01000u, 1);
     /* A store into its own page directory faults (mapped read-only): recorded and skipped. */
     pf_mode = PF_SKIP_STORE;
     expected_faults = 0;
@@ -596,13 +600,17 @@ static void refusals(void)
     put_signed(large);
     put_str(", not a table ");
     put_signed(not_a_table);
+    put_str(", buffers in the VMM's hole ");
+    put_signed(hole_console);
+    put_char(' ');
+    put_signed(hole_requests);
     put_str("; a store into the page directory: ");
     put_dec(expected_faults);
     put_str(" #PF error ");
     put_hex32(seen_error);
     put_char('\n');
     if (beyond != -PV_EINVAL || device != -PV_EINVAL || writable_table != -PV_EPERM || large != -PV_EINVAL ||
-        not_a_table != -PV_EINVAL || expected_faults != 1 || seen_error != 0x3u || peek(kernel_pd + 0x300 * 4) != 0)
+        not_a_table != -PV_EINVAL || hole_console != -PV_EFAULT || hole_requests != -PV_EFAULT || expected_faults != 1 || seen_error != 0x3u || peek(kernel_pd + 0x300 * 4) != 0)
         fail("the VMM let an unsafe page-table change through");
 }
 

@@ -165,7 +165,10 @@ int32_t TrapCore::mmu_update(uint32_t requests, uint32_t count) {
   uint32_t batch[2 * 64];
   for (uint32_t done = 0; done < count;) {
     uint32_t n = std::min<uint32_t>(count - done, 64);
-    if (!vcpu_.injector().read_guest_linear(requests + done * kMmuUpdateRequestBytes, batch, n * kMmuUpdateRequestBytes)) return kErrnoFault;
+    // (Through the kernel's own tables only: the hole's VMM pages are never read for a guest.)
+    if (!vcpu_.injector().read_guest_linear(requests + done * kMmuUpdateRequestBytes, batch, n * kMmuUpdateRequestBytes, true)) {
+      return kErrnoFault;
+    }
     for (uint32_t i = 0; i < n; i++) {
       if (int32_t refused = update_page_table(batch[2 * i], batch[2 * i + 1])) return refused;
     }
@@ -223,10 +226,10 @@ bool TrapCore::paravirtual_iret() {
   SegmentDescriptor stack{};
   if (!injector.segment_descriptor(register32(kRegSs), &stack)) return false;
   uint32_t esp = register32(kRegEsp), saved = 0;
-  if (!injector.read_guest_linear(stack.base + esp, &saved, 4)) return false;
+  if (!injector.read_guest_linear(stack.base + esp, &saved, 4, true)) return false;
   write_register(uc_, kRegEsp, esp + 4);
   uint32_t resume = 0;
-  if (!return_from_frame(&resume, kFlagIf)) {
+  if (!return_from_frame(&resume, kFlagIf, true)) {
     write_register(uc_, kRegEsp, esp);
     return false;
   }
@@ -478,10 +481,10 @@ bool TrapCore::emulate_iret(uint32_t guest_eip, uint32_t* resume) {
   uint32_t current = register32(kRegEflags);
   // NT is the guest's task return only where the VMM does not set it for itself.
   if ((current & kFlagVm) || (current & kFlagNt & ~kernel.set)) return false;
-  return return_from_frame(resume, 0);
+  return return_from_frame(resume, 0, false);
 }
 
-bool TrapCore::return_from_frame(uint32_t* resume, uint32_t forced_flags) {
+bool TrapCore::return_from_frame(uint32_t* resume, uint32_t forced_flags, bool guest_mapping_only) {
   EventInjector& injector = vcpu_.injector();
   const KernelRingFlags& kernel = platform_->kernel_flags();
   uint32_t current = register32(kRegEflags);
@@ -489,7 +492,7 @@ bool TrapCore::return_from_frame(uint32_t* resume, uint32_t forced_flags) {
   if (!injector.segment_descriptor(register32(kRegSs), &stack)) return false;
   uint32_t esp = register32(kRegEsp);
   uint32_t frame[5] = {};
-  if (!injector.read_guest_linear(stack.base + esp, frame, 12)) return false;
+  if (!injector.read_guest_linear(stack.base + esp, frame, 12, guest_mapping_only)) return false;
   uint32_t eip = frame[0], cs = frame[1] & 0xFFFF;
   uint32_t keep = kernel.owned | kFlagVm | kFlagRf;
   uint32_t flags = (current & keep) | (frame[2] & ~keep & kDefinedFlags) | kFlagFixed | forced_flags;
@@ -503,7 +506,7 @@ bool TrapCore::return_from_frame(uint32_t* resume, uint32_t forced_flags) {
     return true;
   }
   if ((cs & 3) != 3 || (frame[2] & kFlagVm)) return false;
-  if (!injector.read_guest_linear(stack.base + esp + 12, frame + 3, 8)) return false;
+  if (!injector.read_guest_linear(stack.base + esp + 12, frame + 3, 8, guest_mapping_only)) return false;
   // To guest user mode: the guest edits descriptors in place (Linux's TLS entries at each
   // context switch), so a copy still due is made before user code can load them.
   if (gdt_copy_stale()) {

@@ -202,7 +202,8 @@ class TrapCore : public EngineCore {
   bool upcall_deliverable();
   // The frame an IRET pops at SS:ESP (EIP, CS, EFLAGS, and ESP, SS to user mode), to guest ring 0
   // or 3, with `forced_flags` set in what it loads; false, with nothing changed, for other forms.
-  bool return_from_frame(uint32_t* resume, uint32_t forced_flags);
+  // `guest_mapping_only`: the frame is read through the guest's tables even in the hole.
+  bool return_from_frame(uint32_t* resume, uint32_t forced_flags, bool guest_mapping_only);
 };
 
 }  // namespace vmm

@@ -141,7 +141,7 @@ export class ParavirtEngine extends TrapEngine {
 
   /** The instruction at the kernel's trapped EIP, named, when it is one the CPU refuses at ring 1. */
   private privilegedInstruction(vcpu: NativeVcpu, exit: ExceptionExit): string | undefined {
-    const bytes = vcpu.readGuestLinear(exit.eip, 15) ?? vcpu.readGuestLinear(exit.eip, 4096 - (exit.eip & 0xfff));
+    const bytes = vcpu.readGuestLinear(exit.eip, 15, true) ?? vcpu.readGuestLinear(exit.eip, 4096 - (exit.eip & 0xfff), true);
     const insn = bytes && decodeInstruction(bytes, 32);
     if (!insn) return undefined;
     const c = classifyInstruction(insn);
@@ -175,7 +175,7 @@ export class ParavirtEngine extends TrapEngine {
     switch (name) {
       case 'consoleWrite': {
         if (b > MAX_CONSOLE_WRITE) return error(Errno.EINVAL);
-        const bytes = b === 0 ? new Uint8Array(0) : vcpu.readGuestLinear(a, b);
+        const bytes = b === 0 ? new Uint8Array(0) : vcpu.readGuestLinear(a, b, true);
         if (!bytes) return error(Errno.EFAULT);
         machine.writeConsole(bytes);
         return { eax: b };
@@ -190,7 +190,7 @@ export class ParavirtEngine extends TrapEngine {
         return { eax: 0 };
       case 'mmuUpdate': {
         if (b > MAX_MMU_UPDATES) return error(Errno.EINVAL);
-        const requests = b === 0 ? new Uint8Array(0) : vcpu.readGuestLinear(a, b * MmuUpdateRequest.bytes);
+        const requests = b === 0 ? new Uint8Array(0) : vcpu.readGuestLinear(a, b * MmuUpdateRequest.bytes, true);
         if (!requests) return error(Errno.EFAULT);
         const view = new DataView(requests.buffer, requests.byteOffset, requests.byteLength);
         for (let i = 0; i < b; i++) {
@@ -275,7 +275,7 @@ export class ParavirtEngine extends TrapEngine {
     const gates = new Uint8Array(PARAVIRT_IDT_BYTES);
     for (let i = 0; table !== 0; i++) {
       if (i === MAX_TRAP_TABLE_ENTRIES) return this.refuse(Errno.EINVAL);
-      const entry = vcpu.readGuestLinear((table + i * TrapTableEntry.bytes) >>> 0, TrapTableEntry.bytes);
+      const entry = vcpu.readGuestLinear((table + i * TrapTableEntry.bytes) >>> 0, TrapTableEntry.bytes, true);
       if (!entry) return this.refuse(Errno.EFAULT);
       const view = new DataView(entry.buffer, entry.byteOffset, entry.byteLength);
       const address = view.getUint32(TrapTableEntry.address, true);
@@ -312,7 +312,7 @@ export class ParavirtEngine extends TrapEngine {
    */
   private iret(vcpu: NativeVcpu): HypercallResult {
     const esp = vcpu.readRegister(Reg.esp) >>> 0;
-    const frame = vcpu.readGuestLinear(esp, 16);
+    const frame = vcpu.readGuestLinear(esp, 16, true);
     if (!frame) return this.refuse(Errno.EFAULT);
     const view = new DataView(frame.buffer, frame.byteOffset, 16);
     const [eax, eip, cs, popped] = [0, 4, 8, 12].map((at) => view.getUint32(at, true));
@@ -331,7 +331,7 @@ export class ParavirtEngine extends TrapEngine {
       return { eax, outcome: { kind: 'resume' } };
     }
     if (selectorRpl(selector) !== 3) return this.refuse(Errno.EINVAL);
-    const outer = vcpu.readGuestLinear((esp + 16) >>> 0, 8);
+    const outer = vcpu.readGuestLinear((esp + 16) >>> 0, 8, true);
     if (!outer) return this.refuse(Errno.EFAULT);
     const outerView = new DataView(outer.buffer, outer.byteOffset, 8);
     const userEsp = outerView.getUint32(0, true);
