@@ -14,6 +14,11 @@ constexpr uint32_t kHypercallNewBaseptr = 5;
 constexpr uint32_t kHypercallTlbFlush = 6;
 constexpr uint32_t kHypercallUpdateVaMapping = 14;
 
+// The calls that change no control flow are made with CPUID from the hypercall page, which the
+// core answers inside Unicorn's CPU loop (TrapCore::on_cpuid) with no exception: EAX holds this
+// leaf plus the call's number. A CPUID anywhere else, or from user mode, is an ordinary one.
+constexpr uint32_t kFastHypercallLeaf = 0x564D4D00;  // "VMM\0"
+
 // update_va_mapping's flags: the page's own translation always goes; 2 flushes everything.
 constexpr uint32_t kUpdateVaFlushAll = 2;
 

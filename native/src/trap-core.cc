@@ -112,10 +112,11 @@ ExitKind TrapCore::on_paravirtual_exception(uint32_t vector, bool software_inter
   return reflect_to_guest(vector, software_interrupt);
 }
 
-void TrapCore::set_paravirtual(uint32_t hypercall_vector, uint32_t shared_info) {
+void TrapCore::set_paravirtual(uint32_t hypercall_vector, uint32_t shared_info, uint32_t hypercall_page) {
   paravirtual_ = true;
   hypercall_vector_ = hypercall_vector;
   shared_info_ = shared_info;
+  hypercall_page_ = hypercall_page;
   if (!guard_) guard_ = std::make_unique<PageTableGuard>(platform_->ram());
 }
 
@@ -128,35 +129,58 @@ int32_t TrapCore::update_page_table(uint32_t pointer, uint32_t value) {
 }
 
 bool TrapCore::carry_out_hypercall() {
+  uint32_t number = register32(kRegEax);
+  if (number == kHypercallIret) {
+    if (!paravirtual_iret()) return false;
+    pv_iret_in_core_++;
+    return true;
+  }
   int32_t result = 0;
-  switch (register32(kRegEax)) {
-    case kHypercallIret:
-      if (!paravirtual_iret()) return false;
-      pv_iret_in_core_++;
-      return true;
+  if (!page_table_call(number, &result)) return false;
+  write_register(uc_, kRegEax, static_cast<uint32_t>(-result));
+  return true;
+}
+
+// A fast call: a CPUID from the hypercall page at the kernel's ring, in the middle of a translated
+// block. Registers may be written here but not EIP (the RET after the CPUID goes on); CR3 may
+// change, as the bt engine's MOV to CR3 does from its fast calls. No event is delivered here: the
+// kernel's next INT 0x82 hypercall, or the end of the time slice, sees an unmasked one.
+bool TrapCore::on_cpuid() {
+  if (!paravirtual_ || !active_) return false;
+  uint32_t leaf = register32(kRegEax);
+  if ((leaf & ~0xFFu) != kFastHypercallLeaf || register32(kRegEip) - hypercall_page_ >= kPageSize || !at_guest_kernel_ring()) {
+    return false;
+  }
+  int32_t result = 0;
+  if (!page_table_call(leaf & 0xFF, &result)) return false;
+  write_register(uc_, kRegEax, static_cast<uint32_t>(-result));
+  pv_fast_calls_++;
+  return true;
+}
+
+bool TrapCore::page_table_call(uint32_t number, int32_t* result) {
+  uint32_t a = register32(kRegEbx), b = register32(kRegEcx);
+  switch (number) {
     case kHypercallMmuUpdate:
-      result = mmu_update(register32(kRegEbx), register32(kRegEcx));
+      *result = mmu_update(a, b);
       pv_mmu_update_in_core_++;
       break;
     case kHypercallTlbFlush:
-      result = tlb_flush(register32(kRegEbx), register32(kRegEcx));
+      *result = tlb_flush(a, b);
       pv_tlb_flush_in_core_++;
       break;
     case kHypercallUpdateVaMapping:
-      result = update_va_mapping(register32(kRegEbx), register32(kRegEcx), register32(kRegEdx));
+      *result = update_va_mapping(a, b, register32(kRegEdx));
       pv_update_va_in_core_++;
       break;
     case kHypercallNewBaseptr:
-      // The first one turns paging on, which TypeScript's view of CR0 must follow.
-      if (!(platform_->guest_paging().cr0 & kCr0Pg)) return false;
-      result = new_baseptr(register32(kRegEbx));
+      *result = new_baseptr(a);
       pv_new_baseptr_in_core_++;
       break;
     default:
       return false;
   }
-  if (result) pv_refused_in_core_++;
-  write_register(uc_, kRegEax, static_cast<uint32_t>(-result));
+  if (*result) pv_refused_in_core_++;
   return true;
 }
 
@@ -212,6 +236,9 @@ int32_t TrapCore::new_baseptr(uint32_t directory) {
   if (int32_t refused = guard_->pin_directory(directory)) return refused;
   PagingState guest = platform_->guest_paging();
   guest.cr3 = directory;
+  // The first one turns paging on, with write protection, as Xen runs its guests: the kernel's
+  // own tables are read-only to it.
+  guest.cr0 |= kCr0Pg | kCr0Wp;
   configure(guest);
   // The kernel's GDT is read through its linear addresses, which the new tables may map anew.
   platform_->reload_guest_gdt(vcpu_.injector());
@@ -553,6 +580,7 @@ std::vector<EngineCounter> TrapCore::counters() const {
       {"pvRefusedInCore", pv_refused_in_core_},
       {"pvUpdateVaMappingInCore", pv_update_va_in_core_},
       {"shadowPrefills", c.prefills},
+      {"pvFastCalls", pv_fast_calls_},
   };
 }
 

@@ -82,7 +82,11 @@ class TrapCore : public EngineCore {
   // (paravirt-abi.h), the rest go to TypeScript. `shared_info` is the guest-physical shared-info
   // page (~0: none yet): a #PF delivered to the kernel stores its address there (the kernel cannot
   // read CR2), and an event that became deliverable ends the run after a hypercall.
-  void set_paravirtual(uint32_t hypercall_vector, uint32_t shared_info);
+  // `hypercall_page`: its linear address, where the fast calls' CPUIDs are.
+  void set_paravirtual(uint32_t hypercall_vector, uint32_t shared_info, uint32_t hypercall_page);
+  bool on_cpuid() override;
+  // trapGuestCr0(): the guest's CR0 as the core has it (new_baseptr turns paging on here).
+  uint32_t guest_cr0() const { return platform_->guest_paging().cr0; }
   // The page-table rules (page-table-guard.h), for new_baseptr and mmu_update from TypeScript.
   int32_t pin_page_directory(uint32_t physical) { return guard_ ? guard_->pin_directory(physical) : kErrnoInval; }
   int32_t update_page_table(uint32_t pointer, uint32_t value);
@@ -183,6 +187,8 @@ class TrapCore : public EngineCore {
   bool paravirtual_ = false;
   uint32_t hypercall_vector_ = 0;
   uint32_t shared_info_ = ~0u;
+  uint32_t hypercall_page_ = ~0u;
+  uint64_t pv_fast_calls_ = 0;
   std::unique_ptr<PageTableGuard> guard_;
   uint64_t pv_iret_in_core_ = 0;
   uint64_t pv_mmu_update_in_core_ = 0;
@@ -194,6 +200,9 @@ class TrapCore : public EngineCore {
   // A hypercall the core answers: true when carried out (EAX holds its result, the guest goes
   // on), false to leave it to TypeScript.
   bool carry_out_hypercall();
+  // The page-table calls (mmu_update, update_va_mapping, tlb_flush, new_baseptr) with the
+  // arguments in EBX, ECX, EDX: true and `*result` set when `number` is one of them.
+  bool page_table_call(uint32_t number, int32_t* result);
   int32_t mmu_update(uint32_t requests, uint32_t count);
   int32_t tlb_flush(uint32_t kind, uint32_t linear);
   int32_t update_va_mapping(uint32_t linear, uint32_t value, uint32_t flags);

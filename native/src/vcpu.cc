@@ -1375,7 +1375,10 @@ Napi::Value Vcpu::GetTrap(const Napi::CallbackInfo& info) {
     if (trap_) trap_->set_guest_nested_task(i[0].As<Napi::Boolean>().Value());
   }));
   trap.Set("paravirtualize", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
-    if (trap_) trap_->set_paravirtual(i[0].As<Napi::Number>().Uint32Value(), i[1].As<Napi::Number>().Uint32Value());
+    if (trap_) {
+      trap_->set_paravirtual(i[0].As<Napi::Number>().Uint32Value(), i[1].As<Napi::Number>().Uint32Value(),
+                             i[2].As<Napi::Number>().Uint32Value());
+    }
   }));
   trap.Set("setParavirtualIdt", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
     Napi::Uint8Array gates = i[0].As<Napi::Uint8Array>();
@@ -1387,6 +1390,9 @@ Napi::Value Vcpu::GetTrap(const Napi::CallbackInfo& info) {
   }));
   trap.Set("setParavirtualKernelStack", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
     if (trap_) trap_->set_paravirtual_kernel_stack(i[0].As<Napi::Number>().Uint32Value(), i[1].As<Napi::Number>().Uint32Value());
+  }));
+  trap.Set("guestCr0", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
+    return Napi::Number::New(i.Env(), trap_ ? trap_->guest_cr0() : 0);
   }));
   trap.Set("pinPageDirectory", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
     return Napi::Number::New(i.Env(), trap_ ? trap_->pin_page_directory(i[0].As<Napi::Number>().Uint32Value()) : kErrnoInval);

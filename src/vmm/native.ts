@@ -156,11 +156,14 @@ export interface NativeTrapCore {
   /**
    * Paravirtual mode (the paravirt engine): the core carries out none of the kernel's privileged
    * instructions (they come here); INT `hypercallVector` from the kernel is a hypercall, of which
-   * the core answers iret, mmu_update, tlb_flush and new_baseptr with paging on (the rest come
-   * here); a #PF it delivers stores its address in the shared-info page at guest-physical
-   * `sharedInfo` (~0 for none yet).
+   * the core answers iret, mmu_update, update_va_mapping, tlb_flush and new_baseptr (the rest come
+   * here), the page-table ones also as fast calls (CPUID from the hypercall page at linear
+   * `hypercallPage`); a #PF it delivers stores its address in the shared-info page at
+   * guest-physical `sharedInfo` (~0 for none yet).
    */
-  paravirtualize(hypercallVector: number, sharedInfo: number): void;
+  paravirtualize(hypercallVector: number, sharedInfo: number, hypercallPage: number): void;
+  /** The guest's CR0 as the core keeps it (the paravirt engine's new_baseptr turns paging on there). */
+  guestCr0(): number;
   /** 256 gates (2048 bytes) into the VMM region's IDT (vmm-region.h, kRegionParavirtIdt). */
   setParavirtualIdt(gates: Uint8Array): void;
   /** The kernel stack for deliveries from guest ring 3, in a TSS image of the VMM's. */
@@ -206,6 +209,8 @@ export interface ShadowCounters {
   pvNewBaseptrInCore: number;
   pvRefusedInCore: number;
   pvUpdateVaMappingInCore: number;
+  /** Of those, the ones made as fast calls (CPUID from the hypercall page, no exception). */
+  pvFastCalls: number;
   /** Shadow entries filled ahead of the guest's first access (a paravirtual kernel's new mappings). */
   shadowPrefills: number;
   /** CLAC and STAC of the guest kernel (#UD at ring 1) carried out in the native core. */

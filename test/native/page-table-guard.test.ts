@@ -19,7 +19,7 @@ afterEach(() => {
 function machine(ramBytes = 8 * MIB) {
   vcpu = new (nativeCore().Vcpu)(ramBytes, undefined, true);
   const trap = vcpu.trap!;
-  trap.paravirtualize(HYPERCALL_VECTOR, 0xffffffff);
+  trap.paravirtualize(HYPERCALL_VECTOR, 0xffffffff, 0xffffffff);
   const view = new DataView(vcpu.ram);
   const set = (address: number, value: number) => view.setUint32(address, value >>> 0, true);
   const get = (address: number) => view.getUint32(address, true);

@@ -58,6 +58,16 @@ export const Hypercall = {
 export type HypercallName = keyof typeof Hypercall;
 export const HYPERCALL_NAMES: readonly HypercallName[] = (Object.keys(Hypercall) as HypercallName[]).sort((a, b) => Hypercall[a] - Hypercall[b]);
 
+/**
+ * The calls that change no control flow (the page-table ones) are made with CPUID instead of
+ * INT 0x82: `mov eax, FAST_HYPERCALL_LEAF + n; cpuid; ret`. The native core answers a CPUID of
+ * that leaf from the hypercall page at the kernel's ring inside Unicorn's CPU loop, without the
+ * exception an INT costs (elsewhere, or from user mode, it is an ordinary CPUID). The kernel calls
+ * every stub the same way: the page hides which instruction is underneath, as Xen's does.
+ */
+export const FAST_HYPERCALL_LEAF = 0x564d4d00;
+export const FAST_HYPERCALLS: readonly number[] = [Hypercall.mmuUpdate, Hypercall.newBaseptr, Hypercall.tlbFlush, Hypercall.updateVaMapping];
+
 /** Results are 0 (or a count) on success, a negated errno otherwise (Xen's convention). */
 export const Errno = { EPERM: 1, EFAULT: 14, EINVAL: 22, ENOSYS: 38 } as const;
 

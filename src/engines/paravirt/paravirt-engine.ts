@@ -21,7 +21,7 @@ import { reflectToGuest } from '../reflect.js';
 import { TrapEngine } from '../trap/trap-engine.js';
 import { VirtualCpu } from '../trap/virtual-cpu.js';
 import {
-  Errno, EVENT_CALLBACK_VECTOR, Hypercall, HYPERCALL_NAMES, HYPERCALL_STUB_BYTES, HYPERCALL_VECTOR, MAX_MMU_UPDATES,
+  Errno, EVENT_CALLBACK_VECTOR, FAST_HYPERCALL_LEAF, FAST_HYPERCALLS, Hypercall, HYPERCALL_NAMES, HYPERCALL_STUB_BYTES, HYPERCALL_VECTOR, MAX_MMU_UPDATES,
   MAX_TRAP_TABLE_ENTRIES, MmuUpdateRequest, NOTE_HYPERCALL_PAGE, NOTE_NAME, TlbFlush, TrapTableEntry, UpdateVaFlags, type HypercallName,
 } from './abi.js';
 import { EventChannel } from './event-channel.js';
@@ -47,6 +47,8 @@ export class ParavirtEngine extends TrapEngine {
   private readonly gates = new Uint8Array(PARAVIRT_IDT_BYTES);
   private readonly calls = new Map<HypercallName | 'unknown', number>();
   private eventsDelivered = 0;
+  /** Where the kernel's hypercall page is (linear = physical: it is named before paging is on). */
+  private hypercallPage = 0;
   private refused = 0;
 
   refusesKernel(notes: readonly KernelNote[]): string | undefined {
@@ -79,7 +81,8 @@ export class ParavirtEngine extends TrapEngine {
     const core = this.core;
     if (!this.deprivileged || !core) return { kind: 'fatal', reason: 'the paravirtual kernel could not be deprivileged: its segment registers do not hold protected-mode selectors' };
     this.events = new EventChannel(machine.ram, () => machine.clock.nowNs());
-    core.paravirtualize(HYPERCALL_VECTOR, 0xffffffff);
+    this.hypercallPage = page;
+    core.paravirtualize(HYPERCALL_VECTOR, 0xffffffff, page);
     core.setParavirtualIdt(this.gates);
     vcpu.writeRegister(Reg.idtrBase, PARAVIRT_IDT_LINEAR);
     vcpu.writeRegister(Reg.idtrLimit, PARAVIRT_IDT_BYTES - 1);
@@ -91,6 +94,7 @@ export class ParavirtEngine extends TrapEngine {
   private serviceEvents(vcpu: NativeVcpu): ExceptionOutcome | undefined {
     const events = this.events;
     if (!events) return undefined;
+    this.followCore();
     events.raiseDue();
     events.writeSystemTime();
     if (!events.deliverable || !this.gatePresent(EVENT_CALLBACK_VECTOR)) return undefined;
@@ -113,8 +117,14 @@ export class ParavirtEngine extends TrapEngine {
     return this.events.deliverable;
   }
 
+  /** The guest's CR0 as the native core has it: its new_baseptr turns paging on. */
+  private followCore(): void {
+    if (this.core) this.cpu.cr0 = this.core.guestCr0();
+  }
+
   override handleException(exit: ExceptionExit, vcpu: NativeVcpu, machine: EngineMachine): ExceptionOutcome {
     if (!this.deprivileged) return super.handleException(exit, vcpu, machine);
+    this.followCore();
     const software = exit.softwareInterruptLength > 0;
     if (software && exit.vector === HYPERCALL_VECTOR) {
       // The hypercall gate admits the kernel only (Xen's has DPL 1): user mode gets a #GP naming it.
@@ -246,7 +256,7 @@ export class ParavirtEngine extends TrapEngine {
       }
       case 'registerSharedInfo':
         if (!events.register(a)) return error(Errno.EINVAL);
-        core.paravirtualize(HYPERCALL_VECTOR, a);
+        core.paravirtualize(HYPERCALL_VECTOR, a, this.hypercallPage);
         return { eax: 0 };
       case 'setCallback':
         if (isNullSelector(a) || selectorRpl(a) !== 0 || b >= HOLE_LINEAR) return error(Errno.EINVAL);
@@ -366,6 +376,7 @@ export class ParavirtEngine extends TrapEngine {
     return {
       'pv-hypercalls': total,
       'pv-in-core': inCore,
+      'pv-fast-calls': core?.pvFastCalls ?? 0,
       ...byName,
       'pv-events': this.eventsDelivered,
       ...(refused > 0 ? { 'pv-refused': refused } : {}),
@@ -399,15 +410,20 @@ function writeGate(gates: Uint8Array, vector: number, cs: number, address: numbe
 
 /**
  * The hypercall page: stub n at 32·n is `mov eax, n; int 0x82; ret` (Xen's layout on x86-32);
- * iret's is `push eax; mov eax, n; int 0x82`, which does not return to its caller.
+ * iret's is `push eax; mov eax, n; int 0x82`, which does not return to its caller; the fast calls'
+ * are `mov eax, FAST_HYPERCALL_LEAF + n; cpuid; ret`.
  */
 function fillHypercallPage(page: Uint8Array): void {
   page.fill(0xcc);
+  const movEax = (value: number) => [0xb8, value & 0xff, (value >>> 8) & 0xff, (value >>> 16) & 0xff, (value >>> 24) & 0xff];
+  const int82 = [0xcd, HYPERCALL_VECTOR];
+  const cpuid = [0x0f, 0xa2];
+  const ret = 0xc3;
   for (let n = 0; n < page.length / HYPERCALL_STUB_BYTES; n++) {
     const stub = page.subarray(n * HYPERCALL_STUB_BYTES, (n + 1) * HYPERCALL_STUB_BYTES);
-    const movEax = [0xb8, n & 0xff, (n >> 8) & 0xff, 0, 0];
-    const int82 = [0xcd, HYPERCALL_VECTOR];
-    stub.set(n === Hypercall.iret ? [0x50, ...movEax, ...int82] : [...movEax, ...int82, 0xc3]);
+    if (n === Hypercall.iret) stub.set([0x50, ...movEax(n), ...int82]);
+    else if (FAST_HYPERCALLS.includes(n)) stub.set([...movEax(FAST_HYPERCALL_LEAF + n), ...cpuid, ret]);
+    else stub.set([...movEax(n), ...int82, ret]);
   }
 }
 
