@@ -31,7 +31,7 @@ uint64_t pvb_call_ret(uint32_t n);
 uint64_t pvb_pgfault(uint32_t n, uint32_t va);
 uint64_t pvb_divzero(uint32_t n);
 uint64_t pvb_ptemod(uint32_t n);
-uint64_t pvb_cr3(uint32_t n);
+uint64_t pvb_cr3(uint32_t n, uint32_t first, uint32_t both, void *stub);
 uint64_t pvb_xorshift(uint32_t n);
 uint64_t pvb_run_user(void (*loop)(void), uint32_t n);
 void pvb_user_empty(void);
@@ -40,7 +40,6 @@ void pvb_syscall_entry(void);
 void pvb_user_return(void);
 void pvb_unmap(void);
 int pvb_ptemod_step(void);
-void pvb_cr3_step(void);
 extern char pvb_div_site[];
 volatile uint32_t pvb_kernel_esp;
 
@@ -56,7 +55,10 @@ __asm__(".pushsection .text.pvb_loops,\"ax\",@progbits\n"
         KERNEL_LOOP("pvb_divzero", "xorl %ebx, %ebx\n\t", "", "pvb_div_site:\n\tdivl %ebx\n\t")
         KERNEL_LOOP("pvb_ptemod", "", "",
                     "pushl %ecx\n\tcall pvb_ptemod_step\n\tpopl %ecx\n\ttestl %eax, %eax\n\tjz 2f\n\t")
-        KERNEL_LOOP("pvb_cr3", "", "", "pushl %ecx\n\tcall pvb_cr3_step\n\tpopl %ecx\n\t")
+        /* EBX: the directory to load, ESI: the two directories XORed, EDI: new_baseptr's stub
+         * (which changes no register but EAX, its result: nonzero leaves the loop). */
+        KERNEL_LOOP("pvb_cr3", "movl 20(%esp), %ebx\n\tmovl 24(%esp), %esi\n\tmovl 28(%esp), %edi\n\t", "",
+                    "xorl %esi, %ebx\n\tcall *%edi\n\ttestl %eax, %eax\n\tjnz 2f\n\t")
         KERNEL_LOOP("pvb_xorshift", "movl $0x2545F491, %ebx\n\t", "", XORSHIFT_EBX)
         "pvb_leaf:\n\t"
         "ret\n"
@@ -103,7 +105,6 @@ static uint32_t region_table;           /* physical: the table that maps REGION 
 static uint32_t ptemod_frames[2];
 static uint32_t ptemod_next;
 static uint32_t spaces[2];
-static uint32_t space_next;
 static volatile uint32_t pgfaults, divides;
 static uint32_t pgfault_frame;
 
@@ -122,12 +123,6 @@ int pvb_ptemod_step(void)
     uint32_t frame = ptemod_frames[ptemod_next];
     map_page(PTEMOD_VA, frame | PG_AD | PG_W | PG_P);
     return *(volatile uint32_t *)(uintptr_t)PTEMOD_VA == frame;
-}
-
-void pvb_cr3_step(void)
-{
-    space_next ^= 1;
-    load_base(spaces[space_next]);
 }
 
 static int bench_exception(struct pv_frame *f)
@@ -185,7 +180,9 @@ static void bench_ptemod(uint32_t n)
 
 static void bench_cr3(uint32_t n)
 {
-    uint64_t cycles = pvb_cr3(n);
+    uint64_t cycles = pvb_cr3(n, spaces[0], spaces[0] ^ spaces[1], hypercall_page + HC_NEW_BASEPTR * 32);
+    if (nb_loop_left != 0)
+        guest_fail("cr3: new_baseptr refused a pinned directory", 1);
     load_base(kernel_directory());
     report_loop("cr3", n, cycles);
 }
