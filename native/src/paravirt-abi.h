@@ -18,6 +18,11 @@ constexpr uint32_t kHypercallUpdateVaMapping = 14;
 // core answers inside Unicorn's CPU loop (TrapCore::on_cpuid) with no exception: EAX holds this
 // leaf plus the call's number. A CPUID anywhere else, or from user mode, is an ordinary one.
 constexpr uint32_t kFastHypercallLeaf = 0x564D4D00;  // "VMM\0"
+// The iret stub (32 bytes at 32 * kHypercallIret): `push eax; mov eax, leaf + 2; cpuid;
+// jmp [resume slot]; mov eax, 2; int 0x82`. The fast call returns to the kernel through the slot;
+// anything else (a return to user mode, an event to deliver) is sent on to the INT at this offset.
+constexpr uint32_t kHypercallStubBytes = 32;
+constexpr uint32_t kIretStubSlowPath = 14;
 
 // update_va_mapping's flags: the page's own translation always goes; 2 flushes everything.
 constexpr uint32_t kUpdateVaFlushAll = 2;

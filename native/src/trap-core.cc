@@ -131,7 +131,9 @@ int32_t TrapCore::update_page_table(uint32_t pointer, uint32_t value) {
 bool TrapCore::carry_out_hypercall() {
   uint32_t number = register32(kRegEax);
   if (number == kHypercallIret) {
-    if (!paravirtual_iret()) return false;
+    uint32_t resume = 0;
+    if (!paravirtual_iret(&resume)) return false;
+    write_register(uc_, kRegEip, resume);
     pv_iret_in_core_++;
     return true;
   }
@@ -151,11 +153,34 @@ bool TrapCore::on_cpuid() {
   if ((leaf & ~0xFFu) != kFastHypercallLeaf || register32(kRegEip) - hypercall_page_ >= kPageSize || !at_guest_kernel_ring()) {
     return false;
   }
+  if ((leaf & 0xFF) == kHypercallIret) {
+    fast_iret();
+    return true;
+  }
   int32_t result = 0;
   if (!page_table_call(leaf & 0xFF, &result)) return false;
   write_register(uc_, kRegEax, static_cast<uint32_t>(-result));
   pv_fast_calls_++;
   return true;
+}
+
+// Only a return to the kernel's own ring, with no event to deliver, is made here; the rest goes on
+// to the stub's INT 0x82 (whose path ends the run for an event, or enters user mode through the
+// world switch), with nothing changed.
+void TrapCore::fast_iret() {
+  uint32_t resume = hypercall_page_ + kHypercallIret * kHypercallStubBytes + kIretStubSlowPath;
+  SegmentDescriptor stack{};
+  uint32_t cs = 0;
+  if (!upcall_deliverable() && vcpu_.injector().segment_descriptor(register32(kRegSs), &stack) &&
+      vcpu_.injector().read_guest_linear(stack.base + register32(kRegEsp) + 8, &cs, 4, true) && (cs & 3) == 0) {
+    uint32_t target = 0;
+    if (paravirtual_iret(&target)) {
+      resume = target;
+      pv_iret_in_core_++;
+      pv_fast_calls_++;
+    }
+  }
+  std::memcpy(platform_->region_bytes(kRegionParavirtResume), &resume, 4);
 }
 
 bool TrapCore::page_table_call(uint32_t number, int32_t* result) {
@@ -248,7 +273,7 @@ int32_t TrapCore::new_baseptr(uint32_t directory) {
 // The iret hypercall (Xen's HYPERVISOR_iret): its stub pushed EAX over the frame of an event or
 // exception; EAX comes back from there, then the frame is popped as an IRET would, with IF set
 // (events stand in for it).
-bool TrapCore::paravirtual_iret() {
+bool TrapCore::paravirtual_iret(uint32_t* resume_out) {
   EventInjector& injector = vcpu_.injector();
   SegmentDescriptor stack{};
   if (!injector.segment_descriptor(register32(kRegSs), &stack)) return false;
@@ -261,7 +286,7 @@ bool TrapCore::paravirtual_iret() {
     return false;
   }
   write_register(uc_, kRegEax, saved);
-  write_register(uc_, kRegEip, resume);
+  *resume_out = resume;
   return true;
 }
 

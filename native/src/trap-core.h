@@ -207,7 +207,11 @@ class TrapCore : public EngineCore {
   int32_t tlb_flush(uint32_t kind, uint32_t linear);
   int32_t update_va_mapping(uint32_t linear, uint32_t value, uint32_t flags);
   int32_t new_baseptr(uint32_t directory);
-  bool paravirtual_iret();
+  // The iret hypercall's frame popped (its stub pushed EAX over it); `*resume`: where the kernel
+  // goes on. False, with nothing changed, when it cannot be done here.
+  bool paravirtual_iret(uint32_t* resume);
+  // The iret fast call: to the kernel's ring through the resume slot, else on to the INT.
+  void fast_iret();
   bool upcall_deliverable();
   // The frame an IRET pops at SS:ESP (EIP, CS, EFLAGS, and ESP, SS to user mode), to guest ring 0
   // or 3, with `forced_flags` set in what it loads; false, with nothing changed, for other forms.

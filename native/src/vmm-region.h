@@ -22,6 +22,8 @@ constexpr uint32_t kRegionParavirtIdt = 0x12800;
 constexpr uint32_t kParavirtIdtBytes = 256 * 8;
 constexpr uint32_t kRegionParavirtTss = 0x12100;
 constexpr uint32_t kParavirtTssBytes = 104;
+// Where the iret fast call goes on: its stub ends with `jmp [kHoleLinear + kRegionParavirtResume]`.
+constexpr uint32_t kRegionParavirtResume = 0x12200;
 constexpr uint32_t kRegionStack = 0x13000;          // the world switch's stack page
 constexpr uint32_t kRegionMappedBytes = 0x14000;    // what the hole maps
 constexpr uint32_t kRegionHolePaeTables = 0x14000;  // the same mappings as two PAE page tables (8 KiB)

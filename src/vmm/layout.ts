@@ -59,6 +59,8 @@ export const HOLE_LINEAR = 0xffc00000;
 /** The paravirt engine's IDT in the hole, 256 gates (vmm-region.h, kRegionParavirtIdt). */
 export const PARAVIRT_IDT_LINEAR = HOLE_LINEAR + 0x12800;
 export const PARAVIRT_IDT_BYTES = 256 * 8;
+/** Where the paravirt engine's iret fast call goes on (vmm-region.h, kRegionParavirtResume). */
+export const PARAVIRT_RESUME_SLOT_LINEAR = HOLE_LINEAR + 0x12200;
 /** The bt engine's translation cache: its size bounds in KiB (the lookup alone takes 256 KiB). */
 export const MIN_TRANSLATION_CACHE_KIB = 384;
 export const MAX_TRANSLATION_CACHE_KIB = 3968;

@@ -67,6 +67,14 @@ export const HYPERCALL_NAMES: readonly HypercallName[] = (Object.keys(Hypercall)
  */
 export const FAST_HYPERCALL_LEAF = 0x564d4d00;
 export const FAST_HYPERCALLS: readonly number[] = [Hypercall.mmuUpdate, Hypercall.newBaseptr, Hypercall.tlbFlush, Hypercall.updateVaMapping];
+/**
+ * iret is a fast call too, where it returns to the kernel's own ring: its stub is
+ * `push eax; mov eax, FAST_HYPERCALL_LEAF + 2; cpuid; jmp [resume slot]; mov eax, 2; int 0x82`.
+ * The core puts the kernel's EIP in the slot (in the VMM's hole, read-only to the kernel), or the
+ * address of the stub's INT, at this offset, for what it leaves to the INT: a return to user mode,
+ * an event to deliver (native/src/paravirt-abi.h, kIretStubSlowPath).
+ */
+export const IRET_STUB_SLOW_PATH = 14;
 
 /** Results are 0 (or a count) on success, a negated errno otherwise (Xen's convention). */
 export const Errno = { EPERM: 1, EFAULT: 14, EINVAL: 22, ENOSYS: 38 } as const;

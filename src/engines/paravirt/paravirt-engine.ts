@@ -9,7 +9,7 @@ import { csEip, hex } from '../../util/hex.js';
 import { decodeInstruction } from '../../decode/modrm.js';
 import { classifyInstruction } from '../../decode/sensitive.js';
 import { EventSource } from '../../vmm/event-delivery.js';
-import { HOLE_LINEAR, PARAVIRT_IDT_BYTES, PARAVIRT_IDT_LINEAR } from '../../vmm/layout.js';
+import { HOLE_LINEAR, PARAVIRT_IDT_BYTES, PARAVIRT_IDT_LINEAR, PARAVIRT_RESUME_SLOT_LINEAR } from '../../vmm/layout.js';
 import type { NativeVcpu } from '../../vmm/native.js';
 import { Reg } from '../../vmm/registers.js';
 import type { EngineMachine, EngineName, ExceptionExit, ExceptionOutcome } from '../../vmm/engine.js';
@@ -21,7 +21,7 @@ import { reflectToGuest } from '../reflect.js';
 import { TrapEngine } from '../trap/trap-engine.js';
 import { VirtualCpu } from '../trap/virtual-cpu.js';
 import {
-  Errno, EVENT_CALLBACK_VECTOR, FAST_HYPERCALL_LEAF, FAST_HYPERCALLS, Hypercall, HYPERCALL_NAMES, HYPERCALL_STUB_BYTES, HYPERCALL_VECTOR, MAX_MMU_UPDATES,
+  Errno, EVENT_CALLBACK_VECTOR, FAST_HYPERCALL_LEAF, FAST_HYPERCALLS, Hypercall, IRET_STUB_SLOW_PATH, HYPERCALL_NAMES, HYPERCALL_STUB_BYTES, HYPERCALL_VECTOR, MAX_MMU_UPDATES,
   MAX_TRAP_TABLE_ENTRIES, MmuUpdateRequest, NOTE_HYPERCALL_PAGE, NOTE_NAME, TlbFlush, TrapTableEntry, UpdateVaFlags, type HypercallName,
 } from './abi.js';
 import { EventChannel } from './event-channel.js';
@@ -410,18 +410,23 @@ function writeGate(gates: Uint8Array, vector: number, cs: number, address: numbe
 
 /**
  * The hypercall page: stub n at 32·n is `mov eax, n; int 0x82; ret` (Xen's layout on x86-32);
- * iret's is `push eax; mov eax, n; int 0x82`, which does not return to its caller; the fast calls'
- * are `mov eax, FAST_HYPERCALL_LEAF + n; cpuid; ret`.
+ * the fast calls' are `mov eax, FAST_HYPERCALL_LEAF + n; cpuid; ret`; iret's pushes EAX and does
+ * not return to its caller (abi.ts, IRET_STUB_SLOW_PATH).
  */
 function fillHypercallPage(page: Uint8Array): void {
   page.fill(0xcc);
-  const movEax = (value: number) => [0xb8, value & 0xff, (value >>> 8) & 0xff, (value >>> 16) & 0xff, (value >>> 24) & 0xff];
+  const le32 = (value: number) => [value & 0xff, (value >>> 8) & 0xff, (value >>> 16) & 0xff, (value >>> 24) & 0xff];
+  const movEax = (value: number) => [0xb8, ...le32(value)];
   const int82 = [0xcd, HYPERCALL_VECTOR];
   const cpuid = [0x0f, 0xa2];
   const ret = 0xc3;
   for (let n = 0; n < page.length / HYPERCALL_STUB_BYTES; n++) {
     const stub = page.subarray(n * HYPERCALL_STUB_BYTES, (n + 1) * HYPERCALL_STUB_BYTES);
-    if (n === Hypercall.iret) stub.set([0x50, ...movEax(n), ...int82]);
+    if (n === Hypercall.iret) {
+      const fast = [0x50, ...movEax(FAST_HYPERCALL_LEAF + n), ...cpuid, 0xff, 0x25, ...le32(PARAVIRT_RESUME_SLOT_LINEAR)];
+      if (fast.length !== IRET_STUB_SLOW_PATH) throw new Error('the iret stub does not match its slow-path offset');
+      stub.set([...fast, ...movEax(n), ...int82]);
+    }
     else if (FAST_HYPERCALLS.includes(n)) stub.set([...movEax(FAST_HYPERCALL_LEAF + n), ...cpuid, ret]);
     else stub.set([...movEax(n), ...int82, ret]);
   }
