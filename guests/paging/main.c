@@ -23,7 +23,7 @@
  */
 #include "guest.h"
 #include "cpu-tables.h"
-#include "paging-report.h"
+#include "paging-steps.h"
 
 #define PG_P  0x001u            /* present */
 #define PG_W  0x002u            /* writable */
@@ -34,13 +34,13 @@
 
 #define PAGE             4096u
 #define IDENTITY_PDES    16u                    /* 0-64 MiB with 4 MiB pages */
-#define DEMAND_BASE      0x40000000u
-#define DEMAND_PAGES     8192u                  /* 32 MiB */
-#define DEMAND_TABLES    (DEMAND_PAGES / 1024u) /* page tables the demand area needs */
+#define DEMAND_BASE      PAGING_DEMAND_BASE
+#define DEMAND_PAGES     PAGING_DEMAND_PAGES
+#define DEMAND_TABLES    PAGING_DEMAND_TABLES
 #define SPACES           3u                     /* address spaces of step e */
 #define SPACE_VADDR      0x50000000u
 #define SWITCHES         300u
-#define REMAP_PAGE       5u                     /* demand page used by step f */
+#define REMAP_PAGE       PAGING_REMAP_PAGE      /* demand page used by step f */
 #define FRAMES_START     0x00400000u            /* bump allocator: physical 4 MiB and up */
 /* Every frame the run allocates: b, then 3 directories + 3 tables + 3 frames, then 2. */
 #define FRAMES_NEEDED    (DEMAND_PAGES + DEMAND_TABLES + 3u * SPACES + 2u)
@@ -100,45 +100,33 @@ static volatile uint32_t *kernel_pte(uint32_t va)
 
 /* ---------------------------------------------------------------- page faults */
 
-enum pf_mode { PF_NONE, PF_DEMAND, PF_EXPECT };
+/* The steps' ops (paging-steps.h): the kernel writes its own tables. */
+static int table_present(uint32_t va) { return (kernel_pd[va >> 22] & PG_P) != 0; }
+static void map_table(uint32_t va) { kernel_pd[va >> 22] = alloc_frame() | PG_W | PG_P; }
+static uint32_t pte(uint32_t va) { return *kernel_pte(va); }
+static void fill_pte(uint32_t va, uint32_t value) { *kernel_pte(va) = value; }
 
-static volatile enum pf_mode pf_mode = PF_NONE;
-/* Shared with the #PF handler, which runs in the middle of the code that reads them. */
-static volatile uint32_t page_faults;   /* demand faults on a missing PTE */
-static volatile uint32_t table_faults;  /* demand faults on a missing PDE */
-static volatile uint32_t odd_errors;    /* demand faults whose error code was not 0x2 */
-static volatile uint32_t expect_va, expect_frame, seen_cr2, seen_error, expected_faults;
-/* Iterations the #PF handler spins before it reads CR2 (step g); 0 reads it at once. */
-static volatile uint32_t slow_handler_spins;
+static void set_pte(uint32_t va, uint32_t value)
+{
+    *kernel_pte(va) = value;
+    invlpg(va);
+}
+
+static void set_pte_flush_all(uint32_t va, uint32_t value)
+{
+    *kernel_pte(va) = value;
+    write_cr3(read_cr3());
+}
+
+static const struct paging_ops native_ops = {
+    table_present, map_table, pte, fill_pte, set_pte, set_pte_flush_all, alloc_frame,
+};
 
 static void page_fault(struct frame *f)
 {
-    for (volatile uint32_t i = 0; i < slow_handler_spins; i++)
-        ;
-    uint32_t cr2 = read_cr2();
-
-    if (pf_mode == PF_DEMAND && cr2 - DEMAND_BASE < DEMAND_PAGES * PAGE) {
-        if (f->error != 0x2)
-            odd_errors++;
-        uint32_t *pde = &kernel_pd[cr2 >> 22];
-        if (!(*pde & PG_P)) {
-            *pde = alloc_frame() | PG_W | PG_P;     /* a new, empty page table */
-            table_faults++;
-            return;                                 /* retried: faults on the PTE next */
-        }
-        volatile uint32_t *pte = kernel_pte(cr2);
-        if (!(*pte & PG_P)) {
-            *pte = alloc_frame() | PG_W | PG_P;
-            page_faults++;
-            return;
-        }
-    } else if (pf_mode == PF_EXPECT && (cr2 & ~0xFFFu) == expect_va) {
-        seen_cr2 = cr2;
-        seen_error = f->error;
-        expected_faults++;
-        *kernel_pte(expect_va) = expect_frame | PG_W | PG_P;
-        return;     /* no INVLPG needed: not-present entries are not cached (SDM §4.10.2.3) */
-    }
+    paging_steps_slow_spin();
+    if (paging_steps_fault(read_cr2(), f->error))
+        return;
     fail_on_exception(f, EXIT_EXCEPTION);
 }
 
@@ -167,54 +155,9 @@ static void enable_paging(void)
     put_str(" not mapped\n");
 }
 
-static void touch_all(void)
-{
-    pf_mode = PF_DEMAND;
-    write_patterns(DEMAND_BASE, DEMAND_PAGES);
-    pf_mode = PF_NONE;
-    report_touched(DEMAND_PAGES, page_faults, table_faults);
-    if (page_faults != DEMAND_PAGES || table_faults != DEMAND_TABLES)
-        fail("expected one fault per page and one per page table");
-    if (odd_errors)
-        fail("a demand fault's error code was not 0x2 (supervisor write, not present)");
-}
-
-static void read_back(void)
-{
-    report_read_back(DEMAND_PAGES, pattern_mismatches(DEMAND_BASE, DEMAND_PAGES), page_faults + table_faults);
-    if (page_faults + table_faults != DEMAND_PAGES + DEMAND_TABLES)
-        fail("reading faulted");
-}
 
 
-static void accessed_dirty(void)
-{
-    uint32_t both = 0;
-    for (uint32_t i = 0; i < DEMAND_PAGES; i++) {
-        uint32_t pte = *kernel_pte(DEMAND_BASE + i * PAGE);
-        if ((pte & (PG_A | PG_D)) == (PG_A | PG_D))
-            both++;
-    }
-    report_accessed_dirty(both, DEMAND_PAGES);
-    if (both != DEMAND_PAGES)
-        fail("written pages without A and D");
 
-    /* Pages 0, 1, 2: clear A and D, flush each; then read 0, write 1, leave 2. */
-    for (uint32_t i = 0; i < 3; i++) {
-        uint32_t va = DEMAND_BASE + i * PAGE;
-        *kernel_pte(va) &= ~(PG_A | PG_D);
-        invlpg(va);
-    }
-    uint32_t read_va = DEMAND_BASE, write_va = DEMAND_BASE + PAGE, idle_va = DEMAND_BASE + 2 * PAGE;
-    if (peek(read_va) != paging_pattern(read_va))
-        fail("read after clearing A/D");
-    poke(write_va + 8, paging_pattern(write_va + 8) ^ 0xFFFFFFFFu);
-    poke(write_va + 8, paging_pattern(write_va + 8));
-    uint32_t r = *kernel_pte(read_va), w = *kernel_pte(write_va), n = *kernel_pte(idle_va);
-    report_cleared_ad(r, w, n);
-    if ((r & (PG_A | PG_D)) != PG_A || (w & (PG_A | PG_D)) != (PG_A | PG_D) || (n & (PG_A | PG_D)))
-        fail("wrong A/D bits");
-}
 
 static void address_spaces(void)
 {
@@ -252,70 +195,7 @@ static void address_spaces(void)
             fail("visit counts");
 }
 
-static void expect_fault(const char *what, int write, uint32_t va, uint32_t frame)
-{
-    *kernel_pte(va) &= ~PG_P;
-    invlpg(va);
-    expect_va = va;
-    expect_frame = frame;
-    expected_faults = 0;
-    seen_cr2 = seen_error = 0xFFFFFFFFu;
-    pf_mode = PF_EXPECT;
-    uint32_t v;
-    if (write) {
-        poke(va + 12, 0x600D0003u);
-        v = peek(va + 12);
-    } else {
-        v = peek(va + 12);
-    }
-    pf_mode = PF_NONE;
-    report_expected_fault(what, expected_faults, seen_cr2, seen_error, v);
-    if (expected_faults != 1 || seen_cr2 != va + 12 || seen_error != (write ? 0x2u : 0x0u))
-        fail("wrong page fault");
-}
 
-static void change_tables(void)
-{
-    uint32_t va = DEMAND_BASE + REMAP_PAGE * PAGE;
-    volatile uint32_t *pte = kernel_pte(va);
-
-    /* Remap with INVLPG. The read before it caches the old translation. */
-    uint32_t g = alloc_frame();
-    poke(g, 0x600D0001u);
-    if (peek(va) != paging_pattern(va))
-        fail("page before remapping");
-    *pte = g | PG_W | PG_P;
-    invlpg(va);
-    uint32_t v = peek(va);
-    report_read("remap with INVLPG", v);
-    if (v != 0x600D0001u)
-        fail("old frame still seen after INVLPG");
-
-    /* Remap with a CR3 reload (which flushes all non-global translations) instead. */
-    uint32_t h = alloc_frame();
-    poke(h, 0x600D0002u);
-    *pte = h | PG_W | PG_P;
-    write_cr3(read_cr3());
-    v = peek(va);
-    report_read("remap with CR3 reload", v);
-    if (v != 0x600D0002u)
-        fail("old frame still seen after a CR3 reload");
-
-    /* Unmap (P=0, INVLPG) and touch: the handler sees CR2 and the error code, maps it back. */
-    poke(h + 12, 0x600D0004u);
-    expect_fault("unmapped page read", 0, va, h);
-    if (peek(h + 12) != 0x600D0004u)
-        fail("read of a remapped page");
-    expect_fault("unmapped page write", 1, va, h);
-    if (peek(h + 12) != 0x600D0003u)
-        fail("write to a remapped page did not reach the frame");
-
-    /* Some 10-100 ms of work in the handler before it reads CR2: the VMM ends many runs meanwhile. */
-    slow_handler_spins = 4000000u;
-    expect_fault("unmapped page read, slow handler", 0, va, h);
-    expect_fault("unmapped page write, slow handler", 1, va, h);
-    slow_handler_spins = 0;
-}
 
 /* CR0.WP (SDM Vol. 3 §4.6.1): clear, the kernel writes through a read-only user mapping; set, the
  * same write is a #PF with P and W, which the handler answers by mapping the page writable. */
@@ -342,13 +222,10 @@ static void write_protect(void)
     poke(va + 16, 0x600D0005u);
     set_write_protect(1);
     uint32_t clear = peek(va + 16);
-    expect_va = va;
-    expect_frame = frame;
-    expected_faults = 0;
-    seen_error = 0xFFFFFFFFu;
-    pf_mode = PF_EXPECT;
+    paging_expect(va, frame);
     poke(va + 16, 0x600D0006u);
-    pf_mode = PF_NONE;
+    uint32_t expected_faults, seen_cr2, seen_error;
+    paging_expect_end(&expected_faults, &seen_cr2, &seen_error);
     uint32_t set = peek(va + 16);
     kernel_pd[va >> 22] &= ~PG_U;
     write_cr3(read_cr3());
@@ -388,12 +265,13 @@ void kmain(uint32_t magic, const struct multiboot_info *mbi)
         guest_exit(EXIT_MEMORY);
     }
 
+    paging_ops = &native_ops;
     enable_paging();
-    touch_all();
-    read_back();
-    accessed_dirty();
+    paging_touch_all();
+    paging_read_back();
+    paging_accessed_dirty();
     address_spaces();
-    change_tables();
+    paging_change_tables();
     write_protect();
     put_str("paging ok\n");
     guest_exit(0);

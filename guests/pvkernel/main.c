@@ -23,7 +23,7 @@
  */
 #include "guest.h"
 #include "cpu-tables.h"
-#include "paging-report.h"
+#include "paging-steps.h"
 #include "pv.h"
 #include "pvkernel.h"
 
@@ -34,13 +34,10 @@
 #define POOL_BASE     0x00200000u
 #define POOL_END      0x00300000u
 #define FRAMES_START  0x00400000u
-#define DEMAND_BASE   0x40000000u
-#define DEMAND_PAGES  8192u
-#define DEMAND_TABLES (DEMAND_PAGES / 1024u)
+#define DEMAND_PAGES  PAGING_DEMAND_PAGES
 #define SPACES        3u
 #define SPACE_VADDR   0x50000000u
 #define SWITCHES      300u
-#define REMAP_PAGE    5u
 #define USER_MISSING  0x60000000u       /* a user page that is not present until ring 3 reads it */
 #define TIMER_EVENTS  50u
 #define TIMER_PERIOD_NS 10000000u
@@ -192,11 +189,9 @@ uint32_t pte_address(uint32_t pd, uint32_t va)
 
 /* ---------------------------------------------------------------- exceptions and events */
 
-enum pf_mode { PF_NONE, PF_DEMAND, PF_EXPECT, PF_SKIP_STORE };
-static volatile enum pf_mode pf_mode = PF_NONE;
-static volatile uint32_t page_faults, table_faults, odd_errors;
-static volatile uint32_t expect_va, expect_frame, seen_cr2, seen_error, expected_faults;
-static volatile uint32_t slow_handler_spins;
+/* The refusals step: a store that faults is recorded and skipped. */
+static volatile int skip_store;
+static volatile uint32_t skipped_stores, skipped_error;
 static volatile uint32_t events_delivered;
 volatile uint32_t timer_events;
 int (*exception_hook)(struct pv_frame *f);
@@ -222,8 +217,7 @@ static void report_exception(const struct pv_frame *f)
 
 static void page_fault(struct pv_frame *f)
 {
-    for (volatile uint32_t i = 0; i < slow_handler_spins; i++)
-        ;
+    paging_steps_slow_spin();
     uint32_t cr2 = shared->fault_address;
     if ((f->cs & 3) == 3) {
         put_str("page fault from ring 3: ");
@@ -232,31 +226,12 @@ static void page_fault(struct pv_frame *f)
         map_page(USER_MISSING, alloc_frame() | PG_U | PG_W | PG_P);
         return;
     }
-    if (pf_mode == PF_DEMAND && cr2 - DEMAND_BASE < DEMAND_PAGES * PAGE) {
-        if (f->error != 0x2)
-            odd_errors++;
-        uint32_t pde_at = kernel_pd + (cr2 >> 22) * 4;
-        if (!(peek(pde_at) & PG_P)) {
-            mmu(pde_at, alloc_table() | PG_W | PG_P);
-            table_faults++;
-            return;
-        }
-        if (!(peek(pte_address(kernel_pd, cr2)) & PG_P)) {
-            map_page(cr2 & ~0xFFFu, alloc_frame() | PG_W | PG_P);
-            page_faults++;
-            return;
-        }
-    } else if (pf_mode == PF_EXPECT && (cr2 & ~0xFFFu) == expect_va) {
-        seen_cr2 = cr2;
-        seen_error = f->error;
-        expected_faults++;
-        map_page(expect_va, expect_frame | PG_W | PG_P);
+    if (paging_steps_fault(cr2, f->error))
         return;
-    } else if (pf_mode == PF_SKIP_STORE) {
-        /* The store is `mov %eax, (%edx)` (2 bytes): recorded and skipped. */
-        seen_cr2 = cr2;
-        seen_error = f->error;
-        expected_faults++;
+    if (skip_store) {
+        /* The store is `mov %eax, (%edx)` (2 bytes). */
+        skipped_stores++;
+        skipped_error = f->error;
         f->eip += 2;
         return;
     }
@@ -366,55 +341,30 @@ static void enable_paging(void)
 
 /* ---------------------------------------------------------------- the paging twin */
 
-static void touch_all(void)
+/* The steps' ops (paging-steps.h): every change of a table is a hypercall. */
+static int table_present(uint32_t va) { return (peek(kernel_pd + (va >> 22) * 4) & PG_P) != 0; }
+static void map_table(uint32_t va) { mmu(kernel_pd + (va >> 22) * 4, alloc_table() | PG_W | PG_P); }
+static uint32_t pte(uint32_t va) { return peek(pte_address(kernel_pd, va)); }
+
+static void set_pte(uint32_t va, uint32_t value)
 {
-    pf_mode = PF_DEMAND;
-    write_patterns(DEMAND_BASE, DEMAND_PAGES);
-    pf_mode = PF_NONE;
-    report_touched(DEMAND_PAGES, page_faults, table_faults);
-    if (page_faults != DEMAND_PAGES || table_faults != DEMAND_TABLES)
-        fail("expected one fault per page and one per page table");
-    if (odd_errors)
-        fail("a demand fault's error code was not 0x2 (supervisor write, not present)");
+    mmu(pte_address(kernel_pd, va), value);
+    flush_page(va);
 }
 
-static void read_back(void)
+static void set_pte_flush_all(uint32_t va, uint32_t value)
 {
-    report_read_back(DEMAND_PAGES, pattern_mismatches(DEMAND_BASE, DEMAND_PAGES), page_faults + table_faults);
-    if (page_faults + table_faults != DEMAND_PAGES + DEMAND_TABLES)
-        fail("reading faulted");
+    mmu(pte_address(kernel_pd, va), value);
+    flush_all();
 }
 
+static const struct paging_ops paravirtual_ops = {
+    table_present, map_table, pte, map_page, set_pte, set_pte_flush_all, alloc_frame,
+};
 
-static void accessed_dirty(void)
-{
-    uint32_t both = 0;
-    for (uint32_t i = 0; i < DEMAND_PAGES; i++) {
-        uint32_t pte = peek(pte_address(kernel_pd, DEMAND_BASE + i * PAGE));
-        if ((pte & (PG_A | PG_D)) == (PG_A | PG_D))
-            both++;
-    }
-    report_accessed_dirty(both, DEMAND_PAGES);
-    if (both != DEMAND_PAGES)
-        fail("written pages without A and D");
-    for (uint32_t i = 0; i < 3; i++) {
-        uint32_t va = DEMAND_BASE + i * PAGE;
-        uint32_t at = pte_address(kernel_pd, va);
-        mmu(at, peek(at) & ~(PG_A | PG_D));
-        flush_page(va);
-    }
-    uint32_t read_va = DEMAND_BASE, write_va = DEMAND_BASE + PAGE, idle_va = DEMAND_BASE + 2 * PAGE;
-    if (peek(read_va) != paging_pattern(read_va))
-        fail("read after clearing A/D");
-    poke(write_va + 8, paging_pattern(write_va + 8) ^ 0xFFFFFFFFu);
-    poke(write_va + 8, paging_pattern(write_va + 8));
-    uint32_t r = peek(pte_address(kernel_pd, read_va));
-    uint32_t w = peek(pte_address(kernel_pd, write_va));
-    uint32_t n = peek(pte_address(kernel_pd, idle_va));
-    report_cleared_ad(r, w, n);
-    if ((r & (PG_A | PG_D)) != PG_A || (w & (PG_A | PG_D)) != (PG_A | PG_D) || (n & (PG_A | PG_D)))
-        fail("wrong A/D bits");
-}
+
+
+
 
 static void address_spaces(void)
 {
@@ -451,64 +401,7 @@ static void address_spaces(void)
             fail("visit counts");
 }
 
-static void expect_fault(const char *what, int write, uint32_t va, uint32_t frame)
-{
-    uint32_t at = pte_address(kernel_pd, va);
-    mmu(at, peek(at) & ~PG_P);
-    flush_page(va);
-    expect_va = va;
-    expect_frame = frame;
-    expected_faults = 0;
-    seen_cr2 = seen_error = 0xFFFFFFFFu;
-    pf_mode = PF_EXPECT;
-    uint32_t v;
-    if (write) {
-        poke(va + 12, 0x600D0003u);
-        v = peek(va + 12);
-    } else {
-        v = peek(va + 12);
-    }
-    pf_mode = PF_NONE;
-    report_expected_fault(what, expected_faults, seen_cr2, seen_error, v);
-    if (expected_faults != 1 || seen_cr2 != va + 12 || seen_error != (write ? 0x2u : 0x0u))
-        fail("wrong page fault");
-}
 
-static void change_tables(void)
-{
-    uint32_t va = DEMAND_BASE + REMAP_PAGE * PAGE;
-    uint32_t at = pte_address(kernel_pd, va);
-    uint32_t g = alloc_frame();
-    poke(g, 0x600D0001u);
-    if (peek(va) != paging_pattern(va))
-        fail("page before remapping");
-    mmu(at, g | PG_W | PG_P);
-    flush_page(va);
-    uint32_t v = peek(va);
-    report_read("remap with INVLPG", v);
-    if (v != 0x600D0001u)
-        fail("old frame still seen after a page flush");
-    uint32_t h = alloc_frame();
-    poke(h, 0x600D0002u);
-    mmu(at, h | PG_W | PG_P);
-    flush_all();
-    v = peek(va);
-    report_read("remap with CR3 reload", v);
-    if (v != 0x600D0002u)
-        fail("old frame still seen after a full flush");
-    poke(h + 12, 0x600D0004u);
-    expect_fault("unmapped page read", 0, va, h);
-    if (peek(h + 12) != 0x600D0004u)
-        fail("read of a remapped page");
-    expect_fault("unmapped page write", 1, va, h);
-    if (peek(h + 12) != 0x600D0003u)
-        fail("write to a remapped page did not reach the frame");
-    slow_handler_spins = 4000000u;
-    expect_fault("unmapped page read, slow handler", 0, va, h);
-    expect_fault("unmapped page write, slow handler", 1, va, h);
-    slow_handler_spins = 0;
-    put_str("paging ok\n");
-}
 
 /* ---------------------------------------------------------------- the rings twin */
 
@@ -586,10 +479,9 @@ static void refusals(void)
     int32_t hole_console = hypercall2(HC_CONSOLE_WRITE, 0xFFC01000u, 16);
     int32_t hole_requests = hypercall2(HC_MMU_UPDATE, 0xFFC01000u, 1);
     /* A store into its own page directory faults (mapped read-only): recorded and skipped. */
-    pf_mode = PF_SKIP_STORE;
-    expected_faults = 0;
+    skip_store = 1;
     __asm__ volatile("mov %%eax, (%%edx)" : : "a"(0x12345678u), "d"(kernel_pd + 0x300 * 4) : "memory");
-    pf_mode = PF_NONE;
+    skip_store = 0;
     put_str("refused: frame beyond RAM ");
     put_signed(beyond);
     put_str(", device page ");
@@ -605,12 +497,12 @@ static void refusals(void)
     put_char(' ');
     put_signed(hole_requests);
     put_str("; a store into the page directory: ");
-    put_dec(expected_faults);
+    put_dec(skipped_stores);
     put_str(" #PF error ");
-    put_hex32(seen_error);
+    put_hex32(skipped_error);
     put_char('\n');
     if (beyond != -PV_EINVAL || device != -PV_EINVAL || writable_table != -PV_EPERM || large != -PV_EINVAL ||
-        not_a_table != -PV_EINVAL || hole_console != -PV_EFAULT || hole_requests != -PV_EFAULT || expected_faults != 1 || seen_error != 0x3u || peek(kernel_pd + 0x300 * 4) != 0)
+        not_a_table != -PV_EINVAL || hole_console != -PV_EFAULT || hole_requests != -PV_EFAULT || skipped_stores != 1 || skipped_error != 0x3u || peek(kernel_pd + 0x300 * 4) != 0)
         fail("the VMM let an unsafe page-table change through");
 }
 
@@ -674,10 +566,12 @@ void kmain(uint32_t magic, const struct multiboot_info *mbi)
     put_char('\n');
     privileged();
     enable_paging();
-    touch_all();
-    read_back();
-    accessed_dirty();
+    paging_ops = &paravirtual_ops;
+    paging_touch_all();
+    paging_read_back();
+    paging_accessed_dirty();
     address_spaces();
-    change_tables();
+    paging_change_tables();
+    put_str("paging ok\n");
     enter_ring3();
 }
