@@ -13,7 +13,7 @@ import { HOLE_LINEAR, PARAVIRT_IDT_BYTES, PARAVIRT_IDT_LINEAR, PARAVIRT_RESUME_S
 import type { NativeVcpu } from '../../vmm/native.js';
 import { Reg } from '../../vmm/registers.js';
 import type { EngineMachine, EngineName, ExceptionExit, ExceptionOutcome } from '../../vmm/engine.js';
-import { CR0_PE, CR0_PG, CR0_WP } from '../../x86/control-registers.js';
+import { CR0_PE } from '../../x86/control-registers.js';
 import { EFLAGS_DEFINED, EFLAGS_FIXED, EFLAGS_IF, EFLAGS_RF, EFLAGS_VM } from '../../x86/eflags.js';
 import { isNullSelector, selectorRpl, withRpl } from '../../x86/selector.js';
 import { Vector } from '../../x86/vectors.js';
@@ -21,8 +21,9 @@ import { reflectToGuest } from '../reflect.js';
 import { TrapEngine } from '../trap/trap-engine.js';
 import { VirtualCpu } from '../trap/virtual-cpu.js';
 import {
-  Errno, EVENT_CALLBACK_VECTOR, FAST_HYPERCALL_LEAF, FAST_HYPERCALLS, Hypercall, IRET_STUB_SLOW_PATH, HYPERCALL_NAMES, HYPERCALL_STUB_BYTES, HYPERCALL_VECTOR, MAX_MMU_UPDATES,
-  MAX_TRAP_TABLE_ENTRIES, MmuUpdateRequest, NOTE_HYPERCALL_PAGE, NOTE_NAME, TlbFlush, TrapTableEntry, UpdateVaFlags, type HypercallName,
+  Errno, EVENT_CALLBACK_VECTOR, FAST_HYPERCALL_LEAF, FAST_HYPERCALLS, Hypercall, IRET_STUB_SLOW_PATH, HYPERCALL_NAMES,
+  HYPERCALL_STUB_BYTES, HYPERCALL_VECTOR, MAX_TRAP_TABLE_ENTRIES, NOTE_HYPERCALL_PAGE, NOTE_NAME, TrapTableEntry,
+  type HypercallName,
 } from './abi.js';
 import { EventChannel } from './event-channel.js';
 
@@ -198,40 +199,13 @@ export class ParavirtEngine extends TrapEngine {
         if (isNullSelector(a) || selectorRpl(a) !== 0) return error(Errno.EINVAL);
         core.setParavirtualKernelStack(a, b);
         return { eax: 0 };
-      case 'mmuUpdate': {
-        if (b > MAX_MMU_UPDATES) return error(Errno.EINVAL);
-        const requests = b === 0 ? new Uint8Array(0) : vcpu.readGuestLinear(a, b * MmuUpdateRequest.bytes, true);
-        if (!requests) return error(Errno.EFAULT);
-        const view = new DataView(requests.buffer, requests.byteOffset, requests.byteLength);
-        for (let i = 0; i < b; i++) {
-          const at = i * MmuUpdateRequest.bytes;
-          const refused = core.updatePageTable(view.getUint32(at + MmuUpdateRequest.pointer, true), view.getUint32(at + MmuUpdateRequest.value, true));
-          if (refused !== 0) return error(refused);
-        }
-        return { eax: 0 };
-      }
-      case 'newBaseptr': {
-        const refused = core.pinPageDirectory(a);
-        if (refused !== 0) return error(refused);
-        // Paging with write protection on, as Xen runs its guests: the kernel's own tables are read-only to it.
-        this.cpu.cr0 = (this.cpu.cr0 | CR0_PG | CR0_WP) >>> 0;
-        core.configure(this.cpu.cr0, a, this.cpu.cr4);
-        return { eax: 0 };
-      }
+      case 'mmuUpdate':
+      case 'newBaseptr':
       case 'tlbFlush':
-        if (a === TlbFlush.page) core.invalidatePage(b);
-        else if (a === TlbFlush.all) core.configure(this.cpu.cr0, core.guestCr3(), this.cpu.cr4);
-        else return error(Errno.EINVAL);
-        return { eax: 0 };
-      case 'updateVaMapping': {
-        // (The native core carries this out; here only when it left it, as the others.)
-        const pte = this.entryMapping(vcpu, a, machine.ram);
-        if (pte === undefined) return error(Errno.EINVAL);
-        const refused = core.updatePageTable(pte, b);
-        if (refused !== 0) return error(refused);
-        if (vcpu.readRegister(Reg.edx) === UpdateVaFlags.all) core.configure(this.cpu.cr0, core.guestCr3(), this.cpu.cr4);
-        return { eax: 0 };
-      }
+      case 'updateVaMapping':
+        // The native core answers these from the kernel's ring whatever their arguments
+        // (TrapCore::page_table_call); from user mode INT 0x82 is refused before this.
+        return { outcome: { kind: 'fatal', reason: `the ${name} hypercall reached TypeScript, which leaves it to the native core` } };
       case 'setPeriodicTimer':
         events.setPeriodic(a === 0 ? undefined : a);
         return { eax: 0 };
@@ -266,17 +240,6 @@ export class ParavirtEngine extends TrapEngine {
       case 'unknown':
         return error(Errno.ENOSYS);
     }
-  }
-
-  /** The guest-physical address of the entry that maps `linear` in the current tables (32-bit, 4 KiB pages). */
-  private entryMapping(vcpu: NativeVcpu, linear: number, ram: Uint8Array): number | undefined {
-    if ((this.cpu.cr0 & CR0_PG) === 0 || linear >= HOLE_LINEAR) return undefined;
-    const view = new DataView(ram.buffer, ram.byteOffset, ram.byteLength);
-    const pdeAt = ((this.core!.guestCr3() & ~0xfff) + (linear >>> 22) * 4) >>> 0;
-    if (pdeAt + 4 > ram.length) return undefined;
-    const pde = view.getUint32(pdeAt, true);
-    if ((pde & 1) === 0 || (pde & 0x80) !== 0) return undefined;
-    return ((pde & ~0xfff) + ((linear >>> 12) & 0x3ff) * 4) >>> 0;
   }
 
   /** The virtual trap table: each entry becomes a gate of the VMM's IDT (the callback's stays). */
