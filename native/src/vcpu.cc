@@ -4,6 +4,9 @@
 #include <cstring>
 
 #include "code-write-checks.h"
+#include "content-dirty-log.h"
+#include "cpu-state-image.h"
+#include "tsc-offset.h"
 #include "guest-halt.h"
 #include "hypercall.h"
 #include "registers.h"
@@ -35,6 +38,7 @@ constexpr uint64_t kDeviceAreaBase = 0xFE000000u;
 constexpr uint32_t kDefaultTranslationBufferBytes = 64u << 20;
 
 ExceptionStateLayout g_layout;
+TscOffsetLayout g_tsc_layout;  // where RDTSC's offset lives (tsc-offset.h)
 bool g_layout_probed = false;
 std::string g_layout_error;
 
@@ -52,6 +56,7 @@ bool EnsureLayout(Napi::Env env) {
     g_layout_probed = true;
     if (!probe_exception_state_layout(&g_layout, &g_layout_error)) g_layout_error = g_layout_error.empty() ? "probe failed" : g_layout_error;
     else g_layout_error.clear();
+    if (g_layout_error.empty()) g_tsc_layout = probe_tsc_offset(g_layout.old_exception_offset);
   }
   if (!g_layout_error.empty()) {
     Napi::Error::New(env, g_layout_error).ThrowAsJavaScriptException();
@@ -93,6 +98,11 @@ Napi::Function Vcpu::Define(Napi::Env env) {
                          InstanceMethod<&Vcpu::DebugResume>("debugResume"),
                          InstanceMethod<&Vcpu::ReadFpu>("readFpu"),
                          InstanceMethod<&Vcpu::DropTranslations>("dropTranslations"),
+                         InstanceMethod<&Vcpu::SaveCpuState>("saveCpuState"),
+                         InstanceMethod<&Vcpu::RestoreCpuState>("restoreCpuState"),
+                         InstanceAccessor<&Vcpu::GetCpuStateFormat>("cpuStateFormat"),
+                         InstanceMethod<&Vcpu::SetTscOffset>("setTscOffset"),
+                         InstanceAccessor<&Vcpu::GetTscOffsetMissing>("tscOffsetMissing"),
                          InstanceAccessor<&Vcpu::GetTraceBuffer>("traceBuffer"),
                          InstanceAccessor<&Vcpu::GetInjectionDetail>("injectionDetail"),
                          InstanceAccessor<&Vcpu::GetTaskSwitch>("taskSwitch"),
@@ -916,6 +926,60 @@ Napi::Value Vcpu::ReadFpu(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// saveCpuState(): the whole architectural state as bytes (cpu-state-image.h); throws with the
+// reason when it cannot be saved.
+Napi::Value Vcpu::SaveCpuState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  std::vector<uint8_t> image;
+  std::string why_not;
+  if (!save_cpu_state(uc_, &image, &why_not)) {
+    Napi::Error::New(env, why_not).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, image.size());
+  std::memcpy(out.Data(), image.data(), image.size());
+  return out;
+}
+
+// restoreCpuState(bytes): puts a saved state back before the guest runs again. Translations and
+// TLB entries made under the state before are dropped (its CR3 and modes are gone).
+void Vcpu::RestoreCpuState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return;
+  Napi::Uint8Array image = info[0].As<Napi::Uint8Array>();
+  std::string why_not;
+  if (!restore_cpu_state(uc_, image.Data(), image.ByteLength(), &why_not)) {
+    Napi::Error::New(env, why_not).ThrowAsJavaScriptException();
+    return;
+  }
+  if (has_run_) {
+    uc_ctl_flush_tb(uc_);
+    uc_ctl_flush_tlb(uc_);
+  }
+}
+
+// setTscOffset(ticks): the guest's TSC is the host's plus `ticks` from now on (tsc-offset.h).
+void Vcpu::SetTscOffset(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return;
+  bool lossless = false;
+  int64_t ticks = info[0].As<Napi::BigInt>().Int64Value(&lossless);
+  if (!write_tsc_offset(uc_, g_tsc_layout, ticks)) {
+    Napi::Error::New(env, "the guest's TSC offset cannot be set on this Unicorn build: " + g_tsc_layout.why_not).ThrowAsJavaScriptException();
+  }
+}
+
+Napi::Value Vcpu::GetTscOffsetMissing(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), g_tsc_layout.found ? "" : g_tsc_layout.why_not);
+}
+
+Napi::Value Vcpu::GetCpuStateFormat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  return Napi::String::New(env, cpu_state_format(uc_));
+}
+
 // dropTranslations(): the debugger wrote guest memory; no translation of the old bytes may run.
 void Vcpu::DropTranslations(const Napi::CallbackInfo& info) {
   if (!CheckOpen(info.Env())) return;
@@ -1332,15 +1396,25 @@ Napi::Value Vcpu::TrapCounters(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// The dirty log: the shadow MMU's write-protected entries under an engine core, a comparison
+// against a copy of RAM without one (content-dirty-log.h).
 void Vcpu::SetDirtyLogging(const Napi::CallbackInfo& info) {
-  if (TrapCore* trap = CheckTrap(info.Env())) trap->set_dirty_logging(info[0].As<Napi::Boolean>().Value());
+  if (!CheckOpen(info.Env())) return;
+  bool on = info[0].As<Napi::Boolean>().Value();
+  if (trap_) {
+    trap_->set_dirty_logging(on);
+    return;
+  }
+  if (!content_dirty_log_) content_dirty_log_ = std::make_unique<ContentDirtyLog>(memory_->base(), memory_->size());
+  content_dirty_log_->set_logging(on);
 }
 
 Napi::Value Vcpu::TakeDirtyLog(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  TrapCore* trap = CheckTrap(env);
-  if (!trap) return env.Undefined();
-  std::vector<uint8_t> bitmap = trap->take_dirty_log();
+  if (!CheckOpen(env)) return env.Undefined();
+  std::vector<uint8_t> bitmap = trap_ ? trap_->take_dirty_log()
+                                : content_dirty_log_ ? content_dirty_log_->take()
+                                                     : std::vector<uint8_t>((memory_->size() / 4096 + 7) / 8, 0);
   Napi::Uint8Array out = Napi::Uint8Array::New(env, bitmap.size());
   std::memcpy(out.Data(), bitmap.data(), bitmap.size());
   return out;

@@ -10,6 +10,7 @@
 #include <unicorn/unicorn.h>
 
 #include "block-address-set.h"
+#include "content-dirty-log.h"
 #include "debug-stops.h"
 #include "direct-cpu-checks.h"
 #include "engine-core.h"
@@ -99,6 +100,11 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   void DebugResume(const Napi::CallbackInfo& info);
   Napi::Value ReadFpu(const Napi::CallbackInfo& info);
   void DropTranslations(const Napi::CallbackInfo& info);
+  Napi::Value SaveCpuState(const Napi::CallbackInfo& info);
+  void RestoreCpuState(const Napi::CallbackInfo& info);
+  Napi::Value GetCpuStateFormat(const Napi::CallbackInfo& info);
+  void SetTscOffset(const Napi::CallbackInfo& info);
+  Napi::Value GetTscOffsetMissing(const Napi::CallbackInfo& info);
   // After hooks changed: drop translations made without them, and choose how stops are taken
   // (exact stops skip the exit check after a code hook, so any code hook turns them off).
   void AfterHooksChanged(bool changed);
@@ -193,7 +199,8 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   EventWindow window_taken_ = EventWindow::kNone;  // by the last uc_emu_start
   // What the guest's CPU refuses that Unicorn's would take (direct only).
   DirectCpuChecks cpu_checks_;
-  TrapCore* trap_ = nullptr;            // engine_, when it is the trap engine's (with a VMM region)
+  TrapCore* trap_ = nullptr;
+  std::unique_ptr<ContentDirtyLog> content_dirty_log_;  // the dirty log without an engine core            // engine_, when it is the trap engine's (with a VMM region)
   TraceRecorder trace_{*this};
   DebugStops debug_{*this};
   bool discover_blocks_ = false;

@@ -11,7 +11,7 @@ import { markdownReport } from '../bench/compare/report/markdown-report.js';
 import { parseResults } from '../bench/compare/report/parse-results.js';
 import type { CompareResults } from '../bench/compare/results.js';
 import { shown } from '../bench/run-facts.js';
-import { describeErrno } from './errno.js';
+import { describeErrno } from '../util/errno.js';
 import { UserError } from './user-error.js';
 
 export interface CompareCommandOptions {

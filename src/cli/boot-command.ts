@@ -5,7 +5,7 @@ import { planImage } from '../boot/detect.js';
 import { hasMultibootHeader, type BootModule } from '../boot/multiboot.js';
 import { parseModuleList } from './boot-modules.js';
 import { createEngine, engineNames, UnknownEngine } from '../engines/index.js';
-import { Machine, OPTIONAL_DEVICES, PARAVIRT_INTERFACES, type OptionalDevice, type ParavirtInterface } from '../vmm/machine.js';
+import { Machine, OPTIONAL_DEVICES, PARAVIRT_INTERFACES, type MachineConfig, type OptionalDevice, type ParavirtInterface } from '../vmm/machine.js';
 import { cpuModel, UnknownCpuModel } from '../vmm/cpu-model.js';
 import { engineCoreFor, NativeCoreMissing, STOP_MECHANISMS, type StopMechanism } from '../vmm/native.js';
 import { runMachine, type RunLimits, type RunResult } from '../vmm/run-loop.js';
@@ -14,7 +14,7 @@ import { csEip } from '../util/hex.js';
 import type { Engine } from '../vmm/engine.js';
 import { DEFAULT_RAM_MIB, MAX_SHADOW_POOL_KIB, MAX_TRANSLATION_CACHE_KIB, MIN_SHADOW_POOL_KIB, MIN_TRANSLATION_CACHE_KIB } from '../vmm/layout.js';
 import { BACKLOG_LIMIT, ConsoleOutput } from './console-output.js';
-import { describeErrno } from './errno.js';
+import { describeErrno } from '../util/errno.js';
 import { BROKEN_PIPE_STATUS, RunStopper, type StopRequest } from './run-stop.js';
 import { attachSerialInput } from './serial-input.js';
 import { StopSignals } from './signals.js';
@@ -23,6 +23,10 @@ import { parseAddress, parsePositiveInteger, parsePositiveNumber, parseRamMiB } 
 import { USAGE_ERROR_STATUS, UserError } from './user-error.js';
 import { DEFAULT_GDB_PORT, GdbAddressError, GdbServer, isLoopback, parseGdbAddress, type GdbAddress } from '../debug/gdb-server.js';
 import { GuestDebugger } from '../debug/guest-debugger.js';
+import { ControlServer, ControlSocketError } from '../control/control-server.js';
+import { machineCommands, type ControlledRun } from '../control/machine-commands.js';
+import { RunControl } from '../vmm/run-control.js';
+import { packageVersion } from '../util/package-version.js';
 
 export interface BootOptions {
   memory: string;
@@ -54,6 +58,8 @@ export interface BootOptions {
   cpu: string;
   /** --pv NAME: a paravirtual interface offered to the guest (kvm). */
   pv?: string;
+  /** --control PATH: the control socket (line-delimited JSON commands and events). */
+  control?: string;
 }
 
 export const bootDefaults = {
@@ -156,14 +162,11 @@ function bootExtras(image: Uint8Array, path: string, options: BootOptions, ramBy
   return { kernelName: path, modules };
 }
 
-/** A guest loaded into a machine, ready to run: what `vmm boot` and `vmm trace` share. */
-export interface PreparedRun {
+/** A machine ready to run, with its console and the host's ways of ending the run. */
+export interface RunSetup {
   machine: Machine;
   engine: Engine;
   limits: RunLimits;
-  plan: LoadPlan;
-  image: Uint8Array;
-  imagePath: string;
   output: ConsoleOutput;
   /** Closes the --serial file, once its output is written. */
   closeSerial: () => void;
@@ -171,8 +174,18 @@ export interface PreparedRun {
   stopper: RunStopper;
   /** SIGINT, SIGTERM, SIGHUP: handled from the end of prepareRun. */
   signals: StopSignals;
-  /** A new machine and engine with the image loaded again: the machine after a reset. */
-  rebuild: () => { machine: Machine; engine: Engine };
+  /**
+   * A new machine and engine with the image loaded again: the machine after a reset. Undefined
+   * for a machine that has no image to boot again (a restored one): a reset ends its run.
+   */
+  rebuild?: () => { machine: Machine; engine: Engine };
+}
+
+/** A guest loaded into a machine, ready to run: what `vmm boot` and `vmm trace` share. */
+export interface PreparedRun extends RunSetup {
+  plan: LoadPlan;
+  image: Uint8Array;
+  imagePath: string;
 }
 
 /**
@@ -195,6 +208,65 @@ export function outputFailure(error: NodeJS.ErrnoException, output: string): Sto
  * Checks every option, loads the image and builds the machine. `serialFd` is where the serial
  * console goes unless --serial names a file. Signals end the run cleanly from here on.
  */
+/** An engine by name, or a one-line error naming the registered ones. */
+export function engineNamed(name: string): Engine {
+  try {
+    return createEngine(name);
+  } catch (error) {
+    if (error instanceof UnknownEngine) throw new UserError(error.message);
+    throw error;
+  }
+}
+
+export function stopMechanismOption(name: string): StopMechanism {
+  if (!(STOP_MECHANISMS as readonly string[]).includes(name)) {
+    throw new UserError(`unknown stop mechanism '${name}'; choose one of ${STOP_MECHANISMS.join(', ')}`);
+  }
+  return name as StopMechanism;
+}
+
+/** --time-limit and --max-exits. */
+export function runLimits(options: Pick<BootOptions, 'timeLimit' | 'maxExits'>): RunLimits {
+  return {
+    timeLimitSeconds: options.timeLimit === undefined ? Infinity : parsePositiveNumber('time limit', options.timeLimit),
+    maxExits: options.maxExits === undefined ? Infinity : parsePositiveInteger('exit limit', options.maxExits),
+  };
+}
+
+/** The console: --serial's file, or `serialFd`; a failed write asks `stopper` to end the run. */
+export function openConsole(options: Pick<BootOptions, 'serial'>, serialFd: number, stopper: RunStopper): { output: ConsoleOutput; closeSerial: () => void } {
+  let fd = serialFd;
+  if (options.serial !== undefined) {
+    try {
+      fd = openSync(options.serial, 'w');
+    } catch (error) {
+      throw new UserError(`cannot write serial output to '${options.serial}': ${describeErrno(error)}`);
+    }
+  }
+  const outputName =
+    options.serial !== undefined ? `serial output to '${options.serial}'` : fd === 1 ? 'standard output' : 'standard error';
+  const output = new ConsoleOutput(fd, fd !== serialFd, (error) => stopper.stop(outputFailure(error, outputName)));
+  return { output, closeSerial: () => output.close() };
+}
+
+/** --translation-cache and --shadow-pool, for an engine that has them. */
+export function engineSizes(options: Pick<BootOptions, 'translationCache' | 'shadowPool'>, engine: Engine): { translationCacheBytes?: number; shadowPoolBytes?: number } {
+  return {
+    translationCacheBytes: sizeOption(TRANSLATION_CACHE, options.translationCache, engine.requires.translationCache),
+    shadowPoolBytes: sizeOption(SHADOW_POOL, options.shadowPool, engine.requires.vmmRegion),
+  };
+}
+
+/** A Machine, with a native core that is missing or stale reported as a one-line error. */
+export function newMachine(config: MachineConfig): Machine {
+  try {
+    return new Machine(config);
+  } catch (error) {
+    if (error instanceof NativeCoreMissing) throw new UserError(error.message);
+    throw error;
+  }
+}
+
 export function prepareRun(
   imagePath: string | undefined,
   options: BootOptions,
@@ -202,18 +274,8 @@ export function prepareRun(
   { translationBufferBytes, stopper = new RunStopper() }: { translationBufferBytes?: number; stopper?: RunStopper } = {},
 ): PreparedRun {
   const ramMiB = parseRamMiB(options.memory);
-  const engine = (() => {
-    try {
-      return createEngine(options.engine);
-    } catch (error) {
-      if (error instanceof UnknownEngine) throw new UserError(error.message);
-      throw error;
-    }
-  })();
-  if (!(STOP_MECHANISMS as readonly string[]).includes(options.stopMechanism)) {
-    throw new UserError(`unknown stop mechanism '${options.stopMechanism}'; choose one of ${STOP_MECHANISMS.join(', ')}`);
-  }
-  const stopMechanism = options.stopMechanism as StopMechanism;
+  const engine = engineNamed(options.engine);
+  const stopMechanism = stopMechanismOption(options.stopMechanism);
   const devices = (options.device ?? []).map((name) => {
     if (!(OPTIONAL_DEVICES as readonly string[]).includes(name)) {
       throw new UserError(`unknown device '${name}'; choose one of ${OPTIONAL_DEVICES.join(', ')}`);
@@ -235,12 +297,8 @@ export function prepareRun(
     }
     return options.pv as ParavirtInterface;
   })();
-  const translationCacheBytes = sizeOption(TRANSLATION_CACHE, options.translationCache, engine.requires.translationCache);
-  const shadowPoolBytes = sizeOption(SHADOW_POOL, options.shadowPool, engine.requires.vmmRegion);
-  const limits = {
-    timeLimitSeconds: options.timeLimit === undefined ? Infinity : parsePositiveNumber('time limit', options.timeLimit),
-    maxExits: options.maxExits === undefined ? Infinity : parsePositiveInteger('exit limit', options.maxExits),
-  };
+  const { translationCacheBytes, shadowPoolBytes } = engineSizes(options, engine);
+  const limits = runLimits(options);
   if (imagePath !== undefined && options.kernel !== undefined) {
     throw new UserError(`give the kernel either as the image argument or with --kernel, not both`);
   }
@@ -251,28 +309,12 @@ export function prepareRun(
   const refused = engine.refusesKernel?.(plan.notes ?? []);
   if (refused !== undefined) throw new UserError(`${path}: ${refused}`);
 
-  let fd = serialFd;
-  if (options.serial !== undefined) {
-    try {
-      fd = openSync(options.serial, 'w');
-    } catch (error) {
-      throw new UserError(`cannot write serial output to '${options.serial}': ${describeErrno(error)}`);
-    }
-  }
-  const outputName =
-    options.serial !== undefined ? `serial output to '${options.serial}'` : fd === 1 ? 'standard output' : 'standard error';
-  const output = new ConsoleOutput(fd, fd !== serialFd, (error) => stopper.stop(outputFailure(error, outputName)));
+  const { output, closeSerial } = openConsole(options, serialFd, stopper);
   const build = (forEngine: Engine): Machine => {
-    let machine: Machine;
-    try {
-      machine = new Machine({
-        ramBytes, consoleOutput: output.push, translationBufferBytes, engineCore: engineCoreFor(forEngine.requires), stopMechanism,
-        translationCacheBytes, shadowPoolBytes, devices, cpuModel: model, paravirt,
-      });
-    } catch (error) {
-      if (error instanceof NativeCoreMissing) throw new UserError(error.message);
-      throw error;
-    }
+    const machine = newMachine({
+      ramBytes, consoleOutput: output.push, translationBufferBytes, engineCore: engineCoreFor(forEngine.requires), stopMechanism,
+      translationCacheBytes, shadowPoolBytes, devices, cpuModel: model, paravirt,
+    });
     machine.load(plan);
     return machine;
   };
@@ -281,7 +323,6 @@ export function prepareRun(
     const next = createEngine(options.engine);
     return { machine: build(next), engine: next };
   };
-  const closeSerial = () => output.close();
   const signals = new StopSignals(stopper);
   signals.install();
   return { machine, engine, limits, plan, image, imagePath: path, output, closeSerial, stopper, signals, rebuild };
@@ -299,11 +340,18 @@ export interface FinishedRun {
 }
 
 /** Runs a prepared guest to its end and waits for its console output to be written. */
-export async function executeRun(prepared: PreparedRun, options: BootOptions): Promise<FinishedRun> {
+export async function executeRun(prepared: RunSetup, options: Pick<BootOptions, 'gdb' | 's' | 'gdbWait' | 'stdin' | 'reboot' | 'control'>): Promise<FinishedRun> {
   const { limits, output, stopper } = prepared;
   let { machine, engine } = prepared;
   const gdbAddress = gdbAddressFromOptions(options);
   if (gdbAddress && engine.debuggerUnsupported) throw new UserError(engine.debuggerUnsupported);
+  const control = new RunControl();
+  const controlServer = options.control === undefined ? undefined : await startControlServer(options.control, {
+    machine: () => machine,
+    engine: () => engine,
+    control,
+    quit: () => stopper.stop({ status: 0, kind: 'report', message: 'quit on the control socket' }),
+  });
   const debuggee = gdbAddress ? new GuestDebugger(machine, engine, options.gdbWait === true) : undefined;
   const gdbServer = debuggee && new GdbServer(debuggee);
   const attachInput = () => {
@@ -314,6 +362,7 @@ export async function executeRun(prepared: PreparedRun, options: BootOptions): P
   stopper.attach(() => {
     machine.stop({ kind: 'host-request' });
     debuggee?.hostStopped();
+    control.resume(); // a paused run ends too
   });
   const flushTimer = setInterval(() => output.flush(), 50);
   let result: RunResult;
@@ -322,10 +371,10 @@ export async function executeRun(prepared: PreparedRun, options: BootOptions): P
     await engine.prepare?.();
     if (gdbServer && gdbAddress) await listenForDebugger(gdbServer, gdbAddress, options.gdbWait === true);
     const started = process.hrtime.bigint();
-    result = await runMachine(machine, engine, limits, debuggee);
+    result = await runMachine(machine, engine, limits, debuggee, control);
     // A reset boots the machine again from its image, as a PC's reset does, unless --no-reboot
     // says to end there. A trace or a debugger follows one boot: there the reset ends the run.
-    while (result.outcome.kind === 'reset' && options.reboot !== false && !debuggee && !machine.observer) {
+    while (result.outcome.kind === 'reset' && options.reboot !== false && !debuggee && !machine.observer && prepared.rebuild) {
       // The time limit covers every boot, and the time taken to build each machine.
       const spentSeconds = Number(process.hrtime.bigint() - started) / 1e9;
       if (spentSeconds >= limits.timeLimitSeconds) {
@@ -341,10 +390,11 @@ export async function executeRun(prepared: PreparedRun, options: BootOptions): P
       prepared.engine = engine;
       detachInput = attachInput();
       await engine.prepare?.();
-      result = await runMachine(machine, engine, { ...limits, timeLimitSeconds: limits.timeLimitSeconds - spentSeconds });
+      result = await runMachine(machine, engine, { ...limits, timeLimitSeconds: limits.timeLimitSeconds - spentSeconds }, undefined, control);
     }
     where = csEip(machine.vcpu.readRegister(Reg.cs), machine.vcpu.readRegister(Reg.eip));
   } finally {
+    controlServer?.close();
     gdbServer?.close();
     stopper.detach();
     clearInterval(flushTimer);
@@ -392,8 +442,21 @@ export function reportRun(run: FinishedRun, engine: Engine, stopper: RunStopper)
   return request?.status ?? run.result.outcome.status;
 }
 
+/** The control socket at `path`, its events following the run's status. */
+async function startControlServer(path: string, run: ControlledRun): Promise<ControlServer> {
+  const server = new ControlServer(machineCommands(run), { vmm: { version: packageVersion() }, capabilities: [] });
+  try {
+    await server.listen(path);
+  } catch (error) {
+    if (error instanceof ControlSocketError) throw new UserError(error.message);
+    throw error;
+  }
+  run.control.onStatus = (status) => server.event(status === 'paused' ? 'STOP' : status === 'running' ? 'RESUME' : 'SHUTDOWN');
+  return server;
+}
+
 /** --gdb, or -s (QEMU's shorthand for tcp::1234); --gdb-wait alone listens where -s does. */
-function gdbAddressFromOptions(options: BootOptions): GdbAddress | undefined {
+function gdbAddressFromOptions(options: Pick<BootOptions, 'gdb' | 's' | 'gdbWait'>): GdbAddress | undefined {
   if (options.gdb !== undefined && options.s) throw new UserError('give either --gdb or -s, not both');
   const spec = options.gdb ?? (options.s || options.gdbWait ? `tcp::${DEFAULT_GDB_PORT}` : undefined);
   if (spec === undefined) return undefined;

@@ -3,7 +3,7 @@ import { closeSync, fstatSync, openSync, readSync, statSync, type Stats } from '
 import { join, resolve } from 'node:path';
 import { formatSize } from '../boot/bytes.js';
 import { projectRoot } from '../util/project-root.js';
-import { describeErrno } from './errno.js';
+import { describeErrno } from '../util/errno.js';
 import { UserError } from './user-error.js';
 
 export const DEFAULT_GUEST = 'multiboot.elf';

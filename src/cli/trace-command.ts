@@ -8,7 +8,7 @@ import { Tracer } from '../trace/tracer.js';
 import { createTraceWriter, TRACE_FORMATS, type TraceFormat } from '../trace/writers.js';
 import { hex } from '../util/hex.js';
 import { executeRun, outputFailure, prepareRun, reportRun, type BootOptions } from './boot-command.js';
-import { describeErrno } from './errno.js';
+import { describeErrno } from '../util/errno.js';
 import { RunStopper } from './run-stop.js';
 import { TraceFileOutput } from './trace-output.js';
 import { UserError } from './user-error.js';

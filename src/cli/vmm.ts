@@ -7,6 +7,8 @@ import { packageVersion } from '../util/package-version.js';
 import { benchCommand, type BenchOptions } from './bench-command.js';
 import { bootCommand, bootDefaults, type BootOptions } from './boot-command.js';
 import { registerSoakCommand } from './soak-command.js';
+import { restoreCommand, type RestoreOptions } from './restore-command.js';
+import { ctlCommand } from './ctl-command.js';
 import { traceCommand, type TraceOptions } from './trace-command.js';
 import { UserError, USAGE_ERROR_STATUS } from './user-error.js';
 
@@ -31,6 +33,7 @@ function addBootOptions(command: Command): Command {
     .option('--no-reboot', 'end the run when the guest resets the machine, instead of booting it again')
     .option('--translation-cache <KiB>', 'bt: size of the translation cache, flushed when full (default and most 3968)')
     .option('--shadow-pool <KiB>', 'trap, bt: size of the shadow page-table pool, emptied when full (64 to 16256, the default)')
+    .option('--control <path>', 'a control socket at PATH: line-delimited JSON commands (query-status, stop, cont, snapshot, migrate, migrate-status, query-counters, quit); see `vmm ctl`')
     .option('--stop-mechanism <name>', 'exact (stops without a per-block hook, where proven on this Unicorn build and the timer thread may run at real-time priority), or block-hook', bootDefaults.stopMechanism);
 }
 
@@ -91,6 +94,32 @@ async function main(argv: string[]): Promise<number> {
     .option('--no-qemu', 'compare: leave out the qemu-system-i386 column of the Linux workloads')
     .action(async (suite: string, options: BenchOptions) => {
       status = await benchCommand(suite, options);
+    });
+  program
+    .command('restore')
+    .argument('[file]', 'a snapshot file (written by the snapshot command of the control socket)')
+    .description('run a saved machine on from where it stood, or receive a live migration (--incoming); restoring one file several times makes independent clones')
+    .option('--incoming <address>', 'wait for a live migration on tcp:HOST:PORT (loopback unless a host is named) and run the guest it brings')
+    .option('-e, --engine <name>', `engine to run under (default: the one it was saved under): ${engineNames.join(', ')}`)
+    .option('--serial <file>', 'write the serial console to a file instead of the terminal')
+    .option('--time-limit <seconds>', 'end the run after this much wall-clock time')
+    .option('--max-exits <count>', 'end the run after this many VM exits')
+    .option('--no-stdin', 'do not feed standard input to the serial port')
+    .option('--control <path>', 'a control socket at PATH, as for boot')
+    .option('--translation-cache <KiB>', 'bt: size of the translation cache')
+    .option('--shadow-pool <KiB>', 'trap, bt: size of the shadow page-table pool')
+    .option('--stop-mechanism <name>', 'exact or block-hook, as for boot', bootDefaults.stopMechanism)
+    .action(async (file: string | undefined, options: RestoreOptions) => {
+      status = await restoreCommand(file, options);
+    });
+  program
+    .command('ctl')
+    .argument('<socket>', "a running vmm's control socket (--control PATH)")
+    .argument('<command>', 'query-status, stop, cont, snapshot file=F, migrate uri=tcp:HOST:PORT [downtime-limit=MS] [max-rounds=N] [on-no-convergence=abort], migrate-status, query-counters, quit')
+    .argument('[arguments...]', 'NAME=VALUE arguments of the command')
+    .description('send one command to a running vmm and print its answer as JSON')
+    .action(async (socket: string, command: string, words: string[]) => {
+      status = await ctlCommand(socket, command, words);
     });
   registerSoakCommand(program, (result) => {
     status = result;

@@ -4,33 +4,17 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { GdbSession } from './gdb-session.js';
 import type { GuestDebugger } from './guest-debugger.js';
+import { isLoopback, parseTcpAddress, TcpAddressError, type TcpAddress } from '../util/tcp-address.js';
 
 /** QEMU's `-s`: `-gdb tcp::1234`. */
 export const DEFAULT_GDB_PORT = 1234;
 
-export interface GdbAddress {
-  host: string;
-  port: number;
-}
+export type GdbAddress = TcpAddress;
+export { TcpAddressError as GdbAddressError, isLoopback };
 
-export class GdbAddressError extends Error {}
-
-/**
- * `tcp:HOST:PORT`, `tcp::PORT` or `:PORT` (loopback), or a bare PORT. Port 0 takes a free port
- * (the listening line says which).
- */
+/** The GDB stub's address (see parseTcpAddress). */
 export function parseGdbAddress(spec: string): GdbAddress {
-  const match = /^(?:tcp:)?(?:(\[[0-9a-fA-F:.]+\]|[^:]*):)?(\d+)$/.exec(spec.trim());
-  const port = match ? Number(match[2]) : NaN;
-  if (!match || !Number.isInteger(port) || port > 65535) {
-    throw new GdbAddressError(`invalid GDB address '${spec}': give tcp:HOST:PORT, for example tcp:127.0.0.1:1234`);
-  }
-  const host = (match[1] ?? '').replace(/^\[(.*)\]$/, '$1');
-  return { host: host === '' ? '127.0.0.1' : host, port };
-}
-
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+  return parseTcpAddress(spec, 'GDB address');
 }
 
 export class GdbServer {
@@ -46,7 +30,7 @@ export class GdbServer {
       const server = createServer((socket) => this.accept(socket));
       server.once('error', (error: NodeJS.ErrnoException) => {
         const why = error.code === 'EADDRINUSE' ? 'the address is already in use' : error.code === 'EADDRNOTAVAIL' ? 'the address is not this host\'s' : error.message;
-        reject(new GdbAddressError(`cannot listen for GDB on ${address.host}:${address.port}: ${why}`));
+        reject(new TcpAddressError(`cannot listen for GDB on ${address.host}:${address.port}: ${why}`));
       });
       server.listen(address.port, address.host, () => {
         this.server = server;

@@ -10,6 +10,9 @@ export interface Device {
   restore(snapshot: DeviceSnapshot): void;
 }
 
+/** What a machine's state is gathered from: a device, or a part of the board with state of its own. */
+export type StatefulPart = Pick<Device, 'name' | 'snapshot' | 'restore'>;
+
 export interface DeviceSnapshot {
   readonly version: number;
   readonly [field: string]: unknown;

@@ -114,6 +114,11 @@ export interface Engine {
   nanosUntilEvent?(): number | undefined;
   /** Whether an event of the engine's own waits to be delivered: a halted guest wakes at once. */
   hasPendingEvent?(): boolean;
+  /**
+   * Why the machine's state cannot be saved now (undefined: it can). An engine that keeps part
+   * of the guest's CPU state itself (a virtual CPU beside a deprivileged one) says so here.
+   */
+  stateUnsavable?(): string | undefined;
   /** Engine-specific counters for the run summary. */
   counters?(vcpu: NativeVcpu): Record<string, number>;
   /** Lines for the end of the run: where the guest saw a difference from real hardware. */

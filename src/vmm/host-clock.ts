@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { Clock } from '../devices/clock.js';
 
 export class HostClock implements Clock {
-  private readonly originMs = performance.now();
+  private originMs = performance.now();
   private pausedMs = 0;
   private pausedAtMs: number | undefined;
 
@@ -18,6 +18,13 @@ export class HostClock implements Clock {
   get pausedSeconds(): number {
     const current = this.pausedAtMs === undefined ? 0 : performance.now() - this.pausedAtMs;
     return (this.pausedMs + current) / 1000;
+  }
+
+  /** Guest time goes on from `ns` (a restored machine's clock continues its saved one). */
+  continueFrom(ns: number): void {
+    this.pausedMs = 0;
+    this.pausedAtMs = undefined;
+    this.originMs = performance.now() - ns / 1e6;
   }
 
   pause(): void {

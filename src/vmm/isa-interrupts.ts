@@ -3,7 +3,7 @@
 // to pin 2 (the MADT says so with an interrupt source override; ACPI 6.5 §5.2.12.5). Pins 16-23
 // are the I/O APIC's alone. The HPET's legacy replacement mode takes IRQ 0 and IRQ 8 from the PIT
 // and the RTC (HPET specification 1.0a §2.3.9.2.2): their lines are cut until it ends.
-import type { IrqLine } from '../devices/device.js';
+import { checkSnapshotVersion, type DeviceSnapshot, type IrqLine, type StatefulPart } from '../devices/device.js';
 import type { IoApic } from '../devices/io-apic.js';
 import type { PicPair } from '../devices/pic8259.js';
 
@@ -18,7 +18,10 @@ export function isaIrqPin(irq: number): number {
   return irq === 0 ? IRQ0_PIN : irq;
 }
 
-export class IsaInterrupts {
+const SNAPSHOT_VERSION = 1;
+
+export class IsaInterrupts implements StatefulPart {
+  readonly name = 'isa-interrupts';
   private legacyReplacement = false;
   /** What the PIT, RTC and the HPET's legacy timers last drove, for when the switch moves. */
   private readonly levels = { pit: false, rtc: false, hpet0: false, hpet8: false };
@@ -58,6 +61,17 @@ export class IsaInterrupts {
     this.legacyReplacement = on;
     this.driveIrq(0, on ? this.levels.hpet0 : this.levels.pit);
     this.driveIrq(8, on ? this.levels.hpet8 : this.levels.rtc);
+  }
+
+  /** The switch and the sources' levels; the lines' levels are the controllers' own state. */
+  snapshot(): DeviceSnapshot {
+    return { version: SNAPSHOT_VERSION, legacyReplacement: this.legacyReplacement, levels: { ...this.levels } };
+  }
+
+  restore(s: DeviceSnapshot): void {
+    checkSnapshotVersion(this.name, SNAPSHOT_VERSION, s);
+    this.legacyReplacement = s.legacyReplacement === true;
+    Object.assign(this.levels, s.levels as IsaInterrupts['levels']);
   }
 
   /** Whether the PIT and RTC have their lines (legacy replacement is off). */

@@ -2,7 +2,7 @@
 // It turns the native core's inline exits (port I/O, MMIO, CPUID) into bus accesses.
 import type { LoadPlan } from '../boot/load-plan.js';
 import { AcpiPm, ACPI_PM_PORT_COUNT, SLP_TYP_S5 } from '../devices/acpi-pm.js';
-import type { Device } from '../devices/device.js';
+import type { Device, StatefulPart } from '../devices/device.js';
 import { ACPI_TABLES_BASE, buildAcpiTables } from '../firmware/acpi-tables.js';
 import { buildMpTables, MP_TABLE_BASE } from '../firmware/mp-table.js';
 import { FIRMWARE_CALL_PORT, leaveBiosState, SERVICE_STUB_PUSHED_BYTES } from '../firmware/bios-state.js';
@@ -68,6 +68,17 @@ export interface MachineConfig {
   /** The CPU the guest is told it runs on (`--cpu`); qemu32 by default. */
   cpuModel?: CpuModel;
   /** A paravirtual interface offered to the guest (`--pv`): KVM's, under any engine. */
+  paravirt?: ParavirtInterface;
+}
+
+/**
+ * What a machine is built from, as far as its guest can tell: what a saved or migrated machine
+ * carries so that the same PC is built again to receive its state.
+ */
+export interface MachineDescription {
+  ramBytes: number;
+  cpuModel: CpuModel['name'];
+  devices: OptionalDevice[];
   paravirt?: ParavirtInterface;
 }
 
@@ -142,12 +153,17 @@ export class Machine {
   readonly cpuModel: CpuModel;
 
   private readonly consoleOutput: (byte: number) => void;
+  readonly description: MachineDescription;
 
   constructor(config: MachineConfig) {
-    const { Vcpu, hostTscHz, hostTsc } = nativeCore();
+    const { Vcpu, hostTscHz } = nativeCore();
     this.consoleOutput = config.consoleOutput;
     this.tscHz = hostTscHz();
     this.cpuModel = config.cpuModel ?? cpuModel('qemu32');
+    this.description = {
+      ramBytes: config.ramBytes, cpuModel: this.cpuModel.name, devices: [...(config.devices ?? [])],
+      ...(config.paravirt ? { paravirt: config.paravirt } : {}),
+    };
     this.vcpu = new Vcpu(
       config.ramBytes, config.translationBufferBytes, config.engineCore ?? false, config.stopMechanism ?? 'exact', undefined,
       config.translationCacheBytes, config.shadowPoolBytes, this.cpuModel.emulatedAs,
@@ -172,7 +188,7 @@ export class Machine {
     });
     this.localApic = new LocalApic(this.clock, {
       timerHz: this.tscHz > 0 ? this.tscHz : layout.APIC_TIMER_FALLBACK_HZ,
-      tsc: this.tscHz > 0 ? { tsc: hostTsc, hz: this.tscHz } : undefined,
+      tsc: this.tscHz > 0 ? { tsc: () => this.guestTsc(), hz: this.tscHz } : undefined,
       extInt: this.pics,
       onRequest: requestWindow,
       onLevelEoi: (vector) => this.ioApic.endOfInterrupt(vector),
@@ -181,7 +197,7 @@ export class Machine {
     if (config.paravirt === 'kvm') {
       const clock = this.clock;
       this.kvm = new KvmParavirt({
-        ram: this.ram, localApic: this.localApic, tscHz: this.tscHz, tsc: hostTsc,
+        ram: this.ram, localApic: this.localApic, tscHz: this.tscHz, tsc: () => this.guestTsc(),
         nowNs: () => clock.nowNs(),
         get pausedSeconds() { return clock.pausedSeconds; },
         realtimeNs: () => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6)),
@@ -339,6 +355,39 @@ export class Machine {
     if (this.stopCause) return; // the first cause wins; the vCPU may run a few more instructions
     this.stopCause = cause;
     this.vcpu.requestStop();
+  }
+
+  /**
+   * Every part with state of its own, by its stable id: the devices on the buses and the board's
+   * interrupt wiring. A machine's snapshot is theirs, taken and given back by id.
+   */
+  stateParts(): Map<string, StatefulPart> {
+    const parts = new Map<string, StatefulPart>();
+    for (const part of [...this.ports.devices(), ...this.mmio.devices(), this.isaInterrupts]) {
+      const known = parts.get(part.name);
+      if (known && known !== part) throw new Error(`two devices are named '${part.name}'`);
+      parts.set(part.name, part);
+    }
+    return parts;
+  }
+
+  /** What the guest's RDTSC adds to the host's TSC (0 until a restore or a pause moves it). */
+  private tscOffset = 0n;
+
+  /** The guest's TSC now. */
+  guestTsc(): bigint {
+    return nativeCore().hostTsc() + this.tscOffset;
+  }
+
+  /**
+   * Moves the guest's TSC so that it reads `tsc` now: a restored machine's TSC goes on from its
+   * saved value. False when this Unicorn build has no TSC offset (the TSC stays the host's).
+   */
+  setGuestTsc(tsc: bigint): boolean {
+    if (this.vcpu.tscOffsetMissing !== '') return false;
+    this.tscOffset = tsc - nativeCore().hostTsc();
+    this.vcpu.setTscOffset(this.tscOffset);
+    return true;
   }
 
   /** Lets every timed device raise what is due now. */

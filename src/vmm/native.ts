@@ -82,10 +82,27 @@ export interface NativeVcpu {
 
   /** The trap engine's core (a vCPU created with a VMM region: the trap or bt core); undefined otherwise. */
   readonly trap: NativeTrapCore | undefined;
-  /** Dirty-page logging through the shadow MMU (a vCPU with a VMM region). */
+  /**
+   * Dirty-page logging: through the shadow MMU's write-protected entries (a vCPU with a VMM
+   * region), by comparing pages with a copy of RAM without one (native/src/content-dirty-log.h).
+   */
   setDirtyLogging(on: boolean): void;
-  /** One bit per guest page written since the last call (bit i of byte i/8); then cleared. */
+  /** One bit per guest page written since logging began or the last call (bit i of byte i/8); then cleared. */
   takeDirtyLog(): Uint8Array;
+  /**
+   * The whole architectural state (registers with their segment caches, control and debug
+   * registers, x87/SSE, MSRs, interrupt shadow, NMI blocking) as bytes of `cpuStateFormat`
+   * (native/src/cpu-state-image.h); throws with the reason when it cannot be saved.
+   */
+  saveCpuState(): Uint8Array;
+  /** Puts a state saved by saveCpuState() back; throws (changing nothing) for one of another format. */
+  restoreCpuState(image: Uint8Array): void;
+  /** The layout of saved CPU states, which belongs to the Unicorn build: "unicorn-2.1/x86-N". */
+  readonly cpuStateFormat: string;
+  /** The guest's TSC (RDTSC, RDTSCP) is the host's plus `ticks` from now on (native/src/tsc-offset.h). */
+  setTscOffset(ticks: bigint): void;
+  /** Why the TSC offset cannot be set on this Unicorn build ('' when it can). */
+  readonly tscOffsetMissing: string;
   /** An inline exit (newBlock) the first time each block address runs. */
   setBlockDiscovery(on: boolean): void;
   /** Guest linear memory through the guest's own page tables; undefined if not mapped. */
@@ -265,7 +282,7 @@ interface NativeModule {
   proveExactStops(offset: number): { proven: boolean; whyNot: string };
 }
 
-const EXPECTED_ABI_VERSION = 7;
+const EXPECTED_ABI_VERSION = 8;
 let loaded: NativeModule | undefined;
 
 export class NativeCoreMissing extends Error {}

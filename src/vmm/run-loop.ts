@@ -10,6 +10,7 @@ import { Vector, vectorName } from '../x86/vectors.js';
 import { Reg } from './registers.js';
 import { deliverExternalInterrupt, deliverNmi, type DeliveryOutcome } from './event-delivery.js';
 import type { RunDebugger } from './run-debugger.js';
+import type { RunControl } from './run-control.js';
 
 export interface RunLimits {
   /** Wall-clock seconds before the run is ended; Infinity for none. */
@@ -49,7 +50,7 @@ const YIELD_INTERVAL_NS = BigInt(TIMESLICE_MICROS * 1000);
  * debugger says; a step runs one guest instruction with no interrupt delivered (as QEMU's
  * gdbstub steps by default), and time stopped in the debugger is not guest time.
  */
-export async function runMachine(machine: Machine, engine: Engine, limits: RunLimits, debuggee?: RunDebugger): Promise<RunResult> {
+export async function runMachine(machine: Machine, engine: Engine, limits: RunLimits, debuggee?: RunDebugger, control?: RunControl): Promise<RunResult> {
   const loopExits: Record<Exclude<Exit['kind'], 'engine-error'>, number> = {
     hlt: 0, exception: 0, timeslice: 0, stop: 0, 'unicorn-error': 0, 'interrupt-window': 0, 'vmm-hole': 0, debug: 0,
   };
@@ -59,7 +60,9 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
   machine.vcpu.setExceptionReflection(reflecting);
   const record = new Uint32Array(machine.vcpu.exitRecord);
   const started = process.hrtime.bigint();
-  const elapsedSeconds = () => Number(process.hrtime.bigint() - started) / 1e9 - (debuggee?.stoppedSeconds ?? 0);
+  const pausedAtStart = control?.pausedSeconds ?? 0;
+  const elapsedSeconds = () =>
+    Number(process.hrtime.bigint() - started) / 1e9 - (debuggee?.stoppedSeconds ?? 0) - ((control?.pausedSeconds ?? 0) - pausedAtStart);
   const totalExits = () => machine.inlineExits + Object.values(loopExits).reduce((a, b) => a + b, 0);
   const exitCounts = (): Record<string, number> => ({
     'io-in': machine.counters.portIn,
@@ -75,6 +78,10 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
     ...engine.counters?.(machine.vcpu),
   });
   if (debuggee) debuggee.exitCounts = exitCounts;
+  if (control) {
+    control.exitCounts = exitCounts;
+    control.stopGuest = () => machine.vcpu.requestStop();
+  }
   machine.inlineExitBudget = limits.maxExits;
   const onNewBlock = engine.onNewBlock?.bind(engine);
   machine.onNewBlock = onNewBlock && ((linear, size) => onNewBlock(linear, size, machine.vcpu));
@@ -220,6 +227,19 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
         message: `wall-clock limit of ${limits.timeLimitSeconds} s reached; guest was running at ${csEip(exit.cs, exit.eip)}`,
       };
     }
+    // The Paused state: the guest stands still (and so does its time) between two exits until
+    // the host resumes it, or ends the run there (its state went elsewhere).
+    if (!outcome && control?.wantsPause) {
+      machine.clock.pause();
+      const tscAtPause = machine.guestTsc();
+      const ended = await control.holdPaused();
+      machine.clock.resume();
+      machine.setGuestTsc(tscAtPause);
+      if (ended !== undefined) outcome = { kind: 'host-stop', status: 0, message: ended };
+      else if (machine.stopCause?.kind === 'host-request') outcome = { kind: 'host-stop', status: 0, message: `the host ended the run at ${csEip(exit.cs, exit.eip)}` };
+      lastYield = process.hrtime.bigint();
+      if (outcome) break;
+    }
     // Let the host's event loop deliver serial input, signals and a debugger's packets between
     // time slices, and at least every slice's length when exits come faster than slices end (a
     // guest that traps all the time never reaches the end of a slice).
@@ -230,6 +250,7 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
   }
 
   debuggee?.runEnded(outcome);
+  control?.runEnded();
   const exits = exitCounts();
   return { outcome, engine: engine.name, stopMechanism: machine.vcpu.stopMechanism, guestSeconds: elapsedSeconds(), exits, totalExits: totalExits() };
 }

@@ -105,6 +105,16 @@ export class TrapEngine implements Engine {
   }
 
   /**
+   * Once deprivileged, the guest's CPU state is split between the virtual CPU here and the
+   * ring-1 vCPU in the native core, which a saved state does not gather yet. Before (real mode,
+   * or a machine restored and not yet run) the vCPU holds it all, as under direct; a saved state
+   * restored under this engine is taken over from there.
+   */
+  stateUnsavable(): string | undefined {
+    return this.deprivileged ? `the ${this.name} engine keeps the guest's CPU state in its own virtual CPU, which snapshots do not gather yet (save under direct; a direct snapshot restores under ${this.name})` : undefined;
+  }
+
+  /**
    * Whether the guest's stack and data segment registers hold protected-mode selectors yet. After
    * the far jump that loads CS they still hold real-mode values until the guest reloads them (a
    * stop under load lands there now and then): SS 0 cannot be entered at ring 1, and a real-mode

@@ -1,0 +1,118 @@
+// `vmm restore FILE` and `vmm restore --incoming tcp:HOST:PORT`: a saved or migrating machine,
+// built again from its description, given its state, and run on from where it stood.
+import { cpuModel, UnknownCpuModel } from '../vmm/cpu-model.js';
+import type { Engine } from '../vmm/engine.js';
+import { OPTIONAL_DEVICES, PARAVIRT_INTERFACES, type Machine } from '../vmm/machine.js';
+import { engineCoreFor } from '../vmm/native.js';
+import { MAX_RAM_MIB, MIN_RAM_MIB } from '../vmm/layout.js';
+import { MachineStateError, type StateHello } from '../snapshot/machine-state.js';
+import { readSnapshot } from '../snapshot/snapshot-file.js';
+import { StateStreamError } from '../snapshot/state-records.js';
+import { MigrationRefused, receiveMigration, type IncomingMigration } from '../migration/migration-destination.js';
+import { LinkBroken } from '../migration/migration-link.js';
+import { describeErrno } from '../util/errno.js';
+import { parseTcpAddress, TcpAddressError } from '../util/tcp-address.js';
+import {
+  engineNamed, engineSizes, executeRun, newMachine, openConsole, reportRun, runLimits, stopMechanismOption, type BootOptions,
+} from './boot-command.js';
+import { RunStopper } from './run-stop.js';
+import { StopSignals } from './signals.js';
+import { UserError } from './user-error.js';
+
+export interface RestoreOptions
+  extends Pick<BootOptions, 'serial' | 'timeLimit' | 'maxExits' | 'stdin' | 'stopMechanism' | 'translationCache' | 'shadowPool' | 'control' | 'reboot'> {
+  /** The engine to run under: the saved one unless given. */
+  engine?: string;
+  incoming?: string;
+}
+
+export async function restoreCommand(file: string | undefined, options: RestoreOptions): Promise<number> {
+  if (file !== undefined && options.incoming !== undefined) throw new UserError('give either a snapshot file or --incoming, not both');
+  if (file === undefined && options.incoming === undefined) throw new UserError('give a snapshot file, or --incoming tcp:HOST:PORT to receive a migration');
+  if (options.engine !== undefined) engineNamed(options.engine);
+  const stopMechanism = stopMechanismOption(options.stopMechanism);
+  const limits = runLimits(options);
+  const address = (() => {
+    if (options.incoming === undefined) return undefined;
+    try {
+      return parseTcpAddress(options.incoming, 'migration address');
+    } catch (error) {
+      if (error instanceof TcpAddressError) throw new UserError(error.message);
+      throw error;
+    }
+  })();
+  const stopper = new RunStopper();
+  const { output, closeSerial } = openConsole(options, 1, stopper);
+  const signals = new StopSignals(stopper);
+  signals.install();
+
+  let engine: Engine | undefined;
+  const build = (hello: StateHello): Machine => {
+    engine = engineNamed(options.engine ?? hello.engine);
+    const saved = engineNamed(hello.engine);
+    if (engine.paravirtual !== saved.paravirtual) {
+      throw new MachineStateError(`the machine ran under ${saved.name}, whose guests do not run under ${engine.name}`);
+    }
+    const { description } = hello;
+    const mib = description.ramBytes / 1048576;
+    if (!Number.isInteger(mib) || mib < MIN_RAM_MIB || mib > MAX_RAM_MIB) throw new MachineStateError(`the saved machine's RAM size (${description.ramBytes} bytes) is not one vmm builds`);
+    const unknownDevice = description.devices.find((d) => !(OPTIONAL_DEVICES as readonly string[]).includes(d));
+    if (unknownDevice !== undefined) throw new MachineStateError(`the saved machine has a device this vmm does not know: ${unknownDevice}`);
+    if (description.paravirt !== undefined && !(PARAVIRT_INTERFACES as readonly string[]).includes(description.paravirt)) {
+      throw new MachineStateError(`the saved machine offers a paravirtual interface this vmm does not know: ${description.paravirt}`);
+    }
+    let model;
+    try {
+      model = cpuModel(description.cpuModel);
+    } catch (error) {
+      if (error instanceof UnknownCpuModel) throw new MachineStateError(`the saved machine's CPU model '${description.cpuModel}' is not one this vmm has`);
+      throw error;
+    }
+    const machine = newMachine({
+      ramBytes: description.ramBytes, consoleOutput: output.push, engineCore: engineCoreFor(engine.requires), stopMechanism,
+      ...engineSizes(options, engine), devices: description.devices, cpuModel: model, paravirt: description.paravirt,
+    });
+    if (machine.vcpu.cpuStateFormat !== hello.cpuStateFormat) {
+      machine.close();
+      throw new MachineStateError(`the saved vCPU state is of format ${hello.cpuStateFormat}; this vmm's is ${machine.vcpu.cpuStateFormat}`);
+    }
+    return machine;
+  };
+
+  let machine: Machine;
+  let incoming: IncomingMigration | undefined;
+  try {
+    if (file !== undefined) {
+      machine = readSnapshot(file, build);
+    } else {
+      const received = receiveMigration(address!, build, (where) => process.stderr.write(`vmm: waiting for an incoming migration on tcp:${where}\n`));
+      const interrupted = stopper.requested().then(() => undefined);
+      const result = await Promise.race([received, interrupted]);
+      if (!result) {
+        received.catch(() => {});
+        process.stderr.write(`vmm: ${stopper.request!.message} while waiting for an incoming migration\n`);
+        return stopper.request!.status;
+      }
+      incoming = result;
+      machine = incoming.machine;
+    }
+  } catch (error) {
+    closeSerial();
+    const what = file !== undefined ? `'${file}'` : 'incoming migration';
+    if (error instanceof StateStreamError || error instanceof MachineStateError || error instanceof MigrationRefused || error instanceof LinkBroken) {
+      throw new UserError(`${what}: ${error.message}`);
+    }
+    if (error instanceof UserError) throw new UserError(`${what}: ${error.message}`);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && file !== undefined) throw new UserError(`cannot read snapshot '${file}': ${describeErrno(error)}`);
+    throw error;
+  }
+  const runEngine = engine!;
+  if (incoming) {
+    incoming.link.reply({ ok: 'resumed' });
+    incoming.link.close();
+    process.stderr.write(`vmm: migration received (${incoming.pagesReceived} pages in ${incoming.seconds.toFixed(2)} s); the guest runs here under ${runEngine.name}\n`);
+  }
+  const run = await executeRun({ machine, engine: runEngine, limits, output, closeSerial, stopper, signals }, options);
+  return reportRun(run, runEngine, stopper);
+}

@@ -1,0 +1,91 @@
+// The control socket's commands on a running machine (QMP's names where QEMU has one):
+// query-status, stop, cont, snapshot, migrate, migrate-status, query-counters, quit.
+import type { Engine } from '../vmm/engine.js';
+import type { Machine } from '../vmm/machine.js';
+import type { RunControl } from '../vmm/run-control.js';
+import { whyStateCannotBeSaved } from '../snapshot/machine-state.js';
+import { writeSnapshot } from '../snapshot/snapshot-file.js';
+import { describeErrno } from '../util/errno.js';
+import { parseTcpAddress } from '../util/tcp-address.js';
+import { DEFAULT_DOWNTIME_LIMIT_MS, DEFAULT_MAX_ROUNDS, MigrationSource } from '../migration/migration-source.js';
+import { ControlError, type CommandHandler } from './control-server.js';
+
+/** The run the commands act on (its machine changes when the guest resets and boots again). */
+export interface ControlledRun {
+  machine(): Machine;
+  engine(): Engine;
+  readonly control: RunControl;
+  /** Ends the run at the host's request (the quit command). */
+  quit(): void;
+}
+
+export function machineCommands(run: ControlledRun): Map<string, CommandHandler> {
+  let migration: MigrationSource | undefined;
+  const migrating = () => migration?.report.status === 'active';
+  const commands = new Map<string, CommandHandler>();
+
+  commands.set('query-status', () => ({
+    status: migrating() ? 'migrating' : run.control.status,
+    running: run.control.status === 'running',
+    engine: run.engine().name,
+  }));
+  commands.set('stop', async () => {
+    await run.control.pause();
+    return {};
+  });
+  commands.set('cont', () => {
+    if (migrating()) throw new ControlError('a migration is running: the guest goes on when it ends');
+    run.control.resume();
+    return {};
+  });
+  commands.set('snapshot', async (args) => {
+    const file = args.file;
+    if (typeof file !== 'string' || file === '') throw new ControlError('snapshot needs a "file" argument');
+    if (migrating()) throw new ControlError('a migration is running');
+    const machine = run.machine();
+    const why = whyStateCannotBeSaved(machine, run.engine());
+    if (why) throw new ControlError(`cannot save this machine: ${why}`);
+    // State is taken only while paused; a running guest is paused for it and goes on after.
+    const wasRunning = run.control.status === 'running';
+    await run.control.pause();
+    try {
+      const written = writeSnapshot(file, machine, run.engine());
+      return { file, bytes: written.bytes, pages: written.pages, seconds: written.seconds };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new ControlError(code ? `cannot write '${file}': ${describeErrno(error)}` : (error as Error).message);
+    } finally {
+      if (wasRunning) run.control.resume();
+    }
+  });
+  commands.set('migrate', (args) => {
+    if (typeof args.uri !== 'string') throw new ControlError('migrate needs a "uri" argument: tcp:HOST:PORT');
+    if (migrating()) throw new ControlError('a migration is running already');
+    if (run.control.status !== 'running') throw new ControlError('the guest is paused: continue it first (pre-copy runs beside the guest)');
+    const address = parseTcpAddress(args.uri, 'migration address');
+    const downtimeLimitMs = numberArgument(args, 'downtime-limit', DEFAULT_DOWNTIME_LIMIT_MS);
+    const maxRounds = numberArgument(args, 'max-rounds', DEFAULT_MAX_ROUNDS);
+    const onNoConvergence = args['on-no-convergence'] ?? 'stop-and-copy';
+    if (onNoConvergence !== 'stop-and-copy' && onNoConvergence !== 'abort') {
+      throw new ControlError('"on-no-convergence" is stop-and-copy or abort');
+    }
+    migration = new MigrationSource(run.machine(), run.engine(), run.control, { address, downtimeLimitMs, maxRounds, onNoConvergence });
+    void migration.run();
+    return {};
+  });
+  commands.set('migrate-status', () => migration?.report ?? { status: 'none' });
+  commands.set('query-counters', () => run.control.exitCounts?.() ?? {});
+  commands.set('quit', () => {
+    // After the answer has gone out: the run's end closes the socket.
+    setImmediate(() => run.quit());
+    return {};
+  });
+  return commands;
+}
+
+function numberArgument(args: Record<string, unknown>, name: string, fallback: number): number {
+  const value = args[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value > 0)) throw new ControlError(`"${name}" must be a positive number`);
+  return value;
+}

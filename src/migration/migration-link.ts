@@ -1,0 +1,116 @@
+// One migration connection, either end: the machine-state stream goes from source to
+// destination; the destination answers with JSON lines ({"ok": WHAT} or {"error": WHY}). Any
+// failure of the link (an error, the other end gone, a reply that does not come in time) rejects
+// what is waiting on it with a one-line reason.
+import type { Socket } from 'node:net';
+
+/** Bytes queued in the socket before send() waits for it to drain. */
+const QUEUE_BYTES = 16 << 20;
+
+export class LinkBroken extends Error {}
+
+export class MigrationLink {
+  private lines: string[] = [];
+  private buffered = '';
+  private waiting: { resolve: (line: string) => void; reject: (error: Error) => void } | undefined;
+  private broken: Error | undefined;
+  private readonly drainWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+
+  constructor(
+    readonly socket: Socket,
+    /** Who is at the other end, for messages ("the destination"). */
+    private readonly peer: string,
+    /** Whether the stream comes in here (the destination): then data is not read as lines. */
+    onData?: (chunk: Buffer) => void,
+  ) {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      if (onData) onData(chunk);
+      else this.takeText(chunk.toString('utf8'));
+    });
+    socket.on('drain', () => {
+      for (const waiter of this.drainWaiters.splice(0)) waiter.resolve();
+    });
+    socket.on('error', (error) => this.fail(`the link to ${peer} failed: ${error.message}`));
+    socket.on('close', () => this.fail(`${peer} closed the link`));
+  }
+
+  /** Sends bytes; waits only when much is queued already. */
+  async send(chunk: Uint8Array): Promise<void> {
+    if (this.broken) throw this.broken;
+    this.socket.write(chunk);
+    if (this.socket.writableLength > QUEUE_BYTES) await this.drained();
+  }
+
+  /** Resolves when everything queued has gone to the kernel. */
+  drained(): Promise<void> {
+    if (this.broken) return Promise.reject(this.broken);
+    if (this.socket.writableLength === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
+  }
+
+  /** Sends one JSON line (the destination's answers). */
+  reply(value: Record<string, unknown>): void {
+    if (!this.broken) this.socket.write(JSON.stringify(value) + '\n');
+  }
+
+  /** The next JSON line from the other end, within `timeoutMs`. */
+  async nextReply(timeoutMs: number): Promise<Record<string, unknown>> {
+    const line = await new Promise<string>((resolve, reject) => {
+      const queued = this.lines.shift();
+      if (queued !== undefined) return resolve(queued);
+      if (this.broken) return reject(this.broken);
+      const timer = setTimeout(() => {
+        this.waiting = undefined;
+        reject(new LinkBroken(`${this.peer} did not answer within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      this.waiting = {
+        resolve: (text) => {
+          clearTimeout(timer);
+          resolve(text);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+    });
+    try {
+      const value = JSON.parse(line) as unknown;
+      if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+    } catch {
+      // below
+    }
+    throw new LinkBroken(`${this.peer} sent something that is not a migration reply`);
+  }
+
+  close(): void {
+    this.socket.end();
+  }
+
+  destroy(): void {
+    this.broken ??= new LinkBroken(`the link to ${this.peer} was closed`);
+    this.socket.destroy();
+  }
+
+  private takeText(text: string): void {
+    this.buffered += text;
+    let newline: number;
+    while ((newline = this.buffered.indexOf('\n')) >= 0) {
+      const line = this.buffered.slice(0, newline);
+      this.buffered = this.buffered.slice(newline + 1);
+      const waiter = this.waiting;
+      this.waiting = undefined;
+      if (waiter) waiter.resolve(line);
+      else this.lines.push(line);
+    }
+  }
+
+  private fail(message: string): void {
+    if (this.broken) return;
+    this.broken = new LinkBroken(message);
+    this.waiting?.reject(this.broken);
+    this.waiting = undefined;
+    for (const waiter of this.drainWaiters.splice(0)) waiter.reject(this.broken);
+  }
+}
