@@ -1,6 +1,6 @@
 // `vmm restore FILE` and `vmm restore --incoming tcp:HOST:PORT`: a saved or migrating machine,
 // built again from its description, given its state, and run on from where it stood.
-import { cpuModel, UnknownCpuModel } from '../vmm/cpu-model.js';
+import { cpuModel, missingFeatures, UnknownCpuModel } from '../vmm/cpu-model.js';
 import type { Engine } from '../vmm/engine.js';
 import { OPTIONAL_DEVICES, PARAVIRT_INTERFACES, type Machine } from '../vmm/machine.js';
 import { engineCoreFor } from '../vmm/native.js';
@@ -24,12 +24,25 @@ export interface RestoreOptions
   /** The engine to run under: the saved one unless given. */
   engine?: string;
   incoming?: string;
+  /**
+   * The CPU this host offers (a model spec; `max` unless given): the guest keeps the model it was
+   * given, and is refused if it was given a feature this one lacks.
+   */
+  cpu?: string;
 }
 
 export async function restoreCommand(file: string | undefined, options: RestoreOptions): Promise<number> {
   if (file !== undefined && options.incoming !== undefined) throw new UserError('give either a snapshot file or --incoming, not both');
   if (file === undefined && options.incoming === undefined) throw new UserError('give a snapshot file, or --incoming tcp:HOST:PORT to receive a migration');
   if (options.engine !== undefined) engineNamed(options.engine);
+  const hostModel = (() => {
+    try {
+      return cpuModel(options.cpu ?? 'max');
+    } catch (error) {
+      if (error instanceof UnknownCpuModel) throw new UserError(error.message);
+      throw error;
+    }
+  })();
   const stopMechanism = stopMechanismOption(options.stopMechanism);
   const limits = runLimits(options);
   const address = (() => {
@@ -67,6 +80,14 @@ export async function restoreCommand(file: string | undefined, options: RestoreO
     } catch (error) {
       if (error instanceof UnknownCpuModel) throw new MachineStateError(`the saved machine's CPU model '${description.cpuModel}' is not one this vmm has`);
       throw error;
+    }
+    // VMotion's check: the guest keeps the CPU it was given, which this host must be able to offer.
+    const missing = missingFeatures(model, hostModel);
+    if (missing.length > 0) {
+      throw new MachineStateError(
+        `the guest was given CPU model ${model.spec}, with ${missing.join(', ')}, which this host's model ${hostModel.spec} lacks ` +
+          `(start the guest with a model both hosts have, such as ${hostModel.spec} or a mask like ${model.name},${missing.map((f) => `-${f}`).join(',')})`,
+      );
     }
     const machine = newMachine({
       ramBytes: description.ramBytes, consoleOutput: output.push, engineCore: engineCoreFor(engine.requires), stopMechanism,

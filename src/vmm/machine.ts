@@ -77,7 +77,8 @@ export interface MachineConfig {
  */
 export interface MachineDescription {
   ramBytes: number;
-  cpuModel: CpuModel['name'];
+  /** The CPU model the guest was given, as its spec (`max,-smap`). */
+  cpuModel: string;
   devices: OptionalDevice[];
   paravirt?: ParavirtInterface;
 }
@@ -161,7 +162,7 @@ export class Machine {
     this.tscHz = hostTscHz();
     this.cpuModel = config.cpuModel ?? cpuModel('qemu32');
     this.description = {
-      ramBytes: config.ramBytes, cpuModel: this.cpuModel.name, devices: [...(config.devices ?? [])],
+      ramBytes: config.ramBytes, cpuModel: this.cpuModel.spec, devices: [...(config.devices ?? [])],
       ...(config.paravirt ? { paravirt: config.paravirt } : {}),
     };
     this.vcpu = new Vcpu(

@@ -63,7 +63,7 @@ describe('bad input', () => {
   });
 
   it('unknown CPU model', () => {
-    expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '--cpu', 'pentium9']), /unknown CPU model 'pentium9'; choose one of qemu32, max/);
+    expectOneLineError(runVmm(['boot', guestPath('bootsector.bin'), '--cpu', 'pentium9']), /unknown CPU model 'pentium9'; choose one of qemu32, max, host/);
   });
 
   it('unknown device', () => {
