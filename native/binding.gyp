@@ -19,6 +19,7 @@
         "src/exception-state.cc",
         "src/guest-page-walk.cc",
         "src/page-table-guard.cc",
+        "src/postcopy-receiver.cc",
         "src/host-tsc.cc",
         "src/lazy-flags.cc",
         "src/live-cpu-state.cc",
@@ -35,7 +36,8 @@
         "src/trap-core.cc",
         "src/trap-platform.cc",
         "src/vcpu.cc",
-        "src/zero-by-release.cc"
+        "src/zero-by-release.cc",
+        "src/zero-pages.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

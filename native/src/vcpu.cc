@@ -1,5 +1,7 @@
 #include "vcpu.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -7,6 +9,8 @@
 #include "content-dirty-log.h"
 #include "cpu-state-image.h"
 #include "tsc-offset.h"
+#include "zero-pages.h"
+#include "postcopy-receiver.h"
 #include "guest-halt.h"
 #include "hypercall.h"
 #include "registers.h"
@@ -102,6 +106,11 @@ Napi::Function Vcpu::Define(Napi::Env env) {
                          InstanceMethod<&Vcpu::RestoreCpuState>("restoreCpuState"),
                          InstanceAccessor<&Vcpu::GetCpuStateFormat>("cpuStateFormat"),
                          InstanceMethod<&Vcpu::SetTscOffset>("setTscOffset"),
+                         InstanceMethod<&Vcpu::StartPostcopy>("startPostcopy"),
+                         InstanceMethod<&Vcpu::ZeroPageMap>("zeroPageMap"),
+                         InstanceMethod<&Vcpu::ClearRam>("clearRam"),
+                         InstanceMethod<&Vcpu::ReadPages>("readPages"),
+                         InstanceMethod<&Vcpu::PostcopyStatus>("postcopyStatus"),
                          InstanceAccessor<&Vcpu::GetTscOffsetMissing>("tscOffsetMissing"),
                          InstanceAccessor<&Vcpu::GetTraceBuffer>("traceBuffer"),
                          InstanceAccessor<&Vcpu::GetInjectionDetail>("injectionDetail"),
@@ -321,6 +330,7 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
 Vcpu::~Vcpu() { Release(); }
 
 void Vcpu::Release() {
+  postcopy_.reset();  // before the memory it fills goes
   injector_.reset();
   trace_.release();
   timer_.reset();
@@ -959,6 +969,73 @@ void Vcpu::RestoreCpuState(const Napi::CallbackInfo& info) {
   }
 }
 
+// zeroPageMap(): a bit per guest page, set for the pages that are all zero (zero-pages.h).
+Napi::Value Vcpu::ZeroPageMap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  std::vector<uint8_t> map = zero_page_map(memory_->base(), memory_->size());
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, map.size());
+  std::memcpy(out.Data(), map.data(), map.size());
+  return out;
+}
+
+// clearRam(): every page of guest RAM zero again, by giving the host's memory back (a machine
+// about to receive a saved one, whose zero pages are not sent). Before the guest first runs only.
+void Vcpu::ClearRam(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return;
+  if (has_run_) {
+    Napi::Error::New(env, "clearRam: the guest has run").ThrowAsJavaScriptException();
+    return;
+  }
+  madvise(memory_->base(), memory_->size(), MADV_DONTNEED);
+}
+
+// readPages(pages: Uint32Array): the pages' bytes now, 4 KiB each in order; a content dirty log
+// takes the same bytes as its reference (content-dirty-log.h), so that a page is dirty exactly
+// when it differs from what was read.
+Napi::Value Vcpu::ReadPages(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  Napi::Uint32Array pages = info[0].As<Napi::Uint32Array>();
+  size_t count = pages.ElementLength();
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, count * 4096);
+  if (content_dirty_log_) {
+    content_dirty_log_->read_pages(pages.Data(), count, out.Data());
+    return out;
+  }
+  size_t ram_pages = memory_->size() / 4096;
+  for (size_t i = 0; i < count; i++) {
+    if (pages[i] < ram_pages) std::memcpy(out.Data() + i * 4096, memory_->base() + size_t{pages[i]} * 4096, 4096);
+    else std::memset(out.Data() + i * 4096, 0, 4096);
+  }
+  return out;
+}
+
+// startPostcopy(host, port): guest RAM is pulled from the source's page server on first touch
+// (postcopy-receiver.h); throws when userfaultfd or the connection is not available.
+void Vcpu::StartPostcopy(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return;
+  std::string why_not;
+  postcopy_ = PostcopyReceiver::start(memory_->base(), memory_->size(), info[0].As<Napi::String>().Utf8Value(),
+                                      info[1].As<Napi::Number>().Int32Value(), &why_not);
+  if (!postcopy_) Napi::Error::New(env, why_not).ThrowAsJavaScriptException();
+}
+
+Napi::Value Vcpu::PostcopyStatus(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!postcopy_) return env.Undefined();
+  PostcopyReceiver::Status status = postcopy_->status();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("pagesReceived", static_cast<double>(status.pages_received));
+  out.Set("pagesPulled", static_cast<double>(status.pages_pulled));
+  out.Set("faults", static_cast<double>(status.faults));
+  out.Set("done", status.done);
+  out.Set("failure", status.failure);
+  return out;
+}
+
 // setTscOffset(ticks): the guest's TSC is the host's plus `ticks` from now on (tsc-offset.h).
 void Vcpu::SetTscOffset(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -1412,8 +1489,11 @@ void Vcpu::SetDirtyLogging(const Napi::CallbackInfo& info) {
 Napi::Value Vcpu::TakeDirtyLog(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return env.Undefined();
+  // A content log taken for itself keeps its reference up to date; one whose pages are read
+  // through readPages() (a migration) keeps what was read.
+  bool update = !(info.Length() > 0 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value());
   std::vector<uint8_t> bitmap = trap_ ? trap_->take_dirty_log()
-                                : content_dirty_log_ ? content_dirty_log_->take()
+                                : content_dirty_log_ ? content_dirty_log_->take(update)
                                                      : std::vector<uint8_t>((memory_->size() / 4096 + 7) / 8, 0);
   Napi::Uint8Array out = Napi::Uint8Array::New(env, bitmap.size());
   std::memcpy(out.Data(), bitmap.data(), bitmap.size());

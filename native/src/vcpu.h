@@ -11,6 +11,7 @@
 
 #include "block-address-set.h"
 #include "content-dirty-log.h"
+#include "postcopy-receiver.h"
 #include "debug-stops.h"
 #include "direct-cpu-checks.h"
 #include "engine-core.h"
@@ -104,6 +105,11 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   void RestoreCpuState(const Napi::CallbackInfo& info);
   Napi::Value GetCpuStateFormat(const Napi::CallbackInfo& info);
   void SetTscOffset(const Napi::CallbackInfo& info);
+  void StartPostcopy(const Napi::CallbackInfo& info);
+  Napi::Value ZeroPageMap(const Napi::CallbackInfo& info);
+  void ClearRam(const Napi::CallbackInfo& info);
+  Napi::Value ReadPages(const Napi::CallbackInfo& info);
+  Napi::Value PostcopyStatus(const Napi::CallbackInfo& info);
   Napi::Value GetTscOffsetMissing(const Napi::CallbackInfo& info);
   // After hooks changed: drop translations made without them, and choose how stops are taken
   // (exact stops skip the exit check after a code hook, so any code hook turns them off).
@@ -200,7 +206,8 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   // What the guest's CPU refuses that Unicorn's would take (direct only).
   DirectCpuChecks cpu_checks_;
   TrapCore* trap_ = nullptr;
-  std::unique_ptr<ContentDirtyLog> content_dirty_log_;  // the dirty log without an engine core            // engine_, when it is the trap engine's (with a VMM region)
+  std::unique_ptr<ContentDirtyLog> content_dirty_log_;  // the dirty log without an engine core
+  std::unique_ptr<PostcopyReceiver> postcopy_;          // while guest RAM comes by post-copy            // engine_, when it is the trap engine's (with a VMM region)
   TraceRecorder trace_{*this};
   DebugStops debug_{*this};
   bool discover_blocks_ = false;

@@ -132,8 +132,33 @@ export async function restoreCommand(file: string | undefined, options: RestoreO
   if (incoming) {
     incoming.link.reply({ ok: 'resumed' });
     incoming.link.close();
-    process.stderr.write(`vmm: migration received (${incoming.pagesReceived} pages in ${incoming.seconds.toFixed(2)} s); the guest runs here under ${runEngine.name}\n`);
+    const pages = incoming.postcopy ? 'the vCPU and devices; RAM follows by post-copy' : `${incoming.pagesReceived} pages`;
+    process.stderr.write(`vmm: migration received (${pages}, in ${incoming.seconds.toFixed(2)} s); the guest runs here under ${runEngine.name}\n`);
   }
-  const run = await executeRun({ machine, engine: runEngine, limits, output, closeSerial, stopper, signals }, options);
-  return reportRun(run, runEngine, stopper);
+  const watch = incoming?.postcopy ? watchPostcopy(machine) : undefined;
+  try {
+    const run = await executeRun({ machine, engine: runEngine, limits, output, closeSerial, stopper, signals }, options);
+    return reportRun(run, runEngine, stopper);
+  } finally {
+    if (watch) clearInterval(watch);
+  }
+}
+
+/**
+ * While RAM comes by post-copy: a source that fails before every page has come ends the run as
+ * the guest's loss (a page it touches next would be zero, not its own); the end is told on stderr.
+ */
+function watchPostcopy(machine: Machine): NodeJS.Timeout {
+  const watch = setInterval(() => {
+    const status = machine.vcpu.postcopyStatus();
+    if (!status) return;
+    if (status.failure !== '') {
+      clearInterval(watch);
+      machine.stop({ kind: 'guest-lost', reason: `the post-copy source failed (${status.failure}) when ${status.pagesReceived} pages had come` });
+    } else if (status.done) {
+      clearInterval(watch);
+      process.stderr.write(`vmm: post-copy complete: ${status.pagesReceived} pages, ${status.pagesPulled} of them pulled on first touch\n`);
+    }
+  }, 20);
+  return watch;
 }

@@ -69,7 +69,9 @@ export function machineCommands(run: ControlledRun): Map<string, CommandHandler>
     if (onNoConvergence !== 'stop-and-copy' && onNoConvergence !== 'abort') {
       throw new ControlError('"on-no-convergence" is stop-and-copy or abort');
     }
-    migration = new MigrationSource(run.machine(), run.engine(), run.control, { address, downtimeLimitMs, maxRounds, onNoConvergence });
+    const postcopy = args.postcopy ?? false;
+    if (typeof postcopy !== 'boolean') throw new ControlError('"postcopy" is true or false');
+    migration = new MigrationSource(run.machine(), run.engine(), run.control, { address, downtimeLimitMs, maxRounds, onNoConvergence, postcopy });
     void migration.run();
     return {};
   });

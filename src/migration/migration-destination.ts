@@ -18,6 +18,8 @@ export interface IncomingMigration {
   pagesReceived: number;
   /** From the first byte to the end of the stream. */
   seconds: number;
+  /** The rest of RAM comes by post-copy (vcpu.postcopyStatus() says how it goes). */
+  postcopy: boolean;
 }
 
 export class MigrationRefused extends Error {}
@@ -70,11 +72,20 @@ function receiveOne(server: Server, build: (hello: StateHello) => Machine): Prom
             if (!hadHello && receiver.hello) link.reply({ ok: 'ready' });
             if (receiver.ended) {
               if (reader.partial) throw new MigrationRefused('the migration stream goes on after its end');
+              if (receiver.postcopyPort !== undefined) {
+                // The source's page server is where the source is, at the port it named.
+                const host = (socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
+                try {
+                  receiver.machine!.vcpu.startPostcopy(host, receiver.postcopyPort);
+                } catch (error) {
+                  throw new MigrationRefused(`cannot receive by post-copy: ${(error as Error).message}`);
+                }
+              }
               const machine = receiver.finish();
               done = true;
               resolve({
                 machine, hello: receiver.hello!, link, pagesReceived: receiver.pagesReceived,
-                seconds: Number(process.hrtime.bigint() - started) / 1e9,
+                seconds: Number(process.hrtime.bigint() - started) / 1e9, postcopy: receiver.postcopyPort !== undefined,
               });
               return;
             }

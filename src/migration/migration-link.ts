@@ -6,6 +6,8 @@ import type { Socket } from 'node:net';
 
 /** Bytes queued in the socket before send() waits for it to drain. */
 const QUEUE_BYTES = 16 << 20;
+/** Bytes sent between two turns given to the event loop (and the guest). */
+const YIELD_BYTES = 8 << 20;
 
 export class LinkBroken extends Error {}
 
@@ -35,12 +37,23 @@ export class MigrationLink {
     socket.on('close', () => this.fail(`${peer} closed the link`));
   }
 
-  /** Sends bytes; waits only when much is queued already. */
+  /**
+   * Sends bytes; waits when much is queued already, and gives the event loop a turn every
+   * YIELD_BYTES (on loopback the kernel takes everything at once, and a round would otherwise
+   * hold the guest, which runs between turns, for its whole length).
+   */
   async send(chunk: Uint8Array): Promise<void> {
     if (this.broken) throw this.broken;
     this.socket.write(chunk);
+    this.sinceYield += chunk.length;
     if (this.socket.writableLength > QUEUE_BYTES) await this.drained();
+    if (this.sinceYield >= YIELD_BYTES) {
+      this.sinceYield = 0;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
+
+  private sinceYield = 0;
 
   /** Resolves when everything queued has gone to the kernel. */
   drained(): Promise<void> {

@@ -12,6 +12,7 @@ import { formatTcpAddress, type TcpAddress } from '../util/tcp-address.js';
 import { captureState, encodeState, hello, whyStateCannotBeSaved } from '../snapshot/machine-state.js';
 import { encodeJson, encodePages, encodeRecord, PAGE_BYTES, RecordType, STATE_MAGIC } from '../snapshot/state-records.js';
 import { LinkBroken, MigrationLink } from './migration-link.js';
+import { PageServer } from './postcopy-pages.js';
 
 export interface MigrationSettings {
   address: TcpAddress;
@@ -21,6 +22,11 @@ export interface MigrationSettings {
   maxRounds: number;
   /** What follows rounds that do not converge: stop-and-copy anyway (a longer pause), or abort. */
   onNoConvergence: 'stop-and-copy' | 'abort';
+  /**
+   * Post-copy (Hines and Gopalan): pause at once, send the vCPU and devices, let the destination
+   * run the guest, and serve it RAM on first touch while pushing the rest.
+   */
+  postcopy: boolean;
 }
 
 export const DEFAULT_DOWNTIME_LIMIT_MS = 300;
@@ -40,6 +46,7 @@ export interface RoundReport {
 export interface MigrationReport {
   status: 'active' | 'completed' | 'failed';
   uri: string;
+  mode: 'pre-copy' | 'post-copy';
   rounds: RoundReport[];
   /** How the last copy came about: converged, or forced after rounds that did not. */
   how?: string;
@@ -49,6 +56,9 @@ export interface MigrationReport {
   stopCopyPages?: number;
   totalMs?: number;
   bytes: number;
+  /** Post-copy: pages pushed, and pulled by the destination's first touches. */
+  pagesPushed?: number;
+  pagesPulled?: number;
   error?: string;
 }
 
@@ -61,7 +71,7 @@ export class MigrationSource {
     private readonly control: RunControl,
     private readonly settings: MigrationSettings,
   ) {
-    this.report = { status: 'active', uri: `tcp:${formatTcpAddress(settings.address)}`, rounds: [], bytes: 0 };
+    this.report = { status: 'active', uri: `tcp:${formatTcpAddress(settings.address)}`, mode: settings.postcopy ? 'post-copy' : 'pre-copy', rounds: [], bytes: 0 };
   }
 
   /** Runs the migration to its end; never throws (the report says how it went). */
@@ -77,6 +87,7 @@ export class MigrationSource {
       await this.send(link, STATE_MAGIC);
       await this.send(link, encodeJson(RecordType.hello, hello(this.machine, this.engine)));
       expectOk(await link.nextReply(REPLY_TIMEOUT_MS), 'ready');
+      if (this.settings.postcopy) return await this.postcopy(link, started, () => (pausedHere = true), () => (handedOver = true));
       this.machine.vcpu.setDirtyLogging(true);
       const pages = this.machine.ram.length / PAGE_BYTES;
       // Round 0: every page that is not zero (the destination's RAM starts zeroed).
@@ -85,7 +96,7 @@ export class MigrationSource {
       let smallest = Infinity;
       let stalled = 0;
       for (let round = 1; ; round++) {
-        const dirty = dirtyPages(this.machine.vcpu.takeDirtyLog());
+        const dirty = dirtyPages(this.machine.vcpu.takeDirtyLog(true));
         const expectedMs = (dirty.length * PAGE_BYTES) / rate * 1000;
         if (expectedMs <= this.settings.downtimeLimitMs) {
           how = `pre-copy converged after ${round} rounds`;
@@ -113,9 +124,10 @@ export class MigrationSource {
       this.report.status = 'completed';
       link.close();
       this.machine.vcpu.setDirtyLogging(false);
+      const rounds = this.report.rounds.map((r) => `${r.pages} pages in ${r.ms.toFixed(0)} ms`).join(', ');
       this.control.end(
-        `guest migrated to ${this.report.uri}: ${how}, downtime ${this.report.downtimeMs.toFixed(1)} ms, ` +
-          `${(this.report.bytes / 1048576).toFixed(1)} MiB in ${(this.report.totalMs / 1000).toFixed(2)} s`,
+        `guest migrated to ${this.report.uri}: ${how}, downtime ${this.report.downtimeMs.toFixed(1)} ms (${this.report.stopCopyPages} pages), ` +
+          `${(this.report.bytes / 1048576).toFixed(1)} MiB in ${(this.report.totalMs / 1000).toFixed(2)} s; rounds: ${rounds}`,
       );
     } catch (error) {
       link?.destroy();
@@ -128,15 +140,60 @@ export class MigrationSource {
   }
 
   private pausedAt = 0n;
+  /** Pages to send are read through the dirty log, which then compares with what was sent. */
+  private readonly readPages = (pages: number[]) => this.machine.vcpu.readPages(Uint32Array.from(pages));
+
+  /**
+   * Post-copy: from the destination's word that the guest runs there, the guest is its own; a
+   * failure after that loses the guest (its memory is split between the two), which the source's
+   * run reports rather than resuming a guest that has gone on elsewhere.
+   */
+  private async postcopy(link: MigrationLink, started: bigint, paused: () => void, handedOver: () => void): Promise<void> {
+    const server = await PageServer.listen(link.socket.localAddress ?? '127.0.0.1');
+    try {
+      await this.control.pause();
+      paused();
+      this.pausedAt = process.hrtime.bigint();
+      await this.send(link, encodeRecord(RecordType.state, encodeState(captureState(this.machine))));
+      await this.send(link, encodeJson(RecordType.postcopy, { port: server.port }));
+      const serving = server.serve(this.machine.ram, REPLY_TIMEOUT_MS);
+      serving.catch(() => {});
+      expectOk(await link.nextReply(REPLY_TIMEOUT_MS), 'resumed');
+      handedOver();
+      this.report.downtimeMs = Number(process.hrtime.bigint() - this.pausedAt) / 1e6;
+      link.close();
+      let served;
+      try {
+        served = await serving;
+      } catch (error) {
+        const message = `post-copy to ${this.report.uri} failed after the guest moved: ${(error as Error).message}; its memory was split between the two hosts, and it is lost`;
+        this.failed(message);
+        this.control.end(message, true);
+        return;
+      }
+      this.report.pagesPushed = served.pushed;
+      this.report.pagesPulled = served.pulled;
+      this.report.bytes += (served.pushed + served.pulled) * PAGE_BYTES;
+      this.report.how = 'post-copy';
+      this.report.totalMs = Number(process.hrtime.bigint() - started) / 1e6;
+      this.report.status = 'completed';
+      this.control.end(
+        `guest migrated to ${this.report.uri} by post-copy: downtime ${this.report.downtimeMs.toFixed(1)} ms, ` +
+          `${served.pushed} pages pushed and ${served.pulled} pulled on first touch, ${(this.report.totalMs / 1000).toFixed(2)} s in all`,
+      );
+    } finally {
+      server.close();
+    }
+  }
 
   private async stopAndCopy(link: MigrationLink, dirtyBefore: number[], paused: () => void): Promise<void> {
     await this.control.pause();
     paused();
     this.pausedAt = process.hrtime.bigint();
     // What was dirty when the last round was measured, and what the guest wrote since.
-    const last = new Set([...dirtyBefore, ...dirtyPages(this.machine.vcpu.takeDirtyLog())]);
+    const last = new Set([...dirtyBefore, ...dirtyPages(this.machine.vcpu.takeDirtyLog(true))]);
     this.report.stopCopyPages = last.size;
-    for (const record of encodePages(this.machine.ram, [...last].sort((a, b) => a - b), false)) await this.send(link, record);
+    for (const record of encodePages(this.readPages, [...last].sort((a, b) => a - b), false)) await this.send(link, record);
     await this.send(link, encodeRecord(RecordType.state, encodeState(captureState(this.machine))));
     await this.send(link, encodeRecord(RecordType.end, new Uint8Array(0)));
   }
@@ -146,7 +203,7 @@ export class MigrationSource {
     const started = process.hrtime.bigint();
     let bytes = 0;
     let count = 0;
-    for (const record of encodePages(this.machine.ram, pages, omitZero)) {
+    for (const record of encodePages(this.readPages, pages, omitZero, omitZero ? this.machine.vcpu.zeroPageMap() : undefined)) {
       count += record.readUInt32LE(5);
       bytes += record.length;
       await this.send(link, record);

@@ -4,7 +4,7 @@ import { closeSync, openSync, readSync, renameSync, unlinkSync, writeSync } from
 import type { Engine } from '../vmm/engine.js';
 import type { Machine } from '../vmm/machine.js';
 import { captureState, encodeState, hello, type StateHello } from './machine-state.js';
-import { encodeJson, encodePages, encodeRecord, PAGE_BYTES, RecordReader, RecordType, STATE_MAGIC, StateStreamError } from './state-records.js';
+import { encodeJson, encodePages, encodeRecord, PAGE_BYTES, ramPages, RecordReader, RecordType, STATE_MAGIC, StateStreamError } from './state-records.js';
 import { StateReceiver } from './state-receiver.js';
 
 export interface SnapshotWritten {
@@ -20,7 +20,7 @@ export function* wholeMachineRecords(machine: Machine, engine: Engine, pages: It
   yield encodeJson(RecordType.hello, hello(machine, engine));
   const all = pages === 'all';
   const numbers = all ? Array.from({ length: machine.ram.length / PAGE_BYTES }, (_, i) => i) : pages;
-  yield* encodePages(machine.ram, numbers, all);
+  yield* encodePages(ramPages(machine.ram), numbers, all, machine.vcpu.zeroPageMap());
   yield encodeRecord(RecordType.state, encodeState(captureState(machine)));
   yield encodeRecord(RecordType.end, new Uint8Array(0));
 }

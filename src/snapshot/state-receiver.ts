@@ -11,6 +11,8 @@ export class StateReceiver {
   private state: MachineState | undefined;
   ended = false;
   pagesReceived = 0;
+  /** Where the rest of RAM comes from, when the stream ended in POSTCOPY. */
+  postcopyPort: number | undefined;
 
   /** `build` makes the machine a HELLO describes (it may refuse, throwing a one-line error). */
   constructor(private readonly build: (hello: StateHello) => Machine) {}
@@ -28,6 +30,9 @@ export class StateReceiver {
         }
         this.hello = checkHello(parsed);
         this.machine = this.build(this.hello);
+        // The saved machine's zero pages are not sent: this one's RAM must be zero where they go
+        // (a new machine has written its firmware tables).
+        this.machine.vcpu.clearRam();
         return;
       }
       case RecordType.pages:
@@ -38,8 +43,10 @@ export class StateReceiver {
         this.state = decodeState(record.payload);
         return;
       case RecordType.end:
+      case RecordType.postcopy:
         this.started();
         if (!this.state) throw new StateStreamError('the machine state ends without the vCPU and devices');
+        if (record.type === RecordType.postcopy) this.postcopyPort = postcopyPort(record.payload);
         this.ended = true;
         return;
     }
@@ -56,4 +63,16 @@ export class StateReceiver {
     if (!this.machine) throw new StateStreamError('the machine state does not start with its header');
     return this.machine;
   }
+}
+
+function postcopyPort(payload: Buffer): number {
+  let value: unknown;
+  try {
+    value = JSON.parse(payload.toString('utf8'));
+  } catch {
+    throw new StateStreamError('the post-copy record is malformed');
+  }
+  const port = (value as { port?: unknown } | null)?.port;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port <= 0 || port > 65535) throw new StateStreamError('the post-copy record is malformed');
+  return port;
 }

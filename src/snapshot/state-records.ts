@@ -5,7 +5,8 @@
 // Records: HELLO (JSON: format version, machine description, engine, CPU-state format), PAGES
 // (guest pages: a u32 count, count page numbers with bit 31 set for an all-zero page, then the
 // 4 KiB of each other page in order), STATE (u32 JSON length, JSON of the devices and the clock,
-// then the vCPU's saved state), END. A page never sent is zero: zero pages take no space.
+// then the vCPU's saved state), END (or POSTCOPY: JSON {port} of the page server the rest of RAM
+// comes from; see src/migration/postcopy-pages.ts). A page never sent is zero: zero pages take no space.
 import { crc32 } from 'node:zlib';
 
 export const STATE_MAGIC = Buffer.from('VMMSTATE', 'latin1');
@@ -25,6 +26,8 @@ export const enum RecordType {
   pages = 2,
   state = 3,
   end = 4,
+  /** Instead of END: the rest of RAM comes by post-copy, from the page server at this port (JSON). */
+  postcopy = 5,
 }
 
 export class StateStreamError extends Error {}
@@ -49,33 +52,57 @@ export function isZeroPage(ram: Uint8Array, page: number): boolean {
   return Buffer.from(ram.buffer, ram.byteOffset + page * PAGE_BYTES, PAGE_BYTES).equals(ZERO_PAGE);
 }
 
+/** Where page bytes are read from: RAM as it is (a paused machine), or through the dirty log. */
+export type PageReader = (pages: number[]) => Uint8Array;
+
+/** Page bytes straight from RAM. */
+export function ramPages(ram: Uint8Array): PageReader {
+  return (pages) => {
+    const out = new Uint8Array(pages.length * PAGE_BYTES);
+    pages.forEach((page, i) => out.set(ram.subarray(page * PAGE_BYTES, (page + 1) * PAGE_BYTES), i * PAGE_BYTES));
+    return out;
+  };
+}
+
 /**
- * PAGES records for the pages `pages` of `ram`, as they are now: an all-zero page is sent as a
- * flag alone, unless `omitZero` (a whole machine into an empty one: a page not sent is zero).
+ * PAGES records for the pages `pages`, read by `read` as they are now: an all-zero page is sent
+ * as a flag alone. With `omitZero`, a page that `zeroPages` (a bitmap, NativeVcpu.zeroPageMap)
+ * or its bytes show to be zero is not sent at all (a whole machine into an empty one: a page not
+ * sent is zero).
  */
-export function* encodePages(ram: Uint8Array, pages: Iterable<number>, omitZero: boolean): Generator<Buffer> {
-  let numbers: number[] = [];
-  let data: Uint8Array[] = [];
-  const flush = () => {
-    const head = Buffer.allocUnsafe(4 + numbers.length * 4);
-    head.writeUInt32LE(numbers.length, 0);
-    numbers.forEach((n, i) => head.writeUInt32LE(n >>> 0, 4 + i * 4));
-    const record = encodeRecord(RecordType.pages, Buffer.concat([head, ...data]));
-    numbers = [];
-    data = [];
-    return record;
+export function* encodePages(read: PageReader, pages: Iterable<number>, omitZero: boolean, zeroPages?: Uint8Array): Generator<Buffer> {
+  const batch: number[] = [];
+  const flush = function* (): Generator<Buffer> {
+    const bytes = Buffer.from(read(batch).buffer);
+    const zero = batch.map((_, i) => bytes.subarray(i * PAGE_BYTES, (i + 1) * PAGE_BYTES).equals(ZERO_PAGE));
+    const numbers = batch.filter((_, i) => !(omitZero && zero[i]));
+    if (numbers.length > 0) {
+      const withData = numbers.length - zero.filter((z) => z && !omitZero).length;
+      const payloadBytes = 4 + numbers.length * 4 + withData * PAGE_BYTES;
+      const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payloadBytes + RECORD_TRAILER_BYTES);
+      out[0] = RecordType.pages;
+      out.writeUInt32LE(payloadBytes, 1);
+      out.writeUInt32LE(numbers.length, RECORD_HEADER_BYTES);
+      let slot = 0;
+      let data = RECORD_HEADER_BYTES + 4 + numbers.length * 4;
+      batch.forEach((page, i) => {
+        if (omitZero && zero[i]) return;
+        out.writeUInt32LE((zero[i] ? page | ZERO_PAGE_FLAG : page) >>> 0, RECORD_HEADER_BYTES + 4 + slot++ * 4);
+        if (zero[i]) return;
+        bytes.copy(out, data, i * PAGE_BYTES, (i + 1) * PAGE_BYTES);
+        data += PAGE_BYTES;
+      });
+      out.writeUInt32LE(crc32(out.subarray(0, data)), data);
+      yield out;
+    }
+    batch.length = 0;
   };
   for (const page of pages) {
-    if (isZeroPage(ram, page)) {
-      if (omitZero) continue;
-      numbers.push(page | ZERO_PAGE_FLAG);
-    } else {
-      numbers.push(page);
-      data.push(ram.slice(page * PAGE_BYTES, (page + 1) * PAGE_BYTES));
-    }
-    if (numbers.length === MAX_BATCH_PAGES) yield flush();
+    if (omitZero && zeroPages && (zeroPages[page >> 3] & (1 << (page & 7))) !== 0) continue;
+    batch.push(page);
+    if (batch.length === MAX_BATCH_PAGES) yield* flush();
   }
-  if (numbers.length > 0) yield flush();
+  if (batch.length > 0) yield* flush();
 }
 
 /** Writes a PAGES record's pages into `ram`; returns how many pages it held. */
@@ -104,6 +131,7 @@ export function applyPages(payload: Buffer, ram: Uint8Array): number {
 
 export interface StateRecord {
   type: RecordType;
+  /** Valid until the reader's next push(): take what is kept out of it. */
   payload: Buffer;
 }
 
@@ -112,65 +140,68 @@ export interface StateRecord {
  * records. Throws StateStreamError for a wrong magic, a bad checksum or an impossible length.
  */
 export class RecordReader {
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  /** Bytes received and not yet taken, at [start, end) of a buffer reused from record to record. */
+  private buffer = Buffer.allocUnsafe(1 << 20);
+  private start = 0;
+  private end = 0;
   private magicSeen = false;
-  /** Bytes needed before the next record can be complete: chunks are joined only then. */
-  private needed = STATE_MAGIC.length;
 
   push(chunk: Buffer): StateRecord[] {
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
+    this.append(chunk);
     const records: StateRecord[] = [];
-    for (;;) {
-      if (this.pendingBytes < this.needed) return records;
-      const buffer = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
-      this.pending = [buffer];
-      let used = 0;
-      if (!this.magicSeen) {
-        if (buffer.length < STATE_MAGIC.length) return records;
-        if (!buffer.subarray(0, STATE_MAGIC.length).equals(STATE_MAGIC)) {
-          throw new StateStreamError('this is not a vmm machine state (no VMMSTATE header)');
-        }
-        this.magicSeen = true;
-        used = STATE_MAGIC.length;
+    if (!this.magicSeen) {
+      if (this.end - this.start < STATE_MAGIC.length) return records;
+      if (!this.buffer.subarray(this.start, this.start + STATE_MAGIC.length).equals(STATE_MAGIC)) {
+        throw new StateStreamError('this is not a vmm machine state (no VMMSTATE header)');
       }
-      const record = this.parse(buffer, used);
-      if (typeof record === 'number') {
-        this.consume(buffer, used);
-        this.needed = record - used;
-        return records;
-      }
-      records.push(record.record);
-      this.consume(buffer, record.next);
-      this.needed = RECORD_HEADER_BYTES;
+      this.magicSeen = true;
+      this.start += STATE_MAGIC.length;
     }
+    for (;;) {
+      const record = this.parse();
+      if (!record) break;
+      records.push(record);
+    }
+    return records;
   }
 
   /** Whether bytes remain that make no complete record (a stream cut short). */
   get partial(): boolean {
-    return this.pendingBytes > 0 || !this.magicSeen;
+    return this.end > this.start || !this.magicSeen;
   }
 
-  private consume(buffer: Buffer, bytes: number): void {
-    const rest = buffer.subarray(bytes);
-    this.pending = rest.length > 0 ? [rest] : [];
-    this.pendingBytes = rest.length;
+  private append(chunk: Buffer): void {
+    if (this.end + chunk.length > this.buffer.length) {
+      // Move what is left to the front, or into a larger buffer for a larger record.
+      const pending = this.end - this.start;
+      const target = pending + chunk.length > this.buffer.length ? Buffer.allocUnsafe(Math.max(this.buffer.length * 2, pending + chunk.length)) : this.buffer;
+      this.buffer.copy(target, 0, this.start, this.end);
+      this.buffer = target;
+      this.start = 0;
+      this.end = pending;
+    }
+    chunk.copy(this.buffer, this.end);
+    this.end += chunk.length;
   }
 
-  /** The record at `at`, or the buffer length it needs to be complete. */
-  private parse(buffer: Buffer, at: number): { record: StateRecord; next: number } | number {
-    if (buffer.length - at < RECORD_HEADER_BYTES) return at + RECORD_HEADER_BYTES;
-    const type = buffer[at];
-    const length = buffer.readUInt32LE(at + 1);
-    if (type < RecordType.hello || type > RecordType.end || length > MAX_RECORD_BYTES) {
+  /**
+   * The next complete record, checked; undefined until its bytes have all come. Its payload is a
+   * view of the reader's buffer, valid until the next push().
+   */
+  private parse(): StateRecord | undefined {
+    const at = this.start;
+    if (this.end - at < RECORD_HEADER_BYTES) return undefined;
+    const type = this.buffer[at];
+    const length = this.buffer.readUInt32LE(at + 1);
+    if (type < RecordType.hello || type > RecordType.postcopy || length > MAX_RECORD_BYTES) {
       throw new StateStreamError('the machine state is damaged (a record header is invalid)');
     }
     const end = at + RECORD_HEADER_BYTES + length;
-    if (buffer.length < end + RECORD_TRAILER_BYTES) return end + RECORD_TRAILER_BYTES;
-    if (crc32(buffer.subarray(at, end)) !== buffer.readUInt32LE(end)) {
+    if (this.end < end + RECORD_TRAILER_BYTES) return undefined;
+    if (crc32(this.buffer.subarray(at, end)) !== this.buffer.readUInt32LE(end)) {
       throw new StateStreamError('the machine state is damaged (a record fails its checksum)');
     }
-    return { record: { type, payload: buffer.subarray(at + RECORD_HEADER_BYTES, end) }, next: end + RECORD_TRAILER_BYTES };
+    this.start = end + RECORD_TRAILER_BYTES;
+    return { type, payload: this.buffer.subarray(at + RECORD_HEADER_BYTES, end) };
   }
 }

@@ -101,6 +101,8 @@ export type StopCause =
   | { kind: 'exit-limit' }
   /** The host ended the run (a signal, the console's quit key, an output that broke). */
   | { kind: 'host-request' }
+  /** Part of the guest's state could not be had (its memory, from a post-copy source that died). */
+  | { kind: 'guest-lost'; reason: string }
   /** The guest called a BIOS service, which a firmware-less boot does not provide. */
   | { kind: 'bios-call'; vector: number; caller: string };
 

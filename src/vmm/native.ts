@@ -87,8 +87,14 @@ export interface NativeVcpu {
    * region), by comparing pages with a copy of RAM without one (native/src/content-dirty-log.h).
    */
   setDirtyLogging(on: boolean): void;
-  /** One bit per guest page written since logging began or the last call (bit i of byte i/8); then cleared. */
-  takeDirtyLog(): Uint8Array;
+  /**
+   * One bit per guest page written since logging began or the last call (bit i of byte i/8); then
+   * cleared. `sinceRead`: without an engine core, the pages that differ from what readPages()
+   * last gave of them (what a migration needs: see native/src/content-dirty-log.h).
+   */
+  takeDirtyLog(sinceRead?: boolean): Uint8Array;
+  /** The pages' bytes now, 4 KiB each in order (what the dirty log then compares with). */
+  readPages(pages: Uint32Array): Uint8Array;
   /**
    * The whole architectural state (registers with their segment caches, control and debug
    * registers, x87/SSE, MSRs, interrupt shadow, NMI blocking) as bytes of `cpuStateFormat`
@@ -103,6 +109,21 @@ export interface NativeVcpu {
   setTscOffset(ticks: bigint): void;
   /** Why the TSC offset cannot be set on this Unicorn build ('' when it can). */
   readonly tscOffsetMissing: string;
+  /**
+   * Post-copy: guest RAM is dropped and each page pulled from the source's page server at
+   * host:port on its first touch, the rest taken as the source pushes it
+   * (native/src/postcopy-receiver.h). Throws when userfaultfd or the connection is not there.
+   */
+  startPostcopy(host: string, port: number): void;
+  /**
+   * Every page of guest RAM zero again (what a new machine wrote, its firmware tables, goes):
+   * a machine about to receive a saved one, whose zero pages are not sent. Before it first runs.
+   */
+  clearRam(): void;
+  /** A bit per guest page (bit i of byte i/8) set for each page that is all zero. */
+  zeroPageMap(): Uint8Array;
+  /** How post-copy goes: undefined when it was never started. */
+  postcopyStatus(): PostcopyStatus | undefined;
   /** An inline exit (newBlock) the first time each block address runs. */
   setBlockDiscovery(on: boolean): void;
   /** Guest linear memory through the guest's own page tables; undefined if not mapped. */
@@ -125,6 +146,17 @@ export interface NativeVcpu {
   readFpu(): FpuState;
   /** Drops all translated code (after a debugger wrote guest memory). */
   dropTranslations(): void;
+}
+
+export interface PostcopyStatus {
+  pagesReceived: number;
+  /** Pages asked for because something touched them first. */
+  pagesPulled: number;
+  faults: number;
+  /** Every page has come. */
+  done: boolean;
+  /** Why the link failed before that ('' while it has not). */
+  failure: string;
 }
 
 export interface FpuState {

@@ -6,12 +6,18 @@ export type RunStatus = 'running' | 'paused' | 'ended';
 
 export class RunEnded extends Error {}
 
+/** How end() ended a paused run. */
+export interface RunEnding {
+  message: string;
+  lost: boolean;
+}
+
 export class RunControl {
   private pauseRequests = 0;
   private current: RunStatus = 'running';
   private pausedWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
   private release: (() => void) | undefined;
-  private endMessage: string | undefined;
+  private ending: RunEnding | undefined;
   private pausedSince: bigint | undefined;
   private pausedNs = 0n;
   /** Set by the run loop: asks the running vCPU to stop at its next block boundary. */
@@ -46,9 +52,12 @@ export class RunControl {
     this.release?.();
   }
 
-  /** Ends a paused run (or the next pause) with `message`: the guest goes on elsewhere, or nowhere. */
-  end(message: string): void {
-    this.endMessage = message;
+  /**
+   * Ends a paused run (or the next pause) with `message`: the guest goes on elsewhere, or, `lost`,
+   * nowhere (its state went partly to a host that failed).
+   */
+  end(message: string, lost = false): void {
+    this.ending = { message, lost };
     this.release?.();
   }
 
@@ -59,16 +68,16 @@ export class RunControl {
     return this.pauseRequests > 0 && this.current === 'running';
   }
 
-  /** Pauses the loop until resumed; returns the message of an end() instead, if one came. */
-  async holdPaused(): Promise<string | undefined> {
+  /** Pauses the loop until resumed; returns how an end() ended it instead, if one came. */
+  async holdPaused(): Promise<RunEnding | undefined> {
     this.setStatus('paused');
     this.pausedSince = process.hrtime.bigint();
     for (const waiter of this.pausedWaiters.splice(0)) waiter.resolve();
-    if (this.endMessage === undefined) await new Promise<void>((resolve) => (this.release = resolve));
+    if (this.ending === undefined) await new Promise<void>((resolve) => (this.release = resolve));
     this.release = undefined;
     this.pausedNs += process.hrtime.bigint() - this.pausedSince;
     this.pausedSince = undefined;
-    if (this.endMessage !== undefined) return this.endMessage;
+    if (this.ending !== undefined) return this.ending;
     this.setStatus('running');
     return undefined;
   }

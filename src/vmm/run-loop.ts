@@ -210,6 +210,9 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
         case 'host-request':
           outcome = { kind: 'host-stop', status: 0, message: `the host ended the run at ${csEip(exit.cs, exit.eip)}` };
           break;
+        case 'guest-lost':
+          outcome = { kind: 'guest-crashed', status: 4, message: `the guest is lost: ${cause.reason}` };
+          break;
         case 'exit-limit':
           // The stop the VMM asked for to end the run is its own, not one of the guest's exits.
           if (exit.kind === 'stop') loopExits.stop--;
@@ -235,7 +238,8 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
       const ended = await control.holdPaused();
       machine.clock.resume();
       machine.setGuestTsc(tscAtPause);
-      if (ended !== undefined) outcome = { kind: 'host-stop', status: 0, message: ended };
+      if (ended?.lost) outcome = { kind: 'guest-crashed', status: 4, message: ended.message };
+      else if (ended !== undefined) outcome = { kind: 'host-stop', status: 0, message: ended.message };
       else if (machine.stopCause?.kind === 'host-request') outcome = { kind: 'host-stop', status: 0, message: `the host ended the run at ${csEip(exit.cs, exit.eip)}` };
       lastYield = process.hrtime.bigint();
       if (outcome) break;
