@@ -109,6 +109,7 @@ build_flat realsmc        guests/realsmc/realsmc.asm       512
 build_flat haltwait       guests/haltwait/haltwait.asm     512
 build_elf multiboot
 build_elf compute
+build_elf dirtier
 build_elf portio
 build_elf empty
 build_elf paging

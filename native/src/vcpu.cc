@@ -330,6 +330,7 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
 Vcpu::~Vcpu() { Release(); }
 
 void Vcpu::Release() {
+  if (postcopy_) postcopy_final_ = std::make_unique<PostcopyReceiver::Status>(postcopy_->status());
   postcopy_.reset();  // before the memory it fills goes
   injector_.reset();
   trace_.release();
@@ -1025,8 +1026,8 @@ void Vcpu::StartPostcopy(const Napi::CallbackInfo& info) {
 
 Napi::Value Vcpu::PostcopyStatus(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!postcopy_) return env.Undefined();
-  PostcopyReceiver::Status status = postcopy_->status();
+  if (!postcopy_ && !postcopy_final_) return env.Undefined();
+  PostcopyReceiver::Status status = postcopy_ ? postcopy_->status() : *postcopy_final_;
   Napi::Object out = Napi::Object::New(env);
   out.Set("pagesReceived", static_cast<double>(status.pages_received));
   out.Set("pagesPulled", static_cast<double>(status.pages_pulled));

@@ -207,7 +207,8 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   DirectCpuChecks cpu_checks_;
   TrapCore* trap_ = nullptr;
   std::unique_ptr<ContentDirtyLog> content_dirty_log_;  // the dirty log without an engine core
-  std::unique_ptr<PostcopyReceiver> postcopy_;          // while guest RAM comes by post-copy            // engine_, when it is the trap engine's (with a VMM region)
+  std::unique_ptr<PostcopyReceiver> postcopy_;          // while guest RAM comes by post-copy
+  std::unique_ptr<PostcopyReceiver::Status> postcopy_final_;  // how it stood when the vCPU closed            // engine_, when it is the trap engine's (with a VMM region)
   TraceRecorder trace_{*this};
   DebugStops debug_{*this};
   bool discover_blocks_ = false;

@@ -138,6 +138,10 @@ export async function restoreCommand(file: string | undefined, options: RestoreO
   const watch = incoming?.postcopy ? watchPostcopy(machine) : undefined;
   try {
     const run = await executeRun({ machine, engine: runEngine, limits, output, closeSerial, stopper, signals }, options);
+    // Whatever the guest did after its memory stopped coming (it read zeros where its pages were
+    // to be: a crash, a hang, a wrong answer) is the loss, not something it did.
+    const failure = incoming?.postcopy ? postcopyLoss(machine) : undefined;
+    if (failure && !stopper.request) run.result = { ...run.result, outcome: { kind: 'guest-crashed', status: 4, message: `the guest is lost: ${failure}` } };
     return reportRun(run, runEngine, stopper);
   } finally {
     if (watch) clearInterval(watch);
@@ -152,13 +156,21 @@ function watchPostcopy(machine: Machine): NodeJS.Timeout {
   const watch = setInterval(() => {
     const status = machine.vcpu.postcopyStatus();
     if (!status) return;
-    if (status.failure !== '') {
+    const loss = postcopyLoss(machine);
+    if (loss) {
       clearInterval(watch);
-      machine.stop({ kind: 'guest-lost', reason: `the post-copy source failed (${status.failure}) when ${status.pagesReceived} pages had come` });
+      machine.stop({ kind: 'guest-lost', reason: loss });
     } else if (status.done) {
       clearInterval(watch);
       process.stderr.write(`vmm: post-copy complete: ${status.pagesReceived} pages, ${status.pagesPulled} of them pulled on first touch\n`);
     }
   }, 20);
   return watch;
+}
+
+/** Why post-copy left the guest without part of its memory, if it did. */
+function postcopyLoss(machine: Machine): string | undefined {
+  const status = machine.vcpu.postcopyStatus();
+  if (!status || status.failure === '') return undefined;
+  return `the post-copy source failed (${status.failure}) when ${status.pagesReceived} pages had come`;
 }

@@ -122,7 +122,7 @@ export interface NativeVcpu {
   clearRam(): void;
   /** A bit per guest page (bit i of byte i/8) set for each page that is all zero. */
   zeroPageMap(): Uint8Array;
-  /** How post-copy goes: undefined when it was never started. */
+  /** How post-copy goes (or stood when the vCPU closed): undefined when it was never started. */
   postcopyStatus(): PostcopyStatus | undefined;
   /** An inline exit (newBlock) the first time each block address runs. */
   setBlockDiscovery(on: boolean): void;
