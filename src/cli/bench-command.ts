@@ -2,6 +2,7 @@
 import { BOOT_CONFIGURATIONS, bootBench, pickBootConfigurations } from '../bench/boot-bench.js';
 import { BenchError } from '../bench/bench-error.js';
 import { foundationBench } from '../bench/foundation-bench.js';
+import { migrateBench } from '../bench/migrate-bench.js';
 import { MAX_TRAPBENCH_PAGES, trapBench } from '../bench/trap-bench.js';
 import { compareCommand } from './bench-compare.js';
 import { parsePositiveInteger } from './options.js';
@@ -28,8 +29,8 @@ export interface BenchOptions {
   qemu: boolean;
 }
 
-const SUITES = ['foundation', 'boot', 'trap', 'compare'] as const;
-const DEFAULT_RUNS: Record<(typeof SUITES)[number], string> = { foundation: '5', boot: '5', trap: '3', compare: '3' };
+const SUITES = ['foundation', 'boot', 'trap', 'compare', 'migrate'] as const;
+const DEFAULT_RUNS: Record<(typeof SUITES)[number], string> = { foundation: '5', boot: '5', trap: '3', compare: '3', migrate: '5' };
 
 export async function benchCommand(suite: string, options: BenchOptions): Promise<number> {
   const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -87,6 +88,9 @@ export async function benchCommand(suite: string, options: BenchOptions): Promis
     }
     case 'compare':
       run = compareCommand({ runs, quick: options.quick === true, output: options.output, from: options.from, qemu: options.qemu, log });
+      break;
+    case 'migrate':
+      run = migrateBench({ runs, log });
       break;
     default:
       throw new UserError(`unknown benchmark '${suite}'; choose one of ${SUITES.join(', ')}`);

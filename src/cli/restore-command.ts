@@ -104,7 +104,10 @@ export async function restoreCommand(file: string | undefined, options: RestoreO
   let incoming: IncomingMigration | undefined;
   try {
     if (file !== undefined) {
-      machine = readSnapshot(file, build);
+      const started = process.hrtime.bigint();
+      let pages = 0;
+      machine = readSnapshot(file, build, (count) => (pages = count));
+      process.stderr.write(`vmm: restored '${file}' (${pages} pages) in ${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(3)} s; the guest runs under ${engine!.name}\n`);
     } else {
       const received = receiveMigration(address!, build, (where) => process.stderr.write(`vmm: waiting for an incoming migration on tcp:${where}\n`));
       const interrupted = stopper.requested().then(() => undefined);

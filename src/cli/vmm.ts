@@ -78,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
     .command('bench')
     .argument(
       '[suite]',
-      'foundation: compute guest and port-I/O cost; boot: Linux boot time under qemu and each vmm engine and stop mechanism; trap: costs of the trap engine (hidden page fault, trapped instruction) against direct; compare: every engine on nanobenchmarks of each sensitive operation and on Linux workloads, with Markdown, JSON and HTML reports',
+      'foundation: compute guest and port-I/O cost; boot: Linux boot time under qemu and each vmm engine and stop mechanism; trap: costs of the trap engine (hidden page fault, trapped instruction) against direct; compare: every engine on nanobenchmarks of each sensitive operation and on Linux workloads, with Markdown, JSON and HTML reports; migrate: live migration (pre-copy, post-copy) and snapshots of a 128 MiB Linux guest',
       'foundation',
     )
     .description('measure vmm against qemu-system-i386, or one engine against another, in the same invocation')

@@ -78,6 +78,7 @@ function servePages(socket: Socket, ram: Uint8Array): Promise<PagesServed> {
   let next = 0;
   let pending = Buffer.alloc(0);
   let finished = false;
+  let allSent = false;
   socket.setNoDelay(true);
   return new Promise((resolve, reject) => {
     const fail = (message: string) => {
@@ -93,20 +94,22 @@ function servePages(socket: Socket, ram: Uint8Array): Promise<PagesServed> {
     const push = () => {
       scheduled = false;
       let batch = PUSH_BATCH_PAGES;
-      while (!finished && socket.writableLength < PUSH_QUEUE_BYTES && batch-- > 0) {
+      while (!finished && !allSent && socket.writableLength < PUSH_QUEUE_BYTES && batch-- > 0) {
         while (next < pages && (sent[next] || isZeroPage(ram, next))) next++;
         if (next === pages) {
-          finished = true;
+          // Done once the destination, having every page, closes the link: closing first could
+          // reset it (requests unread here) and take the last pages with it.
+          allSent = true;
           const end = Buffer.allocUnsafe(4);
           end.writeUInt32LE(ALL_SENT, 0);
-          socket.end(end, () => resolve({ pushed, pulled, seconds: Number(process.hrtime.bigint() - started) / 1e9 }));
+          socket.end(end);
           return;
         }
         sent[next] = 1;
         pushed++;
         socket.write(pageMessage(ram, next++));
       }
-      if (!finished && !scheduled && socket.writableLength < PUSH_QUEUE_BYTES) {
+      if (!finished && !allSent && !scheduled && socket.writableLength < PUSH_QUEUE_BYTES) {
         scheduled = true;
         setImmediate(push);
       }
@@ -117,7 +120,7 @@ function servePages(socket: Socket, ram: Uint8Array): Promise<PagesServed> {
       for (; at + 4 <= pending.length; at += 4) {
         const page = pending.readUInt32LE(at);
         if (page >= pages) return fail(`the destination asked for page ${page}, beyond the guest's ${pages}`);
-        if (sent[page] || finished) continue;
+        if (sent[page] || finished || allSent) continue;
         sent[page] = 1;
         pulled++;
         socket.write(pageMessage(ram, page));
@@ -128,7 +131,11 @@ function servePages(socket: Socket, ram: Uint8Array): Promise<PagesServed> {
       if (!scheduled) push();
     });
     socket.on('error', (error) => fail(`the link to the destination failed during post-copy: ${error.message}`));
-    socket.on('close', () => fail('the destination went away during post-copy'));
+    socket.on('close', () => {
+      if (!allSent) return fail('the destination went away during post-copy');
+      finished = true;
+      resolve({ pushed, pulled, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+    });
     push();
   });
 }

@@ -56,13 +56,13 @@ export function writeSnapshot(path: string, machine: Machine, engine: Engine): S
   return { bytes, pages, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
 }
 
-const READ_CHUNK_BYTES = 4 << 20;
+const READ_CHUNK_BYTES = 1 << 20;
 
 /**
  * Reads a snapshot into a machine that `build` makes from its header. Throws StateStreamError
  * (damaged, cut short, another format), MachineStateError, or a file system error.
  */
-export function readSnapshot(path: string, build: (hello: StateHello) => Machine): Machine {
+export function readSnapshot(path: string, build: (hello: StateHello) => Machine, pagesRead?: (count: number) => void): Machine {
   const fd = openSync(path, 'r');
   const reader = new RecordReader();
   const receiver = new StateReceiver(build);
@@ -71,10 +71,13 @@ export function readSnapshot(path: string, build: (hello: StateHello) => Machine
     for (;;) {
       const read = readSync(fd, chunk, 0, chunk.length, null);
       if (read === 0) break;
-      for (const record of reader.push(Buffer.from(chunk.subarray(0, read)))) receiver.accept(record);
+      // (The reader copies what it keeps: the chunk is read into again.)
+      for (const record of reader.push(chunk.subarray(0, read))) receiver.accept(record);
     }
     if (reader.partial && receiver.ended) throw new StateStreamError('the machine state goes on after its end');
-    return receiver.finish();
+    const machine = receiver.finish();
+    pagesRead?.(receiver.pagesReceived);
+    return machine;
   } catch (error) {
     receiver.machine?.close();
     throw error;

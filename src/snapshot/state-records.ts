@@ -141,7 +141,7 @@ export interface StateRecord {
  */
 export class RecordReader {
   /** Bytes received and not yet taken, at [start, end) of a buffer reused from record to record. */
-  private buffer = Buffer.allocUnsafe(1 << 20);
+  private buffer = Buffer.allocUnsafe(4 << 20);
   private start = 0;
   private end = 0;
   private magicSeen = false;
