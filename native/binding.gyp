@@ -4,6 +4,7 @@
       "target_name": "vmm_native",
       "sources": [
         "src/addon.cc",
+        "src/architectural-state.cc",
         "src/bt-core.cc",
         "src/bt-translator.cc",
         "src/code-write-checks.cc",

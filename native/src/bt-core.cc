@@ -439,6 +439,12 @@ uint32_t BtCore::far_transfer(const TrappedInstruction& insn) {
 
 bool BtCore::kernel_return_ready(uint32_t eip, uint32_t selector) { return lookup_or_translate(eip, selector) != nullptr; }
 
+bool BtCore::guest_eip(uint32_t eip, uint32_t* guest) const {
+  if (!cache_->contains(eip)) return TrapCore::guest_eip(eip, guest);
+  bool precise = false;
+  return cache_->guest_point(eip, guest, &precise) && precise;
+}
+
 bool BtCore::to_guest_eip(uint32_t tc) {
   uint32_t guest = 0;
   bool precise = false;

@@ -67,6 +67,8 @@ class BtCore final : public TrapCore, private CodeWatcher {
   bool gdt_copy_stale() const override { return gdt_written_; }
   bool stop_allowed_at(uint64_t linear) override;
   bool on_cpuid() override;
+  // In the cache: the guest instruction a precise point of a translation stands for.
+  bool guest_eip(uint32_t eip, uint32_t* guest) const override;
   void before_exit() override;
   void guest_code_changed() override;
   bool guest_instruction(uint32_t linear, uint32_t* guest) override;

@@ -56,6 +56,13 @@ class TrapCore : public EngineCore {
   uint32_t guest_cr2() const { return guest_cr2_; }
   void set_guest_cr2(uint32_t value) { guest_cr2_ = value; }
   virtual bool keeps_block_events() const { return false; }
+  // The guest instruction the vCPU stands at, for a saved state: EIP itself while it is in guest
+  // code; false at a point that is no guest instruction boundary (the VMM's stubs in the hole, a
+  // translation's inside), where the caller runs on a little and asks again.
+  virtual bool guest_eip(uint32_t eip, uint32_t* guest) const {
+    *guest = eip;
+    return eip < kHoleLinear;
+  }
   // trapLoadGdt(base, limit)
   bool load_guest_gdt(uint32_t base, uint32_t limit) { return platform_->load_guest_gdt(vcpu_.injector(), base, limit); }
   // trapEnter(cs, eip, eflags, ss, esp): the next run starts with an IRET into that state.

@@ -9,6 +9,7 @@
 #include "content-dirty-log.h"
 #include "cpu-state-image.h"
 #include "tsc-offset.h"
+#include "architectural-state.h"
 #include "zero-pages.h"
 #include "postcopy-receiver.h"
 #include "guest-halt.h"
@@ -970,6 +971,48 @@ void Vcpu::RestoreCpuState(const Napi::CallbackInfo& info) {
   }
 }
 
+// trap.architecturalState(guest): the guest's CPU state as direct would hold it, from this
+// deprivileged vCPU and what the engine keeps virtual (architectural-state.h); throws why not.
+Napi::Value Vcpu::TrapArchitecturalState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  TrapCore* trap = CheckTrap(env);
+  if (!trap) return env.Undefined();
+  Napi::Object fields = info[0].As<Napi::Object>();
+  auto field = [&](const char* name) { return fields.Get(name).As<Napi::Number>().Uint32Value(); };
+  GuestSystemState guest{};
+  guest.cr0 = field("cr0");
+  guest.cr2 = field("cr2");
+  guest.cr3 = field("cr3");
+  guest.cr4 = field("cr4");
+  guest.gdtr_base = field("gdtrBase");
+  guest.gdtr_limit = field("gdtrLimit");
+  guest.idtr_base = field("idtrBase");
+  guest.idtr_limit = field("idtrLimit");
+  guest.ldtr = field("ldtr");
+  guest.tr = field("tr");
+  guest.eflags = field("eflags");
+  guest.cs = field("cs");
+  guest.ss = field("ss");
+  Napi::Array dr = fields.Get("dr").As<Napi::Array>();
+  for (uint32_t i = 0; i < 8 && i < dr.Length(); i++) guest.dr[i] = dr.Get(i).As<Napi::Number>().Uint32Value();
+  uint64_t eip = 0;
+  read_register(uc_, kRegEip, &eip);
+  if (!trap->guest_eip(static_cast<uint32_t>(eip), &guest.eip)) {
+    Napi::Error::New(env, "not at a guest instruction boundary").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::vector<uint8_t> deprivileged, image;
+  std::string why_not;
+  if (!save_cpu_state(uc_, &deprivileged, &why_not) ||
+      !compose_architectural_state(memory_->base(), memory_->size(), deprivileged, guest, g_layout.hflags_offset, &image, &why_not)) {
+    Napi::Error::New(env, why_not).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, image.size());
+  std::memcpy(out.Data(), image.data(), image.size());
+  return out;
+}
+
 // zeroPageMap(): a bit per guest page, set for the pages that are all zero (zero-pages.h).
 Napi::Value Vcpu::ZeroPageMap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -1001,7 +1044,7 @@ Napi::Value Vcpu::ReadPages(const Napi::CallbackInfo& info) {
   Napi::Uint32Array pages = info[0].As<Napi::Uint32Array>();
   size_t count = pages.ElementLength();
   Napi::Uint8Array out = Napi::Uint8Array::New(env, count * 4096);
-  if (content_dirty_log_) {
+  if (content_dirty_log_ && content_dirty_log_->logging()) {
     content_dirty_log_->read_pages(pages.Data(), count, out.Data());
     return out;
   }
@@ -1476,10 +1519,19 @@ Napi::Value Vcpu::TrapCounters(const Napi::CallbackInfo& info) {
 
 // The dirty log: the shadow MMU's write-protected entries under an engine core, a comparison
 // against a copy of RAM without one (content-dirty-log.h).
+// With `byContent` (a migration), the content log under an engine core too: the shadow MMU's
+// sees the guest's own stores only, not the VMM's (an event frame the core pushes on the guest's
+// stack, an emulated instruction's store), which a copy elsewhere must have as well.
 void Vcpu::SetDirtyLogging(const Napi::CallbackInfo& info) {
   if (!CheckOpen(info.Env())) return;
   bool on = info[0].As<Napi::Boolean>().Value();
-  if (trap_) {
+  bool by_content = !trap_ || (info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value());
+  if (!on) {  // off: whichever is on
+    if (content_dirty_log_) content_dirty_log_->set_logging(false);
+    if (trap_) trap_->set_dirty_logging(false);
+    return;
+  }
+  if (!by_content) {
     trap_->set_dirty_logging(on);
     return;
   }
@@ -1493,8 +1545,8 @@ Napi::Value Vcpu::TakeDirtyLog(const Napi::CallbackInfo& info) {
   // A content log taken for itself keeps its reference up to date; one whose pages are read
   // through readPages() (a migration) keeps what was read.
   bool update = !(info.Length() > 0 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value());
-  std::vector<uint8_t> bitmap = trap_ ? trap_->take_dirty_log()
-                                : content_dirty_log_ ? content_dirty_log_->take(update)
+  std::vector<uint8_t> bitmap = content_dirty_log_ && content_dirty_log_->logging() ? content_dirty_log_->take(update)
+                                : trap_                                             ? trap_->take_dirty_log()
                                                      : std::vector<uint8_t>((memory_->size() / 4096 + 7) / 8, 0);
   Napi::Uint8Array out = Napi::Uint8Array::New(env, bitmap.size());
   std::memcpy(out.Data(), bitmap.data(), bitmap.size());
@@ -1514,6 +1566,7 @@ Napi::Value Vcpu::GetTrap(const Napi::CallbackInfo& info) {
   trap.Set("invalidatePage", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) { TrapInvalidatePage(i); }));
   trap.Set("setGuestTss", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) { TrapSetGuestTss(i); }));
   trap.Set("counters", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) { return TrapCounters(i); }));
+  trap.Set("architecturalState", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) { return TrapArchitecturalState(i); }));
   trap.Set("guestCr3", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
     return Napi::Number::New(i.Env(), trap_ ? trap_->guest_cr3() : 0);
   }));

@@ -109,6 +109,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   Napi::Value ZeroPageMap(const Napi::CallbackInfo& info);
   void ClearRam(const Napi::CallbackInfo& info);
   Napi::Value ReadPages(const Napi::CallbackInfo& info);
+  Napi::Value TrapArchitecturalState(const Napi::CallbackInfo& info);
   Napi::Value PostcopyStatus(const Napi::CallbackInfo& info);
   Napi::Value GetTscOffsetMissing(const Napi::CallbackInfo& info);
   // After hooks changed: drop translations made without them, and choose how stops are taken

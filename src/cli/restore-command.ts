@@ -18,6 +18,7 @@ import {
 import { RunStopper } from './run-stop.js';
 import { StopSignals } from './signals.js';
 import { UserError } from './user-error.js';
+import { engineNames } from '../engines/index.js';
 
 export interface RestoreOptions
   extends Pick<BootOptions, 'serial' | 'timeLimit' | 'maxExits' | 'stdin' | 'stopMechanism' | 'translationCache' | 'shadowPool' | 'control' | 'reboot'> {
@@ -65,6 +66,12 @@ export async function restoreCommand(file: string | undefined, options: RestoreO
     const saved = engineNamed(hello.engine);
     if (engine.paravirtual !== saved.paravirtual) {
       throw new MachineStateError(`the machine ran under ${saved.name}, whose guests do not run under ${engine.name}`);
+    }
+    if (saved.deprivilegesKernel && !engine.deprivilegesKernel) {
+      throw new MachineStateError(
+        `the machine ran under ${saved.name}, whose guest kernel runs on ring 1: the frames on its stacks hold ring-1 selectors, ` +
+          `which ${engine.name} would fault on; restore it under ${engineNames.filter((name) => engineNamed(name).deprivilegesKernel && !engineNamed(name).paravirtual).join(' or ')}`,
+      );
     }
     const { description } = hello;
     const mib = description.ramBytes / 1048576;

@@ -3,7 +3,7 @@
 import type { Engine } from '../vmm/engine.js';
 import type { Machine } from '../vmm/machine.js';
 import type { RunControl } from '../vmm/run-control.js';
-import { whyStateCannotBeSaved } from '../snapshot/machine-state.js';
+import { captureAtBoundary, whyStateCannotBeSaved } from '../snapshot/machine-state.js';
 import { writeSnapshot } from '../snapshot/snapshot-file.js';
 import { describeErrno } from '../util/errno.js';
 import { parseTcpAddress } from '../util/tcp-address.js';
@@ -49,7 +49,8 @@ export function machineCommands(run: ControlledRun): Map<string, CommandHandler>
     const wasRunning = run.control.status === 'running';
     await run.control.pause();
     try {
-      const written = writeSnapshot(file, machine, run.engine());
+      const state = await captureAtBoundary(machine, run.engine(), run.control);
+      const written = writeSnapshot(file, machine, run.engine(), state);
       return { file, bytes: written.bytes, pages: written.pages, seconds: written.seconds };
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;

@@ -9,7 +9,7 @@ import type { Engine } from '../vmm/engine.js';
 import type { Machine } from '../vmm/machine.js';
 import type { RunControl } from '../vmm/run-control.js';
 import { formatTcpAddress, type TcpAddress } from '../util/tcp-address.js';
-import { captureState, encodeState, hello, whyStateCannotBeSaved } from '../snapshot/machine-state.js';
+import { captureAtBoundary, encodeState, hello, whyStateCannotBeSaved } from '../snapshot/machine-state.js';
 import { encodeJson, encodePages, encodeRecord, PAGE_BYTES, RecordType, STATE_MAGIC } from '../snapshot/state-records.js';
 import { LinkBroken, MigrationLink } from './migration-link.js';
 import { PageServer } from './postcopy-pages.js';
@@ -88,7 +88,7 @@ export class MigrationSource {
       await this.send(link, encodeJson(RecordType.hello, hello(this.machine, this.engine)));
       expectOk(await link.nextReply(REPLY_TIMEOUT_MS), 'ready');
       if (this.settings.postcopy) return await this.postcopy(link, started, () => (pausedHere = true), () => (handedOver = true));
-      this.machine.vcpu.setDirtyLogging(true);
+      this.machine.vcpu.setDirtyLogging(true, true);
       const pages = this.machine.ram.length / PAGE_BYTES;
       // Round 0: every page that is not zero (the destination's RAM starts zeroed).
       let rate = await this.round(link, 0, range(pages), true);
@@ -154,7 +154,8 @@ export class MigrationSource {
       await this.control.pause();
       paused();
       this.pausedAt = process.hrtime.bigint();
-      await this.send(link, encodeRecord(RecordType.state, encodeState(captureState(this.machine))));
+      const state = await captureAtBoundary(this.machine, this.engine, this.control);
+      await this.send(link, encodeRecord(RecordType.state, encodeState(state)));
       await this.send(link, encodeJson(RecordType.postcopy, { port: server.port }));
       const serving = server.serve(this.machine.ram, REPLY_TIMEOUT_MS);
       serving.catch(() => {});
@@ -190,11 +191,13 @@ export class MigrationSource {
     await this.control.pause();
     paused();
     this.pausedAt = process.hrtime.bigint();
+    // (Taken first: finding a guest instruction boundary may run the guest a little more.)
+    const state = await captureAtBoundary(this.machine, this.engine, this.control);
     // What was dirty when the last round was measured, and what the guest wrote since.
     const last = new Set([...dirtyBefore, ...dirtyPages(this.machine.vcpu.takeDirtyLog(true))]);
     this.report.stopCopyPages = last.size;
     for (const record of encodePages(this.readPages, [...last].sort((a, b) => a - b), false)) await this.send(link, record);
-    await this.send(link, encodeRecord(RecordType.state, encodeState(captureState(this.machine))));
+    await this.send(link, encodeRecord(RecordType.state, encodeState(state)));
     await this.send(link, encodeRecord(RecordType.end, new Uint8Array(0)));
   }
 

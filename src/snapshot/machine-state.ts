@@ -2,7 +2,8 @@
 // from the same description. RAM travels as pages (state-records.ts); this is the rest: every
 // stateful part by id, the vCPU's saved state and the clock.
 import type { DeviceSnapshot } from '../devices/device.js';
-import type { Engine } from '../vmm/engine.js';
+import { NotAtInstructionBoundary, type Engine } from '../vmm/engine.js';
+import type { RunControl } from '../vmm/run-control.js';
 import type { Machine, MachineDescription } from '../vmm/machine.js';
 import { nativeCore } from '../vmm/native.js';
 import { STATE_FORMAT_VERSION, StateStreamError } from './state-records.js';
@@ -59,19 +60,46 @@ export function checkHello(value: unknown): StateHello {
   return h as StateHello;
 }
 
-/** The state of a paused machine (RAM apart). */
-export function captureState(machine: Machine): MachineState {
-  const devices: Record<string, DeviceSnapshot> = {};
-  for (const [id, part] of machine.stateParts()) devices[id] = part.snapshot();
+/**
+ * The state of a paused machine (RAM apart). Throws NotAtInstructionBoundary where the engine's
+ * vCPU stands in its own code (captureAtBoundary runs the guest on a little and tries again).
+ */
+export function captureState(machine: Machine, engine: Engine): MachineState {
   let cpu: Uint8Array;
   try {
-    cpu = machine.vcpu.saveCpuState();
+    cpu = engine.architecturalCpuState?.(machine.vcpu) ?? machine.vcpu.saveCpuState();
   } catch (error) {
+    if (error instanceof NotAtInstructionBoundary) throw error;
     throw new MachineStateError(`cannot save the vCPU: ${(error as Error).message}`);
   }
+  const devices: Record<string, DeviceSnapshot> = {};
+  for (const [id, part] of machine.stateParts()) devices[id] = part.snapshot();
   const { hostTsc, hostTscHz } = nativeCore();
   const clock = { guestNs: machine.clock.nowNs(), guestTsc: machine.guestTsc().toString(), hostTsc: hostTsc().toString(), tscHz: hostTscHz() };
   return { devices, clock, cpu };
+}
+
+/** Tries at most this many pauses for one at a guest instruction boundary. */
+const BOUNDARY_ATTEMPTS = 50;
+
+/**
+ * The state of a machine paused through `control`: where the engine's vCPU stands in its own
+ * code (an event on its way into the guest), the guest runs on a little and is paused again.
+ * Resolves with the machine paused.
+ */
+export async function captureAtBoundary(machine: Machine, engine: Engine, control: RunControl): Promise<MachineState> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return captureState(machine, engine);
+    } catch (error) {
+      if (!(error instanceof NotAtInstructionBoundary) || attempt === BOUNDARY_ATTEMPTS) {
+        throw error instanceof NotAtInstructionBoundary ? new MachineStateError(`the vCPU was never paused at a guest instruction boundary in ${attempt} tries`) : error;
+      }
+    }
+    control.resume();
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    await control.pause();
+  }
 }
 
 /**

@@ -3,7 +3,7 @@
 import { closeSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import type { Engine } from '../vmm/engine.js';
 import type { Machine } from '../vmm/machine.js';
-import { captureState, encodeState, hello, type StateHello } from './machine-state.js';
+import { encodeState, hello, type MachineState, type StateHello } from './machine-state.js';
 import { encodeJson, encodePages, encodeRecord, PAGE_BYTES, ramPages, RecordReader, RecordType, STATE_MAGIC, StateStreamError } from './state-records.js';
 import { StateReceiver } from './state-receiver.js';
 
@@ -15,25 +15,25 @@ export interface SnapshotWritten {
 }
 
 /** The records of a whole machine, in order: a snapshot file's, or a stop-and-copy's. */
-export function* wholeMachineRecords(machine: Machine, engine: Engine, pages: Iterable<number> | 'all'): Generator<Buffer> {
+export function* wholeMachineRecords(machine: Machine, engine: Engine, state: MachineState, pages: Iterable<number> | 'all'): Generator<Buffer> {
   yield STATE_MAGIC;
   yield encodeJson(RecordType.hello, hello(machine, engine));
   const all = pages === 'all';
   const numbers = all ? Array.from({ length: machine.ram.length / PAGE_BYTES }, (_, i) => i) : pages;
   yield* encodePages(ramPages(machine.ram), numbers, all, machine.vcpu.zeroPageMap());
-  yield encodeRecord(RecordType.state, encodeState(captureState(machine)));
+  yield encodeRecord(RecordType.state, encodeState(state));
   yield encodeRecord(RecordType.end, new Uint8Array(0));
 }
 
-/** Saves a paused machine to `path`. Throws MachineStateError, or a file system error. */
-export function writeSnapshot(path: string, machine: Machine, engine: Engine): SnapshotWritten {
+/** Saves a paused machine, whose `state` was just taken, to `path`. Throws a file system error. */
+export function writeSnapshot(path: string, machine: Machine, engine: Engine, state: MachineState): SnapshotWritten {
   const started = process.hrtime.bigint();
   const temporary = `${path}.${process.pid}.partial`;
   const fd = openSync(temporary, 'w', 0o600);
   let bytes = 0;
   let pages = 0;
   try {
-    for (const chunk of wholeMachineRecords(machine, engine, 'all')) {
+    for (const chunk of wholeMachineRecords(machine, engine, state, 'all')) {
       if (chunk[0] === RecordType.pages) pages += chunk.readUInt32LE(5);
       for (let at = 0; at < chunk.length; ) at += writeSync(fd, chunk, at);
       bytes += chunk.length;

@@ -98,6 +98,12 @@ export interface Engine {
   readonly reflectsExceptionsInCore?: boolean;
   /** Why a debugger cannot be attached under this engine (undefined: it can). */
   readonly debuggerUnsupported?: string;
+  /**
+   * The guest kernel runs on ring 1 (ring compression): frames the CPU pushed for it, which lie on
+   * its stacks, hold ring-1 selectors. A state saved under such an engine restores only under
+   * another that runs the kernel the same way (under direct its IRETs through them would fault).
+   */
+  readonly deprivilegesKernel?: boolean;
   /** The engine runs only kernels written for it (its hypercall ABI), not unmodified guests. */
   readonly paravirtual?: boolean;
   /** Why the engine cannot run a kernel with these ELF notes (undefined: it can), before anything runs. */
@@ -119,8 +125,17 @@ export interface Engine {
    * of the guest's CPU state itself (a virtual CPU beside a deprivileged one) says so here.
    */
   stateUnsavable?(): string | undefined;
+  /**
+   * The guest's CPU state in the vCPU's saved-state format, where the engine keeps part of it
+   * (undefined: the vCPU's own saveCpuState() is the guest's). Throws NotAtInstructionBoundary
+   * where the vCPU stands in the engine's own code: run on a little and ask again.
+   */
+  architecturalCpuState?(vcpu: NativeVcpu): Uint8Array | undefined;
   /** Engine-specific counters for the run summary. */
   counters?(vcpu: NativeVcpu): Record<string, number>;
   /** Lines for the end of the run: where the guest saw a difference from real hardware. */
   report?(): string[];
 }
+
+/** The vCPU stands where no guest instruction begins (the engine's own code): try again later. */
+export class NotAtInstructionBoundary extends Error {}

@@ -84,9 +84,10 @@ export interface NativeVcpu {
   readonly trap: NativeTrapCore | undefined;
   /**
    * Dirty-page logging: through the shadow MMU's write-protected entries (a vCPU with a VMM
-   * region), by comparing pages with a copy of RAM without one (native/src/content-dirty-log.h).
+   * region), by comparing pages with a copy of RAM without one, or with `byContent` (what a
+   * migration needs: every writer, the VMM's own stores included; native/src/content-dirty-log.h).
    */
-  setDirtyLogging(on: boolean): void;
+  setDirtyLogging(on: boolean, byContent?: boolean): void;
   /**
    * One bit per guest page written since logging began or the last call (bit i of byte i/8); then
    * cleared. `sinceRead`: without an engine core, the pages that differ from what readPages()
@@ -211,6 +212,12 @@ export interface NativeTrapCore {
    * guest-physical `sharedInfo` (~0 for none yet).
    */
   paravirtualize(hypercallVector: number, sharedInfo: number, hypercallPage: number): void;
+  /**
+   * The guest's CPU state as `direct` would hold it (saveCpuState's format), from this
+   * deprivileged vCPU and what the engine keeps virtual (native/src/architectural-state.h).
+   * Throws "not at a guest instruction boundary" where the vCPU stands in the VMM's own code.
+   */
+  architecturalState(guest: GuestSystemState): Uint8Array;
   /** The guest's CR0 as the core keeps it (the paravirt engine's new_baseptr turns paging on there). */
   guestCr0(): number;
   /** 256 gates (2048 bytes) into the VMM region's IDT (vmm-region.h, kRegionParavirtIdt). */
@@ -227,6 +234,17 @@ export interface NativeTrapCore {
   /** The guest's CR2: set by the core when it delivers a #PF, read by its MOV from CR2. */
   guestCr2(): number;
   setGuestCr2(value: number): void;
+}
+
+/** What an engine that deprivileges the guest keeps virtual, as the guest believes it. */
+export interface GuestSystemState {
+  cr0: number; cr2: number; cr3: number; cr4: number;
+  gdtrBase: number; gdtrLimit: number; idtrBase: number; idtrLimit: number;
+  ldtr: number; tr: number;
+  eflags: number;
+  /** The guest's selectors (its kernel's with RPL 0). */
+  cs: number; ss: number;
+  dr: readonly number[];
 }
 
 export interface ShadowCounters {

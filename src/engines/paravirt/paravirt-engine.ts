@@ -52,6 +52,18 @@ export class ParavirtEngine extends TrapEngine {
   private hypercallPage = 0;
   private refused = 0;
 
+  /**
+   * A paravirtual kernel's state is its events, trap table, callbacks and pinned tables as much
+   * as its CPU's, and it has no architectural equivalent a direct vCPU could hold: not saved yet.
+   */
+  stateUnsavable(): string | undefined {
+    return 'the paravirt engine keeps a paravirtual kernel\'s events, trap table and pinned page tables, which snapshots do not carry yet';
+  }
+
+  override architecturalCpuState(): Uint8Array | undefined {
+    return undefined;
+  }
+
   refusesKernel(notes: readonly KernelNote[]): string | undefined {
     return hypercallPage(notes) === undefined ? NO_HYPERCALL_PAGE : undefined;
   }

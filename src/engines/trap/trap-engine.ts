@@ -19,7 +19,7 @@ import { EFLAGS_IF, EFLAGS_IOPL, EFLAGS_NT, EFLAGS_RF, EFLAGS_TF, EFLAGS_VM } fr
 import { Vector } from '../../x86/vectors.js';
 import { decodeSegmentDescriptor, DESCRIPTOR_SIZE, isWritableDataSegment } from '../../x86/descriptor.js';
 import { descriptorOffset, isLdtSelector, isNullSelector } from '../../x86/selector.js';
-import type { Engine, EngineMachine, EngineName, EngineRequirements, ExceptionExit, ExceptionOutcome } from '../../vmm/engine.js';
+import { NotAtInstructionBoundary, type Engine, type EngineMachine, type EngineName, type EngineRequirements, type ExceptionExit, type ExceptionOutcome } from '../../vmm/engine.js';
 import { reflectToGuest } from '../reflect.js';
 import { EquivalenceReport } from './equivalence-report.js';
 import { emulateHoleInstruction, emulatePrivileged, TRAP_KERNEL_FLAGS, useGuestTss, type KernelRingFlags, type TrapContext } from './privileged.js';
@@ -36,6 +36,7 @@ export class TrapEngine implements Engine {
    * native core; only #GP and #TS, which may be its privileged instructions, come to TypeScript.
    */
   readonly reflectsExceptionsInCore = true;
+  readonly deprivilegesKernel = true;
   /** The EFLAGS the guest kernel runs with (the native core is built with the same). */
   protected readonly kernelFlags: KernelRingFlags = TRAP_KERNEL_FLAGS;
   protected readonly cpu = new VirtualCpu();
@@ -106,12 +107,28 @@ export class TrapEngine implements Engine {
 
   /**
    * Once deprivileged, the guest's CPU state is split between the virtual CPU here and the
-   * ring-1 vCPU in the native core, which a saved state does not gather yet. Before (real mode,
-   * or a machine restored and not yet run) the vCPU holds it all, as under direct; a saved state
-   * restored under this engine is taken over from there.
+   * ring-1 vCPU in the native core: the core composes the two into the state direct would hold
+   * (native/src/architectural-state.h). Before (real mode, or a machine restored and not yet
+   * run) the vCPU holds it all, as under direct; a saved state restored under this engine is
+   * taken over from there, as after boot.
    */
-  stateUnsavable(): string | undefined {
-    return this.deprivileged ? `the ${this.name} engine keeps the guest's CPU state in its own virtual CPU, which snapshots do not gather yet (save under direct; a direct snapshot restores under ${this.name})` : undefined;
+  architecturalCpuState(vcpu: NativeVcpu): Uint8Array | undefined {
+    if (!this.deprivileged || !this.core) return undefined;
+    const cpu = this.cpu;
+    const eflags = (this.guestRegister(Reg.eflags, vcpu)! | (cpu.nestedTask && VirtualCpu.guestCpl(vcpu.readRegister(Reg.cs)) === 0 ? EFLAGS_NT : 0)) >>> 0;
+    try {
+      return this.core.architecturalState({
+        cr0: cpu.cr0, cr2: cpu.cr2, cr3: cpu.cr3, cr4: cpu.cr4,
+        gdtrBase: cpu.gdtr.base, gdtrLimit: cpu.gdtr.limit, idtrBase: cpu.idtr.base, idtrLimit: cpu.idtr.limit,
+        ldtr: cpu.ldtr, tr: cpu.tr, eflags,
+        cs: VirtualCpu.guestSelector(vcpu.readRegister(Reg.cs)), ss: VirtualCpu.guestSelector(vcpu.readRegister(Reg.ss)),
+        dr: cpu.dr,
+      });
+    } catch (error) {
+      const message = (error as Error).message;
+      if (message === 'not at a guest instruction boundary') throw new NotAtInstructionBoundary(message);
+      throw error;
+    }
   }
 
   /**
