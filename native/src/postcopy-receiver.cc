@@ -163,6 +163,12 @@ bool PostcopyReceiver::place(uint32_t page, const uint8_t* data) {
 // The range goes back to the kernel (a page never sent is zero-filled on first touch, and a
 // toucher waiting now wakes), and the link closes.
 void PostcopyReceiver::finish(const std::string& failure) {
+  // Told before the range goes: a toucher that wakes on a zero page may end the run at once, and
+  // whoever then asks must find why.
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!failure.empty() && status_.failure.empty() && !status_.done) status_.failure = failure;
+  }
   if (uffd_ >= 0) {
     uffdio_range range{};
     range.start = reinterpret_cast<uintptr_t>(base_);
@@ -175,8 +181,6 @@ void PostcopyReceiver::finish(const std::string& failure) {
     close(socket_);
     socket_ = -1;
   }
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (!failure.empty() && status_.failure.empty() && !status_.done) status_.failure = failure;
 }
 
 void PostcopyReceiver::serve() {

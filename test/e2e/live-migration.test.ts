@@ -138,7 +138,7 @@ describe('migration faults', () => {
     await sleep(100);
     const ended = await destination.process.end();
     expect(ended.stderr, ended.stderr).not.toMatch(/post-copy complete/);
-    expect(ended.stderr).toMatch(/vmm: the guest is lost: the post-copy source failed \(the source closed the link before every page had come\) when \d+ pages had come/);
+    expect(ended.stderr, ended.stderr).toMatch(/vmm: the guest is lost: the post-copy source failed \(the source closed the link before every page had come\) when \d+ pages had come/);
     expect(ended.status).toBe(4);
   }, LINUX_TEST_MS);
 });
