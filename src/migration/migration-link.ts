@@ -6,6 +6,8 @@ import type { Socket } from 'node:net';
 
 /** Bytes queued in the socket before send() waits for it to drain. */
 const QUEUE_BYTES = 16 << 20;
+/** How long a link may take nothing before it counts as failed. */
+const STALL_MS = 10_000;
 /** Bytes sent between two turns given to the event loop (and the guest). */
 const YIELD_BYTES = 8 << 20;
 
@@ -55,11 +57,29 @@ export class MigrationLink {
 
   private sinceYield = 0;
 
-  /** Resolves when everything queued has gone to the kernel. */
+  /**
+   * Resolves when everything queued has gone to the kernel; a link that takes nothing for
+   * STALL_MS (the other end alive but not reading) is failed, as one that broke.
+   */
   drained(): Promise<void> {
     if (this.broken) return Promise.reject(this.broken);
     if (this.socket.writableLength === 0) return Promise.resolve();
-    return new Promise((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.fail(`the link to ${this.peer} stalled: nothing was taken for ${STALL_MS / 1000} s`);
+        this.socket.destroy();
+      }, STALL_MS);
+      this.drainWaiters.push({
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
+    });
   }
 
   /** Sends one JSON line (the destination's answers). */

@@ -41,10 +41,10 @@ describe.each(MOVES)('live migration from %s to %s', (sourceEngine, engine) => {
 });
 
 describe('live migration of a guest that dirties memory faster than the link converges', () => {
-  it('falls back to stop-and-copy and says so; configured to abort, leaves the source running', async () => {
+  it('falls back to stop-and-copy and says so; configured to abort, or with its destination killed, leaves the source running', async () => {
     const socket = join(workDir(), 'control');
     // guests/dirtier: every page of 32 MiB written round after round, far faster than a round goes.
-    const rounds = 6000;
+    const rounds = 12000;
     const source = new VmmProcess(['boot', guestPath('dirtier.elf'), '-a', `rounds=${rounds}`, '-m', '128', '--no-stdin', '--control', socket], {}, 240_000);
     await source.waitFor('DIRTY-ROUND 50\n');
     const first = await incoming();
@@ -56,6 +56,17 @@ describe('live migration of a guest that dirties memory faster than the link con
     const firstEnd = await first.process.end();
     expect(firstEnd.status).toBe(2);
     expect(firstEnd.stderr).toMatch(/vmm: error: incoming migration: the source went away before the migration completed/);
+
+    // A destination killed while rounds go on: the source runs on.
+    const killed = await incoming();
+    expect((await ctl(socket, 'migrate', `uri=${killed.uri}`, 'downtime-limit=20', 'max-rounds=1000', 'on-no-convergence=abort')).status).toBe(0);
+    // (Soon: rounds that do not shrink end pre-copy after a few of them.)
+    await sleep(200);
+    killed.process.kill('SIGKILL');
+    const gone = await migrationEnd(socket, source);
+    expect(gone.status).toBe('failed');
+    expect(gone.error).toMatch(/the destination closed the link|the link to the destination failed/);
+    expect((await ctl(socket, 'query-status')).value).toMatchObject({ status: 'running' });
 
     const second = await incoming();
     expect((await ctl(socket, 'migrate', `uri=${second.uri}`, 'downtime-limit=20', 'max-rounds=3')).status).toBe(0);
