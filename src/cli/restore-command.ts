@@ -130,6 +130,7 @@ export async function restoreCommand(file: string | undefined, options: RestoreO
   } catch (error) {
     closeSerial();
     const what = file !== undefined ? `'${file}'` : 'incoming migration';
+    if (error instanceof TcpAddressError) throw new UserError(error.message);
     if (error instanceof StateStreamError || error instanceof MachineStateError || error instanceof MigrationRefused || error instanceof LinkBroken) {
       throw new UserError(`${what}: ${error.message}`);
     }

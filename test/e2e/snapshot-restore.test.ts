@@ -140,6 +140,9 @@ describe('snapshot files and the control socket as bad input', () => {
     expect(both.stderr).toBe('vmm: error: give either a snapshot file or --incoming, not both\n');
     const badAddress = runVmm(['restore', '--incoming', 'tcp:nowhere']);
     expect(badAddress.stderr).toMatch(/^vmm: error: invalid migration address 'tcp:nowhere'/);
+    const notHere = runVmm(['restore', '--incoming', 'tcp:192.0.2.1:4444']);
+    expect(notHere.status).toBe(2);
+    expect(notHere.stderr).toBe("vmm: error: cannot listen for an incoming migration on 192.0.2.1:4444: the address is not this host's\n");
     const badCpu = runVmm(['restore', notSnapshot, '--cpu', 'max,-avx']);
     expect(badCpu.stderr).toMatch(/^vmm: error: invalid CPU feature mask '-avx'/);
   });
