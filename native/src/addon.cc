@@ -87,6 +87,7 @@ Napi::Value TranslateBlock(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  vmm::start_host_tsc_measurement();
   exports.Set("Vcpu", vmm::Vcpu::Define(env));
   exports.Set("abiVersion", Napi::Number::New(env, kAbiVersion));
   exports.Set("translateBlock", Napi::Function::New(env, TranslateBlock));

@@ -1,6 +1,7 @@
 #include "host-tsc.h"
 
 #include <chrono>
+#include <future>
 #include <thread>
 #include <x86intrin.h>
 
@@ -33,20 +34,29 @@ ClockPair tight_pair() {
   return best;
 }
 
-}  // namespace
 
-uint64_t host_tsc_hz() {
-  static uint64_t measured = [] {
-    ClockPair start = tight_pair();
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    ClockPair end = tight_pair();
-    double seconds = std::chrono::duration<double>(end.time - start.time).count();
-    if (seconds <= 0 || end.tsc <= start.tsc) return uint64_t{0};
-    // Round to 1 kHz: Linux works in kHz.
-    return static_cast<uint64_t>((end.tsc - start.tsc) / seconds / 1000.0 + 0.5) * 1000;
-  }();
+uint64_t measure_tsc_hz() {
+  ClockPair start = tight_pair();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ClockPair end = tight_pair();
+  double seconds = std::chrono::duration<double>(end.time - start.time).count();
+  if (seconds <= 0 || end.tsc <= start.tsc) return uint64_t{0};
+  // Round to 1 kHz: Linux works in kHz.
+  return static_cast<uint64_t>((end.tsc - start.tsc) / seconds / 1000.0 + 0.5) * 1000;
+}
+
+// Started when the module loads, so that its 20 ms pass while the VMM reads its images (or a
+// snapshot) rather than in front of the first machine.
+std::shared_future<uint64_t>& measurement() {
+  static std::shared_future<uint64_t> measured = std::async(std::launch::async, measure_tsc_hz).share();
   return measured;
 }
+
+}  // namespace
+
+void start_host_tsc_measurement() { measurement(); }
+
+uint64_t host_tsc_hz() { return measurement().get(); }
 
 uint64_t host_tsc() { return __rdtsc(); }
 

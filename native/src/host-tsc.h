@@ -10,6 +10,9 @@ namespace vmm {
 // 0 where there is no usable TSC.
 uint64_t host_tsc_hz();
 
+// Begins the measurement in the background (at module load); host_tsc_hz() waits for it.
+void start_host_tsc_measurement();
+
 // The host's TSC now: what the guest's RDTSC would read at this moment (kvmclock's reference).
 uint64_t host_tsc();
 
