@@ -14,6 +14,8 @@ const ALL_SENT = 0xffff_ffff;
 const PUSH_QUEUE_BYTES = 1 << 20;
 /** Pages pushed per turn of the event loop. */
 const PUSH_BATCH_PAGES = 64;
+/** Pages after one the destination asked for that are pushed next (a guest touches runs of them). */
+const NEIGHBOURS = 15;
 
 export interface PagesServed {
   pushed: number;
@@ -79,6 +81,8 @@ function servePages(socket: Socket, ram: Uint8Array): Promise<PagesServed> {
   let pending = Buffer.alloc(0);
   let finished = false;
   let allSent = false;
+  /** Pages after those asked for, pushed before the rest. */
+  const nearby: number[] = [];
   socket.setNoDelay(true);
   return new Promise((resolve, reject) => {
     const fail = (message: string) => {
@@ -95,6 +99,17 @@ function servePages(socket: Socket, ram: Uint8Array): Promise<PagesServed> {
       scheduled = false;
       let batch = PUSH_BATCH_PAGES;
       while (!finished && !allSent && socket.writableLength < PUSH_QUEUE_BYTES && batch-- > 0) {
+        // The neighbours of the pages the guest asked for first: it is likely to touch them next.
+        while (nearby.length > 0) {
+          const page = nearby.shift()!;
+          if (page < pages && !sent[page] && !isZeroPage(ram, page)) {
+            sent[page] = 1;
+            pushed++;
+            socket.write(pageMessage(ram, page));
+            if (--batch <= 0) break;
+          }
+        }
+        if (batch <= 0) break;
         while (next < pages && (sent[next] || isZeroPage(ram, next))) next++;
         if (next === pages) {
           // Done once the destination, having every page, closes the link: closing first could
@@ -124,6 +139,11 @@ function servePages(socket: Socket, ram: Uint8Array): Promise<PagesServed> {
         sent[page] = 1;
         pulled++;
         socket.write(pageMessage(ram, page));
+        for (let i = 1; i <= NEIGHBOURS; i++) nearby.push(page + i);
+      }
+      if (nearby.length > 0 && !scheduled) {
+        scheduled = true;
+        setImmediate(push);
       }
       pending = pending.subarray(at);
     });
