@@ -92,8 +92,10 @@ std::unique_ptr<PostcopyReceiver> PostcopyReceiver::start(uint8_t* base, size_t 
     *why_not = "userfaultfd refused its API handshake";
     return nullptr;
   }
-  int socket = connect_to(host, port, why_not);
-  if (socket < 0) {
+  int requests = connect_to(host, port, why_not);
+  int pushes = requests < 0 ? -1 : connect_to(host, port, why_not);
+  if (pushes < 0) {
+    if (requests >= 0) close(requests);
     close(uffd);
     return nullptr;
   }
@@ -107,14 +109,17 @@ std::unique_ptr<PostcopyReceiver> PostcopyReceiver::start(uint8_t* base, size_t 
   if (ioctl(uffd, UFFDIO_REGISTER, &reg) != 0) {
     *why_not = "userfaultfd cannot take guest RAM: " + std::string(strerror(errno));
     close(uffd);
-    close(socket);
+    close(requests);
+    close(pushes);
     return nullptr;
   }
-  return std::unique_ptr<PostcopyReceiver>(new PostcopyReceiver(base, bytes, uffd, socket));
+  return std::unique_ptr<PostcopyReceiver>(new PostcopyReceiver(base, bytes, uffd, requests, pushes));
 }
 
-PostcopyReceiver::PostcopyReceiver(uint8_t* base, size_t bytes, int uffd, int socket)
-    : base_(base), bytes_(bytes), uffd_(uffd), socket_(socket), present_(bytes / kPage, 0), requested_(bytes / kPage, 0) {
+PostcopyReceiver::PostcopyReceiver(uint8_t* base, size_t bytes, int uffd, int requests, int pushes)
+    : base_(base), bytes_(bytes), uffd_(uffd), present_(bytes / kPage, 0), requested_(bytes / kPage, 0) {
+  links_[0].fd = requests;
+  links_[1].fd = pushes;
   if (pipe2(wake_, O_CLOEXEC) != 0) wake_[0] = wake_[1] = -1;
   thread_ = std::thread([this] { serve(); });
 }
@@ -177,18 +182,56 @@ void PostcopyReceiver::finish(const std::string& failure) {
     close(uffd_);
     uffd_ = -1;
   }
-  if (socket_ >= 0) {
-    close(socket_);
-    socket_ = -1;
+  for (Link& link : links_) {
+    if (link.fd >= 0) close(link.fd);
+    link.fd = -1;
   }
 }
 
-void PostcopyReceiver::serve() {
-  std::vector<uint8_t> in;
+bool PostcopyReceiver::take(Link& link) {
   uint8_t chunk[64 * 1024];
+  ssize_t n = read(link.fd, chunk, sizeof chunk);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
+  if (n <= 0) {
+    finish("the source closed the link before every page had come");
+    return false;
+  }
+  link.in.insert(link.in.end(), chunk, chunk + n);
+  size_t at = 0;
+  while (!link.all_sent && link.in.size() - at >= 4) {
+    uint32_t word;
+    std::memcpy(&word, link.in.data() + at, 4);
+    if (word == kAllSent) {
+      link.all_sent = true;
+      at += 4;
+      break;
+    }
+    size_t data = (word & kZeroPage) ? 0 : kPage;
+    if (link.in.size() - at < 4 + data + 4) break;
+    uint32_t sum;
+    std::memcpy(&sum, link.in.data() + at + 4 + data, 4);
+    if (crc32(link.in.data() + at, 4 + data) != sum) {
+      finish("a page from the source fails its checksum");
+      return false;
+    }
+    if (!place(word & ~kZeroPage, data ? link.in.data() + at + 4 : nullptr)) {
+      finish("the kernel refused a page copy");
+      return false;
+    }
+    at += 4 + data + 4;
+  }
+  link.in.erase(link.in.begin(), link.in.begin() + static_cast<ptrdiff_t>(at));
+  return true;
+}
+
+void PostcopyReceiver::serve() {
   for (;;) {
-    pollfd fds[3] = {{uffd_, POLLIN, 0}, {socket_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
-    if (poll(fds, wake_[0] >= 0 ? 3 : 2, -1) < 0) {
+    // A link that has said all is sent is no longer read (the source then closes it).
+    pollfd fds[4] = {{uffd_, POLLIN, 0},
+                     {links_[0].all_sent ? -1 : links_[0].fd, POLLIN, 0},
+                     {links_[1].all_sent ? -1 : links_[1].fd, POLLIN, 0},
+                     {wake_[0], POLLIN, 0}};
+    if (poll(fds, wake_[0] >= 0 ? 4 : 3, -1) < 0) {
       if (errno == EINTR) continue;
       return finish("poll failed");
     }
@@ -203,37 +246,21 @@ void PostcopyReceiver::serve() {
           std::lock_guard<std::mutex> lock(mutex_);
           status_.faults++;
         }
-        if (page >= requested_.size() || present_[page] || requested_[page]) continue;
+        if (page >= requested_.size() || present_[page] || requested_[page] || links_[0].all_sent) continue;
         requested_[page] = 1;
         uint32_t request = static_cast<uint32_t>(page);
-        if (!write_all(socket_, &request, sizeof request)) return finish("the link to the source failed while asking for a page");
+        if (!write_all(links_[0].fd, &request, sizeof request)) return finish("the link to the source failed while asking for a page");
       }
     }
-    if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-      ssize_t n = read(socket_, chunk, sizeof chunk);
-      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-      if (n <= 0) return finish("the source closed the link before every page had come");
-      in.insert(in.end(), chunk, chunk + n);
-      size_t at = 0;
-      while (in.size() - at >= 4) {
-        uint32_t word;
-        std::memcpy(&word, in.data() + at, 4);
-        if (word == kAllSent) {
-          {
-            std::lock_guard<std::mutex> lock(mutex_);
-            status_.done = true;
-          }
-          return finish("");
-        }
-        size_t data = (word & kZeroPage) ? 0 : kPage;
-        if (in.size() - at < 4 + data + 4) break;
-        uint32_t sum;
-        std::memcpy(&sum, in.data() + at + 4 + data, 4);
-        if (crc32(in.data() + at, 4 + data) != sum) return finish("a page from the source fails its checksum");
-        if (!place(word & ~kZeroPage, data ? in.data() + at + 4 : nullptr)) return finish("the kernel refused a page copy");
-        at += 4 + data + 4;
+    for (int i = 0; i < 2; i++) {
+      if ((fds[1 + i].revents & (POLLIN | POLLHUP | POLLERR)) && !take(links_[i])) return;
+    }
+    if (links_[0].all_sent && links_[1].all_sent) {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        status_.done = true;
       }
-      in.erase(in.begin(), in.begin() + static_cast<ptrdiff_t>(at));
+      return finish("");
     }
   }
 }

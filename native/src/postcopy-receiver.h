@@ -7,9 +7,12 @@
 // source pushes in the background. Once the source says every page has been sent, the range is
 // unregistered (a page never sent was zero, and stays so).
 //
-// The link (a TCP socket this class connects and owns): requests are a u32 page number; the
-// source answers with page messages, u32 page number (bit 31: an all-zero page, no data), the
-// 4 KiB of the page, and the CRC-32 of both; u32 0xFFFFFFFF says every page has been sent.
+// Two links (TCP sockets this class connects and owns, requests first), as QEMU's
+// postcopy-preempt has: requests go on the first, a u32 page number each, and are answered on it;
+// the source pushes the other pages on the second, where megabytes may be queued that an answer
+// must not wait behind. Both carry page messages: u32 page number (bit 31: an all-zero page, no
+// data), the 4 KiB of the page, and the CRC-32 of both; u32 0xFFFFFFFF on each says every page
+// has been sent, and with both words here every page is (each link delivers in order).
 // If the link fails before that, the guest has lost memory it cannot get back: the range is
 // unregistered (a toucher wakes on a zero page, rather than hanging) and status says so, for
 // the VMM to end the run as the guest's loss.
@@ -42,15 +45,24 @@ class PostcopyReceiver {
   Status status();
 
  private:
-  PostcopyReceiver(uint8_t* base, size_t bytes, int uffd, int socket);
+  // One link's bytes as they come, and whether its last word has come.
+  struct Link {
+    int fd = -1;
+    std::vector<uint8_t> in;
+    bool all_sent = false;
+  };
+
+  PostcopyReceiver(uint8_t* base, size_t bytes, int uffd, int requests, int pushes);
   void serve();
+  // Takes what `link` has to read; false (after finish) when it failed.
+  bool take(Link& link);
   bool place(uint32_t page, const uint8_t* data);
   void finish(const std::string& failure);
 
   uint8_t* base_;
   size_t bytes_;
   int uffd_;
-  int socket_;
+  Link links_[2];  // requests and their answers, pushes
   int wake_[2] = {-1, -1};  // the destructor's way into poll()
   std::vector<uint8_t> present_;   // one byte per page
   std::vector<uint8_t> requested_;
