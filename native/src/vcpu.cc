@@ -56,6 +56,13 @@ bool ThrowIfFailed(Napi::Env env, uc_err err, const char* what) {
 
 uint32_t U32(const Napi::Value& value) { return value.As<Napi::Number>().Uint32Value(); }
 
+// A byte string the core made, as a Uint8Array of JavaScript's.
+Napi::Uint8Array ToUint8Array(Napi::Env env, const std::vector<uint8_t>& bytes) {
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, bytes.size());
+  std::memcpy(out.Data(), bytes.data(), bytes.size());
+  return out;
+}
+
 bool EnsureLayout(Napi::Env env) {
   if (!g_layout_probed) {
     g_layout_probed = true;
@@ -949,9 +956,7 @@ Napi::Value Vcpu::SaveCpuState(const Napi::CallbackInfo& info) {
     Napi::Error::New(env, why_not).ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  Napi::Uint8Array out = Napi::Uint8Array::New(env, image.size());
-  std::memcpy(out.Data(), image.data(), image.size());
-  return out;
+  return ToUint8Array(env, image);
 }
 
 // restoreCpuState(bytes): puts a saved state back before the guest runs again. Translations and
@@ -1008,9 +1013,7 @@ Napi::Value Vcpu::TrapArchitecturalState(const Napi::CallbackInfo& info) {
     Napi::Error::New(env, why_not).ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  Napi::Uint8Array out = Napi::Uint8Array::New(env, image.size());
-  std::memcpy(out.Data(), image.data(), image.size());
-  return out;
+  return ToUint8Array(env, image);
 }
 
 // zeroPageMap(): a bit per guest page, set for the pages that are all zero (zero-pages.h).
@@ -1018,9 +1021,7 @@ Napi::Value Vcpu::ZeroPageMap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return env.Undefined();
   std::vector<uint8_t> map = zero_page_map(memory_->base(), memory_->size());
-  Napi::Uint8Array out = Napi::Uint8Array::New(env, map.size());
-  std::memcpy(out.Data(), map.data(), map.size());
-  return out;
+  return ToUint8Array(env, map);
 }
 
 // clearRam(): every page of guest RAM zero again, by giving the host's memory back (a machine
@@ -1044,15 +1045,9 @@ Napi::Value Vcpu::ReadPages(const Napi::CallbackInfo& info) {
   Napi::Uint32Array pages = info[0].As<Napi::Uint32Array>();
   size_t count = pages.ElementLength();
   Napi::Uint8Array out = Napi::Uint8Array::New(env, count * 4096);
-  if (content_dirty_log_ && content_dirty_log_->logging()) {
-    content_dirty_log_->read_pages(pages.Data(), count, out.Data());
-    return out;
-  }
-  size_t ram_pages = memory_->size() / 4096;
-  for (size_t i = 0; i < count; i++) {
-    if (pages[i] < ram_pages) std::memcpy(out.Data() + i * 4096, memory_->base() + size_t{pages[i]} * 4096, 4096);
-    else std::memset(out.Data() + i * 4096, 0, 4096);
-  }
+  // (The log copies pages whether or not it is logging; it holds no reference until it is.)
+  if (!content_dirty_log_) content_dirty_log_ = std::make_unique<ContentDirtyLog>(memory_->base(), memory_->size());
+  content_dirty_log_->read_pages(pages.Data(), count, out.Data());
   return out;
 }
 
@@ -1548,9 +1543,7 @@ Napi::Value Vcpu::TakeDirtyLog(const Napi::CallbackInfo& info) {
   std::vector<uint8_t> bitmap = content_dirty_log_ && content_dirty_log_->logging() ? content_dirty_log_->take(update)
                                 : trap_                                             ? trap_->take_dirty_log()
                                                      : std::vector<uint8_t>((memory_->size() / 4096 + 7) / 8, 0);
-  Napi::Uint8Array out = Napi::Uint8Array::New(env, bitmap.size());
-  std::memcpy(out.Data(), bitmap.data(), bitmap.size());
-  return out;
+  return ToUint8Array(env, bitmap);
 }
 
 // `vcpu.trap`: the trap engine's own methods, on an object of their own so that the vCPU's
