@@ -3,39 +3,46 @@
 // only by 32-bit accesses, as on real chipsets: narrower ones there pass through to the ISA bus
 // (reads float high, writes vanish), which is how Linux's pci_check_type1() tells mechanism #1
 // apart. CONFIG_DATA at 0xCFC-0xCFF takes 8-, 16- and 32-bit accesses at their byte offsets.
-// Bus 0 holds one function, 00:00.0, an Intel 82441FX PMC host bridge (82441FX datasheet,
-// 290549, section 3.2): read-only except the few registers that are writable on the part, whose
-// values are kept but change nothing. Every other function reads as all ones: no device.
+// Bus 0 holds 00:00.0, an Intel 82441FX PMC host bridge (82441FX datasheet, 290549, section
+// 3.2), and the functions plugged into it (plug()); every other function reads as all ones.
+// The host bridge is read-only except the few registers that are writable on the part, whose
+// values are kept but change nothing. Its PAM registers (0x59-0x5F) say the upper memory
+// 0xC0000-0xFFFFF is RAM, readable and writable, from power-on: so it is on this machine, where
+// the firmware's copy is in RAM before the first instruction (SeaBIOS then only enables writes,
+// as after a reboot, instead of running from the flash's alias below 4 GiB). What the guest
+// writes there is kept and read back; it does not write-protect the area.
 // A byte at 0xCF9 is the PIIX3's reset control register (82371SB datasheet, RC): setting RST_CPU
 // (bit 2) resets the machine, soft or hard as SYS_RST (bit 1) says; the FADT's reset register.
 import { allOnes } from './byte-io.js';
+import { PciConfig, PciConfigSpace, type PciDevice } from './pci/pci-function.js';
 import { checkSnapshotVersion, type Device, type DeviceSnapshot } from './device.js';
 
-const SNAPSHOT_VERSION = 2;
+const SNAPSHOT_VERSION = 3;
 const ENABLE = 0x80000000;
 /** Reserved bits 30-24 and 1-0 of CONFIG_ADDRESS read as zero. */
 const ADDRESS_MASK = 0x80fffffc;
 
+/** PAM0 to PAM6 (82441FX §3.2.18): PAM0's high nibble is 0xF0000-0xFFFFF, then two 16 KiB areas per register. */
+const PAM0 = 0x59;
+const PAM_COUNT = 7;
+/** Read enable (RE) and write enable (WE) in each nibble: RAM, readable and writable. */
+const PAM_RAM = 0x3;
+
 /** The 82441FX's power-on configuration space and its writable bits. */
-function hostBridgeConfig(): { space: Uint8Array; writable: Uint8Array } {
-  const space = new Uint8Array(256);
-  const writable = new Uint8Array(256);
-  const put16 = (offset: number, value: number) => {
-    space[offset] = value & 0xff;
-    space[offset + 1] = value >> 8;
-  };
-  put16(0x00, 0x8086); // vendor: Intel
-  put16(0x02, 0x1237); // device: 82441FX PMC
-  put16(0x04, 0x0006); // PCICMD: memory access and bus master always on
-  put16(0x06, 0x0280); // PCISTS: fast back-to-back capable, medium DEVSEL timing
-  space[0x08] = 0x02; // revision
-  space[0x0b] = 0x06; // class 06 (bridge), subclass 00 (host), prog-if 00
-  space[0x72] = 0x02; // SMRAM: compatible SMRAM base segment
-  writable[0x04] = 0x40; // PERR# enable
-  writable[0x05] = 0x01; // SERR# enable
-  writable[0x0d] = 0xf8; // master latency timer
+function hostBridge(): PciConfigSpace {
+  const config = new PciConfigSpace({ vendor: 0x8086, device: 0x1237, classCode: 0x060000, revision: 0x02 });
+  config.put16(PciConfig.COMMAND, 0x0006); // memory access and bus master always on
+  config.put16(PciConfig.STATUS, 0x0280); // fast back-to-back capable, medium DEVSEL timing
+  config.bytes[0x72] = 0x02; // SMRAM: compatible SMRAM base segment
+  config.bytes[PAM0] = PAM_RAM << 4; // 0xF0000-0xFFFFF
+  config.bytes.fill((PAM_RAM << 4) | PAM_RAM, PAM0 + 1, PAM0 + PAM_COUNT); // 0xC0000-0xEFFFF
+  const writable = config.writable;
+  writable[PciConfig.INTERRUPT_LINE] = 0; // no interrupt: the bridge has no line to name
+  writable[PciConfig.COMMAND] = 0x40; // PERR# enable
+  writable[PciConfig.COMMAND + 1] = 0x01; // SERR# enable
+  writable[PciConfig.LATENCY_TIMER] = 0xf8; // master latency timer
   writable.fill(0xff, 0x50, 0x100); // chipset registers (PAM, DRB, SMRAM...): kept, not acted on
-  return { space, writable };
+  return config;
 }
 
 const RESET_CONTROL_OFFSET = 1;
@@ -43,25 +50,36 @@ const RC_SYS_RST = 1 << 1;
 const RC_RST_CPU = 1 << 2;
 const RC_WRITABLE = 0x0a; // SYS_RST and FULL_RST hold their value; RST_CPU acts and reads 0
 
+/** 00:00.0, the host bridge's own function. */
+const HOST_BRIDGE_DEVFN = 0;
+
 export class PciHost implements Device {
   readonly name = 'pci-host';
   private address = 0;
   private resetControl = 0;
-  private readonly config = hostBridgeConfig();
+  /** Bus 0's functions by device and function number (device << 3 | function). */
+  private readonly functions = new Map<number, PciDevice>();
 
   constructor(
     /** RST_CPU was set: a hard reset when `hard` (SYS_RST), otherwise a CPU-only reset. */
     private readonly onReset: (hard: boolean) => void = () => {},
-  ) {}
+  ) {
+    this.functions.set(HOST_BRIDGE_DEVFN, { name: 'i440fx', config: hostBridge() });
+  }
+
+  /** Puts a function on bus 0 at device `slot`, function `fn`. */
+  plug(slot: number, fn: number, device: PciDevice): void {
+    const devfn = (slot << 3) | fn;
+    const there = this.functions.get(devfn);
+    if (there) throw new Error(`PCI 00:${slot.toString(16).padStart(2, '0')}.${fn} holds ${there.name} already`);
+    this.functions.set(devfn, device);
+  }
 
   read(offset: number, size: number): number {
     if (offset === RESET_CONTROL_OFFSET && size === 1) return this.resetControl;
     if (offset < 4) return offset === 0 && size === 4 ? this.address : allOnes(size);
-    const space = this.selected(offset, size);
-    if (!space) return allOnes(size);
-    let value = 0;
-    for (let i = 0; i < size; i++) value |= space[this.register(offset) + i] << (8 * i);
-    return value >>> 0;
+    const device = this.selected(offset, size);
+    return device ? device.config.read(this.register(offset), size) : allOnes(size);
   }
 
   write(offset: number, size: number, value: number): void {
@@ -74,35 +92,38 @@ export class PciHost implements Device {
       if (offset === 0 && size === 4) this.address = (value & ADDRESS_MASK) >>> 0;
       return;
     }
-    const space = this.selected(offset, size);
-    if (!space) return;
-    const { writable } = this.config;
-    for (let i = 0; i < size; i++) {
-      const at = this.register(offset) + i;
-      const byte = (value >>> (8 * i)) & 0xff;
-      space[at] = (space[at] & ~writable[at]) | (byte & writable[at]);
-    }
+    this.selected(offset, size)?.config.write(this.register(offset), size, value);
   }
 
   private register(offset: number): number {
     return (this.address & 0xfc) + (offset - 4);
   }
 
-  /** The configuration space CONFIG_ADDRESS selects, if mechanism #1 is enabled and it exists. */
-  private selected(offset: number, size: number): Uint8Array | undefined {
+  /** The function CONFIG_ADDRESS selects, if mechanism #1 is enabled and it exists. */
+  private selected(offset: number, size: number): PciDevice | undefined {
     if (!(this.address & ENABLE) || offset - 4 + size > 4) return undefined;
-    const busDevFn = (this.address >>> 8) & 0xffff; // bus 23-16, device 15-11, function 10-8
-    return busDevFn === 0 ? this.config.space : undefined;
+    const bus = (this.address >>> 16) & 0xff;
+    if (bus !== 0) return undefined;
+    return this.functions.get((this.address >>> 8) & 0xff); // device 15-11, function 10-8
   }
 
   snapshot(): DeviceSnapshot {
-    return { version: SNAPSHOT_VERSION, address: this.address, resetControl: this.resetControl, hostBridge: Array.from(this.config.space) };
+    const spaces: Record<string, number[]> = {};
+    for (const [devfn, device] of this.functions) spaces[devfn] = Array.from(device.config.bytes);
+    return { version: SNAPSHOT_VERSION, address: this.address, resetControl: this.resetControl, functions: spaces };
   }
 
+  /** Every function's configuration space comes back, and each is told (its BARs map again). */
   restore(s: DeviceSnapshot): void {
     checkSnapshotVersion(this.name, SNAPSHOT_VERSION, s);
     this.address = s.address as number;
     this.resetControl = s.resetControl as number;
-    this.config.space.set(s.hostBridge as number[]);
+    const spaces = s.functions as Record<string, number[]>;
+    for (const [devfn, device] of this.functions) {
+      const bytes = spaces[devfn];
+      if (!bytes) throw new Error(`pci-host: the snapshot has no PCI function ${devfn >> 3}.${devfn & 7} (${device.name})`);
+      device.config.bytes.set(bytes);
+      device.config.onWrite?.(0, PciConfig.INTERRUPT_PIN + 1);
+    }
   }
 }

@@ -30,6 +30,19 @@ export class IoBus {
     this.mappings.sort((a, b) => a.base - b.base);
   }
 
+  /** Takes every range of `device` off the bus (a PCI BAR that moves or stops decoding). */
+  detach(device: Device): void {
+    for (let i = this.mappings.length - 1; i >= 0; i--) {
+      const m = this.mappings[i];
+      if (m.device !== device) continue;
+      this.mappings.splice(i, 1);
+      this.unmapped(m.base, m.length);
+    }
+  }
+
+  /** A range left the bus (the port table forgets it). */
+  protected unmapped(_base: number, _length: number): void {}
+
   private find(address: number): Mapping | undefined {
     for (const m of this.mappings) {
       if (address < m.base) return undefined;
@@ -76,6 +89,10 @@ export class PortBus extends IoBus {
       this.table[port] = device;
       this.bases[port] = base;
     }
+  }
+
+  protected override unmapped(base: number, length: number): void {
+    this.table.fill(undefined, base, base + length);
   }
 
   override read(port: number, size: number): number {
