@@ -10,7 +10,7 @@ export interface SegmentSetup {
 }
 
 export interface LoadPlan {
-  format: 'flat' | 'bootsector' | 'multiboot' | 'linux';
+  format: 'flat' | 'bootsector' | 'multiboot' | 'linux' | 'firmware';
   /** One line for the user, e.g. "multiboot ELF kernel, entry 0x100010". */
   description: string;
   cpuMode: CpuMode;

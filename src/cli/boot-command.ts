@@ -27,8 +27,11 @@ import { ControlServer, ControlSocketError } from '../control/control-server.js'
 import { machineCommands, type ControlledRun } from '../control/machine-commands.js';
 import { RunControl } from '../vmm/run-control.js';
 import { packageVersion } from '../util/package-version.js';
+import { firmwareConfig, firmwarePath, type FirmwareOptions } from './firmware-options.js';
+import { planFirmware } from '../boot/firmware.js';
+import { basename } from 'node:path';
 
-export interface BootOptions {
+export interface BootOptions extends FirmwareOptions {
   memory: string;
   engine: string;
   append: string;
@@ -257,6 +260,15 @@ export function engineSizes(options: Pick<BootOptions, 'translationCache' | 'sha
   };
 }
 
+/** What only a kernel loaded by vmm takes: refused on a boot through firmware, which loads its own. */
+function refuseLoaderOptions(options: BootOptions): void {
+  const given = [
+    options.kernel !== undefined && '--kernel', options.initrd !== undefined && '--initrd', options.append !== '' && '--append',
+    options.format !== 'auto' && '--format', options.loadAddress !== undefined && '--load-address', options.entry !== undefined && '--entry',
+  ].filter((flag): flag is string => typeof flag === 'string');
+  if (given.length > 0) throw new UserError(`${given.join(', ')}: the firmware loads what it boots from the disks; give these only to a boot without --bios`);
+}
+
 /** A Machine, with a native core that is missing or stale reported as a one-line error. */
 export function newMachine(config: MachineConfig): Machine {
   try {
@@ -302,10 +314,28 @@ export function prepareRun(
   if (imagePath !== undefined && options.kernel !== undefined) {
     throw new UserError(`give the kernel either as the image argument or with --kernel, not both`);
   }
-  const path = imagePath ?? options.kernel ?? defaultGuestPath();
   const ramBytes = ramMiB * 1024 * 1024;
-  const image = readGuestImage(path, 'image', ramBytes);
-  const plan = planFromOptions(image, ramBytes, options, bootExtras(image, path, options, ramBytes));
+  const biosPath = firmwarePath(options);
+  const firmware = biosPath === undefined ? undefined : firmwareConfig(biosPath, options);
+  let path: string;
+  let image: Uint8Array;
+  let plan: LoadPlan;
+  if (biosPath !== undefined && firmware) {
+    refuseLoaderOptions(options);
+    if (imagePath !== undefined) throw new UserError(`'${imagePath}': a boot through firmware takes disks, not a kernel image`);
+    path = biosPath;
+    image = firmware.image;
+    try {
+      plan = planFirmware(image, basename(biosPath));
+    } catch (error) {
+      if (error instanceof LoadError) throw new UserError(error.message);
+      throw error;
+    }
+  } else {
+    path = imagePath ?? options.kernel ?? defaultGuestPath();
+    image = readGuestImage(path, 'image', ramBytes);
+    plan = planFromOptions(image, ramBytes, options, bootExtras(image, path, options, ramBytes));
+  }
   const refused = engine.refusesKernel?.(plan.notes ?? []);
   if (refused !== undefined) throw new UserError(`${path}: ${refused}`);
 
@@ -313,7 +343,7 @@ export function prepareRun(
   const build = (forEngine: Engine): Machine => {
     const machine = newMachine({
       ramBytes, consoleOutput: output.push, translationBufferBytes, engineCore: engineCoreFor(forEngine.requires), stopMechanism,
-      translationCacheBytes, shadowPoolBytes, devices, cpuModel: model, paravirt,
+      translationCacheBytes, shadowPoolBytes, devices, cpuModel: model, paravirt, firmware,
     });
     machine.load(plan);
     return machine;
@@ -502,7 +532,8 @@ export function describeOutcome(result: RunResult): string {
     case 'guest-crashed':
     case 'limit':
     case 'host-stop':
-      return o.message;
+    case 'no-boot-device':
+      return `${o.message}${o.kind === 'no-boot-device' ? ` (status ${o.status})` : ''}`;
   }
 }
 

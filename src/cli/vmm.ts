@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The `vmm` command line.
+import { DEFAULT_BIOS } from './firmware-options.js';
 import { Command, CommanderError, Option } from 'commander';
 import { engineNames } from '../engines/index.js';
 import { CPU_MODEL_NAMES } from '../vmm/cpu-model.js';
@@ -30,6 +31,9 @@ function addBootOptions(command: Command): Command {
     .option('--cpu <model>', `${CPU_MODEL_NAMES.join(', ')}: the CPU the guest is told it runs on (max adds RDTSCP, SMEP and SMAP; host, those of them this host's CPU has), with features taken away by masks: max,-smap,-smep`, bootDefaults.cpu)
     .option('--pv <interface>', "offer the guest a hypervisor's paravirtual interface: kvm (kvmclock, steal time, PV EOI, hypercalls), which Linux finds and uses on its own")
     .option('--device <name>', 'add an optional device: pc-testdev (QEMU\'s, for KVM\'s unit tests); repeatable', (value: string, previous: string[] = []) => [...previous, value])
+    .option('--bios [file]', `boot through PC firmware from the disks (default: SeaBIOS, ${DEFAULT_BIOS}), instead of loading a kernel`)
+    .option('--boot <order>', 'firmware boot order, QEMU\'s letters: order=cad (c hard disk, a floppy, d CD-ROM, n network; the default cad)')
+    .option('--firmware-log <file>', "write the firmware's debug log (SeaBIOS's port 0x402) to a file")
     .option('--no-reboot', 'end the run when the guest resets the machine, instead of booting it again')
     .option('--translation-cache <KiB>', 'bt: size of the translation cache, flushed when full (default and most 3968)')
     .option('--shadow-pool <KiB>', 'trap, bt: size of the shadow page-table pool, emptied when full (64 to 16256, the default)')

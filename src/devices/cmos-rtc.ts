@@ -4,6 +4,7 @@
 // read; registers A-D, the periodic, alarm and update-ended interrupts on IRQ 8 are derived
 // lazily from the same clock. The time is kept in UTC and DSE (daylight saving) is stored but
 // ignored. Any divider setting DV=000-010 runs the 32.768 kHz time base; 11x holds it in reset.
+import type { BootDevice } from '../firmware/boot-order.js';
 import { fromBcd, toBcd } from './bcd.js';
 import { readBytes, writeBytes } from './byte-io.js';
 import { nsAtTick, ticksBetween, type Clock, type TimedDevice } from './clock.js';
@@ -50,12 +51,15 @@ const DIVIDER_RELEASE_NS = 500_000_000;
 const DIVIDER_HZ = 32768;
 const SECONDS_PER_DAY = 86400;
 const MIB = 1024 * 1024;
+const BOOT_DEVICE_CODES: Record<BootDevice, number> = { floppy: 1, disk: 2, cdrom: 3, network: 4 };
 
 export interface CmosRtcOptions {
   /** Wall-clock time at the clock's current reading. */
   startTime: Date | number;
   /** Guest RAM size, for the memory size bytes a BIOS or Linux reads. */
   ramBytes: number;
+  /** Boot devices in order for the firmware, as QEMU's `-boot order=` letters (boot-order.ts). */
+  bootOrder?: readonly BootDevice[];
 }
 
 export class CmosRtc implements Device, TimedDevice {
@@ -85,6 +89,18 @@ export class CmosRtc implements Device, TimedDevice {
     this.cmos[REG_B] = B_24H; // BCD, 24-hour
     this.cmos[REG_D] = D_VRT;
     this.setMemorySize(options.ramBytes);
+    if (options.bootOrder) this.setBootOrder(options.bootOrder);
+  }
+
+  /**
+   * The boot order where QEMU's PC puts it for SeaBIOS (hw/i386/pc.c, set_boot_dev): the first
+   * two devices in 0x3D, the third in 0x38's high nibble; bit 0 of 0x38 clear keeps the floppy
+   * boot-signature check. Codes: 1 floppy, 2 hard disk, 3 CD-ROM, 4 network.
+   */
+  private setBootOrder(order: readonly BootDevice[]): void {
+    const codes = order.map((device) => BOOT_DEVICE_CODES[device]);
+    this.cmos[0x3d] = ((codes[1] ?? 0) << 4) | (codes[0] ?? 0);
+    this.cmos[0x38] = (codes[2] ?? 0) << 4;
   }
 
   /** Bit 7 of the last index written: the NMI mask the VMM should honour. */

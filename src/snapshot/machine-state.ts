@@ -39,6 +39,7 @@ export class MachineStateError extends Error {}
 export function whyStateCannotBeSaved(machine: Machine, engine: Engine): string | undefined {
   if (machine.kvm) return "the KVM paravirtual interface (--pv kvm) keeps state that snapshots do not carry yet";
   if (machine.observer) return 'a traced run cannot be saved';
+  if (machine.bootsThroughFirmware) return 'a machine booted through firmware cannot be saved yet: its flash image and disks are not part of the saved machine';
   return engine.stateUnsavable?.();
 }
 

@@ -7,6 +7,10 @@ import { ACPI_TABLES_BASE, buildAcpiTables } from '../firmware/acpi-tables.js';
 import { buildMpTables, MP_TABLE_BASE } from '../firmware/mp-table.js';
 import { FIRMWARE_CALL_PORT, leaveBiosState, SERVICE_STUB_PUSHED_BYTES } from '../firmware/bios-state.js';
 import { FirmwareCallPort } from '../devices/firmware-call-port.js';
+import { FirmwareFlash } from '../devices/firmware-flash.js';
+import { FIRMWARE_LOG_PORT, FirmwareLog } from '../devices/firmware-log.js';
+import { flashBase } from '../boot/firmware.js';
+import type { BootDevice } from '../firmware/boot-order.js';
 import { EBDA_START } from '../boot/multiboot.js';
 import type { TimedDevice } from '../devices/clock.js';
 import { DebugConsole } from '../devices/debug-console.js';
@@ -69,6 +73,19 @@ export interface MachineConfig {
   cpuModel?: CpuModel;
   /** A paravirtual interface offered to the guest (`--pv`): KVM's, under any engine. */
   paravirt?: ParavirtInterface;
+  /**
+   * Boot through PC firmware (`--bios`): its flash image, mapped below 4 GiB and at 0xE0000, and
+   * what it is told; the machine then builds no tables of its own (the firmware does).
+   */
+  firmware?: FirmwareConfig;
+}
+
+export interface FirmwareConfig {
+  image: Uint8Array;
+  /** Boot devices in order, told through the CMOS as QEMU does. */
+  bootOrder: readonly BootDevice[];
+  /** Each line of the firmware's debug log (port 0x402), for `--firmware-log`. */
+  onLogLine?: (line: string) => void;
 }
 
 /**
@@ -103,6 +120,8 @@ export type StopCause =
   | { kind: 'host-request' }
   /** Part of the guest's state could not be had (its memory, from a post-copy source that died). */
   | { kind: 'guest-lost'; reason: string }
+  /** The firmware tried every boot device and found none it could boot ("No bootable device."). */
+  | { kind: 'no-boot-device'; tried: string[] }
   /** The guest called a BIOS service, which a firmware-less boot does not provide. */
   | { kind: 'bios-call'; vector: number; caller: string };
 
@@ -213,7 +232,8 @@ export class Machine {
     this.uart = new Uart16550('com1', config.consoleOutput, isa.isaIrq(layout.COM1_IRQ));
     this.debugConsole = new DebugConsole(config.consoleOutput);
     const startTime = Date.now();
-    this.rtc = new CmosRtc(this.clock, isa.rtcIrq, { startTime, ramBytes: config.ramBytes });
+    const firmware = config.firmware;
+    this.rtc = new CmosRtc(this.clock, isa.rtcIrq, { startTime, ramBytes: config.ramBytes, bootOrder: firmware?.bootOrder });
     this.hpet = new Hpet(this.clock, {
       gsi: (pin) => isa.gsi(pin),
       legacyIrq0: isa.hpetIrq0,
@@ -268,6 +288,10 @@ export class Machine {
       this.stop({ kind: 'bios-call', vector, caller: this.realModeInterruptCaller(SERVICE_STUB_PUSHED_BYTES) });
     }));
     this.vcpu.setInlineHandler((kind) => this.onInlineExit(kind));
+    if (firmware) {
+      this.attachFirmware(firmware);
+      return;
+    }
     // The ACPI tables, where a PC's firmware leaves them (the BIOS area, reserved in the memory map).
     this.ram.set(
       buildAcpiTables({
@@ -294,6 +318,32 @@ export class Machine {
       startTime,
       writePort: (port, value) => ports.write(port, 1, value),
     });
+  }
+
+  /** Whether the machine started at the firmware's reset vector (`--bios`). */
+  get bootsThroughFirmware(): boolean {
+    return this.firmwareFlash !== undefined;
+  }
+
+  private firmwareFlash: FirmwareFlash | undefined;
+
+  /** Boot devices the firmware said it tried, in order ("Booting from Hard Disk..."). */
+  readonly bootAttempts: string[] = [];
+
+  /**
+   * The flash below 4 GiB (the copy below 1 MiB comes with the load plan) and the firmware's
+   * debug log, which says when it tried a device and when it gave up: the run then ends, where
+   * SeaBIOS would wait and reboot to try again.
+   */
+  private attachFirmware(firmware: FirmwareConfig): void {
+    this.firmwareFlash = new FirmwareFlash(firmware.image);
+    this.attachMmio(flashBase(firmware.image.length), firmware.image.length, this.firmwareFlash);
+    this.ports.attach(FIRMWARE_LOG_PORT, 1, new FirmwareLog((line) => {
+      firmware.onLogLine?.(line);
+      const attempt = /^Booting from (.+?)\.\.\.$/.exec(line);
+      if (attempt) this.bootAttempts.push(attempt[1]);
+      else if (line.startsWith('No bootable device.')) this.stop({ kind: 'no-boot-device', tried: [...this.bootAttempts] });
+    }));
   }
 
   /**

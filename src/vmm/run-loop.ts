@@ -29,6 +29,8 @@ export type RunOutcome =
   | { kind: 'reset'; status: 0; by: string; message: string }
   | { kind: 'guest-crashed'; status: 4; message: string }
   | { kind: 'limit'; status: 6; message: string }
+  /** The firmware found nothing to boot. */
+  | { kind: 'no-boot-device'; status: 8; message: string }
   /** Ended on the host's request; the requester knows why and with which status vmm exits. */
   | { kind: 'host-stop'; status: 0; message: string };
 
@@ -210,6 +212,11 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
         case 'host-request':
           outcome = { kind: 'host-stop', status: 0, message: `the host ended the run at ${csEip(exit.cs, exit.eip)}` };
           break;
+        case 'no-boot-device': {
+          const tried = cause.tried.length === 0 ? 'it tried no device' : `it tried: ${cause.tried.join(', ')}`;
+          outcome = { kind: 'no-boot-device', status: 8, message: `the firmware found no bootable device (${tried})` };
+          break;
+        }
         case 'guest-lost':
           outcome = { kind: 'guest-crashed', status: 4, message: `the guest is lost: ${cause.reason}` };
           break;

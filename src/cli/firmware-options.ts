@@ -1,0 +1,56 @@
+// `--bios [FILE]`, `--boot order=LETTERS` and `--firmware-log FILE`: a boot through PC firmware.
+// Without FILE, the firmware is Debian's SeaBIOS, the image QEMU's PC machine uses.
+import { openSync, writeSync } from 'node:fs';
+import { BadBootOrder, DEFAULT_BOOT_ORDER, parseBootOrder } from '../firmware/boot-order.js';
+import type { FirmwareConfig } from '../vmm/machine.js';
+import { describeErrno } from '../util/errno.js';
+import { readGuestImage } from './guest-image.js';
+import { UserError } from './user-error.js';
+
+export const DEFAULT_BIOS = '/usr/share/seabios/bios-256k.bin';
+/** No PC flash is larger (boot/firmware.ts refuses what is). */
+const MAX_FIRMWARE_BYTES = 16 * 1024 * 1024;
+
+export interface FirmwareOptions {
+  /** true for `--bios` alone (the default firmware), a path for `--bios FILE`. */
+  bios?: boolean | string;
+  boot?: string;
+  firmwareLog?: string;
+}
+
+/** The firmware file a boot uses, or undefined for a boot without firmware. */
+export function firmwarePath(options: FirmwareOptions): string | undefined {
+  if (options.bios === undefined || options.bios === false) {
+    if (options.boot !== undefined) throw new UserError('--boot applies to a boot through firmware (--bios or --drive)');
+    if (options.firmwareLog !== undefined) throw new UserError('--firmware-log applies to a boot through firmware (--bios or --drive)');
+    return undefined;
+  }
+  return options.bios === true ? DEFAULT_BIOS : options.bios;
+}
+
+/** `--boot order=cad` or `--boot cad` (QEMU's forms), as devices in order. */
+function bootOrder(option: string | undefined): FirmwareConfig['bootOrder'] {
+  const letters = option === undefined ? DEFAULT_BOOT_ORDER : option.replace(/^order=/, '');
+  try {
+    return parseBootOrder(letters);
+  } catch (error) {
+    if (error instanceof BadBootOrder) throw new UserError(`--boot: ${error.message}`);
+    throw error;
+  }
+}
+
+/** The firmware's image and settings; the log file, when asked for, is opened here. */
+export function firmwareConfig(path: string, options: FirmwareOptions): FirmwareConfig {
+  const image = readGuestImage(path, 'firmware', MAX_FIRMWARE_BYTES);
+  const config: FirmwareConfig = { image, bootOrder: bootOrder(options.boot) };
+  if (options.firmwareLog !== undefined) {
+    let fd: number;
+    try {
+      fd = openSync(options.firmwareLog, 'w');
+    } catch (error) {
+      throw new UserError(`cannot write the firmware log to '${options.firmwareLog}': ${describeErrno(error)}`);
+    }
+    config.onLogLine = (line) => writeSync(fd, `${line}\n`);
+  }
+  return config;
+}
