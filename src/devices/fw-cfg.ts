@@ -5,7 +5,8 @@
 // QEMU (kvm-unit-tests, SeaBIOS) read the CPU count and RAM size here. Items: the signature
 // "QEMU", the interface ID (traditional only: no DMA), a zero UUID, the RAM size, no graphics,
 // one CPU (present and at most), no NUMA nodes, no boot menu, and the file directory with
-// etc/e820 (RAM from 0, as QEMU lists it; the firmware carves the holes).
+// etc/e820 (RAM from 0, as QEMU lists it; the firmware carves the holes) and the files the machine
+// gives its firmware.
 import { checkSnapshotVersion, type Device, type DeviceSnapshot } from './device.js';
 
 const SNAPSHOT_VERSION = 1;
@@ -37,6 +38,8 @@ const E820_RAM = 1;
 export interface FwCfgConfig {
   ramBytes: number;
   cpus?: number;
+  /** Named files after etc/e820, for firmware (its ACPI tables and their loader, option ROMs). */
+  files?: readonly [name: string, bytes: Uint8Array][];
 }
 
 export class FwCfg implements Device {
@@ -61,7 +64,7 @@ export class FwCfg implements Device {
     e820.set(le(8, 0), 0);
     e820.set(le(8, config.ramBytes), 8);
     e820.set(le(4, E820_RAM), 16);
-    this.files([['etc/e820', e820]]);
+    this.files([['etc/e820', e820], ...(config.files ?? [])]);
   }
 
   /** The file directory (big-endian, unlike the other items) and the files' own keys. */

@@ -22,6 +22,11 @@ export interface AcpiPlatform {
   /** The reset register's port and value (the PIIX's 0xCF9, 0x06: a hard reset). */
   resetPort: number;
   resetValue: number;
+  /**
+   * Describe the 8042's keyboard in the DSDT (PNP0303, ports 0x60 and 0x64, IRQ 1): SeaBIOS sets
+   * up its keyboard only when the DSDT has one (src/hw/ps2port.c).
+   */
+  ps2Keyboard?: boolean;
 }
 
 const OEM_ID = 'VMM   ';
@@ -74,7 +79,7 @@ function pkgLength(bodyBytes: number): number {
   return bodyBytes + 1;
 }
 
-function dsdt(): Uint8Array {
+function dsdt(ps2Keyboard: boolean): Uint8Array {
   // AML (§20), two objects:
   //   Name (_S5, Package (4) { SLP_TYP_S5, SLP_TYP_S5, 0, 0 }): the sleeping type of soft off;
   //   Device (\_SB.PCI0) { Name (_HID, EisaId ("PNP0A03")) Name (_UID, 0) }: the PCI root bridge,
@@ -89,12 +94,34 @@ function dsdt(): Uint8Array {
     NAME_OP, ...amlName('_UID'), ZERO_OP,
   ];
   const bridge = [EXT_OP, DEVICE_OP, pkgLength(bridgeBody.length), ...bridgeBody];
-  const aml = [...s5, ...bridge];
+  const aml = [...s5, ...bridge, ...(ps2Keyboard ? keyboard() : [])];
   const t = new TableWriter(HEADER_BYTES + aml.length);
   t.header('DSDT', 1);
   t.bytes.set(aml, HEADER_BYTES);
   t.checksum(9);
   return t.bytes;
+}
+
+/**
+ * Device (\_SB.PCI0.KBD_) { Name (_HID, EisaId ("PNP0303")) Name (_CRS, ResourceTemplate () {
+ * IO (Decode16, 0x60, 0x60, 1, 1) IO (Decode16, 0x64, 0x64, 1, 1) IRQNoFlags () {1} }) }: the
+ * keyboard behind the 8042, its resources as small resource descriptors (§6.4.2).
+ */
+function keyboard(): number[] {
+  const NAME_OP = 0x08, BUFFER_OP = 0x11, BYTE_PREFIX = 0x0a, DWORD_PREFIX = 0x0c, EXT_OP = 0x5b, DEVICE_OP = 0x82;
+  const ROOT = 0x5c, MULTI_NAME = 0x2f;
+  const io = (port: number) => [0x47, 0x01, port & 0xff, port >> 8, port & 0xff, port >> 8, 0x01, 0x01]; // IO, 16-bit decode
+  const irq = (line: number) => [0x22, (1 << line) & 0xff, (1 << line) >> 8]; // IRQNoFlags
+  const END_TAG = [0x79, 0x00];
+  const resources = [...io(0x60), ...io(0x64), ...irq(1), ...END_TAG];
+  const bufferBody = [BYTE_PREFIX, resources.length, ...resources];
+  const crs = [NAME_OP, ...amlName('_CRS'), BUFFER_OP, pkgLength(bufferBody.length), ...bufferBody];
+  const body = [
+    ROOT, MULTI_NAME, 3, ...amlName('_SB_'), ...amlName('PCI0'), ...amlName('KBD_'),
+    NAME_OP, ...amlName('_HID'), DWORD_PREFIX, ...eisaId('PNP0303'),
+    ...crs,
+  ];
+  return [EXT_OP, DEVICE_OP, pkgLength(body.length), ...body];
 }
 
 /** The FACS (§5.2.10): no checksum, 64-byte aligned, nothing to say but its length. */
@@ -189,13 +216,29 @@ function hpetTable(platform: AcpiPlatform): Uint8Array {
   return t.bytes;
 }
 
+/** Where each table is within the block, and which fields hold addresses of other tables. */
+export interface AcpiLayout {
+  bytes: Uint8Array;
+  /** The RSDP (20 bytes) is the block's first. */
+  rsdpBytes: number;
+  /** Each table with a checksum: its offset, length and checksum byte, in the block. */
+  checksummed: { at: number; length: number; checksum: number }[];
+  /** Offsets in the block of fields that hold a table's address, and their width. */
+  pointers: { at: number; bytes: 4 | 8 }[];
+}
+
 /** Every table, laid out from `base` (16-byte aligned, the FACS 64): one block of bytes. */
 export function buildAcpiTables(platform: AcpiPlatform, base = ACPI_TABLES_BASE): Uint8Array {
+  return layoutAcpiTables(platform, base).bytes;
+}
+
+/** The tables as buildAcpiTables lays them out, with what a firmware's loader must know to move them. */
+export function layoutAcpiTables(platform: AcpiPlatform, base: number): AcpiLayout {
   const align = (at: number, to: number) => Math.ceil(at / to) * to;
   const rsdpAt = base;
   const facsAt = align(rsdpAt + 20, 64);
   const dsdtAt = align(facsAt + 64, 16);
-  const dsdtBytes = dsdt();
+  const dsdtBytes = dsdt(platform.ps2Keyboard === true);
   const fadtAt = align(dsdtAt + dsdtBytes.length, 16);
   const fadtBytes = fadt(platform, facsAt, dsdtAt);
   const madtAt = align(fadtAt + fadtBytes.length, 16);
@@ -223,5 +266,21 @@ export function buildAcpiTables(platform: AcpiPlatform, base = ACPI_TABLES_BASE)
   out.set(madtBytes, madtAt - base);
   out.set(hpetBytes, hpetAt - base);
   out.set(rsdt.bytes, rsdtAt - base);
-  return out;
+  const table = (at: number, length: number) => ({ at: at - base, length, checksum: at - base + 9 });
+  return {
+    bytes: out,
+    rsdpBytes: 20,
+    checksummed: [
+      { at: 0, length: 20, checksum: 8 },
+      table(dsdtAt, dsdtBytes.length), table(fadtAt, fadtBytes.length), table(madtAt, madtBytes.length),
+      table(hpetAt, hpetBytes.length), table(rsdtAt, rsdt.bytes.length),
+    ],
+    pointers: [
+      { at: 16, bytes: 4 }, // RSDP: the RSDT
+      { at: fadtAt - base + 36, bytes: 4 }, // FADT: FIRMWARE_CTRL, the FACS
+      { at: fadtAt - base + 40, bytes: 4 }, // FADT: DSDT
+      { at: fadtAt - base + 140, bytes: 8 }, // FADT: X_DSDT
+      ...[0, 1, 2].map((i) => ({ at: rsdtAt - base + HEADER_BYTES + 4 * i, bytes: 4 as const })), // RSDT's entries
+    ],
+  };
 }

@@ -3,7 +3,8 @@
 import type { LoadPlan } from '../boot/load-plan.js';
 import { AcpiPm, ACPI_PM_PORT_COUNT, SLP_TYP_S5 } from '../devices/acpi-pm.js';
 import type { Device, StatefulPart } from '../devices/device.js';
-import { ACPI_TABLES_BASE, buildAcpiTables } from '../firmware/acpi-tables.js';
+import { ACPI_TABLES_BASE, buildAcpiTables, type AcpiPlatform } from '../firmware/acpi-tables.js';
+import { acpiTableFiles } from '../firmware/acpi-table-loader.js';
 import { buildMpTables, MP_TABLE_BASE } from '../firmware/mp-table.js';
 import { FIRMWARE_CALL_PORT, leaveBiosState, SERVICE_STUB_PUSHED_BYTES } from '../firmware/bios-state.js';
 import { FirmwareCallPort } from '../devices/firmware-call-port.js';
@@ -261,7 +262,9 @@ export class Machine {
     ports.attach(layout.I8042_COMMAND_PORT, 1, keyboardController.commandPort);
     ports.attach(layout.RTC_PORT, layout.RTC_PORT_COUNT, this.rtc);
     ports.attach(layout.POST_PORT, 1, new Port80());
-    ports.attach(layout.FW_CFG_PORT, layout.FW_CFG_PORT_COUNT, new FwCfg({ ramBytes: config.ramBytes }));
+    // Firmware builds the tables an OS reads; the machine's ACPI tables reach it as QEMU's do.
+    const firmwareFiles = firmware ? acpiTableFiles({ ...this.acpiPlatform, ps2Keyboard: true }) : [];
+    ports.attach(layout.FW_CFG_PORT, layout.FW_CFG_PORT_COUNT, new FwCfg({ ramBytes: config.ramBytes, files: firmwareFiles }));
     ports.attach(layout.ACPI_PM_PORT, ACPI_PM_PORT_COUNT, new AcpiPm(this.clock, (sleepType) => {
       if (sleepType === SLP_TYP_S5) this.stop({ kind: 'poweroff' });
     }));
@@ -293,13 +296,7 @@ export class Machine {
       return;
     }
     // The ACPI tables, where a PC's firmware leaves them (the BIOS area, reserved in the memory map).
-    this.ram.set(
-      buildAcpiTables({
-        localApic: layout.LOCAL_APIC_BASE, ioApic: layout.IOAPIC_BASE, hpet: layout.HPET_BASE, sciIrq: layout.SCI_IRQ,
-        pmBase: layout.ACPI_PM_PORT, resetPort: layout.RESET_CONTROL_PORT, resetValue: layout.RESET_CONTROL_HARD_RESET,
-      }),
-      ACPI_TABLES_BASE,
-    );
+    this.ram.set(buildAcpiTables(this.acpiPlatform), ACPI_TABLES_BASE);
     // The MP tables, for guests without ACPI; the CPU they describe is the one CPUID describes.
     const leaf1 = cpuid(1, 0, { tscHz: this.tscHz, apic: true, tscDeadline: false, hypervisor: false }, this.cpuModel);
     this.ram.set(
@@ -318,6 +315,14 @@ export class Machine {
       startTime,
       writePort: (port, value) => ports.write(port, 1, value),
     });
+  }
+
+  /** What the ACPI tables describe: this PC's fixed devices. */
+  private get acpiPlatform(): AcpiPlatform {
+    return {
+      localApic: layout.LOCAL_APIC_BASE, ioApic: layout.IOAPIC_BASE, hpet: layout.HPET_BASE, sciIrq: layout.SCI_IRQ,
+      pmBase: layout.ACPI_PM_PORT, resetPort: layout.RESET_CONTROL_PORT, resetValue: layout.RESET_CONTROL_HARD_RESET,
+    };
   }
 
   /** Whether the machine started at the firmware's reset vector (`--bios`). */
