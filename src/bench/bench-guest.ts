@@ -25,3 +25,11 @@ export function linuxImages(): { kernel: string; initrd: string } {
 export function vmmScript(): string {
   return join(projectRoot(), 'dist', 'src', 'cli', 'vmm.js');
 }
+
+/** The disk images a firmware boots (scripts/build-disk-image.sh, scripts/build-guests.sh). */
+export function diskImages(): { biosHello: string; linuxDisk: string } {
+  const biosHello = join(projectRoot(), 'guests', 'build', 'bios-hello.img');
+  const linuxDisk = join(projectRoot(), 'guests', 'images', 'linux-disk.img');
+  if (!existsSync(biosHello) || !existsSync(linuxDisk)) throw new BenchError('the disk images are missing: run scripts/setup.sh');
+  return { biosHello, linuxDisk };
+}

@@ -8,7 +8,12 @@ export interface MarkerRun {
   stderr: string;
 }
 
-export function timeToMarker(command: string, args: string[], marker: string, timeoutSeconds: number): Promise<MarkerRun> {
+export interface MarkerOptions {
+  /** End the command (SIGTERM) once the marker is seen: for a guest that never ends by itself. */
+  endAtMarker?: boolean;
+}
+
+export function timeToMarker(command: string, args: string[], marker: string, timeoutSeconds: number, { endAtMarker = false }: MarkerOptions = {}): Promise<MarkerRun> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -19,7 +24,10 @@ export function timeToMarker(command: string, args: string[], marker: string, ti
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutSeconds * 1000);
     child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString('latin1');
-      if (seconds === undefined && output.includes(marker)) seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      if (seconds === undefined && output.includes(marker)) {
+        seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        if (endAtMarker) child.kill('SIGTERM');
+      }
     });
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('latin1')));
     child.on('error', (error) => {

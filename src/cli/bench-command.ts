@@ -3,6 +3,9 @@ import { BOOT_CONFIGURATIONS, bootBench, pickBootConfigurations } from '../bench
 import { BenchError } from '../bench/bench-error.js';
 import { foundationBench } from '../bench/foundation-bench.js';
 import { migrateBench } from '../bench/migrate-bench.js';
+import { diskBench } from '../bench/disk-bench.js';
+import { createEngine, engineNames } from '../engines/index.js';
+import type { EngineName } from '../vmm/engine.js';
 import { MAX_TRAPBENCH_PAGES, trapBench } from '../bench/trap-bench.js';
 import { compareCommand } from './bench-compare.js';
 import { parsePositiveInteger } from './options.js';
@@ -29,8 +32,8 @@ export interface BenchOptions {
   qemu: boolean;
 }
 
-const SUITES = ['foundation', 'boot', 'trap', 'compare', 'migrate'] as const;
-const DEFAULT_RUNS: Record<(typeof SUITES)[number], string> = { foundation: '5', boot: '5', trap: '3', compare: '3', migrate: '5' };
+const SUITES = ['foundation', 'boot', 'trap', 'compare', 'migrate', 'disk'] as const;
+const DEFAULT_RUNS: Record<(typeof SUITES)[number], string> = { foundation: '5', boot: '5', trap: '3', compare: '3', migrate: '5', disk: '5' };
 
 export async function benchCommand(suite: string, options: BenchOptions): Promise<number> {
   const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -51,7 +54,7 @@ export async function benchCommand(suite: string, options: BenchOptions): Promis
   const defaultRuns = suite === 'compare' && options.quick ? '1' : known ? DEFAULT_RUNS[suite as (typeof SUITES)[number]] : '1';
   const runs = parsePositiveInteger('run count', options.runs ?? defaultRuns);
   // Refused rather than ignored: a user who names configurations expects them to be what ran.
-  if (options.engines !== undefined && known && suite !== 'boot') throw new UserError(`--engines applies to the boot benchmark only`);
+  if (options.engines !== undefined && known && suite !== 'boot' && suite !== 'disk') throw new UserError(`--engines applies to the boot and disk benchmarks only`);
   if ((options.quick || options.from !== undefined) && known && suite !== 'compare') {
     throw new UserError(`--${options.quick ? 'quick' : 'from'} applies to the compare benchmark only`);
   }
@@ -92,6 +95,9 @@ export async function benchCommand(suite: string, options: BenchOptions): Promis
     case 'migrate':
       run = migrateBench({ runs, log });
       break;
+    case 'disk':
+      run = diskBench({ runs, engines: diskBenchEngines(options.engines), log });
+      break;
     default:
       throw new UserError(`unknown benchmark '${suite}'; choose one of ${SUITES.join(', ')}`);
   }
@@ -102,4 +108,16 @@ export async function benchCommand(suite: string, options: BenchOptions): Promis
     throw error;
   }
   return 0;
+}
+
+/** disk: the engines named (those that run unmodified guests), direct and trap by default. */
+function diskBenchEngines(list: string | undefined): EngineName[] {
+  const usable = engineNames.filter((name) => createEngine(name).refusesKernel?.([]) === undefined) as EngineName[];
+  if (list === undefined) return ['direct', 'trap'];
+  const names = list.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  for (const name of names) {
+    if (!usable.includes(name as EngineName)) throw new UserError(`unknown engine '${name}' in --engines for the disk benchmark; choose from ${usable.join(', ')}`);
+  }
+  if (names.length === 0) throw new UserError(`no engine given to --engines; choose from ${usable.join(', ')}`);
+  return usable.filter((name) => names.includes(name));
 }

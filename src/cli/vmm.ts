@@ -82,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
     .command('bench')
     .argument(
       '[suite]',
-      'foundation: compute guest and port-I/O cost; boot: Linux boot time under qemu and each vmm engine and stop mechanism; trap: costs of the trap engine (hidden page fault, trapped instruction) against direct; compare: every engine on nanobenchmarks of each sensitive operation and on Linux workloads, with Markdown, JSON and HTML reports; migrate: live migration (pre-copy, post-copy) and snapshots of a 128 MiB Linux guest',
+      'foundation: compute guest and port-I/O cost; boot: Linux boot time under qemu and each vmm engine and stop mechanism; trap: costs of the trap engine (hidden page fault, trapped instruction) against direct; compare: every engine on nanobenchmarks of each sensitive operation and on Linux workloads, with Markdown, JSON and HTML reports; migrate: live migration (pre-copy, post-copy) and snapshots of a 128 MiB Linux guest; disk: SeaBIOS booting a boot sector and Linux from an IDE disk',
       'foundation',
     )
     .description('measure vmm against qemu-system-i386, or one engine against another, in the same invocation')
@@ -91,7 +91,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--port-writes <n>', 'OUTs performed by the port-I/O guest', '1000000')
     .option('--pages <n>', 'trap: pages the trapbench guest touches (16 MiB: larger regions mostly time the host\'s own paging)', '4096')
     .option('--pairs <n>', 'trap: CLI/STI pairs the trapbench guest executes', '100000')
-    .option('--engines <list>', 'boot: comma-separated vmm configurations from direct (exact stops), direct-block-hook, trap, bt (exact stops), and direct-pv, trap-pv, bt-pv (with --pv kvm); default: all')
+    .option('--engines <list>', 'boot: comma-separated vmm configurations from direct (exact stops), direct-block-hook, trap, bt (exact stops), and direct-pv, trap-pv, bt-pv (with --pv kvm); default: all. disk: engines (default direct,trap)')
     .option('--quick', 'compare: one run with smaller Linux workloads (about a minute)')
     .option('--output <dir>', 'compare: folder for compare.md, compare.json and compare.html', 'vmm-bench-compare')
     .option('--from <file>', 'compare: re-render the reports of a recorded compare.json instead of running')
