@@ -19,7 +19,8 @@ shopt -s nullglob
 workloads=("$root"/guests/initramfs/workload-*)
 shopt -u nullglob
 # The applets guests/initramfs/init and the workloads run, as links to busybox.
-applets=(sh mount uname head cat ls date poweroff reboot sleep usleep expr wc tr dmesg grep dd adjtimex)
+applets=(sh mount uname head cat ls date poweroff reboot sleep usleep expr wc tr dmesg grep dd adjtimex
+         insmod mknod mkdir sync umount)
 # Device nodes besides /dev/console (name, type, major, minor): the workloads read /dev/zero and /dev/urandom.
 devices=("null c 1 3" "zero c 1 5" "urandom c 1 9")
 
