@@ -78,7 +78,9 @@ if [ "$need_kernel" -eq 1 ]; then
   vmlinuz=$(ls "$work/kernel/boot/"vmlinuz-* | head -n 1)
   cp "$vmlinuz" "$out/vmlinuz.new" && mv "$out/vmlinuz.new" "$out/vmlinuz"
   record vmlinuz "$pkg" "$version"
-  rm -rf "$work/kernel" "$deb"
+  # The package stays in the private apt's folder: scripts/build-disk-image.sh takes the modules
+  # of this very kernel from it (without a second download) and then removes it.
+  rm -rf "$work/kernel"
   say "vmlinuz: $(basename "$vmlinuz") ($(stat -c %s "$out/vmlinuz") bytes)"
 fi
 
