@@ -55,6 +55,17 @@ build_flat() {
     echo "built $out"
 }
 
+# A boot sector as a raw hard-disk image: the sector, then zeros up to 1 MiB, so that firmware
+# can boot it from an IDE disk. build_disk_image NAME (after build_flat NAME).
+build_disk_image() {
+    local bin=$OUT/$1.bin out=$OUT/$1.img
+    stale "$out" "$bin" "$SELF" || return 0
+    cp "$bin" "$out.tmp"
+    truncate -s 1M "$out.tmp"
+    mv "$out.tmp" "$out"
+    echo "built $out"
+}
+
 # Multiboot ELF kernels: guests/NAME/*.c + guests/lib (C runtime + entry stub).
 # build_elf NAME [EXTRA_CFLAGS...]: the extra flags come after CFLAGS (the last -O wins)
 # and apply to all of the guest's C objects, guests/lib included.
@@ -107,6 +118,8 @@ build_flat rings          guests/rings/rings.asm
 build_flat timer          guests/timer/timer.asm
 build_flat realsmc        guests/realsmc/realsmc.asm       512
 build_flat haltwait       guests/haltwait/haltwait.asm     512
+build_flat bios-hello     guests/bios-hello/bios-hello.asm 512
+build_disk_image bios-hello
 build_elf multiboot
 build_elf compute
 build_elf dirtier

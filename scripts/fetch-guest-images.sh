@@ -6,8 +6,8 @@
 #                        the workloads guests/initramfs/workload-* in /bin
 #   memtest86+ia32.bin   from memtest86+, a Linux-boot-protocol image of its own
 # Package versions are resolved from the archive, never written down here. The machine's apt
-# configuration is left alone: a private source list, lists and cache under .deps/guest-images,
-# with i386 as the architecture. What exists is kept: a second run downloads nothing.
+# configuration is left alone (scripts/guest-apt.sh). What exists is kept: a second run downloads
+# nothing.
 # guests/images/VERSIONS records which packages the files came from.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,7 +19,8 @@ shopt -s nullglob
 workloads=("$root"/guests/initramfs/workload-*)
 shopt -u nullglob
 # The applets guests/initramfs/init and the workloads run, as links to busybox.
-applets=(sh mount uname head cat ls date poweroff reboot sleep usleep expr wc tr dmesg grep dd adjtimex)
+applets=(sh mount uname head cat ls date poweroff reboot sleep usleep expr wc tr dmesg grep dd adjtimex
+         insmod mknod mkdir sync umount)
 # Device nodes besides /dev/console (name, type, major, minor): the workloads read /dev/zero and /dev/urandom.
 devices=("null c 1 3" "zero c 1 5" "urandom c 1 9")
 
@@ -53,47 +54,13 @@ if [ $((need_kernel + need_memtest + need_busybox + need_initrd)) -eq 0 ]; then
 fi
 
 # --- private apt: Debian 12 (bookworm), i386, the machine's mirror and keyring ---
-apt_dir="$work/apt"
-mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/debs"
-. "$root/scripts/debian-mirror.sh"
-uri=$debian_uri
-keyring=$debian_keyring
-# The point-release archive only: its kernel changes a few times a year, so the images stay the
-# same for everyone between releases (bookworm-security would move faster).
-cat > "$apt_dir/sources.list" <<EOF
-deb [signed-by=$keyring] $uri bookworm main
-deb [signed-by=$keyring] $uri bookworm-updates main
-EOF
-# i386 only: the kernel, busybox-static and memtest86+ are all built for it.
-apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
-          -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::State::Status=/dev/null"
-          -o "Dir::Cache=$apt_dir/cache" -o Debug::NoLocking=1 -o APT::Sandbox::User=root
-          -o APT::Architecture=i386 -o APT::Architectures=i386)
+. "$root/scripts/guest-apt.sh"
 
 # Only a download needs fresh lists; rebuilding the initramfs alone stays offline.
 if [ $((need_kernel + need_memtest + need_busybox)) -gt 0 ]; then
   say "updating the private bookworm i386 package lists"
-  apt-get "${apt_opts[@]}" -qq update >"$apt_dir/update.log" 2>&1 \
-    || die "apt-get update against $uri failed (see ${apt_dir#"$root"/}/update.log)"
+  apt_update
 fi
-
-# download PACKAGE: fetches the candidate .deb into $apt_dir/debs and prints its path.
-download() {
-  local pkg=$1 deb
-  rm -f "$apt_dir/debs/${pkg}"_*.deb
-  (cd "$apt_dir/debs" && apt-get "${apt_opts[@]}" -qq download "$pkg" >"$apt_dir/download.log" 2>&1) \
-    || die "could not download $pkg from $uri (see ${apt_dir#"$root"/}/download.log)"
-  deb=$(ls "$apt_dir/debs/${pkg}"_*.deb 2>/dev/null | head -n 1 || true)
-  [ -n "$deb" ] || die "apt-get download $pkg produced no .deb"
-  echo "$deb"
-}
-
-# record NAME PACKAGE VERSION: one provenance line per output file.
-record() {
-  touch "$out/VERSIONS"
-  { grep -v "^$1 " "$out/VERSIONS" || true; echo "$1 $2 $3"; } > "$out/VERSIONS.new"
-  mv "$out/VERSIONS.new" "$out/VERSIONS"
-}
 
 # --- kernel ---
 if [ "$need_kernel" -eq 1 ]; then
@@ -111,7 +78,9 @@ if [ "$need_kernel" -eq 1 ]; then
   vmlinuz=$(ls "$work/kernel/boot/"vmlinuz-* | head -n 1)
   cp "$vmlinuz" "$out/vmlinuz.new" && mv "$out/vmlinuz.new" "$out/vmlinuz"
   record vmlinuz "$pkg" "$version"
-  rm -rf "$work/kernel" "$deb"
+  # The package stays in the private apt's folder: scripts/build-disk-image.sh takes the modules
+  # of this very kernel from it (without a second download) and then removes it.
+  rm -rf "$work/kernel"
   say "vmlinuz: $(basename "$vmlinuz") ($(stat -c %s "$out/vmlinuz") bytes)"
 fi
 

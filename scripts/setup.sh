@@ -54,3 +54,7 @@ npx --no-install tsc -p tsconfig.json
 # 6. Sample guests, and the real guest images fetched from Debian (cached after the first run).
 bash scripts/build-guests.sh
 bash scripts/fetch-guest-images.sh
+
+# 7. The hard-disk image Linux boots from through PC firmware: syslinux on a FAT partition, the
+#    kernel and an initramfs with the IDE and FAT modules (cached after the first run).
+bash scripts/build-disk-image.sh
