@@ -205,7 +205,7 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
           outcome = {
             kind: 'guest-crashed',
             status: 4,
-            message: `guest called the BIOS (INT ${hex(cause.vector, 2)}h, ${service}, returning to ${cause.caller}): vmm boots its guests without firmware, so there is no BIOS to serve it`,
+            message: `guest called the BIOS (INT ${hex(cause.vector, 2)}h, ${service}, returning to ${cause.caller}): this boot has no firmware to serve it (boot the image as a disk through SeaBIOS with --bios)`,
           };
           break;
         }

@@ -72,7 +72,7 @@ describe.each(unmodifiedGuestEngines)('the vCPU under %s', (engine) => {
 
   it('a boot sector that calls the BIOS ends with a message naming the service', () => {
     const run = runVmm(['boot', assemble('test/e2e/bios-call.asm'), '-e', engine, '--no-stdin', '--time-limit', '10']);
-    expect(run.stderr).toMatch(/^vmm: guest called the BIOS \(INT 10h, video, returning to 0000:00007c06\): vmm boots its guests without firmware, so there is no BIOS to serve it$/m);
+    expect(run.stderr).toMatch(/^vmm: guest called the BIOS \(INT 10h, video, returning to 0000:00007c06\): this boot has no firmware to serve it \(boot the image as a disk through SeaBIOS with --bios\)$/m);
     expect(run.status).toBe(4);
   });
 
