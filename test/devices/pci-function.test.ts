@@ -39,7 +39,7 @@ describe('a PCI function on the host bridge', () => {
     const { io, config, writes } = plugged();
     io.outl(0xcf8, select(0x09, 0x20));
     io.outl(0xcfc, 0xffffffff);
-    expect(io.inl(0xcfc)).toBe(0x0000fff1); // 16 bytes of I/O space
+    expect(io.inl(0xcfc)).toBe(0xfffffff1); // 16 bytes of I/O space
     io.outl(0xcf8, select(0x09, 0x24));
     io.outl(0xcfc, 0xffffffff);
     expect(io.inl(0xcfc)).toBe(0xfffff000); // 4 KiB of 32-bit memory

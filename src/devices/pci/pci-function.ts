@@ -146,8 +146,9 @@ export class PciConfigSpace {
     return this.bars[(offset - PciConfig.BAR0) >> 2];
   }
 
+  /** A BAR's address bits are all writable, for I/O too (as QEMU has them): sizing reads back 0xFFFFFFF1 for 16 bytes of I/O. */
   private barWritable(bar: PciBar, offset: number): number {
-    const addressMask = ~(bar.bytes - 1) & (bar.space === 'io' ? 0xffff : 0xffffffff);
+    const addressMask = ~(bar.bytes - 1) >>> 0;
     return (addressMask >>> (8 * ((offset - PciConfig.BAR0) & 3))) & 0xff;
   }
 
@@ -160,8 +161,9 @@ export class PciConfigSpace {
     if (!bar) return undefined;
     const enable = bar.space === 'io' ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY;
     if (!(this.bytes[PciConfig.COMMAND] & enable)) return undefined;
-    const base = (this.get32(PciConfig.BAR0 + 4 * index) & (bar.space === 'io' ? 0xfffc : 0xfffffff0)) >>> 0;
-    return base === 0 ? undefined : base;
+    const base = (this.get32(PciConfig.BAR0 + 4 * index) & (bar.space === 'io' ? 0xfffffffc : 0xfffffff0)) >>> 0;
+    // An I/O BAR set beyond the 64 KiB of port space decodes nothing.
+    return base === 0 || (bar.space === 'io' && base + bar.bytes > 0x10000) ? undefined : base;
   }
 
   get busMaster(): boolean {
