@@ -27,6 +27,14 @@ export interface AcpiPlatform {
    * up its keyboard only when the DSDT has one (src/hw/ps2port.c).
    */
   ps2Keyboard?: boolean;
+  /** The PCI root bridge's windows in its _CRS, for a machine whose firmware places BARs. */
+  pciWindows?: PciWindows;
+}
+
+export interface PciWindows {
+  /** The 32-bit memory window, first and last byte. */
+  memoryBase: number;
+  memoryEnd: number;
 }
 
 const OEM_ID = 'VMM   ';
@@ -73,27 +81,64 @@ function eisaId(id: string): number[] {
   return [high >>> 8, high & 0xff, low >>> 8, low & 0xff];
 }
 
-/** An AML package length (§20.2.4) for lengths below 64: one byte that counts itself. */
-function pkgLength(bodyBytes: number): number {
-  if (bodyBytes + 1 >= 64) throw new RangeError('AML package too long for a one-byte PkgLength');
-  return bodyBytes + 1;
+/** An AML package length (§20.2.4): one byte up to 63, else a lead byte and one more, counting themselves. */
+function pkgLength(bodyBytes: number): number[] {
+  if (bodyBytes + 1 < 64) return [bodyBytes + 1];
+  const total = bodyBytes + 2;
+  if (total >= 0x1000) throw new RangeError('AML package too long for a two-byte PkgLength');
+  return [0x40 | (total & 0x0f), total >> 4];
 }
 
-function dsdt(ps2Keyboard: boolean): Uint8Array {
+const NAME_OP = 0x08, BUFFER_OP = 0x11, BYTE_PREFIX = 0x0a;
+
+/** Name (NAME, ResourceTemplate () {...}): the descriptors as a buffer, with the end tag (§6.4.2.9). */
+function resourceTemplate(name: string, descriptors: number[]): number[] {
+  const bytes = [...descriptors, 0x79, 0x00];
+  if (bytes.length > 0xff) throw new RangeError('resource template too long for a byte-sized buffer');
+  const body = [BYTE_PREFIX, bytes.length, ...bytes];
+  return [NAME_OP, ...amlName(name), BUFFER_OP, ...pkgLength(body.length), ...body];
+}
+
+/** Little-endian bytes of a 16- or 32-bit field. */
+const le16 = (value: number) => [value & 0xff, (value >>> 8) & 0xff];
+
+/** IO (Decode16, port, port, 1, count) (§6.4.2.5). */
+const ioPorts = (port: number, count: number) => [0x47, 0x01, ...le16(port), ...le16(port), 0x01, count];
+
+/** IRQNoFlags () {line} (§6.4.2.1). */
+const irqLine = (line: number) => [0x22, ...le16(1 << line)];
+
+/** WordBusNumber or WordIO (§6.4.3.5.3): a 16-bit address space, fixed at both ends. */
+function wordSpace(type: 'bus' | 'io', min: number, max: number): number[] {
+  const RESOURCE_TYPE = { io: 1, bus: 2 };
+  const FIXED_ENDS = 0x0c; // _MIF and _MAF: the range is what it is
+  const ENTIRE_RANGE = type === 'io' ? 0x03 : 0; // ISA and non-ISA ports
+  return [0x88, 0x0d, 0x00, RESOURCE_TYPE[type], FIXED_ENDS, ENTIRE_RANGE, ...le16(0), ...le16(min), ...le16(max), ...le16(0), ...le16(max - min + 1)];
+}
+
+/** DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, Cacheable, ReadWrite, ...) (§6.4.3.5.2). */
+function dwordMemory(min: number, max: number): number[] {
+  const FIXED_ENDS = 0x0c;
+  const CACHEABLE_READ_WRITE = 0x03;
+  return [0x87, 0x17, 0x00, 0x00, FIXED_ENDS, CACHEABLE_READ_WRITE, ...le32(0), ...le32(min), ...le32(max), ...le32(0), ...le32(max - min + 1)];
+}
+
+function dsdt(ps2Keyboard: boolean, pciWindows: PciWindows | undefined): Uint8Array {
   // AML (§20), two objects:
   //   Name (_S5, Package (4) { SLP_TYP_S5, SLP_TYP_S5, 0, 0 }): the sleeping type of soft off;
   //   Device (\_SB.PCI0) { Name (_HID, EisaId ("PNP0A03")) Name (_UID, 0) }: the PCI root bridge,
   //   so that an ACPI kernel enumerates bus 0 through it.
-  const NAME_OP = 0x08, PACKAGE_OP = 0x12, BYTE_PREFIX = 0x0a, DWORD_PREFIX = 0x0c, ZERO_OP = 0x00;
+  const PACKAGE_OP = 0x12, DWORD_PREFIX = 0x0c, ZERO_OP = 0x00;
   const EXT_OP = 0x5b, DEVICE_OP = 0x82, ROOT = 0x5c, DUAL_NAME = 0x2e;
   const s5Elements = [0x04, BYTE_PREFIX, SLP_TYP_S5, BYTE_PREFIX, SLP_TYP_S5, ZERO_OP, ZERO_OP];
-  const s5 = [NAME_OP, ...amlName('_S5_'), PACKAGE_OP, pkgLength(s5Elements.length), ...s5Elements];
+  const s5 = [NAME_OP, ...amlName('_S5_'), PACKAGE_OP, ...pkgLength(s5Elements.length), ...s5Elements];
   const bridgeBody = [
     ROOT, DUAL_NAME, ...amlName('_SB_'), ...amlName('PCI0'),
     NAME_OP, ...amlName('_HID'), DWORD_PREFIX, ...eisaId('PNP0A03'),
     NAME_OP, ...amlName('_UID'), ZERO_OP,
   ];
-  const bridge = [EXT_OP, DEVICE_OP, pkgLength(bridgeBody.length), ...bridgeBody];
+  if (pciWindows) bridgeBody.push(...bridgeResources(pciWindows));
+  const bridge = [EXT_OP, DEVICE_OP, ...pkgLength(bridgeBody.length), ...bridgeBody];
   const aml = [...s5, ...bridge, ...(ps2Keyboard ? keyboard() : [])];
   const t = new TableWriter(HEADER_BYTES + aml.length);
   t.header('DSDT', 1);
@@ -108,20 +153,30 @@ function dsdt(ps2Keyboard: boolean): Uint8Array {
  * keyboard behind the 8042, its resources as small resource descriptors (§6.4.2).
  */
 function keyboard(): number[] {
-  const NAME_OP = 0x08, BUFFER_OP = 0x11, BYTE_PREFIX = 0x0a, DWORD_PREFIX = 0x0c, EXT_OP = 0x5b, DEVICE_OP = 0x82;
+  const DWORD_PREFIX = 0x0c, EXT_OP = 0x5b, DEVICE_OP = 0x82;
   const ROOT = 0x5c, MULTI_NAME = 0x2f;
-  const io = (port: number) => [0x47, 0x01, port & 0xff, port >> 8, port & 0xff, port >> 8, 0x01, 0x01]; // IO, 16-bit decode
-  const irq = (line: number) => [0x22, (1 << line) & 0xff, (1 << line) >> 8]; // IRQNoFlags
-  const END_TAG = [0x79, 0x00];
-  const resources = [...io(0x60), ...io(0x64), ...irq(1), ...END_TAG];
-  const bufferBody = [BYTE_PREFIX, resources.length, ...resources];
-  const crs = [NAME_OP, ...amlName('_CRS'), BUFFER_OP, pkgLength(bufferBody.length), ...bufferBody];
   const body = [
     ROOT, MULTI_NAME, 3, ...amlName('_SB_'), ...amlName('PCI0'), ...amlName('KBD_'),
     NAME_OP, ...amlName('_HID'), DWORD_PREFIX, ...eisaId('PNP0303'),
-    ...crs,
+    ...resourceTemplate('_CRS', [...ioPorts(0x60, 1), ...ioPorts(0x64, 1), ...irqLine(1)]),
   ];
-  return [EXT_OP, DEVICE_OP, pkgLength(body.length), ...body];
+  return [EXT_OP, DEVICE_OP, ...pkgLength(body.length), ...body];
+}
+
+/**
+ * The root bridge's _CRS, as QEMU's PC has it: bus numbers 0-255, the configuration ports, every
+ * other port, the VGA window and the memory between RAM and the I/O APIC, where firmware places
+ * BARs. Without it an OS that trusts ACPI's windows (Linux) claims no BAR.
+ */
+function bridgeResources(windows: PciWindows): number[] {
+  return resourceTemplate('_CRS', [
+    ...wordSpace('bus', 0, 0xff),
+    ...ioPorts(0xcf8, 8),
+    ...wordSpace('io', 0x0000, 0x0cf7),
+    ...wordSpace('io', 0x0d00, 0xffff),
+    ...dwordMemory(0xa0000, 0xbffff),
+    ...dwordMemory(windows.memoryBase, windows.memoryEnd),
+  ]);
 }
 
 /** The FACS (§5.2.10): no checksum, 64-byte aligned, nothing to say but its length. */
@@ -238,7 +293,7 @@ export function layoutAcpiTables(platform: AcpiPlatform, base: number): AcpiLayo
   const rsdpAt = base;
   const facsAt = align(rsdpAt + 20, 64);
   const dsdtAt = align(facsAt + 64, 16);
-  const dsdtBytes = dsdt(platform.ps2Keyboard === true);
+  const dsdtBytes = dsdt(platform.ps2Keyboard === true, platform.pciWindows);
   const fadtAt = align(dsdtAt + dsdtBytes.length, 16);
   const fadtBytes = fadt(platform, facsAt, dsdtAt);
   const madtAt = align(fadtAt + fadtBytes.length, 16);

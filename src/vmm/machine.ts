@@ -263,7 +263,9 @@ export class Machine {
     ports.attach(layout.RTC_PORT, layout.RTC_PORT_COUNT, this.rtc);
     ports.attach(layout.POST_PORT, 1, new Port80());
     // Firmware builds the tables an OS reads; the machine's ACPI tables reach it as QEMU's do.
-    const firmwareFiles = firmware ? acpiTableFiles({ ...this.acpiPlatform, ps2Keyboard: true }) : [];
+    const firmwareFiles = firmware
+      ? acpiTableFiles({ ...this.acpiPlatform, ps2Keyboard: true, pciWindows: { memoryBase: config.ramBytes, memoryEnd: layout.IOAPIC_BASE - 1 } })
+      : [];
     ports.attach(layout.FW_CFG_PORT, layout.FW_CFG_PORT_COUNT, new FwCfg({ ramBytes: config.ramBytes, files: firmwareFiles }));
     ports.attach(layout.ACPI_PM_PORT, ACPI_PM_PORT_COUNT, new AcpiPm(this.clock, (sleepType) => {
       if (sleepType === SLP_TYP_S5) this.stop({ kind: 'poweroff' });
