@@ -107,6 +107,7 @@ build_flat rings          guests/rings/rings.asm
 build_flat timer          guests/timer/timer.asm
 build_flat realsmc        guests/realsmc/realsmc.asm       512
 build_flat haltwait       guests/haltwait/haltwait.asm     512
+build_flat vgatext        guests/vgatext/vgatext.asm       512
 build_elf multiboot
 build_elf compute
 build_elf dirtier
