@@ -136,6 +136,42 @@ describe('the control socket', () => {
   });
 });
 
+describe('a saved machine', () => {
+  it('has its VGA again when restored: the screen it showed comes back', async () => {
+    const image = keyEchoGuest();
+    const socket = join(dir, 'control-saved');
+    const file = join(dir, 'vga.snap');
+    const source = new VmmProcess(['boot', image, '--format', 'flat', '--load-address', '0x100000', '--no-stdin', '--vga', 'std', '--control', socket], {}, 60_000);
+    try {
+      let saved = await ctl(socket, 'snapshot', `file=${file}`);
+      for (let tries = 0; /cannot reach/.test(saved.error) && tries < 100; tries++) {
+        await sleep(100);
+        saved = await ctl(socket, 'snapshot', `file=${file}`);
+      }
+      expect(saved.status, saved.error).toBe(0);
+    } finally {
+      await ctl(socket, 'quit');
+      await source.end();
+    }
+    const restoredSocket = join(dir, 'control-restored');
+    const restored = new VmmProcess(['restore', file, '--no-stdin', '--control', restoredSocket], {}, 60_000);
+    try {
+      await restored.waitFor('the guest runs under', 'stderr');
+      const dump = join(dir, 'restored-screen.txt');
+      let answer = await ctl(restoredSocket, 'screendump', `filename=${dump}`);
+      for (let tries = 0; /cannot reach/.test(answer.error) && tries < 100; tries++) {
+        await sleep(100);
+        answer = await ctl(restoredSocket, 'screendump', `filename=${dump}`);
+      }
+      expect(answer.status, answer.error).toBe(0);
+      expect(readFileSync(dump, 'utf8')).toBe('ready\n' + '\n'.repeat(24));
+    } finally {
+      await ctl(restoredSocket, 'quit');
+      await restored.end();
+    }
+  });
+});
+
 const haveScript = spawnSync('script', ['--version']).status === 0;
 
 describe.skipIf(!haveScript)('--display curses on a terminal', () => {
