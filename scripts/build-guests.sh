@@ -120,6 +120,7 @@ build_flat realsmc        guests/realsmc/realsmc.asm       512
 build_flat haltwait       guests/haltwait/haltwait.asm     512
 build_flat bios-hello     guests/bios-hello/bios-hello.asm 512
 build_disk_image bios-hello
+build_flat vgatext        guests/vgatext/vgatext.asm       512
 build_elf multiboot
 build_elf compute
 build_elf dirtier

@@ -1,5 +1,6 @@
 // `vmm boot [image]`: load a guest, run it under an engine, report how it ended.
 import { openSync } from 'node:fs';
+import { devNull } from 'node:os';
 import { LoadError, type LoadPlan } from '../boot/load-plan.js';
 import { planImage } from '../boot/detect.js';
 import { hasMultibootHeader, type BootModule } from '../boot/multiboot.js';
@@ -17,6 +18,11 @@ import { BACKLOG_LIMIT, ConsoleOutput } from './console-output.js';
 import { describeErrno } from '../util/errno.js';
 import { BROKEN_PIPE_STATUS, RunStopper, type StopRequest } from './run-stop.js';
 import { attachSerialInput } from './serial-input.js';
+import { attachKeyboardInput } from './keyboard-input.js';
+import { CursesDisplay } from './curses-display.js';
+import { ESCAPE_HELP } from './console-escape.js';
+import { screenSetup, type ScreenOptions, type ScreenSetup } from './screen-options.js';
+import type { Screen } from '../devices/vga/text-screen.js';
 import { StopSignals } from './signals.js';
 import { defaultGuestPath, readGuestImage } from './guest-image.js';
 import { parseAddress, parsePositiveInteger, parsePositiveNumber, parseRamMiB } from './options.js';
@@ -29,9 +35,10 @@ import { RunControl } from '../vmm/run-control.js';
 import { packageVersion } from '../util/package-version.js';
 import { firmwareConfig, firmwarePath, type FirmwareOptions } from './firmware-options.js';
 import { planFirmware } from '../boot/firmware.js';
+import { readVgaBios, VgaBiosError } from '../firmware/vga-bios.js';
 import { basename } from 'node:path';
 
-export interface BootOptions extends FirmwareOptions {
+export interface BootOptions extends FirmwareOptions, ScreenOptions {
   memory: string;
   engine: string;
   append: string;
@@ -182,6 +189,8 @@ export interface RunSetup {
    * for a machine that has no image to boot again (a restored one): a reset ends its run.
    */
   rebuild?: () => { machine: Machine; engine: Engine };
+  /** Where the VGA's screen goes: the terminal (--display curses), a file at the end (--screen-dump). */
+  screen?: ScreenSetup;
 }
 
 /** A guest loaded into a machine, ready to run: what `vmm boot` and `vmm trace` share. */
@@ -236,8 +245,11 @@ export function runLimits(options: Pick<BootOptions, 'timeLimit' | 'maxExits'>):
   };
 }
 
-/** The console: --serial's file, or `serialFd`; a failed write asks `stopper` to end the run. */
-export function openConsole(options: Pick<BootOptions, 'serial'>, serialFd: number, stopper: RunStopper): { output: ConsoleOutput; closeSerial: () => void } {
+/**
+ * The console: --serial's file, or `serialFd`; a failed write asks `stopper` to end the run.
+ * `discard`: without --serial, the output goes nowhere (the terminal shows the VGA's screen).
+ */
+export function openConsole(options: Pick<BootOptions, 'serial'>, serialFd: number, stopper: RunStopper, discard = false): { output: ConsoleOutput; closeSerial: () => void } {
   let fd = serialFd;
   if (options.serial !== undefined) {
     try {
@@ -245,9 +257,11 @@ export function openConsole(options: Pick<BootOptions, 'serial'>, serialFd: numb
     } catch (error) {
       throw new UserError(`cannot write serial output to '${options.serial}': ${describeErrno(error)}`);
     }
+  } else if (discard) {
+    fd = openSync(devNull, 'w');
   }
   const outputName =
-    options.serial !== undefined ? `serial output to '${options.serial}'` : fd === 1 ? 'standard output' : 'standard error';
+    options.serial !== undefined ? `serial output to '${options.serial}'` : fd === 1 ? 'standard output' : fd === 2 ? 'standard error' : devNull;
   const output = new ConsoleOutput(fd, fd !== serialFd, (error) => stopper.stop(outputFailure(error, outputName)));
   return { output, closeSerial: () => output.close() };
 }
@@ -258,6 +272,16 @@ export function engineSizes(options: Pick<BootOptions, 'translationCache' | 'sha
     translationCacheBytes: sizeOption(TRANSLATION_CACHE, options.translationCache, engine.requires.translationCache),
     shadowPoolBytes: sizeOption(SHADOW_POOL, options.shadowPool, engine.requires.vmmRegion),
   };
+}
+
+/** Debian's SeaVGABIOS for the standard VGA, or a one-line error. */
+function firmwareVgaBios(): Uint8Array {
+  try {
+    return readVgaBios();
+  } catch (error) {
+    if (error instanceof VgaBiosError) throw new UserError(error.message);
+    throw error;
+  }
 }
 
 /** What only a kernel loaded by vmm takes: refused on a boot through firmware, which loads its own. */
@@ -339,11 +363,16 @@ export function prepareRun(
   const refused = engine.refusesKernel?.(plan.notes ?? []);
   if (refused !== undefined) throw new UserError(`${path}: ${refused}`);
 
-  const { output, closeSerial } = openConsole(options, serialFd, stopper);
+  // (The screen dump's file is opened here, after the checks that could still refuse the run.)
+  const screen = screenSetup(options);
+  // A PC booted through firmware has a VGA, and its BIOS, unless --vga none says otherwise.
+  const vga = firmware ? options.vga !== 'none' : screen.vga;
+  const vgaBios = firmware && vga ? firmwareVgaBios() : undefined;
+  const { output, closeSerial } = openConsole(options, serialFd, stopper, screen.curses);
   const build = (forEngine: Engine): Machine => {
     const machine = newMachine({
       ramBytes, consoleOutput: output.push, translationBufferBytes, engineCore: engineCoreFor(forEngine.requires), stopMechanism,
-      translationCacheBytes, shadowPoolBytes, devices, cpuModel: model, paravirt, firmware,
+      translationCacheBytes, shadowPoolBytes, devices, cpuModel: model, paravirt, firmware, vga, vgaBios,
     });
     machine.load(plan);
     return machine;
@@ -355,7 +384,7 @@ export function prepareRun(
   };
   const signals = new StopSignals(stopper);
   signals.install();
-  return { machine, engine, limits, plan, image, imagePath: path, output, closeSerial, stopper, signals, rebuild };
+  return { machine, engine, limits, plan, image, imagePath: path, output, closeSerial, stopper, signals, rebuild, screen };
 }
 
 /** A finished run, before it is reported. */
@@ -384,7 +413,12 @@ export async function executeRun(prepared: RunSetup, options: Pick<BootOptions, 
   });
   const debuggee = gdbAddress ? new GuestDebugger(machine, engine, options.gdbWait === true) : undefined;
   const gdbServer = debuggee && new GdbServer(debuggee);
+  const curses = prepared.screen?.curses ? newCursesDisplay(() => machine, stopper) : undefined;
   const attachInput = () => {
+    if (curses) {
+      if (!options.stdin) return () => {};
+      return attachKeyboardInput(machine, stopper, () => curses.setStatus(`vmm: ${ESCAPE_HELP}`), () => curses.setStatus(''));
+    }
     machine.mayReceiveInput = options.stdin;
     return options.stdin ? attachSerialInput(machine, stopper) : () => {};
   };
@@ -397,9 +431,11 @@ export async function executeRun(prepared: RunSetup, options: Pick<BootOptions, 
   const flushTimer = setInterval(() => output.flush(), 50);
   let result: RunResult;
   let where: string;
+  let finalScreen: Screen | undefined;
   try {
     await engine.prepare?.();
     if (gdbServer && gdbAddress) await listenForDebugger(gdbServer, gdbAddress, options.gdbWait === true);
+    curses?.start();
     const started = process.hrtime.bigint();
     result = await runMachine(machine, engine, limits, debuggee, control);
     // A reset boots the machine again from its image, as a PC's reset does, unless --no-reboot
@@ -413,6 +449,7 @@ export async function executeRun(prepared: RunSetup, options: Pick<BootOptions, 
         break;
       }
       process.stderr.write(`vmm: ${result.outcome.message}; booting it again\n`);
+      curses?.invalidate(); // that line went over the screen
       detachInput();
       machine.close();
       ({ machine, engine } = prepared.rebuild());
@@ -429,6 +466,10 @@ export async function executeRun(prepared: RunSetup, options: Pick<BootOptions, 
     stopper.detach();
     clearInterval(flushTimer);
     detachInput();
+    // The screen as the run left it, read before the machine's memory goes.
+    finalScreen = machine.vga?.screen();
+    curses?.stop();
+    if (!finalScreen) prepared.screen?.dump?.close();
     machine.close();
   }
   const stoppedByHost = result.outcome.kind === 'host-stop';
@@ -449,7 +490,26 @@ export async function executeRun(prepared: RunSetup, options: Pick<BootOptions, 
     notes.push(`${output.dropped} bytes of guest output were dropped: its reader fell more than ${BACKLOG_LIMIT >> 20} MiB behind`);
   }
   if (unwritten > 0) notes.push(`${unwritten} bytes of guest output were not written: its reader did not take them`);
+  const dump = prepared.screen?.dump;
+  if (dump && finalScreen) {
+    try {
+      const note = dump.write(finalScreen);
+      if (note) notes.push(note);
+    } catch (error) {
+      stopper.stop({ status: USAGE_ERROR_STATUS, kind: 'error', message: `cannot write the screen dump to '${dump.path}': ${describeErrno(error)}` });
+    }
+  }
   return { result, stoppedByHost, where, notes };
+}
+
+/** `--display curses` on standard output, showing the VGA of whichever machine runs now. */
+function newCursesDisplay(machine: () => Machine, stopper: RunStopper): CursesDisplay {
+  return new CursesDisplay(
+    1,
+    () => machine().vga!.screen(),
+    () => ({ columns: process.stdout.columns || 80, rows: process.stdout.rows || 25 }), // 0: a terminal that does not say
+    (error) => stopper.stop(outputFailure(error, 'the terminal')),
+  );
 }
 
 /**

@@ -98,7 +98,7 @@ export async function restoreCommand(file: string | undefined, options: RestoreO
     }
     const machine = newMachine({
       ramBytes: description.ramBytes, consoleOutput: output.push, engineCore: engineCoreFor(engine.requires), stopMechanism,
-      ...engineSizes(options, engine), devices: description.devices, cpuModel: model, paravirt: description.paravirt,
+      ...engineSizes(options, engine), devices: description.devices, cpuModel: model, paravirt: description.paravirt, vga: description.vga === true,
     });
     if (machine.vcpu.cpuStateFormat !== hello.cpuStateFormat) {
       machine.close();

@@ -1,38 +1,13 @@
-// Standard input to the guest's serial port. From a terminal, the terminal is put in raw mode
-// for the run: keys reach the guest as typed (Ctrl-C included, no echo but the guest's own, no
-// line editing), the replies a terminal sends to the guest's queries (cursor position) go to the
-// guest instead of the screen, and Ctrl-A is the escape key (console-escape.ts). The terminal's
-// modes are given back on every way out, a second signal and process.exit included.
+// Standard input to the guest's serial port (terminal-input.ts: raw mode on a terminal, Ctrl-A
+// the escape key).
 import type { Machine } from '../vmm/machine.js';
-import { ConsoleEscape, ESCAPE_HELP } from './console-escape.js';
-import { type RunStopper, USER_QUIT_STATUS } from './run-stop.js';
+import { ESCAPE_HELP } from './console-escape.js';
+import type { RunStopper } from './run-stop.js';
+import { attachTerminalInput } from './terminal-input.js';
 
 export function attachSerialInput(machine: Machine, stopper: RunStopper): () => void {
-  const stdin = process.stdin;
-  let receive = (data: Uint8Array) => machine.uart.receive(data);
-  let restoreTerminal = () => {};
-  if (stdin.isTTY) {
-    stdin.setRawMode(true);
-    restoreTerminal = () => {
-      if (stdin.isRaw) stdin.setRawMode(false);
-    };
-    process.on('exit', restoreTerminal);
-    const escape = new ConsoleEscape({
-      toGuest: (bytes) => machine.uart.receive(bytes),
-      quit: () => stopper.stop({ status: USER_QUIT_STATUS, kind: 'report', message: 'the user quit (Ctrl-A x)' }),
-      help: () => process.stderr.write(`\nvmm: ${ESCAPE_HELP}\n`),
-    });
-    receive = (data) => escape.feed(data);
-  }
-  const onData = (data: Buffer) => receive(data);
-  const onError = () => {};
-  stdin.on('data', onData);
-  stdin.on('error', onError);
-  return () => {
-    stdin.off('data', onData);
-    stdin.pause();
-    stdin.unref?.();
-    restoreTerminal();
-    process.off('exit', restoreTerminal);
-  };
+  return attachTerminalInput(
+    { toGuest: (bytes) => machine.uart.receive(bytes), help: () => process.stderr.write(`\nvmm: ${ESCAPE_HELP}\n`) },
+    stopper,
+  );
 }

@@ -37,7 +37,7 @@ function addBootOptions(command: Command): Command {
     .option('--no-reboot', 'end the run when the guest resets the machine, instead of booting it again')
     .option('--translation-cache <KiB>', 'bt: size of the translation cache, flushed when full (default and most 3968)')
     .option('--shadow-pool <KiB>', 'trap, bt: size of the shadow page-table pool, emptied when full (64 to 16256, the default)')
-    .option('--control <path>', 'a control socket at PATH: line-delimited JSON commands (query-status, stop, cont, snapshot, migrate, migrate-status, query-counters, quit); see `vmm ctl`')
+    .option('--control <path>', 'a control socket at PATH: line-delimited JSON commands (query-status, stop, cont, snapshot, migrate, migrate-status, query-counters, screendump, quit); see `vmm ctl`')
     .option('--stop-mechanism <name>', 'exact (stops without a per-block hook, where proven on this Unicorn build and the timer thread may run at real-time priority), or block-hook', bootDefaults.stopMechanism);
 }
 
@@ -57,6 +57,9 @@ async function main(argv: string[]): Promise<number> {
     .option('--gdb <address>', 'listen for a GDB remote debugger on tcp:HOST:PORT (loopback unless a host is named; port 0 picks a free one)')
     .option('-s', 'shorthand for --gdb tcp::1234, as in QEMU')
     .option('-S, --gdb-wait', 'do not start the guest until the debugger continues it, as QEMU\'s -S')
+    .option('--vga <type>', "std: QEMU's standard VGA (PCI 00:02.0, 1234:1111), left in 80x25 text mode; none: no VGA (the default, unless --display curses or --screen-dump asks for the screen)")
+    .option('--display <type>', "none (the default) or curses: the VGA's text screen in this terminal (standard output), typed keys to the guest's PS/2 keyboard, Ctrl-A x to quit; the serial console then goes to --serial's file, or nowhere")
+    .option('--screen-dump <file>', "when the run ends, write the VGA's text screen to FILE as plain text (one line per row, trailing spaces trimmed)")
     .action(async (image: string | undefined, options: BootOptions) => {
     status = await bootCommand(image, options);
   });
@@ -120,7 +123,7 @@ async function main(argv: string[]): Promise<number> {
   program
     .command('ctl')
     .argument('<socket>', "a running vmm's control socket (--control PATH)")
-    .argument('<command>', 'query-status, stop, cont, snapshot file=F, migrate uri=tcp:HOST:PORT [downtime-limit=MS] [max-rounds=N] [on-no-convergence=abort], migrate-status, query-counters, quit')
+    .argument('<command>', 'query-status, stop, cont, snapshot file=F, migrate uri=tcp:HOST:PORT [downtime-limit=MS] [max-rounds=N] [on-no-convergence=abort], migrate-status, query-counters, screendump filename=F, quit')
     .argument('[arguments...]', 'NAME=VALUE arguments of the command')
     .description('send one command to a running vmm and print its answer as JSON')
     .action(async (socket: string, command: string, words: string[]) => {

@@ -1,10 +1,12 @@
 // The control socket's commands on a running machine (QMP's names where QEMU has one):
-// query-status, stop, cont, snapshot, migrate, migrate-status, query-counters, quit.
+// query-status, stop, cont, snapshot, migrate, migrate-status, query-counters, screendump, quit.
 import type { Engine } from '../vmm/engine.js';
 import type { Machine } from '../vmm/machine.js';
 import type { RunControl } from '../vmm/run-control.js';
 import { captureAtBoundary, whyStateCannotBeSaved } from '../snapshot/machine-state.js';
 import { writeSnapshot } from '../snapshot/snapshot-file.js';
+import { writeFileSync } from 'node:fs';
+import { screenText } from '../devices/vga/text-dump.js';
 import { describeErrno } from '../util/errno.js';
 import { parseTcpAddress } from '../util/tcp-address.js';
 import { DEFAULT_DOWNTIME_LIMIT_MS, DEFAULT_MAX_ROUNDS, MigrationSource } from '../migration/migration-source.js';
@@ -78,6 +80,21 @@ export function machineCommands(run: ControlledRun): Map<string, CommandHandler>
   });
   commands.set('migrate-status', () => migration?.report ?? { status: 'none' });
   commands.set('query-counters', () => run.control.exitCounts?.() ?? {});
+  // QMP's screendump, with the text screen as plain text (rows, trailing spaces trimmed) where
+  // QEMU writes an image. A blank screen or a graphics mode writes an empty file; `mode` says which.
+  commands.set('screendump', (args) => {
+    const filename = args.filename;
+    if (typeof filename !== 'string' || filename === '') throw new ControlError('screendump needs a "filename" argument');
+    const vga = run.machine().vga;
+    if (!vga) throw new ControlError('this machine has no VGA (boot it with --vga std)');
+    const screen = vga.screen();
+    try {
+      writeFileSync(filename, screenText(screen));
+    } catch (error) {
+      throw new ControlError(`cannot write '${filename}': ${describeErrno(error)}`);
+    }
+    return { mode: screen.kind };
+  });
   commands.set('quit', () => {
     // After the answer has gone out: the run's end closes the socket.
     setImmediate(() => run.quit());

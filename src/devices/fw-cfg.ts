@@ -5,8 +5,9 @@
 // QEMU (kvm-unit-tests, SeaBIOS) read the CPU count and RAM size here. Items: the signature
 // "QEMU", the interface ID (traditional only: no DMA), a zero UUID, the RAM size, no graphics,
 // one CPU (present and at most), no NUMA nodes, no boot menu, and the file directory with
-// etc/e820 (RAM from 0, as QEMU lists it; the firmware carves the holes) and the files the machine
-// gives its firmware.
+// etc/e820 (RAM from 0, as QEMU lists it; the firmware carves the holes) and the files the
+// machine adds (an option ROM for the firmware: SeaBIOS reads `pciVVVV,DDDD.rom`, `vgaroms/*`,
+// `genroms/*`; its ACPI tables and their loader script).
 import { checkSnapshotVersion, type Device, type DeviceSnapshot } from './device.js';
 
 const SNAPSHOT_VERSION = 1;
@@ -38,8 +39,8 @@ const E820_RAM = 1;
 export interface FwCfgConfig {
   ramBytes: number;
   cpus?: number;
-  /** Named files after etc/e820, for firmware (its ACPI tables and their loader, option ROMs). */
-  files?: readonly [name: string, bytes: Uint8Array][];
+  /** More files, listed after etc/e820 in this order, each under the next key. */
+  files?: readonly (readonly [name: string, bytes: Uint8Array])[];
 }
 
 export class FwCfg implements Device {
@@ -68,7 +69,16 @@ export class FwCfg implements Device {
   }
 
   /** The file directory (big-endian, unlike the other items) and the files' own keys. */
-  private files(files: [string, Uint8Array][]): void {
+  private files(files: readonly (readonly [string, Uint8Array])[]): void {
+    const names = new Set<string>();
+    for (const [name] of files) {
+      // A name fills at most 55 bytes of its 56, the last one its terminating NUL.
+      if (name === '' || new TextEncoder().encode(name).length >= FILE_NAME_BYTES) {
+        throw new RangeError(`fw_cfg file name '${name}' is empty or longer than ${FILE_NAME_BYTES - 1} bytes`);
+      }
+      if (names.has(name)) throw new RangeError(`fw_cfg file '${name}' is given twice`);
+      names.add(name);
+    }
     const dir = new Uint8Array(4 + files.length * FILE_ENTRY_BYTES);
     const view = new DataView(dir.buffer);
     view.setUint32(0, files.length);
@@ -77,7 +87,7 @@ export class FwCfg implements Device {
       const at = 4 + i * FILE_ENTRY_BYTES;
       view.setUint32(at, bytes.length);
       view.setUint16(at + 4, key);
-      dir.set(new TextEncoder().encode(name).subarray(0, FILE_NAME_BYTES - 1), at + 8);
+      dir.set(new TextEncoder().encode(name), at + 8);
       this.items.set(key, bytes);
     });
     this.items.set(FwCfgKey.FILE_DIR, dir);

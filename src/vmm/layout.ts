@@ -38,6 +38,9 @@ export const I8042_DATA_PORT = 0x60;
 export const I8042_COMMAND_PORT = 0x64;
 export const KEYBOARD_IRQ = 1;
 export const AUX_IRQ = 12;
+/** The VGA (`--vga std`): its legacy ports 0x3B0-0x3DF, and PCI 00:02.0, where QEMU's `-vga std` is on a PC. */
+export const VGA_PORT = 0x3b0;
+export const VGA_PCI_SLOT = 2;
 
 /** The APICs and the HPET, where a PC has them (and the MADT and HPET tables say). */
 /** IA32_APIC_BASE's reset value names the local APIC's page. */

@@ -33,6 +33,9 @@ import { IA32_APIC_BASE, IA32_TSC_DEADLINE, LOCAL_APIC_VERSION, LocalApic } from
 import { SystemControlPort } from '../devices/system-control-port.js';
 import { SystemControlPortA } from '../devices/system-control-port-a.js';
 import { Uart16550 } from '../devices/uart16550.js';
+import { VGA_BIOS_FILE } from '../devices/vga/pci-vga.js';
+import { Vga, VGA_PORT_COUNT } from '../devices/vga/vga.js';
+import { leaveVgaTextMode } from '../firmware/vga-text-mode.js';
 import { applyLoadPlan } from './cpu-setup.js';
 import { cpuid } from './cpuid.js';
 import { performance } from 'node:perf_hooks';
@@ -79,6 +82,17 @@ export interface MachineConfig {
    * what it is told; the machine then builds no tables of its own (the firmware does).
    */
   firmware?: FirmwareConfig;
+  /**
+   * A VGA (`--vga std`): QEMU's standard VGA as PCI 00:02.0 with the legacy VGA ports, its text
+   * screen read from RAM (devices/vga). Firmware boots have one; a guest loaded directly has it
+   * when asked, and finds it in 80x25 text mode, as a VGA BIOS leaves it.
+   */
+  vga?: boolean;
+  /**
+   * The VGA BIOS (SeaVGABIOS's vgabios-stdvga.bin) offered to the firmware in fw_cfg as
+   * `pci1234,1111.rom`, where SeaBIOS looks for the VGA function's option ROM. Only with `vga`.
+   */
+  vgaBios?: Uint8Array;
 }
 
 export interface FirmwareConfig {
@@ -99,6 +113,8 @@ export interface MachineDescription {
   cpuModel: string;
   devices: OptionalDevice[];
   paravirt?: ParavirtInterface;
+  /** Present (true) when the machine has a VGA. */
+  vga?: boolean;
 }
 
 /** Paravirtual interfaces a machine can offer its guest (`--pv`). */
@@ -153,6 +169,11 @@ export class Machine {
   readonly rtc: CmosRtc;
   readonly uart: Uart16550;
   readonly debugConsole: DebugConsole;
+  /** The 8042, with the PS/2 keyboard behind it that host keys are pressed on. */
+  readonly keyboard: I8042;
+  readonly pciHost: PciHost;
+  /** The VGA, when the machine has one (MachineConfig.vga). */
+  readonly vga: Vga | undefined;
   /** Devices whose interrupts depend on time alone. */
   readonly timedDevices: TimedDevice[];
   /** For each timed device, whether its interrupt can reach the CPU now (to wake it from HLT). */
@@ -161,6 +182,8 @@ export class Machine {
   observer: RunObserver | undefined;
   /** Set when the serial port has a host input attached: a halted guest may still be woken. */
   mayReceiveInput = false;
+  /** Set when the host's keyboard is attached to the PS/2 keyboard (`--display curses`). */
+  mayReceiveKeys = false;
   readonly counters: InlineCounters = { portIn: 0, portOut: 0, mmioRead: 0, mmioWrite: 0, cpuid: 0, hypercall: 0 };
   /** KVM's paravirtual interface, when the guest is offered it (`--pv kvm`). */
   readonly kvm: KvmParavirt | undefined;
@@ -186,7 +209,9 @@ export class Machine {
     this.description = {
       ramBytes: config.ramBytes, cpuModel: this.cpuModel.spec, devices: [...(config.devices ?? [])],
       ...(config.paravirt ? { paravirt: config.paravirt } : {}),
+      ...(config.vga ? { vga: true } : {}),
     };
+    if (config.vgaBios && !config.vga) throw new Error('a VGA BIOS was given for a machine without a VGA');
     this.vcpu = new Vcpu(
       config.ramBytes, config.translationBufferBytes, config.engineCore ?? false, config.stopMechanism ?? 'exact', undefined,
       config.translationCacheBytes, config.shadowPoolBytes, this.cpuModel.emulatedAs,
@@ -241,7 +266,7 @@ export class Machine {
       legacyIrq8: isa.hpetIrq8,
       onLegacyReplacement: (on) => isa.setLegacyReplacement(on),
     });
-    const keyboardController = new I8042(isa.isaIrq(layout.KEYBOARD_IRQ), isa.isaIrq(layout.AUX_IRQ), {
+    this.keyboard = new I8042(isa.isaIrq(layout.KEYBOARD_IRQ), isa.isaIrq(layout.AUX_IRQ), {
       onReset: () => this.stop({ kind: 'reset', by: 'the keyboard controller (command 0xFE)' }),
     });
     this.timedDevices = [this.pit, this.rtc, this.hpet, this.localApic];
@@ -257,22 +282,29 @@ export class Machine {
     ports.attach(layout.PIC_SLAVE_PORT, layout.PIC_PORT_COUNT, this.pics.slave);
     ports.attach(layout.ELCR_PORT, layout.ELCR_PORT_COUNT, this.pics.elcr);
     ports.attach(layout.PIT_PORT, layout.PIT_PORT_COUNT, this.pit);
-    ports.attach(layout.I8042_DATA_PORT, 1, keyboardController);
+    ports.attach(layout.I8042_DATA_PORT, 1, this.keyboard);
     ports.attach(layout.SYSTEM_CONTROL_PORT_B, 1, new SystemControlPort(this.pit));
-    ports.attach(layout.I8042_COMMAND_PORT, 1, keyboardController.commandPort);
+    ports.attach(layout.I8042_COMMAND_PORT, 1, this.keyboard.commandPort);
     ports.attach(layout.RTC_PORT, layout.RTC_PORT_COUNT, this.rtc);
     ports.attach(layout.POST_PORT, 1, new Port80());
     // Firmware builds the tables an OS reads; the machine's ACPI tables reach it as QEMU's do.
-    const firmwareFiles = firmware
-      ? acpiTableFiles({ ...this.acpiPlatform, ps2Keyboard: true, pciWindows: { memoryBase: config.ramBytes, memoryEnd: layout.IOAPIC_BASE - 1 } })
-      : [];
-    ports.attach(layout.FW_CFG_PORT, layout.FW_CFG_PORT_COUNT, new FwCfg({ ramBytes: config.ramBytes, files: firmwareFiles }));
+    const fwCfgFiles: [string, Uint8Array][] = [
+      ...(firmware ? acpiTableFiles({ ...this.acpiPlatform, ps2Keyboard: true, pciWindows: { memoryBase: config.ramBytes, memoryEnd: layout.IOAPIC_BASE - 1 } }) : []),
+      ...(config.vgaBios ? [[VGA_BIOS_FILE, config.vgaBios] as [string, Uint8Array]] : []),
+    ];
+    ports.attach(layout.FW_CFG_PORT, layout.FW_CFG_PORT_COUNT, new FwCfg({ ramBytes: config.ramBytes, files: fwCfgFiles }));
     ports.attach(layout.ACPI_PM_PORT, ACPI_PM_PORT_COUNT, new AcpiPm(this.clock, (sleepType) => {
       if (sleepType === SLP_TYP_S5) this.stop({ kind: 'poweroff' });
     }));
-    ports.attach(layout.PCI_CONFIG_PORT, layout.PCI_CONFIG_PORT_COUNT, new PciHost((hard) => {
+    this.pciHost = new PciHost((hard) => {
       this.stop({ kind: 'reset', by: `the reset control register (port 0xcf9, ${hard ? 'hard' : 'soft'} reset)` });
-    }));
+    });
+    ports.attach(layout.PCI_CONFIG_PORT, layout.PCI_CONFIG_PORT_COUNT, this.pciHost);
+    this.vga = config.vga ? new Vga(this.ram) : undefined;
+    if (this.vga) {
+      ports.attach(layout.VGA_PORT, VGA_PORT_COUNT, this.vga);
+      this.pciHost.plug(layout.VGA_PCI_SLOT, 0, this.vga.pci);
+    }
     ports.attach(layout.SYSTEM_CONTROL_PORT_A, 1, new SystemControlPortA(() => this.stop({ kind: 'reset', by: 'port 0x92 (fast reset)' })));
     ports.attach(layout.COM1_PORT, layout.UART_PORT_COUNT, this.uart);
     ports.attach(layout.DEBUG_CONSOLE_PORT, 1, this.debugConsole);
@@ -317,6 +349,14 @@ export class Machine {
       startTime,
       writePort: (port, value) => ports.write(port, 1, value),
     });
+    // And the VGA as its BIOS leaves it: in 80x25 text mode.
+    if (this.vga) {
+      leaveVgaTextMode({
+        writePort: (port, size, value) => ports.write(port, size, value),
+        readPort: (port) => ports.read(port, 1),
+        ram: this.ram, pciSlot: layout.VGA_PCI_SLOT,
+      });
+    }
   }
 
   /** What the ACPI tables describe: this PC's fixed devices. */
@@ -480,9 +520,12 @@ export class Machine {
     return next === undefined ? undefined : Math.max(0, next - this.clock.nowNs());
   }
 
-  /** Whether serial input could wake a halted CPU (COM1's IRQ is not masked). */
+  /** Whether host input could wake a halted CPU: serial input with COM1's IRQ, keys with the keyboard's, unmasked. */
   get inputMayInterrupt(): boolean {
-    return this.mayReceiveInput && this.irqMayInterrupt(layout.COM1_IRQ);
+    return (
+      (this.mayReceiveInput && this.irqMayInterrupt(layout.COM1_IRQ)) ||
+      (this.mayReceiveKeys && this.irqMayInterrupt(layout.KEYBOARD_IRQ))
+    );
   }
 
   /** The time slice for the next run(): at most `max`, ending at the next timer event. */

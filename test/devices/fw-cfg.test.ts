@@ -65,4 +65,34 @@ describe('fw_cfg (QEMU docs/specs/fw_cfg.rst, traditional interface)', () => {
     copy.restore(device.snapshot());
     expect(ports([0x510, 2, copy]).inb(0x511)).toBe(0x45);
   });
+
+  it('lists the files the machine adds after etc/e820, each under the next key (an option ROM for the firmware)', () => {
+    const rom = Uint8Array.from({ length: 1024 }, (_, i) => i & 0xff);
+    const extra = new Uint8Array([1, 2, 3]);
+    const withFiles = ports([0x510, 2, new FwCfg({ ramBytes: RAM, files: [['pci1234,1111.rom', rom], ['etc/extra', extra]] })]);
+    const dir = Uint8Array.from(read(withFiles, FwCfgKey.FILE_DIR, 4 + 3 * 64));
+    const view = new DataView(dir.buffer);
+    expect(view.getUint32(0)).toBe(3);
+    const entries = [0, 1, 2].map((i) => {
+      const at = 4 + i * 64;
+      return {
+        size: view.getUint32(at),
+        select: view.getUint16(at + 4),
+        name: new TextDecoder().decode(dir.subarray(at + 8, at + 64)).replace(/\0+$/, ''),
+      };
+    });
+    expect(entries).toEqual([
+      { size: 20, select: 0x20, name: 'etc/e820' },
+      { size: 1024, select: 0x21, name: 'pci1234,1111.rom' },
+      { size: 3, select: 0x22, name: 'etc/extra' },
+    ]);
+    expect(read(withFiles, 0x21, 1024)).toEqual(Array.from(rom));
+    expect(read(withFiles, 0x22, 4)).toEqual([1, 2, 3, 0]);
+  });
+
+  it('refuses a file name that does not fit its 56 bytes with the NUL, and a name given twice', () => {
+    expect(() => new FwCfg({ ramBytes: RAM, files: [['x'.repeat(56), new Uint8Array(1)]] })).toThrow(/longer than 55 bytes/);
+    expect(new FwCfg({ ramBytes: RAM, files: [['x'.repeat(55), new Uint8Array(1)]] })).toBeInstanceOf(FwCfg);
+    expect(() => new FwCfg({ ramBytes: RAM, files: [['etc/e820', new Uint8Array(1)]] })).toThrow(/given twice/);
+  });
 });

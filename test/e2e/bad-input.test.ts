@@ -104,6 +104,26 @@ describe('bad input', () => {
   it('flat image without a load address', () => {
     expectOneLineError(runVmm(['boot', file('flat.bin', [0xf4]), '--format', 'flat']), /--format flat needs --load-address/);
   });
+
+  it('an unknown display or VGA, and a screen asked of a machine told to have no VGA', () => {
+    expectOneLineError(runVmm(['boot', guestPath('vgatext.bin'), '--display', 'sdl']), /unknown display 'sdl'; choose one of none, curses$/);
+    expectOneLineError(runVmm(['boot', guestPath('vgatext.bin'), '--vga', 'cirrus']), /unknown VGA 'cirrus'; choose one of std, none$/);
+    expectOneLineError(
+      runVmm(['boot', guestPath('vgatext.bin'), '--vga', 'none', '--screen-dump', join(dir, 'screen.txt')]),
+      /--screen-dump shows the VGA's screen, and --vga none leaves the machine without one$/,
+    );
+  });
+
+  it('--display curses when standard output is not a terminal', () => {
+    // runVmm gives vmm a pipe for standard output.
+    expectOneLineError(runVmm(['boot', guestPath('vgatext.bin'), '--display', 'curses']), /--display curses needs a terminal, and standard output is not one$/);
+  });
+
+  it('a screen dump to a path that cannot be written, before the guest runs', () => {
+    const run = runVmm(['boot', guestPath('vgatext.bin'), '--screen-dump', join(dir, 'no-such-dir', 'screen.txt')]);
+    expectOneLineError(run, /cannot write the screen dump to '.*no-such-dir\/screen\.txt': ENOENT \(no such file or directory\)$/);
+    expectOneLineError(runVmm(['boot', guestPath('vgatext.bin'), '--screen-dump', dir]), /cannot write the screen dump to '.*': EISDIR \(illegal operation on a directory\)$/);
+  });
 });
 
 describe('misbehaving guests end with a report', () => {
