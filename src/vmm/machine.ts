@@ -2,7 +2,7 @@
 // It turns the native core's inline exits (port I/O, MMIO, CPUID) into bus accesses.
 import type { LoadPlan } from '../boot/load-plan.js';
 import { AcpiPm, ACPI_PM_PORT_COUNT, SLP_TYP_S5 } from '../devices/acpi-pm.js';
-import type { Device, StatefulPart } from '../devices/device.js';
+import type { Device, GuestMemory, StatefulPart } from '../devices/device.js';
 import { ACPI_TABLES_BASE, buildAcpiTables } from '../firmware/acpi-tables.js';
 import { buildMpTables, MP_TABLE_BASE } from '../firmware/mp-table.js';
 import { FIRMWARE_CALL_PORT, leaveBiosState, SERVICE_STUB_PUSHED_BYTES } from '../firmware/bios-state.js';
@@ -14,6 +14,13 @@ import { CmosRtc } from '../devices/cmos-rtc.js';
 import { DebugExit } from '../devices/debug-exit.js';
 import { I8042 } from '../devices/i8042.js';
 import { PciHost } from '../devices/pci-host.js';
+import type { PciConfigSpace } from '../devices/pci/pci-function.js';
+import { Piix3IsaBridge } from '../devices/pci/piix3-isa-bridge.js';
+import { DiskImage } from '../devices/ide/disk-image.js';
+import type { DriveMedia } from '../devices/ide/ide-channel.js';
+import { BUS_MASTER_BAR, BUS_MASTER_BAR_BYTES, IDETIM, IDETIM_DECODE_ENABLE, PiixIde } from '../devices/ide/piix-ide.js';
+import { COMMAND_BLOCK_PORTS, CONTROL_BLOCK_PORTS } from '../devices/ide/ide-channel.js';
+import { packageVersion } from '../util/package-version.js';
 import { PicPair } from '../devices/pic8259.js';
 import {
   PC_TESTDEV_IOMEM, PC_TESTDEV_IOMEM_BYTES, PC_TESTDEV_IRQ_COUNT, PC_TESTDEV_IRQ_PORT, PC_TESTDEV_PORT, PC_TESTDEV_PORT_COUNT,
@@ -37,7 +44,7 @@ import { Field, InlineKind } from './exit-record.js';
 import { Reg } from './registers.js';
 import { EFLAGS_IF } from '../x86/eflags.js';
 import { csEip } from '../util/hex.js';
-import { IoBus, PortBus } from './io-bus.js';
+import { BusConflict, IoBus, PortBus } from './io-bus.js';
 import { HostClock } from './host-clock.js';
 import { isaIrqPin, IsaInterrupts } from './isa-interrupts.js';
 import * as layout from './layout.js';
@@ -69,6 +76,24 @@ export interface MachineConfig {
   cpuModel?: CpuModel;
   /** A paravirtual interface offered to the guest (`--pv`): KVM's, under any engine. */
   paravirt?: ParavirtInterface;
+  /**
+   * Disks (`--drive`). Given, even empty, the machine has the PIIX3's ISA bridge and IDE
+   * controller at 00:01.0 and 00:01.1, as QEMU's pc; not given, it has no PIIX3 functions.
+   */
+  drives?: readonly DriveConfig[];
+}
+
+/** The places on the IDE controller: primary master and slave, secondary master and slave. */
+export const IDE_DRIVE_INDEXES = 4;
+
+/** A disk on the IDE controller. */
+export interface DriveConfig {
+  /** A raw image file; the disk is its whole 512-byte sectors. */
+  path: string;
+  /** 0 primary master, 1 primary slave, 2 secondary master, 3 secondary slave. */
+  index: number;
+  /** The drive refuses writes (they fail as on a write-protected drive). */
+  readOnly: boolean;
 }
 
 /**
@@ -81,6 +106,8 @@ export interface MachineDescription {
   cpuModel: string;
   devices: OptionalDevice[];
   paravirt?: ParavirtInterface;
+  /** The disks, when the machine has the IDE controller; readOnly says how each was opened. */
+  drives?: DriveConfig[];
 }
 
 /** Paravirtual interfaces a machine can offer its guest (`--pv`). */
@@ -133,6 +160,14 @@ export class Machine {
   readonly rtc: CmosRtc;
   readonly uart: Uart16550;
   readonly debugConsole: DebugConsole;
+  /** The i440FX host bridge and PCI configuration mechanism: what PCI functions plug into. */
+  readonly pciHost: PciHost;
+  /** The PIIX3's IDE controller, on a machine with drives. */
+  readonly ide: PiixIde | undefined;
+  /** The drives' image files, closed with the machine. */
+  private readonly images: DiskImage[];
+  /** Devices mapped by a PCI BAR: their state is their function's, their place its configuration space's. */
+  private readonly barDevices = new Set<Device>();
   /** Devices whose interrupts depend on time alone. */
   readonly timedDevices: TimedDevice[];
   /** For each timed device, whether its interrupt can reach the CPU now (to wake it from HLT). */
@@ -163,9 +198,14 @@ export class Machine {
     this.consoleOutput = config.consoleOutput;
     this.tscHz = hostTscHz();
     this.cpuModel = config.cpuModel ?? cpuModel('qemu32');
+    const problem = config.drives && drivesProblem(config.drives);
+    if (problem) throw new RangeError(problem);
+    this.images = openImages(config.drives ?? []);
+    const drives = config.drives?.map((drive, i) => ({ path: drive.path, index: drive.index, readOnly: this.images[i].readOnly }));
     this.description = {
       ramBytes: config.ramBytes, cpuModel: this.cpuModel.spec, devices: [...(config.devices ?? [])],
       ...(config.paravirt ? { paravirt: config.paravirt } : {}),
+      ...(drives ? { drives } : {}),
     };
     this.vcpu = new Vcpu(
       config.ramBytes, config.translationBufferBytes, config.engineCore ?? false, config.stopMechanism ?? 'exact', undefined,
@@ -245,9 +285,10 @@ export class Machine {
     ports.attach(layout.ACPI_PM_PORT, ACPI_PM_PORT_COUNT, new AcpiPm(this.clock, (sleepType) => {
       if (sleepType === SLP_TYP_S5) this.stop({ kind: 'poweroff' });
     }));
-    ports.attach(layout.PCI_CONFIG_PORT, layout.PCI_CONFIG_PORT_COUNT, new PciHost((hard) => {
+    this.pciHost = new PciHost((hard) => {
       this.stop({ kind: 'reset', by: `the reset control register (port 0xcf9, ${hard ? 'hard' : 'soft'} reset)` });
-    }));
+    });
+    ports.attach(layout.PCI_CONFIG_PORT, layout.PCI_CONFIG_PORT_COUNT, this.pciHost);
     ports.attach(layout.SYSTEM_CONTROL_PORT_A, 1, new SystemControlPortA(() => this.stop({ kind: 'reset', by: 'port 0x92 (fast reset)' })));
     ports.attach(layout.COM1_PORT, layout.UART_PORT_COUNT, this.uart);
     ports.attach(layout.DEBUG_CONSOLE_PORT, 1, this.debugConsole);
@@ -264,6 +305,7 @@ export class Machine {
       ports.attach(PC_TESTDEV_IRQ_PORT, PC_TESTDEV_IRQ_COUNT, new PcTestdevIrqLines((irq) => isa.line(irq)));
       this.attachMmio(PC_TESTDEV_IOMEM, PC_TESTDEV_IOMEM_BYTES, new PcTestdevMemory());
     }
+    this.ide = drives && this.plugIde(drives, isa);
     ports.attach(FIRMWARE_CALL_PORT, 1, new FirmwareCallPort((vector) => {
       this.stop({ kind: 'bios-call', vector, caller: this.realModeInterruptCaller(SERVICE_STUB_PUSHED_BYTES) });
     }));
@@ -294,6 +336,61 @@ export class Machine {
       startTime,
       writePort: (port, value) => ports.write(port, 1, value),
     });
+  }
+
+  /**
+   * The PIIX3's ISA bridge and IDE controller on the PCI bus, the controller's legacy ports on
+   * the port bus, and its bus master registers wherever its BAR 4 says.
+   */
+  private plugIde(drives: readonly DriveConfig[], isa: IsaInterrupts): PiixIde {
+    const version = packageVersion();
+    const places: (DriveMedia | undefined)[] = new Array(IDE_DRIVE_INDEXES).fill(undefined);
+    drives.forEach((drive, i) => {
+      // Serial numbers by place, as QEMU's QM0000n.
+      places[drive.index] = { image: this.images[i], identity: { model: 'VMM HARDDISK', serial: `VM0000${drive.index + 1}`, firmware: version } };
+    });
+    const memory: GuestMemory = {
+      range: (address, length) => (address + length <= this.ram.length ? this.ram.subarray(address, address + length) : undefined),
+      // Host writes into RAM bypass the CPU's self-modifying-code tracking.
+      written: (address, length) => this.vcpu.invalidateCode(address, address + length),
+    };
+    const ide = new PiixIde(places, {
+      primaryIrq: isa.isaIrq(layout.IDE_PRIMARY_IRQ), secondaryIrq: isa.isaIrq(layout.IDE_SECONDARY_IRQ), memory,
+    });
+    this.pciHost.plug(layout.PIIX3_PCI_SLOT, layout.PIIX3_ISA_FUNCTION, new Piix3IsaBridge());
+    this.pciHost.plug(layout.PIIX3_PCI_SLOT, layout.PIIX3_IDE_FUNCTION, ide);
+    this.ports.attach(layout.IDE_PRIMARY_PORT, COMMAND_BLOCK_PORTS, ide.primary);
+    this.ports.attach(layout.IDE_PRIMARY_CONTROL_PORT, CONTROL_BLOCK_PORTS, ide.primary.controlBlock);
+    this.ports.attach(layout.IDE_SECONDARY_PORT, COMMAND_BLOCK_PORTS, ide.secondary);
+    this.ports.attach(layout.IDE_SECONDARY_CONTROL_PORT, CONTROL_BLOCK_PORTS, ide.secondary.controlBlock);
+    this.followIoBar(ide.config, BUS_MASTER_BAR, BUS_MASTER_BAR_BYTES, ide.busMasterPorts);
+    // Both channels' decode enabled, as the firmware leaves them (SeaBIOS's piix_ide_setup):
+    // Linux's ata_piix ignores a channel whose enable bit is clear.
+    for (const register of IDETIM) ide.config.put16(register, IDETIM_DECODE_ENABLE);
+    return ide;
+  }
+
+  /**
+   * Keeps `device` on the port bus where I/O BAR `bar` of `config` decodes, after every
+   * configuration write (and restore). A BAR placed over ports another device has decodes
+   * nothing here: on a real bus both would answer, which no guest relies on.
+   */
+  private followIoBar(config: PciConfigSpace, bar: number, bytes: number, device: Device): void {
+    this.barDevices.add(device);
+    let mapped: number | undefined;
+    config.onWrite = () => {
+      const base = config.barBase(bar);
+      if (base === mapped) return;
+      if (mapped !== undefined) this.ports.detach(device);
+      mapped = undefined;
+      if (base === undefined) return;
+      try {
+        this.ports.attach(base, bytes, device);
+        mapped = base;
+      } catch (error) {
+        if (!(error instanceof BusConflict)) throw error;
+      }
+    };
   }
 
   /**
@@ -367,6 +464,7 @@ export class Machine {
   stateParts(): Map<string, StatefulPart> {
     const parts = new Map<string, StatefulPart>();
     for (const part of [...this.ports.devices(), ...this.mmio.devices(), this.isaInterrupts]) {
+      if (this.barDevices.has(part as Device)) continue;
       const known = parts.get(part.name);
       if (known && known !== part) throw new Error(`two devices are named '${part.name}'`);
       parts.set(part.name, part);
@@ -525,5 +623,31 @@ export class Machine {
 
   close(): void {
     this.vcpu.close();
+    for (const image of this.images) image.close();
   }
+}
+
+/** Why `drives` cannot be built (not a drive, an index off the controller or taken twice), or undefined. */
+export function drivesProblem(drives: readonly DriveConfig[]): string | undefined {
+  const seen = new Set<number>();
+  for (const drive of drives) {
+    const { path, index, readOnly } = (drive ?? {}) as Partial<DriveConfig>;
+    if (typeof path !== 'string' || typeof readOnly !== 'boolean' || !Number.isInteger(index)) return `${JSON.stringify(drive)} is not a drive`;
+    if (index! < 0 || index! >= IDE_DRIVE_INDEXES) return `drive index ${index} is not a place on the IDE controller`;
+    if (seen.has(index!)) return `two drives have index ${index}`;
+    seen.add(index!);
+  }
+  return undefined;
+}
+
+/** Opens every drive's image, or none: a failure closes those already open. */
+function openImages(drives: readonly DriveConfig[]): DiskImage[] {
+  const images: DiskImage[] = [];
+  try {
+    for (const drive of drives) images.push(DiskImage.open(drive.path, drive.readOnly));
+  } catch (error) {
+    for (const image of images) image.close();
+    throw error;
+  }
+  return images;
 }

@@ -12,16 +12,9 @@ import { PCI_COMMAND_MASTER, PciConfig, PciConfigSpace, type PciDevice } from '.
 import { BUS_MASTER_CHANNEL_BYTES } from './bus-master.js';
 import { IdeChannel, type DriveMedia } from './ide-channel.js';
 
-export const PRIMARY_COMMAND_PORT = 0x1f0;
-export const PRIMARY_CONTROL_PORT = 0x3f6;
-export const PRIMARY_IRQ = 14;
-export const SECONDARY_COMMAND_PORT = 0x170;
-export const SECONDARY_CONTROL_PORT = 0x376;
-export const SECONDARY_IRQ = 15;
-
 /** The BAR that holds the bus master registers, and their size. */
 export const BUS_MASTER_BAR = 4;
-const BUS_MASTER_BAR_BYTES = 2 * BUS_MASTER_CHANNEL_BYTES;
+export const BUS_MASTER_BAR_BYTES = 2 * BUS_MASTER_CHANNEL_BYTES;
 
 /** IDETIM, one 16-bit register per channel, and its IDE Decode Enable bit. */
 export const IDETIM = [0x40, 0x42] as const;
