@@ -351,8 +351,7 @@ export class Machine {
     });
     const memory: GuestMemory = {
       range: (address, length) => (address + length <= this.ram.length ? this.ram.subarray(address, address + length) : undefined),
-      // Host writes into RAM bypass the CPU's self-modifying-code tracking.
-      written: (address, length) => this.vcpu.invalidateCode(address, address + length),
+      written: () => this.deviceWroteRam(),
     };
     const ide = new PiixIde(places, {
       primaryIrq: isa.isaIrq(layout.IDE_PRIMARY_IRQ), secondaryIrq: isa.isaIrq(layout.IDE_SECONDARY_IRQ), memory,
@@ -536,6 +535,30 @@ export class Machine {
   get inlineExits(): number {
     const c = this.counters;
     return c.portIn + c.portOut + c.mmioRead + c.mmioWrite + c.cpuid + c.hypercall;
+  }
+
+  /** A device wrote guest RAM since the guest last ran: translated code may be stale. */
+  private ramWrittenByDevice = false;
+
+  /**
+   * A device (a DMA engine) wrote guest RAM. Host writes bypass the CPU's self-modifying-code
+   * tracking, so translations of what was there must go; but Unicorn's range invalidation
+   * (invalidateCode) takes linear addresses and walks the guest's page tables for them, a walk
+   * that faults, and overwrites CR2, where the guest has no such mapping: the physical pages a
+   * device wrote cannot be named to it. Every translation is dropped instead, between runs
+   * (never inside the translated block whose I/O started the transfer): the vCPU stops at its
+   * next block, and the run loop calls settleDeviceWrites().
+   */
+  private deviceWroteRam(): void {
+    this.ramWrittenByDevice = true;
+    if (this.inInlineExit) this.vcpu.requestStop();
+  }
+
+  /** Before the guest runs on: drops the translations a device's writes to RAM made stale. */
+  settleDeviceWrites(): void {
+    if (!this.ramWrittenByDevice) return;
+    this.ramWrittenByDevice = false;
+    this.vcpu.dropTranslations();
   }
 
   /** Set while a device handles one of the running guest's accesses. */
