@@ -1,7 +1,7 @@
 // The ACPI tables a PC's firmware leaves in memory (ACPI specification 6.5, ch. 5), built for this
 // machine: the RSDP (revision 0, found by scanning 0xE0000-0xFFFFF, §5.2.5.1), the RSDT, a FADT
 // (revision 3) with the PM1a event and control blocks, the PM timer and the reset register, the
-// FACS, a DSDT with \_S5 (the sleep type that powers off) and the PCI root bridge, the MADT (one local
+// FACS, a DSDT with \_S5 (the sleep type that powers off) and the PCI root bridge with its resources, the MADT (one local
 // APIC, the I/O APIC, the ISA interrupt overrides of a PC, LINT1 as NMI) and the HPET table.
 // Everything sits in the BIOS area, which the memory map reserves.
 import { HPET_CAPABILITIES_LOW } from '../devices/hpet.js';
@@ -22,6 +22,9 @@ export interface AcpiPlatform {
   /** The reset register's port and value (the PIIX's 0xCF9, 0x06: a hard reset). */
   resetPort: number;
   resetValue: number;
+  /** PCI configuration mechanism #1's ports (0xCF8, 8), which the root bridge keeps for itself. */
+  pciConfigPort: number;
+  pciConfigPorts: number;
 }
 
 const OEM_ID = 'VMM   ';
@@ -68,27 +71,65 @@ function eisaId(id: string): number[] {
   return [high >>> 8, high & 0xff, low >>> 8, low & 0xff];
 }
 
-/** An AML package length (§20.2.4) for lengths below 64: one byte that counts itself. */
-function pkgLength(bodyBytes: number): number {
-  if (bodyBytes + 1 >= 64) throw new RangeError('AML package too long for a one-byte PkgLength');
-  return bodyBytes + 1;
+/**
+ * An AML package length (§20.2.4), which counts its own bytes: one byte below 64, else two (the
+ * low nibble with 01b in bits 7-6, then the next eight bits).
+ */
+function pkgLength(bodyBytes: number): number[] {
+  if (bodyBytes + 1 < 64) return [bodyBytes + 1];
+  const total = bodyBytes + 2;
+  if (total >= 4096) throw new RangeError('AML package too long for a two-byte PkgLength');
+  return [0x40 | (total & 0x0f), total >> 4];
 }
 
-function dsdt(): Uint8Array {
+/**
+ * A Word Address Space Descriptor (§6.4.3.5.3) for a range the root bridge passes on to its bus
+ * (a producer), fixed at both ends: `resourceType` 1 for I/O, 2 for bus numbers.
+ */
+function wordAddressSpace(resourceType: number, typeFlags: number, min: number, max: number): number[] {
+  const word = (value: number) => [value & 0xff, value >>> 8];
+  const PRODUCER_MIN_MAX_FIXED = 0x0c;
+  return [0x88, 0x0d, 0x00, resourceType, PRODUCER_MIN_MAX_FIXED, typeFlags, ...word(0), ...word(min), ...word(max), ...word(0), ...word(max - min + 1)];
+}
+
+/**
+ * The root bridge's resources (_CRS, a ResourceTemplate): bus numbers 0-255, the configuration
+ * ports it decodes itself, and every other I/O port as a window for its bus, as QEMU's pc says.
+ * An ACPI kernel places and claims PCI I/O BARs (the IDE controller's bus master registers,
+ * its legacy ports) only inside such windows. No memory window: no function has a memory BAR.
+ */
+function rootBridgeResources(pciConfigPort: number, pciConfigPorts: number): number[] {
+  const IO_ENTIRE_RANGE = 0x03;
+  const word = (value: number) => [value & 0xff, value >>> 8];
+  const DECODE_16 = 0x01;
+  return [
+    ...wordAddressSpace(2, 0, 0x00, 0xff),
+    // An I/O Port Descriptor (§6.4.2.5): the configuration mechanism's own ports.
+    0x47, DECODE_16, ...word(pciConfigPort), ...word(pciConfigPort), 0x01, pciConfigPorts,
+    ...wordAddressSpace(1, IO_ENTIRE_RANGE, 0x0000, pciConfigPort - 1),
+    ...wordAddressSpace(1, IO_ENTIRE_RANGE, pciConfigPort + pciConfigPorts, 0xffff),
+    0x79, 0x00, // End Tag (§6.4.2.9), checksum 0: not checked
+  ];
+}
+
+function dsdt(platform: AcpiPlatform): Uint8Array {
   // AML (§20), two objects:
   //   Name (_S5, Package (4) { SLP_TYP_S5, SLP_TYP_S5, 0, 0 }): the sleeping type of soft off;
-  //   Device (\_SB.PCI0) { Name (_HID, EisaId ("PNP0A03")) Name (_UID, 0) }: the PCI root bridge,
-  //   so that an ACPI kernel enumerates bus 0 through it.
-  const NAME_OP = 0x08, PACKAGE_OP = 0x12, BYTE_PREFIX = 0x0a, DWORD_PREFIX = 0x0c, ZERO_OP = 0x00;
+  //   Device (\_SB.PCI0) { Name (_HID, EisaId ("PNP0A03")) Name (_UID, 0) Name (_CRS, ...) }: the
+  //   PCI root bridge, so that an ACPI kernel enumerates bus 0 through it, and its resources.
+  const NAME_OP = 0x08, PACKAGE_OP = 0x12, BUFFER_OP = 0x11, BYTE_PREFIX = 0x0a, DWORD_PREFIX = 0x0c, ZERO_OP = 0x00;
   const EXT_OP = 0x5b, DEVICE_OP = 0x82, ROOT = 0x5c, DUAL_NAME = 0x2e;
   const s5Elements = [0x04, BYTE_PREFIX, SLP_TYP_S5, BYTE_PREFIX, SLP_TYP_S5, ZERO_OP, ZERO_OP];
-  const s5 = [NAME_OP, ...amlName('_S5_'), PACKAGE_OP, pkgLength(s5Elements.length), ...s5Elements];
+  const s5 = [NAME_OP, ...amlName('_S5_'), PACKAGE_OP, ...pkgLength(s5Elements.length), ...s5Elements];
+  const resources = rootBridgeResources(platform.pciConfigPort, platform.pciConfigPorts);
+  const crsBuffer = [BYTE_PREFIX, resources.length, ...resources];
   const bridgeBody = [
     ROOT, DUAL_NAME, ...amlName('_SB_'), ...amlName('PCI0'),
     NAME_OP, ...amlName('_HID'), DWORD_PREFIX, ...eisaId('PNP0A03'),
     NAME_OP, ...amlName('_UID'), ZERO_OP,
+    NAME_OP, ...amlName('_CRS'), BUFFER_OP, ...pkgLength(crsBuffer.length), ...crsBuffer,
   ];
-  const bridge = [EXT_OP, DEVICE_OP, pkgLength(bridgeBody.length), ...bridgeBody];
+  const bridge = [EXT_OP, DEVICE_OP, ...pkgLength(bridgeBody.length), ...bridgeBody];
   const aml = [...s5, ...bridge];
   const t = new TableWriter(HEADER_BYTES + aml.length);
   t.header('DSDT', 1);
@@ -195,7 +236,7 @@ export function buildAcpiTables(platform: AcpiPlatform, base = ACPI_TABLES_BASE)
   const rsdpAt = base;
   const facsAt = align(rsdpAt + 20, 64);
   const dsdtAt = align(facsAt + 64, 16);
-  const dsdtBytes = dsdt();
+  const dsdtBytes = dsdt(platform);
   const fadtAt = align(dsdtAt + dsdtBytes.length, 16);
   const fadtBytes = fadt(platform, facsAt, dsdtAt);
   const madtAt = align(fadtAt + fadtBytes.length, 16);

@@ -315,6 +315,7 @@ export class Machine {
       buildAcpiTables({
         localApic: layout.LOCAL_APIC_BASE, ioApic: layout.IOAPIC_BASE, hpet: layout.HPET_BASE, sciIrq: layout.SCI_IRQ,
         pmBase: layout.ACPI_PM_PORT, resetPort: layout.RESET_CONTROL_PORT, resetValue: layout.RESET_CONTROL_HARD_RESET,
+        pciConfigPort: layout.PCI_CONFIG_PORT, pciConfigPorts: layout.PCI_CONFIG_PORT_COUNT,
       }),
       ACPI_TABLES_BASE,
     );
