@@ -207,10 +207,15 @@ export class Machine {
       ...(config.paravirt ? { paravirt: config.paravirt } : {}),
       ...(drives ? { drives } : {}),
     };
-    this.vcpu = new Vcpu(
-      config.ramBytes, config.translationBufferBytes, config.engineCore ?? false, config.stopMechanism ?? 'exact', undefined,
-      config.translationCacheBytes, config.shadowPoolBytes, this.cpuModel.emulatedAs,
-    );
+    try {
+      this.vcpu = new Vcpu(
+        config.ramBytes, config.translationBufferBytes, config.engineCore ?? false, config.stopMechanism ?? 'exact', undefined,
+        config.translationCacheBytes, config.shadowPoolBytes, this.cpuModel.emulatedAs,
+      );
+    } catch (error) {
+      for (const image of this.images) image.close();
+      throw error;
+    }
     this.ram = new Uint8Array(this.vcpu.ram);
     this.record = new Uint32Array(this.vcpu.exitRecord);
     // The CPU the guest is told about refuses other CR4 bits, under direct too.
