@@ -5,10 +5,12 @@ import { LoadError, type LoadPlan } from '../boot/load-plan.js';
 import { planImage } from '../boot/detect.js';
 import { hasMultibootHeader, type BootModule } from '../boot/multiboot.js';
 import { parseModuleList } from './boot-modules.js';
+import { DRIVE_SHORTHANDS, parseDriveSpec, placeDrives, type DriveSpec } from './drive-options.js';
 import { createEngine, engineNames, UnknownEngine } from '../engines/index.js';
-import { Machine, OPTIONAL_DEVICES, PARAVIRT_INTERFACES, type MachineConfig, type OptionalDevice, type ParavirtInterface } from '../vmm/machine.js';
+import { Machine, OPTIONAL_DEVICES, PARAVIRT_INTERFACES, type DriveConfig, type MachineConfig, type OptionalDevice, type ParavirtInterface } from '../vmm/machine.js';
 import { cpuModel, UnknownCpuModel } from '../vmm/cpu-model.js';
 import { engineCoreFor, NativeCoreMissing, STOP_MECHANISMS, type StopMechanism } from '../vmm/native.js';
+import { DiskImageError } from '../devices/ide/disk-image.js';
 import { runMachine, type RunLimits, type RunResult } from '../vmm/run-loop.js';
 import { Reg } from '../vmm/registers.js';
 import { csEip } from '../util/hex.js';
@@ -70,6 +72,13 @@ export interface BootOptions extends FirmwareOptions, ScreenOptions {
   pv?: string;
   /** --control PATH: the control socket (line-delimited JSON commands and events). */
   control?: string;
+  /** --drive SPEC, repeatable: disks on the IDE controller, in QEMU's -drive vocabulary. */
+  drive?: string[];
+  /** -hda to -hdd: a raw disk at index 0 to 3. */
+  hda?: string;
+  hdb?: string;
+  hdc?: string;
+  hdd?: string;
 }
 
 export const bootDefaults = {
@@ -293,14 +302,26 @@ function refuseLoaderOptions(options: BootOptions): void {
   if (given.length > 0) throw new UserError(`${given.join(', ')}: the firmware loads what it boots from the disks; give these only to a boot without --bios`);
 }
 
-/** A Machine, with a native core that is missing or stale reported as a one-line error. */
+/** A Machine, with a native core that is missing or stale, or a drive image it cannot open, reported as a one-line error. */
 export function newMachine(config: MachineConfig): Machine {
   try {
     return new Machine(config);
   } catch (error) {
-    if (error instanceof NativeCoreMissing) throw new UserError(error.message);
+    if (error instanceof NativeCoreMissing || error instanceof DiskImageError) throw new UserError(error.message);
     throw error;
   }
+}
+
+/** --drive and -hda to -hdd, placed on the IDE controller; undefined when none is given (no controller). */
+export function driveOptions(options: Pick<BootOptions, 'drive' | (typeof DRIVE_SHORTHANDS)[number]>, first: DriveSpec[] = []): DriveConfig[] | undefined {
+  const specs: DriveSpec[] = [...first];
+  DRIVE_SHORTHANDS.forEach((flag, index) => {
+    const file = options[flag];
+    if (file !== undefined) specs.push({ file, index, readOnly: false });
+  });
+  for (const text of options.drive ?? []) specs.push(parseDriveSpec(text));
+  if (specs.length === 0) return undefined;
+  return placeDrives(specs, (line) => process.stderr.write(`vmm: ${line}\n`));
 }
 
 export function prepareRun(
@@ -339,14 +360,19 @@ export function prepareRun(
     throw new UserError(`give the kernel either as the image argument or with --kernel, not both`);
   }
   const ramBytes = ramMiB * 1024 * 1024;
-  const biosPath = firmwarePath(options);
+  // Disks and no kernel: the PC boots from them through its firmware, as `qemu -drive` does.
+  const givesDisks = options.drive !== undefined || DRIVE_SHORTHANDS.some((flag) => options[flag] !== undefined);
+  const biosPath = firmwarePath(options, givesDisks && imagePath === undefined && options.kernel === undefined);
   const firmware = biosPath === undefined ? undefined : firmwareConfig(biosPath, options);
+  // With firmware, the image argument is the first hard disk (QEMU's `qemu-system-i386 disk.img`).
+  const drives = firmware
+    ? driveOptions(options, imagePath === undefined ? [] : [{ file: imagePath, readOnly: false }]) ?? []
+    : driveOptions(options);
   let path: string;
   let image: Uint8Array;
   let plan: LoadPlan;
   if (biosPath !== undefined && firmware) {
     refuseLoaderOptions(options);
-    if (imagePath !== undefined) throw new UserError(`'${imagePath}': a boot through firmware takes disks, not a kernel image`);
     path = biosPath;
     image = firmware.image;
     try {
@@ -372,7 +398,7 @@ export function prepareRun(
   const build = (forEngine: Engine): Machine => {
     const machine = newMachine({
       ramBytes, consoleOutput: output.push, translationBufferBytes, engineCore: engineCoreFor(forEngine.requires), stopMechanism,
-      translationCacheBytes, shadowPoolBytes, devices, cpuModel: model, paravirt, firmware, vga, vgaBios,
+      translationCacheBytes, shadowPoolBytes, devices, cpuModel: model, paravirt, firmware, vga, vgaBios, drives,
     });
     machine.load(plan);
     return machine;

@@ -18,11 +18,15 @@ export interface FirmwareOptions {
   firmwareLog?: string;
 }
 
-/** The firmware file a boot uses, or undefined for a boot without firmware. */
-export function firmwarePath(options: FirmwareOptions): string | undefined {
+/**
+ * The firmware file a boot uses, or undefined for a boot without firmware. `implied`: the boot
+ * gives disks and no kernel, so it goes through the default firmware without --bios.
+ */
+export function firmwarePath(options: FirmwareOptions, implied = false): string | undefined {
+  if (implied && (options.bios === undefined || options.bios === false)) return DEFAULT_BIOS;
   if (options.bios === undefined || options.bios === false) {
-    if (options.boot !== undefined) throw new UserError('--boot applies to a boot through firmware (--bios or --drive)');
-    if (options.firmwareLog !== undefined) throw new UserError('--firmware-log applies to a boot through firmware (--bios or --drive)');
+    if (options.boot !== undefined) throw new UserError('--boot applies to a boot through firmware (--bios, or disks without a kernel)');
+    if (options.firmwareLog !== undefined) throw new UserError('--firmware-log applies to a boot through firmware (--bios, or disks without a kernel)');
     return undefined;
   }
   return options.bios === true ? DEFAULT_BIOS : options.bios;

@@ -2,7 +2,7 @@
 // built again from its description, given its state, and run on from where it stood.
 import { cpuModel, missingFeatures, UnknownCpuModel } from '../vmm/cpu-model.js';
 import type { Engine } from '../vmm/engine.js';
-import { OPTIONAL_DEVICES, PARAVIRT_INTERFACES, type Machine } from '../vmm/machine.js';
+import { drivesProblem, OPTIONAL_DEVICES, PARAVIRT_INTERFACES, type Machine } from '../vmm/machine.js';
 import { engineCoreFor } from '../vmm/native.js';
 import { MAX_RAM_MIB, MIN_RAM_MIB } from '../vmm/layout.js';
 import { MachineStateError, type StateHello } from '../snapshot/machine-state.js';
@@ -81,6 +81,10 @@ export async function restoreCommand(file: string | undefined, options: RestoreO
     if (description.paravirt !== undefined && !(PARAVIRT_INTERFACES as readonly string[]).includes(description.paravirt)) {
       throw new MachineStateError(`the saved machine offers a paravirtual interface this vmm does not know: ${description.paravirt}`);
     }
+    if (description.drives !== undefined) {
+      const problem = Array.isArray(description.drives) ? drivesProblem(description.drives) : 'not a list';
+      if (problem) throw new MachineStateError(`the saved machine's drives are not valid: ${problem}`);
+    }
     let model;
     try {
       model = cpuModel(description.cpuModel);
@@ -99,6 +103,7 @@ export async function restoreCommand(file: string | undefined, options: RestoreO
     const machine = newMachine({
       ramBytes: description.ramBytes, consoleOutput: output.push, engineCore: engineCoreFor(engine.requires), stopMechanism,
       ...engineSizes(options, engine), devices: description.devices, cpuModel: model, paravirt: description.paravirt, vga: description.vga === true,
+      drives: description.drives,
     });
     if (machine.vcpu.cpuStateFormat !== hello.cpuStateFormat) {
       machine.close();

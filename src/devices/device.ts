@@ -25,6 +25,18 @@ export interface IrqLine {
 
 export const noIrq: IrqLine = { set() {} };
 
+/**
+ * Guest-physical memory as a bus master reaches it (a DMA engine): RAM only. Writes through the
+ * bytes it hands out must be followed by written(), so that the CPU forgets code translated from
+ * what was there.
+ */
+export interface GuestMemory {
+  /** `length` bytes at guest-physical `address`, or undefined if any of them is not RAM. */
+  range(address: number, length: number): Uint8Array | undefined;
+  /** The device has written [address, address + length). */
+  written(address: number, length: number): void;
+}
+
 export class SnapshotVersionMismatch extends Error {
   constructor(device: string, expected: number, got: number) {
     super(`${device}: snapshot version ${got} is not the supported version ${expected}`);

@@ -34,6 +34,17 @@ export const SCI_IRQ = 9;
 /** The PIIX3's reset control register, and the value that asks for a hard reset (the FADT's RESET_REG). */
 export const RESET_CONTROL_PORT = 0xcf9;
 export const RESET_CONTROL_HARD_RESET = 0x06;
+/** The PIIX3 is PCI device 1: the ISA bridge is function 0, the IDE controller function 1 (as on QEMU's pc). */
+export const PIIX3_PCI_SLOT = 1;
+export const PIIX3_ISA_FUNCTION = 0;
+export const PIIX3_IDE_FUNCTION = 1;
+/** The IDE channels in ISA compatibility mode: command block, control block (one port), IRQ. */
+export const IDE_PRIMARY_PORT = 0x1f0;
+export const IDE_PRIMARY_CONTROL_PORT = 0x3f6;
+export const IDE_PRIMARY_IRQ = 14;
+export const IDE_SECONDARY_PORT = 0x170;
+export const IDE_SECONDARY_CONTROL_PORT = 0x376;
+export const IDE_SECONDARY_IRQ = 15;
 export const I8042_DATA_PORT = 0x60;
 export const I8042_COMMAND_PORT = 0x64;
 export const KEYBOARD_IRQ = 1;

@@ -2,7 +2,7 @@
 // It turns the native core's inline exits (port I/O, MMIO, CPUID) into bus accesses.
 import type { LoadPlan } from '../boot/load-plan.js';
 import { AcpiPm, ACPI_PM_PORT_COUNT, SLP_TYP_S5 } from '../devices/acpi-pm.js';
-import type { Device, StatefulPart } from '../devices/device.js';
+import type { Device, GuestMemory, StatefulPart } from '../devices/device.js';
 import { ACPI_TABLES_BASE, buildAcpiTables, type AcpiPlatform } from '../firmware/acpi-tables.js';
 import { acpiTableFiles } from '../firmware/acpi-table-loader.js';
 import { buildMpTables, MP_TABLE_BASE } from '../firmware/mp-table.js';
@@ -19,6 +19,13 @@ import { CmosRtc } from '../devices/cmos-rtc.js';
 import { DebugExit } from '../devices/debug-exit.js';
 import { I8042 } from '../devices/i8042.js';
 import { PciHost } from '../devices/pci-host.js';
+import type { PciConfigSpace } from '../devices/pci/pci-function.js';
+import { Piix3IsaBridge } from '../devices/pci/piix3-isa-bridge.js';
+import { DiskImage } from '../devices/ide/disk-image.js';
+import type { DriveMedia } from '../devices/ide/ide-channel.js';
+import { BUS_MASTER_BAR, BUS_MASTER_BAR_BYTES, IDETIM, IDETIM_DECODE_ENABLE, PiixIde } from '../devices/ide/piix-ide.js';
+import { COMMAND_BLOCK_PORTS, CONTROL_BLOCK_PORTS } from '../devices/ide/ide-channel.js';
+import { packageVersion } from '../util/package-version.js';
 import { PicPair } from '../devices/pic8259.js';
 import {
   PC_TESTDEV_IOMEM, PC_TESTDEV_IOMEM_BYTES, PC_TESTDEV_IRQ_COUNT, PC_TESTDEV_IRQ_PORT, PC_TESTDEV_PORT, PC_TESTDEV_PORT_COUNT,
@@ -45,7 +52,7 @@ import { Field, InlineKind } from './exit-record.js';
 import { Reg } from './registers.js';
 import { EFLAGS_IF } from '../x86/eflags.js';
 import { csEip } from '../util/hex.js';
-import { IoBus, PortBus } from './io-bus.js';
+import { BusConflict, IoBus, PortBus } from './io-bus.js';
 import { HostClock } from './host-clock.js';
 import { isaIrqPin, IsaInterrupts } from './isa-interrupts.js';
 import * as layout from './layout.js';
@@ -93,6 +100,11 @@ export interface MachineConfig {
    * `pci1234,1111.rom`, where SeaBIOS looks for the VGA function's option ROM. Only with `vga`.
    */
   vgaBios?: Uint8Array;
+  /**
+   * Disks (`--drive`). Given, even empty, the machine has the PIIX3's ISA bridge and IDE
+   * controller at 00:01.0 and 00:01.1, as QEMU's pc; not given, it has no PIIX3 functions.
+   */
+  drives?: readonly DriveConfig[];
 }
 
 export interface FirmwareConfig {
@@ -101,6 +113,19 @@ export interface FirmwareConfig {
   bootOrder: readonly BootDevice[];
   /** Each line of the firmware's debug log (port 0x402), for `--firmware-log`. */
   onLogLine?: (line: string) => void;
+}
+
+/** The places on the IDE controller: primary master and slave, secondary master and slave. */
+export const IDE_DRIVE_INDEXES = 4;
+
+/** A disk on the IDE controller. */
+export interface DriveConfig {
+  /** A raw image file; the disk is its whole 512-byte sectors. */
+  path: string;
+  /** 0 primary master, 1 primary slave, 2 secondary master, 3 secondary slave. */
+  index: number;
+  /** The drive refuses writes (they fail as on a write-protected drive). */
+  readOnly: boolean;
 }
 
 /**
@@ -115,6 +140,8 @@ export interface MachineDescription {
   paravirt?: ParavirtInterface;
   /** Present (true) when the machine has a VGA. */
   vga?: boolean;
+  /** The disks, when the machine has the IDE controller; readOnly says how each was opened. */
+  drives?: DriveConfig[];
 }
 
 /** Paravirtual interfaces a machine can offer its guest (`--pv`). */
@@ -171,9 +198,16 @@ export class Machine {
   readonly debugConsole: DebugConsole;
   /** The 8042, with the PS/2 keyboard behind it that host keys are pressed on. */
   readonly keyboard: I8042;
-  readonly pciHost: PciHost;
   /** The VGA, when the machine has one (MachineConfig.vga). */
   readonly vga: Vga | undefined;
+  /** The i440FX host bridge and PCI configuration mechanism: what PCI functions plug into. */
+  readonly pciHost: PciHost;
+  /** The PIIX3's IDE controller, on a machine with drives. */
+  readonly ide: PiixIde | undefined;
+  /** The drives' image files, closed with the machine. */
+  private readonly images: DiskImage[];
+  /** Devices mapped by a PCI BAR: their state is their function's, their place its configuration space's. */
+  private readonly barDevices = new Set<Device>();
   /** Devices whose interrupts depend on time alone. */
   readonly timedDevices: TimedDevice[];
   /** For each timed device, whether its interrupt can reach the CPU now (to wake it from HLT). */
@@ -206,16 +240,26 @@ export class Machine {
     this.consoleOutput = config.consoleOutput;
     this.tscHz = hostTscHz();
     this.cpuModel = config.cpuModel ?? cpuModel('qemu32');
+    const problem = config.drives && drivesProblem(config.drives);
+    if (problem) throw new RangeError(problem);
+    this.images = openImages(config.drives ?? []);
+    const drives = config.drives?.map((drive, i) => ({ path: drive.path, index: drive.index, readOnly: this.images[i].readOnly }));
     this.description = {
       ramBytes: config.ramBytes, cpuModel: this.cpuModel.spec, devices: [...(config.devices ?? [])],
       ...(config.paravirt ? { paravirt: config.paravirt } : {}),
       ...(config.vga ? { vga: true } : {}),
+      ...(drives ? { drives } : {}),
     };
     if (config.vgaBios && !config.vga) throw new Error('a VGA BIOS was given for a machine without a VGA');
-    this.vcpu = new Vcpu(
-      config.ramBytes, config.translationBufferBytes, config.engineCore ?? false, config.stopMechanism ?? 'exact', undefined,
-      config.translationCacheBytes, config.shadowPoolBytes, this.cpuModel.emulatedAs,
-    );
+    try {
+      this.vcpu = new Vcpu(
+        config.ramBytes, config.translationBufferBytes, config.engineCore ?? false, config.stopMechanism ?? 'exact', undefined,
+        config.translationCacheBytes, config.shadowPoolBytes, this.cpuModel.emulatedAs,
+      );
+    } catch (error) {
+      for (const image of this.images) image.close();
+      throw error;
+    }
     this.ram = new Uint8Array(this.vcpu.ram);
     this.record = new Uint32Array(this.vcpu.exitRecord);
     // The CPU the guest is told about refuses other CR4 bits, under direct too.
@@ -289,7 +333,7 @@ export class Machine {
     ports.attach(layout.POST_PORT, 1, new Port80());
     // Firmware builds the tables an OS reads; the machine's ACPI tables reach it as QEMU's do.
     const fwCfgFiles: [string, Uint8Array][] = [
-      ...(firmware ? acpiTableFiles({ ...this.acpiPlatform, ps2Keyboard: true, pciWindows: { memoryBase: config.ramBytes, memoryEnd: layout.IOAPIC_BASE - 1 } }) : []),
+      ...(firmware ? acpiTableFiles({ ...this.acpiPlatform, ps2Keyboard: true }) : []),
       ...(config.vgaBios ? [[VGA_BIOS_FILE, config.vgaBios] as [string, Uint8Array]] : []),
     ];
     ports.attach(layout.FW_CFG_PORT, layout.FW_CFG_PORT_COUNT, new FwCfg({ ramBytes: config.ramBytes, files: fwCfgFiles }));
@@ -321,6 +365,7 @@ export class Machine {
       ports.attach(PC_TESTDEV_IRQ_PORT, PC_TESTDEV_IRQ_COUNT, new PcTestdevIrqLines((irq) => isa.line(irq)));
       this.attachMmio(PC_TESTDEV_IOMEM, PC_TESTDEV_IOMEM_BYTES, new PcTestdevMemory());
     }
+    this.ide = drives && this.plugIde(drives, isa);
     ports.attach(FIRMWARE_CALL_PORT, 1, new FirmwareCallPort((vector) => {
       this.stop({ kind: 'bios-call', vector, caller: this.realModeInterruptCaller(SERVICE_STUB_PUSHED_BYTES) });
     }));
@@ -364,6 +409,8 @@ export class Machine {
     return {
       localApic: layout.LOCAL_APIC_BASE, ioApic: layout.IOAPIC_BASE, hpet: layout.HPET_BASE, sciIrq: layout.SCI_IRQ,
       pmBase: layout.ACPI_PM_PORT, resetPort: layout.RESET_CONTROL_PORT, resetValue: layout.RESET_CONTROL_HARD_RESET,
+      // Where PCI BARs may go: an ACPI kernel claims a BAR only inside the root bridge's windows.
+      pciWindows: { memoryBase: this.ram.length, memoryEnd: layout.IOAPIC_BASE - 1 },
     };
   }
 
@@ -391,6 +438,60 @@ export class Machine {
       if (attempt) this.bootAttempts.push(attempt[1]);
       else if (line.startsWith('No bootable device.')) this.stop({ kind: 'no-boot-device', tried: [...this.bootAttempts] });
     }));
+  }
+
+  /**
+   * The PIIX3's ISA bridge and IDE controller on the PCI bus, the controller's legacy ports on
+   * the port bus, and its bus master registers wherever its BAR 4 says.
+   */
+  private plugIde(drives: readonly DriveConfig[], isa: IsaInterrupts): PiixIde {
+    const version = packageVersion();
+    const places: (DriveMedia | undefined)[] = new Array(IDE_DRIVE_INDEXES).fill(undefined);
+    drives.forEach((drive, i) => {
+      // Serial numbers by place, as QEMU's QM0000n.
+      places[drive.index] = { image: this.images[i], identity: { model: 'VMM HARDDISK', serial: `VM0000${drive.index + 1}`, firmware: version } };
+    });
+    const memory: GuestMemory = {
+      range: (address, length) => (address + length <= this.ram.length ? this.ram.subarray(address, address + length) : undefined),
+      written: () => this.deviceWroteRam(),
+    };
+    const ide = new PiixIde(places, {
+      primaryIrq: isa.isaIrq(layout.IDE_PRIMARY_IRQ), secondaryIrq: isa.isaIrq(layout.IDE_SECONDARY_IRQ), memory,
+    });
+    this.pciHost.plug(layout.PIIX3_PCI_SLOT, layout.PIIX3_ISA_FUNCTION, new Piix3IsaBridge());
+    this.pciHost.plug(layout.PIIX3_PCI_SLOT, layout.PIIX3_IDE_FUNCTION, ide);
+    this.ports.attach(layout.IDE_PRIMARY_PORT, COMMAND_BLOCK_PORTS, ide.primary);
+    this.ports.attach(layout.IDE_PRIMARY_CONTROL_PORT, CONTROL_BLOCK_PORTS, ide.primary.controlBlock);
+    this.ports.attach(layout.IDE_SECONDARY_PORT, COMMAND_BLOCK_PORTS, ide.secondary);
+    this.ports.attach(layout.IDE_SECONDARY_CONTROL_PORT, CONTROL_BLOCK_PORTS, ide.secondary.controlBlock);
+    this.followIoBar(ide.config, BUS_MASTER_BAR, BUS_MASTER_BAR_BYTES, ide.busMasterPorts);
+    // Both channels' decode enabled, as the firmware leaves them (SeaBIOS's piix_ide_setup):
+    // Linux's ata_piix ignores a channel whose enable bit is clear.
+    for (const register of IDETIM) ide.config.put16(register, IDETIM_DECODE_ENABLE);
+    return ide;
+  }
+
+  /**
+   * Keeps `device` on the port bus where I/O BAR `bar` of `config` decodes, after every
+   * configuration write (and restore). A BAR placed over ports another device has decodes
+   * nothing here: on a real bus both would answer, which no guest relies on.
+   */
+  private followIoBar(config: PciConfigSpace, bar: number, bytes: number, device: Device): void {
+    this.barDevices.add(device);
+    let mapped: number | undefined;
+    config.onWrite = () => {
+      const base = config.barBase(bar);
+      if (base === mapped) return;
+      if (mapped !== undefined) this.ports.detach(device);
+      mapped = undefined;
+      if (base === undefined) return;
+      try {
+        this.ports.attach(base, bytes, device);
+        mapped = base;
+      } catch (error) {
+        if (!(error instanceof BusConflict)) throw error;
+      }
+    };
   }
 
   /**
@@ -464,6 +565,7 @@ export class Machine {
   stateParts(): Map<string, StatefulPart> {
     const parts = new Map<string, StatefulPart>();
     for (const part of [...this.ports.devices(), ...this.mmio.devices(), this.isaInterrupts]) {
+      if (this.barDevices.has(part as Device)) continue;
       const known = parts.get(part.name);
       if (known && known !== part) throw new Error(`two devices are named '${part.name}'`);
       parts.set(part.name, part);
@@ -538,6 +640,30 @@ export class Machine {
   get inlineExits(): number {
     const c = this.counters;
     return c.portIn + c.portOut + c.mmioRead + c.mmioWrite + c.cpuid + c.hypercall;
+  }
+
+  /** A device wrote guest RAM since the guest last ran: translated code may be stale. */
+  private ramWrittenByDevice = false;
+
+  /**
+   * A device (a DMA engine) wrote guest RAM. Host writes bypass the CPU's self-modifying-code
+   * tracking, so translations of what was there must go; but Unicorn's range invalidation
+   * (invalidateCode) takes linear addresses and walks the guest's page tables for them, a walk
+   * that faults, and overwrites CR2, where the guest has no such mapping: the physical pages a
+   * device wrote cannot be named to it. Every translation is dropped instead, between runs
+   * (never inside the translated block whose I/O started the transfer): the vCPU stops at its
+   * next block, and the run loop calls settleDeviceWrites().
+   */
+  private deviceWroteRam(): void {
+    this.ramWrittenByDevice = true;
+    if (this.inInlineExit) this.vcpu.requestStop();
+  }
+
+  /** Before the guest runs on: drops the translations a device's writes to RAM made stale. */
+  settleDeviceWrites(): void {
+    if (!this.ramWrittenByDevice) return;
+    this.ramWrittenByDevice = false;
+    this.vcpu.dropTranslations();
   }
 
   /** Set while a device handles one of the running guest's accesses. */
@@ -625,5 +751,31 @@ export class Machine {
 
   close(): void {
     this.vcpu.close();
+    for (const image of this.images) image.close();
   }
+}
+
+/** Why `drives` cannot be built (not a drive, an index off the controller or taken twice), or undefined. */
+export function drivesProblem(drives: readonly DriveConfig[]): string | undefined {
+  const seen = new Set<number>();
+  for (const drive of drives) {
+    const { path, index, readOnly } = (drive ?? {}) as Partial<DriveConfig>;
+    if (typeof path !== 'string' || typeof readOnly !== 'boolean' || !Number.isInteger(index)) return `${JSON.stringify(drive)} is not a drive`;
+    if (index! < 0 || index! >= IDE_DRIVE_INDEXES) return `drive index ${index} is not a place on the IDE controller`;
+    if (seen.has(index!)) return `two drives have index ${index}`;
+    seen.add(index!);
+  }
+  return undefined;
+}
+
+/** Opens every drive's image, or none: a failure closes those already open. */
+function openImages(drives: readonly DriveConfig[]): DiskImage[] {
+  const images: DiskImage[] = [];
+  try {
+    for (const drive of drives) images.push(DiskImage.open(drive.path, drive.readOnly));
+  } catch (error) {
+    for (const image of images) image.close();
+    throw error;
+  }
+  return images;
 }

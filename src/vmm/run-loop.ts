@@ -104,6 +104,7 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
       }
       stepping = mode === 'step';
     }
+    machine.settleDeviceWrites();
     const taken = engine.beforeRun?.(machine);
     if (taken && taken.kind !== 'resume' && taken.kind !== 'halt') {
       outcome = endedByEngine(taken);

@@ -10,6 +10,7 @@ import { ports } from './helpers.js';
 
 const PLATFORM: AcpiPlatform = {
   localApic: 0xfee00000, ioApic: 0xfec00000, hpet: 0xfed00000, sciIrq: 9, pmBase: 0x600, resetPort: 0xcf9, resetValue: 6,
+  pciConfigPort: 0xcf8, pciConfigPorts: 8,
 };
 
 /** Physical memory holding the tables, read as a guest would. */
@@ -73,6 +74,15 @@ describe('ACPI tables', () => {
     const aml = tables.text(dsdt + 36, length - 36);
     expect(aml).toContain('_S5_');
     expect(aml).toContain('PCI0');
+    // The root bridge's _CRS: bus numbers, and I/O windows around the configuration ports.
+    expect(aml).toContain('_CRS');
+    const hex = Array.from({ length: length - 36 }, (_, i) => tables.u8(dsdt + 36 + i).toString(16).padStart(2, '0')).join('');
+    const wordRange = (type: string, flags: string, min: string, max: string, length: string) => `880d00${type}0c${flags}0000${min}${max}0000${length}`;
+    expect(hex).toContain(wordRange('02', '00', '0000', 'ff00', '0001'));
+    expect(hex).toContain('4701f80cf80c0108');
+    expect(hex).toContain(wordRange('01', '03', '0000', 'f70c', 'f80c'));
+    expect(hex).toContain(wordRange('01', '03', '000d', 'ffff', '00f3'));
+    expect(hex).toMatch(/7900$/);
   });
 
   it('has a MADT with one enabled local APIC, the I/O APIC, IRQ 0 on pin 2 and LINT1 as NMI', () => {

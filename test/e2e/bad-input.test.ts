@@ -126,6 +126,49 @@ describe('bad input', () => {
   });
 });
 
+describe('bad drives', () => {
+  const disk = () => file('disk.img', new Array(4096).fill(0));
+  const boot = (...drive: string[]) => runVmm(['boot', guestPath('bootsector.bin'), '--no-stdin', ...drive]);
+
+  it('an unknown key, a format other than raw, an interface other than IDE', () => {
+    expectOneLineError(boot('--drive', `file=${disk()},cache=none`), /--drive '.*disk\.img,cache=none': unknown key 'cache'; the keys are file, format, readonly, if, index, media$/);
+    expectOneLineError(boot('--drive', `file=${disk()},format=qcow2`), /format 'qcow2' is not supported; only raw images are/);
+    expectOneLineError(boot('--drive', `file=${disk()},if=virtio`), /if=virtio is not supported; drives are IDE disks/);
+    expectOneLineError(boot('--drive', `file=${disk()},readonly=maybe`), /readonly takes on or off, not 'maybe'/);
+    expectOneLineError(boot('--drive', `file=${disk()},file=${disk()}`), /file is given twice/);
+  });
+
+  it('no file, a missing file, a directory, a file smaller than a sector', () => {
+    expectOneLineError(boot('--drive', 'format=raw'), /--drive 'format=raw': no file=PATH$/);
+    expectOneLineError(boot('--drive', `file=${join(dir, 'nope.img')},format=raw`), /cannot open drive image '.*nope\.img': no such file$/);
+    expectOneLineError(boot('--drive', `file=${dir}`), /cannot open drive image '.*': it is a directory$/);
+    expectOneLineError(boot('-hda', file('tiny.img', [1, 2, 3])), /cannot open drive image '.*tiny\.img': it is 3 bytes, smaller than one sector/);
+  });
+
+  it('a CD-ROM', () => {
+    expectOneLineError(boot('--drive', `file=${disk()},media=cdrom`), /media=cdrom is not supported yet/);
+  });
+
+  it('more than four drives, an index taken twice or off the controller, one file behind two writable drives', () => {
+    const drives = [0, 1, 2, 3, 4].flatMap((i) => ['--drive', `file=${file(`d${i}.img`, new Array(512).fill(i))}`]);
+    expectOneLineError(boot(...drives), /5 drives given; the IDE controller takes at most 4/);
+    expectOneLineError(
+      boot('--drive', `file=${file('a.img', new Array(512).fill(0))},index=1`, '--drive', `file=${file('b.img', new Array(512).fill(0))},index=1`),
+      /drive index 1 is taken by '.*a\.img' already \('.*b\.img' asks for it too\)$/,
+    );
+    expectOneLineError(boot('-hda', disk(), '--drive', `file=${file('c.img', new Array(512).fill(0))},index=0`), /drive index 0 is taken/);
+    expectOneLineError(boot('--drive', `file=${disk()},index=4`), /index 4 is not a place on the IDE controller: give 0 to 3/);
+    expectOneLineError(boot('--drive', `file=${disk()}`, '--drive', `file=${disk()}`), /is behind two drives, and a drive may write it/);
+  });
+
+  it('takes good drives: the guest runs', () => {
+    const image = disk();
+    const run = boot('--drive', `file=${image},format=raw,if=ide,index=2,media=disk,readonly=on`, '--drive', `file=${image},readonly`, '-hdb', file('e.img', new Array(1024).fill(0)));
+    expect(run.stderr).not.toMatch(/error/);
+    expect(run.stdout).toMatch(/Hello from a real-mode boot sector/);
+  });
+});
+
 describe('misbehaving guests end with a report', () => {
   const flat = (name: string, code: number[]) => [
     'boot', file(name, code), '--format', 'flat', '--load-address', '0x100000', '--bits', '32', '--no-stdin',
