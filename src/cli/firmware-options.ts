@@ -1,5 +1,6 @@
-// `--bios [FILE]`, `--boot order=LETTERS` and `--firmware-log FILE`: a boot through PC firmware.
-// Without FILE, the firmware is Debian's SeaBIOS, the image QEMU's PC machine uses.
+// `--bios`, `--firmware FILE`, `--boot order=LETTERS` and `--firmware-log FILE`: a boot through
+// PC firmware. Without --firmware, the firmware is Debian's SeaBIOS, the image QEMU's PC machine
+// uses. (`--bios` takes no file, so that `vmm boot --bios disk.img` boots the disk.)
 import { openSync, writeSync } from 'node:fs';
 import { BadBootOrder, DEFAULT_BOOT_ORDER, parseBootOrder } from '../firmware/boot-order.js';
 import type { FirmwareConfig } from '../vmm/machine.js';
@@ -12,8 +13,10 @@ export const DEFAULT_BIOS = '/usr/share/seabios/bios-256k.bin';
 const MAX_FIRMWARE_BYTES = 16 * 1024 * 1024;
 
 export interface FirmwareOptions {
-  /** true for `--bios` alone (the default firmware), a path for `--bios FILE`. */
-  bios?: boolean | string;
+  /** `--bios`: boot through firmware. */
+  bios?: boolean;
+  /** `--firmware FILE`: the firmware's image (implies --bios). */
+  firmware?: string;
   boot?: string;
   firmwareLog?: string;
 }
@@ -23,13 +26,10 @@ export interface FirmwareOptions {
  * gives disks and no kernel, so it goes through the default firmware without --bios.
  */
 export function firmwarePath(options: FirmwareOptions, implied = false): string | undefined {
-  if (implied && (options.bios === undefined || options.bios === false)) return DEFAULT_BIOS;
-  if (options.bios === undefined || options.bios === false) {
-    if (options.boot !== undefined) throw new UserError('--boot applies to a boot through firmware (--bios, or disks without a kernel)');
-    if (options.firmwareLog !== undefined) throw new UserError('--firmware-log applies to a boot through firmware (--bios, or disks without a kernel)');
-    return undefined;
-  }
-  return options.bios === true ? DEFAULT_BIOS : options.bios;
+  if (options.bios === true || options.firmware !== undefined || implied) return options.firmware ?? DEFAULT_BIOS;
+  if (options.boot !== undefined) throw new UserError('--boot applies to a boot through firmware (--bios, or disks without a kernel)');
+  if (options.firmwareLog !== undefined) throw new UserError('--firmware-log applies to a boot through firmware (--bios, or disks without a kernel)');
+  return undefined;
 }
 
 /** `--boot order=cad` or `--boot cad` (QEMU's forms), as devices in order. */

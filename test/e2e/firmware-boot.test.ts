@@ -33,16 +33,16 @@ describe('SeaBIOS with nothing to boot', () => {
 
 describe('bad firmware input', () => {
   it('a missing firmware file', () => {
-    expectOneLineError(runVmm(['boot', '--bios', join(dir, 'none.bin'), '--no-stdin']), /cannot read firmware '.*none\.bin': no such file$/);
+    expectOneLineError(runVmm(['boot', '--firmware', join(dir, 'none.bin'), '--no-stdin']), /cannot read firmware '.*none\.bin': no such file$/);
   });
 
   it('a file that is no firmware image', () => {
     const odd = join(dir, 'odd.bin');
     writeFileSync(odd, new Uint8Array(1000));
-    expectOneLineError(runVmm(['boot', '--bios', odd, '--no-stdin']), /a firmware image is a whole number of 64 KiB blocks/);
+    expectOneLineError(runVmm(['boot', '--firmware', odd, '--no-stdin']), /a firmware image is a whole number of 64 KiB blocks/);
     const blank = join(dir, 'blank.bin');
     writeFileSync(blank, new Uint8Array(65536));
-    expectOneLineError(runVmm(['boot', '--bios', blank, '--no-stdin']), /not a firmware image: nothing at its reset vector/);
+    expectOneLineError(runVmm(['boot', '--firmware', blank, '--no-stdin']), /not a firmware image: nothing at its reset vector/);
   });
 
   it('kernel options with firmware, and firmware options without it', () => {
