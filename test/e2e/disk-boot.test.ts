@@ -33,7 +33,7 @@ describe('a boot sector through SeaBIOS', () => {
     expect(run.stdout).toContain('Booting from Hard Disk...');
     expect(run.stdout).toContain('Hello from the BIOS');
     expect(run.stdout).toContain('boot drive 0x80');
-    expect(run.stderr).toMatch(/^vmm: guest halted with interrupts disabled at 0000:7c/m);
+    expect(run.stderr).toMatch(/^vmm: guest halted with interrupts disabled at 0000:00007c/m);
     expect(run.status).toBe(0);
     const lines = readFileSync(screen, 'utf8').split('\n');
     expect(lines[5]).toBe('VGA TEXT OK');
