@@ -649,6 +649,13 @@ void BtCore::guest_code_changed() {
   if (active() && at_guest_kernel_ring()) drop_stale_translations();
 }
 
+void BtCore::guest_frames_written(uint32_t first_frame, uint32_t last_frame) {
+  // Between runs: no translated block is running, so each is simply invalidated.
+  for (uint32_t frame = first_frame; frame <= last_frame; frame++) {
+    for (CachedBlock* block : cache_->blocks_from_frame(frame)) cache_->invalidate(*block);
+  }
+}
+
 void BtCore::code_frame_written(uint32_t frame, uint32_t linear) {
   // The cache address of the writing instruction, when a fault in translated code is being handled.
   uint32_t writer = handling_fault_ ? reg(kRegEip) : kNone;

@@ -71,6 +71,7 @@ class BtCore final : public TrapCore, private CodeWatcher {
   bool guest_eip(uint32_t eip, uint32_t* guest) const override;
   void before_exit() override;
   void guest_code_changed() override;
+  void guest_frames_written(uint32_t first_frame, uint32_t last_frame) override;
   bool guest_instruction(uint32_t linear, uint32_t* guest) override;
   std::vector<EngineCounter> counters() const override;
 

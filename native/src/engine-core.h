@@ -103,6 +103,8 @@ class EngineCore {
   virtual void before_resume() {}
   // The VMM wrote guest memory behind the guest's back (a debugger): translations may be stale.
   virtual void guest_code_changed() {}
+  // A device wrote guest-physical frames [first, last] (DMA): translations of code there are stale.
+  virtual void guest_frames_written(uint32_t first_frame, uint32_t last_frame) {}
   // For the trace: the guest instruction that code at `linear` carries out (identity for guest
   // code), or false when `linear` is the core's own code and no guest instruction starts there.
   virtual bool guest_instruction(uint32_t linear, uint32_t* guest) {

@@ -22,6 +22,12 @@
 #include "x86.h"
 #include "zero-by-release.h"
 
+extern "C" {
+// QEMU's (exec.c, accel/tcg/translate-all.c), with ram_addr_t 64 bits wide in this build.
+uint64_t qemu_ram_addr_from_host_x86_64(uc_engine* uc, void* ptr);
+void tb_invalidate_phys_range_x86_64(uc_engine* uc, uint64_t start, uint64_t end);
+}
+
 namespace vmm {
 namespace {
 
@@ -98,6 +104,7 @@ Napi::Function Vcpu::Define(Napi::Env env) {
                          InstanceAccessor<&Vcpu::GetWindowMechanism>("windowMechanism"),
                          InstanceMethod<&Vcpu::MapMmio>("mapMmio"),
                          InstanceMethod<&Vcpu::InvalidateCode>("invalidateCode"),
+                         InstanceMethod<&Vcpu::InvalidatePhysical>("invalidatePhysical"),
                          InstanceMethod<&Vcpu::UnicornErrorText>("unicornErrorText"),
                          InstanceMethod<&Vcpu::Inject>("inject"),
                          InstanceMethod<&Vcpu::InInterruptShadow>("inInterruptShadow"),
@@ -158,6 +165,7 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   if (!EnsureLayout(env)) return;
   size_t ram_bytes = static_cast<size_t>(requested);
   memory_ = std::make_unique<GuestMemory>(ram_bytes);
+  ram_bytes_ = ram_bytes;
   if (!memory_->ok()) {
     Napi::Error::New(env, "cannot allocate guest RAM").ThrowAsJavaScriptException();
     return;
@@ -732,6 +740,26 @@ void Vcpu::InvalidateCode(const Napi::CallbackInfo& info) {
   uint64_t start = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
   uint64_t end = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
   uc_ctl_remove_cache(uc_, start, end);
+}
+
+// invalidatePhysical(start, end): a device wrote guest RAM [start, end) (DMA), between runs.
+// uc_ctl_remove_cache takes linear addresses and walks the guest's page tables, so QEMU's own
+// invalidation by RAM address is used (its translate-all.c, as code-write-checks.cc does), with
+// guest RAM's place in QEMU's RAM address space taken from the host pointer.
+void Vcpu::InvalidatePhysical(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return;
+  if (running_) {
+    Napi::Error::New(env, "invalidatePhysical() while the guest is running").ThrowAsJavaScriptException();
+    return;
+  }
+  uint64_t start = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  uint64_t end = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+  if (start >= end || end > ram_bytes_) return;
+  if (engine_) engine_->guest_frames_written(static_cast<uint32_t>(start >> 12), static_cast<uint32_t>((end - 1) >> 12));
+  if (!has_run_) return;  // nothing translated yet
+  uint64_t base = qemu_ram_addr_from_host_x86_64(uc_, memory_->base());
+  tb_invalidate_phys_range_x86_64(uc_, base + start, base + end);
 }
 
 Napi::Value Vcpu::UnicornErrorText(const Napi::CallbackInfo& info) {

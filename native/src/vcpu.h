@@ -59,6 +59,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   Napi::Value NmiBlocked(const Napi::CallbackInfo& info);
   void MapMmio(const Napi::CallbackInfo& info);
   void InvalidateCode(const Napi::CallbackInfo& info);
+  void InvalidatePhysical(const Napi::CallbackInfo& info);
   Napi::Value UnicornErrorText(const Napi::CallbackInfo& info);
   Napi::Value Inject(const Napi::CallbackInfo& info);
   Napi::Value GetInjectionDetail(const Napi::CallbackInfo& info);
@@ -193,6 +194,8 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
 
   uc_engine* uc_ = nullptr;
   std::unique_ptr<GuestMemory> memory_;
+  // Guest RAM's bytes, from guest-physical 0 (the VMM region, if any, lies above).
+  size_t ram_bytes_ = 0;
   std::unique_ptr<ExceptionState> exception_state_;
   std::unique_ptr<LiveCpuState> live_state_;  // null: not located on this Unicorn build
   std::string live_state_why_not_;

@@ -453,7 +453,7 @@ export class Machine {
     });
     const memory: GuestMemory = {
       range: (address, length) => (address + length <= this.ram.length ? this.ram.subarray(address, address + length) : undefined),
-      written: () => this.deviceWroteRam(),
+      written: (address, length) => this.deviceWroteRam(address, length),
     };
     const ide = new PiixIde(places, {
       primaryIrq: isa.isaIrq(layout.IDE_PRIMARY_IRQ), secondaryIrq: isa.isaIrq(layout.IDE_SECONDARY_IRQ), memory,
@@ -642,28 +642,29 @@ export class Machine {
     return c.portIn + c.portOut + c.mmioRead + c.mmioWrite + c.cpuid + c.hypercall;
   }
 
-  /** A device wrote guest RAM since the guest last ran: translated code may be stale. */
-  private ramWrittenByDevice = false;
+  /** Guest-physical ranges [start, end) devices wrote since the guest last ran: code there may be stale. */
+  private readonly rangesWrittenByDevices: [number, number][] = [];
 
   /**
    * A device (a DMA engine) wrote guest RAM. Host writes bypass the CPU's self-modifying-code
-   * tracking, so translations of what was there must go; but Unicorn's range invalidation
-   * (invalidateCode) takes linear addresses and walks the guest's page tables for them, a walk
-   * that faults, and overwrites CR2, where the guest has no such mapping: the physical pages a
-   * device wrote cannot be named to it. Every translation is dropped instead, between runs
-   * (never inside the translated block whose I/O started the transfer): the vCPU stops at its
-   * next block, and the run loop calls settleDeviceWrites().
+   * tracking, so translations of what was there must go: by physical address
+   * (`vcpu.invalidatePhysical`; Unicorn's own invalidateCode takes linear addresses and walks the
+   * guest's page tables, a walk that faults and overwrites CR2 where the guest maps nothing),
+   * between runs, never inside the translated block whose I/O started the transfer: the vCPU
+   * stops at its next block, and the run loop calls settleDeviceWrites().
    */
-  private deviceWroteRam(): void {
-    this.ramWrittenByDevice = true;
+  private deviceWroteRam(address: number, length: number): void {
+    const last = this.rangesWrittenByDevices.at(-1);
+    // A transfer's regions usually follow one another: one range for them all.
+    if (last && last[1] === address) last[1] = address + length;
+    else this.rangesWrittenByDevices.push([address, address + length]);
     if (this.inInlineExit) this.vcpu.requestStop();
   }
 
   /** Before the guest runs on: drops the translations a device's writes to RAM made stale. */
   settleDeviceWrites(): void {
-    if (!this.ramWrittenByDevice) return;
-    this.ramWrittenByDevice = false;
-    this.vcpu.dropTranslations();
+    for (const [start, end] of this.rangesWrittenByDevices) this.vcpu.invalidatePhysical(start, end);
+    this.rangesWrittenByDevices.length = 0;
   }
 
   /** Set while a device handles one of the running guest's accesses. */

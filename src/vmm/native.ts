@@ -46,6 +46,8 @@ export interface NativeVcpu {
   readonly windowMechanism: string;
   mapMmio(base: number, size: number): void;
   invalidateCode(start: number, end: number): void;
+  /** A device wrote guest-physical [start, end) (DMA), between runs: translated code from there is dropped. */
+  invalidatePhysical(start: number, end: number): void;
   unicornErrorText(code: number): string;
   /** Delivers an event through the guest's IVT/IDT now; returns a DeliveryResult. */
   inject(vector: number, source: number, hasErrorCode: boolean, errorCode: number): number;
@@ -332,7 +334,7 @@ interface NativeModule {
   proveExactStops(offset: number): { proven: boolean; whyNot: string };
 }
 
-const EXPECTED_ABI_VERSION = 8;
+const EXPECTED_ABI_VERSION = 9;
 let loaded: NativeModule | undefined;
 
 export class NativeCoreMissing extends Error {}

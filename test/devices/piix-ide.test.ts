@@ -37,7 +37,7 @@ describe('the PIIX3 IDE function', () => {
     expect(config.read(0x08, 4) >>> 8).toBe(0x010180);
     expect(config.read(0x06, 2)).toBe(0x0280);
     config.write(0x20, 4, 0xffffffff);
-    expect(config.read(0x20, 4)).toBe(0x0000fff1);
+    expect(config.read(0x20, 4)).toBe(0xfffffff1);
     for (const bar of [0x10, 0x14, 0x18, 0x1c, 0x24]) {
       config.write(bar, 4, 0xffffffff);
       expect(config.read(bar, 4)).toBe(0);
