@@ -10,7 +10,7 @@ import { ports } from './helpers.js';
 
 const PLATFORM: AcpiPlatform = {
   localApic: 0xfee00000, ioApic: 0xfec00000, hpet: 0xfed00000, sciIrq: 9, pmBase: 0x600, resetPort: 0xcf9, resetValue: 6,
-  pciConfigPort: 0xcf8, pciConfigPorts: 8,
+  pciWindows: { memoryBase: 0x8000000, memoryEnd: 0xfebfffff },
 };
 
 /** Physical memory holding the tables, read as a guest would. */
@@ -74,7 +74,8 @@ describe('ACPI tables', () => {
     const aml = tables.text(dsdt + 36, length - 36);
     expect(aml).toContain('_S5_');
     expect(aml).toContain('PCI0');
-    // The root bridge's _CRS: bus numbers, and I/O windows around the configuration ports.
+    // The root bridge's _CRS: bus numbers, I/O windows around the configuration ports, the VGA
+    // window and the memory between RAM and the I/O APIC.
     expect(aml).toContain('_CRS');
     const hex = Array.from({ length: length - 36 }, (_, i) => tables.u8(dsdt + 36 + i).toString(16).padStart(2, '0')).join('');
     const wordRange = (type: string, flags: string, min: string, max: string, length: string) => `880d00${type}0c${flags}0000${min}${max}0000${length}`;
@@ -82,6 +83,9 @@ describe('ACPI tables', () => {
     expect(hex).toContain('4701f80cf80c0108');
     expect(hex).toContain(wordRange('01', '03', '0000', 'f70c', 'f80c'));
     expect(hex).toContain(wordRange('01', '03', '000d', 'ffff', '00f3'));
+    const dwordMemory = (min: string, max: string, length: string) => `871700000c0300000000${min}${max}00000000${length}`;
+    expect(hex).toContain(dwordMemory('00000a00', 'ffff0b00', '00000200'));
+    expect(hex).toContain(dwordMemory('00000008', 'ffffbffe', '0000c0f6'));
     expect(hex).toMatch(/7900$/);
   });
 

@@ -58,7 +58,7 @@ describe('vmm bench --engines', () => {
   it.each([
     ['an unknown configuration', ['boot', '--engines', 'direct,warp'], /^vmm: error: unknown engine configuration 'warp' in --engines; choose from direct, direct-block-hook, trap, bt, direct-pv, trap-pv, bt-pv\n$/],
     ['an empty list', ['boot', '--engines', ','], /^vmm: error: no engine configuration given to --engines; choose from /],
-    ['a suite it does not apply to', ['trap', '--engines', 'trap'], /^vmm: error: --engines applies to the boot benchmark only\n$/],
+    ['a suite it does not apply to', ['trap', '--engines', 'trap'], /^vmm: error: --engines applies to the boot and disk benchmarks only\n$/],
   ])('refuses %s with one line and a non-zero status', (_, args, message) => {
     const run = runVmm(['bench', ...args]);
     expect(run.status).toBe(2);
