@@ -4,7 +4,7 @@ import { BenchError } from '../bench/bench-error.js';
 import { foundationBench } from '../bench/foundation-bench.js';
 import { migrateBench } from '../bench/migrate-bench.js';
 import { diskBench } from '../bench/disk-bench.js';
-import { createEngine, engineNames } from '../engines/index.js';
+import { unmodifiedGuestEngines } from '../engines/index.js';
 import type { EngineName } from '../vmm/engine.js';
 import { MAX_TRAPBENCH_PAGES, trapBench } from '../bench/trap-bench.js';
 import { compareCommand } from './bench-compare.js';
@@ -112,7 +112,7 @@ export async function benchCommand(suite: string, options: BenchOptions): Promis
 
 /** disk: the engines named (those that run unmodified guests), direct and trap by default. */
 function diskBenchEngines(list: string | undefined): EngineName[] {
-  const usable = engineNames.filter((name) => createEngine(name).refusesKernel?.([]) === undefined) as EngineName[];
+  const usable = unmodifiedGuestEngines as EngineName[];
   if (list === undefined) return ['direct', 'trap'];
   const names = list.split(',').map((name) => name.trim()).filter((name) => name !== '');
   for (const name of names) {

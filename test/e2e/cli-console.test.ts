@@ -1,14 +1,14 @@
 // The interactive serial console: on a terminal, raw mode for the run (keys reach the guest as
 // typed, Ctrl-C included) with QEMU's escape key, Ctrl-A; the terminal's modes come back after.
 // The terminal is a pseudo-terminal made by script(1) from util-linux.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConsoleEscape } from '../../src/cli/console-escape.js';
-import { sleep } from './cli-process.js';
-import { ROOT, VMM } from './run-vmm.js';
+import { VMM } from './run-vmm.js';
+import { terminalSession } from './terminal-session.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vmm-cli-console-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -105,20 +105,9 @@ ready: db 'ready', 10, 0
     writeFileSync(asm, source);
     execFileSync('nasm', ['-f', 'bin', '-o', image, asm]);
     const vmm = `'${process.execPath}' '${VMM}' boot '${image}' --format flat --load-address 0x100000 --time-limit 60`;
-    const check = `stty -a | tr -s ' ;' '\\n\\n' | grep -E '^-?(isig|icanon|echo)$' | tr '\\n' ' '`;
-    const shell = `${vmm}; echo "vmm-status=$?"; ${check}; echo end`;
-    const child = spawn('script', ['-qefc', shell, '/dev/null'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString('latin1')));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString('latin1')));
-    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
-    const waitFor = async (text: string) => {
-      const deadline = Date.now() + 20_000;
-      while (!output.includes(text)) {
-        if (Date.now() > deadline) throw new Error(`no '${text}' in:\n${output}`);
-        await sleep(20);
-      }
-    };
+    const session = terminalSession(vmm, 'latin1');
+    const { child, waitFor } = session;
     try {
       await waitFor('ready');
       child.stdin.write('a');
@@ -130,10 +119,8 @@ ready: db 'ready', 10, 0
       child.stdin.write('\x01x');
       await waitFor('end');
     } finally {
-      child.stdin.end();
-      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      output = await session.finish();
     }
-    await closed;
     const text = output.replace(/\r/g, '');
     expect(text).toContain('ready\n<61><03><01><62><0D>');
     // No echo from the terminal: only the guest's own output between its prompt and the quit.

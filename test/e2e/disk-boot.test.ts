@@ -7,12 +7,12 @@ import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createEngine, engineNames } from '../../src/engines/index.js';
+import { unmodifiedGuestEngines } from '../../src/engines/index.js';
 import { ROOT, runVmmAsync } from './run-vmm.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vmm-disk-boot-'));
 /** The engines that run unmodified guests (the paravirt engine runs only kernels written for it). */
-const engines = engineNames.filter((name) => createEngine(name).refusesKernel?.([]) === undefined);
+const engines = unmodifiedGuestEngines;
 const BIOS_HELLO = join(ROOT, 'guests', 'build', 'bios-hello.img');
 const LINUX_DISK = join(ROOT, 'guests', 'images', 'linux-disk.img');
 /** The FAT partition starts at 1 MiB (guests/README.md). */

@@ -5,12 +5,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createEngine, engineNames } from '../../src/engines/index.js';
+import { unmodifiedGuestEngines } from '../../src/engines/index.js';
 import { runVmm, runVmmAsync } from './run-vmm.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vmm-firmware-'));
 /** The engines that run unmodified guests (the paravirt engine runs only kernels written for it). */
-const engines = engineNames.filter((name) => createEngine(name).refusesKernel?.([]) === undefined);
+const engines = unmodifiedGuestEngines;
 
 function expectOneLineError(run: { status: number | null; stderr: string }, message: RegExp) {
   expect(run.status).toBe(2);

@@ -2,7 +2,7 @@
 // buffer (under every engine that runs unmodified guests), the control socket's screendump
 // writes it while the guest runs, and `--display curses` shows it in a terminal (a
 // pseudo-terminal made by script(1)) and sends the keys typed there to the guest's PS/2 keyboard.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { unmodifiedGuestEngines } from '../../src/engines/index.js';
 import { sleep, VmmProcess } from './cli-process.js';
 import { ctl } from './machine-state-guest.js';
 import { guestPath, ROOT, runVmm, VMM } from './run-vmm.js';
+import { terminalSession } from './terminal-session.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vmm-vga-screen-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -179,20 +180,9 @@ describe.skipIf(!haveScript)('--display curses on a terminal', () => {
     const image = keyEchoGuest();
     const dump = join(dir, 'curses-screen.txt');
     const vmm = `'${process.execPath}' '${VMM}' boot '${image}' --format flat --load-address 0x100000 --time-limit 60 --display curses --screen-dump '${dump}'`;
-    const check = `stty -a | tr -s ' ;' '\\n\\n' | grep -E '^-?(isig|icanon|echo)$' | tr '\\n' ' '`;
-    const shell = `${vmm}; echo "vmm-status=$?"; ${check}; echo end`;
-    const child = spawn('script', ['-qefc', shell, '/dev/null'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString('utf8')));
-    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
-    const waitFor = async (text: string) => {
-      const deadline = Date.now() + 20_000;
-      while (!output.includes(text)) {
-        if (Date.now() > deadline) throw new Error(`no '${text}' in:\n${output}`);
-        await sleep(20);
-      }
-    };
+    const session = terminalSession(vmm, 'utf8');
+    const { child, waitFor } = session;
     try {
       await waitFor('ready');
       child.stdin.write('a');
@@ -206,10 +196,8 @@ describe.skipIf(!haveScript)('--display curses on a terminal', () => {
       child.stdin.write('\x1b'); // Escape: the guest exits
       await waitFor('end');
     } finally {
-      child.stdin.end();
-      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      output = await session.finish();
     }
-    await closed;
     // The alternate screen for the run, and the frames drawn there: the guest's text, white on black.
     expect(output).toContain('\x1b[?1049h');
     expect(output).toMatch(/\x1b\[0;37;40mready/);
