@@ -10,8 +10,9 @@ say() { echo "setup: $*" >&2; }
 
 # 1. Debian packages: nasm builds the guests, binutils/gcc the C guests, qemu is the reference,
 #    cpio packs the initramfs, gdb debugs guests through vmm's GDB stub (and tests it), Capstone
-#    decodes guest instructions for the bt engine's translator, headless Chromium (with a font for
-#    its text) opens the HTML report of `vmm bench compare` in its test.
+#    decodes guest instructions for the bt engine's translator, seabios is the PC firmware,
+#    headless Chromium (with a font for its text) opens the HTML report of `vmm bench compare`
+#    in its test.
 need=()
 command -v nasm >/dev/null || need+=(nasm)
 command -v qemu-system-i386 >/dev/null || need+=(qemu-system-x86)
@@ -22,6 +23,8 @@ command -v python3 >/dev/null || need+=(python3)
 command -v cpio >/dev/null || need+=(cpio)
 command -v gdb >/dev/null || need+=(gdb)
 [ -f /usr/include/capstone/capstone.h ] || need+=(libcapstone-dev)
+# SeaBIOS and SeaVGABIOS, the firmware of `vmm boot --bios` (qemu-system-x86 brings them too).
+[ -f /usr/share/seabios/bios-256k.bin ] && [ -f /usr/share/seabios/vgabios-stdvga.bin ] || need+=(seabios)
 command -v chromium >/dev/null || need+=(chromium fonts-liberation)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
