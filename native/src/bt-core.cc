@@ -144,8 +144,9 @@ CachedBlock* BtCore::translate(uint32_t guest, bool single_instruction, uint32_t
 }
 
 bool BtCore::on_block(uint64_t address, uint32_t size) {
+  if (!active()) return stop_at_protected_mode(address);
   refresh_gdt_when_due();
-  if (!active() || address >= kHoleLinear) return false;
+  if (address >= kHoleLinear) return false;
   // Guest user code runs in place, at its own privilege (ring 3).
   if (vcpu_.current_cpl() != kGuestKernelRing) return false;
   return enter_translated(static_cast<uint32_t>(address));
@@ -153,6 +154,7 @@ bool BtCore::on_block(uint64_t address, uint32_t size) {
 
 void BtCore::before_resume() {
   if (!active()) return;
+  refresh_unwatched_gdt();
   in_place_from_ = kNone;
   // A far CALL or JMP through a gate enters the kernel where only the block hook sees it.
   if (!hooked_ && platform_->guest_gdt_has_gates()) need_block_hook();

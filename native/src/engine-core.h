@@ -50,6 +50,9 @@ class VcpuServices {
   // The #UD being reported is a hypercall the VMM answered (hypercall.h): EAX holds its result
   // and EIP is past the instruction. False: not a hypercall, or hypercalls are off.
   virtual bool take_hypercall(bool from_user) = 0;
+  // Ends the run at the start of the block at `linear` (from on_block: the block does not run),
+  // with an exit of the core's own `kind` for TypeScript.
+  virtual void end_run_at_block_start(uint64_t linear, ExitKind kind) = 0;
 
  protected:
   ~VcpuServices() = default;

@@ -26,6 +26,10 @@ enum ExitKind : uint32_t {
   // guest's state is not its own); kFieldVector holds the exception, kFieldAddress the guest
   // instruction.
   kExitEngineError = 10,
+  // Trap and bt engines: the guest has just set protected mode up again after leaving it (CR0.PE,
+  // a 32-bit code segment, protected-mode stack and data selectors), at a block start; the engine
+  // deprivileges it before anything there runs (TrapCore::watch_protected_mode).
+  kExitProtectedMode = 11,
 };
 
 // Inline exits: serviced synchronously by the TypeScript handler while the guest is paused

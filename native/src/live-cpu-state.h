@@ -36,6 +36,8 @@ class LiveCpuState {
   // Whether the code segment the CPU runs is 32-bit (QEMU's HF_CS32_MASK, hflags bit 4): the
   // default operand size.
   bool code_segment_is_32() const { return (*hflags_ & (1u << 4)) != 0; }
+  // Whether CR0.PE is set (QEMU's HF_PE_MASK, hflags bit 7).
+  bool protected_mode() const { return (*hflags_ & (1u << 7)) != 0; }
   // QEMU's CPUX86State, which the live registers open (its first field is the general
   // registers): what QEMU's own helpers take as `env`.
   void* cpu_env() const { return reinterpret_cast<void*>(origin_ + state_start_); }

@@ -390,6 +390,7 @@ ShadowFault ShadowMmu::handle_fault(uint32_t linear, uint32_t error_code, bool u
     // protecting it would fault on every store, so it is left to the other refresh points.
     frame_flags_[guest_frame] &= ~kDescriptors;
     shared_descriptor_frames_.push_back(static_cast<uint32_t>(guest_frame));
+    descriptors_unwatched_ = true;
     descriptor_write = false;
   }
   if (descriptor_write) descriptors_written_ = descriptors_unprotected_ = true;
@@ -477,13 +478,17 @@ void ShadowMmu::watch_descriptor_frames(const std::vector<uint32_t>& frames, Phy
   // Nothing to do when the same frames are still protected (no write was let through since).
   if (frames == descriptor_frames_ && !descriptors_unprotected_) return;
   descriptors_unprotected_ = false;
+  descriptors_unwatched_ = false;
   descriptor_bytes_ = bytes;
   for (uint32_t frame : descriptor_frames_) frame_flags_[frame] &= ~kDescriptors;
   descriptor_frames_.clear();
   for (uint32_t frame : frames) {
     if (frame >= ram_pages_) continue;
     const std::vector<uint32_t>& shared = shared_descriptor_frames_;
-    if (std::find(shared.begin(), shared.end(), frame) != shared.end()) continue;
+    if (std::find(shared.begin(), shared.end(), frame) != shared.end()) {
+      descriptors_unwatched_ = true;
+      continue;
+    }
     frame_flags_[frame] |= kDescriptors;
     descriptor_frames_.push_back(frame);
     protect_frame(frame);

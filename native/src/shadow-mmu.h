@@ -114,6 +114,9 @@ class ShadowMmu {
   // `bytes` is where the table itself lies: a write elsewhere in its frames means the page is
   // shared with other data, and the frame is no longer protected.
   void watch_descriptor_frames(const std::vector<uint32_t>& frames, PhysicalRange bytes);
+  // Whether one of the frames of the table watch_descriptor_frames() was last given is left
+  // unprotected, shared with other data the guest writes: writes to the table there are not seen.
+  bool descriptors_unwatched() const { return descriptors_unwatched_; }
   // Whether a write to a descriptor frame was let through since the last call (then cleared).
   bool take_descriptors_written() {
     bool written = descriptors_written_;
@@ -206,6 +209,7 @@ class ShadowMmu {
   std::vector<uint32_t> descriptor_frames_;
   bool descriptors_written_ = false;
   bool descriptors_unprotected_ = false;  // a shadow entry lets a descriptor frame be written
+  bool descriptors_unwatched_ = false;    // descriptors_unwatched()
   PhysicalRange descriptor_bytes_;
   std::vector<uint32_t> shared_descriptor_frames_;
   bool dirty_logging_ = false;

@@ -24,7 +24,11 @@ void TrapCore::configure(const PagingState& guest) {
   vcpu_.injector().set_trap_view(platform_->view());
   bool first = !active_;
   active_ = true;
-  if (first) configured();
+  if (first) {
+    // (The watch for a return to protected mode, if on, is over: the guest is deprivileged.)
+    want_block_events(false);
+    configured();
+  }
 }
 
 bool TrapCore::leave() {
@@ -38,7 +42,42 @@ bool TrapCore::leave() {
   platform_->conceal_region();
   gdt_refresh_countdown_ = 0;
   want_user_blocks(false);
-  want_block_events(false);
+  want_block_events(watch_protected_mode_);
+  if (watch_protected_mode_) vcpu_.need_block_events();
+  return true;
+}
+
+void TrapCore::watch_protected_mode(bool on) {
+  // (Only with the live CPU state: a register read per block would slow real-mode code down.)
+  watch_protected_mode_ = on && platform_->live() != nullptr;
+  if (!active_) {
+    want_block_events(watch_protected_mode_);
+    if (watch_protected_mode_) vcpu_.need_block_events();
+  }
+}
+
+bool TrapCore::stop_at_protected_mode(uint64_t address) {
+  LiveCpuState* live = platform_->live();
+  if (!watch_protected_mode_ || !live || !live->protected_mode() || !live->code_segment_is_32()) return false;
+  if (!protected_mode_ready()) return false;
+  vcpu_.end_run_at_block_start(address, kExitProtectedMode);
+  return true;
+}
+
+bool TrapCore::protected_mode_ready() {
+  if (!(register32(kRegCr0) & kCr0Pe) || !code_segment_32()) return false;
+  // Descriptors are read from the GDT the CPU has (the guest's, while it runs as under direct).
+  uc_x86_mmr gdtr{};
+  uc_reg_read(uc_, UC_X86_REG_GDTR, &gdtr);
+  auto in_gdt = [&gdtr](uint32_t selector) { return !(selector & 4) && (selector & ~7u) + 7 <= gdtr.limit; };
+  uint32_t ss = register32(kRegSs) & 0xFFFF;
+  SegmentDescriptor stack{};
+  if ((ss & ~3u) == 0 || !in_gdt(ss) || !vcpu_.injector().segment_descriptor(ss, &stack)) return false;
+  if (!stack.present || !stack.is_data() || !(stack.type & kSegmentWritable)) return false;
+  for (uint32_t id : {kRegDs, kRegEs, kRegFs, kRegGs}) {
+    uint32_t selector = register32(id) & 0xFFFF;
+    if ((selector & ~3u) != 0 && !in_gdt(selector)) return false;
+  }
   return true;
 }
 
@@ -50,6 +89,8 @@ ExitKind TrapCore::on_exception(uint32_t vector, bool software_interrupt) {
   }
   // Before trapConfigure the guest still runs as it was loaded: TypeScript sees everything.
   if (!active_) return kExitException;
+  // (What the guest runs next, or TypeScript emulates, may load a segment.)
+  refresh_unwatched_gdt();
   if (paravirtual_) return on_paravirtual_exception(vector, software_interrupt);
   if (vector == kPf && !software_interrupt) {
     ExitKind outcome = handle_shadow_fault();
@@ -356,7 +397,12 @@ void TrapCore::descriptors_written() {
   want_block_events(true);
 }
 
+void TrapCore::before_resume() {
+  if (active_) refresh_unwatched_gdt();
+}
+
 bool TrapCore::on_block(uint64_t address, uint32_t size) {
+  if (!active_) return stop_at_protected_mode(address);
   refresh_gdt_when_due();
   return false;
 }
@@ -367,10 +413,34 @@ void TrapCore::refresh_gdt_when_due() {
   gdt_reloaded();
 }
 
+// A page of the guest's GDT that also holds data the guest writes (a stack, variables) is left
+// writable (ShadowMmu::descriptors_unwatched): a fault at every store there would cost more than
+// the copy (the Linux decompressor's GDT shares its page with its stack and heap: two million
+// stores). The guest's descriptors are compared with the copy instead whenever the VMM sees the
+// guest: at every exception (a trapped instruction may load a segment: an emulated MOV SS or IRET)
+// and before every run. syslinux's shuffler edits its 16-bit segments' bases in place (to its
+// real-mode entry point, in a page with its stack) and reads CR0 (a trap) before it loads them.
+// A descriptor written and loaded with no exit in between is still seen as it was. (Comparing at
+// every block start as well made the Linux boot 25% slower: its decompressor runs 300 million
+// blocks with such a GDT, which never changes.)
+void TrapCore::refresh_unwatched_gdt() {
+  if (!platform_->mmu().descriptors_unwatched() || !platform_->guest_gdt_changed()) return;
+  platform_->reload_guest_gdt(vcpu_.injector());
+  gdt_unwatched_refreshes_++;
+  gdt_reloaded();
+}
+
+
 void TrapCore::gdt_reloaded() {
   gdt_refresh_countdown_ = 0;
   want_user_blocks(false);
   if (!keeps_block_events()) want_block_events(false);
+}
+
+bool TrapCore::code_segment_32() {
+  if (LiveCpuState* live = platform_->live()) return live->code_segment_is_32();
+  SegmentDescriptor code{};
+  return vcpu_.injector().segment_descriptor(register32(kRegCs), &code) && code.big;
 }
 
 bool TrapCore::at_guest_kernel_ring() { return vcpu_.current_cpl() == kGuestKernelRing; }
@@ -529,6 +599,9 @@ bool TrapCore::emulate_iret(uint32_t guest_eip, uint32_t* resume) {
   // A task return, or the IRET that unblocks NMIs (a waiting one is then delivered): TypeScript's.
   if (guest_nested_task_ || nmis_blocked_) return false;
   if (!injector.read_guest_linear(guest_eip, &opcode, 1) || opcode != kOpcodeIret) return false;
+  // A plain CF in a 16-bit code segment is the 16-bit IRET (IP, CS, FLAGS: SDM Vol. 2, IRET):
+  // TypeScript's, which decodes with the segment's operand size.
+  if (!code_segment_32()) return false;
   const KernelRingFlags& kernel = platform_->kernel_flags();
   uint32_t current = register32(kRegEflags);
   // NT is the guest's task return only where the VMM does not set it for itself.
@@ -561,7 +634,7 @@ bool TrapCore::return_from_frame(uint32_t* resume, uint32_t forced_flags, bool g
   if (!injector.read_guest_linear(stack.base + esp + 12, frame + 3, 8, guest_mapping_only)) return false;
   // To guest user mode: the guest edits descriptors in place (Linux's TLS entries at each
   // context switch), so a copy still due is made before user code can load them.
-  if (gdt_copy_stale()) {
+  if (gdt_copy_stale() || (platform_->mmu().descriptors_unwatched() && platform_->guest_gdt_changed())) {
     if (!platform_->reload_guest_gdt(injector)) return false;
     gdt_reloaded();
   }
@@ -587,6 +660,7 @@ std::vector<EngineCounter> TrapCore::counters() const {
       {"cr3WritesInCore", cr3_writes_in_core_},
       {"reflectedInCore", reflected_in_core_},
       {"iretInCore", iret_in_core_},
+      {"gdtUnwatchedRefreshes", gdt_unwatched_refreshes_},
       {"hiddenFaults", c.hidden_faults},
       {"trueFaults", c.true_faults},
       {"shadowPagesBuilt", c.shadow_pages_built},

@@ -32,6 +32,7 @@ class TrapCore : public EngineCore {
   ExitKind on_exception(uint32_t vector, bool software_interrupt) override;
   bool uses_block_events() const override { return true; }
   bool on_block(uint64_t address, uint32_t size) override;
+  void before_resume() override;
   void after_event_delivered() override;
   std::vector<EngineCounter> counters() const override;
 
@@ -49,6 +50,22 @@ class TrapCore : public EngineCore {
   // CR4, descriptor-table registers and EFLAGS. False, with nothing changed, when the CPL cannot
   // be set without reloading SS (Unicorn's live CPU state was not located).
   bool leave();
+  // trapWatchProtectedMode(on): while the guest runs as under direct after leaving protected mode
+  // (leave), the block hook watches for its return there, and the run ends (kExitProtectedMode) at
+  // the first block start where protected_mode_ready(), so that the engine deprivileges it before
+  // that block runs: the guest's protected-mode code runs deprivileged every time, never at real
+  // ring 0 after the VMM first deprivileged it. State it saved while deprivileged holds ring-1
+  // values (a PUSHF image with the VMM's NT, selectors with RPL 1); run at ring 0, a POPF of that
+  // image made NT the guest's, and its next IRET a task return (SDM Vol. 3 §7.3). Needs the live
+  // CPU state (its hflags say cheaply, at every block, whether PE is set and CS is 32-bit); without
+  // it the engine deprivileges the guest at the next stop, as on its first entry.
+  void watch_protected_mode(bool on);
+  // trapProtectedModeReady(): the guest, running as under direct, can be deprivileged now:
+  // CR0.PE set, a 32-bit code segment (after the MOV to CR0 that sets PE, CS is still the
+  // real-mode one until the far jump; SDM Vol. 3 §9.9.1), SS a writable data segment of the GDT
+  // and DS, ES, FS, GS null or in the GDT (until the guest reloads them they hold real-mode values:
+  // SS 0 cannot be entered at ring 1, and a real-mode DS would name an arbitrary descriptor).
+  bool protected_mode_ready();
   // The guest's CR3 as the guest last loaded it (the core carries out MOV to CR3 itself).
   uint32_t guest_cr3() const { return platform_->view()->guest_paging.cr3; }
   // The guest's CR2: the address of its last page fault (the real CR2 also changes with the
@@ -119,6 +136,9 @@ class TrapCore : public EngineCore {
   virtual void descriptors_written();
   // That copy, counted down at block starts.
   void refresh_gdt_when_due();
+  // While a page of the guest's GDT is left writable (ShadowMmu::descriptors_unwatched): the
+  // real GDT is copied again if the guest's descriptors changed.
+  void refresh_unwatched_gdt();
   bool active() const { return active_; }
   ExitKind handle_shadow_fault();
   // A #GP at the guest kernel: the instruction's bytes, fetched once for the handlers that may
@@ -162,6 +182,8 @@ class TrapCore : public EngineCore {
   // Whether the guest wrote its GDT since the real one was copied.
   virtual bool gdt_copy_stale() const { return gdt_refresh_countdown_ > 0; }
   bool at_guest_kernel_ring();
+  // Whether the code segment the guest runs is a 32-bit one (its descriptor's D bit).
+  bool code_segment_32();
   uint32_t register32(uint32_t id) {
     uint64_t value = 0;
     read_register(uc_, id, &value);
@@ -186,9 +208,14 @@ class TrapCore : public EngineCore {
   uint64_t cr3_writes_in_core_ = 0;
   uint64_t reflected_in_core_ = 0;
   uint64_t iret_in_core_ = 0;
+  uint64_t gdt_unwatched_refreshes_ = 0;  // copies refresh_unwatched_gdt() made
   uint64_t access_flag_in_core_ = 0;  // CLAC and STAC
   bool smap_offered_ = false;
   bool guest_nested_task_ = false;
+  bool watch_protected_mode_ = false;  // trapWatchProtectedMode
+  // on_block while the guest runs as under direct: true (the run ends there) when it is back in
+  // protected mode and ready to be deprivileged.
+  bool stop_at_protected_mode(uint64_t address);
   bool nmis_blocked_ = false;
   uint32_t guest_cr2_ = 0;
   bool paravirtual_ = false;

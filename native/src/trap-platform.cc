@@ -184,6 +184,16 @@ bool TrapPlatform::load_guest_gdt(EventInjector& injector, uint32_t base, uint32
     write_u32(gdt + i * 8, lo);
     write_u32(gdt + i * 8 + 4, hi);
   }
+  // Where the descriptors lie in guest RAM, for guest_gdt_changed().
+  gdt_chunks_.clear();
+  for (uint32_t offset = 0; offset < table.size();) {
+    uint32_t linear = base + 8 + offset;
+    uint32_t length = std::min<uint32_t>(static_cast<uint32_t>(table.size()) - offset, 4096 - (linear & 0xFFF));
+    Translation t = walk_guest_page_tables(ram_, view_.guest_paging, linear, 0);
+    if (t.ok && ram_.contains(t.physical, length)) gdt_chunks_.push_back({t.physical, offset, length});
+    offset += length;
+  }
+  gdt_image_ = std::move(table);
   // Writes to the guest's table are reported by the shadow MMU, so the copy can follow them.
   std::vector<uint32_t> frames;
   PhysicalRange bytes;
@@ -207,6 +217,13 @@ bool TrapPlatform::load_guest_gdt(EventInjector& injector, uint32_t base, uint32
     uc_reg_write(uc_, UC_X86_REG_TR, &tr);
   }
   return true;
+}
+
+bool TrapPlatform::guest_gdt_changed() const {
+  for (const GdtChunk& chunk : gdt_chunks_) {
+    if (std::memcmp(ram_.at(chunk.physical), gdt_image_.data() + chunk.offset, chunk.length) != 0) return true;
+  }
+  return false;
 }
 
 void TrapPlatform::enter(uint32_t cs, uint32_t eip, uint32_t eflags, uint32_t ss, uint32_t esp) {

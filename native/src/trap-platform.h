@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include <unicorn/unicorn.h>
 
@@ -79,6 +80,10 @@ class TrapPlatform {
   // The guest's GDTR, as it loaded it.
   uint32_t guest_gdt_base() const { return gdt_base_; }
   uint32_t guest_gdt_limit() const { return gdt_limit_; }
+  // Whether the guest's descriptors differ from those last copied, as read in guest RAM where the
+  // copy found them (a few dozen bytes compared: cheap enough for every block while a frame of the
+  // table cannot be write-protected, ShadowMmu::descriptors_unwatched()).
+  bool guest_gdt_changed() const;
   // Whether the guest's GDT, as last copied, holds a call or task gate: a far CALL or JMP through
   // it enters another code segment without an exception.
   bool guest_gdt_has_gates() const { return gdt_has_gates_; }
@@ -102,6 +107,14 @@ class TrapPlatform {
   uint32_t gdt_base_ = 0;
   uint32_t gdt_limit_ = 0;
   bool gdt_has_gates_ = false;
+  // The guest's descriptors (from the second on) as last copied, and where in guest RAM they lay.
+  struct GdtChunk {
+    uint64_t physical;
+    uint32_t offset;  // in gdt_image_
+    uint32_t length;
+  };
+  std::vector<uint8_t> gdt_image_;
+  std::vector<GdtChunk> gdt_chunks_;
   uint32_t copied_descriptors_ = kFirstVmmDescriptor;  // of the real GDT's guest part: past these, all null
   KernelRingFlags kernel_flags_{};
   uint32_t tc_mapped_ = 0;  // bytes of the translation cache mapped in the hole

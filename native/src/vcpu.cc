@@ -415,6 +415,7 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
   stop_requested_ = false;
   window_open_ = false;
   stopping_ = false;
+  block_start_exit_ = kExitNone;
   stop_pending_.store(false, std::memory_order_relaxed);
   handler_threw_ = false;
   debug_.clear_stop();
@@ -508,6 +509,8 @@ Napi::Value Vcpu::Run(const Napi::CallbackInfo& info) {
     // CR2 as the hook saw it: Unicorn's state after the run no longer holds it.
     write_register(uc_, kRegCr2, exit_record_[kFieldCr2]);
     exit_record_[kFieldInstructionLength] = exception_is_int_ ? injector_->int_instruction_length(exit_record_[kFieldVector]) : 0;
+  } else if (block_start_exit_ != kExitNone && err == UC_ERR_OK) {
+    kind = block_start_exit_;  // the engine core's own stop, before the block ran
   } else if (err != UC_ERR_OK) {
     kind = kExitUnicornError;
     exit_record_[kFieldUcError] = err;
@@ -1459,10 +1462,14 @@ void Vcpu::OnMmioWrite(uc_engine* uc, uint64_t offset, unsigned size, uint64_t v
 // setBlockDiscovery(on): one inline exit the first time each translated block's address runs,
 // unless it first runs at CPL 3 (the trap engine scans kernel blocks for sensitive instructions
 // that do not trap; user code runs at its own privilege, where they behave as on hardware).
+// The addresses already reported stay marked when discovery is turned off and on again (the trap
+// engine turns it off while the guest runs in real mode, and on at each return to protected
+// mode): each block address is reported once per machine, as the engine's report keys its
+// findings by address. (Clearing the set there freed and zeroed its 8 MiB of page slots at
+// every mode switch: most of the cost of a BIOS call made from protected mode.)
 void Vcpu::SetBlockDiscovery(const Napi::CallbackInfo& info) {
   discover_blocks_ = info[0].As<Napi::Boolean>().Value();
   if (discover_blocks_) EnsureBlockHook();
-  known_blocks_.clear();
 }
 
 // readGuestLinear(linear, length): guest memory as the guest's own page tables map it.
@@ -1634,6 +1641,12 @@ Napi::Value Vcpu::GetTrap(const Napi::CallbackInfo& info) {
   }));
   trap.Set("leave", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
     return Napi::Boolean::New(i.Env(), trap_ && trap_->leave());
+  }));
+  trap.Set("watchProtectedMode", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
+    if (trap_) trap_->watch_protected_mode(i[0].As<Napi::Boolean>().Value());
+  }));
+  trap.Set("protectedModeReady", Napi::Function::New(env, [this](const Napi::CallbackInfo& i) {
+    return Napi::Boolean::New(i.Env(), trap_ && trap_->protected_mode_ready());
   }));
   trap.Set("regionBase", Napi::Number::New(env, static_cast<double>(trap_->region_physical())));
   trap.DefineProperty(Napi::PropertyDescriptor::Value("vcpu", info.This(), napi_default));

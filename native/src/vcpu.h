@@ -177,6 +177,10 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   bool reflect_exception(uint32_t vector, bool software_interrupt) override;
   void need_block_events() override { EnsureBlockHook(); }
   bool take_hypercall(bool from_user) override;
+  void end_run_at_block_start(uint64_t linear, ExitKind kind) override {
+    block_start_exit_ = kind;
+    StopAtBlockStart(linear);
+  }
   // uc_emu_start at the guest's EIP, after the engine core's before_resume.
   uc_err StartGuest();
   // Moves EIP back onto the HLT the last run ended with (guest-halt.h).
@@ -217,6 +221,8 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   DebugStops debug_{*this};
   bool discover_blocks_ = false;
   BlockAddressSet known_blocks_;
+  // The exit the engine core asked for at a block start (end_run_at_block_start), this run.
+  ExitKind block_start_exit_ = kExitNone;
   std::string injection_detail_;
   std::vector<std::unique_ptr<MmioRegion>> mmio_regions_;
   uint32_t exit_record_[kExitRecordWords] = {};

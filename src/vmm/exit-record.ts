@@ -11,6 +11,7 @@ export const ExitKind = {
   vmmHole: 8,
   debug: 9,
   engineError: 10,
+  protectedMode: 11,
 } as const;
 
 export const InlineKind = {
@@ -95,6 +96,11 @@ export type Exit =
   | { kind: 'interrupt-window'; cs: number; eip: number }
   /** Trap engine: the guest touched the VMM's linear hole. */
   | { kind: 'vmm-hole'; address: number; cs: number; eip: number }
+  /**
+   * Trap and bt engines: the guest is back in protected mode after leaving it, at a block start
+   * (NativeTrapCore.watchProtectedMode); the engine deprivileges it before the next run.
+   */
+  | { kind: 'protected-mode'; cs: number; eip: number }
   /** A debugger's breakpoint, watchpoint or step stopped the guest (before the next instruction). */
   | { kind: 'debug'; reason: DebugStopKind; address: number; cs: number; eip: number }
   /** The engine core cannot go on (bt: an exception inside a rewritten sequence of the guest instruction at `address`). */
@@ -124,6 +130,8 @@ export function decodeExit(kind: number, record: Uint32Array): Exit {
       return { kind: 'timeslice', cs, eip };
     case ExitKind.stop:
       return { kind: 'stop', cs, eip };
+    case ExitKind.protectedMode:
+      return { kind: 'protected-mode', cs, eip };
     case ExitKind.unicornError:
       return {
         kind: 'unicorn-error',

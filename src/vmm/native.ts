@@ -203,6 +203,17 @@ export interface NativeTrapCore {
    * control and descriptor-table registers. False when the CPL cannot be set that way.
    */
   leave(): boolean;
+  /**
+   * While the guest runs as under direct after leave(), the run ends with a 'protected-mode' exit
+   * at the first block where it is back in protected mode and protectedModeReady(), before that
+   * block runs (only where Unicorn's live CPU state was located; else nothing is watched).
+   */
+  watchProtectedMode(on: boolean): void;
+  /**
+   * The guest can be deprivileged now: CR0.PE, a 32-bit code segment, SS a writable data segment
+   * of the GDT, DS, ES, FS and GS null or in the GDT.
+   */
+  protectedModeReady(): boolean;
   /** CPUID offers SMAP: the guest kernel's CLAC and STAC (#UD at ring 1) are carried out. */
   setSmapOffered(offered: boolean): void;
   /**
@@ -271,6 +282,8 @@ export interface ShadowCounters {
   reflectedInCore: number;
   /** IRETs of the guest kernel (trapped through NT) carried out in the native core. */
   iretInCore: number;
+  /** Copies of the guest's GDT made because a page of it could not be write-protected and it changed. */
+  gdtUnwatchedRefreshes: number;
   /** The paravirt engine's hypercalls carried out in the native core, and those it refused. */
   pvIretInCore: number;
   pvMmuUpdateInCore: number;

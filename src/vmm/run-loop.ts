@@ -54,7 +54,7 @@ const YIELD_INTERVAL_NS = BigInt(TIMESLICE_MICROS * 1000);
  */
 export async function runMachine(machine: Machine, engine: Engine, limits: RunLimits, debuggee?: RunDebugger, control?: RunControl): Promise<RunResult> {
   const loopExits: Record<Exclude<Exit['kind'], 'engine-error'>, number> = {
-    hlt: 0, exception: 0, timeslice: 0, stop: 0, 'unicorn-error': 0, 'interrupt-window': 0, 'vmm-hole': 0, debug: 0,
+    hlt: 0, exception: 0, timeslice: 0, stop: 0, 'unicorn-error': 0, 'interrupt-window': 0, 'vmm-hole': 0, debug: 0, 'protected-mode': 0,
   };
   let injected = 0;
   // Exceptions go to the guest's handlers inside the core, unless a trace or a debugger is to see each one.
@@ -176,6 +176,7 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
       case 'timeslice':
       case 'stop':
       case 'interrupt-window':
+      case 'protected-mode': // (the engine's beforeRun deprivileges the guest)
         break;
       default: {
         const unreachable: never = exit;

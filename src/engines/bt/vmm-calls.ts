@@ -13,6 +13,7 @@ import { EFLAGS_IF, EFLAGS_RF, EFLAGS_VM, EFLAGS_ZF } from '../../x86/eflags.js'
 import { descriptorOffset, isLdtSelector, isNullSelector, selectorRpl } from '../../x86/selector.js';
 import { Vector } from '../../x86/vectors.js';
 import {
+  codeSize,
   emulateIret,
   GENERAL_IDS,
   guestDescriptor,
@@ -38,7 +39,7 @@ export function emulateVmmCall(ctx: TrapContext, cs: number, eip: number): Emula
   const { vcpu } = ctx;
   if (VirtualCpu.guestCpl(cs) !== 0) return { kind: 'reflect' };
   const bytes = vcpu.readGuestLinear((segmentBase(ctx, cs) + eip) >>> 0, 16);
-  const insn = bytes && decodeInstruction(bytes, 32);
+  const insn = bytes && decodeInstruction(bytes, codeSize(vcpu));
   if (!insn) return { kind: 'reflect' };
   const next = (): void => vcpu.writeRegister(Reg.eip, (eip + insn.length) >>> 0);
   const done = (name: string): EmulationResult => {

@@ -82,7 +82,7 @@ export function emulatePrivileged(ctx: TrapContext, exit: ExceptionExit): Emulat
   const linear = (csBase + exit.eip) >>> 0;
   const bytes = vcpu.readGuestLinear(linear, 16);
   if (!bytes) return { kind: 'reflect' };
-  const insn = decodeInstruction(bytes, 32);
+  const insn = decodeInstruction(bytes, codeSize(vcpu));
   if (!insn) return { kind: 'reflect' };
   const next = (): void => vcpu.writeRegister(Reg.eip, (exit.eip + insn.length) >>> 0);
   const done = (name: string, outcome: ExceptionOutcome = resume): EmulationResult => ({ kind: 'emulated', name, outcome });
@@ -154,7 +154,7 @@ function emulateTaskTransfer(ctx: TrapContext, insn: DecodedX86, eip: number, se
 export function emulateHoleInstruction(ctx: TrapContext, cs: number, eip: number): EmulationResult {
   const { vcpu } = ctx;
   const bytes = vcpu.readGuestLinear((segmentBase(ctx, cs) + eip) >>> 0, 16);
-  const insn = bytes && decodeInstruction(bytes, 32);
+  const insn = bytes && decodeInstruction(bytes, codeSize(vcpu));
   if (!insn || !HOLE_MOVS.includes(insn.opcode[0])) return { kind: 'reflect' };
   return emulateHoleAccess(ctx, insn, () => vcpu.writeRegister(Reg.eip, (eip + insn.length) >>> 0), (name) => ({ kind: 'emulated', name, outcome: resume }));
 }
@@ -403,8 +403,9 @@ export function emulateIret(ctx: TrapContext, insn: DecodedX86, iretEip: number)
   };
   const eip = pop(0);
   const cs = pop(1) & 0xffff;
-  const popped = pop(2);
   const current = vcpu.readRegister(Reg.eflags);
+  // A 16-bit IRET loads FLAGS, the low half of EFLAGS (SDM Vol. 2, IRET).
+  const popped = size === 2 ? ((current & 0xffff0000) | pop(2)) >>> 0 : pop(2);
   // The guest kernel may change IF (the virtual IOPL is 0 and its CPL is 0); VM, RF and the flags
   // the VMM owns (KernelRingFlags) stay.
   const keep = ctx.kernelFlags.owned | EFLAGS_VM | EFLAGS_RF;
@@ -425,6 +426,16 @@ export function emulateIret(ctx: TrapContext, insn: DecodedX86, iretEip: number)
   ctx.core.loadGdt(ctx.cpu.gdtr.base, ctx.cpu.gdtr.limit);
   ctx.enter(withRpl(cs, 3), eip, flags & ~(ctx.kernelFlags.owned & ~EFLAGS_IOPL), withRpl(userSs, 3), userEsp);
   return { kind: 'emulated', name: 'iret', outcome: resume };
+}
+
+/**
+ * The default operand and address size of the code the guest kernel runs (the D bit of its CS
+ * descriptor, SDM Vol. 3 §3.4.5). The deprivileged kernel may run a 16-bit protected-mode code
+ * segment: the thunk that returns to real mode (SDM Vol. 3 §9.9.2) runs its LIDT and its MOV to
+ * CR0 from one, where `0F 01 1E disp16` is LIDT [disp16], not LIDT [ESI], and loads a 24-bit base.
+ */
+export function codeSize(vcpu: NativeVcpu): 16 | 32 {
+  return vcpu.codeSegmentIs32() ? 32 : 16;
 }
 
 export function registers(vcpu: NativeVcpu): (name: (typeof GENERAL)[number]) => number {

@@ -22,7 +22,7 @@ import { descriptorOffset, isLdtSelector, isNullSelector } from '../../x86/selec
 import { NotAtInstructionBoundary, type Engine, type EngineMachine, type EngineName, type EngineRequirements, type ExceptionExit, type ExceptionOutcome } from '../../vmm/engine.js';
 import { reflectToGuest } from '../reflect.js';
 import { EquivalenceReport } from './equivalence-report.js';
-import { emulateHoleInstruction, emulatePrivileged, TRAP_KERNEL_FLAGS, useGuestTss, type KernelRingFlags, type TrapContext } from './privileged.js';
+import { codeSize, emulateHoleInstruction, emulatePrivileged, TRAP_KERNEL_FLAGS, useGuestTss, type KernelRingFlags, type TrapContext } from './privileged.js';
 import { switchTaskForEvent } from './task-switch.js';
 import { VirtualCpu } from './virtual-cpu.js';
 
@@ -49,6 +49,8 @@ export class TrapEngine implements Engine {
   private decoder: Decoder | undefined;
   /** The native trap core, from the vCPU once the guest is deprivileged. */
   protected core: NativeTrapCore | undefined;
+  /** The real LDTR and TR selectors when the guest last left protected mode. */
+  private leftWith = { ldtr: -1, tr: -1 };
 
   async prepare(): Promise<void> {
     this.decoder = await Decoder.create();
@@ -57,25 +59,29 @@ export class TrapEngine implements Engine {
   beforeRun(machine: EngineMachine): ExceptionOutcome | undefined {
     if (this.deprivileged) return undefined;
     const vcpu = machine.vcpu;
-    const cr0 = vcpu.readRegister(Reg.cr0);
+    const core = vcpu.trap;
+    if (!core) return { kind: 'fatal', reason: 'the trap engine needs a vCPU with a VMM region' };
     // Real mode runs as under direct, and so does the stretch between the MOV to CR0 that sets
-    // PE and the far jump that loads a 32-bit CS (SDM Vol. 3 §9.9.1): a stop that lands there
-    // must not deprivilege a guest whose CS is still a real-mode segment (its far jump would
-    // then go through the VMM's GDT from ring 1). A guest that only toggles PE (big real mode)
-    // never leaves it.
-    if ((cr0 & CR0_PE) === 0 || !vcpu.codeSegmentIs32() || !this.segmentsAreProtectedMode(vcpu)) {
+    // PE and the far jump that loads a 32-bit CS (SDM Vol. 3 §9.9.1), and the one until SS and the
+    // data segments hold protected-mode selectors: a stop that lands there must not deprivilege a
+    // guest whose CS is still a real-mode segment (its far jump would then go through the VMM's
+    // GDT from ring 1), nor one whose SS is still a real-mode value (SS 0 cannot be entered at
+    // ring 1, and a real-mode DS would name an arbitrary descriptor). A guest that only toggles PE
+    // (big real mode) never leaves it. (After a return to real mode, the core ends the run as
+    // soon as this holds again: watchProtectedMode.)
+    if (!core.protectedModeReady()) {
       this.ranInRealMode = true;
       return undefined;
     }
-    const core = vcpu.trap;
-    if (!core) return { kind: 'fatal', reason: 'the trap engine needs a vCPU with a VMM region' };
-    // LDTR and TR are the guest's from its first time in protected mode on (after a return to
-    // real mode the real ones are still the VMM's): real mode cannot load them (LLDT and LTR are
-    // #UD there, SDM Vol. 2A).
-    if (!this.core) {
-      this.cpu.ldtr = vcpu.readRegister(Reg.ldtr);
-      this.cpu.tr = vcpu.readRegister(Reg.tr);
-    }
+    const cr0 = vcpu.readRegister(Reg.cr0);
+    // LDTR and TR are the guest's from its first time in protected mode on: after a return to
+    // real mode the real ones are still what they were when it left (the VMM's TSS), since real
+    // mode cannot load them (LLDT and LTR are #UD there, SDM Vol. 2A), unless the guest loaded
+    // new ones back in protected mode before it was deprivileged again.
+    const ldtr = vcpu.readRegister(Reg.ldtr);
+    const tr = vcpu.readRegister(Reg.tr);
+    if (!this.core || ldtr !== this.leftWith.ldtr) this.cpu.ldtr = ldtr;
+    if (!this.core || tr !== this.leftWith.tr) this.cpu.tr = tr;
     this.core = core;
     const cr4 = vcpu.readRegister(Reg.cr4);
     // Take over: the guest's CR0/CR3/CR4 and descriptor tables become virtual.
@@ -131,25 +137,6 @@ export class TrapEngine implements Engine {
     }
   }
 
-  /**
-   * Whether the guest's stack and data segment registers hold protected-mode selectors yet. After
-   * the far jump that loads CS they still hold real-mode values until the guest reloads them (a
-   * stop under load lands there now and then): SS 0 cannot be entered at ring 1, and a real-mode
-   * DS would name an arbitrary descriptor. Until then the guest runs as under direct.
-   */
-  private segmentsAreProtectedMode(vcpu: NativeVcpu): boolean {
-    const gdt = { base: vcpu.readRegister(Reg.gdtrBase), limit: vcpu.readRegister(Reg.gdtrLimit) };
-    const inGdt = (selector: number) => !isLdtSelector(selector) && descriptorOffset(selector) + DESCRIPTOR_SIZE - 1 <= gdt.limit;
-    const ss = vcpu.readRegister(Reg.ss);
-    if (isNullSelector(ss) || !inGdt(ss)) return false;
-    const stack = vcpu.readGuestLinear((gdt.base + descriptorOffset(ss)) >>> 0, DESCRIPTOR_SIZE);
-    if (!stack || !isWritableDataSegment(decodeSegmentDescriptor(stack))) return false;
-    return [Reg.ds, Reg.es, Reg.fs, Reg.gs].every((id) => {
-      const selector = vcpu.readRegister(id);
-      return isNullSelector(selector) || inGdt(selector);
-    });
-  }
-
   /** Whether sensitive instructions that do not trap are looked for (they run as they are). */
   protected get scansForDivergence(): boolean {
     return true;
@@ -159,11 +146,14 @@ export class TrapEngine implements Engine {
     if (!this.deprivileged || VirtualCpu.guestCpl(vcpu.readRegister(Reg.cs)) !== 0 || !this.decoder) return;
     const bytes = vcpu.readGuestLinear(linear, Math.min(size, 4096));
     if (!bytes) return;
+    // (The block runs now, with the code segment it was reached through: 16-bit protected-mode
+    // code is scanned as such.)
+    const bits = codeSize(vcpu);
     for (let offset = 0; offset < bytes.length; ) {
       const window = bytes.subarray(offset, offset + 16);
-      const length = instructionLength(window, 32) ?? this.decoder.decode(32, linear + offset, window).size;
+      const length = instructionLength(window, bits) ?? this.decoder.decode(bits, linear + offset, window).size;
       if (length <= 0) break;
-      const insn = decodeInstruction(window, 32);
+      const insn = decodeInstruction(window, bits);
       if (insn) {
         const c = classifyInstruction(insn);
         if (c.kind === 'sensitive' && divergesHere(c.name)) this.equivalence.record({ linear: linear + offset, instruction: c.name, why: c.why ?? 'behaves differently at ring 1' });
@@ -246,9 +236,18 @@ export class TrapEngine implements Engine {
     vcpu.writeRegister(Reg.idtrLimit, cpu.idtr.limit);
     const eflags = vcpu.readRegister(Reg.eflags) & ~this.kernelFlags.owned;
     vcpu.writeRegister(Reg.eflags, (eflags | (cpu.nestedTask ? EFLAGS_NT : 0)) >>> 0);
+    this.leftWith = { ldtr: vcpu.readRegister(Reg.ldtr), tr: vcpu.readRegister(Reg.tr) };
     this.deprivileged = false;
     this.ranInRealMode = true;
     if (this.scansForDivergence) vcpu.setBlockDiscovery(false);
+    // Back in protected mode, the guest is deprivileged before its first block there runs (the
+    // core ends the run at that block: watchProtectedMode), not at whatever stop comes next. Its
+    // protected-mode code then never runs at real ring 0 once the VMM has deprivileged it: what it
+    // saved while deprivileged holds ring-1 values (PUSHF images with the VMM's NT set, selectors
+    // with RPL 1), which ring-0 code would take as its own. (A BIOS call through a real-mode thunk,
+    // as syslinux makes them, does PUSHFD at ring 1 and POPFD after the return to protected mode:
+    // at ring 0 that POPFD set NT, and the next IRET was a task return, SDM Vol. 3 §7.3.)
+    core.watchProtectedMode(true);
     return undefined;
   }
 
@@ -315,6 +314,7 @@ export class TrapEngine implements Engine {
       'pf-hidden': mmu.hiddenFaults,
       'pf-true': mmu.trueFaults,
       'shadow-pages-built': mmu.shadowPagesBuilt,
+      ...(mmu.gdtUnwatchedRefreshes > 0 ? { 'gdt-unwatched-refreshes': mmu.gdtUnwatchedRefreshes } : {}),
       ...(mmu.shadowPoolResets > 0 ? { 'shadow-pool-resets': mmu.shadowPoolResets } : {}),
       'pt-writes-tracked': mmu.pageTableWrites,
       'cr3-switches': mmu.rootSwitches,
