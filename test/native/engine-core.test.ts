@@ -64,7 +64,7 @@ describe('engine cores', () => {
       rootSwitches: 0, rootCacheHits: 0, pagesInvalidated: 0, cliInCore: 0, stiInCore: 0, invlpgInCore: 0,
       crReadsInCore: 0, cr3WritesInCore: 0, reflectedInCore: 0, iretInCore: 0, accessFlagInCore: 0,
       pvIretInCore: 0, pvMmuUpdateInCore: 0, pvTlbFlushInCore: 0, pvNewBaseptrInCore: 0, pvRefusedInCore: 0,
-      pvUpdateVaMappingInCore: 0, shadowPrefills: 0, pvFastCalls: 0,
+      pvUpdateVaMappingInCore: 0, shadowPrefills: 0, pvFastCalls: 0, gdtUnwatchedRefreshes: 0,
     });
   });
 
