@@ -51,8 +51,8 @@ if [ ! -f "$addon" ] || [ -n "$(find native/src native/binding.gyp .deps/unicorn
   npx --no-install node-gyp rebuild --directory native --loglevel=error >/dev/null
 fi
 
-# 5. TypeScript.
-npx --no-install tsc -p tsconfig.json
+# 5. TypeScript: type-checked, and the CLI bundled into one module (scripts/build-cli.sh).
+bash scripts/build-cli.sh
 
 # 6. Sample guests, and the real guest images fetched from Debian (cached after the first run).
 bash scripts/build-guests.sh

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 
+// End-to-end tests run the built CLI: type-check and bundle it from the sources under test.
 export default function buildOnce(): void {
-  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
+  execFileSync('bash', ['scripts/build-cli.sh'], { stdio: 'inherit' });
 }
