@@ -8,6 +8,8 @@
         "src/bt-core.cc",
         "src/bt-translator.cc",
         "src/code-write-checks.cc",
+        "src/tlb-code-marks.cc",
+        "src/own-memory.cc",
         "src/content-dirty-log.cc",
         "src/cpu-state-image.cc",
         "src/debug-stops.cc",

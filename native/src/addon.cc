@@ -12,7 +12,7 @@
 
 namespace {
 
-constexpr uint32_t kAbiVersion = 9;
+constexpr uint32_t kAbiVersion = 10;
 
 // Guest code from a byte string at a given address, for translateBlock.
 class BytesAt final : public vmm::CodeSource {

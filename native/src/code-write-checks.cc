@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "tlb-code-marks.h"
+
 namespace vmm {
 namespace {
 thread_local uint64_t t_unwritable_from = ~uint64_t{0};
@@ -30,6 +32,11 @@ __attribute__((visibility("hidden"))) void __wrap_tb_invalidate_phys_page_fast_x
 
 __attribute__((visibility("hidden"))) void __wrap_tlb_reset_dirty_by_vaddr_x86_64(void* cpu, uint64_t start, uint64_t length) {
   if (start >= vmm::t_unwritable_from) return;
+  // By index where that is proven (tlb-code-marks.h), else Unicorn's walk of the whole TLB.
+  if (const vmm::TlbCodeMarksLayout* layout = vmm::tlb_code_marks_in_use()) {
+    vmm::mark_code_pages(*layout, cpu, start, length);
+    return;
+  }
   __real_tlb_reset_dirty_by_vaddr_x86_64(cpu, start, length);
 }
 

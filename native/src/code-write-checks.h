@@ -16,11 +16,12 @@
 // pages that hold both code and data that is written, where a loop that stores into its own page
 // is translated again after each store that follows a new translation there.
 //
-// Each new block costs a walk of the whole TLB, every entry of every MMU mode (Unicorn's
-// tlb_reset_dirty_by_vaddr, which tb_gen_code calls to set the mark again): a third of what a
-// small block's translation costs. The bt engine's translation cache is mapped read-only, so no
-// TLB entry lets a store reach it and the walk finds nothing to mark; tlb_reset_dirty_by_vaddr
-// is wrapped too, and skips the walk for blocks in it.
+// Each new block marks its pages' TLB entries again (Unicorn's tlb_reset_dirty_by_vaddr, which
+// tb_gen_code calls). Unicorn walks the whole TLB for it, every entry of every MMU mode: a third
+// of what a small block's translation costs. tlb_reset_dirty_by_vaddr is wrapped: where the TLB's
+// layout is proven on this build it marks just the pages' slots and victim entries
+// (tlb-code-marks.h). The bt engine's translation cache is mapped read-only, so no TLB entry lets
+// a store reach it: the wrapper skips blocks in it.
 #pragma once
 #include <cstdint>
 

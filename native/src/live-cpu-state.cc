@@ -1,13 +1,11 @@
 #include "live-cpu-state.h"
 
-#include <sys/uio.h>
-#include <unistd.h>
-
 #include <cstring>
 #include <mutex>
 #include <optional>
 #include <vector>
 
+#include "own-memory.h"
 #include "x86.h"
 
 // Unicorn's own flush of one page from its TLB (QEMU's tlb_flush_page, accel/tcg/cputlb.c), which
@@ -23,22 +21,6 @@ constexpr uint32_t kMarks[] = {0x13579BDFu, 0x2468ACE0u, 0x0F1E2D3Cu, 0x4B5A6978
 // registers lie about 35 KiB into it, behind QEMU's CPUState; both windows leave room.)
 constexpr size_t kEngineScanBytes = 2 * 1024;       // of the engine's own structure, for pointers
 constexpr size_t kPointeeScanBytes = 64 * 1024;     // behind each pointer, for the registers
-
-// Reads what is readable of [address, address + size) of this process; a range that is not
-// mapped reads nothing instead of faulting.
-std::vector<uint8_t> read_own_memory(uintptr_t address, size_t size) {
-  std::vector<uint8_t> out(size);
-  size_t got = 0;
-  while (got < size) {
-    iovec local{out.data() + got, size - got};
-    iovec remote{reinterpret_cast<void*>(address + got), size - got};
-    ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
-  }
-  out.resize(got);
-  return out;
-}
 
 // The general registers as QEMU stores them: target_ulong slots, 64 bits in the x86_64 build
 // Unicorn uses for 32-bit guests, 32 bits in a 32-bit one.

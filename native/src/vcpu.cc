@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "code-write-checks.h"
+#include "tlb-code-marks.h"
 #include "content-dirty-log.h"
 #include "cpu-state-image.h"
 #include "tsc-offset.h"
@@ -110,6 +111,8 @@ Napi::Function Vcpu::Define(Napi::Env env) {
                          InstanceMethod<&Vcpu::InInterruptShadow>("inInterruptShadow"),
                          InstanceMethod<&Vcpu::HoldInterruptShadow>("holdInterruptShadow"),
                          InstanceAccessor<&Vcpu::GetStopMechanism>("stopMechanism"),
+                         InstanceAccessor<&Vcpu::GetCodeWriteMarks>("codeWriteMarks"),
+                         StaticMethod<&Vcpu::ProveTlbCodeMarks>("proveTlbCodeMarks"),
                          InstanceMethod<&Vcpu::SetTracing>("setTracing"),
                          InstanceMethod<&Vcpu::SetBreakpoints>("setBreakpoints"),
                          InstanceMethod<&Vcpu::SetWatchpoints>("setWatchpoints"),
@@ -163,6 +166,9 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
     return;
   }
   if (!EnsureLayout(env)) return;
+  // New translations mark their pages' TLB entries by index where that is proven on this build
+  // (tlb-code-marks.h); the first vCPU of the process proves it.
+  use_tlb_code_marks(&tlb_code_marks_layout(g_layout));
   size_t ram_bytes = static_cast<size_t>(requested);
   memory_ = std::make_unique<GuestMemory>(ram_bytes);
   ram_bytes_ = ram_bytes;
@@ -610,6 +616,26 @@ void Vcpu::EnsureBlockHook() {
 Napi::Value Vcpu::GetWindowMechanism(const Napi::CallbackInfo& info) {
   std::string mechanism = event_windows_ ? "exact" : engine_ ? "engine" : "polled: " + event_windows_why_not_;
   return Napi::String::New(info.Env(), mechanism);
+}
+
+// "index" when new translations mark their pages' TLB entries by index, else "walk (why)".
+Napi::Value Vcpu::GetCodeWriteMarks(const Napi::CallbackInfo& info) {
+  const TlbCodeMarksLayout& layout = tlb_code_marks_layout(g_layout);
+  return Napi::String::New(info.Env(), layout.proven ? "index" : "walk (" + layout.why_not + ")");
+}
+
+// For tests: the proof of tlb-code-marks.h with the pairs' and the victim tables' offsets moved
+// by the given bytes; returns { proven, whyNot }.
+Napi::Value Vcpu::ProveTlbCodeMarks(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!EnsureLayout(env)) return env.Undefined();
+  ptrdiff_t fast_shift = info.Length() > 0 ? info[0].As<Napi::Number>().Int32Value() : 0;
+  ptrdiff_t victims_shift = info.Length() > 1 ? info[1].As<Napi::Number>().Int32Value() : 0;
+  TlbCodeMarksLayout layout = prove_tlb_code_marks(g_layout, fast_shift, victims_shift);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("proven", layout.proven);
+  out.Set("whyNot", layout.why_not);
+  return out;
 }
 
 Napi::Value Vcpu::GetStopMechanism(const Napi::CallbackInfo& info) {

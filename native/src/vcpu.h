@@ -80,6 +80,8 @@ class Vcpu : public Napi::ObjectWrap<Vcpu>, private VcpuServices, private TraceR
   void HoldInterruptShadow(const Napi::CallbackInfo& info);
   void EndInterruptShadow(const Napi::CallbackInfo& info);
   Napi::Value GetStopMechanism(const Napi::CallbackInfo& info);
+  Napi::Value GetCodeWriteMarks(const Napi::CallbackInfo& info);
+  static Napi::Value ProveTlbCodeMarks(const Napi::CallbackInfo& info);
   Napi::Value GetWindowMechanism(const Napi::CallbackInfo& info);
   // Whether an interrupt must wait now (SDM Vol. 3 §6.8.3): the instruction just executed was
   // STI, MOV SS or POP SS (run by the CPU, or emulated by the VMM).

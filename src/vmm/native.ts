@@ -17,6 +17,9 @@ export const STOP_MECHANISMS: readonly StopMechanism[] = ['exact', 'block-hook']
 export interface NativeVcpu {
   /** `exact`, `block-hook`, or `block-hook (why exact stops are not available)`. */
   readonly stopMechanism: string;
+  /** How a new translation re-arms the checks for stores into its pages: `index` (its pages' TLB
+   *  slots and victim entries) or `walk (why)` (Unicorn's walk of the whole TLB); docs/design.md. */
+  readonly codeWriteMarks: string;
   /** Guest RAM, shared with the native core without copies. */
   readonly ram: ArrayBuffer;
   /** The exit record (see exit-record.ts), shared with the native core. */
@@ -319,11 +322,12 @@ export interface BlockTranslation {
   callouts: { tc: number; kind: 'exit' | 'miss' | 'emulate' | 'gdt' | 'fast' | 'far'; guest: number; resume?: number }[];
 }
 
-interface NativeModule {
+/** The native vCPU class. */
+interface VcpuClass {
   /** translationBufferBytes: the size of Unicorn's translated-code buffer (default 64 MiB);
    *  engineCore: the trap or bt engine's core, with its VMM region above guest RAM (false: none). */
   /** exactStopOffset (tests): an offset to prove instead of the one found at start-up. */
-  Vcpu: new (
+  new (
     ramBytes: number,
     translationBufferBytes?: number,
     engineCore?: EngineCoreKind | false,
@@ -332,7 +336,14 @@ interface NativeModule {
     translationCacheBytes?: number,
     shadowPoolBytes?: number,
     emulatedCpu?: EmulatedCpu,
-  ) => NativeVcpu;
+  ): NativeVcpu;
+  /** The proof behind `codeWriteMarks: index` with the layout's offsets moved (tests): a wrong
+   *  layout fails it before anything is written. */
+  proveTlbCodeMarks(fastShift: number, victimsShift: number): { proven: boolean; whyNot: string };
+}
+
+interface NativeModule {
+  Vcpu: VcpuClass;
   abiVersion: number;
   unicornVersion: string;
   /** The host TSC rate, which is the guest's too (Unicorn's RDTSC reads the host TSC). */
@@ -347,7 +358,7 @@ interface NativeModule {
   proveExactStops(offset: number): { proven: boolean; whyNot: string };
 }
 
-const EXPECTED_ABI_VERSION = 9;
+const EXPECTED_ABI_VERSION = 10;
 let loaded: NativeModule | undefined;
 
 export class NativeCoreMissing extends Error {}

@@ -235,6 +235,20 @@ describe('native vCPU', () => {
     expect(core.proveExactStops(found.offset).proven).toBe(true);
   });
 
+  it('new translations mark their pages\' TLB entries by index on this Unicorn build, and the proof rejects a moved layout', () => {
+    expect(newVcpu().codeWriteMarks).toBe('index');
+    const { Vcpu } = nativeCore();
+    const right = Vcpu.proveTlbCodeMarks(0, 0);
+    expect(right, right.whyNot).toMatchObject({ proven: true });
+    // The {mask, table} pairs or the victim tables a word or a descriptor away: rejected before
+    // anything is written.
+    for (const [fast, victims] of [[8, 0], [-16, 0], [0, 8], [0, -8], [0, 696]] as const) {
+      const proof = Vcpu.proveTlbCodeMarks(fast, victims);
+      expect(proof.proven, `moved by ${fast}, ${victims}`).toBe(false);
+      expect(proof.whyNot).toMatch(victims === 0 ? /no TLB \{mask, table\} pairs/ : /victim table/);
+    }
+  });
+
   it('a vCPU whose exact-stop offset fails the proof falls back to the block hook, says why, and still stops exactly', () => {
     const found = nativeCore().exactStops();
     const v = new (nativeCore().Vcpu)(1 << 20, 0, false, 'exact', found.offset + 1);
