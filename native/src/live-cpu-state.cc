@@ -32,9 +32,14 @@ std::vector<uint8_t> marks_pattern(size_t slot) {
 
 std::vector<size_t> find_all(const std::vector<uint8_t>& haystack, const std::vector<uint8_t>& needle) {
   std::vector<size_t> at;
-  if (haystack.size() < needle.size()) return at;
+  if (haystack.size() < needle.size() || needle.size() < 4) return at;
+  // The first word alone rules out almost every place (the scan covers megabytes per engine).
+  uint32_t first;
+  std::memcpy(&first, needle.data(), 4);
   for (size_t i = 0; i + needle.size() <= haystack.size(); i += 4) {
-    if (std::memcmp(haystack.data() + i, needle.data(), needle.size()) == 0) at.push_back(i);
+    uint32_t word;
+    std::memcpy(&word, haystack.data() + i, 4);
+    if (word == first && std::memcmp(haystack.data() + i, needle.data(), needle.size()) == 0) at.push_back(i);
   }
   return at;
 }
