@@ -424,12 +424,15 @@ void TrapCore::refresh_gdt_when_due() {
 // every block start as well made the Linux boot 25% slower: its decompressor runs 300 million
 // blocks with such a GDT, which never changes.)
 void TrapCore::refresh_unwatched_gdt() {
-  if (!platform_->mmu().descriptors_unwatched() || !platform_->guest_gdt_changed()) return;
+  if (!unwatched_gdt_changed()) return;
   platform_->reload_guest_gdt(vcpu_.injector());
   gdt_unwatched_refreshes_++;
   gdt_reloaded();
 }
 
+bool TrapCore::unwatched_gdt_changed() const {
+  return platform_->mmu().descriptors_unwatched() && platform_->guest_gdt_changed();
+}
 
 void TrapCore::gdt_reloaded() {
   gdt_refresh_countdown_ = 0;
@@ -634,7 +637,7 @@ bool TrapCore::return_from_frame(uint32_t* resume, uint32_t forced_flags, bool g
   if (!injector.read_guest_linear(stack.base + esp + 12, frame + 3, 8, guest_mapping_only)) return false;
   // To guest user mode: the guest edits descriptors in place (Linux's TLS entries at each
   // context switch), so a copy still due is made before user code can load them.
-  if (gdt_copy_stale() || (platform_->mmu().descriptors_unwatched() && platform_->guest_gdt_changed())) {
+  if (gdt_copy_stale() || unwatched_gdt_changed()) {
     if (!platform_->reload_guest_gdt(injector)) return false;
     gdt_reloaded();
   }

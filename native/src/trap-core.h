@@ -139,6 +139,8 @@ class TrapCore : public EngineCore {
   // While a page of the guest's GDT is left writable (ShadowMmu::descriptors_unwatched): the
   // real GDT is copied again if the guest's descriptors changed.
   void refresh_unwatched_gdt();
+  // Whether a page of the guest's GDT is left writable and its descriptors differ from the copy.
+  bool unwatched_gdt_changed() const;
   bool active() const { return active_; }
   ExitKind handle_shadow_fault();
   // A #GP at the guest kernel: the instruction's bytes, fetched once for the handlers that may

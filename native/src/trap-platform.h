@@ -81,7 +81,7 @@ class TrapPlatform {
   uint32_t guest_gdt_base() const { return gdt_base_; }
   uint32_t guest_gdt_limit() const { return gdt_limit_; }
   // Whether the guest's descriptors differ from those last copied, as read in guest RAM where the
-  // copy found them (a few dozen bytes compared: cheap enough for every block while a frame of the
+  // copy found them (a few dozen bytes compared: cheap enough for every exit while a frame of the
   // table cannot be write-protected, ShadowMmu::descriptors_unwatched()).
   bool guest_gdt_changed() const;
   // Whether the guest's GDT, as last copied, holds a call or task gate: a far CALL or JMP through
