@@ -224,6 +224,9 @@ TlbCodeMarksLayout prove_tlb_code_marks(const ExceptionStateLayout& state_layout
 
 const TlbCodeMarksLayout& tlb_code_marks_layout(const ExceptionStateLayout& state_layout) {
   static const TlbCodeMarksLayout layout = prove_tlb_code_marks(state_layout, 0, 0);
+  // (Once, when the layout is first proven: the wrapper reads this pointer at every translation.)
+  static const bool installed = layout.proven && (g_in_use.store(&layout), true);
+  (void)installed;
   return layout;
 }
 
@@ -238,8 +241,6 @@ void mark_code_pages(const TlbCodeMarksLayout& layout, void* cpu, uint64_t start
     for (int i = 0; i < kVictims; i++) mark_entry(&victims[i], start, length);
   }
 }
-
-void use_tlb_code_marks(const TlbCodeMarksLayout* layout) { g_in_use.store(layout && layout->proven ? layout : nullptr); }
 
 const TlbCodeMarksLayout* tlb_code_marks_in_use() { return g_in_use.load(std::memory_order_relaxed); }
 

@@ -37,7 +37,8 @@ struct TlbCodeMarksLayout {
   ptrdiff_t victims_from_env = 0;       // the first mode's victim table from env
 };
 
-// Found and proven once per process (the first call runs the scratch engine).
+// Found and proven once per process (the first call runs the scratch engine); once proven, the
+// wrapped tlb_reset_dirty_by_vaddr marks by index from then on.
 const TlbCodeMarksLayout& tlb_code_marks_layout(const ExceptionStateLayout& layout);
 
 // For tests: the proof with the pairs' offset moved by `fast_shift` bytes and the victim tables'
@@ -48,9 +49,8 @@ TlbCodeMarksLayout prove_tlb_code_marks(const ExceptionStateLayout& layout, ptrd
 // [start, start + length) linear, as Unicorn's tlb_reset_dirty_by_vaddr does.
 void mark_code_pages(const TlbCodeMarksLayout& layout, void* cpu, uint64_t start, uint64_t length);
 
-// The layout the wrapped tlb_reset_dirty_by_vaddr uses (null: Unicorn's walk). Set by the first
-// vCPU of the process once the layout is proven.
-void use_tlb_code_marks(const TlbCodeMarksLayout* layout);
+// The layout the wrapped tlb_reset_dirty_by_vaddr uses (null: Unicorn's walk, until
+// tlb_code_marks_layout() has proven one).
 const TlbCodeMarksLayout* tlb_code_marks_in_use();
 
 }  // namespace vmm

@@ -168,7 +168,7 @@ Vcpu::Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
   if (!EnsureLayout(env)) return;
   // New translations mark their pages' TLB entries by index where that is proven on this build
   // (tlb-code-marks.h); the first vCPU of the process proves it.
-  use_tlb_code_marks(&tlb_code_marks_layout(g_layout));
+  tlb_code_marks_layout(g_layout);
   size_t ram_bytes = static_cast<size_t>(requested);
   memory_ = std::make_unique<GuestMemory>(ram_bytes);
   ram_bytes_ = ram_bytes;
