@@ -5,8 +5,9 @@
 // configuration and capabilities, comparator and FSB route (held, not used).
 //
 // A timer fires when the main counter reaches its comparator: one-shot timers once, periodic
-// timers every period (the comparator moves on by the period; periods missed while nothing
-// looked collapse into one interrupt). Edge-triggered interrupts are a rising edge on the line
+// timers every period (the comparator moves on by the period). Periods that pass while the VMM
+// did not run reach an edge-triggered line as one edge and the rest are owed: each is raised
+// when the CPU takes the last (missed-ticks.ts). Edge-triggered interrupts are a rising edge on the line
 // (held high until the next one, like the PIT's IRQ 0); level-triggered ones set the timer's
 // status bit and hold the line until the guest clears it. In legacy replacement mode timer 0
 // drives IRQ 0 and timer 1 IRQ 8 (the PIT and RTC lose theirs); otherwise a timer drives the
@@ -15,6 +16,7 @@
 import { registerBytes } from './byte-io.js';
 import { nsAtTick, ticksBetween, type Clock, type TimedDevice } from './clock.js';
 import { checkSnapshotVersion, type Device, type DeviceSnapshot, type IrqLine } from './device.js';
+import { MissedTicks } from './missed-ticks.js';
 
 const SNAPSHOT_VERSION = 1;
 
@@ -75,7 +77,12 @@ interface Timer {
   nextTick: number | undefined;
   /** The level of the line this timer drives. */
   line: boolean;
+  /** Periods owed to an edge-triggered periodic timer's line. */
+  missed: MissedTicks;
 }
+
+/** The I/O APIC pins that legacy replacement gives timers 0 and 1: IRQ 0's and IRQ 8's. */
+const LEGACY_PINS = [2, 8];
 
 export class Hpet implements Device, TimedDevice {
   readonly name = 'hpet';
@@ -86,6 +93,7 @@ export class Hpet implements Device, TimedDevice {
   private baseNs = 0;
   private readonly timers: Timer[] = Array.from({ length: HPET_TIMERS }, () => ({
     config: 0, comparatorHigh: 0xffffffff, comparatorLow: 0xffffffff, period: 0, fsb: 0, nextTick: undefined, line: false,
+    missed: new MissedTicks(),
   }));
   /** The line each timer last drove, so that a re-route lowers the old one. */
   private readonly drivenLines: (IrqLine | undefined)[] = new Array(HPET_TIMERS).fill(undefined);
@@ -158,8 +166,11 @@ export class Hpet implements Device, TimedDevice {
       if (timer.nextTick === undefined || now < timer.nextTick) return;
       const wide = !(timer.config & TN_32BIT);
       if (timer.config & TN_PERIODIC && timer.period > 0) {
-        // The comparator moves on by whole periods past now: missed periods make one interrupt.
-        const advance = (Math.floor((now - timer.nextTick) / timer.period) + 1) * timer.period;
+        // The comparator moves on by whole periods past now; an edge-triggered line is owed the
+        // periods beyond the first (a level-triggered one holds its status until cleared).
+        const periods = Math.floor((now - timer.nextTick) / timer.period) + 1;
+        if (!(timer.config & TN_LEVEL)) timer.missed.due(periods);
+        const advance = periods * timer.period;
         timer.nextTick += advance;
         setComparator(timer, comparatorOf(timer) + advance, wide);
       } else {
@@ -168,6 +179,24 @@ export class Hpet implements Device, TimedDevice {
       }
       this.fire(index);
     });
+  }
+
+  /**
+   * The CPU took an interrupt that I/O APIC pin `pin` (or the 8259 input of that ISA IRQ)
+   * requested: an edge-triggered periodic timer on that pin raises one owed tick at once.
+   */
+  interruptTaken(pin: number): void {
+    if (!this.enabled) return;
+    this.timers.forEach((timer, index) => {
+      if (timer.missed.count === 0 || timer.config & TN_LEVEL || !(timer.config & TN_INT_ENABLE)) return;
+      if (this.pinOf(index) === pin && timer.missed.taken()) this.fire(index);
+    });
+  }
+
+  /** The I/O APIC pin timer `index` drives now. */
+  private pinOf(index: number): number {
+    if (this.config & CONFIG_LEGACY && index < 2) return LEGACY_PINS[index];
+    return (this.timers[index].config & TN_ROUTE_MASK) >>> TN_ROUTE_SHIFT;
   }
 
   read(offset: number, size: number): number {
@@ -218,6 +247,7 @@ export class Hpet implements Device, TimedDevice {
         if (high) return;
         const wasEnabled = this.enabled;
         const wasLegacy = (this.config & CONFIG_LEGACY) !== 0;
+        if (((value ^ this.config) & (CONFIG_ENABLE | CONFIG_LEGACY)) !== 0) for (const timer of this.timers) timer.missed.clear();
         if (wasEnabled) this.rebase(now);
         this.config = value & (CONFIG_ENABLE | CONFIG_LEGACY);
         if (this.enabled && !wasEnabled) this.baseNs = now;
@@ -255,6 +285,7 @@ export class Hpet implements Device, TimedDevice {
         if (high) return;
         if (timer.line && (value & TN_ROUTE_MASK) !== (timer.config & TN_ROUTE_MASK)) this.drive(index, false);
         const was32 = timer.config & TN_32BIT;
+        if (((value ^ timer.config) & TN_WRITABLE) !== 0) timer.missed.clear();
         timer.config = value & TN_WRITABLE;
         if ((timer.config & TN_32BIT) !== was32) this.arm(timer, this.counter(now));
         if (!(timer.config & TN_LEVEL) && this.status & (1 << index)) this.status &= ~(1 << index);
@@ -271,6 +302,7 @@ export class Hpet implements Device, TimedDevice {
         }
         if (periodic) timer.period = wide ? replaceHalf(timer.period, value, high) : high ? timer.period : value;
         timer.config &= ~TN_VAL_SET;
+        timer.missed.clear();
         this.arm(timer, this.counter(now));
         return;
       }
@@ -283,7 +315,10 @@ export class Hpet implements Device, TimedDevice {
   /** After the counter is set, every timer's next firing is worked out again. */
   private rearm(nowNs: number): void {
     const now = this.counter(nowNs);
-    for (const timer of this.timers) this.arm(timer, now);
+    for (const timer of this.timers) {
+      timer.missed.clear();
+      this.arm(timer, now);
+    }
   }
 
   /**
@@ -305,7 +340,7 @@ export class Hpet implements Device, TimedDevice {
     return {
       version: SNAPSHOT_VERSION,
       config: this.config, status: this.status, counterBase: this.counterBase, baseNs: this.baseNs,
-      timers: this.timers.map((t) => ({ ...t })),
+      timers: this.timers.map(({ missed, ...t }) => ({ ...t, missed: missed.count })),
     };
   }
 
@@ -315,7 +350,10 @@ export class Hpet implements Device, TimedDevice {
     this.status = s.status as number;
     this.counterBase = s.counterBase as number;
     this.baseNs = s.baseNs as number;
-    (s.timers as Timer[]).forEach((t, i) => Object.assign(this.timers[i], t));
+    (s.timers as (Omit<Timer, 'missed'> & { missed?: number })[]).forEach(({ missed, ...t }, i) => {
+      Object.assign(this.timers[i], t);
+      this.timers[i].missed.restore(missed);
+    });
   }
 }
 

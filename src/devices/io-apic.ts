@@ -27,6 +27,8 @@ export const IO_APIC_VERSION = 0x11 | ((IOAPIC_PINS - 1) << 16);
 // Redirection entry fields (datasheet §3.2.4).
 const VECTOR_MASK = 0xff;
 const DELIVERY_MODE_SHIFT = 8;
+/** Delivery modes 0 (fixed) and 1 (lowest priority) carry the entry's vector. */
+const LOWEST_PRIORITY = 1;
 const DEST_LOGICAL = 1 << 11;
 const REMOTE_IRR = 1 << 14;
 const TRIGGER_LEVEL = 1 << 15;
@@ -93,6 +95,20 @@ export class IoApic implements Device {
       this.low[pin] &= ~REMOTE_IRR;
       this.service(pin);
     }
+  }
+
+  /**
+   * The CPU took `vector`: the unmasked edge-triggered pins whose fixed or lowest-priority
+   * messages carry it, whose sources may have owed ticks to raise (missed-ticks.ts).
+   */
+  pinsDelivering(vector: number): number[] {
+    const pins: number[] = [];
+    for (let pin = 0; pin < IOAPIC_PINS; pin++) {
+      const entry = this.low[pin];
+      if ((entry & VECTOR_MASK) !== vector || entry & (MASKED | TRIGGER_LEVEL)) continue;
+      if (((entry >>> DELIVERY_MODE_SHIFT) & 7) <= LOWEST_PRIORITY) pins.push(pin);
+    }
+    return pins;
   }
 
   read(offset: number, size: number): number {

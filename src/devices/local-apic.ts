@@ -129,6 +129,8 @@ export interface LocalApicConfig {
   onRequest: () => void;
   /** EOI of a level-triggered vector: the I/O APIC clears its remote IRR (§11.8.5). */
   onLevelEoi?: (vector: number) => void;
+  /** `vector` moved from IRR to ISR: the CPU took it (a timer that owes ticks raises the next). */
+  onAccepted?: (vector: number) => void;
 }
 
 /**
@@ -332,6 +334,7 @@ export class LocalApic implements Device, TimedDevice {
       this.irr.set(vector, false);
       this.isr.set(vector, true);
       this.offerPvEoi(vector);
+      this.config.onAccepted?.(vector);
       return vector;
     }
     if (this.passesExtInt() && this.config.extInt.hasInterrupt()) return this.config.extInt.acknowledge();

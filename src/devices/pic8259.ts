@@ -326,6 +326,8 @@ export class PicPair {
   readonly elcr: Elcr;
   /** Called whenever the master's INT output (the CPU's INTR pin) changes. */
   onInterruptChange?: (asserted: boolean) => void;
+  /** ISA IRQ `irq`'s request went into service at an INTA (a timer that owes ticks raises the next). */
+  onAcknowledged?: (irq: number) => void;
   private readonly lines: IrqLine[];
 
   constructor(onInterruptChange?: (asserted: boolean) => void) {
@@ -370,11 +372,15 @@ export class PicPair {
     if (ir < 0) return this.master.vector(7);
     if (ir !== CASCADE_IR) {
       this.master.acknowledgeIr(ir);
+      this.onAcknowledged?.(ir);
       return this.master.vector(ir);
     }
     const slaveIr = this.slave.pendingIr();
     this.master.acknowledgeIr(CASCADE_IR);
-    if (slaveIr >= 0) this.slave.acknowledgeIr(slaveIr);
+    if (slaveIr >= 0) {
+      this.slave.acknowledgeIr(slaveIr);
+      this.onAcknowledged?.(8 + slaveIr);
+    }
     return this.slave.vector(slaveIr >= 0 ? slaveIr : 7);
   }
 }

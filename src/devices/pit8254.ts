@@ -7,11 +7,13 @@
 // transition of the line at update() time, after which the line stays high until just before the
 // next edge. A late update() can then never make a latched request vanish at the 8259 (which
 // would turn it into a spurious IRQ 7); only a write that holds OUT low until its next rising
-// edge (modes 0 and 1) lowers the line at once. Periods that pass without an update() collapse
-// into one edge, as on hardware where the 8259's IRR holds a single request.
+// edge (modes 0 and 1) lowers the line at once. Periods that pass without an update() (the VMM
+// did not run) reach the line as one edge and the rest are owed: each is raised when the CPU
+// takes the last (missed-ticks.ts).
 import { readBytes, writeBytes } from './byte-io.js';
 import type { Clock, TimedDevice } from './clock.js';
 import { checkSnapshotVersion, noIrq, type Device, type DeviceSnapshot, type IrqLine } from './device.js';
+import { MAX_MISSED_TICKS, MissedTicks } from './missed-ticks.js';
 import { PitCounter, RW_WORD, type PitCounterState } from './pit-counter.js';
 
 export { PIT_HZ } from './pit-counter.js';
@@ -24,6 +26,7 @@ export class Pit8254 implements Device, TimedDevice {
   private readonly counters = [new PitCounter(true), new PitCounter(true), new PitCounter(false)];
   private irqLevel = false;
   private edgeNs: number | undefined;
+  private readonly missed = new MissedTicks();
 
   constructor(
     private readonly clock: Clock,
@@ -48,8 +51,24 @@ export class Pit8254 implements Device, TimedDevice {
   update(): void {
     const now = this.clock.nowNs();
     if (this.edgeNs === undefined || this.edgeNs > now) return;
+    // Every rising edge of counter 0 from the one due to now (a late update() finds several).
+    let edges = 0;
+    for (let at: number | undefined = this.edgeNs; at !== undefined && at <= now && edges <= MAX_MISSED_TICKS; edges++) {
+      at = this.counters[0].nextRisingEdgeNs(at);
+    }
+    this.missed.due(edges);
     this.pulseIrq();
     this.edgeNs = this.counters[0].nextRisingEdgeNs(now);
+  }
+
+  /** The CPU took IRQ 0: an owed tick follows at once. */
+  interruptTaken(): void {
+    if (this.missed.taken()) this.pulseIrq();
+  }
+
+  /** Ticks owed to the guest (see missed-ticks.ts). */
+  get missedTicks(): number {
+    return this.missed.count;
   }
 
   /** Drive a counter's GATE input (counter 2's comes from port 0x61). */
@@ -72,6 +91,8 @@ export class Pit8254 implements Device, TimedDevice {
 
   private writeByte(offset: number, value: number): void {
     const now = this.clock.nowNs();
+    // A new count or mode for counter 0 ends what the old one owed.
+    if (offset === 0 || (offset === 3 && value >> 6 === 0 && ((value >> 4) & 3) !== 0)) this.missed.clear();
     if (offset < 3) return this.counters[offset].writeByte(now, value);
     const select = value >> 6;
     if (select === 3) {
@@ -116,6 +137,7 @@ export class Pit8254 implements Device, TimedDevice {
       counters: this.counters.map((c) => c.saveState()),
       irqLevel: this.irqLevel,
       edgeNs: this.edgeNs ?? null,
+      missedTicks: this.missed.count,
     };
   }
 
@@ -125,6 +147,7 @@ export class Pit8254 implements Device, TimedDevice {
     this.counters.forEach((c, i) => c.restoreState({ ...states[i] }));
     this.irqLevel = s.irqLevel as boolean;
     this.edgeNs = (s.edgeNs as number | null) ?? undefined;
+    this.missed.restore(s.missedTicks);
     this.irq0.set(this.irqLevel);
   }
 }

@@ -54,7 +54,7 @@ import { EFLAGS_IF } from '../x86/eflags.js';
 import { csEip } from '../util/hex.js';
 import { BusConflict, IoBus, PortBus } from './io-bus.js';
 import { HostClock } from './host-clock.js';
-import { isaIrqPin, IsaInterrupts } from './isa-interrupts.js';
+import { IRQ0_PIN, isaIrqPin, IsaInterrupts } from './isa-interrupts.js';
 import * as layout from './layout.js';
 import type { PlatformMsrs } from './engine.js';
 import type { InterruptController } from './platform-interfaces.js';
@@ -284,7 +284,11 @@ export class Machine {
       extInt: this.pics,
       onRequest: requestWindow,
       onLevelEoi: (vector) => this.ioApic.endOfInterrupt(vector),
+      onAccepted: (vector) => {
+        for (const pin of this.ioApic.pinsDelivering(vector)) this.interruptTaken(pin);
+      },
     });
+    this.pics.onAcknowledged = (irq) => this.interruptTaken(isaIrqPin(irq));
     this.ioApic = new IoApic(this.localApic);
     if (config.paravirt === 'kvm') {
       const clock = this.clock;
@@ -535,6 +539,15 @@ export class Machine {
    * Whether ISA IRQ `irq` can interrupt the CPU now: through the 8259s (unmasked there, and the
    * local APIC passes them on LINT0) or through its unmasked I/O APIC pin.
    */
+  /**
+   * The CPU took an interrupt requested on I/O APIC pin `pin` (or on that ISA IRQ's 8259 input):
+   * the timer driving it raises a tick it owes, if any (src/devices/missed-ticks.ts).
+   */
+  private interruptTaken(pin: number): void {
+    if (pin === IRQ0_PIN && this.isaInterrupts.legacyTimersConnected) this.pit.interruptTaken();
+    this.hpet.interruptTaken(pin);
+  }
+
   irqMayInterrupt(irq: number): boolean {
     return (this.localApic.passesExtInt() && this.pics.unmasked(irq)) || this.ioApic.unmasked(isaIrqPin(irq));
   }

@@ -122,7 +122,8 @@ export async function runMachine(machine: Machine, engine: Engine, limits: RunLi
     }
     if (delivery) injected++;
     // Each slice ends at the next timer event, so every timer edge reaches the interrupt
-    // controller on time (a missed period would merge two ticks and the guest's clock would lag).
+    // controller on time (a missed period would merge two ticks and the guest's clock would lag;
+    // periods the host made the VMM miss are owed and raised later, src/devices/missed-ticks.ts).
     const runStarted = machine.clock.nowNs();
     const exit = decodeExit(machine.vcpu.run(sliceMicros(machine, engine)), record);
     machine.observer?.onExit(exit, machine.clock.nowNs() - runStarted);

@@ -98,9 +98,48 @@ describe('HPET', () => {
     advanceTicks(500);
     expect(irq0.rises).toBe(3);
     expect(read(comparator(0))).toBe(2000);
-    advanceTicks(2000); // four periods missed: one interrupt
+    advanceTicks(2000); // four periods without update(): one edge now, three owed
     expect(irq0.rises).toBe(4);
     expect(read(comparator(0))).toBe(4000);
+    for (let taken = 1; taken <= 3; taken++) {
+      hpet.interruptTaken(2); // IRQ 0's pin: the CPU took the last tick
+      expect(irq0.rises).toBe(4 + taken);
+    }
+    hpet.interruptTaken(2);
+    expect(irq0.rises).toBe(7);
+    advanceTicks(500); // the next period on time
+    expect(irq0.rises).toBe(8);
+  });
+
+  it('raises owed ticks only for the pin whose interrupt the CPU took, and forgets them when reprogrammed', () => {
+    write(timerConfig(2), TN_INT_ENB | TN_PERIODIC | TN_VAL_SET | TN_32BIT | route(20));
+    write(comparator(2), 100);
+    write(comparator(2), 100);
+    write(CONFIG, ENABLE_CNF);
+    advanceTicks(1000); // ten periods late
+    expect(gsi(20).rises).toBe(1);
+    hpet.interruptTaken(2);
+    hpet.interruptTaken(21);
+    expect(gsi(20).rises).toBe(1);
+    hpet.interruptTaken(20);
+    expect(gsi(20).rises).toBe(2);
+    const copy = new Hpet(clock, { gsi, legacyIrq0: irq0, legacyIrq8: irq8, onLegacyReplacement: () => {} });
+    copy.restore(hpet.snapshot());
+    expect(copy.snapshot()).toEqual(hpet.snapshot());
+    write(comparator(2), 50); // a new period
+    hpet.interruptTaken(20);
+    expect(gsi(20).rises).toBe(2);
+  });
+
+  it('owes a level-triggered periodic timer nothing: its status bit holds the request', () => {
+    write(timerConfig(1), TN_INT_ENB | TN_LEVEL | TN_PERIODIC | TN_VAL_SET | TN_32BIT | route(8));
+    write(comparator(1), 10);
+    write(comparator(1), 10);
+    write(CONFIG, ENABLE_CNF);
+    advanceTicks(100);
+    write(STATUS, 2);
+    hpet.interruptTaken(8);
+    expect(gsi(8).rises).toBe(1);
   });
 
   it('holds a level interrupt until the status bit is cleared', () => {

@@ -60,11 +60,61 @@ describe('8254 PIT', () => {
       expect(irq0.level).toBe(true);
       previous = next;
     }
-    // Periods passed without update() collapse into one edge.
+    // Periods passed without update() reach the line as one edge; the other four are owed.
     clock.advance(period * 5.5);
     pit.update();
     expect(irq0.rises).toBe(51);
+    expect(pit.missedTicks).toBe(4);
     expect(pit.nextEventNs()).toBe(at(11932 * 56));
+  });
+
+  it('raises the ticks a late update() merged one at a time, each when the CPU takes the last', () => {
+    program(0, 0x34, 4773); // 250 Hz
+    clock.set(at(4773 * 10)); // ten periods with no update(): the VMM did not run
+    pit.update();
+    expect(irq0.rises).toBe(1);
+    expect(pit.missedTicks).toBe(9);
+    for (let taken = 1; taken <= 9; taken++) {
+      pit.interruptTaken();
+      expect(irq0.rises).toBe(1 + taken);
+      expect(irq0.level).toBe(true);
+    }
+    expect(pit.missedTicks).toBe(0);
+    pit.interruptTaken(); // nothing more is owed
+    expect(irq0.rises).toBe(10);
+    // The next period comes on time, and a tick the guest misses itself (IRQ 0 not taken) is
+    // not owed: update() was on time.
+    clock.set(at(4773 * 11));
+    pit.update();
+    clock.set(at(4773 * 12));
+    pit.update();
+    expect(irq0.rises).toBe(12);
+    expect(pit.missedTicks).toBe(0);
+  });
+
+  it('forgets owed ticks when counter 0 is programmed again, and keeps them in a snapshot', () => {
+    program(0, 0x34, 4773);
+    clock.set(at(4773 * 6));
+    pit.update();
+    expect(pit.missedTicks).toBe(5);
+    const copy = new Pit8254(clock, new RecordingIrq());
+    copy.restore(pit.snapshot());
+    expect(copy.missedTicks).toBe(5);
+    latchedCount(0); // a latch is not a new programming
+    expect(pit.missedTicks).toBe(5);
+    program(0, 0x34, 1193);
+    expect(pit.missedTicks).toBe(0);
+    pit.interruptTaken();
+    expect(irq0.rises).toBe(1);
+  });
+
+  it('owes a one-shot count nothing', () => {
+    io.outb(MODE, 0x38); // mode 4, as Linux's one-shot clockevent
+    io.outb(CH0, 100);
+    io.outb(CH0, 0);
+    clock.set(at(100_000));
+    pit.update();
+    expect(pit.missedTicks).toBe(0);
   });
 
   it('counts down in mode 2 and reloads at the period', () => {
