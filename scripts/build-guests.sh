@@ -140,5 +140,6 @@ build_elf selfmod
 build_elf frames
 build_elf nanobench
 build_elf ticks
+build_elf segments
 # For source-level debugging: DWARF info, and no optimisation so that locals stay visible.
 build_elf debuggee -g -O0

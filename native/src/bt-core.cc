@@ -88,12 +88,22 @@ void BtCore::set_reg(uint32_t id, uint32_t value) { write_register(uc_, id, valu
 bool BtCore::code_segment_flat() { return code_segment_flat(reg(kRegCs)); }
 
 bool BtCore::code_segment_flat(uint32_t selector) {
-  if (selector == checked_cs_) return cs_flat_;
+  uint64_t copy = platform_->gdt_copies();
+  if (selector == cs_flat_.selector && copy == cs_flat_.gdt_copy) return cs_flat_.yes;
   SegmentDescriptor code{};
   if (!vcpu_.injector().segment_descriptor(selector, &code)) return false;
-  checked_cs_ = selector;
-  cs_flat_ = code.base == 0 && code.big;
-  return cs_flat_;
+  cs_flat_ = {selector, copy, code.base == 0 && code.big};
+  return cs_flat_.yes;
+}
+
+bool BtCore::stack_segment_32() {
+  uint32_t selector = reg(kRegSs);
+  uint64_t copy = platform_->gdt_copies();
+  if (selector == ss_32_.selector && copy == ss_32_.gdt_copy) return ss_32_.yes;
+  SegmentDescriptor stack{};
+  if (!vcpu_.injector().segment_descriptor(selector, &stack)) return false;
+  ss_32_ = {selector, copy, stack.big};
+  return ss_32_.yes;
 }
 
 CachedBlock* BtCore::lookup_or_translate(uint32_t guest, uint32_t code_selector) {
@@ -207,7 +217,7 @@ bool BtCore::enter_translated(uint32_t linear) {
     bt_.faulted_in_place++;
     return false;
   }
-  if (!code_segment_flat()) {
+  if (!code_segment_flat() || !stack_segment_32()) {
     bt_.ran_in_place++;
     need_block_hook();
     return false;
@@ -306,7 +316,12 @@ void BtCore::continue_translated(uint32_t eip) {
   uint32_t* entry = platform_->entry_frame_eip(eip, &entry_cs);
   uint32_t guest = entry ? *entry : eip;
   bool kernel = entry ? (entry_cs & 3) == kGuestKernelRing : at_guest_kernel_ring();
-  if (!kernel || guest >= kHoleLinear || !code_segment_flat(entry ? entry_cs : reg(kRegCs))) return;
+  if (!kernel || guest >= kHoleLinear) return;
+  // (An entry from user mode takes the kernel's stack from the TSS, not the SS of now.)
+  if (!code_segment_flat(entry ? entry_cs : reg(kRegCs)) || (!entry && !stack_segment_32())) {
+    need_block_hook();
+    return;
+  }
   refresh_gdt_if_written();
   CachedBlock* block = lookup_or_translate(guest);
   if (!block) return;

@@ -128,6 +128,9 @@ class BtCore final : public TrapCore, private CodeWatcher {
   void drop_stale_translations();
   bool code_segment_flat();
   bool code_segment_flat(uint32_t selector);
+  // Whether the stack segment is 32-bit (its B flag): the translator's own sequences address the
+  // stack through ESP, where the CPU's PUSH, POP and RET use SP alone under a 16-bit one.
+  bool stack_segment_32();
   uint32_t reg(uint32_t id);
   void set_reg(uint32_t id, uint32_t value);
   // The mapping translations were read through: a linear page, its frame, and whether the mapping
@@ -155,8 +158,16 @@ class BtCore final : public TrapCore, private CodeWatcher {
   // The guest wrote its GDT: the real one is copied again at the next call into the core, which
   // comes right after the writing instruction (it runs alone, like a write to its own block).
   bool gdt_written_ = false;
-  uint32_t checked_cs_ = kNone;  // code_segment_flat()'s last selector and verdict
-  bool cs_flat_ = false;
+  // code_segment_flat()'s and stack_segment_32()'s last verdicts, for a selector and a copy of
+  // the real GDT (after another copy the same selector may name another segment: syslinux's 0x10
+  // is a 16-bit code segment, SeaBIOS's a flat 32-bit one).
+  struct SegmentVerdict {
+    uint32_t selector = kNone;
+    uint64_t gdt_copy = 0;
+    bool yes = false;
+  };
+  SegmentVerdict cs_flat_;
+  SegmentVerdict ss_32_;
   BtCounters bt_;
 };
 

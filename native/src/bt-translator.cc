@@ -89,7 +89,7 @@ Kind classify(const GuestInsn& i) {
     case 0xC3: return Kind::kReturn;
     case 0xC2: return Kind::kReturnImm;
     case 0xCF: return Kind::kEmulate;                     // IRET
-    case 0x9A: return Kind::kEmulate;                     // CALL ptr16:32 (pushes a return address)
+    case 0x9A: return Kind::kIdentEnd;                    // CALL ptr16:32: out to a guest address
     case 0x9C: return i.operand16 ? Kind::kEmulate : Kind::kPushf;
     case 0x0E: case 0x16:                                 // PUSH CS, PUSH SS: RPL 1 at ring 1
       return i.prefixes == 0 ? Kind::kSelector : Kind::kEmulate;
@@ -107,7 +107,7 @@ Kind classify(const GuestInsn& i) {
     case 0xFF:
       switch (i.reg()) {
         case 2: return Kind::kCallIndirect;
-        case 3: return Kind::kEmulate;                    // CALL m16:32
+        case 3: return Kind::kIdentEnd;                   // CALL m16:32
         case 4: return Kind::kJumpIndirect;
         case 5: return Kind::kIdentEnd;                   // JMP m16:32
         default: return Kind::kIdent;
@@ -144,10 +144,15 @@ Kind classify(const GuestInsn& i) {
   }
 }
 
-// Far JMP and far RET (JMP ptr16:32, JMP m16:32, RET far): control goes to a guest address
-// through the GDT, not through the translation.
+// Far CALL (CALL ptr16:32, CALL m16:32): it pushes the return address where the guest can see it.
+bool is_far_call(const GuestInsn& i) {
+  return i.op == 0x9A || (i.op == 0xFF && i.reg() == 3);
+}
+
+// Far JMP, far RET and far CALL: control goes to a guest address through the GDT, not through
+// the translation.
 bool is_far_transfer(const GuestInsn& i) {
-  return i.op == 0xEA || i.op == 0xCA || i.op == 0xCB || (i.op == 0xFF && i.reg() == 5);
+  return i.op == 0xEA || i.op == 0xCA || i.op == 0xCB || (i.op == 0xFF && i.reg() == 5) || is_far_call(i);
 }
 
 // Whether the VMM's core may carry the instruction out in a fast call (BtCore::fast_call): the
@@ -322,8 +327,10 @@ BlockTranslation Translator::translate(CodeSource& source, const TranslationTarg
         } else if (is_far_transfer(i)) {
           // The CPU lands at a guest address, where only the block hook sees the kernel arrive.
           // A fast call carries out the common case (the kernel's own flat code segment); the slow
-          // way installs the block hook, then the copy runs.
-          if (targets.resume_slot) {
+          // way installs the block hook, then the copy runs. A far CALL always takes the slow way,
+          // as under trap: the CPU pushes the return address, CS with the real RPL 1 (Linux's
+          // PnP BIOS calls, into 16-bit code that returns with a far RET, run so).
+          if (targets.resume_slot && !is_far_call(i)) {
             fast_call(i.pc, 0);
           } else {
             starts(i.pc);

@@ -92,7 +92,7 @@ enum class Rewrite : uint8_t {
   kSelector,       // PUSH CS/SS, MOV r32, CS/SS: the guest's RPL, no exit
   kSegmentLoad,    // MOV Sreg, POP Sreg, LDS/LES/LFS/LGS: after a check that the real GDT is current
   kEmulate,        // a call into the VMM (IRET, SGDT, SIDT, SLDT, STR, SMSW, LAR, LSL, VERR, VERW,
-                   // MOV m16 from CS/SS, prefixed PUSH CS/SS, 16-bit PUSHF, far CALL, SYSENTER)
+                   // MOV m16 from CS/SS, prefixed PUSH CS/SS, 16-bit PUSHF, SYSENTER)
   kCount,
 };
 const char* rewrite_name(Rewrite kind);

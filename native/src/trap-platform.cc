@@ -140,6 +140,7 @@ void TrapPlatform::load_shadow_root(uint32_t physical) { write_register(uc_, kRe
 bool TrapPlatform::load_guest_gdt(EventInjector& injector, uint32_t base, uint32_t limit) {
   gdt_base_ = base;
   gdt_limit_ = limit;
+  gdt_copies_++;
   uint8_t* gdt = memory_->base() + kRegionGdt;
   uint32_t count = std::min<uint32_t>((limit + 1) / 8, kFirstVmmDescriptor);
   // Descriptors past the guest's limit are null: those a larger table left are cleared.

@@ -87,6 +87,9 @@ class TrapPlatform {
   // Whether the guest's GDT, as last copied, holds a call or task gate: a far CALL or JMP through
   // it enters another code segment without an exception.
   bool guest_gdt_has_gates() const { return gdt_has_gates_; }
+  // How many times the real GDT has been copied from the guest's: a selector names the same
+  // segment only while this stays the same.
+  uint64_t gdt_copies() const { return gdt_copies_; }
   ShadowMmu& mmu() { return *mmu_; }
   const ShadowMmu& mmu() const { return *mmu_; }
   const TrapView* view() const { return &view_; }
@@ -116,6 +119,7 @@ class TrapPlatform {
   std::vector<uint8_t> gdt_image_;
   std::vector<GdtChunk> gdt_chunks_;
   uint32_t copied_descriptors_ = kFirstVmmDescriptor;  // of the real GDT's guest part: past these, all null
+  uint64_t gdt_copies_ = 0;
   KernelRingFlags kernel_flags_{};
   uint32_t tc_mapped_ = 0;  // bytes of the translation cache mapped in the hole
 };

@@ -42,7 +42,7 @@ describe('a boot sector through SeaBIOS', () => {
 });
 
 describe('Linux from a disk: syslinux, then ata_piix', () => {
-  it.each(['direct', 'trap'])('under %s: boots, reads the FAT partition and writes a file the host finds', async (engine) => {
+  it.each(engines)('under %s: boots, reads the FAT partition and writes a file the host finds', async (engine) => {
     const disk = copyOf(LINUX_DISK, `linux-${engine}.img`);
     const run = await runVmmAsync(['boot', '--bios', '--drive', `file=${disk},format=raw`, '-e', engine, '-m', '128', '--no-stdin', '--time-limit', '240'], 300);
     expect(run.stdout).toContain('SYSLINUX 6.04');

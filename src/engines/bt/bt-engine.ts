@@ -123,7 +123,7 @@ export class BtEngine extends TrapEngine {
       lines.push('equivalence: every guest kernel block ran translated: no place where the guest could see a difference');
     } else if (inPlace > 0) {
       lines.push(
-        `equivalence: ${inPlace} guest kernel block(s) ran untranslated (code not flat 32-bit), in place at ring 1, ` +
+        `equivalence: ${inPlace} guest kernel block(s) ran untranslated (code not flat 32-bit, or a 16-bit stack), in place at ring 1, ` +
           'where sensitive instructions act as under trap',
       );
     }

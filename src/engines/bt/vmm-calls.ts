@@ -64,11 +64,6 @@ export function emulateVmmCall(ctx: TrapContext, cs: number, eip: number): Emula
       const flags = vcpu.readRegister(Reg.eflags) & ~(ctx.kernelFlags.owned | EFLAGS_VM | EFLAGS_RF);
       return push(ctx, flags & 0xffff, 2) ?? done('pushf16');
     }
-    case 0x9a:
-      return { kind: 'fatal', reason: 'a far CALL in the guest kernel, which the bt engine does not translate' };
-    case 0xff:
-      if (reg === 3) return { kind: 'fatal', reason: 'a far CALL in the guest kernel, which the bt engine does not translate' };
-      return { kind: 'reflect' };
     case 0x0f:
       return emulateTwoByte(ctx, insn, op2, reg, done);
     default:
