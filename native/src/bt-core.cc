@@ -92,18 +92,24 @@ bool BtCore::code_segment_flat(uint32_t selector) {
   if (selector == cs_flat_.selector && copy == cs_flat_.gdt_copy) return cs_flat_.yes;
   SegmentDescriptor code{};
   if (!vcpu_.injector().segment_descriptor(selector, &code)) return false;
-  cs_flat_ = {selector, copy, code.base == 0 && code.big};
-  return cs_flat_.yes;
+  // A selector the table now leaves absent was loaded from an earlier one (Linux loads its GDT,
+  // then jumps to its new CS): what that table said still holds.
+  bool flat = code.present ? code.base == 0 && code.big : selector == cs_flat_.selector && cs_flat_.yes;
+  cs_flat_ = {selector, copy, flat};
+  return flat;
 }
 
 bool BtCore::stack_segment_32() {
+  // The CPU's own view of the SS it has loaded, where the live state is located.
+  if (LiveCpuState* live = platform_->live()) return live->stack_segment_is_32();
   uint32_t selector = reg(kRegSs);
   uint64_t copy = platform_->gdt_copies();
   if (selector == ss_32_.selector && copy == ss_32_.gdt_copy) return ss_32_.yes;
   SegmentDescriptor stack{};
   if (!vcpu_.injector().segment_descriptor(selector, &stack)) return false;
-  ss_32_ = {selector, copy, stack.big};
-  return ss_32_.yes;
+  bool big = stack.present ? stack.big : selector == ss_32_.selector && ss_32_.yes;
+  ss_32_ = {selector, copy, big};
+  return big;
 }
 
 CachedBlock* BtCore::lookup_or_translate(uint32_t guest, uint32_t code_selector) {

@@ -158,9 +158,10 @@ class BtCore final : public TrapCore, private CodeWatcher {
   // The guest wrote its GDT: the real one is copied again at the next call into the core, which
   // comes right after the writing instruction (it runs alone, like a write to its own block).
   bool gdt_written_ = false;
-  // code_segment_flat()'s and stack_segment_32()'s last verdicts, for a selector and a copy of
-  // the real GDT (after another copy the same selector may name another segment: syslinux's 0x10
-  // is a 16-bit code segment, SeaBIOS's a flat 32-bit one).
+  // code_segment_flat()'s and stack_segment_32()'s last verdicts (the latter where the live
+  // state is not located), for a selector and a copy of the real GDT: after another copy the
+  // same selector may name another segment (syslinux's 0x10 is a 16-bit code segment, SeaBIOS's
+  // a flat 32-bit one).
   struct SegmentVerdict {
     uint32_t selector = kNone;
     uint64_t gdt_copy = 0;

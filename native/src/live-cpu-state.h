@@ -36,6 +36,9 @@ class LiveCpuState {
   // Whether the code segment the CPU runs is 32-bit (QEMU's HF_CS32_MASK, hflags bit 4): the
   // default operand size.
   bool code_segment_is_32() const { return (*hflags_ & (1u << 4)) != 0; }
+  // Whether the stack segment the CPU runs with is 32-bit (QEMU's HF_SS32_MASK, hflags bit 5):
+  // PUSH, POP, CALL and RET use ESP, not SP alone.
+  bool stack_segment_is_32() const { return (*hflags_ & (1u << 5)) != 0; }
   // Whether CR0.PE is set (QEMU's HF_PE_MASK, hflags bit 7).
   bool protected_mode() const { return (*hflags_ & (1u << 7)) != 0; }
   // QEMU's CPUX86State, which the live registers open (its first field is the general
