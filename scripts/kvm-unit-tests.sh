@@ -176,6 +176,9 @@ cell() {
     case "$rc" in
       2) status=ERROR ;;      # bad input: vmm said why on stderr
       4) status=CRASH ;;      # triple fault, wild jump, something vmm does not support
+      # A status the guest gave through the debug-exit port, which vmm names: Node.js itself exits
+      # with 1 when it cannot start vmm at all.
+      1|3|77|127) grep -q 'through the debug-exit port' "$base.err" || status=ERROR ;;
     esac
   fi
   summary="$(tr -d '\r' < "$base.out" | grep '^SUMMARY: ' | tail -n 1 || true)"

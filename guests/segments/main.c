@@ -9,7 +9,9 @@
  *   b. a far CALL (CALL ptr16:32) into a 32-bit code segment whose base is not 0, back by a far
  *      RET: the callee runs at offset 0 of its segment;
  *   c. a far CALL through a pointer (CALL m16:32) into the flat code segment itself, back by a
- *      far RET.
+ *      far RET;
+ *   d. PUSH SS then POP SS: the selector comes back as it went (a translator that shows the
+ *      kernel its own RPL 0 in what PUSH SS pushes must let POP SS load it).
  *
  * Prints one line per check, then "segments ok" and exits with value 0; a wrong result prints
  * "FAILED: ..." and exits with value 1; an exception exits with value 2.
@@ -123,6 +125,27 @@ static void check_far_calls(void)
         fail("far calls");
 }
 
+static void check_pop_ss(void)
+{
+    uint32_t pushed, after;
+    __asm__ volatile("pushl %%ss\n\t"
+                     "movl (%%esp), %0\n\t"
+                     "popl %%ss\n\t"
+                     "pushl $0x5eed\n\t"
+                     "popl %1"
+                     : "=&r"(pushed), "=&r"(after)
+                     :
+                     : "memory");
+    /* (Under trap-and-emulate PUSH SS shows ring 1 in the RPL: only the index is checked.) */
+    put_str("segments: push ss, pop ss: the stack goes on: ");
+    put_hex32(after);
+    put_char('\n');
+    if ((pushed & 0xFFF8) != SEL_KDATA)
+        fail("push ss pushed another selector");
+    if (after != 0x5eed)
+        fail("the stack after pop ss");
+}
+
 void kmain(uint32_t magic, const struct multiboot_info *mbi)
 {
     (void)mbi;
@@ -135,6 +158,7 @@ void kmain(uint32_t magic, const struct multiboot_info *mbi)
     __asm__ volatile("lgdt %0" : : "m"(gdtr) : "memory");
     check_16bit_stack();
     check_far_calls();
+    check_pop_ss();
     put_str("segments ok\n");
     guest_exit(0);
 }

@@ -39,6 +39,7 @@ const EXPECTED: [string, string, boolean][] = [
     'segments.elf',
     'segments: 16-bit stack: near calls returned 0x00003333, esp 0x5a5a8000\n' +
       'segments: far call into a based code segment returned 0x00003333, through a pointer into the flat one 0x00004444\n' +
+      'segments: push ss, pop ss: the stack goes on: 0x00005eed\n' +
       'segments ok\n',
     true,
   ],

@@ -20,6 +20,7 @@ import {
   memoryAddress,
   readOperand16,
   segmentBase,
+  writeDeviceOperand,
   type EmulationResult,
   type TrapContext,
 } from '../trap/privileged.js';
@@ -211,7 +212,9 @@ function store(ctx: TrapContext, linear: number, bytes: Uint8Array): EmulationRe
       return raise(ctx, Vector.PF, where.pageFault);
     }
   }
-  vcpu.writeGuestLinear(linear, bytes);
+  if (vcpu.writeGuestLinear(linear, bytes) || bytes.length > 4) return undefined;
+  // Not RAM: the device the guest mapped there takes the store (SMSW into pc-testdev's I/O memory).
+  writeDeviceOperand(ctx, linear, bytes.length, bytes.reduceRight((value, byte) => value * 256 + byte, 0));
   return undefined;
 }
 

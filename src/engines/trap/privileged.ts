@@ -121,6 +121,21 @@ export function emulatePrivileged(ctx: TrapContext, exit: ExceptionExit): Emulat
       vcpu.holdInterruptShadow();
       return done('mov-ss');
     }
+    case 0x17: { // POP SS of a ring-0 selector (RPL must equal CPL): the bt engine's PUSH SS pushes the guest's RPL 0
+      const ss = vcpu.readRegister(Reg.ss);
+      const sp32 = guestDescriptor(vcpu, ctx.cpu, ss)?.defaultBig ?? true;
+      const esp = vcpu.readRegister(Reg.esp) >>> 0;
+      const top = sp32 ? esp : esp & 0xffff;
+      const raw = vcpu.readGuestLinear((segmentBase(ctx, ss) + top) >>> 0, 2);
+      if (!raw) return { kind: 'reflect' };
+      const width = insn.prefixes.operandSize / 8;
+      vcpu.writeRegister(Reg.ss, VirtualCpu.realSelector(raw[0] | (raw[1] << 8)));
+      vcpu.writeRegister(Reg.esp, sp32 ? (esp + width) >>> 0 : ((esp & 0xffff0000) | ((esp + width) & 0xffff)) >>> 0);
+      ctx.report.record({ linear: segmentBase(ctx, exit.cs) + exit.eip, instruction: 'pop ss', why: 'the stack segment is loaded with RPL 1: reading SS shows ring 1' });
+      next();
+      vcpu.holdInterruptShadow();
+      return done('pop-ss');
+    }
     case 0x0f:
       return emulateTwoByte(ctx, insn, next, done);
     case 0x88: case 0x89: case 0x8a: case 0x8b: case 0xc6: case 0xc7: case 0xa0: case 0xa1: case 0xa2: case 0xa3:
@@ -451,8 +466,34 @@ export function memoryAddress(ctx: TrapContext, insn: DecodedX86): number {
 
 export function readOperand16(ctx: TrapContext, insn: DecodedX86): number | undefined {
   if (!insn.memory) return ctx.vcpu.readRegister(GENERAL_IDS[insn.modrm!.rm]) & 0xffff;
-  const raw = ctx.vcpu.readGuestLinear(memoryAddress(ctx, insn), 2);
-  return raw ? raw[0] | (raw[1] << 8) : undefined;
+  const linear = memoryAddress(ctx, insn);
+  const raw = ctx.vcpu.readGuestLinear(linear, 2);
+  return raw ? raw[0] | (raw[1] << 8) : readDeviceOperand(ctx, linear, 2);
+}
+
+/**
+ * Where an operand of `size` bytes at guest linear `linear` lies in a device's memory that the
+ * guest mapped, rather than in RAM (kvm-unit-tests' emulator test keeps operands in pc-testdev's
+ * I/O memory): its physical address, when the operand lies in one page; undefined otherwise.
+ */
+function deviceOperand(ctx: TrapContext, linear: number, size: number, write: boolean): number | undefined {
+  const where = ctx.vcpu.translateGuestLinear(linear, write);
+  if ('pageFault' in where || where.physical < ctx.machine.ram.length || (where.physical & 0xfff) + size > 0x1000) return undefined;
+  return where.physical;
+}
+
+/** An operand in a device's memory, read as one access of its width, as the CPU makes it. */
+export function readDeviceOperand(ctx: TrapContext, linear: number, size: number): number | undefined {
+  const physical = deviceOperand(ctx, linear, size, false);
+  return physical === undefined ? undefined : ctx.machine.mmio.read(physical, size) >>> 0;
+}
+
+/** An operand stored into a device's memory as one access of its width; false where there is none. */
+export function writeDeviceOperand(ctx: TrapContext, linear: number, size: number, value: number): boolean {
+  const physical = deviceOperand(ctx, linear, size, true);
+  if (physical === undefined) return false;
+  ctx.machine.mmio.write(physical, size, value >>> 0);
+  return true;
 }
 
 /** The selector's descriptor in the guest's GDT; none for null and LDT selectors or an unreadable entry. */
