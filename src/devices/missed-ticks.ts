@@ -14,14 +14,21 @@ export const MAX_MISSED_TICKS = 1000;
 
 export class MissedTicks {
   private owed = 0;
+  /** An edge was raised that the CPU has not taken yet: a new one merges with it. */
+  private awaiting = false;
 
-  /** `edges` rising edges fell due at once: one is raised now, the others are owed. */
+  /**
+   * `edges` rising edges fell due at once: one is raised now, the others are owed, and so is the
+   * one raised now if the last is still waiting (the host stopped the VMM before the CPU took it).
+   */
   due(edges: number): void {
-    if (edges > 1) this.owed = Math.min(MAX_MISSED_TICKS, this.owed + edges - 1);
+    if (edges > 1) this.owed = Math.min(MAX_MISSED_TICKS, this.owed + edges - (this.awaiting ? 0 : 1));
+    this.awaiting = true;
   }
 
   /** The CPU took the timer's interrupt: whether to raise one owed edge now. */
   taken(): boolean {
+    this.awaiting = this.owed > 0;
     if (this.owed === 0) return false;
     this.owed--;
     return true;
@@ -30,6 +37,7 @@ export class MissedTicks {
   /** The guest programmed the timer again: what the old programming owed goes. */
   clear(): void {
     this.owed = 0;
+    this.awaiting = false;
   }
 
   get count(): number {

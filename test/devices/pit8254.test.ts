@@ -60,11 +60,12 @@ describe('8254 PIT', () => {
       expect(irq0.level).toBe(true);
       previous = next;
     }
-    // Periods passed without update() reach the line as one edge; the other four are owed.
+    // Periods passed without update() reach the line as one edge; the other four are owed, and
+    // so is that one: the last tick was never taken here, and the two merge.
     clock.advance(period * 5.5);
     pit.update();
     expect(irq0.rises).toBe(51);
-    expect(pit.missedTicks).toBe(4);
+    expect(pit.missedTicks).toBe(5);
     expect(pit.nextEventNs()).toBe(at(11932 * 56));
   });
 
@@ -90,6 +91,15 @@ describe('8254 PIT', () => {
     pit.update();
     expect(irq0.rises).toBe(12);
     expect(pit.missedTicks).toBe(0);
+  });
+
+  it('owes every late period when the last tick was still waiting to be taken (they would merge)', () => {
+    program(0, 0x34, 4773);
+    clock.set(at(4773));
+    pit.update(); // on time, not taken yet
+    clock.set(at(4773 * 5)); // four periods late, the first tick still waiting
+    pit.update();
+    expect(pit.missedTicks).toBe(4);
   });
 
   it('forgets owed ticks when counter 0 is programmed again, and keeps them in a snapshot', () => {
