@@ -188,8 +188,8 @@ export class Hpet implements Device, TimedDevice {
   interruptTaken(pin: number): void {
     if (!this.enabled) return;
     this.timers.forEach((timer, index) => {
-      if (timer.missed.count === 0 || timer.config & TN_LEVEL || !(timer.config & TN_INT_ENABLE)) return;
-      if (this.pinOf(index) === pin && timer.missed.taken()) this.fire(index);
+      if (timer.config & TN_LEVEL || !(timer.config & TN_INT_ENABLE) || this.pinOf(index) !== pin) return;
+      if (timer.missed.taken()) this.fire(index);
     });
   }
 

@@ -133,6 +133,22 @@ describe('HPET', () => {
     expect(gsi(20).rises).toBe(2);
   });
 
+  it('owes nothing more for a late period once the CPU took the last tick', () => {
+    write(CONFIG, LEG_RT_CNF);
+    write(timerConfig(0), TN_INT_ENB | TN_PERIODIC | TN_VAL_SET | TN_32BIT);
+    write(comparator(0), 500);
+    write(comparator(0), 500);
+    write(CONFIG, ENABLE_CNF | LEG_RT_CNF);
+    advanceTicks(500);
+    hpet.interruptTaken(2); // taken: nothing waits
+    advanceTicks(1500); // three periods late: one edge, two owed
+    expect(irq0.rises).toBe(2);
+    hpet.interruptTaken(2);
+    hpet.interruptTaken(2);
+    hpet.interruptTaken(2);
+    expect(irq0.rises).toBe(4);
+  });
+
   it('owes a level-triggered periodic timer nothing: its status bit holds the request', () => {
     write(timerConfig(1), TN_INT_ENB | TN_LEVEL | TN_PERIODIC | TN_VAL_SET | TN_32BIT | route(8));
     write(comparator(1), 10);
