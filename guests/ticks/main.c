@@ -12,7 +12,8 @@
  *
  * Prints "ticks: <source> spinning" as the spin begins, then "ticks: <n> of <expected>", where
  * expected is the number of whole periods the counter saw pass from the first tick, and "ticks
- * ok" when n is within 2 of it; otherwise "FAILED: ..." and exit value 1 (2 for an exception).
+ * ok" when n is at most 2 more and at most a twentieth (2 at least) fewer; otherwise "FAILED:
+ * ..." and exit value 1 (2 for an exception).
  */
 #include "guest.h"
 #include "cpu-tables.h"
@@ -165,7 +166,10 @@ void kmain(uint32_t magic, const struct multiboot_info *mbi)
     put_str(" of ");
     put_dec(expected);
     put_char('\n');
-    if (counted + 2 < expected)
+    /* A host that keeps the VMM from running while a tick waits to be taken can still cost that
+     * one tick: a twentieth is let go (merged periods of a 300 ms stop would be a fifth). */
+    uint32_t margin = expected / 20 > 2 ? expected / 20 : 2;
+    if (counted + margin < expected)
         fail("timer ticks lost");
     if (counted > expected + 2)
         fail("more timer ticks than periods");
